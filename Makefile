@@ -1,0 +1,27 @@
+# ff_engine — PGXS build.  See README.md for the two commands.
+EXTENSION  = ff_engine
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+
+MODULE_big = ff_engine
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is generated from the ordered pieces in sql/install/.
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9]*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=ff_engine
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --load-extension=ff_engine
+
+PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -I$(srcdir)/src
+EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(DATA_built): $(INSTALL_PIECES)
+	cat $^ > $@
+
+$(OBJS): $(wildcard src/*.h)

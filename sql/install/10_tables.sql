@@ -1,0 +1,253 @@
+-- ff_engine install script: tables.
+--
+-- Every table that belongs to an execution carries `partition` (the N of
+-- the id's {fp:N} tag) as its first key column, so each operation stays
+-- inside one partition and the schema can be distributed by that column.
+-- All times are integer milliseconds since the Unix epoch (columns *_at).
+-- Tables are written only through the ff.* functions.
+
+-- Partition counts (spec §1.2).  A single row; see ff.set_partition_config.
+CREATE TABLE ff.partition_config (
+    singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    num_flow_partitions   integer NOT NULL DEFAULT 256 CHECK (num_flow_partitions BETWEEN 1 AND 32768),
+    num_budget_partitions integer NOT NULL DEFAULT 32 CHECK (num_budget_partitions BETWEEN 1 AND 32768),
+    num_quota_partitions  integer NOT NULL DEFAULT 32 CHECK (num_quota_partitions BETWEEN 1 AND 32768)
+);
+INSERT INTO ff.partition_config DEFAULT VALUES;
+
+-- The execution core: identity, the state vector, attempt accounting, the
+-- lease mirror and the timers the scanners look at.  This is the row the
+-- state machine updates; bulky data lives in ff.execution_data so updates
+-- stay small (fillfactor leaves room for HOT updates).
+CREATE TABLE ff.execution (
+    partition                    smallint NOT NULL,
+    execution_id                 uuid NOT NULL,
+    namespace                    text NOT NULL,
+    lane_id                      text NOT NULL,
+    execution_kind               text NOT NULL DEFAULT '',
+    creator_identity             text NOT NULL DEFAULT '',
+    priority                     integer NOT NULL DEFAULT 0,
+    flow_id                      uuid,
+    required_capabilities        text[],
+    retention_ms                 bigint,
+    -- state vector
+    lifecycle_phase              ff.lifecycle_phase NOT NULL,
+    ownership_state              ff.ownership_state NOT NULL,
+    eligibility_state            ff.eligibility_state NOT NULL,
+    blocking_reason              ff.blocking_reason NOT NULL,
+    blocking_detail              text,
+    terminal_outcome             ff.terminal_outcome NOT NULL,
+    attempt_state                ff.attempt_state NOT NULL,
+    public_state                 ff.public_state NOT NULL,
+    -- attempt accounting
+    total_attempt_count          integer NOT NULL DEFAULT 0,
+    current_attempt_index        integer,
+    current_attempt_id           uuid,
+    retry_count                  integer NOT NULL DEFAULT 0,
+    replay_count                 integer NOT NULL DEFAULT 0,
+    lease_reclaim_count          integer NOT NULL DEFAULT 0,
+    -- lease mirror (the current lease lives here; there is no separate row)
+    current_lease_id             uuid,
+    current_lease_epoch          bigint NOT NULL DEFAULT 0,
+    current_worker_id            text,
+    current_worker_instance_id   text,
+    current_lane                 text,
+    lease_acquired_at            bigint,
+    lease_expires_at             bigint,
+    lease_last_renewed_at        bigint,
+    lease_renewal_deadline       bigint,
+    lease_expired_at             bigint,
+    lease_revoked_at             bigint,
+    lease_revoke_reason          text,
+    -- timestamps and timers
+    created_at                   bigint NOT NULL,
+    started_at                   bigint,
+    completed_at                 bigint,
+    last_transition_at           bigint NOT NULL,
+    last_mutation_at             bigint NOT NULL,
+    delay_until                  bigint,
+    attempt_timeout_at           bigint,
+    execution_deadline_at        bigint,
+    purge_after                  bigint,
+    -- pending lineage consumed by the next fresh claim
+    pending_retry_reason         text,
+    pending_replay_reason        text,
+    pending_replay_requested_by  text,
+    pending_previous_attempt_index integer,
+    -- outcome detail
+    failure_reason               text,
+    cancellation_reason          text,
+    cancelled_by                 text,
+    -- suspension pointers
+    current_suspension_id        uuid,
+    current_waitpoint_id         uuid,
+    -- progress and diagnostics
+    progress_pct                 integer,
+    progress_message             text,
+    progress_updated_at          bigint,
+    last_capability_mismatch_at  bigint,
+    history_seq                  bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (partition, execution_id)
+) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05,
+        autovacuum_analyze_scale_factor = 0.05);
+
+-- ELIGIBLE(lane): claim order is priority desc, then created_at, then id.
+CREATE INDEX execution_eligible_idx ON ff.execution
+    (lane_id, priority DESC, created_at, partition, execution_id)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
+-- DELAYED: the promoter's due items.
+CREATE INDEX execution_delayed_idx ON ff.execution (delay_until)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'not_eligible_until_time';
+-- LEASE_EXPIRY: only leases still held (spec §6.1 recommendation).
+CREATE INDEX execution_lease_expiry_idx ON ff.execution (lease_expires_at)
+    WHERE lifecycle_phase = 'active' AND ownership_state = 'leased';
+-- WORKER_LEASES(worker_instance_id).
+CREATE INDEX execution_worker_leases_idx ON ff.execution (current_worker_instance_id)
+    WHERE ownership_state = 'leased';
+-- ATTEMPT_TIMEOUT and EXECUTION_DEADLINE: timer columns set exactly while
+-- the logical index would hold the execution.
+CREATE INDEX execution_attempt_timeout_idx ON ff.execution (attempt_timeout_at)
+    WHERE attempt_timeout_at IS NOT NULL;
+CREATE INDEX execution_deadline_idx ON ff.execution (execution_deadline_at)
+    WHERE execution_deadline_at IS NOT NULL;
+-- TERMINAL, ordered by each row's own purge time (spec §6.6 recommendation).
+CREATE INDEX execution_retention_idx ON ff.execution (purge_after)
+    WHERE lifecycle_phase = 'terminal';
+-- BLOCKED_BUDGET / QUOTA / ROUTE / OPERATOR, for the unblock scanner.
+CREATE INDEX execution_blocked_idx ON ff.execution (eligibility_state, created_at)
+    WHERE lifecycle_phase = 'runnable'
+      AND eligibility_state IN ('blocked_by_budget', 'blocked_by_quota',
+                                'blocked_by_route', 'blocked_by_operator');
+
+-- Bulky, rarely rewritten data of an execution: payload, policy, tags, result.
+CREATE TABLE ff.execution_data (
+    partition     smallint NOT NULL,
+    execution_id  uuid NOT NULL,
+    payload       bytea,
+    policy        jsonb,
+    tags          jsonb NOT NULL DEFAULT '{}',
+    result        bytea,
+    PRIMARY KEY (partition, execution_id)
+);
+
+-- Attempts (spec §2.5): one row per attempt index, dense from 0.
+CREATE TABLE ff.attempt (
+    partition                   smallint NOT NULL,
+    execution_id                uuid NOT NULL,
+    attempt_index               integer NOT NULL,
+    attempt_id                  uuid NOT NULL,
+    attempt_type                ff.attempt_type NOT NULL,
+    attempt_state               ff.attempt_record_state NOT NULL,
+    created_at                  bigint NOT NULL,
+    started_at                  bigint,
+    ended_at                    bigint,
+    lease_id                    uuid,
+    lease_epoch                 bigint,
+    worker_id                   text,
+    worker_instance_id          text,
+    failure_reason              text,
+    failure_category            text,
+    suspended_at                bigint,
+    suspension_id               text,
+    resumed_at                  bigint,
+    retry_reason                text,
+    previous_attempt_index      integer,
+    replay_reason               text,
+    replay_requested_by         text,
+    replayed_from_attempt_index integer,
+    reclaim_reason              text,
+    last_usage_report_seq       bigint NOT NULL DEFAULT 0,
+    policy                      jsonb,
+    PRIMARY KEY (partition, execution_id, attempt_index)
+);
+
+-- Lease history (spec §4.6): append-only, trimmed to about the newest 1000
+-- events per execution.
+CREATE TABLE ff.lease_history (
+    partition           smallint NOT NULL,
+    execution_id        uuid NOT NULL,
+    seq                 bigint NOT NULL,
+    event               text NOT NULL,
+    lease_id            uuid,
+    lease_epoch         bigint,
+    attempt_index       integer,
+    attempt_id          uuid,
+    worker_id           text,
+    worker_instance_id  text,
+    reason              text,
+    detail              jsonb,
+    ts                  bigint NOT NULL,
+    PRIMARY KEY (partition, execution_id, seq)
+);
+
+-- Claim grants (spec §5.3): at most one per execution; a grant whose
+-- grant_expires_at < now is treated as absent and replaced lazily.
+CREATE TABLE ff.claim_grant (
+    partition            smallint NOT NULL,
+    execution_id         uuid NOT NULL,
+    kind                 text NOT NULL CHECK (kind IN ('claim', 'reclaim')),
+    worker_id            text NOT NULL,
+    worker_instance_id   text NOT NULL,
+    lane_id              text NOT NULL,
+    capability_hash      text,
+    route_snapshot_json  text,
+    admission_summary    text,
+    created_at           bigint NOT NULL,
+    grant_expires_at     bigint NOT NULL,
+    PRIMARY KEY (partition, execution_id)
+);
+
+-- Idempotency keys (spec §1.5), scoped by (partition, namespace, key).
+CREATE TABLE ff.idempotency_key (
+    partition      smallint NOT NULL,
+    namespace      text NOT NULL,
+    key            text NOT NULL,
+    execution_id   uuid NOT NULL,
+    expires_at     bigint NOT NULL,
+    PRIMARY KEY (partition, namespace, key)
+);
+CREATE INDEX idempotency_key_expiry_idx ON ff.idempotency_key (expires_at);
+
+-- Completion events (spec §3.32, ARCHITECTURE §6): one row per terminal
+-- transition, written in the same transaction, announced on 'ff_completion'.
+CREATE TABLE ff.completion_event (
+    partition      smallint NOT NULL,
+    event_id       bigint GENERATED ALWAYS AS IDENTITY,
+    execution_id   uuid NOT NULL,
+    flow_id        uuid,
+    outcome        ff.terminal_outcome NOT NULL,
+    created_at     bigint NOT NULL,
+    processed_at   bigint,
+    PRIMARY KEY (partition, event_id)
+);
+CREATE INDEX completion_event_pending_idx ON ff.completion_event (event_id)
+    WHERE processed_at IS NULL;
+CREATE INDEX completion_event_execution_idx ON ff.completion_event (partition, execution_id);
+
+-- Attempt stream metadata (spec §3.24).  Terminal transitions close the
+-- stream of the attempt they end.
+CREATE TABLE ff.stream_meta (
+    partition          smallint NOT NULL,
+    execution_id       uuid NOT NULL,
+    attempt_index      integer NOT NULL,
+    attempt_id         uuid,
+    created_at         bigint NOT NULL,
+    closed_at          bigint,
+    closed_reason      text,
+    frame_count        bigint NOT NULL DEFAULT 0,
+    total_bytes        bigint NOT NULL DEFAULT 0,
+    last_ts            bigint NOT NULL DEFAULT 0,
+    last_seq           bigint NOT NULL DEFAULT 0,
+    last_frame_at      bigint,
+    has_durable_frame  boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (partition, execution_id, attempt_index)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('ff.execution', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.execution_data', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.lease_history', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.claim_grant', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.idempotency_key', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.completion_event', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.stream_meta', '');

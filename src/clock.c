@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * clock.c
+ *	  Engine time and the test clock.
+ *
+ *	  ff_engine.test_clock_ms (PGC_SUSET, a string because GUC integers are
+ *	  32 bits) pins "now" to a fixed millisecond value; empty means the
+ *	  database's wall clock.  Tests move time by SETting it.
+ *
+ * IDENTIFICATION
+ *	  src/clock.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+
+#include "clock.h"
+
+char	   *ff_test_clock_setting = NULL;
+static int64 test_clock_ms = -1;
+
+int64
+ff_now_ms(void)
+{
+	TimestampTz now;
+
+	if (test_clock_ms >= 0)
+		return test_clock_ms;
+	now = GetCurrentTimestamp();
+	return now / 1000 +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+bool
+ff_test_clock_check(char **newval, void **extra, GucSource source)
+{
+	char	   *end;
+	long long	v;
+
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	errno = 0;
+	v = strtoll(*newval, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+	{
+		GUC_check_errdetail("ff_engine.test_clock_ms must be empty or a non-negative integer number of milliseconds.");
+		return false;
+	}
+	return true;
+}
+
+void
+ff_test_clock_assign(const char *newval, void *extra)
+{
+	test_clock_ms = (newval == NULL || newval[0] == '\0') ? -1 : strtoll(newval, NULL, 10);
+}

@@ -1,0 +1,660 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec_core.c
+ *	  Reading and writing the execution core row, and the side records
+ *	  that transitions write (attempts, lease history, stream meta,
+ *	  completion events, claim grants).
+ *
+ *	  The SELECT, UPDATE and INSERT statements for ff.execution are built
+ *	  once per backend from the field list in exec_core.h and kept as SPI
+ *	  plans, so adding a column means adding it in one place.
+ *
+ *	  All functions here run inside an SPI connection opened by the
+ *	  SQL-callable function, with the execution row already locked.
+ *
+ * IDENTIFICATION
+ *	  src/exec_core.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "clock.h"
+#include "exec_core.h"
+#include "ff_engine.h"
+#include "spi_plan.h"
+
+/* ---- statement text built from the field list ---- */
+
+static char *select_list = NULL;
+static FFPlan plan_lock = {NULL, 2, {INT2OID, UUIDOID}};
+static FFPlan plan_store = {NULL, 2, {INT2OID, UUIDOID}};
+static FFPlan plan_insert = {NULL, 3, {INT2OID, UUIDOID, TEXTOID}};
+
+#define SEL_T(n) appendStringInfoString(&buf, ", " #n);
+#define SEL_I(n) appendStringInfoString(&buf, ", " #n);
+#define SEL_U(n) appendStringInfoString(&buf, ", " #n);
+#define SEL_E(n, ct, lab, st) appendStringInfoString(&buf, ", " #n "::text");
+
+const char *
+ff_core_select_list(void)
+{
+	if (select_list == NULL)
+	{
+		StringInfoData buf;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&buf);
+		appendStringInfoString(&buf, "partition, execution_id, "
+							   "pg_catalog.array_to_string(required_capabilities, ',')");
+		FF_CORE_IMMUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
+		FF_CORE_MUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
+		select_list = buf.data;
+		MemoryContextSwitchTo(old);
+	}
+	return select_list;
+}
+
+/* Each macro appends "col = $k" (store) for one mutable field. */
+#define UPD(n, type, cast) \
+	do { \
+		appendStringInfo(&buf, "%s" #n " = $%d%s", first ? "" : ", ", \
+						 plan->nargs + 1, cast); \
+		plan->argtypes[plan->nargs++] = type; \
+		first = false; \
+	} while (0);
+#define UPD_T(n) UPD(n, TEXTOID, "")
+#define UPD_I(n) UPD(n, INT8OID, "")
+#define UPD_U(n) UPD(n, UUIDOID, "")
+#define UPD_E(n, ct, lab, st) UPD(n, TEXTOID, "::" st)
+
+static void
+build_store_plan(FFPlan *plan)
+{
+	StringInfoData buf;
+	bool		first = true;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "UPDATE ff.execution SET ");
+	FF_CORE_MUTABLE_FIELDS(UPD_T, UPD_I, UPD_U, UPD_E)
+	appendStringInfoString(&buf, " WHERE partition = $1 AND execution_id = $2");
+	plan->sql = buf.data;
+	MemoryContextSwitchTo(old);
+}
+
+#define INS(n, type, cast) \
+	do { \
+		appendStringInfoString(&cols, ", " #n); \
+		appendStringInfo(&vals, ", $%d%s", plan->nargs + 1, cast); \
+		plan->argtypes[plan->nargs++] = type; \
+	} while (0);
+#define INS_T(n) INS(n, TEXTOID, "")
+#define INS_I(n) INS(n, INT8OID, "")
+#define INS_U(n) INS(n, UUIDOID, "")
+#define INS_E(n, ct, lab, st) INS(n, TEXTOID, "::" st)
+
+static void
+build_insert_plan(FFPlan *plan)
+{
+	StringInfoData cols,
+				vals;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	initStringInfo(&cols);
+	initStringInfo(&vals);
+	appendStringInfoString(&cols, "INSERT INTO ff.execution (partition, execution_id, required_capabilities");
+	appendStringInfoString(&vals, "$1, $2, pg_catalog.string_to_array($3, ',')");
+	FF_CORE_IMMUTABLE_FIELDS(INS_T, INS_I, INS_U, INS_E)
+	FF_CORE_MUTABLE_FIELDS(INS_T, INS_I, INS_U, INS_E)
+	appendStringInfo(&cols, ") VALUES (%s) ON CONFLICT DO NOTHING", vals.data);
+	plan->sql = cols.data;
+	MemoryContextSwitchTo(old);
+}
+
+/* ---- row -> struct ---- */
+
+static char *
+col_text_or_null(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ff_col_datum(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static UuidOpt
+col_uuid(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ff_col_datum(row, col, &isnull);
+	UuidOpt		u;
+
+	u.set = !isnull;
+	if (!isnull)
+		u.v = *DatumGetUUIDP(d);
+	else
+		memset(&u.v, 0, sizeof(u.v));
+	return u;
+}
+
+static int
+col_enum(int row, int col, const char *const *labels)
+{
+	char	   *s = col_text_or_null(row, col);
+	int			v = s ? ff_label_lookup(labels, s) : -1;
+
+	if (v < 0)
+		elog(ERROR, "unexpected state label \"%s\" in column %d", s ? s : "(null)", col);
+	return v;
+}
+
+#define GET_T(n) c->n = col_text_or_null(row, col++);
+#define GET_I(n) c->n = ff_col_int64(row, col++, FF_NULL);
+#define GET_U(n) c->n = col_uuid(row, col++);
+#define GET_E(n, ct, lab, st) c->n = (ct) col_enum(row, col++, lab);
+
+void
+ff_core_from_row(int row, ExecCore *c)
+{
+	int			col = 4;
+	UuidOpt		id = col_uuid(row, 2);
+
+	memset(c, 0, sizeof(*c));
+	c->id.partition = (int) ff_col_int64(row, 1, 0);
+	c->id.uuid = id.v;
+	c->required_caps_csv = col_text_or_null(row, 3);
+	if (c->required_caps_csv && c->required_caps_csv[0] == '\0')
+		c->required_caps_csv = NULL;
+	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+}
+
+/*
+ * ff_core_lock
+ *		Lock and read the execution row; false when it does not exist.
+ */
+bool
+ff_core_lock(ExecId id, ExecCore *c)
+{
+	Datum		values[2];
+
+	if (plan_lock.sql == NULL)
+		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
+											psprintf("SELECT %s FROM ff.execution WHERE partition = $1 "
+													 "AND execution_id = $2 FOR UPDATE",
+													 ff_core_select_list()));
+	values[0] = Int16GetDatum((int16) id.partition);
+	values[1] = UUIDPGetDatum(&id.uuid);
+	if (ff_plan_exec(&plan_lock, values, NULL, 1) == 0)
+		return false;
+	ff_core_from_row(0, c);
+	return true;
+}
+
+/* ---- struct -> parameters ---- */
+
+#define PUT_T(n) do { nulls[k] = (c->n == NULL); values[k++] = c->n ? CStringGetTextDatum(c->n) : (Datum) 0; } while (0);
+#define PUT_I(n) do { nulls[k] = (c->n == FF_NULL); values[k++] = Int64GetDatum(c->n); } while (0);
+#define PUT_U(n) do { nulls[k] = !c->n.set; values[k++] = UUIDPGetDatum(&c->n.v); } while (0);
+#define PUT_E(n, ct, lab, st) do { nulls[k] = false; values[k++] = CStringGetTextDatum(lab[c->n]); } while (0);
+
+void
+ff_core_store(ExecCore *c)
+{
+	Datum		values[FF_PLAN_MAX_ARGS];
+	bool		nulls[FF_PLAN_MAX_ARGS];
+	int			k = 2;
+
+	if (plan_store.sql == NULL)
+		build_store_plan(&plan_store);
+	values[0] = Int16GetDatum((int16) c->id.partition);
+	values[1] = UUIDPGetDatum(&c->id.uuid);
+	nulls[0] = nulls[1] = false;
+	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
+	if (ff_plan_exec(&plan_store, values, nulls, 0) != 1)
+		elog(ERROR, "execution row vanished while locked");
+}
+
+/*
+ * ff_core_insert
+ *		Insert a new core row; false when the id already exists.
+ */
+bool
+ff_core_insert(ExecCore *c)
+{
+	Datum		values[FF_PLAN_MAX_ARGS];
+	bool		nulls[FF_PLAN_MAX_ARGS];
+	int			k = 3;
+
+	if (plan_insert.sql == NULL)
+		build_insert_plan(&plan_insert);
+	values[0] = Int16GetDatum((int16) c->id.partition);
+	values[1] = UUIDPGetDatum(&c->id.uuid);
+	values[2] = c->required_caps_csv ? CStringGetTextDatum(c->required_caps_csv) : (Datum) 0;
+	nulls[0] = nulls[1] = false;
+	nulls[2] = (c->required_caps_csv == NULL);
+	FF_CORE_IMMUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
+	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
+	return ff_plan_exec(&plan_insert, values, nulls, 0) == 1;
+}
+
+#define INIT_T(n) c->n = NULL;
+#define INIT_I(n) c->n = FF_NULL;
+#define INIT_U(n) c->n.set = false;
+#define INIT_E(n, ct, lab, st) c->n = (ct) 0;
+
+/* A blank record: every optional field unset, counters zero. */
+void
+ff_core_init(ExecCore *c, ExecId id)
+{
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	FF_CORE_IMMUTABLE_FIELDS(INIT_T, INIT_I, INIT_U, INIT_E)
+	FF_CORE_MUTABLE_FIELDS(INIT_T, INIT_I, INIT_U, INIT_E)
+	c->total_attempt_count = 0;
+	c->retry_count = 0;
+	c->replay_count = 0;
+	c->lease_reclaim_count = 0;
+	c->current_lease_epoch = 0;
+	c->history_seq = 0;
+	c->priority = 0;
+}
+
+/* ---- transitions shared by many operations ---- */
+
+/*
+ * ff_core_set_vector
+ *		Write the state vector; public_state is always derived (§2.2).
+ */
+void
+ff_core_set_vector(ExecCore *c, LifecyclePhase phase, OwnershipState own,
+				   EligibilityState elig, BlockingReason block,
+				   const char *detail, TerminalOutcome outcome, AttemptState att)
+{
+	c->lifecycle_phase = phase;
+	c->ownership_state = own;
+	c->eligibility_state = elig;
+	c->blocking_reason = block;
+	c->blocking_detail = detail ? pstrdup(detail) : NULL;
+	c->terminal_outcome = outcome;
+	c->attempt_state = att;
+	c->public_state = ff_derive_public_state(phase, elig, outcome);
+}
+
+/* The six lease mirror fields that every release clears (§3.9). */
+void
+ff_core_clear_lease_mirror(ExecCore *c)
+{
+	c->current_lease_id.set = false;
+	c->current_worker_id = NULL;
+	c->current_worker_instance_id = NULL;
+	c->lease_expires_at = FF_NULL;
+	c->lease_last_renewed_at = FF_NULL;
+	c->lease_renewal_deadline = FF_NULL;
+}
+
+/*
+ * ff_core_make_terminal
+ *		The common part of every transition into terminal: the vector,
+ *		completed_at, the lease released, every timer cleared and the
+ *		retention clock started.  current_attempt_id/index and the lease
+ *		epoch are kept (clients reconcile lost replies with them, §3.9.1).
+ *		Decision (Appendix C.21): the expiry/revocation markers are cleared
+ *		too, so they never outlive the lease they describe.
+ */
+void
+ff_core_make_terminal(ExecCore *c, TerminalOutcome outcome, int64 now)
+{
+	AttemptState att = (c->current_attempt_index != FF_NULL) ? ATT_ATTEMPT_TERMINAL : c->attempt_state;
+
+	ff_core_set_vector(c, PHASE_TERMINAL, OWN_UNOWNED, ELIG_NOT_APPLICABLE,
+					   BLOCK_NONE, NULL, outcome, att);
+	ff_core_clear_lease_mirror(c);
+	c->lease_expired_at = FF_NULL;
+	c->lease_revoked_at = FF_NULL;
+	c->lease_revoke_reason = NULL;
+	c->current_suspension_id.set = false;
+	c->current_waitpoint_id.set = false;
+	c->delay_until = FF_NULL;
+	c->attempt_timeout_at = FF_NULL;
+	c->execution_deadline_at = FF_NULL;
+	c->completed_at = now;
+	c->purge_after = now + (c->retention_ms != FF_NULL ? c->retention_ms
+							: (int64) ff_default_retention_s * 1000);
+	c->last_transition_at = now;
+	c->last_mutation_at = now;
+}
+
+/* ELIGIBLE score of §5.1, for display: -(priority * 10^12) + created_at. */
+int64
+ff_eligible_score(const ExecCore *c)
+{
+	return -(c->priority * INT64CONST(1000000000000)) + c->created_at;
+}
+
+/* ---- attempts ---- */
+
+static FFPlan plan_attempt_insert = {
+	"INSERT INTO ff.attempt (partition, execution_id, attempt_index, attempt_id, "
+	"attempt_type, attempt_state, created_at, started_at, lease_id, lease_epoch, "
+	"worker_id, worker_instance_id, retry_reason, previous_attempt_index, "
+	"replay_reason, replay_requested_by, replayed_from_attempt_index, "
+	"reclaim_reason, policy) VALUES ($1, $2, $3, $4, $5::ff.attempt_type, "
+	"'started', $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+	17, {INT2OID, UUIDOID, INT4OID, UUIDOID, TEXTOID, INT8OID, UUIDOID, INT8OID,
+		TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
+	JSONBOID}
+};
+
+static inline Datum
+text_or_null(const char *s, bool *isnull)
+{
+	*isnull = (s == NULL);
+	return s ? CStringGetTextDatum(s) : (Datum) 0;
+}
+
+void
+ff_attempt_insert(ExecCore *c, int64 idx, const pg_uuid_t *attempt_id,
+				  const char *attempt_type, const pg_uuid_t *lease_id,
+				  int64 epoch, const char *worker_id,
+				  const char *worker_instance_id, int64 now,
+				  const char *retry_reason, int64 previous_attempt_index,
+				  const char *replay_reason, const char *replay_requested_by,
+				  int64 replayed_from, const char *reclaim_reason,
+				  Jsonb *attempt_policy)
+{
+	Datum		v[17];
+	bool		n[17] = {false};
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int32GetDatum((int32) idx);
+	v[3] = UUIDPGetDatum(attempt_id);
+	v[4] = CStringGetTextDatum(attempt_type);
+	v[5] = Int64GetDatum(now);
+	v[6] = UUIDPGetDatum(lease_id);
+	v[7] = Int64GetDatum(epoch);
+	v[8] = text_or_null(worker_id, &n[8]);
+	v[9] = text_or_null(worker_instance_id, &n[9]);
+	v[10] = text_or_null(retry_reason, &n[10]);
+	v[11] = Int32GetDatum((int32) previous_attempt_index);
+	n[11] = (previous_attempt_index == FF_NULL);
+	v[12] = text_or_null(replay_reason, &n[12]);
+	v[13] = text_or_null(replay_requested_by, &n[13]);
+	v[14] = Int32GetDatum((int32) replayed_from);
+	n[14] = (replayed_from == FF_NULL);
+	v[15] = text_or_null(reclaim_reason, &n[15]);
+	v[16] = attempt_policy ? JsonbPGetDatum(attempt_policy) : (Datum) 0;
+	n[16] = (attempt_policy == NULL);
+	ff_plan_exec(&plan_attempt_insert, v, n, 0);
+}
+
+static FFPlan plan_attempt_end = {
+	"UPDATE ff.attempt SET attempt_state = $4::ff.attempt_record_state, "
+	"ended_at = $5, failure_reason = COALESCE($6, failure_reason), "
+	"failure_category = COALESCE($7, failure_category) "
+	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
+	7, {INT2OID, UUIDOID, INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/* End attempt idx in one of the terminal attempt states. */
+void
+ff_attempt_end(ExecCore *c, int64 idx, const char *state, int64 now,
+			   const char *failure_reason, const char *failure_category)
+{
+	Datum		v[7];
+	bool		n[7] = {false};
+
+	if (idx == FF_NULL)
+		return;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int32GetDatum((int32) idx);
+	v[3] = CStringGetTextDatum(state);
+	v[4] = Int64GetDatum(now);
+	v[5] = text_or_null(failure_reason, &n[5]);
+	v[6] = text_or_null(failure_category, &n[6]);
+	ff_plan_exec(&plan_attempt_end, v, n, 0);
+}
+
+static FFPlan plan_attempt_suspend = {
+	"UPDATE ff.attempt SET attempt_state = 'suspended', suspended_at = $4, "
+	"suspension_id = $5 WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
+	5, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID}
+};
+
+/* Pause attempt idx (delay, wait-children, suspend): it resumes later. */
+void
+ff_attempt_suspend(ExecCore *c, int64 idx, int64 now, const char *suspension_id)
+{
+	Datum		v[5];
+
+	if (idx == FF_NULL)
+		return;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int32GetDatum((int32) idx);
+	v[3] = Int64GetDatum(now);
+	v[4] = CStringGetTextDatum(suspension_id);
+	ff_plan_exec(&plan_attempt_suspend, v, NULL, 0);
+}
+
+static FFPlan plan_attempt_resume = {
+	"UPDATE ff.attempt SET attempt_state = 'started', resumed_at = $4, "
+	"lease_id = $5, lease_epoch = $6, worker_id = $7, worker_instance_id = $8, "
+	"suspended_at = NULL, suspension_id = NULL "
+	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
+	8, {INT2OID, UUIDOID, INT4OID, INT8OID, UUIDOID, INT8OID, TEXTOID, TEXTOID}
+};
+
+/* Continue attempt idx under a new lease (resumed claim, §3.4). */
+void
+ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id, int64 epoch,
+				  const char *worker_id, const char *worker_instance_id, int64 now)
+{
+	Datum		v[8];
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int32GetDatum((int32) idx);
+	v[3] = Int64GetDatum(now);
+	v[4] = UUIDPGetDatum(lease_id);
+	v[5] = Int64GetDatum(epoch);
+	v[6] = CStringGetTextDatum(worker_id);
+	v[7] = CStringGetTextDatum(worker_instance_id);
+	ff_plan_exec(&plan_attempt_resume, v, NULL, 0);
+}
+
+/* ---- lease history (§4.6) ---- */
+
+#define FF_HISTORY_CAP 1000
+
+static FFPlan plan_history_insert = {
+	"INSERT INTO ff.lease_history (partition, execution_id, seq, event, lease_id, "
+	"lease_epoch, attempt_index, attempt_id, worker_id, worker_instance_id, "
+	"reason, detail, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+	13, {INT2OID, UUIDOID, INT8OID, TEXTOID, UUIDOID, INT8OID, INT4OID, UUIDOID,
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID}
+};
+static FFPlan plan_history_trim = {
+	"DELETE FROM ff.lease_history WHERE partition = $1 AND execution_id = $2 AND seq <= $3",
+	3, {INT2OID, UUIDOID, INT8OID}
+};
+
+/*
+ * ff_history_append
+ *		Append an event carrying the current lease identity of the core
+ *		(call before the lease mirror is cleared).  Every 100 events the
+ *		log is trimmed to the newest FF_HISTORY_CAP.
+ */
+void
+ff_history_append(ExecCore *c, const char *event, const char *reason,
+				  int64 now, Jsonb *detail)
+{
+	Datum		v[13];
+	bool		n[13] = {false};
+	int64		seq = ++c->history_seq;
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int64GetDatum(seq);
+	v[3] = CStringGetTextDatum(event);
+	v[4] = UUIDPGetDatum(&c->current_lease_id.v);
+	n[4] = !c->current_lease_id.set;
+	v[5] = Int64GetDatum(c->current_lease_epoch);
+	v[6] = Int32GetDatum((int32) c->current_attempt_index);
+	n[6] = (c->current_attempt_index == FF_NULL);
+	v[7] = UUIDPGetDatum(&c->current_attempt_id.v);
+	n[7] = !c->current_attempt_id.set;
+	v[8] = text_or_null(c->current_worker_id, &n[8]);
+	v[9] = text_or_null(c->current_worker_instance_id, &n[9]);
+	v[10] = text_or_null(reason, &n[10]);
+	v[11] = detail ? JsonbPGetDatum(detail) : (Datum) 0;
+	n[11] = (detail == NULL);
+	v[12] = Int64GetDatum(now);
+	ff_plan_exec(&plan_history_insert, v, n, 0);
+
+	if (seq > FF_HISTORY_CAP && seq % 100 == 0)
+	{
+		v[2] = Int64GetDatum(seq - FF_HISTORY_CAP);
+		ff_plan_exec(&plan_history_trim, v, NULL, 0);
+	}
+}
+
+/* ---- streams ---- */
+
+static FFPlan plan_stream_close = {
+	"UPDATE ff.stream_meta SET closed_at = $4, closed_reason = $5 "
+	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3 "
+	"AND (NOT $6 OR closed_at IS NULL)",
+	6, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID, BOOLOID}
+};
+
+/* Close the stream of attempt idx, if it has one. */
+void
+ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now, bool only_if_open)
+{
+	Datum		v[6];
+
+	if (idx == FF_NULL)
+		return;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int32GetDatum((int32) idx);
+	v[3] = Int64GetDatum(now);
+	v[4] = CStringGetTextDatum(reason);
+	v[5] = BoolGetDatum(only_if_open);
+	ff_plan_exec(&plan_stream_close, v, NULL, 0);
+}
+
+/* ---- completion events (§3.32, ARCHITECTURE §6) ---- */
+
+static FFPlan plan_completion_insert = {
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
+	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5) RETURNING event_id",
+	5, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID}
+};
+
+/*
+ * ff_completion_emit
+ *		Record the terminal transition and announce it on 'ff_completion'.
+ *		The notification is delivered at commit, with the event row.
+ */
+void
+ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
+{
+	Datum		v[5];
+	bool		n[5] = {false};
+	int64		event_id;
+	char		flow[37];
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = UUIDPGetDatum(&c->flow_id.v);
+	n[2] = !c->flow_id.set;
+	v[3] = CStringGetTextDatum(ff_outcome_labels[outcome]);
+	v[4] = Int64GetDatum(now);
+	ff_plan_exec(&plan_completion_insert, v, n, 1);
+	event_id = ff_col_int64(0, 1, 0);
+
+	if (c->flow_id.set)
+		ff_format_uuid(&c->flow_id.v, flow);
+	Async_Notify("ff_completion",
+				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
+						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
+						  event_id, ff_format_exec_id(c->id.partition, &c->id.uuid),
+						  c->flow_id.set ? "\"" : "", c->flow_id.set ? flow : "null",
+						  c->flow_id.set ? "\"" : "", ff_outcome_labels[outcome]));
+}
+
+/* ---- claim grants ---- */
+
+static FFPlan plan_grant_delete = {
+	"DELETE FROM ff.claim_grant WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+
+void
+ff_grant_delete(ExecCore *c)
+{
+	Datum		v[2];
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	ff_plan_exec(&plan_grant_delete, v, NULL, 0);
+}
+
+/* ---- stored policy ---- */
+
+static FFPlan plan_policy = {
+	"SELECT policy FROM ff.execution_data WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+
+/* The stored execution policy, or NULL when none was given. */
+Jsonb *
+ff_execution_policy(ExecCore *c)
+{
+	Datum		v[2];
+	bool		isnull;
+	Datum		d;
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	if (ff_plan_exec(&plan_policy, v, NULL, 1) == 0)
+		return NULL;
+	d = ff_col_datum(0, 1, &isnull);
+	return isnull ? NULL : DatumGetJsonbP(d);
+}
+
+/* ---- shared result shapes ---- */
+
+/*
+ * ff_result_not_active
+ *		execution_not_active with the four details clients use to
+ *		reconcile a lost reply (§3.9.1).
+ */
+void
+ff_result_not_active(FFResult *r, ExecCore *c)
+{
+	ffr_error(r, "execution_not_active");
+	ffr_text(r, "terminal_outcome", ff_outcome_labels[c->terminal_outcome]);
+	ffr_int(r, "current_lease_epoch", c->current_lease_epoch);
+	ffr_text(r, "lifecycle_phase", ff_phase_labels[c->lifecycle_phase]);
+	ffr_uuid(r, "current_attempt_id", c->current_attempt_id.set ? &c->current_attempt_id.v : NULL);
+}
+
+void
+ff_result_not_found(FFResult *r)
+{
+	ffr_error(r, "execution_not_found");
+}

@@ -1,0 +1,714 @@
+/*-------------------------------------------------------------------------
+ *
+ * execution.c
+ *	  Execution operations of spec/execution.md §3: create (§3.1),
+ *	  complete (§3.8), fail with retry (§3.9), cancel (§3.10), delay
+ *	  (§3.11), move_to_waiting_children (§3.12), change_priority (§3.16)
+ *	  and tags (§3.23).
+ *
+ *	  Each SQL-callable function validates its arguments (raising on
+ *	  misuse before anything is written), locks the execution row, and
+ *	  returns the jsonb envelope for every domain outcome.
+ *
+ * IDENTIFICATION
+ *	  src/execution.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "clock.h"
+#include "exec_core.h"
+#include "ff_engine.h"
+#include "lease.h"
+#include "partition.h"
+#include "spi_plan.h"
+#include "validate.h"
+
+PG_FUNCTION_INFO_V1(ff_create_execution);
+PG_FUNCTION_INFO_V1(ff_complete_execution);
+PG_FUNCTION_INFO_V1(ff_fail_execution);
+PG_FUNCTION_INFO_V1(ff_cancel_execution);
+PG_FUNCTION_INFO_V1(ff_delay_execution);
+PG_FUNCTION_INFO_V1(ff_move_to_waiting_children);
+PG_FUNCTION_INFO_V1(ff_change_priority);
+PG_FUNCTION_INFO_V1(ff_set_execution_tags);
+
+#define FF_PRIORITY_MAX 9000
+
+static int64
+clamp_priority(int64 p)
+{
+	return p < 0 ? 0 : (p > FF_PRIORITY_MAX ? FF_PRIORITY_MAX : p);
+}
+
+static void
+result_duplicate(FFResult *r, int partition, const pg_uuid_t *u)
+{
+	ffr_ok(r, "DUPLICATE");
+	ffr_exec_id(r, "execution_id", partition, u);
+}
+
+/* ---- create_execution ---- */
+
+static FFPlan plan_idem_lookup = {
+	"SELECT execution_id FROM ff.idempotency_key WHERE partition = $1 "
+	"AND namespace = $2 AND key = $3 AND expires_at > $4",
+	4, {INT2OID, TEXTOID, TEXTOID, INT8OID}
+};
+static FFPlan plan_idem_claim = {
+	"INSERT INTO ff.idempotency_key AS k (partition, namespace, key, execution_id, expires_at) "
+	"VALUES ($1, $2, $3, $4, $5) ON CONFLICT (partition, namespace, key) DO UPDATE "
+	"SET execution_id = EXCLUDED.execution_id, expires_at = EXCLUDED.expires_at "
+	"WHERE k.expires_at <= $6 RETURNING 1",
+	6, {INT2OID, TEXTOID, TEXTOID, UUIDOID, INT8OID, INT8OID}
+};
+static FFPlan plan_exists = {
+	"SELECT 1 FROM ff.execution WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+/* Tag values are stored as strings, as the reference's tostring() does. */
+static FFPlan plan_data_insert = {
+	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
+	"VALUES ($1, $2, $3, $4, COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, "
+	"CASE WHEN pg_catalog.jsonb_typeof(t.value) = 'string' THEN t.value "
+	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each($5) t), '{}'))",
+	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}
+};
+static FFPlan plan_undo_create = {
+	"WITH d AS (DELETE FROM ff.execution_data WHERE partition = $1 AND execution_id = $2) "
+	"DELETE FROM ff.execution WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+
+static bool
+idem_lookup(int partition, const char *ns, const char *key, int64 now, pg_uuid_t *out)
+{
+	Datum		v[4];
+	bool		isnull;
+
+	v[0] = Int16GetDatum((int16) partition);
+	v[1] = CStringGetTextDatum(ns);
+	v[2] = CStringGetTextDatum(key);
+	v[3] = Int64GetDatum(now);
+	if (ff_plan_exec(&plan_idem_lookup, v, NULL, 1) == 0)
+		return false;
+	*out = *DatumGetUUIDP(ff_col_datum(0, 1, &isnull));
+	return true;
+}
+
+/*
+ * ff.create_execution(execution_id, namespace, lane_id, execution_kind,
+ *		priority, creator_identity, policy_json, input_payload, delay_until,
+ *		idempotency_key, dedup_ttl_ms, tags, execution_deadline_at)
+ *
+ * Order of checks (§3.1): idempotency key, existing id, then policy;
+ * a duplicate wins over a bad policy.  Index membership derives from the
+ * state written, so a past delay_until simply makes the execution eligible.
+ */
+Datum
+ff_create_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	char	   *ns = ff_arg_text(fcinfo, 1, "namespace");
+	char	   *lane = ff_arg_text(fcinfo, 2, "lane_id");
+	char	   *kind = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	int64		priority = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
+	char	   *creator = PG_ARGISNULL(5) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	char	   *policy_text = ff_arg_text_opt(fcinfo, 6);
+	bytea	   *payload = PG_ARGISNULL(7) ? NULL : PG_GETARG_BYTEA_PP(7);
+	int64		delay_until = FF_NULL,
+				deadline = FF_NULL,
+				dedup_ttl = 86400000;
+	char	   *idem_key = ff_arg_text_opt(fcinfo, 9);
+	Jsonb	   *tags = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Jsonb	   *policy;
+	CapSet		caps;
+	const char *err,
+			   *detail = NULL;
+	pg_uuid_t	mapped;
+	Datum		v[6];
+	bool		n[6] = {false};
+
+	ff_check_lane_id(PG_GETARG_TEXT_PP(2));
+	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
+	ff_check_max_len(kind, FF_MAX_ID_BYTES, "execution_kind");
+	ff_check_max_len(creator, FF_MAX_ID_BYTES, "creator_identity");
+	ff_check_max_len(idem_key, 1024, "idempotency_key");
+	if (!PG_ARGISNULL(8))
+		delay_until = PG_GETARG_INT64(8);
+	if (!PG_ARGISNULL(10))
+		dedup_ttl = PG_GETARG_INT64(10);
+	if (!PG_ARGISNULL(12))
+		deadline = PG_GETARG_INT64(12);
+	if (payload && VARSIZE_ANY_EXHDR(payload) > (Size) ff_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("input_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
+						(Size) VARSIZE_ANY_EXHDR(payload), ff_max_payload_bytes)));
+	if (tags && !JB_ROOT_IS_OBJECT(tags))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tags must be a JSON object")));
+	if (id.partition >= ff_num_flow_partitions())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("execution id partition %d is out of range", id.partition),
+				 errdetail("ff.partition_config has %d flow partitions.", ff_num_flow_partitions()),
+				 errhint("Mint ids with ff.execution_id(lane_id) or ff.flow_member_execution_id(flow_id).")));
+
+	ff_spi_connect();
+
+	/* 2. idempotency key, 3. existing execution */
+	if (idem_key && idem_lookup(id.partition, ns, idem_key, now, &mapped))
+	{
+		result_duplicate(&r, id.partition, &mapped);
+		FF_RETURN_RESULT(&r);
+	}
+	v[0] = Int16GetDatum((int16) id.partition);
+	v[1] = UUIDPGetDatum(&id.uuid);
+	if (ff_plan_exec(&plan_exists, v, NULL, 1) > 0)
+	{
+		result_duplicate(&r, id.partition, &id.uuid);
+		FF_RETURN_RESULT(&r);
+	}
+
+	/* 4. policy, fail-closed, nothing written yet */
+	if ((err = ff_validate_policy(policy_text, &policy, &caps, &detail)) != NULL)
+	{
+		ffr_error(&r, err);
+		ffr_text(&r, "detail", detail);
+		FF_RETURN_RESULT(&r);
+	}
+
+	/* 5-6. the core record */
+	ff_core_init(&c, id);
+	c.namespace = ns;
+	c.lane_id = lane;
+	c.execution_kind = kind;
+	c.creator_identity = creator;
+	c.created_at = now;
+	c.priority = clamp_priority(priority);
+	c.required_caps_csv = caps.ntokens > 0 ? ff_caps_to_csv(&caps) : NULL;
+	c.current_lane = lane;
+	c.last_transition_at = now;
+	c.last_mutation_at = now;
+	c.execution_deadline_at = deadline;
+	if (policy && JB_ROOT_IS_OBJECT(policy))
+	{
+		JsonbContainer *sp = ff_jsonb_get_object(&policy->root, "stream_policy");
+		double		ret;
+
+		if (sp && ff_jsonb_get_number(sp, "retention_ttl_ms", &ret) && ret >= 0)
+			c.retention_ms = (int64) ret;
+	}
+	if (delay_until != FF_NULL && delay_until > now)
+	{
+		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_NOT_ELIGIBLE_UNTIL_TIME,
+						   BLOCK_WAITING_FOR_DELAY,
+						   psprintf("delayed until " INT64_FORMAT, delay_until),
+						   OUTCOME_NONE, ATT_PENDING_FIRST_ATTEMPT);
+		c.delay_until = delay_until;
+	}
+	else
+		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
+						   BLOCK_WAITING_FOR_WORKER, NULL, OUTCOME_NONE,
+						   ATT_PENDING_FIRST_ATTEMPT);
+	if (!ff_core_insert(&c))
+	{
+		/* created concurrently by another transaction that committed */
+		result_duplicate(&r, id.partition, &id.uuid);
+		FF_RETURN_RESULT(&r);
+	}
+
+	/* 7-8. payload, policy, tags */
+	v[2] = payload ? PointerGetDatum(payload) : (Datum) 0;
+	n[2] = (payload == NULL);
+	v[3] = policy ? JsonbPGetDatum(policy) : (Datum) 0;
+	n[3] = (policy == NULL);
+	v[4] = tags ? JsonbPGetDatum(tags) : (Datum) 0;
+	n[4] = (tags == NULL);
+	ff_plan_exec(&plan_data_insert, v, n, 0);
+
+	/* 11. idempotency mapping; losing a race to a concurrent create undoes ours */
+	if (idem_key && dedup_ttl > 0)
+	{
+		Datum		k[6];
+
+		k[0] = Int16GetDatum((int16) id.partition);
+		k[1] = CStringGetTextDatum(ns);
+		k[2] = CStringGetTextDatum(idem_key);
+		k[3] = UUIDPGetDatum(&id.uuid);
+		k[4] = Int64GetDatum(now + dedup_ttl);
+		k[5] = Int64GetDatum(now);
+		if (ff_plan_exec(&plan_idem_claim, k, NULL, 0) == 0)
+		{
+			ff_plan_exec(&plan_undo_create, v, NULL, 0);
+			if (!idem_lookup(id.partition, ns, idem_key, now, &mapped))
+				mapped = id.uuid;
+			result_duplicate(&r, id.partition, &mapped);
+			FF_RETURN_RESULT(&r);
+		}
+	}
+
+	ffr_ok(&r, "OK");
+	ffr_exec_id(&r, "execution_id", id.partition, &id.uuid);
+	ffr_text(&r, "public_state", ff_public_labels[c.public_state]);
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- lease-bound terminal and parking operations ---- */
+
+/*
+ * lock_and_validate
+ *		The common prologue of complete / fail / delay / wait-children:
+ *		lock, resolve the fence (operator override allowed), validate the
+ *		lease with expiry marking.  False with *r set on any failure.
+ */
+static bool
+lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
+				  ExecCore *c, FFResult *r)
+{
+	bool		trusted;
+
+	if (!ff_core_lock(id, c))
+	{
+		ff_result_not_found(r);
+		return false;
+	}
+	if (!ff_fence_resolve(f, source, true, &trusted, r))
+		return false;
+	return ff_lease_validate(c, f, trusted, now, r);
+}
+
+static FFPlan plan_store_result = {
+	"UPDATE ff.execution_data SET result = $3 WHERE partition = $1 AND execution_id = $2",
+	3, {INT2OID, UUIDOID, BYTEAOID}
+};
+
+/*
+ * ff.complete_execution(execution_id, lease_id, lease_epoch, attempt_id,
+ *						 result_payload, source)
+ */
+Datum
+ff_complete_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	bytea	   *result = PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4);
+	char	   *source = ff_arg_text_opt(fcinfo, 5);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	if (result && VARSIZE_ANY_EXHDR(result) > (Size) ff_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("result_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
+						(Size) VARSIZE_ANY_EXHDR(result), ff_max_payload_bytes)));
+	ff_spi_connect();
+	if (lock_and_validate(id, &f, source, now, &c, &r))
+	{
+		ff_attempt_end(&c, c.current_attempt_index, "ended_success", now, NULL, NULL);
+		ff_stream_close(&c, c.current_attempt_index, "attempt_success", now, false);
+		if (result && VARSIZE_ANY_EXHDR(result) > 0)
+		{
+			Datum		v[3];
+
+			v[0] = Int16GetDatum((int16) id.partition);
+			v[1] = UUIDPGetDatum(&id.uuid);
+			v[2] = PointerGetDatum(result);
+			ff_plan_exec(&plan_store_result, v, NULL, 0);
+		}
+		ff_lease_release(&c, "completed", now);
+		ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
+		ff_core_store(&c);
+		ff_completion_emit(&c, OUTCOME_SUCCESS, now);
+		ffr_ok(&r, "OK");
+		ffr_text(&r, "result", "completed");
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * retry_delay_ms
+ *		The retry decision of §3.9 from the stored policy's retry_policy.
+ *		Returns -1 for "no retry".  Decision: a retry_policy object uses the
+ *		SDK's defaults for missing fields (max_retries 3, exponential
+ *		1000 ms x 2 capped at 60000); no retry_policy means no retry.
+ */
+static int64
+retry_delay_ms(Jsonb *policy, int64 retry_count)
+{
+	JsonbContainer *rp,
+			   *bo;
+	double		max_retries = 3,
+				initial = 1000,
+				maxd = 60000,
+				mult = 2,
+				fixed = 1000,
+				d;
+	char	   *type;
+
+	if (policy == NULL || !JB_ROOT_IS_OBJECT(policy) ||
+		(rp = ff_jsonb_get_object(&policy->root, "retry_policy")) == NULL)
+		return -1;
+	ff_jsonb_get_number(rp, "max_retries", &max_retries);
+	if ((double) retry_count >= max_retries)
+		return -1;
+	bo = ff_jsonb_get_object(rp, "backoff");
+	type = bo ? ff_jsonb_get_string(bo, "type") : NULL;
+	if (type == NULL || strcmp(type, "exponential") == 0)
+	{
+		if (bo)
+		{
+			ff_jsonb_get_number(bo, "initial_delay_ms", &initial);
+			ff_jsonb_get_number(bo, "max_delay_ms", &maxd);
+			ff_jsonb_get_number(bo, "multiplier", &mult);
+		}
+		d = initial * pow(mult, (double) retry_count);
+		if (d > maxd)
+			d = maxd;
+	}
+	else if (strcmp(type, "fixed") == 0)
+	{
+		ff_jsonb_get_number(bo, "delay_ms", &fixed);
+		d = fixed;
+	}
+	else
+		d = 1000;
+	if (!(d >= 0))
+		d = 0;
+	if (d > 1e12)
+		d = 1e12;
+	return (int64) floor(d);
+}
+
+/*
+ * ff.fail_execution(execution_id, lease_id, lease_epoch, attempt_id,
+ *					 failure_reason, failure_category, source)
+ *		The retry policy is read from the stored execution policy.
+ */
+Datum
+ff_fail_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	char	   *reason = ff_arg_text_opt(fcinfo, 4);
+	char	   *category = ff_arg_text_opt(fcinfo, 5);
+	char	   *source = ff_arg_text_opt(fcinfo, 6);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	ff_check_max_len(reason, 4096, "failure_reason");
+	ff_check_max_len(category, 256, "failure_category");
+	ff_spi_connect();
+	if (lock_and_validate(id, &f, source, now, &c, &r))
+	{
+		int64		backoff = retry_delay_ms(ff_execution_policy(&c), c.retry_count);
+		int64		idx = c.current_attempt_index;
+
+		ff_attempt_end(&c, idx, "ended_failure", now, reason ? reason : "", category);
+		ff_stream_close(&c, idx, "attempt_failure", now, false);
+		if (backoff >= 0)
+		{
+			int64		delay_until = now + backoff;
+
+			ff_lease_release(&c, "failed_retry_scheduled", now);
+			ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_NOT_ELIGIBLE_UNTIL_TIME,
+							   BLOCK_WAITING_FOR_RETRY_BACKOFF,
+							   psprintf("retry backoff until " INT64_FORMAT " (attempt " INT64_FORMAT " failed: %s)",
+										delay_until, idx == FF_NULL ? 0 : idx, reason ? reason : ""),
+							   OUTCOME_NONE, ATT_PENDING_RETRY_ATTEMPT);
+			c.pending_retry_reason = reason;
+			c.pending_previous_attempt_index = idx == FF_NULL ? 0 : idx;
+			c.retry_count += 1;
+			c.current_attempt_id.set = false;
+			c.delay_until = delay_until;
+			c.failure_reason = reason;
+			c.last_transition_at = now;
+			c.last_mutation_at = now;
+			ff_core_store(&c);
+			ffr_ok(&r, "OK");
+			ffr_text(&r, "result", "retry_scheduled");
+			ffr_int(&r, "delay_until", delay_until);
+		}
+		else
+		{
+			ff_lease_release(&c, "failed_terminal", now);
+			ff_core_make_terminal(&c, OUTCOME_FAILED, now);
+			c.failure_reason = reason;
+			ff_core_store(&c);
+			ff_completion_emit(&c, OUTCOME_FAILED, now);
+			ffr_ok(&r, "OK");
+			ffr_text(&r, "result", "terminal_failed");
+		}
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.cancel_execution(execution_id, reason, source, lease_id, lease_epoch)
+ *
+ * Decisions (Appendix C.4, C.5): cancelling an active execution needs
+ * the holder's lease (id and epoch) unless source = operator_override;
+ * an interrupted attempt of a runnable execution is ended as cancelled;
+ * an outstanding claim grant is deleted.
+ */
+Datum
+ff_cancel_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	char	   *reason = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *source = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Fence		f = ff_fence_args(fcinfo, 3, 4, -1);
+	int64		now = ff_now_ms();
+	bool		override = strcmp(source, FF_SOURCE_OPERATOR_OVERRIDE) == 0;
+	FFResult	r;
+	ExecCore	c;
+	LifecyclePhase from;
+
+	ff_check_max_len(reason, 4096, "reason");
+	ff_check_max_len(source, 256, "source");
+	if ((f.lease_id != NULL) != f.has_epoch)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease_id and lease_epoch must be given together")));
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+	{
+		ff_result_not_found(&r);
+		FF_RETURN_RESULT(&r);
+	}
+	from = c.lifecycle_phase;
+	if (from == PHASE_TERMINAL)
+	{
+		ff_result_not_active(&r, &c);
+		FF_RETURN_RESULT(&r);
+	}
+	if (from == PHASE_ACTIVE && !override)
+	{
+		if (c.ownership_state == OWN_LEASE_REVOKED)
+			ffr_error(&r, "lease_revoked");
+		else if (f.lease_id == NULL)
+			ffr_error(&r, "fence_required");
+		else if (!c.current_lease_id.set ||
+				 memcmp(c.current_lease_id.v.data, f.lease_id->data, UUID_LEN) != 0 ||
+				 c.current_lease_epoch != f.lease_epoch)
+			ffr_error(&r, "stale_lease");
+		else
+			goto do_cancel;
+		FF_RETURN_RESULT(&r);
+	}
+
+do_cancel:
+	if (from == PHASE_ACTIVE || from == PHASE_SUSPENDED ||
+		c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
+	{
+		ff_attempt_end(&c, c.current_attempt_index, "ended_cancelled", now,
+					   psprintf("cancelled: %s", reason), NULL);
+		ff_stream_close(&c, c.current_attempt_index, "attempt_cancelled", now, false);
+	}
+	if (from == PHASE_ACTIVE)
+		ff_lease_release(&c, "cancelled", now);
+	ff_grant_delete(&c);
+	ff_core_make_terminal(&c, OUTCOME_CANCELLED, now);
+	c.cancellation_reason = reason;
+	c.cancelled_by = source[0] ? source : ff_format_exec_id(id.partition, &id.uuid);
+	ff_core_store(&c);
+	if (strcmp(source, "flow_cascade") != 0)
+		ff_completion_emit(&c, OUTCOME_CANCELLED, now);
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "result", "cancelled");
+	ffr_text(&r, "cancelled_from", ff_phase_labels[from]);
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * park_attempt
+ *		The common effects of delay and wait-children: the lease is
+ *		released, the attempt is paused (not ended: the same attempt
+ *		resumes later through a resumed claim) and its stream stays open.
+ */
+static void
+park_attempt(ExecCore *c, const char *reason, EligibilityState elig,
+			 BlockingReason block, const char *detail, int64 now)
+{
+	ff_attempt_suspend(c, c->current_attempt_index, now, reason);
+	ff_lease_release(c, reason, now);
+	ff_core_set_vector(c, PHASE_RUNNABLE, OWN_UNOWNED, elig, block, detail,
+					   OUTCOME_NONE, ATT_ATTEMPT_INTERRUPTED);
+	c->last_transition_at = now;
+	c->last_mutation_at = now;
+}
+
+/*
+ * ff.delay_execution(execution_id, lease_id, lease_epoch, attempt_id,
+ *					  delay_until, source)
+ */
+Datum
+ff_delay_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	int64		delay_until = ff_arg_int64(fcinfo, 4, "delay_until");
+	char	   *source = ff_arg_text_opt(fcinfo, 5);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	ff_check_nonnegative(delay_until, "delay_until");
+	ff_spi_connect();
+	if (lock_and_validate(id, &f, source, now, &c, &r))
+	{
+		park_attempt(&c, "worker_delay", ELIG_NOT_ELIGIBLE_UNTIL_TIME, BLOCK_WAITING_FOR_DELAY,
+					 psprintf("delayed until " INT64_FORMAT, delay_until), now);
+		c.delay_until = delay_until;
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+		ffr_int(&r, "delay_until", delay_until);
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.move_to_waiting_children(execution_id, lease_id, lease_epoch,
+ *							   attempt_id, source)
+ */
+Datum
+ff_move_to_waiting_children(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	char	   *source = ff_arg_text_opt(fcinfo, 4);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	ff_spi_connect();
+	if (lock_and_validate(id, &f, source, now, &c, &r))
+	{
+		park_attempt(&c, "waiting_children", ELIG_BLOCKED_BY_DEPENDENCIES,
+					 BLOCK_WAITING_FOR_CHILDREN,
+					 "waiting for child executions to complete", now);
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/* ff.change_priority(execution_id, new_priority) (§3.16) */
+Datum
+ff_change_priority(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	int64		want = clamp_priority(ff_arg_int64(fcinfo, 1, "new_priority"));
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase != PHASE_RUNNABLE || c.eligibility_state != ELIG_ELIGIBLE_NOW)
+		ffr_error(&r, "execution_not_eligible");
+	else
+	{
+		int64		old = c.priority;
+
+		c.priority = want;
+		c.last_mutation_at = now;
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+		ffr_int(&r, "old_priority", old);
+		ffr_int(&r, "new_priority", want);
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+static FFPlan plan_tags_merge = {
+	"UPDATE ff.execution_data SET tags = tags || pg_catalog.jsonb_object($3) "
+	"WHERE partition = $1 AND execution_id = $2",
+	3, {INT2OID, UUIDOID, TEXTARRAYOID}
+};
+
+/*
+ * ff.set_execution_tags(execution_id, VARIADIC pairs text[]) (§3.23)
+ *		Keys must be namespaced ("app.field"); all keys are checked before
+ *		anything is written.  Allowed in any phase.
+ */
+Datum
+ff_set_execution_tags(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ArrayType  *pairs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	int64		now = ff_now_ms();
+	Datum	   *elems = NULL;
+	bool	   *enulls = NULL;
+	int			nelems = 0,
+				i;
+	FFResult	r;
+	ExecCore	c;
+
+	if (pairs)
+	{
+		if (ARR_NDIM(pairs) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("pairs must be a one-dimensional array")));
+		deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
+		for (i = 0; i < nelems; i++)
+			if (enulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("tag keys and values must not be NULL")));
+	}
+	ff_spi_connect();
+	if (nelems == 0 || nelems % 2 != 0)
+	{
+		ffr_error(&r, "invalid_input");
+		ffr_text(&r, "detail", "tags must be non-empty even-length key/value pairs");
+		FF_RETURN_RESULT(&r);
+	}
+	if (!ff_core_lock(id, &c))
+	{
+		ff_result_not_found(&r);
+		FF_RETURN_RESULT(&r);
+	}
+	for (i = 0; i < nelems; i += 2)
+	{
+		char	   *key = TextDatumGetCString(elems[i]);
+
+		if (!ff_tag_key_valid(key))
+		{
+			ffr_error(&r, "invalid_tag_key");
+			ffr_text(&r, "detail", key);
+			FF_RETURN_RESULT(&r);
+		}
+	}
+	{
+		Datum		v[3];
+
+		v[0] = Int16GetDatum((int16) id.partition);
+		v[1] = UUIDPGetDatum(&id.uuid);
+		v[2] = PointerGetDatum(pairs);
+		ff_plan_exec(&plan_tags_merge, v, NULL, 0);
+	}
+	c.last_mutation_at = now;
+	ff_core_store(&c);
+	ffr_ok(&r, "OK");
+	ffr_int(&r, "count", nelems / 2);
+	FF_RETURN_RESULT(&r);
+}

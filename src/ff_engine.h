@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * ff_engine.h
+ *	  Settings shared by the subsystems, and the return helper every
+ *	  SQL-callable operation ends with.
+ *
+ * IDENTIFICATION
+ *	  src/ff_engine.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_FF_ENGINE_H
+#define FF_ENGINE_FF_ENGINE_H
+
+#include "utils/jsonb.h"
+
+/* GUCs (ff_engine.c) */
+extern int	ff_default_retention_s;
+extern int	ff_max_payload_bytes;
+
+/* Finish SPI and return the envelope built in *r (SPI must be connected). */
+#define FF_RETURN_RESULT(r) \
+	PG_RETURN_DATUM(ff_spi_finish_datum(JsonbPGetDatum(ffr_finish(r))))
+
+#endif							/* FF_ENGINE_FF_ENGINE_H */

@@ -1,0 +1,711 @@
+/*-------------------------------------------------------------------------
+ *
+ * scheduling.c
+ *	  Claiming work (spec/execution.md §3.2-§3.5, §3.13, §5): claim
+ *	  grants, the fresh and resumed claim paths, the operator's
+ *	  grant-and-claim, the delayed promoter's per-item step, and the
+ *	  worker's hot path ff.claim_next.
+ *
+ *	  ff.claim_next replaces the reference's partition walk with one scan
+ *	  of the ELIGIBLE index of the lane (priority desc, created_at, id),
+ *	  taking rows with FOR UPDATE SKIP LOCKED: concurrent workers never
+ *	  wait on each other and never receive the same execution.  A row is
+ *	  skipped when its required capabilities are not a subset of the
+ *	  worker's, and when a live claim grant reserves it for someone else.
+ *
+ * IDENTIFICATION
+ *	  src/scheduling.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include "clock.h"
+#include "exec_core.h"
+#include "ff_engine.h"
+#include "lease.h"
+#include "partition.h"
+#include "spi_plan.h"
+#include "validate.h"
+
+PG_FUNCTION_INFO_V1(ff_issue_claim_grant);
+PG_FUNCTION_INFO_V1(ff_claim_execution);
+PG_FUNCTION_INFO_V1(ff_claim_resumed_execution);
+PG_FUNCTION_INFO_V1(ff_issue_grant_and_claim);
+PG_FUNCTION_INFO_V1(ff_claim_next);
+PG_FUNCTION_INFO_V1(ff_promote_delayed);
+
+#define FF_MAX_LEASE_TTL_MS		(INT64CONST(7) * 24 * 3600 * 1000)
+#define FF_MAX_CLAIM_BATCH		1000
+
+/* What a claim needs to know about the claimer and the new lease. */
+typedef struct ClaimRequest
+{
+	char	   *worker_id;
+	char	   *worker_instance_id;
+	char	   *lane;
+	pg_uuid_t	lease_id;
+	pg_uuid_t	attempt_id;
+	int64		lease_ttl_ms;
+	int64		renew_before_ms;
+	int64		attempt_timeout_ms; /* <= 0: none */
+	int64		execution_deadline_at;	/* <= 0: keep */
+	Jsonb	   *attempt_policy;
+} ClaimRequest;
+
+static void
+check_ttl(int64 ttl, const char *name)
+{
+	ff_check_positive(ttl, name);
+	if (ttl > FF_MAX_LEASE_TTL_MS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most " INT64_FORMAT " ms, got " INT64_FORMAT,
+						name, FF_MAX_LEASE_TTL_MS, ttl)));
+}
+
+static void
+claimer_args(FunctionCallInfo fcinfo, int first, ClaimRequest *req)
+{
+	req->worker_id = ff_arg_text(fcinfo, first, "worker_id");
+	req->worker_instance_id = ff_arg_text(fcinfo, first + 1, "worker_instance_id");
+	req->lane = ff_arg_text(fcinfo, first + 2, "lane");
+	ff_check_worker_id(req->worker_id, "worker_id");
+	ff_check_worker_id(req->worker_instance_id, "worker_instance_id");
+	ff_check_lane_id(PG_GETARG_TEXT_PP(first + 2));
+	req->attempt_timeout_ms = 0;
+	req->execution_deadline_at = 0;
+	req->attempt_policy = NULL;
+}
+
+/*
+ * attempt_policy_arg
+ *		attempt_policy_json must be a JSON object (§3.3 check 12); misuse
+ *		raises 22023 before anything is written.
+ */
+static Jsonb *
+attempt_policy_arg(FunctionCallInfo fcinfo, int n)
+{
+	char	   *s = ff_arg_text_opt(fcinfo, n);
+	Jsonb	   *jb;
+
+	if (s == NULL)
+		return NULL;
+	if (!ff_json_text_valid(s) || !JB_ROOT_IS_OBJECT(jb = ff_jsonb_from_text(s)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("attempt_policy_json must be a JSON object")));
+	return jb;
+}
+
+static void
+uuid_arg_or_mint(FunctionCallInfo fcinfo, int n, pg_uuid_t *out)
+{
+	if (PG_ARGISNULL(n))
+		ff_mint_uuid(out);
+	else
+		*out = *PG_GETARG_UUID_P(n);
+}
+
+/* ---- the two claim transitions ---- */
+
+static void
+set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
+{
+	ff_core_set_vector(c, PHASE_ACTIVE, OWN_LEASED, ELIG_NOT_APPLICABLE, BLOCK_NONE,
+					   NULL, OUTCOME_NONE, ATT_RUNNING_ATTEMPT);
+	c->current_lease_id.set = true;
+	c->current_lease_id.v = req->lease_id;
+	c->current_lease_epoch = epoch;
+	c->current_worker_id = req->worker_id;
+	c->current_worker_instance_id = req->worker_instance_id;
+	c->current_lane = req->lane;
+	c->lease_acquired_at = now;
+	c->lease_last_renewed_at = now;
+	c->lease_expires_at = now + req->lease_ttl_ms;
+	c->lease_renewal_deadline = now + req->renew_before_ms;
+	/* Appendix C.21: a new lease never inherits old expiry/revocation marks */
+	c->lease_expired_at = FF_NULL;
+	c->lease_revoked_at = FF_NULL;
+	c->lease_revoke_reason = NULL;
+	c->delay_until = FF_NULL;
+	c->last_transition_at = now;
+	c->last_mutation_at = now;
+}
+
+/*
+ * claim_fresh
+ *		A new attempt under a new lease (§3.3 effects).  The attempt type
+ *		follows the pending kind; lineage comes from the pending fields,
+ *		which the claim consumes.
+ */
+static const char *
+claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, int64 now)
+{
+	int64		epoch = c->current_lease_epoch + 1;
+	int64		idx = c->total_attempt_count;
+	const char *type = ATTEMPT_TYPE_INITIAL;
+	const char *retry_reason = NULL,
+			   *replay_reason = NULL,
+			   *replay_by = NULL;
+	int64		prev = FF_NULL,
+				replayed_from = FF_NULL;
+
+	if (c->attempt_state == ATT_PENDING_RETRY_ATTEMPT)
+	{
+		type = ATTEMPT_TYPE_RETRY;
+		retry_reason = c->pending_retry_reason;
+		prev = c->pending_previous_attempt_index;
+	}
+	else if (c->attempt_state == ATT_PENDING_REPLAY_ATTEMPT)
+	{
+		type = ATTEMPT_TYPE_REPLAY;
+		replay_reason = c->pending_replay_reason;
+		replay_by = c->pending_replay_requested_by;
+		replayed_from = c->pending_previous_attempt_index;
+	}
+	ff_attempt_insert(c, idx, &req->attempt_id, type, &req->lease_id, epoch,
+					  req->worker_id, req->worker_instance_id, now,
+					  retry_reason, prev, replay_reason, replay_by, replayed_from,
+					  NULL, req->attempt_policy);
+	set_leased(c, req, epoch, now);
+	c->current_attempt_index = idx;
+	c->total_attempt_count = idx + 1;
+	c->current_attempt_id.set = true;
+	c->current_attempt_id.v = req->attempt_id;
+	if (c->started_at == FF_NULL)
+		c->started_at = now;
+	c->pending_retry_reason = NULL;
+	c->pending_replay_reason = NULL;
+	c->pending_replay_requested_by = NULL;
+	c->pending_previous_attempt_index = FF_NULL;
+	c->attempt_timeout_at = req->attempt_timeout_ms > 0 ? now + req->attempt_timeout_ms : FF_NULL;
+	if (req->execution_deadline_at > 0)
+		c->execution_deadline_at = req->execution_deadline_at;
+	ff_history_append(c, "acquired", history_reason, now, NULL);
+	ff_core_store(c);
+	return type;
+}
+
+/*
+ * claim_resume
+ *		Continue the interrupted attempt under a new lease (§3.4 effects):
+ *		same attempt index and id, epoch + 1, counters and started_at kept.
+ */
+static void
+claim_resume(ExecCore *c, const ClaimRequest *req, const char *history_reason, int64 now)
+{
+	int64		epoch = c->current_lease_epoch + 1;
+
+	ff_attempt_resume(c, c->current_attempt_index, &req->lease_id, epoch,
+					  req->worker_id, req->worker_instance_id, now);
+	set_leased(c, req, epoch, now);
+	c->attempt_timeout_at = req->attempt_timeout_ms > 0 ? now + req->attempt_timeout_ms : FF_NULL;
+	ff_history_append(c, "acquired", history_reason, now, NULL);
+	ff_core_store(c);
+}
+
+static void
+result_claimed(FFResult *r, ExecCore *c, const char *attempt_type)
+{
+	ffr_ok(r, "OK");
+	ffr_exec_id(r, "execution_id", c->id.partition, &c->id.uuid);
+	ffr_uuid(r, "lease_id", &c->current_lease_id.v);
+	ffr_int(r, "lease_epoch", c->current_lease_epoch);
+	ffr_int(r, "lease_expires_at", c->lease_expires_at);
+	ffr_uuid(r, "attempt_id", &c->current_attempt_id.v);
+	ffr_int(r, "attempt_index", c->current_attempt_index);
+	ffr_text(r, "attempt_type", attempt_type);
+}
+
+/* ---- claim grants ---- */
+
+typedef struct Grant
+{
+	bool		exists;
+	char	   *worker_id;
+	int64		expires_at;
+} Grant;
+
+static FFPlan plan_grant_get = {
+	"SELECT worker_id, grant_expires_at FROM ff.claim_grant "
+	"WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+
+static Grant
+grant_get(ExecCore *c)
+{
+	Grant		g = {false, NULL, 0};
+	Datum		v[2];
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	if (ff_plan_exec(&plan_grant_get, v, NULL, 1) > 0)
+	{
+		g.exists = true;
+		g.worker_id = ff_col_text(0, 1);
+		g.expires_at = ff_col_int64(0, 2, 0);
+	}
+	return g;
+}
+
+static inline bool
+grant_live(const Grant *g, int64 now)
+{
+	return g->exists && now <= g->expires_at;
+}
+
+static FFPlan plan_grant_put = {
+	"INSERT INTO ff.claim_grant (partition, execution_id, kind, worker_id, "
+	"worker_instance_id, lane_id, capability_hash, route_snapshot_json, "
+	"admission_summary, created_at, grant_expires_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+	"ON CONFLICT (partition, execution_id) DO UPDATE SET kind = EXCLUDED.kind, "
+	"worker_id = EXCLUDED.worker_id, worker_instance_id = EXCLUDED.worker_instance_id, "
+	"lane_id = EXCLUDED.lane_id, capability_hash = EXCLUDED.capability_hash, "
+	"route_snapshot_json = EXCLUDED.route_snapshot_json, "
+	"admission_summary = EXCLUDED.admission_summary, created_at = EXCLUDED.created_at, "
+	"grant_expires_at = EXCLUDED.grant_expires_at",
+	11, {INT2OID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INT8OID, INT8OID}
+};
+
+/*
+ * ff.issue_claim_grant(execution_id, worker_id, worker_instance_id,
+ *		lane_id, capability_hash, grant_ttl_ms, route_snapshot_json,
+ *		admission_summary, worker_capabilities_csv)
+ */
+Datum
+ff_issue_claim_grant(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	char	   *worker_id = ff_arg_text(fcinfo, 1, "worker_id");
+	char	   *wiid = ff_arg_text(fcinfo, 2, "worker_instance_id");
+	char	   *lane = ff_arg_text(fcinfo, 3, "lane_id");
+	char	   *cap_hash = ff_arg_text_opt(fcinfo, 4);
+	int64		ttl = ff_arg_int64(fcinfo, 5, "grant_ttl_ms");
+	char	   *route = ff_arg_text_opt(fcinfo, 6);
+	char	   *admission = ff_arg_text_opt(fcinfo, 7);
+	char	   *worker_csv = ff_arg_text_opt(fcinfo, 8);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Grant		g;
+	CapSet		have,
+				need;
+	const char *capserr;
+	char	   *missing;
+
+	ff_check_worker_id(worker_id, "worker_id");
+	ff_check_worker_id(wiid, "worker_instance_id");
+	ff_check_lane_id(PG_GETARG_TEXT_PP(3));
+	check_ttl(ttl, "grant_ttl_ms");
+	ff_check_max_len(cap_hash, 1024, "capability_hash");
+	ff_check_max_len(route, 65536, "route_snapshot_json");
+	ff_check_max_len(admission, 65536, "admission_summary");
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+	{
+		ff_result_not_found(&r);
+		FF_RETURN_RESULT(&r);
+	}
+	if (c.lifecycle_phase != PHASE_RUNNABLE || c.eligibility_state != ELIG_ELIGIBLE_NOW)
+	{
+		ffr_error(&r, "execution_not_eligible");
+		FF_RETURN_RESULT(&r);
+	}
+	g = grant_get(&c);
+	if (grant_live(&g, now))
+	{
+		ffr_error(&r, "grant_already_exists");
+		FF_RETURN_RESULT(&r);
+	}
+	if (strcmp(lane, c.lane_id) != 0)
+	{
+		ffr_error(&r, "execution_not_in_eligible_set");
+		FF_RETURN_RESULT(&r);
+	}
+	if ((capserr = ff_caps_from_csv(worker_csv, "worker", &have)) != NULL ||
+		(capserr = ff_caps_from_csv(c.required_caps_csv, "required", &need)) != NULL)
+	{
+		ffr_error(&r, "invalid_capabilities");
+		ffr_text(&r, "detail", capserr);
+		FF_RETURN_RESULT(&r);
+	}
+	if ((missing = ff_caps_missing(&need, &have)) != NULL)
+	{
+		/* committed despite the error (§0.4) */
+		c.last_capability_mismatch_at = now;
+		ff_core_store(&c);
+		ffr_error(&r, "capability_mismatch");
+		ffr_text(&r, "missing", missing);
+		FF_RETURN_RESULT(&r);
+	}
+	{
+		Datum		v[11];
+		bool		n[11] = {false};
+
+		v[0] = Int16GetDatum((int16) id.partition);
+		v[1] = UUIDPGetDatum(&id.uuid);
+		v[2] = CStringGetTextDatum("claim");
+		v[3] = CStringGetTextDatum(worker_id);
+		v[4] = CStringGetTextDatum(wiid);
+		v[5] = CStringGetTextDatum(lane);
+		v[6] = cap_hash ? CStringGetTextDatum(cap_hash) : (Datum) 0;
+		n[6] = (cap_hash == NULL);
+		v[7] = route ? CStringGetTextDatum(route) : (Datum) 0;
+		n[7] = (route == NULL);
+		v[8] = admission ? CStringGetTextDatum(admission) : (Datum) 0;
+		n[8] = (admission == NULL);
+		v[9] = Int64GetDatum(now);
+		v[10] = Int64GetDatum(now + ttl);
+		ff_plan_exec(&plan_grant_put, v, n, 0);
+	}
+	ffr_ok(&r, "OK");
+	ffr_exec_id(&r, "execution_id", id.partition, &id.uuid);
+	ffr_int(&r, "grant_expires_at", now + ttl);
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.claim_execution(execution_id, worker_id, worker_instance_id, lane,
+ *		capability_snapshot_hash, lease_id, lease_ttl_ms, renew_before_ms,
+ *		attempt_id, attempt_policy_json, attempt_timeout_ms,
+ *		execution_deadline_at)
+ *		A fresh attempt from a claim grant.  lease_id and attempt_id are
+ *		minted when not given.
+ */
+Datum
+ff_claim_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ClaimRequest req;
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Grant		g;
+
+	claimer_args(fcinfo, 1, &req);
+	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
+	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
+	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
+	req.renew_before_ms = PG_ARGISNULL(7) ? (req.lease_ttl_ms * 2) / 3 : PG_GETARG_INT64(7);
+	ff_check_nonnegative(req.renew_before_ms, "renew_before_ms");
+	uuid_arg_or_mint(fcinfo, 8, &req.attempt_id);
+	req.attempt_policy = attempt_policy_arg(fcinfo, 9);
+	ff_arg_int64_opt(fcinfo, 10, &req.attempt_timeout_ms);
+	ff_arg_int64_opt(fcinfo, 11, &req.execution_deadline_at);
+	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase != PHASE_RUNNABLE)
+		ffr_error(&r, "execution_not_leaseable");
+	else if (c.ownership_state != OWN_UNOWNED)
+		ffr_error(&r, "lease_conflict");
+	else if (c.eligibility_state != ELIG_ELIGIBLE_NOW || c.terminal_outcome != OUTCOME_NONE)
+		ffr_error(&r, "execution_not_leaseable");
+	else if (c.attempt_state == ATT_RUNNING_ATTEMPT)
+		ffr_error(&r, "active_attempt_exists");
+	else if (c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
+		ffr_error(&r, "use_claim_resumed_execution");
+	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+		ffr_error(&r, "invalid_claim_grant");
+	else if (g.expires_at < now)
+		ffr_error(&r, "claim_grant_expired");
+	else
+	{
+		const char *type;
+
+		ff_grant_delete(&c);
+		type = claim_fresh(&c, &req, NULL, now);
+		result_claimed(&r, &c, type);
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.claim_resumed_execution(execution_id, worker_id, worker_instance_id,
+ *		lane, capability_snapshot_hash, lease_id, lease_ttl_ms,
+ *		remaining_attempt_timeout_ms)
+ *		Continue an interrupted attempt from a claim grant.  Decision
+ *		(Appendix C.11): the execution must also be unowned and eligible.
+ */
+Datum
+ff_claim_resumed_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ClaimRequest req;
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Grant		g;
+
+	claimer_args(fcinfo, 1, &req);
+	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
+	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
+	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
+	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	ff_arg_int64_opt(fcinfo, 7, &req.attempt_timeout_ms);
+	ff_check_nonnegative(req.attempt_timeout_ms, "remaining_attempt_timeout_ms");
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase != PHASE_RUNNABLE)
+		ffr_error(&r, "execution_not_leaseable");
+	else if (c.attempt_state != ATT_ATTEMPT_INTERRUPTED)
+		ffr_error(&r, "not_a_resumed_execution");
+	else if (c.ownership_state != OWN_UNOWNED)
+		ffr_error(&r, "lease_conflict");
+	else if (c.eligibility_state != ELIG_ELIGIBLE_NOW)
+		ffr_error(&r, "execution_not_leaseable");
+	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+		ffr_error(&r, "invalid_claim_grant");
+	else if (g.expires_at < now)
+	{
+		ff_grant_delete(&c);
+		ffr_error(&r, "claim_grant_expired");
+	}
+	else
+	{
+		ff_grant_delete(&c);
+		claim_resume(&c, &req, "claim_resumed", now);
+		result_claimed(&r, &c, "resumed");
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.issue_grant_and_claim(execution_id, worker_id, worker_instance_id,
+ *		lane, capability_hash, lease_id, lease_ttl_ms, attempt_id,
+ *		attempt_policy_json, attempt_timeout_ms, execution_deadline_at)
+ *		Operator grant + claim in one step; capabilities are not checked.
+ *		The transient grant of the reference is never visible, so no grant
+ *		is left behind in any outcome.  Decision (Appendix C.11): the
+ *		resume path also requires eligible_now, so a delayed or
+ *		dependency-blocked execution is never claimed out of its index.
+ */
+Datum
+ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ClaimRequest req;
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Grant		g;
+
+	claimer_args(fcinfo, 1, &req);
+	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
+	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
+	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
+	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	uuid_arg_or_mint(fcinfo, 7, &req.attempt_id);
+	req.attempt_policy = attempt_policy_arg(fcinfo, 8);
+	ff_arg_int64_opt(fcinfo, 9, &req.attempt_timeout_ms);
+	ff_arg_int64_opt(fcinfo, 10, &req.execution_deadline_at);
+	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+	{
+		ff_result_not_found(&r);
+		FF_RETURN_RESULT(&r);
+	}
+	if (c.lifecycle_phase != PHASE_RUNNABLE)
+		ffr_error(&r, "execution_not_eligible");
+	else if (c.ownership_state != OWN_UNOWNED)
+		ffr_error(&r, "lease_conflict");
+	else if (c.terminal_outcome != OUTCOME_NONE)
+		ffr_error(&r, "execution_not_eligible");
+	else if (c.attempt_state == ATT_RUNNING_ATTEMPT)
+		ffr_error(&r, "active_attempt_exists");
+	else if ((g = grant_get(&c), grant_live(&g, now)))
+		ffr_error(&r, "grant_already_exists");
+	else if (c.attempt_state != ATT_ATTEMPT_INTERRUPTED && strcmp(req.lane, c.lane_id) != 0)
+		ffr_error(&r, "execution_not_in_eligible_set");
+	else if (c.eligibility_state != ELIG_ELIGIBLE_NOW)
+		ffr_error(&r, "execution_not_eligible");
+	else
+	{
+		if (g.exists)
+			ff_grant_delete(&c);	/* an expired grant */
+		if (c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
+			claim_resume(&c, &req, "issue_grant_and_claim_resumed", now);
+		else
+			claim_fresh(&c, &req, "issue_grant_and_claim", now);
+		ffr_ok(&r, "OK");
+		ffr_uuid(&r, "lease_id", &c.current_lease_id.v);
+		ffr_int(&r, "lease_epoch", c.current_lease_epoch);
+		ffr_int(&r, "attempt_index", c.current_attempt_index);
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- ff.claim_next: the worker's hot path ---- */
+
+static FFPlan plan_claim_candidates = {NULL, 4, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID}};
+static FFPlan plan_payload = {
+	"SELECT payload FROM ff.execution_data WHERE partition = $1 AND execution_id = $2",
+	2, {INT2OID, UUIDOID}
+};
+
+/*
+ * ff.claim_next(lane_id, worker_id, worker_instance_id, worker_capabilities,
+ *				 lease_ttl_ms, max_count, attempt_timeout_ms)
+ *		RETURNS TABLE (claim jsonb, input_payload bytea)
+ *
+ * Claims up to max_count of the lane's best eligible executions, each
+ * with its own lease and attempt exactly as a single claim; no row when
+ * there is no work.  An interrupted execution (delayed or parked and now
+ * eligible again) is resumed on its current attempt.
+ */
+Datum
+ff_claim_next(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ClaimRequest req;
+	ArrayType  *caps_arr = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	int64		max_count = PG_ARGISNULL(5) ? 1 : PG_GETARG_INT32(5);
+	int64		now = ff_now_ms();
+	CapSet		caps;
+	Datum		v[4];
+	uint64		nrows,
+				i;
+	ExecCore   *rows;
+
+	claimer_args(fcinfo, 0, &req);
+	ff_caps_from_array(caps_arr, &caps);
+	req.lease_ttl_ms = ff_arg_int64(fcinfo, 4, "lease_ttl_ms");
+	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
+	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	ff_arg_int64_opt(fcinfo, 6, &req.attempt_timeout_ms);
+	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
+	if (max_count < 1 || max_count > FF_MAX_CLAIM_BATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be between 1 and %d, got " INT64_FORMAT,
+						FF_MAX_CLAIM_BATCH, max_count)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	ff_spi_connect();
+	if (plan_claim_candidates.sql == NULL)
+		plan_claim_candidates.sql =
+			MemoryContextStrdup(TopMemoryContext,
+								psprintf("SELECT %s FROM ff.execution e "
+										 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
+										 "AND eligibility_state = 'eligible_now' "
+										 "AND (required_capabilities IS NULL OR required_capabilities <@ $2) "
+										 "AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g "
+										 "WHERE g.partition = e.partition AND g.execution_id = e.execution_id "
+										 "AND g.grant_expires_at >= $3) "
+										 "ORDER BY priority DESC, created_at, partition, execution_id "
+										 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
+										 ff_core_select_list()));
+	v[0] = CStringGetTextDatum(req.lane);
+	v[1] = PointerGetDatum(construct_array((Datum *) palloc0(sizeof(Datum)), 0,
+										   TEXTOID, -1, false, TYPALIGN_INT));
+	if (caps.ntokens > 0)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * caps.ntokens);
+
+		for (i = 0; i < (uint64) caps.ntokens; i++)
+			elems[i] = CStringGetTextDatum(caps.tokens[i]);
+		v[1] = PointerGetDatum(construct_array(elems, caps.ntokens, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	v[2] = Int64GetDatum(now);
+	v[3] = Int32GetDatum((int32) max_count);
+	nrows = ff_plan_exec(&plan_claim_candidates, v, NULL, 0);
+
+	/* copy the locked rows out before running other statements */
+	rows = palloc(sizeof(ExecCore) * Max(nrows, 1));
+	for (i = 0; i < nrows; i++)
+		ff_core_from_row((int) i, &rows[i]);
+
+	for (i = 0; i < nrows; i++)
+	{
+		ExecCore   *c = &rows[i];
+		const char *type;
+		FFResult	r;
+		Datum		out[2];
+		bool		outnull[2] = {false, false};
+		bool		isnull;
+		Datum		pv[2];
+
+		ff_mint_uuid(&req.lease_id);
+		ff_grant_delete(c);		/* an expired grant, if any */
+		if (c->attempt_state == ATT_ATTEMPT_INTERRUPTED)
+		{
+			claim_resume(c, &req, "claim_next_resumed", now);
+			type = "resumed";
+		}
+		else
+		{
+			ff_mint_uuid(&req.attempt_id);
+			type = claim_fresh(c, &req, NULL, now);
+		}
+		result_claimed(&r, c, type);
+		out[0] = JsonbPGetDatum(ffr_finish(&r));
+		pv[0] = Int16GetDatum((int16) c->id.partition);
+		pv[1] = UUIDPGetDatum(&c->id.uuid);
+		if (ff_plan_exec(&plan_payload, pv, NULL, 1) == 1)
+			out[1] = ff_col_datum(0, 1, &isnull);
+		else
+			isnull = true;
+		outnull[1] = isnull;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
+
+/*
+ * ff.promote_delayed(execution_id, now_ms) -- the delayed promoter's
+ *		per-item step (§3.13).  attempt_state is preserved: it decides the
+ *		next claim's path and attempt type.
+ */
+Datum
+ff_promote_delayed(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
+	FFResult	r;
+	ExecCore	c;
+	const char *outcome;
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		outcome = "not_found_cleaned";
+	else if (c.lifecycle_phase != PHASE_RUNNABLE)
+		outcome = "not_runnable_cleaned";
+	else if (c.eligibility_state != ELIG_NOT_ELIGIBLE_UNTIL_TIME)
+		outcome = "not_delayed_cleaned";
+	else if (c.delay_until != FF_NULL && c.delay_until > now)
+		outcome = "not_yet_due";
+	else
+	{
+		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
+						   BLOCK_WAITING_FOR_WORKER, NULL, OUTCOME_NONE, c.attempt_state);
+		c.delay_until = FF_NULL;
+		c.last_transition_at = now;
+		c.last_mutation_at = now;
+		ff_core_store(&c);
+		outcome = "promoted";
+	}
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "result", outcome);
+	FF_RETURN_RESULT(&r);
+}

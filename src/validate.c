@@ -1,0 +1,447 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.c
+ *	  Argument validation, capability sets, policy validation, JSON helpers.
+ *
+ * IDENTIFICATION
+ *	  src/validate.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "validate.h"
+
+char *
+ff_arg_text(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+char *
+ff_arg_text_opt(FunctionCallInfo fcinfo, int n)
+{
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+		return NULL;
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+	return s[0] == '\0' ? NULL : s;
+}
+
+int64
+ff_arg_int64(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return PG_GETARG_INT64(n);
+}
+
+bool
+ff_arg_int64_opt(FunctionCallInfo fcinfo, int n, int64 *out)
+{
+	if (PG_ARGISNULL(n))
+		return false;
+	*out = PG_GETARG_INT64(n);
+	return true;
+}
+
+pg_uuid_t *
+ff_arg_uuid_opt(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : PG_GETARG_UUID_P(n);
+}
+
+void
+ff_check_positive(int64 v, const char *name)
+{
+	if (v <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be positive, got " INT64_FORMAT, name, v)));
+}
+
+void
+ff_check_nonnegative(int64 v, const char *name)
+{
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative, got " INT64_FORMAT, name, v)));
+}
+
+void
+ff_check_max_len(const char *s, int max, const char *name)
+{
+	if (s != NULL && strlen(s) > (size_t) max)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is longer than %d bytes", name, max)));
+}
+
+/* Worker ids: 1..256 bytes, no whitespace or control characters (§1.3). */
+void
+ff_check_worker_id(const char *s, const char *name)
+{
+	const unsigned char *p;
+
+	if (s == NULL || s[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be empty", name)));
+	ff_check_max_len(s, FF_MAX_ID_BYTES, name);
+	for (p = (const unsigned char *) s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must not contain whitespace or control characters", name)));
+}
+
+/* ---- capability sets ---- */
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* A token: non-empty, no comma, no byte <= 0x20, no 0x7F (§5.4). */
+static const char *
+token_problem(const char *t)
+{
+	const unsigned char *p;
+
+	if (t[0] == '\0')
+		return "empty_token";
+	for (p = (const unsigned char *) t; *p; p++)
+	{
+		if (*p == ',')
+			return "comma_in_token";
+		if (*p <= 0x20 || *p == 0x7f)
+			return "control_or_whitespace";
+	}
+	return NULL;
+}
+
+static const char *
+caps_check_bounds(const CapSet *set, const char *side)
+{
+	size_t		bytes = 0;
+	int			i;
+
+	if (set->ntokens > FF_MAX_CAP_TOKENS)
+		return psprintf("%s:too_many_tokens", side);
+	for (i = 0; i < set->ntokens; i++)
+		bytes += strlen(set->tokens[i]) + (i > 0 ? 1 : 0);
+	if (bytes > FF_MAX_CAP_BYTES)
+		return psprintf("%s:too_many_bytes", side);
+	return NULL;
+}
+
+/*
+ * ff_caps_from_csv
+ *		Comma-separated tokens; empty tokens are skipped (§3.2 step 6).
+ */
+const char *
+ff_caps_from_csv(const char *csv, const char *side, CapSet *out)
+{
+	char	   *copy,
+			   *tok,
+			   *save = NULL;
+	int			cap = 8;
+
+	out->ntokens = 0;
+	out->tokens = palloc(sizeof(char *) * cap);
+	if (csv == NULL)
+		return NULL;
+	if (strlen(csv) > FF_MAX_CAP_BYTES)
+		return psprintf("%s:too_many_bytes", side);
+	copy = pstrdup(csv);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		if (out->ntokens == cap)
+		{
+			cap *= 2;
+			out->tokens = repalloc(out->tokens, sizeof(char *) * cap);
+		}
+		out->tokens[out->ntokens++] = tok;
+	}
+	qsort(out->tokens, out->ntokens, sizeof(char *), cmp_cstr);
+	return caps_check_bounds(out, side);
+}
+
+/*
+ * ff_caps_from_array
+ *		A worker's capabilities as text[]: every token is validated, and
+ *		a bad one is a configuration error (22023), as in §5.2 step 1.
+ */
+void
+ff_caps_from_array(ArrayType *arr, CapSet *out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n,
+				i;
+	const char *problem;
+
+	out->ntokens = 0;
+	out->tokens = NULL;
+	if (arr == NULL)
+		return;
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	out->tokens = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("worker_capabilities must not contain NULL")));
+		out->tokens[i] = TextDatumGetCString(elems[i]);
+		if ((problem = token_problem(out->tokens[i])) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid worker capability \"%s\": %s", out->tokens[i], problem)));
+	}
+	out->ntokens = n;
+	qsort(out->tokens, n, sizeof(char *), cmp_cstr);
+	if ((problem = caps_check_bounds(out, "worker")) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("worker_capabilities exceed the limits: %s", problem),
+				 errdetail("At most %d tokens and %d bytes as CSV.",
+						   FF_MAX_CAP_TOKENS, FF_MAX_CAP_BYTES)));
+}
+
+char *
+ff_caps_to_csv(const CapSet *set)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < set->ntokens; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, set->tokens[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * ff_caps_missing
+ *		Sorted CSV of required tokens absent from "have" (exact,
+ *		case-sensitive), or NULL when required is a subset of have.
+ */
+char *
+ff_caps_missing(const CapSet *required, const CapSet *have)
+{
+	StringInfoData buf;
+	int			i;
+	bool		any = false;
+
+	initStringInfo(&buf);
+	for (i = 0; i < required->ntokens; i++)
+	{
+		if (have->ntokens > 0 &&
+			bsearch(&required->tokens[i], have->tokens, have->ntokens,
+					sizeof(char *), cmp_cstr) != NULL)
+			continue;
+		if (any)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, required->tokens[i]);
+		any = true;
+	}
+	return any ? buf.data : NULL;
+}
+
+/* ---- JSON ---- */
+
+/*
+ * A scalar callback makes the lexer de-escape strings, so invalid escapes
+ * and \u0000 are reported as parse errors here rather than raised later.
+ */
+static void
+noop_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+}
+
+bool
+ff_json_text_valid(const char *s)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+
+	memset(&sem, 0, sizeof(sem));
+	sem.scalar = noop_scalar;
+	lex = makeJsonLexContextCstringLen(unconstify(char *, s), strlen(s),
+									   GetDatabaseEncoding(), true);
+	return pg_parse_json(lex, &sem) == JSON_SUCCESS;
+}
+
+Jsonb *
+ff_jsonb_from_text(const char *s)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+}
+
+JsonbValue *
+ff_jsonb_get(JsonbContainer *c, const char *key, JsonbValue *buf)
+{
+	if (c == NULL || !JsonContainerIsObject(c))
+		return NULL;
+	return getKeyJsonValueFromContainer(c, key, strlen(key), buf);
+}
+
+bool
+ff_jsonb_get_number(JsonbContainer *c, const char *key, double *out)
+{
+	JsonbValue	buf,
+			   *v = ff_jsonb_get(c, key, &buf);
+
+	if (v == NULL || v->type != jbvNumeric)
+		return false;
+	*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	return true;
+}
+
+JsonbContainer *
+ff_jsonb_get_object(JsonbContainer *c, const char *key)
+{
+	JsonbValue	buf,
+			   *v = ff_jsonb_get(c, key, &buf);
+
+	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		return NULL;
+	return v->val.binary.data;
+}
+
+char *
+ff_jsonb_get_string(JsonbContainer *c, const char *key)
+{
+	JsonbValue	buf,
+			   *v = ff_jsonb_get(c, key, &buf);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * ff_validate_policy
+ *		Fail-closed validation of an execution policy (§3.1 step 4).
+ *		Decision (Appendix C.17): an object in place of the capability
+ *		array is rejected as required:not_array.
+ */
+const char *
+ff_validate_policy(const char *text, Jsonb **policy, CapSet *caps, const char **detail)
+{
+	Jsonb	   *jb;
+	JsonbValue	buf,
+			   *rr,
+			   *req;
+	JsonbContainer *rrc;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	int			n = 0,
+				cap = 8;
+
+	*policy = NULL;
+	caps->ntokens = 0;
+	caps->tokens = NULL;
+	if (text == NULL || text[0] == '\0')
+		return NULL;
+	if (!ff_json_text_valid(text))
+	{
+		*detail = "malformed";
+		return "invalid_policy_json";
+	}
+	jb = ff_jsonb_from_text(text);
+	*policy = jb;
+	if (!JB_ROOT_IS_OBJECT(jb))
+		return NULL;			/* a scalar policy is stored as is */
+
+	rr = ff_jsonb_get(&jb->root, "routing_requirements", &buf);
+	if (rr == NULL)
+		return NULL;
+	if (rr->type != jbvBinary || !JsonContainerIsObject(rr->val.binary.data))
+	{
+		*detail = "routing_requirements:not_object";
+		return "invalid_policy_json";
+	}
+	rrc = rr->val.binary.data;
+	req = ff_jsonb_get(rrc, "required_capabilities", &buf);
+	if (req == NULL)
+		return NULL;
+	if (req->type != jbvBinary || !JsonContainerIsArray(req->val.binary.data))
+	{
+		*detail = "required:not_array";
+		return "invalid_capabilities";
+	}
+	caps->tokens = palloc(sizeof(char *) * cap);
+	it = JsonbIteratorInit(req->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		const char *problem;
+		char	   *t;
+
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvString)
+		{
+			*detail = "required:non_string_token";
+			return "invalid_capabilities";
+		}
+		t = pnstrdup(elem.val.string.val, elem.val.string.len);
+		if ((problem = token_problem(t)) != NULL)
+		{
+			*detail = psprintf("required:%s", problem);
+			return "invalid_capabilities";
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			caps->tokens = repalloc(caps->tokens, sizeof(char *) * cap);
+		}
+		caps->tokens[n++] = t;
+	}
+	caps->ntokens = n;
+	qsort(caps->tokens, n, sizeof(char *), cmp_cstr);
+	if ((*detail = caps_check_bounds(caps, "required")) != NULL)
+		return "invalid_capabilities";
+	return NULL;
+}
+
+bool
+ff_tag_key_valid(const char *key)
+{
+	const char *p = key;
+
+	if (!(*p >= 'a' && *p <= 'z'))
+		return false;
+	for (p++; *p && *p != '.'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	if (*p != '.')
+		return false;
+	p++;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+		return false;
+	for (p++; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
