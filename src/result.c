@@ -34,9 +34,10 @@ push_string(FFResult *r, const char *key, const char *val)
 	JsonbValue	v;
 
 	push_key(r, key);
+	/* pushJsonbValue keeps the pointer until ffr_finish: copy the bytes */
 	v.type = jbvString;
-	v.val.string.val = unconstify(char *, val);
 	v.val.string.len = strlen(val);
+	v.val.string.val = pnstrdup(val, v.val.string.len);
 	pushJsonbValue(&r->state, WJB_VALUE, &v);
 }
 

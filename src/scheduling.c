@@ -73,15 +73,17 @@ check_ttl(int64 ttl, const char *name)
 						name, FF_MAX_LEASE_TTL_MS, ttl)));
 }
 
+/* Positions of worker_id, worker_instance_id and the lane argument. */
 static void
-claimer_args(FunctionCallInfo fcinfo, int first, ClaimRequest *req)
+claimer_args(FunctionCallInfo fcinfo, int worker_arg, int instance_arg,
+			 int lane_arg, ClaimRequest *req)
 {
-	req->worker_id = ff_arg_text(fcinfo, first, "worker_id");
-	req->worker_instance_id = ff_arg_text(fcinfo, first + 1, "worker_instance_id");
-	req->lane = ff_arg_text(fcinfo, first + 2, "lane");
+	req->worker_id = ff_arg_text(fcinfo, worker_arg, "worker_id");
+	req->worker_instance_id = ff_arg_text(fcinfo, instance_arg, "worker_instance_id");
+	req->lane = ff_arg_text(fcinfo, lane_arg, "lane");
 	ff_check_worker_id(req->worker_id, "worker_id");
 	ff_check_worker_id(req->worker_instance_id, "worker_instance_id");
-	ff_check_lane_id(PG_GETARG_TEXT_PP(first + 2));
+	ff_check_lane_id(PG_GETARG_TEXT_PP(lane_arg));
 	req->attempt_timeout_ms = 0;
 	req->execution_deadline_at = 0;
 	req->attempt_policy = NULL;
@@ -396,7 +398,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 	ExecCore	c;
 	Grant		g;
 
-	claimer_args(fcinfo, 1, &req);
+	claimer_args(fcinfo, 1, 2, 3, &req);
 	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
 	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
 	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
@@ -453,7 +455,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 	ExecCore	c;
 	Grant		g;
 
-	claimer_args(fcinfo, 1, &req);
+	claimer_args(fcinfo, 1, 2, 3, &req);
 	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
 	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
 	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
@@ -508,7 +510,7 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 	ExecCore	c;
 	Grant		g;
 
-	claimer_args(fcinfo, 1, &req);
+	claimer_args(fcinfo, 1, 2, 3, &req);
 	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
 	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
 	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
@@ -587,7 +589,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 				i;
 	ExecCore   *rows;
 
-	claimer_args(fcinfo, 0, &req);
+	claimer_args(fcinfo, 1, 2, 0, &req);
 	ff_caps_from_array(caps_arr, &caps);
 	req.lease_ttl_ms = ff_arg_int64(fcinfo, 4, "lease_ttl_ms");
 	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");

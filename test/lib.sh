@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Shared by the two README commands (test/run.sh, demo/run.sh): install what
+# is missing, build and install the extension, start and stop a throwaway
+# PostgreSQL 15 cluster with ff_engine preloaded.
+set -euo pipefail
+
+FF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+export PGPORT=${FF_PGPORT:-54329}
+export PGHOST=${FF_PGHOST:-/tmp}
+export PGUSER=postgres
+export PGDATABASE=${PGDATABASE:-postgres}
+FF_PGDATA=""
+
+say() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Run a command as the postgres OS user (initdb and the server refuse root).
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"
+  elif [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"
+  else sudo -u postgres "$@"; fi
+}
+
+ensure_deps() {
+  local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron libpq-dev libtap-parser-sourcehandler-pgtap-perl make gcc"
+  local missing=""
+  for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    say "installing:$missing"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq $missing >/dev/null
+  fi
+  # The Debian package may start a default cluster; ours is separate.
+}
+
+build_install() {
+  say "building ff_engine"
+  make -C "$FF_ROOT" -s PG_CONFIG=$PGBIN/pg_config >/dev/null
+  as_root make -C "$FF_ROOT" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
+}
+
+start_cluster() {
+  FF_PGDATA=$(mktemp -d /tmp/ff_engine_cluster.XXXXXX)
+  chown postgres:postgres "$FF_PGDATA" 2>/dev/null || true
+  chmod 700 "$FF_PGDATA"
+  say "starting a throwaway cluster in $FF_PGDATA on port $PGPORT"
+  as_postgres $PGBIN/initdb -D "$FF_PGDATA" -U postgres -A trust --no-sync >/dev/null
+  cat >> "$FF_PGDATA/postgresql.conf" <<CONF
+port = $PGPORT
+unix_socket_directories = '/tmp'
+listen_addresses = ''
+shared_preload_libraries = 'ff_engine,pg_cron'
+cron.database_name = 'postgres'
+max_worker_processes = 32
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+log_min_messages = warning
+CONF
+  as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null
+  trap stop_cluster EXIT
+}
+
+stop_cluster() {
+  if [ -n "$FF_PGDATA" ] && [ -d "$FF_PGDATA" ]; then
+    as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$FF_PGDATA"
+    FF_PGDATA=""
+  fi
+}
