@@ -117,7 +117,7 @@ idem_lookup(int partition, const char *ns, const char *key, int64 now, pg_uuid_t
 Datum
 ff_create_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	char	   *ns = ff_arg_text(fcinfo, 1, "namespace");
 	char	   *lane = ff_arg_text(fcinfo, 2, "lane_id");
 	char	   *kind = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
@@ -304,7 +304,7 @@ static FFPlan plan_store_result = {
 Datum
 ff_complete_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
 	bytea	   *result = PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4);
 	char	   *source = ff_arg_text_opt(fcinfo, 5);
@@ -403,7 +403,7 @@ retry_delay_ms(Jsonb *policy, int64 retry_count)
 Datum
 ff_fail_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
 	char	   *reason = ff_arg_text_opt(fcinfo, 4);
 	char	   *category = ff_arg_text_opt(fcinfo, 5);
@@ -470,7 +470,7 @@ ff_fail_execution(PG_FUNCTION_ARGS)
 Datum
 ff_cancel_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	char	   *reason = PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *source = PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Fence		f = ff_fence_args(fcinfo, 3, 4, -1);
@@ -561,7 +561,7 @@ park_attempt(ExecCore *c, const char *reason, EligibilityState elig,
 Datum
 ff_delay_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
 	int64		delay_until = ff_arg_int64(fcinfo, 4, "delay_until");
 	char	   *source = ff_arg_text_opt(fcinfo, 5);
@@ -590,7 +590,7 @@ ff_delay_execution(PG_FUNCTION_ARGS)
 Datum
 ff_move_to_waiting_children(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
 	char	   *source = ff_arg_text_opt(fcinfo, 4);
 	int64		now = ff_now_ms();
@@ -613,7 +613,7 @@ ff_move_to_waiting_children(PG_FUNCTION_ARGS)
 Datum
 ff_change_priority(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	int64		want = clamp_priority(ff_arg_int64(fcinfo, 1, "new_priority"));
 	int64		now = ff_now_ms();
 	FFResult	r;
@@ -652,7 +652,7 @@ static FFPlan plan_tags_merge = {
 Datum
 ff_set_execution_tags(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	ArrayType  *pairs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	int64		now = ff_now_ms();
 	Datum	   *elems = NULL;

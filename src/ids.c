@@ -182,10 +182,16 @@ ff_mint_uuid(pg_uuid_t *out)
 }
 
 ExecId
-ff_exec_id_arg(text *arg, const char *argname)
+ff_arg_exec_id(FunctionCallInfo fcinfo, int n, const char *argname)
 {
 	ExecId		id;
-	char	   *s = text_to_cstring(arg);
+	char	   *s;
+
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname)));
+	s = text_to_cstring(PG_GETARG_TEXT_PP(n));
 
 	if (!ff_parse_exec_id(s, &id))
 		ereport(ERROR,
@@ -264,7 +270,7 @@ ff_flow_member_execution_id_sql(PG_FUNCTION_ARGS)
 Datum
 ff_parse_execution_id_sql(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	TupleDesc	tupdesc;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};

@@ -13,6 +13,7 @@
 #ifndef FF_ENGINE_IDS_H
 #define FF_ENGINE_IDS_H
 
+#include "fmgr.h"
 #include "utils/uuid.h"
 
 /* A parsed execution id: partition N and the UUID. */
@@ -31,7 +32,7 @@ extern bool ff_parse_exec_id(const char *s, ExecId *out);
 extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
 extern void ff_mint_uuid(pg_uuid_t *out);
 
-/* Parse an execution id argument, raising 22P02 when malformed. */
-extern ExecId ff_exec_id_arg(text *arg, const char *argname);
+/* Parse an execution id argument: 22004 when NULL, 22P02 when malformed. */
+extern ExecId ff_arg_exec_id(FunctionCallInfo fcinfo, int n, const char *argname);
 
 #endif							/* FF_ENGINE_IDS_H */

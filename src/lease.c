@@ -159,7 +159,7 @@ ff_lease_release(ExecCore *c, const char *reason, int64 now)
 Datum
 ff_renew_lease(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	int64		attempt_index = ff_arg_int64(fcinfo, 1, "attempt_index");
 	Fence		f = ff_fence_args(fcinfo, 3, 4, 2);
 	int64		ttl = ff_arg_int64(fcinfo, 5, "lease_ttl_ms");
@@ -212,7 +212,7 @@ ff_renew_lease(PG_FUNCTION_ARGS)
 Datum
 ff_update_progress(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, -1);
 	int64		pct;
 	bool		has_pct = ff_arg_int64_opt(fcinfo, 3, &pct);
@@ -270,7 +270,7 @@ already_satisfied(FFResult *r, const char *reason)
 Datum
 ff_mark_lease_expired_if_due(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	int64		now = ff_now_ms();
 	FFResult	r;
 	ExecCore	c;

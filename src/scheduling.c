@@ -290,7 +290,7 @@ static FFPlan plan_grant_put = {
 Datum
 ff_issue_claim_grant(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	char	   *worker_id = ff_arg_text(fcinfo, 1, "worker_id");
 	char	   *wiid = ff_arg_text(fcinfo, 2, "worker_instance_id");
 	char	   *lane = ff_arg_text(fcinfo, 3, "lane_id");
@@ -391,7 +391,7 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 Datum
 ff_claim_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	ClaimRequest req;
 	int64		now = ff_now_ms();
 	FFResult	r;
@@ -448,7 +448,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 Datum
 ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	ClaimRequest req;
 	int64		now = ff_now_ms();
 	FFResult	r;
@@ -503,7 +503,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 Datum
 ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	ClaimRequest req;
 	int64		now = ff_now_ms();
 	FFResult	r;
@@ -682,7 +682,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 Datum
 ff_promote_delayed(PG_FUNCTION_ARGS)
 {
-	ExecId		id = ff_exec_id_arg(PG_GETARG_TEXT_PP(0), "execution_id");
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
 	FFResult	r;
 	ExecCore	c;
