@@ -80,6 +80,18 @@ lease_uuid_eq(const UuidOpt *stored, const pg_uuid_t *given)
 }
 
 /*
+ * ff_lease_is_expired
+ *		A lease is dead once marked, whatever this caller's clock says (a
+ *		marked lease is never resurrected), or once its expiry has passed.
+ */
+bool
+ff_lease_is_expired(const ExecCore *c, int64 now)
+{
+	return c->ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE ||
+		c->lease_expires_at == FF_NULL || c->lease_expires_at <= now;
+}
+
+/*
  * ff_lease_validate
  *		validate_lease_and_mark_expired (§4.3): active phase, not revoked,
  *		not past expiry (marking it expired otherwise, before any identity
@@ -98,7 +110,7 @@ ff_lease_validate(ExecCore *c, const Fence *f, bool trusted, int64 now, FFResult
 		ffr_error(r, "lease_revoked");
 		return false;
 	}
-	if (c->lease_expires_at == FF_NULL || c->lease_expires_at <= now)
+	if (ff_lease_is_expired(c, now))
 	{
 		ff_lease_mark_expired(c, now);
 		ffr_error(r, "lease_expired");
@@ -180,7 +192,7 @@ ff_renew_lease(PG_FUNCTION_ARGS)
 		ff_result_not_active(&r, &c);
 	else if (c.ownership_state == OWN_LEASE_REVOKED || c.lease_revoked_at != FF_NULL)
 		ffr_error(&r, "lease_revoked");
-	else if (c.lease_expires_at == FF_NULL || c.lease_expires_at <= now)
+	else if (ff_lease_is_expired(&c, now))
 	{
 		ff_lease_mark_expired(&c, now);
 		ffr_error(&r, "lease_expired");
@@ -238,7 +250,7 @@ ff_update_progress(PG_FUNCTION_ARGS)
 		ff_result_not_active(&r, &c);
 	else if (c.ownership_state == OWN_LEASE_REVOKED)
 		ffr_error(&r, "lease_revoked");
-	else if (c.lease_expires_at == FF_NULL || c.lease_expires_at <= now)
+	else if (ff_lease_is_expired(&c, now))
 		ffr_error(&r, "lease_expired");
 	else if (!lease_uuid_eq(&c.current_lease_id, f.lease_id) || c.current_lease_epoch != f.lease_epoch)
 		ffr_error(&r, "stale_lease");
