@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's test command:  bash test/run.sh
+# Installs what is missing, builds and installs ff_engine, starts a
+# throwaway cluster, runs every suite (pg_regress, isolation, pgTAP) and
+# ends with "N passed, N failed".  The cluster is stopped even on failure.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+set +e
+ensure_deps || exit 1
+build_install || exit 1
+start_cluster || exit 1
+
+passed=0
+failed=0
+logdir=$(mktemp -d /tmp/ff_engine_tests.XXXXXX)
+
+count_regress() {	# $1 = output of a pg_regress run
+  local ok bad
+  ok=$(grep -cE '\.\.\. ok' "$1")
+  bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$1")
+  passed=$((passed + ok)); failed=$((failed + bad))
+  printf '    %d passed, %d failed\n' "$ok" "$bad"
+}
+
+say "pg_regress: the SQL surface"
+make -C "$FF_ROOT" -s installcheck ISOLATION= PG_CONFIG=$PGBIN/pg_config >"$logdir/regress.log" 2>&1
+count_regress "$logdir/regress.log"
+[ -s "$FF_ROOT/regression.diffs" ] && cat "$FF_ROOT/regression.diffs"
+
+say "isolation: races between sessions"
+make -C "$FF_ROOT" -s installcheck REGRESS= PG_CONFIG=$PGBIN/pg_config >"$logdir/isolation.log" 2>&1
+count_regress "$logdir/isolation.log"
+[ -s "$FF_ROOT/output_iso/regression.diffs" ] && cat "$FF_ROOT/output_iso/regression.diffs"
+
+say "pgTAP: behaviour suites"
+psql -X -q -c "DROP DATABASE IF EXISTS ff_tap" -c "CREATE DATABASE ff_tap" >/dev/null
+(cd "$FF_ROOT/test/pgtap" && pg_prove -v -d ff_tap [0-9]*.sql) >"$logdir/pgtap.log" 2>&1
+ok=$(grep -cE '^ *ok [0-9]+' "$logdir/pgtap.log")
+bad=$(grep -cE '^ *not ok [0-9]+' "$logdir/pgtap.log")
+dubious=$(grep -cE 'Dubious|Parse errors' "$logdir/pgtap.log")
+passed=$((passed + ok)); failed=$((failed + bad + dubious))
+printf '    %d passed, %d failed\n' "$ok" "$((bad + dubious))"
+if [ "$bad" -gt 0 ] || [ "$dubious" -gt 0 ]; then
+  grep -E -B2 -A6 '^ *not ok|Dubious|ERROR' "$logdir/pgtap.log"
+fi
+
+rm -rf "$logdir"
+stop_cluster
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
