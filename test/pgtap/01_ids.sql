@@ -49,5 +49,7 @@ SELECT throws_ok($$SELECT ff.set_partition_config(0)$$, '22023', NULL, 'zero par
 SELECT throws_ok($$SELECT ff.create_execution('{fp:300}:00000000-0000-4000-8000-000000000001')$$, '22023', NULL,
                  'create refuses an id whose partition is outside the configuration');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

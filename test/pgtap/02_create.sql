@@ -110,5 +110,7 @@ SELECT is(ff.read_execution_context(t.id(30)), ROW('\x00ff'::bytea, 'k'::text, '
           'payload stored verbatim, tags stringified');
 SELECT t.invariants('creates');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

@@ -133,5 +133,7 @@ SELECT is((SELECT claim->>'attempt_type' || '/' || (claim->>'attempt_index') || 
           'resumed/0/2', 'claim_next resumes an interrupted execution on its attempt');
 SELECT t.invariants('claim_next');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

@@ -90,5 +90,7 @@ SELECT ff.create_execution(t.id(4));
 SELECT is((ff.mark_lease_expired_if_due(t.id(4)))->>'reason', 'not_active', 'runnable -> not_active');
 SELECT t.invariants('scanner marking');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

@@ -181,5 +181,7 @@ SELECT is(ff.renew_lease(t.id(1), 0, l.current_attempt_id, l.current_lease_id, 1
 SELECT is(ff.change_priority(t.id(1), 5)->>'error', 'execution_not_eligible', 'I6: no re-prioritising a terminal execution');
 SELECT is((t.row(t.id(1))).lifecycle_phase, 'terminal', 'I6: still terminal');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

@@ -112,5 +112,7 @@ SELECT throws_ok($$SELECT ff.list_executions(0::smallint, page_limit => 1001)$$,
 -- 68. public_state always equals the derivation (the consistency view checks every row)
 SELECT t.invariants('every operation of this suite');
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;

@@ -83,5 +83,7 @@ SET LOCAL ROLE ff_bad_input_probe;
 SELECT throws_ok($$SET ff_engine.test_clock_ms = '5'$$, '42501', NULL, 'test clock: only a superuser may set it');
 RESET ROLE;
 
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
 ROLLBACK;
