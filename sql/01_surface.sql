@@ -2,6 +2,7 @@
 SET ff_engine.test_clock_ms = '1700000000000';
 
 -- every function with its arguments and result
+\pset format unaligned
 SELECT p.proname, pg_get_function_arguments(p.oid) AS arguments, pg_get_function_result(p.oid) AS result
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'ff' ORDER BY 1, 2;
@@ -9,6 +10,7 @@ WHERE n.nspname = 'ff' ORDER BY 1, 2;
 -- every function and view is documented
 SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'ff' AND obj_description(p.oid, 'pg_proc') IS NULL AND p.proname NOT LIKE '\_%';
+\pset format aligned
 
 -- the envelopes
 SELECT ff.create_execution('{fp:3}:00000000-0000-4000-8000-000000000001', input_payload => 'job');

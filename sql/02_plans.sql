@@ -34,3 +34,9 @@ ORDER BY created_at LIMIT 100;
 -- WORKER_LEASES(worker_instance_id)
 EXPLAIN (COSTS OFF)
 SELECT execution_id FROM ff.execution WHERE ownership_state = 'leased' AND current_worker_instance_id = 'w1-a';
+-- ff.claim_next's reclaim candidates: the lane's expired or revoked leases
+EXPLAIN (COSTS OFF)
+SELECT e.execution_id FROM ff.execution e
+WHERE lane_id = 'default' AND lifecycle_phase = 'active'
+  AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') OR lease_expires_at <= 1700000000000)
+ORDER BY lease_expires_at LIMIT 10 FOR UPDATE OF e SKIP LOCKED;

@@ -41,6 +41,8 @@ PG_FUNCTION_INFO_V1(ff_delay_execution);
 PG_FUNCTION_INFO_V1(ff_move_to_waiting_children);
 PG_FUNCTION_INFO_V1(ff_change_priority);
 PG_FUNCTION_INFO_V1(ff_set_execution_tags);
+PG_FUNCTION_INFO_V1(ff_expire_execution);
+PG_FUNCTION_INFO_V1(ff_replay_execution);
 
 #define FF_PRIORITY_MAX 9000
 
@@ -710,5 +712,127 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 	ff_core_store(&c);
 	ffr_ok(&r, "OK");
 	ffr_int(&r, "count", nelems / 2);
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.expire_execution(execution_id, expire_reason) (§3.21)
+ *		Called by the attempt-timeout and execution-deadline scanners; no
+ *		fencing.  An attempt timeout ends the execution (it does not retry).
+ *		Decision (Appendix C.5): a parked (interrupted) attempt of a
+ *		runnable execution is ended too, as cancel does.
+ */
+Datum
+ff_expire_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	char	   *reason = ff_arg_text_opt(fcinfo, 1);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	LifecyclePhase from;
+
+	if (reason == NULL)
+		reason = "attempt_timeout";
+	if (strcmp(reason, "attempt_timeout") != 0 && strcmp(reason, "execution_deadline") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expire_reason must be attempt_timeout or execution_deadline, got \"%s\"", reason)));
+	ff_spi_connect();
+	ffr_ok(&r, "OK");
+	if (!ff_core_lock(id, &c))
+	{
+		ffr_text(&r, "result", "not_found_cleaned");
+		FF_RETURN_RESULT(&r);
+	}
+	from = c.lifecycle_phase;
+	if (from == PHASE_TERMINAL)
+	{
+		ffr_text(&r, "result", "already_terminal");
+		FF_RETURN_RESULT(&r);
+	}
+	if (from != PHASE_RUNNABLE || c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
+	{
+		ff_attempt_end(&c, c.current_attempt_index, "ended_failure", now, reason, NULL);
+		ff_stream_close(&c, c.current_attempt_index, "expired", now, false);
+	}
+	if (from == PHASE_ACTIVE)
+		ff_lease_release(&c, psprintf("expired:%s", reason), now);
+	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
+	c.failure_reason = reason;
+	ff_core_store(&c);
+	ff_completion_emit(&c, OUTCOME_EXPIRED, now);
+	ffr_text(&r, "result", "expired");
+	ffr_text(&r, "previous_phase", ff_phase_labels[from]);
+	FF_RETURN_RESULT(&r);
+}
+
+#define FF_DEFAULT_MAX_REPLAYS 10
+
+/*
+ * ff.replay_execution(execution_id) (§3.22)
+ *		Runs a terminal execution again: it becomes eligible with a pending
+ *		replay attempt; the next claim creates attempt total_attempt_count
+ *		of type replay.  The lease epoch is never reset.
+ *		Decisions (Appendix C.9): the replay attempt records which attempt
+ *		it replays; retry_count is reset so the replay gets the policy's
+ *		retries again; the previous outcome's reasons are cleared.  The
+ *		stored result stays until a new complete overwrites it.
+ */
+Datum
+ff_replay_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	char	   *requested_by = ff_arg_text_opt(fcinfo, 1);
+	char	   *reason = ff_arg_text_opt(fcinfo, 2);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	ff_check_max_len(requested_by, FF_MAX_ID_BYTES, "requested_by");
+	ff_check_max_len(reason, 4096, "reason");
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase != PHASE_TERMINAL)
+		ffr_error(&r, "execution_not_terminal");
+	else
+	{
+		Jsonb	   *policy = ff_execution_policy(&c);
+		double		max = FF_DEFAULT_MAX_REPLAYS;
+		FFResult	detail;
+
+		if (policy && JB_ROOT_IS_OBJECT(policy))
+			ff_jsonb_get_number(&policy->root, "max_replay_count", &max);
+		if ((double) c.replay_count >= max)
+		{
+			ffr_error(&r, "max_replays_exhausted");
+			ffr_int(&r, "max_replay_count", (int64) max);
+			FF_RETURN_RESULT(&r);
+		}
+		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
+						   BLOCK_WAITING_FOR_WORKER, NULL, OUTCOME_NONE,
+						   ATT_PENDING_REPLAY_ATTEMPT);
+		c.replay_count += 1;
+		c.retry_count = 0;
+		c.pending_replay_reason = reason;
+		c.pending_replay_requested_by = requested_by;
+		c.pending_previous_attempt_index = c.current_attempt_index;
+		c.completed_at = FF_NULL;
+		c.purge_after = FF_NULL;
+		c.failure_reason = NULL;
+		c.cancellation_reason = NULL;
+		c.cancelled_by = NULL;
+		c.last_transition_at = now;
+		c.last_mutation_at = now;
+		ffr_begin(&detail);
+		ffr_int(&detail, "replay_count", c.replay_count);
+		ffr_text(&detail, "replay_type", "normal");
+		ff_history_append(&c, "replay_initiated", reason, now, ffr_finish(&detail));
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+		ffr_int(&r, "unsatisfied_dependencies", 0);
+		ffr_int(&r, "replay_count", c.replay_count);
+	}
 	FF_RETURN_RESULT(&r);
 }

@@ -31,6 +31,7 @@
 PG_FUNCTION_INFO_V1(ff_renew_lease);
 PG_FUNCTION_INFO_V1(ff_update_progress);
 PG_FUNCTION_INFO_V1(ff_mark_lease_expired_if_due);
+PG_FUNCTION_INFO_V1(ff_revoke_lease);
 
 Fence
 ff_fence_args(FunctionCallInfo fcinfo, int lease_id_arg, int epoch_arg, int attempt_id_arg)
@@ -305,6 +306,65 @@ ff_mark_lease_expired_if_due(PG_FUNCTION_ARGS)
 		ff_lease_mark_expired(&c, now);
 		ffr_ok(&r, "OK");
 		ffr_text(&r, "result", "marked_expired");
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.revoke_lease(execution_id, expected_lease_id, revoke_reason) (§3.18)
+ *		Immediate, not terminal: the holder loses the lease (every
+ *		lease-checked call of it now gets lease_revoked) and the execution
+ *		waits, active / lease_revoked, for a reclaim, a cancel or a timeout.
+ *		The lease mirror keeps the revoked lease's identity.
+ */
+Datum
+ff_revoke_lease(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	pg_uuid_t  *expected = ff_arg_uuid_opt(fcinfo, 1);
+	char	   *reason = ff_arg_text_opt(fcinfo, 2);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+
+	if (reason == NULL)
+		reason = "operator";
+	ff_check_max_len(reason, 1024, "revoke_reason");
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase != PHASE_ACTIVE)
+		ff_result_not_active(&r, &c);
+	else if (c.ownership_state == OWN_LEASE_REVOKED)
+		already_satisfied(&r, "already_revoked");
+	else if (c.ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE)
+		already_satisfied(&r, "already_expired");
+	else if (c.ownership_state != OWN_LEASED)
+		ffr_error(&r, "no_active_lease");
+	else if (expected != NULL && !lease_uuid_eq(&c.current_lease_id, expected))
+	{
+		char		want[37],
+					have[37];
+
+		ff_format_uuid(expected, want);
+		ff_format_uuid(&c.current_lease_id.v, have);
+		ffr_error(&r, "stale_lease");
+		ffr_text(&r, "detail", psprintf("expected %s but current is %s", want, have));
+	}
+	else
+	{
+		ff_history_append(&c, "revoked", reason, now, NULL);
+		ff_core_set_vector(&c, PHASE_ACTIVE, OWN_LEASE_REVOKED, c.eligibility_state,
+						   BLOCK_WAITING_FOR_WORKER, psprintf("lease revoked: %s", reason),
+						   OUTCOME_NONE, ATT_ATTEMPT_INTERRUPTED);
+		c.lease_revoked_at = now;
+		c.lease_revoke_reason = reason;
+		c.last_mutation_at = now;
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+		ffr_text(&r, "result", "revoked");
+		ffr_uuid(&r, "lease_id", &c.current_lease_id.v);
+		ffr_int(&r, "lease_epoch", c.current_lease_epoch);
 	}
 	FF_RETURN_RESULT(&r);
 }

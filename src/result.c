@@ -62,6 +62,14 @@ push_null(FFResult *r, const char *key)
 	pushJsonbValue(&r->state, WJB_VALUE, &v);
 }
 
+/* A plain object (no ok/status), e.g. a history event's detail. */
+void
+ffr_begin(FFResult *r)
+{
+	r->state = NULL;
+	pushJsonbValue(&r->state, WJB_BEGIN_OBJECT, NULL);
+}
+
 void
 ffr_ok(FFResult *r, const char *status)
 {

@@ -21,6 +21,7 @@ typedef struct FFResult
 	JsonbParseState *state;
 } FFResult;
 
+extern void ffr_begin(FFResult *r);
 extern void ffr_ok(FFResult *r, const char *status);
 extern void ffr_error(FFResult *r, const char *code);
 extern void ffr_text(FFResult *r, const char *key, const char *val);	/* NULL -> null */

@@ -38,6 +38,8 @@
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_issue_claim_grant);
+PG_FUNCTION_INFO_V1(ff_issue_reclaim_grant);
+PG_FUNCTION_INFO_V1(ff_reclaim_execution);
 PG_FUNCTION_INFO_V1(ff_claim_execution);
 PG_FUNCTION_INFO_V1(ff_claim_resumed_execution);
 PG_FUNCTION_INFO_V1(ff_issue_grant_and_claim);
@@ -118,7 +120,16 @@ uuid_arg_or_mint(FunctionCallInfo fcinfo, int n, pg_uuid_t *out)
 		*out = *PG_GETARG_UUID_P(n);
 }
 
-/* ---- the two claim transitions ---- */
+/* Active with a lease that expired or was revoked (§3.19, §3.20). */
+static inline bool
+is_reclaimable(const ExecCore *c)
+{
+	return c->lifecycle_phase == PHASE_ACTIVE &&
+		(c->ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE ||
+		 c->ownership_state == OWN_LEASE_REVOKED);
+}
+
+/* ---- the claim transitions ---- */
 
 static void
 set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
@@ -216,6 +227,79 @@ claim_resume(ExecCore *c, const ClaimRequest *req, const char *history_reason, i
 	ff_core_store(c);
 }
 
+/*
+ * claim_reclaim
+ *		Take over an execution whose lease expired or was revoked (§3.20):
+ *		the old attempt ends interrupted_reclaimed and its stream closes;
+ *		a new attempt of type reclaim starts under a new lease (epoch + 1).
+ *		Decisions (Appendix C.7): the reason strings are lease_expired /
+ *		lease_revoked, the attempt policy is stored, and the old attempt's
+ *		timeout does not carry over to the new attempt.
+ */
+static void
+claim_reclaim(ExecCore *c, const ClaimRequest *req, int64 now)
+{
+	int64		old_idx = c->current_attempt_index == FF_NULL ? 0 : c->current_attempt_index;
+	int64		old_epoch = c->current_lease_epoch;
+	int64		idx = c->total_attempt_count;
+	const char *why = c->ownership_state == OWN_LEASE_REVOKED ? "lease_revoked" : "lease_expired";
+	FFResult	detail;
+
+	ff_attempt_end(c, old_idx, "interrupted_reclaimed", now, why, NULL);
+	ff_stream_close(c, old_idx, "reclaimed", now, false);
+	ff_attempt_insert(c, idx, &req->attempt_id, ATTEMPT_TYPE_RECLAIM, &req->lease_id,
+					  old_epoch + 1, req->worker_id, req->worker_instance_id, now,
+					  NULL, old_idx, NULL, NULL, FF_NULL, why, req->attempt_policy);
+	set_leased(c, req, old_epoch + 1, now);
+	c->current_attempt_index = idx;
+	c->total_attempt_count = idx + 1;
+	c->current_attempt_id.set = true;
+	c->current_attempt_id.v = req->attempt_id;
+	c->lease_reclaim_count += 1;
+	c->attempt_timeout_at = req->attempt_timeout_ms > 0 ? now + req->attempt_timeout_ms : FF_NULL;
+	ffr_begin(&detail);
+	ffr_int(&detail, "old_lease_epoch", old_epoch);
+	ffr_int(&detail, "old_attempt_index", old_idx);
+	ff_history_append(c, "reclaimed", why, now, ffr_finish(&detail));
+	ff_core_store(c);
+}
+
+/*
+ * reclaim_cap
+ *		The most reclaims allowed: the policy's max_reclaim_count when it
+ *		has one, else the caller's default.
+ */
+static int64
+reclaim_cap(ExecCore *c, int64 default_max)
+{
+	Jsonb	   *policy = ff_execution_policy(c);
+	double		v;
+
+	if (policy && JB_ROOT_IS_OBJECT(policy) &&
+		ff_jsonb_get_number(&policy->root, "max_reclaim_count", &v) && v >= 0)
+		return (int64) v;
+	return default_max;
+}
+
+/*
+ * fail_over_reclaim_cap
+ *		Reclaimed too often: terminal failure, committed even though the
+ *		caller gets max_retries_exhausted.  Decision (Appendix C.6): unlike
+ *		the reference, the old attempt is ended, its stream closed, the
+ *		release recorded and the completion announced.
+ */
+static void
+fail_over_reclaim_cap(ExecCore *c, int64 now)
+{
+	ff_attempt_end(c, c->current_attempt_index, "ended_failure", now, "max_reclaims_exceeded", NULL);
+	ff_stream_close(c, c->current_attempt_index, "attempt_failure", now, false);
+	ff_history_append(c, "released", "max_reclaims_exceeded", now, NULL);
+	ff_core_make_terminal(c, OUTCOME_FAILED, now);
+	c->failure_reason = "max_reclaims_exceeded";
+	ff_core_store(c);
+	ff_completion_emit(c, OUTCOME_FAILED, now);
+}
+
 static void
 result_claimed(FFResult *r, ExecCore *c, const char *attempt_type)
 {
@@ -283,12 +367,14 @@ static FFPlan plan_grant_put = {
 };
 
 /*
- * ff.issue_claim_grant(execution_id, worker_id, worker_instance_id,
- *		lane_id, capability_hash, grant_ttl_ms, route_snapshot_json,
- *		admission_summary, worker_capabilities_csv)
+ * issue_grant
+ *		The body of issue_claim_grant (§3.2) and issue_reclaim_grant
+ *		(§3.19): they differ only in which executions qualify.  A
+ *		capability mismatch is committed (last_capability_mismatch_at)
+ *		although the call returns an error (§0.4).
  */
-Datum
-ff_issue_claim_grant(PG_FUNCTION_ARGS)
+static Datum
+issue_grant(FunctionCallInfo fcinfo, bool reclaim)
 {
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	char	   *worker_id = ff_arg_text(fcinfo, 1, "worker_id");
@@ -322,9 +408,10 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 		ff_result_not_found(&r);
 		FF_RETURN_RESULT(&r);
 	}
-	if (c.lifecycle_phase != PHASE_RUNNABLE || c.eligibility_state != ELIG_ELIGIBLE_NOW)
+	if (reclaim ? !is_reclaimable(&c)
+		: (c.lifecycle_phase != PHASE_RUNNABLE || c.eligibility_state != ELIG_ELIGIBLE_NOW))
 	{
-		ffr_error(&r, "execution_not_eligible");
+		ffr_error(&r, reclaim ? "execution_not_reclaimable" : "execution_not_eligible");
 		FF_RETURN_RESULT(&r);
 	}
 	g = grant_get(&c);
@@ -333,7 +420,7 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 		ffr_error(&r, "grant_already_exists");
 		FF_RETURN_RESULT(&r);
 	}
-	if (strcmp(lane, c.lane_id) != 0)
+	if (!reclaim && strcmp(lane, c.lane_id) != 0)
 	{
 		ffr_error(&r, "execution_not_in_eligible_set");
 		FF_RETURN_RESULT(&r);
@@ -347,7 +434,6 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 	}
 	if ((missing = ff_caps_missing(&need, &have)) != NULL)
 	{
-		/* committed despite the error (§0.4) */
 		c.last_capability_mismatch_at = now;
 		ff_core_store(&c);
 		ffr_error(&r, "capability_mismatch");
@@ -360,7 +446,7 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 
 		v[0] = Int16GetDatum((int16) id.partition);
 		v[1] = UUIDPGetDatum(&id.uuid);
-		v[2] = CStringGetTextDatum("claim");
+		v[2] = CStringGetTextDatum(reclaim ? "reclaim" : "claim");
 		v[3] = CStringGetTextDatum(worker_id);
 		v[4] = CStringGetTextDatum(wiid);
 		v[5] = CStringGetTextDatum(lane);
@@ -378,6 +464,28 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 	ffr_exec_id(&r, "execution_id", id.partition, &id.uuid);
 	ffr_int(&r, "grant_expires_at", now + ttl);
 	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.issue_claim_grant(execution_id, worker_id, worker_instance_id,
+ *		lane_id, capability_hash, grant_ttl_ms, route_snapshot_json,
+ *		admission_summary, worker_capabilities_csv)
+ */
+Datum
+ff_issue_claim_grant(PG_FUNCTION_ARGS)
+{
+	return issue_grant(fcinfo, false);
+}
+
+/*
+ * ff.issue_reclaim_grant(...same arguments...) -- a grant to reclaim an
+ *		execution whose lease expired or was revoked (§3.19).  The worker
+ *		need not be the previous holder.
+ */
+Datum
+ff_issue_reclaim_grant(PG_FUNCTION_ARGS)
+{
+	return issue_grant(fcinfo, true);
 }
 
 /*
@@ -557,23 +665,152 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
+#define FF_DEFAULT_MAX_RECLAIMS 100
+
+/*
+ * ff.reclaim_execution(execution_id, worker_id, worker_instance_id, lane,
+ *		lease_id, lease_ttl_ms, attempt_id, attempt_policy_json,
+ *		default_max_reclaim_count)
+ *		Consumes a reclaim grant.  Decision (Appendix C.6): the grant is
+ *		validated before the reclaim cap, so only a granted worker can push
+ *		an execution over its cap.
+ */
+Datum
+ff_reclaim_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	ClaimRequest req;
+	int64		default_max = PG_ARGISNULL(8) ? FF_DEFAULT_MAX_RECLAIMS : PG_GETARG_INT64(8);
+	int64		now = ff_now_ms();
+	FFResult	r;
+	ExecCore	c;
+	Grant		g;
+	int64		cap;
+
+	claimer_args(fcinfo, 1, 2, 3, &req);
+	uuid_arg_or_mint(fcinfo, 4, &req.lease_id);
+	req.lease_ttl_ms = ff_arg_int64(fcinfo, 5, "lease_ttl_ms");
+	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
+	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	uuid_arg_or_mint(fcinfo, 6, &req.attempt_id);
+	req.attempt_policy = attempt_policy_arg(fcinfo, 7);
+	ff_check_nonnegative(default_max, "default_max_reclaim_count");
+
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (!is_reclaimable(&c))
+		ffr_error(&r, "execution_not_reclaimable");
+	else if (!(g = grant_get(&c)).exists || !grant_live(&g, now) ||
+			 strcmp(g.worker_id, req.worker_id) != 0)
+		ffr_error(&r, "invalid_claim_grant");
+	else if (c.lease_reclaim_count >= (cap = reclaim_cap(&c, default_max)))
+	{
+		ff_grant_delete(&c);
+		fail_over_reclaim_cap(&c, now);
+		ffr_error(&r, "max_retries_exhausted");
+		ffr_int(&r, "max_reclaim_count", cap);
+	}
+	else
+	{
+		ff_grant_delete(&c);
+		claim_reclaim(&c, &req, now);
+		result_claimed(&r, &c, ATTEMPT_TYPE_RECLAIM);
+	}
+	FF_RETURN_RESULT(&r);
+}
+
 /* ---- ff.claim_next: the worker's hot path ---- */
 
 static FFPlan plan_claim_candidates = {NULL, 4, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID}};
+static FFPlan plan_reclaim_candidates = {NULL, 4, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID}};
 static FFPlan plan_payload = {
 	"SELECT payload FROM ff.execution_data WHERE partition = $1 AND execution_id = $2",
 	2, {INT2OID, UUIDOID}
 };
 
 /*
+ * Both candidate queries skip executions the worker lacks capabilities for
+ * and executions another worker holds a live grant on.
+ */
+#define CANDIDATE_FILTER \
+	"AND (required_capabilities IS NULL OR required_capabilities <@ $2) " \
+	"AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition " \
+	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) "
+
+static void
+prepare_candidate_plans(void)
+{
+	if (plan_claim_candidates.sql != NULL)
+		return;
+	/* ELIGIBLE(lane), best first */
+	plan_claim_candidates.sql =
+		MemoryContextStrdup(TopMemoryContext,
+							psprintf("SELECT %s FROM ff.execution e "
+									 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
+									 "AND eligibility_state = 'eligible_now' " CANDIDATE_FILTER
+									 "ORDER BY priority DESC, created_at, partition, execution_id "
+									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
+									 ff_core_select_list()));
+	/* leases of the lane that expired (marked or not) or were revoked, oldest first */
+	plan_reclaim_candidates.sql =
+		MemoryContextStrdup(TopMemoryContext,
+							psprintf("SELECT %s FROM ff.execution e "
+									 "WHERE lane_id = $1 AND lifecycle_phase = 'active' "
+									 "AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
+									 "OR lease_expires_at <= $3) " CANDIDATE_FILTER
+									 "ORDER BY lease_expires_at "
+									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
+									 ff_core_select_list()));
+}
+
+/* Locks up to limit candidates and copies them out of SPI's result. */
+static ExecCore *
+lock_candidates(FFPlan *plan, Datum *args, int limit, uint64 *n)
+{
+	ExecCore   *rows;
+	uint64		i;
+
+	args[3] = Int32GetDatum(limit);
+	*n = ff_plan_exec(plan, args, NULL, 0);
+	rows = palloc(sizeof(ExecCore) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		ff_core_from_row((int) i, &rows[i]);
+	return rows;
+}
+
+static void
+emit_claim(ReturnSetInfo *rsinfo, ExecCore *c, const char *type)
+{
+	FFResult	r;
+	Datum		out[2];
+	bool		outnull[2] = {false, false};
+	Datum		pv[2];
+
+	result_claimed(&r, c, type);
+	out[0] = JsonbPGetDatum(ffr_finish(&r));
+	pv[0] = Int16GetDatum((int16) c->id.partition);
+	pv[1] = UUIDPGetDatum(&c->id.uuid);
+	if (ff_plan_exec(&plan_payload, pv, NULL, 1) == 1)
+		out[1] = ff_col_datum(0, 1, &outnull[1]);
+	else
+		outnull[1] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+}
+
+/*
  * ff.claim_next(lane_id, worker_id, worker_instance_id, worker_capabilities,
- *				 lease_ttl_ms, max_count, attempt_timeout_ms)
+ *				 lease_ttl_ms, max_count, attempt_timeout_ms, reclaim)
  *		RETURNS TABLE (claim jsonb, input_payload bytea)
  *
  * Claims up to max_count of the lane's best eligible executions, each
  * with its own lease and attempt exactly as a single claim; no row when
  * there is no work.  An interrupted execution (delayed or parked and now
- * eligible again) is resumed on its current attempt.
+ * eligible again) is resumed on its current attempt.  With reclaim, the
+ * lane's executions whose lease expired or was revoked are taken over
+ * first (a lease past its expiry is marked expired on the way), so a
+ * fleet recovers from a dead worker without an operator; one reclaimed
+ * too often fails terminally instead and is not returned.
  */
 Datum
 ff_claim_next(PG_FUNCTION_ARGS)
@@ -582,10 +819,12 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	ClaimRequest req;
 	ArrayType  *caps_arr = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
 	int64		max_count = PG_ARGISNULL(5) ? 1 : PG_GETARG_INT32(5);
+	bool		reclaim = !PG_ARGISNULL(7) && PG_GETARG_BOOL(7);
 	int64		now = ff_now_ms();
+	int64		claimed = 0;
 	CapSet		caps;
-	Datum		v[4];
-	uint64		nrows,
+	Datum		args[4];
+	uint64		n,
 				i;
 	ExecCore   *rows;
 
@@ -604,71 +843,59 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	ff_spi_connect();
-	if (plan_claim_candidates.sql == NULL)
-		plan_claim_candidates.sql =
-			MemoryContextStrdup(TopMemoryContext,
-								psprintf("SELECT %s FROM ff.execution e "
-										 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
-										 "AND eligibility_state = 'eligible_now' "
-										 "AND (required_capabilities IS NULL OR required_capabilities <@ $2) "
-										 "AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g "
-										 "WHERE g.partition = e.partition AND g.execution_id = e.execution_id "
-										 "AND g.grant_expires_at >= $3) "
-										 "ORDER BY priority DESC, created_at, partition, execution_id "
-										 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
-										 ff_core_select_list()));
-	v[0] = CStringGetTextDatum(req.lane);
-	v[1] = PointerGetDatum(construct_array((Datum *) palloc0(sizeof(Datum)), 0,
-										   TEXTOID, -1, false, TYPALIGN_INT));
-	if (caps.ntokens > 0)
+	prepare_candidate_plans();
+	args[0] = CStringGetTextDatum(req.lane);
 	{
-		Datum	   *elems = palloc(sizeof(Datum) * caps.ntokens);
+		Datum	   *elems = palloc(sizeof(Datum) * Max(caps.ntokens, 1));
 
 		for (i = 0; i < (uint64) caps.ntokens; i++)
 			elems[i] = CStringGetTextDatum(caps.tokens[i]);
-		v[1] = PointerGetDatum(construct_array(elems, caps.ntokens, TEXTOID, -1, false, TYPALIGN_INT));
+		args[1] = PointerGetDatum(construct_array(elems, caps.ntokens, TEXTOID, -1, false, TYPALIGN_INT));
 	}
-	v[2] = Int64GetDatum(now);
-	v[3] = Int32GetDatum((int32) max_count);
-	nrows = ff_plan_exec(&plan_claim_candidates, v, NULL, 0);
+	args[2] = Int64GetDatum(now);
 
-	/* copy the locked rows out before running other statements */
-	rows = palloc(sizeof(ExecCore) * Max(nrows, 1));
-	for (i = 0; i < nrows; i++)
-		ff_core_from_row((int) i, &rows[i]);
-
-	for (i = 0; i < nrows; i++)
+	if (reclaim)
 	{
-		ExecCore   *c = &rows[i];
-		const char *type;
-		FFResult	r;
-		Datum		out[2];
-		bool		outnull[2] = {false, false};
-		bool		isnull;
-		Datum		pv[2];
+		rows = lock_candidates(&plan_reclaim_candidates, args, (int) max_count, &n);
+		for (i = 0; i < n; i++)
+		{
+			ExecCore   *c = &rows[i];
 
-		ff_mint_uuid(&req.lease_id);
-		ff_grant_delete(c);		/* an expired grant, if any */
-		if (c->attempt_state == ATT_ATTEMPT_INTERRUPTED)
-		{
-			claim_resume(c, &req, "claim_next_resumed", now);
-			type = "resumed";
-		}
-		else
-		{
+			if (c->ownership_state == OWN_LEASED)
+				ff_lease_mark_expired(c, now);
+			ff_grant_delete(c);
+			if (c->lease_reclaim_count >= reclaim_cap(c, FF_DEFAULT_MAX_RECLAIMS))
+			{
+				fail_over_reclaim_cap(c, now);
+				continue;
+			}
+			ff_mint_uuid(&req.lease_id);
 			ff_mint_uuid(&req.attempt_id);
-			type = claim_fresh(c, &req, NULL, now);
+			claim_reclaim(c, &req, now);
+			emit_claim(rsinfo, c, ATTEMPT_TYPE_RECLAIM);
+			claimed++;
 		}
-		result_claimed(&r, c, type);
-		out[0] = JsonbPGetDatum(ffr_finish(&r));
-		pv[0] = Int16GetDatum((int16) c->id.partition);
-		pv[1] = UUIDPGetDatum(&c->id.uuid);
-		if (ff_plan_exec(&plan_payload, pv, NULL, 1) == 1)
-			out[1] = ff_col_datum(0, 1, &isnull);
-		else
-			isnull = true;
-		outnull[1] = isnull;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	}
+
+	if (claimed < max_count)
+	{
+		rows = lock_candidates(&plan_claim_candidates, args, (int) (max_count - claimed), &n);
+		for (i = 0; i < n; i++)
+		{
+			ExecCore   *c = &rows[i];
+			const char *type = "resumed";
+
+			ff_mint_uuid(&req.lease_id);
+			ff_grant_delete(c); /* an expired grant, if any */
+			if (c->attempt_state == ATT_ATTEMPT_INTERRUPTED)
+				claim_resume(c, &req, "claim_next_resumed", now);
+			else
+			{
+				ff_mint_uuid(&req.attempt_id);
+				type = claim_fresh(c, &req, NULL, now);
+			}
+			emit_claim(rsinfo, c, type);
+		}
 	}
 	SPI_finish();
 	return (Datum) 0;

@@ -149,11 +149,12 @@ CREATE FUNCTION ff.claim_next(
     worker_capabilities text[] DEFAULT '{}',
     lease_ttl_ms bigint DEFAULT 30000,
     max_count integer DEFAULT 1,
-    attempt_timeout_ms bigint DEFAULT NULL)
+    attempt_timeout_ms bigint DEFAULT NULL,
+    reclaim boolean DEFAULT false)
     RETURNS TABLE (claim jsonb, input_payload bytea)
     AS 'MODULE_PATHNAME', 'ff_claim_next' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ff.claim_next(text, text, text, text[], bigint, integer, bigint) IS
-    'Worker hot path: claims up to max_count of the lane''s best eligible executions (priority, then age), no row when idle';
+COMMENT ON FUNCTION ff.claim_next(text, text, text, text[], bigint, integer, bigint, boolean) IS
+    'Worker hot path: claims up to max_count of the lane''s best eligible executions (priority, then age), taking over expired or revoked leases first when reclaim is true; no row when idle';
 
 -- ---- lease-bound operations ----
 
@@ -256,3 +257,70 @@ CREATE FUNCTION ff.set_execution_tags(execution_id text, VARIADIC pairs text[])
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_execution_tags' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.set_execution_tags(text, text[]) IS
     'Upserts key/value tag pairs; keys must look like app.field (spec §3.23)';
+
+-- ---- lease recovery (spec §3.18-§3.20) ----
+
+CREATE FUNCTION ff.revoke_lease(
+    execution_id text,
+    expected_lease_id uuid DEFAULT NULL,
+    revoke_reason text DEFAULT 'operator')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_revoke_lease' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.revoke_lease(text, uuid, text) IS
+    'Takes the lease away from its holder at once; the execution waits for a reclaim (spec §3.18)';
+
+CREATE FUNCTION ff.issue_reclaim_grant(
+    execution_id text,
+    worker_id text,
+    worker_instance_id text,
+    lane_id text,
+    capability_hash text DEFAULT NULL,
+    grant_ttl_ms bigint DEFAULT 5000,
+    route_snapshot_json text DEFAULT NULL,
+    admission_summary text DEFAULT NULL,
+    worker_capabilities_csv text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_issue_reclaim_grant' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.issue_reclaim_grant(text, text, text, text, text, bigint, text, text, text) IS
+    'Reserves an execution whose lease expired or was revoked for one worker_id (spec §3.19)';
+
+CREATE FUNCTION ff.reclaim_execution(
+    execution_id text,
+    worker_id text,
+    worker_instance_id text,
+    lane text,
+    lease_id uuid DEFAULT NULL,
+    lease_ttl_ms bigint DEFAULT 30000,
+    attempt_id uuid DEFAULT NULL,
+    attempt_policy_json text DEFAULT NULL,
+    default_max_reclaim_count bigint DEFAULT 100)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reclaim_execution' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.reclaim_execution(text, text, text, text, uuid, bigint, uuid, text, bigint) IS
+    'Takes over an expired or revoked lease with a new attempt of type reclaim, within the reclaim cap (spec §3.20)';
+
+-- ---- expiry, replay, admission (spec §3.14, §3.15, §3.21, §3.22) ----
+
+CREATE FUNCTION ff.expire_execution(execution_id text, expire_reason text DEFAULT 'attempt_timeout')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_expire_execution' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.expire_execution(text, text) IS
+    'Ends a non-terminal execution as expired (attempt_timeout or execution_deadline; spec §3.21)';
+
+CREATE FUNCTION ff.replay_execution(execution_id text, requested_by text DEFAULT NULL, reason text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_replay_execution' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.replay_execution(text, text, text) IS
+    'Runs a terminal execution again with a new replay attempt (spec §3.22)';
+
+CREATE FUNCTION ff.block_execution_for_admission(
+    execution_id text,
+    blocking_reason text,
+    blocking_detail text DEFAULT NULL,
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_block_execution_for_admission' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.block_execution_for_admission(text, text, text, bigint) IS
+    'Holds an eligible execution back for budget, quota, route, operator or policy (spec §3.14)';
+
+CREATE FUNCTION ff.unblock_execution(
+    execution_id text,
+    now_ms bigint DEFAULT NULL,
+    expected_blocking_reason text DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_unblock_execution' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.unblock_execution(text, bigint, text) IS
+    'Releases a budget, quota, route or operator block back to its place in the queue (spec §3.15)';

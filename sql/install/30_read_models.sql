@@ -27,6 +27,8 @@ CREATE FUNCTION ff.derive_public_state(phase ff.lifecycle_phase,
             ELSE 'waiting' END
         ELSE 'waiting' END::ff.public_state
 $$;
+COMMENT ON FUNCTION ff.derive_public_state(ff.lifecycle_phase, ff.eligibility_state, ff.terminal_outcome) IS
+    'The public state spec §2.2 derives from a state vector';
 
 -- Every execution whose state vector breaks an invariant of spec §2.3, or
 -- whose timer columns disagree with its state (stands in for the
