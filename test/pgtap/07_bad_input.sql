@@ -72,10 +72,36 @@ INSERT INTO bad VALUES
   ($$SELECT ff.cancel_execution(t.id(2), 'x', 'lease_holder', gen_random_uuid(), NULL)$$, '22023', 'cancel: lease id without epoch'),
   ($$SELECT ff.set_execution_tags(t.id(1), VARIADIC ARRAY[['a.b', 'c'], ['d.e', 'f']])$$, '2202E', 'tags: two-dimensional pairs'),
   ($$SELECT ff.format_execution_id(-1::smallint, gen_random_uuid())$$, '22023', 'format: negative partition'),
+  ($$SELECT ff.revoke_lease('x')$$, '22P02', 'revoke: malformed id'),
+  ($$SELECT ff.revoke_lease(NULL)$$, '22004', 'revoke: NULL id'),
+  ($$SELECT ff.revoke_lease(t.id(2), 'nope')$$, '22P02', 'revoke: malformed expected lease id'),
+  ($$SELECT ff.revoke_lease(t.id(2), NULL, repeat('r', 1025))$$, '22001', 'revoke: reason over 1024 bytes'),
+  ($$SELECT ff.issue_reclaim_grant(t.id(2), 'w', 'w-1', 'default', grant_ttl_ms => -1)$$, '22023', 'reclaim grant: negative ttl'),
+  ($$SELECT ff.issue_reclaim_grant(t.id(2), NULL, 'w-1', 'default')$$, '22004', 'reclaim grant: NULL worker'),
+  ($$SELECT ff.reclaim_execution(t.id(2), 'w', 'w-1', 'default', lease_ttl_ms => 0)$$, '22023', 'reclaim: zero ttl'),
+  ($$SELECT ff.reclaim_execution(t.id(2), 'w', 'w-1', 'default', default_max_reclaim_count => -1)$$, '22023', 'reclaim: negative cap'),
+  ($$SELECT ff.reclaim_execution(t.id(2), 'w', 'w-1', 'default', attempt_policy_json => '"x"')$$, '22023', 'reclaim: attempt policy not an object'),
+  ($$SELECT ff.reclaim_execution('{fp:1}:x', 'w', 'w-1', 'default')$$, '22P02', 'reclaim: malformed id'),
+  ($$SELECT ff.expire_execution(t.id(2), 'because')$$, '22023', 'expire: unknown reason'),
+  ($$SELECT ff.expire_execution(NULL)$$, '22004', 'expire: NULL id'),
+  ($$SELECT ff.replay_execution('nope')$$, '22P02', 'replay: malformed id'),
+  ($$SELECT ff.replay_execution(t.id(1), repeat('x', 300))$$, '22001', 'replay: requested_by over 256 bytes'),
+  ($$SELECT ff.block_execution_for_admission(t.id(1), NULL)$$, '22004', 'block: NULL reason'),
+  ($$SELECT ff.block_execution_for_admission('x', 'waiting_for_budget')$$, '22P02', 'block: malformed id'),
+  ($$SELECT ff.unblock_execution(t.id(1), expected_blocking_reason => 'whatever')$$, '22023', 'unblock: unknown reason'),
+  ($$SELECT ff.claim_next('default', 'w', 'w-1', reclaim => true, lease_ttl_ms => -1)$$, '22023', 'claim_next reclaim: negative ttl'),
   ($$SET ff_engine.test_clock_ms = 'yesterday'$$, '22023', 'test clock: not a number'),
   ($$SET ff_engine.test_clock_ms = '-5'$$, '22023', 'test clock: negative');
 SELECT throws_ok(b.sql, b.state, NULL, b.what) FROM bad b;
 SELECT is(t.snapshot(), :'before', 'no bad call wrote anything');
+
+-- domain refusals of the recovery operations write nothing either
+SELECT is(ff.issue_reclaim_grant(t.id(2), 'w', 'w-1', 'default')->>'error', 'execution_not_reclaimable', 'reclaim grant on a healthy lease');
+SELECT is(ff.reclaim_execution(t.id(2), 'w', 'w-1', 'default')->>'error', 'execution_not_reclaimable', 'reclaim of a healthy lease');
+SELECT is(ff.replay_execution(t.id(1))->>'error', 'execution_not_terminal', 'replay of a waiting execution');
+SELECT is(ff.block_execution_for_admission(t.id(1), 'waiting_for_signal')->>'error', 'invalid_blocking_reason', 'block with a non-admission reason');
+SELECT is(ff.unblock_execution(t.id(1))->>'error', 'execution_not_eligible', 'unblock of an unblocked execution');
+SELECT is(t.snapshot(), :'before', 'refusals wrote nothing');
 
 -- the test clock is superuser-only
 CREATE ROLE ff_bad_input_probe;
