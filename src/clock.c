@@ -14,10 +14,13 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
 #include "clock.h"
+
+PG_FUNCTION_INFO_V1(ff_now_ms_sql);
 
 char	   *ff_test_clock_setting = NULL;
 static int64 test_clock_ms = -1;
@@ -56,4 +59,11 @@ void
 ff_test_clock_assign(const char *newval, void *extra)
 {
 	test_clock_ms = (newval == NULL || newval[0] == '\0') ? -1 : strtoll(newval, NULL, 10);
+}
+
+/* ff.now_ms() -> bigint: the engine clock, as the operations read it */
+Datum
+ff_now_ms_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(ff_now_ms());
 }

@@ -16,6 +16,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -23,11 +24,31 @@
 
 #include "clock.h"
 #include "ff_engine.h"
+#include "workers.h"
 
 PG_MODULE_MAGIC;
 
 int			ff_default_retention_s = 86400;
 int			ff_max_payload_bytes = 1048576;
+bool		ff_enabled = true;
+int			ff_launcher_naptime_ms = 5000;
+int			ff_lease_expiry_interval_ms = 1500;
+int			ff_delayed_interval_ms = 750;
+int			ff_attempt_timeout_interval_ms = 2000;
+int			ff_execution_deadline_interval_ms = 5000;
+int			ff_unblock_interval_ms = 5000;
+int			ff_retention_interval_ms = 60000;
+static char *ff_scanner_namespace = NULL;
+static char *ff_scanner_tag = NULL;
+
+/* ff_engine.<name>_interval: a scanner interval, reloadable, floor 100 ms */
+static void
+define_interval(const char *name, const char *desc, int *var, int dflt)
+{
+	DefineCustomIntVariable(psprintf("ff_engine.%s_interval", name), desc, NULL,
+							var, dflt, 100, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
 
 void		_PG_init(void);
 
@@ -67,5 +88,32 @@ _PG_init(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("ff_engine.enabled",
+							 "Runs the engine worker in a database (off: the scanners only run when called).",
+							 "Settable per database with ALTER DATABASE; read when the worker connects.",
+							 &ff_enabled, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.launcher_naptime",
+							"How often the launcher looks for databases that need an engine worker.",
+							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	define_interval("lease_expiry", "Interval of the lease-expiry scanner.", &ff_lease_expiry_interval_ms, 1500);
+	define_interval("delayed", "Interval of the delayed promoter.", &ff_delayed_interval_ms, 750);
+	define_interval("attempt_timeout", "Interval of the attempt-timeout scanner.", &ff_attempt_timeout_interval_ms, 2000);
+	define_interval("execution_deadline", "Interval of the execution-deadline scanner.", &ff_execution_deadline_interval_ms, 5000);
+	define_interval("unblock", "Interval of the unblock scanner.", &ff_unblock_interval_ms, 5000);
+	define_interval("retention", "Interval of the retention trimmer.", &ff_retention_interval_ms, 60000);
+	DefineCustomStringVariable("ff_engine.scanner_namespace",
+							   "Scanners only touch executions of this namespace (empty: all).",
+							   NULL, &ff_scanner_namespace, "", PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("ff_engine.scanner_tag",
+							   "Scanners only touch executions carrying this tag, as key=value (empty: all).",
+							   NULL, &ff_scanner_tag, "", PGC_SUSET, 0, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("ff_engine");
+
+	if (process_shared_preload_libraries_in_progress)
+	{
+		ff_shmem_init();
+		ff_register_launcher();
+	}
 }

@@ -63,6 +63,12 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 100
 log_min_messages = warning
+# The engine worker stays off except where a test database turns it on
+# (ALTER DATABASE ... SET ff_engine.enabled = on): suites that pin the test
+# clock must not race a worker running on the wall clock.
+ff_engine.enabled = off
+ff_engine.launcher_naptime = 1000
+cron.use_background_workers = on
 CONF
   as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null
   trap stop_cluster EXIT

@@ -1,0 +1,405 @@
+-- ff_engine install script: the execution scanners (spec §6).
+--
+-- Each ff.scan_<name>() does one bounded batch: it locks due executions
+-- with FOR UPDATE SKIP LOCKED (so two scanners never take the same item)
+-- and applies the per-item operation (the C functions of the operations).
+-- The whole batch runs as one unit; only if it fails is it retried item by
+-- item in subtransactions, recording the failures: after 3 consecutive
+-- failures an item is skipped for 10 cycles of its scanner.  The engine
+-- worker (and pg_cron, through ff.run_scanners) calls these through
+-- ff.run_scanner, which records each run in ff.scanner_state.
+
+CREATE FUNCTION ff.now_ms() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ff_now_ms_sql' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.now_ms() IS
+    'The engine clock in ms since the epoch (ff_engine.test_clock_ms when set)';
+
+-- One row per scanner: its cycle counter and what its last run did.
+CREATE TABLE ff.scanner_state (
+    scanner           text PRIMARY KEY,
+    cycle             bigint NOT NULL DEFAULT 0,
+    runs              bigint NOT NULL DEFAULT 0,
+    last_started_at   bigint,
+    last_duration_ms  double precision,
+    last_processed    integer,
+    last_errors       integer,
+    total_processed   bigint NOT NULL DEFAULT 0,
+    total_errors      bigint NOT NULL DEFAULT 0,
+    next_run_at       bigint
+);
+INSERT INTO ff.scanner_state (scanner) VALUES
+    ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
+    ('unblock'), ('retention');
+
+-- Items a scanner failed on; skipped until skip_until_cycle once they fail
+-- three times in a row.
+CREATE TABLE ff.scanner_item_failure (
+    scanner           text NOT NULL,
+    partition         smallint NOT NULL,
+    execution_id      uuid NOT NULL,
+    failures          integer NOT NULL,
+    skip_until_cycle  bigint NOT NULL DEFAULT 0,
+    last_error        text,
+    PRIMARY KEY (scanner, partition, execution_id)
+);
+
+-- The worker registry (spec §3.30): live workers and their capabilities,
+-- read by the unblock scanner's route rule.
+CREATE TABLE ff.worker (
+    namespace           text NOT NULL,
+    worker_instance_id  text NOT NULL,
+    worker_id           text NOT NULL,
+    lanes               text[] NOT NULL DEFAULT '{}',
+    capabilities        text[] NOT NULL DEFAULT '{}',
+    ttl_ms              bigint NOT NULL,
+    registered_at       bigint NOT NULL,
+    last_heartbeat_at   bigint NOT NULL,
+    expires_at          bigint NOT NULL,
+    PRIMARY KEY (namespace, worker_instance_id)
+);
+
+CREATE FUNCTION ff.register_worker(worker_instance_id text, worker_id text,
+    lanes text[] DEFAULT '{}', capabilities text[] DEFAULT '{}',
+    ttl_ms bigint DEFAULT 30000, namespace text DEFAULT 'default', now_ms bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    now_ bigint := coalesce(now_ms, ff.now_ms());
+    was_live boolean;
+BEGIN
+    IF worker_instance_id IS NULL OR worker_instance_id = '' OR worker_id IS NULL OR worker_id = ''
+       OR namespace IS NULL OR lanes IS NULL OR capabilities IS NULL THEN
+        RAISE EXCEPTION 'worker_instance_id, worker_id, namespace, lanes and capabilities are required'
+            USING ERRCODE = '22004';
+    END IF;
+    IF ttl_ms IS NULL OR ttl_ms <= 0 THEN
+        RAISE EXCEPTION 'ttl_ms must be positive, got %', ttl_ms USING ERRCODE = '22023';
+    END IF;
+    IF length(worker_instance_id) > 256 OR length(worker_id) > 256 THEN
+        RAISE EXCEPTION 'worker ids are at most 256 bytes' USING ERRCODE = '22001';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(capabilities) c WHERE c IS NULL OR c = '' OR c ~ '[,[:space:][:cntrl:]]') THEN
+        RAISE EXCEPTION 'capabilities must be non-empty tokens without commas, whitespace or control characters'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT w.expires_at > now_ INTO was_live FROM ff.worker w
+    WHERE w.namespace = register_worker.namespace AND w.worker_instance_id = register_worker.worker_instance_id
+    FOR UPDATE;
+    INSERT INTO ff.worker AS w VALUES (namespace, worker_instance_id, worker_id, lanes,
+        (SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') FROM unnest(capabilities) c),
+        ttl_ms, now_, now_, now_ + ttl_ms)
+    ON CONFLICT ON CONSTRAINT worker_pkey DO UPDATE SET worker_id = EXCLUDED.worker_id, lanes = EXCLUDED.lanes,
+        capabilities = EXCLUDED.capabilities, ttl_ms = EXCLUDED.ttl_ms,
+        registered_at = CASE WHEN w.expires_at > now_ THEN w.registered_at ELSE now_ END,
+        last_heartbeat_at = now_, expires_at = now_ + EXCLUDED.ttl_ms;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK',
+        'result', CASE WHEN coalesce(was_live, false) THEN 'refreshed' ELSE 'registered' END);
+END $$;
+COMMENT ON FUNCTION ff.register_worker(text, text, text[], text[], bigint, text, bigint) IS
+    'Registers (or refreshes) a live worker and its capabilities for ttl_ms (spec §3.30)';
+
+CREATE FUNCTION ff.heartbeat_worker(worker_instance_id text, namespace text DEFAULT 'default',
+    now_ms bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    now_ bigint := coalesce(now_ms, ff.now_ms());
+    ttl bigint;
+BEGIN
+    UPDATE ff.worker w SET last_heartbeat_at = now_, expires_at = now_ + w.ttl_ms
+    WHERE w.namespace = heartbeat_worker.namespace AND w.worker_instance_id = heartbeat_worker.worker_instance_id
+      AND w.expires_at > now_
+    RETURNING w.ttl_ms INTO ttl;
+    IF ttl IS NULL THEN
+        RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'not_registered');
+    END IF;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'refreshed', 'ttl_ms', ttl);
+END $$;
+COMMENT ON FUNCTION ff.heartbeat_worker(text, text, bigint) IS
+    'Extends a live worker registration by its ttl; not_registered once it expired (spec §3.30)';
+
+-- Deletes every record of an execution (retention).  Stream frames and
+-- flow/suspension records join this list as those subsystems arrive.
+CREATE FUNCTION ff.purge_execution(execution_id text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    p smallint;
+    u uuid;
+BEGIN
+    SELECT k.partition, k.execution_uuid INTO p, u FROM ff.parse_execution_id(execution_id) k;
+    DELETE FROM ff.stream_meta s WHERE s.partition = p AND s.execution_id = u;
+    DELETE FROM ff.attempt a WHERE a.partition = p AND a.execution_id = u;
+    DELETE FROM ff.lease_history h WHERE h.partition = p AND h.execution_id = u;
+    DELETE FROM ff.claim_grant g WHERE g.partition = p AND g.execution_id = u;
+    DELETE FROM ff.completion_event c WHERE c.partition = p AND c.execution_id = u;
+    DELETE FROM ff.idempotency_key k WHERE k.partition = p AND k.execution_id = u;
+    DELETE FROM ff.scanner_item_failure f WHERE f.partition = p AND f.execution_id = u;
+    DELETE FROM ff.execution_data d WHERE d.partition = p AND d.execution_id = u;
+    DELETE FROM ff.execution e WHERE e.partition = p AND e.execution_id = u;
+    RETURN FOUND;
+END $$;
+COMMENT ON FUNCTION ff.purge_execution(text) IS
+    'Deletes an execution and every record that belongs to it (the retention path)';
+
+-- The per-item step of each scanner.
+CREATE FUNCTION ff._scan_item(scanner text, execution_id text, now_ms bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    CASE scanner
+        WHEN 'lease_expiry' THEN PERFORM ff.mark_lease_expired_if_due(execution_id);
+        WHEN 'delayed' THEN PERFORM ff.promote_delayed(execution_id, now_ms);
+        WHEN 'attempt_timeout' THEN PERFORM ff.expire_execution(execution_id, 'attempt_timeout');
+        WHEN 'execution_deadline' THEN PERFORM ff.expire_execution(execution_id, 'execution_deadline');
+        WHEN 'unblock' THEN PERFORM ff.unblock_execution(execution_id, now_ms);
+        WHEN 'retention' THEN PERFORM ff.purge_execution(execution_id);
+    END CASE;
+END $$;
+COMMENT ON FUNCTION ff._scan_item(text, text, bigint) IS 'Internal: one scanner item';
+
+-- Applies a locked batch: all at once, or item by item when that fails.
+CREATE FUNCTION ff._scan_apply(scanner text, ids text[], now_ms bigint)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    id text;
+    cyc bigint;
+    succeeded text[] := '{}';
+    errors integer := 0;
+    err text;
+BEGIN
+    BEGIN
+        FOREACH id IN ARRAY ids LOOP
+            PERFORM ff._scan_item(scanner, id, now_ms);
+        END LOOP;
+        succeeded := ids;
+    EXCEPTION WHEN OTHERS THEN
+        SELECT s.cycle INTO cyc FROM ff.scanner_state s WHERE s.scanner = _scan_apply.scanner;
+        FOREACH id IN ARRAY ids LOOP
+            BEGIN
+                PERFORM ff._scan_item(scanner, id, now_ms);
+                succeeded := succeeded || id;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+                errors := errors + 1;
+                RAISE WARNING 'ff_engine scanner % failed on %: %', scanner, id, err;
+                INSERT INTO ff.scanner_item_failure AS f (scanner, partition, execution_id, failures, last_error)
+                SELECT scanner, k.partition, k.execution_uuid, 1, err FROM ff.parse_execution_id(id) k
+                ON CONFLICT (scanner, partition, execution_id) DO UPDATE
+                    SET failures = f.failures + 1, last_error = EXCLUDED.last_error,
+                        skip_until_cycle = CASE WHEN f.failures + 1 >= 3 THEN coalesce(cyc, 0) + 10
+                                                ELSE f.skip_until_cycle END;
+            END;
+        END LOOP;
+    END;
+    -- a success ends an item's run of consecutive failures
+    IF cardinality(succeeded) > 0 AND EXISTS (SELECT 1 FROM ff.scanner_item_failure f WHERE f.scanner = _scan_apply.scanner) THEN
+        DELETE FROM ff.scanner_item_failure f
+        USING unnest(succeeded) i, LATERAL ff.parse_execution_id(i) k
+        WHERE f.scanner = _scan_apply.scanner AND f.partition = k.partition AND f.execution_id = k.execution_uuid;
+    END IF;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', scanner,
+                              'processed', cardinality(succeeded), 'errors', errors);
+END $$;
+COMMENT ON FUNCTION ff._scan_apply(text, text[], bigint) IS 'Internal: apply a scanner batch';
+
+-- What a scan needs to know: the clock, the filter, its cycle.
+CREATE TYPE ff._scan_context AS (now_ms bigint, namespace text, tag_key text, tag_value text, cycle bigint);
+
+CREATE FUNCTION ff._scan_context(scanner text, namespace text, tag text, batch_size integer)
+RETURNS ff._scan_context LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context;
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000 THEN
+        RAISE EXCEPTION 'batch_size must be between 1 and 1000, got %', batch_size USING ERRCODE = '22023';
+    END IF;
+    tag := coalesce(tag, nullif(current_setting('ff_engine.scanner_tag', true), ''));
+    IF tag IS NOT NULL AND position('=' IN tag) < 2 THEN
+        RAISE EXCEPTION 'a scanner tag filter looks like key=value, got "%"', tag USING ERRCODE = '22023';
+    END IF;
+    c.now_ms := ff.now_ms();
+    c.namespace := coalesce(namespace, nullif(current_setting('ff_engine.scanner_namespace', true), ''));
+    c.tag_key := split_part(tag, '=', 1);
+    c.tag_value := substr(tag, position('=' IN tag) + 1);
+    SELECT s.cycle INTO c.cycle FROM ff.scanner_state s WHERE s.scanner = _scan_context.scanner;
+    RETURN c;
+END $$;
+COMMENT ON FUNCTION ff._scan_context(text, text, text, integer) IS 'Internal: a scan''s clock, filter and cycle';
+
+-- Whether a scan takes this execution: the namespace / tag filter (so two
+-- deployments sharing a database leave each other's executions alone) and
+-- the skip of items that keep failing.
+CREATE FUNCTION ff._scan_wants(scanner text, p smallint, u uuid, ns text, c ff._scan_context)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT (c.namespace IS NULL OR ns = c.namespace)
+       AND (c.tag_key IS NULL OR EXISTS (SELECT 1 FROM ff.execution_data d
+                WHERE d.partition = p AND d.execution_id = u AND d.tags ->> c.tag_key = c.tag_value))
+       AND NOT EXISTS (SELECT 1 FROM ff.scanner_item_failure f
+                WHERE f.scanner = $1 AND f.partition = p AND f.execution_id = u AND f.skip_until_cycle > c.cycle)
+$$;
+COMMENT ON FUNCTION ff._scan_wants(text, smallint, uuid, text, ff._scan_context) IS 'Internal: scanner filter';
+
+-- ---- the scanners ----
+
+CREATE FUNCTION ff.scan_lease_expiry(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('lease_expiry', namespace, tag, batch_size);
+BEGIN
+    -- only leases still held: marked ones leave the index (spec §6.1)
+    RETURN ff._scan_apply('lease_expiry', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' AND e.lease_expires_at <= c.now_ms
+          AND ff._scan_wants('lease_expiry', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.lease_expires_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+END $$;
+COMMENT ON FUNCTION ff.scan_lease_expiry(integer, text, text) IS
+    'Marks leases past their expiry as lease_expired_reclaimable, one batch (spec §6.1)';
+
+CREATE FUNCTION ff.scan_delayed(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('delayed', namespace, tag, batch_size);
+BEGIN
+    RETURN ff._scan_apply('delayed', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'not_eligible_until_time'
+          AND e.delay_until <= c.now_ms
+          AND ff._scan_wants('delayed', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.delay_until LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+END $$;
+COMMENT ON FUNCTION ff.scan_delayed(integer, text, text) IS
+    'Promotes due delayed executions to eligible, one batch (spec §6.2)';
+
+CREATE FUNCTION ff.scan_attempt_timeouts(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('attempt_timeout', namespace, tag, batch_size);
+BEGIN
+    RETURN ff._scan_apply('attempt_timeout', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.attempt_timeout_at <= c.now_ms
+          AND ff._scan_wants('attempt_timeout', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.attempt_timeout_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+END $$;
+COMMENT ON FUNCTION ff.scan_attempt_timeouts(integer, text, text) IS
+    'Expires executions whose attempt ran past its timeout, one batch (spec §6.3)';
+
+CREATE FUNCTION ff.scan_execution_deadlines(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('execution_deadline', namespace, tag, batch_size);
+BEGIN
+    RETURN ff._scan_apply('execution_deadline', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.execution_deadline_at <= c.now_ms
+          AND ff._scan_wants('execution_deadline', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.execution_deadline_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+END $$;
+COMMENT ON FUNCTION ff.scan_execution_deadlines(integer, text, text) IS
+    'Expires executions past their whole-execution deadline, in any phase, one batch (spec §6.4)';
+
+CREATE FUNCTION ff.scan_unblock(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('unblock', namespace, tag, batch_size);
+BEGIN
+    -- budget and quota blocks clear when no attached budget / quota still
+    -- refuses (nothing is attached until the budget subsystem attaches it);
+    -- route blocks clear once the union of the capabilities of the live
+    -- workers of the namespace covers the requirement (spec §6.7).
+    -- Operator, lane-state and flow-cancel holds are never released here.
+    RETURN ff._scan_apply('unblock', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.lifecycle_phase = 'runnable'
+          AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget')
+            OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota')
+            OR (e.eligibility_state = 'blocked_by_route' AND e.blocking_reason = 'waiting_for_capable_worker'
+                AND (e.required_capabilities IS NULL
+                     OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap FROM ff.worker w, unnest(w.capabilities) cap
+                                                         WHERE w.namespace = e.namespace AND w.expires_at > c.now_ms))))
+          AND ff._scan_wants('unblock', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.eligibility_state, e.created_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+END $$;
+COMMENT ON FUNCTION ff.scan_unblock(integer, text, text) IS
+    'Releases budget, quota and route blocks whose cause has cleared, one batch (spec §6.7)';
+
+CREATE FUNCTION ff.trim_retention(batch_size integer DEFAULT 20, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('retention', namespace, tag, batch_size);
+    r jsonb;
+    keys integer;
+BEGIN
+    -- by each execution's own purge time (spec §6.6 recommendation)
+    r := ff._scan_apply('retention', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+        WHERE e.lifecycle_phase = 'terminal' AND e.purge_after <= c.now_ms
+          AND ff._scan_wants('retention', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY e.purge_after LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+    -- and expired idempotency keys
+    WITH gone AS (
+        DELETE FROM ff.idempotency_key k WHERE (k.partition, k.namespace, k.key) IN (
+            SELECT i.partition, i.namespace, i.key FROM ff.idempotency_key i
+            WHERE i.expires_at <= c.now_ms AND (c.namespace IS NULL OR i.namespace = c.namespace)
+            ORDER BY i.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
+        RETURNING 1)
+    SELECT count(*) INTO keys FROM gone;
+    RETURN r || jsonb_build_object('idempotency_keys_expired', keys);
+END $$;
+COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
+    'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
+
+-- ---- running them ----
+
+-- The interval of a scanner, from its setting ff_engine.<scanner>_interval.
+CREATE FUNCTION ff.scanner_interval_ms(scanner text) RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT s.setting::bigint FROM pg_catalog.pg_settings s WHERE s.name = 'ff_engine.' || scanner || '_interval'
+$$;
+COMMENT ON FUNCTION ff.scanner_interval_ms(text) IS 'A scanner''s interval in ms (ff_engine.<scanner>_interval)';
+
+CREATE FUNCTION ff.run_scanner(scanner text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    started timestamptz := clock_timestamp();
+    now_ bigint := ff.now_ms();
+    r jsonb;
+BEGIN
+    r := CASE scanner
+        WHEN 'lease_expiry' THEN ff.scan_lease_expiry()
+        WHEN 'delayed' THEN ff.scan_delayed()
+        WHEN 'attempt_timeout' THEN ff.scan_attempt_timeouts()
+        WHEN 'execution_deadline' THEN ff.scan_execution_deadlines()
+        WHEN 'unblock' THEN ff.scan_unblock()
+        WHEN 'retention' THEN ff.trim_retention()
+    END;
+    IF r IS NULL THEN
+        RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention.';
+    END IF;
+    UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
+        last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,
+        last_processed = (r ->> 'processed')::integer, last_errors = (r ->> 'errors')::integer,
+        total_processed = s.total_processed + (r ->> 'processed')::integer,
+        total_errors = s.total_errors + (r ->> 'errors')::integer,
+        next_run_at = now_ + ff.scanner_interval_ms(scanner)
+    WHERE s.scanner = run_scanner.scanner;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION ff.run_scanner(text) IS
+    'Runs one batch of a scanner and records it in ff.scanner_state (what the engine worker calls)';
+
+CREATE FUNCTION ff.run_scanners() RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    s text;
+    out jsonb := '[]';
+BEGIN
+    FOR s IN SELECT st.scanner FROM ff.scanner_state st
+             WHERE st.next_run_at IS NULL OR st.next_run_at <= ff.now_ms() ORDER BY st.scanner LOOP
+        out := out || ff.run_scanner(s);
+    END LOOP;
+    RETURN out;
+END $$;
+COMMENT ON FUNCTION ff.run_scanners() IS
+    'Runs every scanner that is due, once (for pg_cron where the library is not preloaded)';
+
+CREATE VIEW ff.scanner_status AS
+SELECT s.scanner, ff.scanner_interval_ms(s.scanner) AS interval_ms, s.runs, s.cycle,
+       to_timestamp(s.last_started_at / 1000.0) AS last_run, s.last_duration_ms,
+       s.last_processed, s.last_errors, s.total_processed, s.total_errors,
+       to_timestamp(s.next_run_at / 1000.0) AS next_run,
+       (SELECT count(*) FROM ff.scanner_item_failure f WHERE f.scanner = s.scanner) AS failing_items
+FROM ff.scanner_state s;
+COMMENT ON VIEW ff.scanner_status IS
+    'Per scanner: interval, last run and its duration, processed and error counts, next run';

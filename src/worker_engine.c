@@ -1,0 +1,205 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker_engine.c
+ *	  The engine worker: one per database with ff_engine installed.  It
+ *	  runs each scanner (ff.run_scanner) at its interval, one batch per
+ *	  transaction, and sleeps on its latch until the next one is due.
+ *
+ *	  - An error in one batch is logged and the loop goes on; the failing
+ *	    scanner backs off (its interval doubled per consecutive failure, up
+ *	    to 32 times).  Failing *items* are tracked by the scanners
+ *	    themselves (skipped for 10 cycles after 3 failures).
+ *	  - SIGTERM uses die(): a running batch is cancelled and the worker
+ *	    exits.  SIGHUP reloads the intervals.
+ *	  - No transaction stays open between batches.
+ *	  - The worker exits (code 0, so it is not restarted by the
+ *	    postmaster) when the extension is absent or dropped, or when
+ *	    ff_engine.enabled is off for its database; the launcher looks again
+ *	    after its naptime.
+ *
+ * IDENTIFICATION
+ *	  src/worker_engine.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "spi_plan.h"
+#include "workers.h"
+
+/* A scanner, its interval setting and its schedule in this worker. */
+typedef struct ScannerSlot
+{
+	const char *name;
+	int		   *interval_ms;
+	TimestampTz next_due;
+	int			failures;		/* consecutive failed batches */
+} ScannerSlot;
+
+static ScannerSlot scanners[] = {
+	{"lease_expiry", &ff_lease_expiry_interval_ms, 0, 0},
+	{"delayed", &ff_delayed_interval_ms, 0, 0},
+	{"attempt_timeout", &ff_attempt_timeout_interval_ms, 0, 0},
+	{"execution_deadline", &ff_execution_deadline_interval_ms, 0, 0},
+	{"unblock", &ff_unblock_interval_ms, 0, 0},
+	{"retention", &ff_retention_interval_ms, 0, 0},
+};
+
+#define NUM_SCANNERS lengthof(scanners)
+
+static FFPlan plan_run_scanner = {"SELECT ff.run_scanner($1)", 1, {TEXTOID}};
+
+/* The extension is installed (call inside a transaction). */
+static bool
+extension_present(void)
+{
+	return OidIsValid(get_extension_oid("ff_engine", true));
+}
+
+/*
+ * run_batch
+ *		One scanner batch in its own transaction.  Returns false when the
+ *		extension has gone (the worker then exits).  Errors propagate to
+ *		the caller's PG_TRY.
+ */
+static bool
+run_batch(ScannerSlot *s)
+{
+	Datum		arg = CStringGetTextDatum(s->name);
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	present = extension_present();
+	if (present)
+	{
+		pgstat_report_activity(STATE_RUNNING, psprintf("ff_engine scanner %s", s->name));
+		ff_spi_connect();
+		ff_plan_exec(&plan_run_scanner, &arg, NULL, 1);
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return present;
+}
+
+static int64
+backoff_ms(const ScannerSlot *s)
+{
+	int			shift = Min(s->failures, 5);
+
+	return (int64) *s->interval_ms << shift;
+}
+
+void
+ff_engine_worker_main(Datum main_arg)
+{
+	Oid			dboid = DatumGetObjectId(main_arg);
+	MemoryContext loop_cxt;
+	int			i;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname(FF_WORKER_TYPE);
+
+	StartTransactionCommand();
+	if (!extension_present() || !ff_enabled)
+	{
+		CommitTransactionCommand();
+		proc_exit(0);
+	}
+	CommitTransactionCommand();
+	ereport(LOG, (errmsg("ff_engine worker started")));
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "ff_engine worker loop", ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		TimestampTz now;
+		long		sleep_ms = ff_launcher_naptime_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			/* new intervals apply from now */
+			for (i = 0; i < (int) NUM_SCANNERS; i++)
+				scanners[i].next_due = Min(scanners[i].next_due,
+										   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), *scanners[i].interval_ms));
+		}
+		if (!ff_enabled)
+			proc_exit(0);
+
+		for (i = 0; i < (int) NUM_SCANNERS; i++)
+		{
+			ScannerSlot *s = &scanners[i];
+
+			now = GetCurrentTimestamp();
+			if (now < s->next_due)
+				continue;
+			MemoryContextReset(loop_cxt);
+			MemoryContextSwitchTo(loop_cxt);
+			PG_TRY();
+			{
+				if (!run_batch(s))
+				{
+					ereport(LOG, (errmsg("ff_engine worker exiting: the extension is not installed")));
+					proc_exit(0);
+				}
+				s->failures = 0;
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				/* copy the error out, then abort the failed transaction */
+				MemoryContextSwitchTo(loop_cxt);
+				edata = CopyErrorData();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				pgstat_report_activity(STATE_IDLE, NULL);
+				s->failures++;
+				ereport(LOG,
+						(errmsg("ff_engine scanner %s failed: %s", s->name, edata->message),
+						 errdetail("Consecutive failures: %d; next try in " INT64_FORMAT " ms.",
+								   s->failures, backoff_ms(s))));
+				FreeErrorData(edata);
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(TopMemoryContext);
+			s->next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms(s));
+		}
+
+		now = GetCurrentTimestamp();
+		for (i = 0; i < (int) NUM_SCANNERS; i++)
+		{
+			long		until = TimestampDifferenceMilliseconds(now, scanners[i].next_due);
+
+			sleep_ms = Min(sleep_ms, until);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(sleep_ms, 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
