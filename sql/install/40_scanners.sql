@@ -180,10 +180,10 @@ BEGIN
                 errors := errors + 1;
                 RAISE WARNING 'ff_engine scanner % failed on %: %', scanner, id, err;
                 INSERT INTO ff.scanner_item_failure AS f (scanner, partition, execution_id, failures, last_error)
-                SELECT scanner, k.partition, k.execution_uuid, 1, err FROM ff.parse_execution_id(id) k
-                ON CONFLICT (scanner, partition, execution_id) DO UPDATE
+                SELECT _scan_apply.scanner, k.partition, k.execution_uuid, 1, err FROM ff.parse_execution_id(id) k
+                ON CONFLICT ON CONSTRAINT scanner_item_failure_pkey DO UPDATE
                     SET failures = f.failures + 1, last_error = EXCLUDED.last_error,
-                        skip_until_cycle = CASE WHEN f.failures + 1 >= 3 THEN coalesce(cyc, 0) + 10
+                        skip_until_cycle = CASE WHEN f.failures + 1 >= 3 THEN coalesce(cyc, 0) + 11
                                                 ELSE f.skip_until_cycle END;
             END;
         END LOOP;
@@ -373,7 +373,7 @@ BEGIN
         last_processed = (r ->> 'processed')::integer, last_errors = (r ->> 'errors')::integer,
         total_processed = s.total_processed + (r ->> 'processed')::integer,
         total_errors = s.total_errors + (r ->> 'errors')::integer,
-        next_run_at = now_ + ff.scanner_interval_ms(scanner)
+        next_run_at = now_ + ff.scanner_interval_ms(run_scanner.scanner)
     WHERE s.scanner = run_scanner.scanner;
     RETURN r;
 END $$;
