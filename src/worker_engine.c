@@ -7,7 +7,7 @@
  *
  *	  - An error in one batch is logged and the loop goes on; the failing
  *	    scanner backs off (its interval doubled per consecutive failure, up
- *	    to 32 times).  Failing *items* are tracked by the scanners
+ *	    to 8 times).  Failing *items* are tracked by the scanners
  *	    themselves (skipped for 10 cycles after 3 failures).
  *	  - SIGTERM uses die(): a running batch is cancelled and the worker
  *	    exits.  SIGHUP reloads the intervals.
@@ -105,7 +105,7 @@ run_batch(ScannerSlot *s)
 static int64
 backoff_ms(const ScannerSlot *s)
 {
-	int			shift = Min(s->failures, 5);
+	int			shift = Min(s->failures, 3);
 
 	return (int64) *s->interval_ms << shift;
 }

@@ -43,6 +43,14 @@ if [ "$bad" -gt 0 ] || [ "$dubious" -gt 0 ]; then
   grep -E -B2 -A6 '^ *not ok|Dubious|ERROR' "$logdir/pgtap.log"
 fi
 
+say "background workers: the engine running by itself"
+source "$FF_ROOT/test/worker/run.sh" >"$logdir/worker.log" 2>&1
+ok=$(grep -cE '^ok [0-9]+' "$logdir/worker.log")
+bad=$(grep -cE '^not ok [0-9]+' "$logdir/worker.log")
+passed=$((passed + ok)); failed=$((failed + bad))
+printf '    %d passed, %d failed\n' "$ok" "$bad"
+[ "$bad" -gt 0 ] && cat "$logdir/worker.log"
+
 rm -rf "$logdir"
 stop_cluster
 echo

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Background-worker tests against the running throwaway cluster (started by
+# test/run.sh with ff_engine preloaded).  Real time: every wait is a bounded
+# poll.  Prints TAP lines ("ok N - ..." / "not ok N - ...").
+set -u
+n=0
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "${DB:-ff_worker}" -c "$1" 2>&1; }
+
+# wait_for "description" timeout_s "sql returning t"
+wait_for() {
+  local what=$1 secs=$2 sql=$3 i
+  for ((i = 0; i < secs * 10; i++)); do
+    [ "$(q "$sql")" = "t" ] && { pass "$what"; return 0; }
+    sleep 0.1
+  done
+  fail "$what (not within ${secs}s)"
+  return 1
+}
+
+worker_pid() { q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = current_database()"; }
+
+# Where the worker is off, pg_cron can run the same scanners.  pg_cron 1.4
+# schedules by the minute, so the job is set up first and checked last.
+psql -X -q -c "DROP DATABASE IF EXISTS ff_cron" -c "CREATE DATABASE ff_cron" >/dev/null
+DB=ff_cron q "CREATE EXTENSION ff_engine" >/dev/null
+psql -X -q -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+psql -X -q -At -d postgres -c "SELECT cron.schedule_in_database('ff-scanners', '* * * * *', 'SELECT ff.run_scanners()', 'ff_cron')" >/dev/null
+cron_scheduled_at=$(date +%s)
+DB=ff_cron q "SELECT ff.create_execution(ff.execution_id(), delay_until => ff.now_ms() + 200)" >/dev/null
+
+psql -X -q -c "DROP DATABASE IF EXISTS ff_worker" -c "CREATE DATABASE ff_worker" \
+     -c "ALTER DATABASE ff_worker SET ff_engine.enabled = on" >/dev/null
+psql -X -q -d ff_worker -c "CREATE EXTENSION ff_engine" >/dev/null
+
+wait_for "CREATE EXTENSION starts an engine worker in the database" 5 \
+  "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'"
+[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine launcher'")" = 1 ] \
+  && pass "one launcher runs" || fail "one launcher runs"
+[ "$(q "SELECT application_name FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'")" = "ff_engine worker" ] \
+  && pass "the worker reports itself in pg_stat_activity" || fail "the worker reports itself in pg_stat_activity"
+
+# time-driven state moves with no client calling a scanner
+q "SELECT ff.create_execution(ff.execution_id(), delay_until => ff.now_ms() + 300)" >/dev/null
+wait_for "a delayed execution becomes eligible by itself" 5 \
+  "SELECT bool_and(public_state = 'waiting') FROM ff.execution"
+q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000aa', lane_id => 'lx')" >/dev/null
+q "SELECT count(*) FROM ff.claim_next('lx', 'w', 'w-1', lease_ttl_ms => 200)" >/dev/null
+wait_for "an expired lease is marked by itself" 5 \
+  "SELECT ownership_state = 'lease_expired_reclaimable' FROM ff.executions WHERE id = '{fp:1}:00000000-0000-4000-8000-0000000000aa'"
+wait_for "scanner_status shows the worker's runs" 5 \
+  "SELECT runs > 0 AND last_run IS NOT NULL AND next_run IS NOT NULL FROM ff.scanner_status WHERE scanner = 'delayed'"
+[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker' AND state = 'idle in transaction'")" = 0 ] \
+  && pass "the worker holds no transaction open between batches" || fail "the worker holds no transaction open between batches"
+
+# SIGHUP changes an interval: 750 ms -> 100 ms shows as many more runs
+psql -X -q -c "ALTER SYSTEM SET ff_engine.delayed_interval = '100ms'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+before=$(q "SELECT runs FROM ff.scanner_status WHERE scanner = 'delayed'")
+sleep 2
+after=$(q "SELECT runs FROM ff.scanner_status WHERE scanner = 'delayed'")
+[ $((after - before)) -ge 10 ] && pass "SIGHUP applies a new interval ($((after - before)) runs in 2 s at 100 ms)" \
+  || fail "SIGHUP applies a new interval (only $((after - before)) runs in 2 s)"
+
+# the worker survives errors: break the scanners, then mend them
+pid=$(worker_pid)
+q "ALTER TABLE ff.scanner_state RENAME TO scanner_state_broken" >/dev/null
+sleep 1
+q "ALTER TABLE ff.scanner_state_broken RENAME TO scanner_state" >/dev/null
+q "SELECT ff.create_execution(ff.execution_id(), delay_until => ff.now_ms() + 100)" >/dev/null
+wait_for "after failing batches the worker goes on scanning" 5 \
+  "SELECT bool_and(public_state <> 'delayed') FROM ff.execution"
+[ "$(worker_pid)" = "$pid" ] && pass "it is the same worker process (no restart)" || fail "it is the same worker process (no restart)"
+grep -q "ff_engine scanner delayed failed" "$FF_PGDATA"/server.log \
+  && pass "the failure was logged" || fail "the failure was logged"
+psql -X -q -c "ALTER SYSTEM RESET ff_engine.delayed_interval" -c "SELECT pg_reload_conf()" >/dev/null
+
+[ "$(DB=ff_cron q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_cron'")" = 0 ] \
+  && pass "no engine worker where ff_engine.enabled is off" || fail "no engine worker where ff_engine.enabled is off"
+
+# DROP EXTENSION stops the worker; CREATE EXTENSION brings it back at once
+q "DROP EXTENSION ff_engine" >/dev/null
+wait_for "DROP EXTENSION stops the database's worker" 5 \
+  "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'"
+q "CREATE EXTENSION ff_engine" >/dev/null
+wait_for "CREATE EXTENSION again starts it without a restart" 3 \
+  "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'"
+
+# pg_cron (scheduled at the start, minute granularity in pg_cron 1.4)
+DB=ff_cron wait_for "pg_cron running ff.run_scanners() promotes the execution" $((70 - ($(date +%s) - cron_scheduled_at))) \
+  "SELECT bool_and(public_state = 'waiting') FROM ff.execution"
+psql -X -q -At -d postgres -c "SELECT cron.unschedule('ff-scanners')" >/dev/null
+
+# a fast shutdown stops the launcher and the workers cleanly
+start=$(date +%s%N)
+if as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -m fast -w -t 20 stop >/dev/null 2>&1; then
+  ms=$((($(date +%s%N) - start) / 1000000))
+  pass "pg_ctl stop -m fast returns ($ms ms)"
+else
+  fail "pg_ctl stop -m fast returns"
+fi
+if grep -qE "terminated by signal|PANIC|was terminated" "$FF_PGDATA"/server.log; then
+  fail "no worker crashed during the run or the shutdown"
+  grep -E "terminated by signal|PANIC|was terminated" "$FF_PGDATA"/server.log
+else
+  pass "no worker crashed during the run or the shutdown"
+fi
+echo "1..$n"
