@@ -3,7 +3,9 @@
  * worker_engine.c
  *	  The engine worker: one per database with ff_engine installed.  It
  *	  runs each scanner (ff.run_scanner) at its interval, one batch per
- *	  transaction, and sleeps on its latch until the next one is due.
+ *	  transaction, and sleeps on its latch until the next one is due.  A
+ *	  full batch means a backlog, so the next batch follows at once (up to
+ *	  256 in a row, the reference's sweep of 256 partitions).
  *
  *	  - An error in one batch is logged and the loop goes on; the failing
  *	    scanner backs off (its interval doubled per consecutive failure, up
@@ -63,7 +65,13 @@ static ScannerSlot scanners[] = {
 
 #define NUM_SCANNERS lengthof(scanners)
 
-static FFPlan plan_run_scanner = {"SELECT ff.run_scanner($1)", 1, {TEXTOID}};
+/* One batch; "more" when it was full, so a backlog is drained at once. */
+static FFPlan plan_run_scanner = {
+	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.run_scanner($1) r", 1, {TEXTOID}
+};
+
+/* Most batches one scanner takes in a row before the others get a turn. */
+#define FF_MAX_BATCHES_PER_TICK 256
 
 /* The extension is installed (call inside a transaction). */
 static bool
@@ -75,11 +83,11 @@ extension_present(void)
 /*
  * run_batch
  *		One scanner batch in its own transaction.  Returns false when the
- *		extension has gone (the worker then exits).  Errors propagate to
- *		the caller's PG_TRY.
+ *		extension has gone (the worker then exits); *more is set when the
+ *		batch was full.  Errors propagate to the caller's PG_TRY.
  */
 static bool
-run_batch(ScannerSlot *s)
+run_batch(ScannerSlot *s, bool *more)
 {
 	Datum		arg = CStringGetTextDatum(s->name);
 	bool		present;
@@ -88,11 +96,13 @@ run_batch(ScannerSlot *s)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	present = extension_present();
+	*more = false;
 	if (present)
 	{
 		pgstat_report_activity(STATE_RUNNING, psprintf("ff_engine scanner %s", s->name));
 		ff_spi_connect();
 		ff_plan_exec(&plan_run_scanner, &arg, NULL, 1);
+		*more = ff_col_bool(0, 1);
 		SPI_finish();
 	}
 	PopActiveSnapshot();
@@ -162,10 +172,18 @@ ff_engine_worker_main(Datum main_arg)
 			MemoryContextSwitchTo(loop_cxt);
 			PG_TRY();
 			{
-				if (!run_batch(s))
+				bool		more = true;
+				int			batches;
+
+				/* a full batch means a backlog: take the next one at once */
+				for (batches = 0; more && batches < FF_MAX_BATCHES_PER_TICK; batches++)
 				{
-					ereport(LOG, (errmsg("ff_engine worker exiting: the extension is not installed")));
-					proc_exit(0);
+					if (!run_batch(s, &more))
+					{
+						ereport(LOG, (errmsg("ff_engine worker exiting: the extension is not installed")));
+						proc_exit(0);
+					}
+					CHECK_FOR_INTERRUPTS();
 				}
 				s->failures = 0;
 			}

@@ -155,7 +155,7 @@ END $$;
 COMMENT ON FUNCTION ff._scan_item(text, text, bigint) IS 'Internal: one scanner item';
 
 -- Applies a locked batch: all at once, or item by item when that fails.
-CREATE FUNCTION ff._scan_apply(scanner text, ids text[], now_ms bigint)
+CREATE FUNCTION ff._scan_apply(scanner text, ids text[], now_ms bigint, batch_size integer)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     id text;
@@ -194,10 +194,12 @@ BEGIN
         USING unnest(succeeded) i, LATERAL ff.parse_execution_id(i) k
         WHERE f.scanner = _scan_apply.scanner AND f.partition = k.partition AND f.execution_id = k.execution_uuid;
     END IF;
+    -- a full batch means more may be due: the caller can take another at once
     RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', scanner,
-                              'processed', cardinality(succeeded), 'errors', errors);
+                              'processed', cardinality(succeeded), 'errors', errors,
+                              'more', cardinality(ids) >= batch_size);
 END $$;
-COMMENT ON FUNCTION ff._scan_apply(text, text[], bigint) IS 'Internal: apply a scanner batch';
+COMMENT ON FUNCTION ff._scan_apply(text, text[], bigint, integer) IS 'Internal: apply a scanner batch';
 
 -- What a scan needs to know: the clock, the filter, its cycle.
 CREATE TYPE ff._scan_context AS (now_ms bigint, namespace text, tag_key text, tag_value text, cycle bigint);
@@ -247,7 +249,7 @@ BEGIN
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' AND e.lease_expires_at <= c.now_ms
           AND ff._scan_wants('lease_expiry', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.lease_expires_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.lease_expires_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
 END $$;
 COMMENT ON FUNCTION ff.scan_lease_expiry(integer, text, text) IS
     'Marks leases past their expiry as lease_expired_reclaimable, one batch (spec §6.1)';
@@ -261,7 +263,7 @@ BEGIN
         WHERE e.lifecycle_phase = 'runnable' AND e.eligibility_state = 'not_eligible_until_time'
           AND e.delay_until <= c.now_ms
           AND ff._scan_wants('delayed', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.delay_until LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.delay_until LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
 END $$;
 COMMENT ON FUNCTION ff.scan_delayed(integer, text, text) IS
     'Promotes due delayed executions to eligible, one batch (spec §6.2)';
@@ -274,7 +276,7 @@ BEGIN
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.attempt_timeout_at <= c.now_ms
           AND ff._scan_wants('attempt_timeout', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.attempt_timeout_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.attempt_timeout_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
 END $$;
 COMMENT ON FUNCTION ff.scan_attempt_timeouts(integer, text, text) IS
     'Expires executions whose attempt ran past its timeout, one batch (spec §6.3)';
@@ -287,7 +289,7 @@ BEGIN
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.execution_deadline_at <= c.now_ms
           AND ff._scan_wants('execution_deadline', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.execution_deadline_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.execution_deadline_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
 END $$;
 COMMENT ON FUNCTION ff.scan_execution_deadlines(integer, text, text) IS
     'Expires executions past their whole-execution deadline, in any phase, one batch (spec §6.4)';
@@ -311,7 +313,7 @@ BEGIN
                      OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap FROM ff.worker w, unnest(w.capabilities) cap
                                                          WHERE w.namespace = e.namespace AND w.expires_at > c.now_ms))))
           AND ff._scan_wants('unblock', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.eligibility_state, e.created_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.eligibility_state, e.created_at LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
 END $$;
 COMMENT ON FUNCTION ff.scan_unblock(integer, text, text) IS
     'Releases budget, quota and route blocks whose cause has cleared, one batch (spec §6.7)';
@@ -328,7 +330,7 @@ BEGIN
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.lifecycle_phase = 'terminal' AND e.purge_after <= c.now_ms
           AND ff._scan_wants('retention', e.partition, e.execution_id, e.namespace, c)
-        ORDER BY e.purge_after LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms);
+        ORDER BY e.purge_after LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
     -- and expired idempotency keys
     WITH gone AS (
         DELETE FROM ff.idempotency_key k WHERE (k.partition, k.namespace, k.key) IN (
@@ -383,16 +385,23 @@ COMMENT ON FUNCTION ff.run_scanner(text) IS
 CREATE FUNCTION ff.run_scanners() RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     s text;
+    r jsonb;
     out jsonb := '[]';
 BEGIN
     FOR s IN SELECT st.scanner FROM ff.scanner_state st
              WHERE st.next_run_at IS NULL OR st.next_run_at <= ff.now_ms() ORDER BY st.scanner LOOP
-        out := out || ff.run_scanner(s);
+        -- full batches mean a backlog: take up to 256 batches, as the
+        -- engine worker does in one tick
+        FOR i IN 1..256 LOOP
+            r := ff.run_scanner(s);
+            out := out || r;
+            EXIT WHEN NOT (r ->> 'more')::boolean;
+        END LOOP;
     END LOOP;
     RETURN out;
 END $$;
 COMMENT ON FUNCTION ff.run_scanners() IS
-    'Runs every scanner that is due, once (for pg_cron where the library is not preloaded)';
+    'Runs every scanner that is due, draining a backlog up to 256 batches each (for pg_cron where the library is not preloaded)';
 
 CREATE VIEW ff.scanner_status AS
 SELECT s.scanner, ff.scanner_interval_ms(s.scanner) AS interval_ms, s.runs, s.cycle,

@@ -8,11 +8,12 @@ CREATE FUNCTION t.exec_uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.
 -- delayed promoter: due items promoted, not-yet-due untouched, batch limit holds
 SELECT ff.create_execution(t.id(g), delay_until => 1000000000000 + g * 1000) FROM generate_series(1, 5) g;
 SELECT t.at(1000000003000);
-SELECT is(ff.scan_delayed(), '{"ok": true, "errors": 0, "status": "OK", "scanner": "delayed", "processed": 3}', 'three due of five promoted');
+SELECT is(ff.scan_delayed(), '{"ok": true, "more": false, "errors": 0, "status": "OK", "scanner": "delayed", "processed": 3}', 'three due of five promoted');
 SELECT is((SELECT array_agg(public_state::text ORDER BY id) FROM ff.executions WHERE id IN (t.id(1), t.id(2), t.id(3), t.id(4), t.id(5))),
           ARRAY['waiting', 'waiting', 'waiting', 'delayed', 'delayed'], 'not-yet-due stay delayed');
 SELECT t.at(1000000009000);
-SELECT is((ff.scan_delayed(batch_size => 1))->>'processed', '1', 'batch limit holds');
+SELECT is((ff.scan_delayed(batch_size => 1)) - 'ok' - 'status' - 'scanner', '{"more": true, "errors": 0, "processed": 1}',
+          'batch limit holds, and a full batch says there may be more');
 SELECT is((ff.scan_delayed())->>'processed', '1', 'the rest next time');
 -- 71. idempotent
 SELECT is((ff.scan_delayed())->>'processed', '0', 'running it again changes nothing');
@@ -119,7 +120,7 @@ END $$;
 CREATE TRIGGER refuse_51 BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse_51();
 SELECT t.at(1000086413000);
 SET LOCAL client_min_messages = error;
-SELECT is(ff.run_scanner('delayed') - 'ok' - 'status' - 'scanner', '{"errors": 1, "processed": 1}', 'a failing item does not stop its batch');
+SELECT is(ff.run_scanner('delayed') - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 1}', 'a failing item does not stop its batch');
 SELECT is((t.row(t.id(50))).public_state, 'waiting', 'the healthy item was promoted');
 SELECT is((SELECT failures || ':' || last_error FROM ff.scanner_item_failure), '1:injected failure', 'the failure is recorded');
 SELECT ff.run_scanner('delayed'), ff.run_scanner('delayed');
@@ -140,11 +141,18 @@ SELECT is((SELECT interval_ms FROM ff.scanner_status WHERE scanner = 'delayed'),
 SELECT is(jsonb_array_length(ff.run_scanners()), 5, 'run_scanners runs the scanners that are due');
 SELECT is(jsonb_array_length(ff.run_scanners()), 0, 'and none again before their interval');
 SELECT throws_ok($$SELECT ff.run_scanner('nope')$$, '22023', NULL, 'unknown scanner -> 22023');
+-- a backlog is drained in full batches by run_scanners
+SELECT ff.create_execution(t.id(1000 + g), delay_until => ff.now_ms() + 1) FROM generate_series(1, 120) g;
+SELECT t.at(ff.now_ms() + 1);
+UPDATE ff.scanner_state SET next_run_at = NULL WHERE scanner = 'delayed';
+SELECT is((SELECT count(*)::int FROM jsonb_array_elements(ff.run_scanners()) r WHERE r->>'scanner' = 'delayed'), 3,
+          'a backlog of 120 is drained in three batches of 50 in one call');
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE public_state = 'delayed' AND delay_until <= ff.now_ms()), 0, 'nothing due is left');
 SELECT throws_ok($$SELECT ff.scan_delayed(0)$$, '22023', NULL, 'batch size 0 -> 22023');
 SELECT throws_ok($$SELECT ff.scan_delayed(tag => 'novalue')$$, '22023', NULL, 'malformed tag filter -> 22023');
 
-SELECT ff.create_execution(t.id(60), namespace => 'tenant-a', delay_until => 1000086413001, tags => '{"cairn.instance_id": "i1"}');
-SELECT ff.create_execution(t.id(61), namespace => 'tenant-b', delay_until => 1000086413001, tags => '{"cairn.instance_id": "i2"}');
+SELECT ff.create_execution(t.id(60), namespace => 'tenant-a', delay_until => 1000086413500, tags => '{"cairn.instance_id": "i1"}');
+SELECT ff.create_execution(t.id(61), namespace => 'tenant-b', delay_until => 1000086413500, tags => '{"cairn.instance_id": "i2"}');
 SELECT t.at(1000086414000);
 SELECT is((ff.scan_delayed(namespace => 'tenant-b'))->>'processed', '1', 'a namespace filter takes only its own');
 SELECT is((t.row(t.id(60))).public_state, 'delayed', 'the other tenant is untouched');
