@@ -58,10 +58,7 @@ listen_addresses = ''
 shared_preload_libraries = 'ff_engine,pg_cron'
 cron.database_name = 'postgres'
 max_worker_processes = 32
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-max_connections = 100
+max_connections = 200
 log_min_messages = warning
 # The engine worker stays off except where a test database turns it on
 # (ALTER DATABASE ... SET ff_engine.enabled = on): suites that pin the test
@@ -70,6 +67,23 @@ ff_engine.enabled = off
 ff_engine.launcher_naptime = 1000
 cron.use_background_workers = on
 CONF
+  if [ "${FF_DURABLE:-0}" = 1 ]; then
+    # benchmarks: durable commits, as in production
+    cat >> "$FF_PGDATA/postgresql.conf" <<CONF
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+shared_buffers = 512MB
+max_wal_size = 4GB
+CONF
+  else
+    # tests: durability is not what they measure
+    cat >> "$FF_PGDATA/postgresql.conf" <<CONF
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+  fi
   as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null
   trap stop_cluster EXIT
 }
