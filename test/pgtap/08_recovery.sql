@@ -235,6 +235,39 @@ SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_history WHERE exec
           'marked expired, then reclaimed');
 SELECT t.invariants('claim_next reclaim');
 
+-- lease history is capped near the newest 1000 events per execution (§4.6)
+SELECT ff.create_execution(t.id(70), lane_id => 'hist');
+DO $$
+BEGIN
+  FOR i IN 1..560 LOOP
+    PERFORM count(*) FROM ff.claim_next('hist', 'w', 'w-1');
+    PERFORM ff.delay_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, 0) FROM t.row(t.id(70)) e;
+    PERFORM ff.promote_delayed(t.id(70));
+  END LOOP;
+END $$;
+SELECT is((t.row(t.id(70))).history_seq, 1120::bigint, '1120 lease events recorded');
+SELECT cmp_ok((SELECT count(*) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(70))), '<=', 1020::bigint, 'history trimmed to about 1000');
+SELECT cmp_ok((SELECT count(*) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(70))), '>=', 1000::bigint, 'the newest 1000 kept');
+SELECT is((SELECT max(seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(70))), 1120::bigint, 'the newest event is kept');
+
+-- Appendix C.7: a reclaimed attempt does not inherit the old attempt timeout
+SELECT ff.create_execution(t.id(71));
+SELECT ff.claim_execution(t.id(71), 'w1', 'w1-1', 'default', attempt_timeout_ms => 999) FROM ff.issue_claim_grant(t.id(71), 'w1', 'w1-1', 'default');
+SELECT isnt((t.row(t.id(71))).attempt_timeout_at, NULL, 'the first attempt has a timeout');
+SELECT ff.revoke_lease(t.id(71)), ff.issue_reclaim_grant(t.id(71), 'w2', 'w2-1', 'default');
+SELECT ff.reclaim_execution(t.id(71), 'w2', 'w2-1', 'default');
+SELECT is((t.row(t.id(71))).attempt_timeout_at, NULL, 'the reclaim attempt has none');
+
+-- Appendix C.11: a resumed claim needs an unowned, eligible execution
+SELECT ff.create_execution(t.id(72));
+SELECT t.claim(t.id(72));
+SELECT ff.delay_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, 9999999999999) FROM t.row(t.id(72)) e;
+SELECT is(ff.claim_resumed_execution(t.id(72), 'w1', 'w1-1', 'default')->>'error', 'execution_not_leaseable',
+          'resumed claim of a still-delayed interrupted execution -> execution_not_leaseable');
+SELECT is(ff.issue_grant_and_claim(t.id(72), 'op', 'op-1', 'default')->>'error', 'execution_not_eligible',
+          'grant-and-claim will not resume it out of its delay either');
+SELECT is((t.row(t.id(72))).public_state, 'delayed', 'it stays delayed');
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
