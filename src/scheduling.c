@@ -114,10 +114,24 @@ attempt_policy_arg(FunctionCallInfo fcinfo, int n)
 static void
 uuid_arg_or_mint(FunctionCallInfo fcinfo, int n, pg_uuid_t *out)
 {
-	if (PG_ARGISNULL(n))
+	if (n < 0 || PG_ARGISNULL(n))
 		ff_mint_uuid(out);
 	else
 		*out = *PG_GETARG_UUID_P(n);
+}
+
+/*
+ * lease_args
+ *		The new lease a claim asks for: its id (minted when NULL or when
+ *		there is no argument) and its TTL; renewal is due at 2/3 of it.
+ */
+static void
+lease_args(FunctionCallInfo fcinfo, int lease_id_arg, int ttl_arg, ClaimRequest *req)
+{
+	uuid_arg_or_mint(fcinfo, lease_id_arg, &req->lease_id);
+	req->lease_ttl_ms = ff_arg_int64(fcinfo, ttl_arg, "lease_ttl_ms");
+	check_ttl(req->lease_ttl_ms, "lease_ttl_ms");
+	req->renew_before_ms = (req->lease_ttl_ms * 2) / 3;
 }
 
 /* Active with a lease that expired or was revoked (§3.19, §3.20). */
@@ -507,10 +521,9 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 	Grant		g;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
-	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
-	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
-	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
-	req.renew_before_ms = PG_ARGISNULL(7) ? (req.lease_ttl_ms * 2) / 3 : PG_GETARG_INT64(7);
+	lease_args(fcinfo, 5, 6, &req);
+	if (!PG_ARGISNULL(7))
+		req.renew_before_ms = PG_GETARG_INT64(7);
 	ff_check_nonnegative(req.renew_before_ms, "renew_before_ms");
 	uuid_arg_or_mint(fcinfo, 8, &req.attempt_id);
 	req.attempt_policy = attempt_policy_arg(fcinfo, 9);
@@ -564,10 +577,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 	Grant		g;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
-	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
-	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
-	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
-	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	lease_args(fcinfo, 5, 6, &req);
 	ff_arg_int64_opt(fcinfo, 7, &req.attempt_timeout_ms);
 	ff_check_nonnegative(req.attempt_timeout_ms, "remaining_attempt_timeout_ms");
 
@@ -619,10 +629,7 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 	Grant		g;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
-	uuid_arg_or_mint(fcinfo, 5, &req.lease_id);
-	req.lease_ttl_ms = ff_arg_int64(fcinfo, 6, "lease_ttl_ms");
-	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
-	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	lease_args(fcinfo, 5, 6, &req);
 	uuid_arg_or_mint(fcinfo, 7, &req.attempt_id);
 	req.attempt_policy = attempt_policy_arg(fcinfo, 8);
 	ff_arg_int64_opt(fcinfo, 9, &req.attempt_timeout_ms);
@@ -688,10 +695,7 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 	int64		cap;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
-	uuid_arg_or_mint(fcinfo, 4, &req.lease_id);
-	req.lease_ttl_ms = ff_arg_int64(fcinfo, 5, "lease_ttl_ms");
-	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
-	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	lease_args(fcinfo, 4, 5, &req);
 	uuid_arg_or_mint(fcinfo, 6, &req.attempt_id);
 	req.attempt_policy = attempt_policy_arg(fcinfo, 7);
 	ff_check_nonnegative(default_max, "default_max_reclaim_count");
@@ -830,9 +834,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	claimer_args(fcinfo, 1, 2, 0, &req);
 	ff_caps_from_array(caps_arr, &caps);
-	req.lease_ttl_ms = ff_arg_int64(fcinfo, 4, "lease_ttl_ms");
-	check_ttl(req.lease_ttl_ms, "lease_ttl_ms");
-	req.renew_before_ms = (req.lease_ttl_ms * 2) / 3;
+	lease_args(fcinfo, -1, 4, &req);
 	ff_arg_int64_opt(fcinfo, 6, &req.attempt_timeout_ms);
 	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
 	if (max_count < 1 || max_count > FF_MAX_CLAIM_BATCH)
