@@ -41,8 +41,9 @@ ensure_deps() {
 
 build_install() {
   say "building ff_engine"
-  make -C "$FF_ROOT" -s PG_CONFIG=$PGBIN/pg_config >/dev/null
-  as_root make -C "$FF_ROOT" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
+  # with_llvm=no: no JIT bitcode, so clang is not needed
+  make -C "$FF_ROOT" -s with_llvm=no PG_CONFIG=$PGBIN/pg_config >/dev/null
+  as_root make -C "$FF_ROOT" -s with_llvm=no install PG_CONFIG=$PGBIN/pg_config >/dev/null
 }
 
 start_cluster() {
