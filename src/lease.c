@@ -173,7 +173,7 @@ Datum
 ff_renew_lease(PG_FUNCTION_ARGS)
 {
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		attempt_index = ff_arg_int64(fcinfo, 1, "attempt_index");
+	int64		attempt_index = ff_arg_int32(fcinfo, 1, "attempt_index");
 	Fence		f = ff_fence_args(fcinfo, 3, 4, 2);
 	int64		ttl = ff_arg_int64(fcinfo, 5, "lease_ttl_ms");
 	int64		grace = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
@@ -227,8 +227,8 @@ ff_update_progress(PG_FUNCTION_ARGS)
 {
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	Fence		f = ff_fence_args(fcinfo, 1, 2, -1);
-	int64		pct;
-	bool		has_pct = ff_arg_int64_opt(fcinfo, 3, &pct);
+	bool		has_pct = !PG_ARGISNULL(3);
+	int64		pct = has_pct ? PG_GETARG_INT32(3) : 0;
 	char	   *message = ff_arg_text_opt(fcinfo, 4);
 	int64		now = ff_now_ms();
 	FFResult	r;

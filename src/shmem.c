@@ -35,6 +35,13 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool wake_launcher_at_commit = false;
 static bool xact_callback_registered = false;
 
+/* Streams this transaction appended to: their tailers are woken at commit. */
+#define MAX_PENDING_STREAM_WAKES 16
+static StreamKey pending_stream_wakes[MAX_PENDING_STREAM_WAKES];
+static int	num_pending_stream_wakes = 0;
+static bool wake_all_streams = false;	/* too many distinct streams */
+static bool waiter_cleanup_registered = false;
+
 static void
 ff_shmem_request(void)
 {
@@ -70,34 +77,164 @@ ff_shmem_init(void)
 	shmem_startup_hook = ff_shmem_startup;
 }
 
+static bool
+stream_key_eq(const StreamKey *a, const StreamKey *b)
+{
+	return a->dboid == b->dboid && a->partition == b->partition &&
+		a->attempt_index == b->attempt_index &&
+		memcmp(a->uuid.data, b->uuid.data, UUID_LEN) == 0;
+}
+
+/*
+ * Sets the latches of the sessions tailing the streams written to.  The
+ * latches are collected under the spinlock and set after it (SetLatch may
+ * make a system call).
+ */
+static void
+wake_stream_waiters(void)
+{
+	Latch	   *wake[FF_MAX_STREAM_WAITERS];
+	int			nwake = 0,
+				i,
+				j;
+
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_STREAM_WAITERS; i++)
+	{
+		StreamWaiter *w = &ff_shared->waiters[i];
+
+		if (w->pid == 0)
+			continue;
+		for (j = 0; j < num_pending_stream_wakes; j++)
+			if (wake_all_streams || stream_key_eq(&w->key, &pending_stream_wakes[j]))
+			{
+				wake[nwake++] = w->latch;
+				break;
+			}
+	}
+	SpinLockRelease(&ff_shared->mutex);
+	for (i = 0; i < nwake; i++)
+		SetLatch(wake[i]);
+}
+
 static void
 ff_xact_callback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT && wake_launcher_at_commit && ff_shared != NULL)
+	if (event == XACT_EVENT_COMMIT && ff_shared != NULL)
 	{
-		Latch	   *latch;
+		if (wake_launcher_at_commit)
+		{
+			Latch	   *latch;
 
-		SpinLockAcquire(&ff_shared->mutex);
-		latch = ff_shared->launcher_latch;
-		ff_shared->launcher_wake_requested = true;
-		SpinLockRelease(&ff_shared->mutex);
-		if (latch)
-			SetLatch(latch);
+			SpinLockAcquire(&ff_shared->mutex);
+			latch = ff_shared->launcher_latch;
+			ff_shared->launcher_wake_requested = true;
+			SpinLockRelease(&ff_shared->mutex);
+			if (latch)
+				SetLatch(latch);
+		}
+		if (num_pending_stream_wakes > 0)
+			wake_stream_waiters();
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
+	{
 		wake_launcher_at_commit = false;
+		num_pending_stream_wakes = 0;
+		wake_all_streams = false;
+	}
 }
 
-void
-ff_wake_launcher_at_commit(void)
+static void
+register_xact_callback(void)
 {
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(ff_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
+}
+
+void
+ff_wake_launcher_at_commit(void)
+{
+	register_xact_callback();
 	wake_launcher_at_commit = true;
+}
+
+/* Tailers of this stream are woken when the current transaction commits. */
+void
+ff_stream_wake_at_commit(const StreamKey *key)
+{
+	int			i;
+
+	if (ff_shared == NULL)
+		return;
+	register_xact_callback();
+	for (i = 0; i < num_pending_stream_wakes; i++)
+		if (stream_key_eq(&pending_stream_wakes[i], key))
+			return;
+	if (num_pending_stream_wakes < MAX_PENDING_STREAM_WAKES)
+		pending_stream_wakes[num_pending_stream_wakes++] = *key;
+	else
+		wake_all_streams = true;
+}
+
+/* Frees the slots of this backend when it exits. */
+static void
+waiter_cleanup(int code, Datum arg)
+{
+	int			i;
+
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_STREAM_WAITERS; i++)
+		if (ff_shared->waiters[i].pid == MyProcPid)
+			ff_shared->waiters[i].pid = 0;
+	SpinLockRelease(&ff_shared->mutex);
+}
+
+/*
+ * ff_stream_waiter_register
+ *		Announce that this session waits on a stream; returns the slot, or
+ *		-1 when there is no shared memory or no free slot (the caller then
+ *		re-checks on a short timer instead).
+ */
+int
+ff_stream_waiter_register(const StreamKey *key)
+{
+	int			i,
+				slot = -1;
+
+	if (ff_shared == NULL)
+		return -1;
+	if (!waiter_cleanup_registered)
+	{
+		before_shmem_exit(waiter_cleanup, (Datum) 0);
+		waiter_cleanup_registered = true;
+	}
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_STREAM_WAITERS; i++)
+		if (ff_shared->waiters[i].pid == 0)
+		{
+			ff_shared->waiters[i].pid = MyProcPid;
+			ff_shared->waiters[i].key = *key;
+			ff_shared->waiters[i].latch = MyLatch;
+			slot = i;
+			break;
+		}
+	SpinLockRelease(&ff_shared->mutex);
+	return slot;
+}
+
+void
+ff_stream_waiter_unregister(int slot)
+{
+	if (slot < 0 || ff_shared == NULL)
+		return;
+	SpinLockAcquire(&ff_shared->mutex);
+	if (ff_shared->waiters[slot].pid == MyProcPid)
+		ff_shared->waiters[slot].pid = 0;
+	SpinLockRelease(&ff_shared->mutex);
 }
 
 /*

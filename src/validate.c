@@ -49,6 +49,16 @@ ff_arg_int64(FunctionCallInfo fcinfo, int n, const char *name)
 	return PG_GETARG_INT64(n);
 }
 
+int32
+ff_arg_int32(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return PG_GETARG_INT32(n);
+}
+
 bool
 ff_arg_int64_opt(FunctionCallInfo fcinfo, int n, int64 *out)
 {

@@ -31,6 +31,7 @@
 extern char *ff_arg_text(FunctionCallInfo fcinfo, int n, const char *name);
 extern char *ff_arg_text_opt(FunctionCallInfo fcinfo, int n);
 extern int64 ff_arg_int64(FunctionCallInfo fcinfo, int n, const char *name);
+extern int32 ff_arg_int32(FunctionCallInfo fcinfo, int n, const char *name);
 extern bool ff_arg_int64_opt(FunctionCallInfo fcinfo, int n, int64 *out);
 extern pg_uuid_t *ff_arg_uuid_opt(FunctionCallInfo fcinfo, int n);
 extern void ff_check_positive(int64 v, const char *name);

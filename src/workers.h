@@ -17,17 +17,37 @@
 
 #include "storage/latch.h"
 #include "storage/spin.h"
+#include "utils/uuid.h"
 
 #define FF_LAUNCHER_TYPE	"ff_engine launcher"
 #define FF_WORKER_TYPE		"ff_engine worker"
 
-/* Shared state: where to find the launcher, to wake it. */
+/* A session blocked in ff.tail_attempt_stream, waiting for frames. */
+#define FF_MAX_STREAM_WAITERS 128
+
+typedef struct StreamKey
+{
+	Oid			dboid;
+	int			partition;
+	pg_uuid_t	uuid;
+	int			attempt_index;
+} StreamKey;
+
+typedef struct StreamWaiter
+{
+	pid_t		pid;			/* 0: slot free */
+	StreamKey	key;
+	Latch	   *latch;
+} StreamWaiter;
+
+/* Shared state: where to find the launcher, and who waits on which stream. */
 typedef struct FFShared
 {
 	slock_t		mutex;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	bool		launcher_wake_requested;	/* retry every database now */
+	StreamWaiter waiters[FF_MAX_STREAM_WAITERS];
 } FFShared;
 
 extern FFShared *ff_shared;
@@ -45,6 +65,9 @@ extern int	ff_retention_interval_ms;
 extern void ff_shmem_init(void);
 extern void ff_register_launcher(void);
 extern void ff_wake_launcher_at_commit(void);
+extern int	ff_stream_waiter_register(const StreamKey *key);
+extern void ff_stream_waiter_unregister(int slot);
+extern void ff_stream_wake_at_commit(const StreamKey *key);
 
 PGDLLEXPORT void ff_launcher_main(Datum main_arg);
 PGDLLEXPORT void ff_engine_worker_main(Datum main_arg);

@@ -228,8 +228,10 @@ CREATE INDEX completion_event_pending_idx ON ff.completion_event (event_id)
     WHERE processed_at IS NULL;
 CREATE INDEX completion_event_execution_idx ON ff.completion_event (partition, execution_id);
 
--- Attempt stream metadata (spec §3.24).  Terminal transitions close the
--- stream of the attempt they end.
+-- Attempt output streams (spec §3.24-§3.27): one stream per (execution,
+-- attempt).  The meta row is the stream's serialization point: appends lock
+-- it (never the execution row), and every transition that ends an attempt
+-- closes it under the same lock, so no frame lands after a close.
 CREATE TABLE ff.stream_meta (
     partition          smallint NOT NULL,
     execution_id       uuid NOT NULL,
@@ -238,12 +240,50 @@ CREATE TABLE ff.stream_meta (
     created_at         bigint NOT NULL,
     closed_at          bigint,
     closed_reason      text,
-    frame_count        bigint NOT NULL DEFAULT 0,
+    retention_maxlen   integer NOT NULL DEFAULT 0,
+    frame_count        bigint NOT NULL DEFAULT 0,      -- lifetime, not reduced by trimming
+    retained_count     bigint NOT NULL DEFAULT 0,      -- frames currently stored
     total_bytes        bigint NOT NULL DEFAULT 0,
-    last_ts            bigint NOT NULL DEFAULT 0,
-    last_seq           bigint NOT NULL DEFAULT 0,
+    last_ts            bigint NOT NULL DEFAULT 0,      -- entry id of the last frame: last_ts-last_seq
+    last_seq           bigint NOT NULL DEFAULT -1,
     last_frame_at      bigint,
     has_durable_frame  boolean NOT NULL DEFAULT false,
+    ema_rate_hz        double precision,               -- best-effort rate estimator
+    last_append_ts_ms  bigint,
+    maxlen_applied_last integer,
+    frames_expire_at   bigint,                         -- best-effort streams without durable frames
+    PRIMARY KEY (partition, execution_id, attempt_index)
+);
+CREATE INDEX stream_meta_expiry_idx ON ff.stream_meta (frames_expire_at) WHERE frames_expire_at IS NOT NULL;
+
+CREATE TABLE ff.stream_frame (
+    partition       smallint NOT NULL,
+    execution_id    uuid NOT NULL,
+    attempt_index   integer NOT NULL,
+    ts              bigint NOT NULL,
+    seq             integer NOT NULL,
+    frame_type      text NOT NULL,
+    frame_ts        bigint NOT NULL,
+    payload         bytea NOT NULL,
+    encoding        text NOT NULL,
+    source          text NOT NULL,
+    mode            text NOT NULL,
+    correlation_id  text,
+    summary_version bigint,
+    ttl_ms          bigint,
+    PRIMARY KEY (partition, execution_id, attempt_index, ts, seq)
+);
+
+-- The summary document of a summary-mode stream (JSON merge patch).
+CREATE TABLE ff.stream_summary (
+    partition         smallint NOT NULL,
+    execution_id      uuid NOT NULL,
+    attempt_index     integer NOT NULL,
+    document          jsonb NOT NULL,
+    version           bigint NOT NULL,
+    patch_kind        text NOT NULL,
+    first_applied_ms  bigint NOT NULL,
+    last_updated_ms   bigint NOT NULL,
     PRIMARY KEY (partition, execution_id, attempt_index)
 );
 
@@ -255,3 +295,5 @@ SELECT pg_catalog.pg_extension_config_dump('ff.claim_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.idempotency_key', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.completion_event', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.stream_meta', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.stream_frame', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.stream_summary', '');

@@ -116,8 +116,8 @@ END $$;
 COMMENT ON FUNCTION ff.heartbeat_worker(text, text, bigint) IS
     'Extends a live worker registration by its ttl; not_registered once it expired (spec §3.30)';
 
--- Deletes every record of an execution (retention).  Stream frames and
--- flow/suspension records join this list as those subsystems arrive.
+-- Deletes every record of an execution (retention), its streams included.
+-- Flow and suspension records join this list as those subsystems arrive.
 CREATE FUNCTION ff.purge_execution(execution_id text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -125,6 +125,8 @@ DECLARE
     u uuid;
 BEGIN
     SELECT k.partition, k.execution_uuid INTO p, u FROM ff.parse_execution_id(execution_id) k;
+    DELETE FROM ff.stream_frame f WHERE f.partition = p AND f.execution_id = u;
+    DELETE FROM ff.stream_summary s WHERE s.partition = p AND s.execution_id = u;
     DELETE FROM ff.stream_meta s WHERE s.partition = p AND s.execution_id = u;
     DELETE FROM ff.attempt a WHERE a.partition = p AND a.execution_id = u;
     DELETE FROM ff.lease_history h WHERE h.partition = p AND h.execution_id = u;
@@ -324,6 +326,7 @@ DECLARE
     c ff._scan_context := ff._scan_context('retention', namespace, tag, batch_size);
     r jsonb;
     keys integer;
+    streams integer;
 BEGIN
     -- by each execution's own purge time (spec §6.6 recommendation)
     r := ff._scan_apply('retention', ARRAY(
@@ -331,6 +334,19 @@ BEGIN
         WHERE e.lifecycle_phase = 'terminal' AND e.purge_after <= c.now_ms
           AND ff._scan_wants('retention', e.partition, e.execution_id, e.namespace, c)
         ORDER BY e.purge_after LIMIT batch_size FOR UPDATE OF e SKIP LOCKED), c.now_ms, batch_size);
+    -- frames of best-effort streams past their expiry
+    WITH expired AS (
+        SELECT m.partition, m.execution_id, m.attempt_index FROM ff.stream_meta m
+        WHERE m.frames_expire_at <= c.now_ms ORDER BY m.frames_expire_at LIMIT batch_size
+        FOR UPDATE SKIP LOCKED),
+    frames AS (
+        DELETE FROM ff.stream_frame f USING expired x
+        WHERE f.partition = x.partition AND f.execution_id = x.execution_id AND f.attempt_index = x.attempt_index),
+    metas AS (
+        UPDATE ff.stream_meta m SET retained_count = 0, frames_expire_at = NULL FROM expired x
+        WHERE m.partition = x.partition AND m.execution_id = x.execution_id AND m.attempt_index = x.attempt_index
+        RETURNING 1)
+    SELECT count(*) INTO streams FROM metas;
     -- and expired idempotency keys
     WITH gone AS (
         DELETE FROM ff.idempotency_key k WHERE (k.partition, k.namespace, k.key) IN (
@@ -339,7 +355,7 @@ BEGIN
             ORDER BY i.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
         RETURNING 1)
     SELECT count(*) INTO keys FROM gone;
-    RETURN r || jsonb_build_object('idempotency_keys_expired', keys);
+    RETURN r || jsonb_build_object('idempotency_keys_expired', keys, 'streams_expired', streams);
 END $$;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
     'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
