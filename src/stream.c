@@ -68,7 +68,7 @@ typedef enum StreamMode
 	MODE_DURABLE, MODE_SUMMARY, MODE_BEST_EFFORT
 } StreamMode;
 
-static const char *const mode_labels[] = {"durable", "summary", "best_effort"};
+static const char *const mode_labels[] = {"durable", "summary", "best_effort", NULL};
 
 /* ---- JSON merge patch (RFC 7396) ---- */
 

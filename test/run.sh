@@ -43,7 +43,7 @@ if [ "$bad" -gt 0 ] || [ "$dubious" -gt 0 ]; then
   grep -E -B2 -A6 '^ *not ok|Dubious|ERROR' "$logdir/pgtap.log"
 fi
 
-say "background workers: the engine running by itself"
+say "live: background workers and stream tails"
 source "$FF_ROOT/test/worker/run.sh" >"$logdir/worker.log" 2>&1
 ok=$(grep -cE '^ok [0-9]+' "$logdir/worker.log")
 bad=$(grep -cE '^not ok [0-9]+' "$logdir/worker.log")

@@ -87,6 +87,38 @@ q "CREATE EXTENSION ff_engine" >/dev/null
 wait_for "CREATE EXTENSION again starts it without a restart" 3 \
   "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'"
 
+# tailing a stream: a reader blocked in ff.tail_attempt_stream is woken by a
+# writer's commit in another session (not by its timeout)
+tail_id='{fp:1}:00000000-0000-4000-8000-0000000000bb'
+q "SELECT ff.create_execution('$tail_id', lane_id => 'tail')" >/dev/null
+lease=$(q "SELECT claim->>'lease_id' FROM ff.claim_next('tail', 'w', 'w-1', lease_ttl_ms => 600000)")
+tail_out=$(mktemp)
+t0=$(date +%s%N)
+q "SELECT e->>'payload' FROM jsonb_array_elements((ff.tail_attempt_stream('$tail_id', 0, '0-0', block_ms => 10000))->'entries') e" >"$tail_out" &
+reader=$!
+sleep 0.5
+q "SELECT ff.append_frame('$tail_id', 0, '$lease', 1, 'stdout', 'hello tail')" >/dev/null
+wait $reader
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$(cat "$tail_out")" = "hello tail" ] && [ "$ms" -lt 3000 ]; then
+  pass "a blocked tail wakes on the writer's commit ($ms ms, block 10 s)"
+else
+  fail "a blocked tail wakes on the writer's commit (got '$(cat "$tail_out")' after $ms ms)"
+fi
+t0=$(date +%s%N)
+got=$(q "SELECT jsonb_array_length((ff.tail_attempt_stream('$tail_id', 0, (ff.read_stream_meta('$tail_id', 0))->>'last_sequence', block_ms => 300))->'entries')")
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$got" = 0 ] && [ "$ms" -ge 300 ] && [ "$ms" -lt 2000 ] \
+  && pass "with nothing new the tail returns empty at its timeout ($ms ms, block 300 ms)" \
+  || fail "with nothing new the tail returns empty at its timeout (got $got after $ms ms)"
+q "SELECT ff.tail_attempt_stream('$tail_id', 0, (ff.read_stream_meta('$tail_id', 0))->>'last_sequence', block_ms => 1500)" >"$tail_out" &
+reader=$!
+sleep 0.3
+psql -X -q -d ff_worker -c "BEGIN" -c "SELECT ff.append_frame('$tail_id', 0, '$lease', 1, 'stdout', 'never')" -c "ROLLBACK" >/dev/null
+wait $reader
+grep -q never "$tail_out" && fail "a rolled-back append is never seen by a tail" || pass "a rolled-back append is never seen by a tail"
+rm -f "$tail_out"
+
 # pg_cron (scheduled at the start, minute granularity in pg_cron 1.4)
 DB=ff_cron wait_for "pg_cron running ff.run_scanners() promotes the execution" $((70 - ($(date +%s) - cron_scheduled_at))) \
   "SELECT bool_and(public_state = 'waiting') FROM ff.execution"
