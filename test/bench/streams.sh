@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Stream append benchmark (issue 5): 4 concurrent writers append 64-byte
+# durable frames to their attempts' streams with ff.append_frame, against a
+# plain INSERT of the same rows into a table shaped like ff.stream_frame,
+# in the same run on the same durable cluster (fsync and synchronous_commit
+# on).  Reports frames/s (median of REPS runs, with min and max) and
+# p50/p99 latency per append.  Target: durable appends >= 60% of the plain
+# insert rate.
+#   bash test/bench/streams.sh         (CLIENTS=4 SECS=15 REPS=3)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+CLIENTS=${CLIENTS:-4}
+SECS=${SECS:-15}
+REPS=${REPS:-3}
+ensure_deps
+build_install
+FF_DURABLE=1 start_cluster
+work=$(mktemp -d)
+chmod 777 "$work"
+
+psql -X -q -v ON_ERROR_STOP=1 -v clients=$CLIENTS <<'SQL' >/dev/null
+CREATE EXTENSION ff_engine;
+-- one running attempt per writer, with a lease that outlives the run
+CREATE TABLE bench_writer (client_id integer PRIMARY KEY, eid text, lease uuid);
+SELECT ff.create_execution(ff.execution_id('bench'), lane_id => 'bench') FROM generate_series(1, :clients);
+INSERT INTO bench_writer
+SELECT row_number() OVER () - 1, c.claim->>'execution_id', (c.claim->>'lease_id')::uuid
+FROM ff.claim_next('bench', 'w', 'w-1', lease_ttl_ms => 86400000, max_count => :clients) c;
+-- the baseline: the same rows into a plain table of the same shape
+CREATE TABLE plain_frame (LIKE ff.stream_frame INCLUDING ALL);
+CREATE SEQUENCE plain_seq;
+SQL
+writers=$(psql -X -q -At -c "SELECT count(*) FROM bench_writer")
+[ "$writers" = "$CLIENTS" ] || { echo "setup failed: $writers writers claimed, expected $CLIENTS"; exit 1; }
+payload=$(printf 'x%.0s' $(seq 1 64))
+cat > "$work/append.sql" <<SQL
+SELECT ff.append_frame(eid, 0, lease, 1, 'stdout', '$payload') FROM bench_writer WHERE client_id = :client_id;
+SQL
+cat > "$work/insert.sql" <<SQL
+INSERT INTO plain_frame (partition, execution_id, attempt_index, ts, seq, frame_type, frame_ts, payload, encoding, source, mode)
+SELECT p.partition, p.execution_uuid, 0, ff.now_ms(), nextval('plain_seq'), 'stdout', ff.now_ms(), '$payload', 'utf8', 'worker', 'durable'
+FROM bench_writer w, ff.parse_execution_id(w.eid) p WHERE w.client_id = :client_id;
+SQL
+
+# run <script> <rep>: prints "tps p50_us p99_us"
+run() {
+  local name=$1 rep=$2 dir="$work/$1.$2"
+  mkdir -p "$dir" && chmod 777 "$dir"
+  (cd "$dir" && pgbench -n -c $CLIENTS -j 2 -T $SECS -l -f "$work/$name.sql" >"$dir/out" 2>&1)
+  local tps=$(grep -oP 'tps = \K[0-9.]+' "$dir/out" | head -1)
+  cat "$dir"/pgbench_log.* | awk '{print $3}' | sort -n >"$dir/lat"
+  local n=$(wc -l <"$dir/lat")
+  local p50=$(sed -n "$((n * 50 / 100 + 1))p" "$dir/lat")
+  local p99=$(sed -n "$((n * 99 / 100 + 1))p" "$dir/lat")
+  echo "$tps $p50 $p99"
+}
+
+for rep in $(seq 1 $REPS); do
+  for name in insert append; do
+    run $name $rep >>"$work/$name.results"
+  done
+done
+frames=$(psql -X -q -At -c "SELECT coalesce(sum((ff.read_stream_meta(eid, 0)->>'frame_count')::bigint), 0) FROM bench_writer")
+kept=$(psql -X -q -At -c "SELECT coalesce(sum((ff.read_stream_meta(eid, 0)->>'retained_count')::bigint), 0) FROM bench_writer")
+inserted=$(psql -X -q -At -c "SELECT count(*) FROM plain_frame")
+stop_cluster
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+summary() {
+  local f=$1
+  local tps_med=$(awk '{print $1}' "$f" | median)
+  local tps_min=$(awk '{print $1}' "$f" | sort -n | head -1)
+  local tps_max=$(awk '{print $1}' "$f" | sort -n | tail -1)
+  local p50=$(awk '{print $2}' "$f" | median)
+  local p99=$(awk '{print $3}' "$f" | median)
+  printf '%8.0f %8.0f %8.0f %9.2f %9.2f' "$tps_med" "$tps_min" "$tps_max" "$(awk -v v="$p50" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99" 'BEGIN {print v / 1000}')"
+}
+echo
+echo "Stream appends: $CLIENTS writers, ${SECS}s x $REPS runs, 64-byte frames, fsync on ($(nproc) cores)"
+printf '%-26s %8s %8s %8s %9s %9s\n' "" "frames/s" "min" "max" "p50 ms" "p99 ms"
+printf '%-26s %s\n' "plain INSERT (baseline)" "$(summary "$work/insert.results")"
+printf '%-26s %s\n' "ff.append_frame durable" "$(summary "$work/append.results")"
+base=$(awk '{print $1}' "$work/insert.results" | median)
+ours=$(awk '{print $1}' "$work/append.results" | median)
+ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+met=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.60) ? "met" : "NOT met"}')
+echo "ratio append/insert: $ratio (target >= 0.60: $met)"
+echo "frames appended: $frames (retained after trimming: $kept, durable retention ~10 000 per stream); rows inserted: $inserted"
+# every transaction must have done its work: a run of error envelopes would look fast
+expected=$(awk -v t="$(awk '{s += $1} END {print s}' "$work/append.results")" -v s="$SECS" 'BEGIN {printf "%d", t * s * 0.9}')
+[ "$frames" -ge "$expected" ] || echo "WARNING: only $frames frames for ~$expected appends: appends failed""
+rm -rf "$work"
