@@ -87,5 +87,5 @@ echo "ratio append/insert: $ratio (target >= 0.60: $met)"
 echo "frames appended: $frames (retained after trimming: $kept, durable retention ~10 000 per stream); rows inserted: $inserted"
 # every transaction must have done its work: a run of error envelopes would look fast
 expected=$(awk -v t="$(awk '{s += $1} END {print s}' "$work/append.results")" -v s="$SECS" 'BEGIN {printf "%d", t * s * 0.9}')
-[ "$frames" -ge "$expected" ] || echo "WARNING: only $frames frames for ~$expected appends: appends failed""
+[ "$frames" -ge "$expected" ] || echo "WARNING: only $frames frames for ~$expected appends: appends failed"
 rm -rf "$work"
