@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 
 #include "clock.h"
+#include "dependency.h"
 #include "exec_core.h"
 #include "ff_engine.h"
 #include "spi_plan.h"
@@ -587,7 +588,10 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 	event_id = ff_col_int64(0, 1, 0);
 
 	if (c->flow_id.set)
+	{
 		ff_format_uuid(&c->flow_id.v, flow);
+		ff_wake_engine_at_commit();
+	}
 	Async_Notify("ff_completion",
 				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
 						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",

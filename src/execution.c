@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "exec_core.h"
+#include "execution.h"
 #include "ff_engine.h"
 #include "lease.h"
 #include "partition.h"
@@ -516,26 +517,42 @@ ff_cancel_execution(PG_FUNCTION_ARGS)
 	}
 
 do_cancel:
-	if (from == PHASE_ACTIVE || from == PHASE_SUSPENDED ||
-		c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
-	{
-		ff_attempt_end(&c, c.current_attempt_index, "ended_cancelled", now,
-					   psprintf("cancelled: %s", reason), NULL);
-		ff_stream_close(&c, c.current_attempt_index, "attempt_cancelled", now, false);
-	}
-	if (from == PHASE_ACTIVE)
-		ff_lease_release(&c, "cancelled", now);
-	ff_grant_delete(&c);
-	ff_core_make_terminal(&c, OUTCOME_CANCELLED, now);
-	c.cancellation_reason = reason;
-	c.cancelled_by = source[0] ? source : ff_format_exec_id(id.partition, &id.uuid);
-	ff_core_store(&c);
-	if (strcmp(source, "flow_cascade") != 0)
-		ff_completion_emit(&c, OUTCOME_CANCELLED, now);
+	ff_cancel_locked(&c, reason, source, now);
 	ffr_ok(&r, "OK");
 	ffr_text(&r, "result", "cancelled");
 	ffr_text(&r, "cancelled_from", ff_phase_labels[from]);
 	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff_cancel_locked
+ *		The effects of a cancel (§3.10) on a locked, non-terminal execution
+ *		whose checks have passed: the attempt ends, the lease is released,
+ *		an outstanding grant is deleted, the execution turns terminal and
+ *		the completion is announced (except for source flow_cascade).
+ *		Shared by cancel_execution, cancel_flow and sibling cancellation.
+ */
+void
+ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now)
+{
+	LifecyclePhase from = c->lifecycle_phase;
+
+	if (from == PHASE_ACTIVE || from == PHASE_SUSPENDED ||
+		c->attempt_state == ATT_ATTEMPT_INTERRUPTED)
+	{
+		ff_attempt_end(c, c->current_attempt_index, "ended_cancelled", now,
+					   psprintf("cancelled: %s", reason), NULL);
+		ff_stream_close(c, c->current_attempt_index, "attempt_cancelled", now, false);
+	}
+	if (from == PHASE_ACTIVE)
+		ff_lease_release(c, "cancelled", now);
+	ff_grant_delete(c);
+	ff_core_make_terminal(c, OUTCOME_CANCELLED, now);
+	c->cancellation_reason = pstrdup(reason);
+	c->cancelled_by = source[0] ? pstrdup(source) : ff_format_exec_id(c->id.partition, &c->id.uuid);
+	ff_core_store(c);
+	if (strcmp(source, "flow_cascade") != 0)
+		ff_completion_emit(c, OUTCOME_CANCELLED, now);
 }
 
 /*

@@ -38,6 +38,9 @@ int			ff_attempt_timeout_interval_ms = 2000;
 int			ff_execution_deadline_interval_ms = 5000;
 int			ff_unblock_interval_ms = 5000;
 int			ff_retention_interval_ms = 60000;
+int			ff_dependencies_interval_ms = 15000;
+int			ff_flow_cancel_interval_ms = 15000;
+int			ff_flow_projector_interval_ms = 15000;
 static char *ff_scanner_namespace = NULL;
 static char *ff_scanner_tag = NULL;
 
@@ -102,6 +105,11 @@ _PG_init(void)
 	define_interval("execution_deadline", "Interval of the execution-deadline scanner.", &ff_execution_deadline_interval_ms, 5000);
 	define_interval("unblock", "Interval of the unblock scanner.", &ff_unblock_interval_ms, 5000);
 	define_interval("retention", "Interval of the retention trimmer.", &ff_retention_interval_ms, 60000);
+	define_interval("dependencies", "Interval of the dependency reconciler (safety net for lost completions).",
+					&ff_dependencies_interval_ms, 15000);
+	define_interval("flow_cancel", "Interval of the flow-cancel reconciler.", &ff_flow_cancel_interval_ms, 15000);
+	define_interval("flow_projector", "Interval of the flow projector (flow summaries).",
+					&ff_flow_projector_interval_ms, 15000);
 	DefineCustomStringVariable("ff_engine.scanner_namespace",
 							   "Scanners only touch executions of this namespace (empty: all).",
 							   NULL, &ff_scanner_namespace, "", PGC_SUSET, 0, NULL, NULL, NULL);

@@ -84,6 +84,13 @@ ff_uuid_partition(const pg_uuid_t *u, int count)
 	return ff_crc16(u->data, UUID_LEN) % count;
 }
 
+/* The partition of a flow and its members (RFC-011 co-location). */
+int
+ff_uuid_flow_partition(const pg_uuid_t *flow_id)
+{
+	return ff_uuid_partition(flow_id, ff_num_flow_partitions());
+}
+
 void
 ff_check_lane_id(text *lane_id)
 {

@@ -19,6 +19,7 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "dependency.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -40,6 +41,8 @@ static bool xact_callback_registered = false;
 static StreamKey pending_stream_wakes[MAX_PENDING_STREAM_WAKES];
 static int	num_pending_stream_wakes = 0;
 static bool wake_all_streams = false;	/* too many distinct streams */
+static bool wake_engine_at_commit = false;
+static int	my_engine_slot = -1;
 static bool waiter_cleanup_registered = false;
 
 static void
@@ -135,11 +138,29 @@ ff_xact_callback(XactEvent event, void *arg)
 		}
 		if (num_pending_stream_wakes > 0)
 			wake_stream_waiters();
+		if (wake_engine_at_commit)
+		{
+			Latch	   *latch = NULL;
+			int			i;
+
+			SpinLockAcquire(&ff_shared->mutex);
+			for (i = 0; i < FF_MAX_ENGINE_WORKERS; i++)
+				if (ff_shared->engines[i].dboid == MyDatabaseId)
+				{
+					ff_shared->engines[i].work_pending = true;
+					latch = ff_shared->engines[i].latch;
+					break;
+				}
+			SpinLockRelease(&ff_shared->mutex);
+			if (latch)
+				SetLatch(latch);
+		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
 		wake_launcher_at_commit = false;
+		wake_engine_at_commit = false;
 		num_pending_stream_wakes = 0;
 		wake_all_streams = false;
 	}
@@ -248,4 +269,63 @@ ff_wake_launcher_sql(PG_FUNCTION_ARGS)
 	if (ff_shared != NULL)
 		ff_wake_launcher_at_commit();
 	PG_RETURN_BOOL(ff_shared != NULL);
+}
+
+/*
+ * ff_wake_engine_at_commit
+ *		This transaction wrote work for the engine worker of its database
+ *		(completion events, sibling cancels): wake it once we commit.
+ */
+void
+ff_wake_engine_at_commit(void)
+{
+	if (ff_shared == NULL)
+		return;
+	register_xact_callback();
+	wake_engine_at_commit = true;
+}
+
+static void
+engine_slot_release(int code, Datum arg)
+{
+	SpinLockAcquire(&ff_shared->mutex);
+	if (my_engine_slot >= 0 && ff_shared->engines[my_engine_slot].pid == MyProcPid)
+		ff_shared->engines[my_engine_slot].dboid = InvalidOid;
+	SpinLockRelease(&ff_shared->mutex);
+}
+
+/* The engine worker announces itself for its database. */
+void
+ff_engine_slot_register(void)
+{
+	int			i;
+
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_ENGINE_WORKERS; i++)
+		if (ff_shared->engines[i].dboid == InvalidOid || ff_shared->engines[i].dboid == MyDatabaseId)
+		{
+			ff_shared->engines[i].dboid = MyDatabaseId;
+			ff_shared->engines[i].pid = MyProcPid;
+			ff_shared->engines[i].latch = MyLatch;
+			ff_shared->engines[i].work_pending = true;	/* drain what is there */
+			my_engine_slot = i;
+			break;
+		}
+	SpinLockRelease(&ff_shared->mutex);
+	before_shmem_exit(engine_slot_release, (Datum) 0);
+}
+
+/* Whether work was announced since the last call (and clears it). */
+bool
+ff_engine_take_pending(void)
+{
+	bool		pending = true;
+
+	if (my_engine_slot < 0)
+		return true;
+	SpinLockAcquire(&ff_shared->mutex);
+	pending = ff_shared->engines[my_engine_slot].work_pending;
+	ff_shared->engines[my_engine_slot].work_pending = false;
+	SpinLockRelease(&ff_shared->mutex);
+	return pending;
 }

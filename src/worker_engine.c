@@ -61,6 +61,9 @@ static ScannerSlot scanners[] = {
 	{"execution_deadline", &ff_execution_deadline_interval_ms, 0, 0},
 	{"unblock", &ff_unblock_interval_ms, 0, 0},
 	{"retention", &ff_retention_interval_ms, 0, 0},
+	{"dependencies", &ff_dependencies_interval_ms, 0, 0},
+	{"flow_cancel", &ff_flow_cancel_interval_ms, 0, 0},
+	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0},
 };
 
 #define NUM_SCANNERS lengthof(scanners)
@@ -72,6 +75,13 @@ static FFPlan plan_run_scanner = {
 
 /* Most batches one scanner takes in a row before the others get a turn. */
 #define FF_MAX_BATCHES_PER_TICK 256
+
+/* Completion events: dispatched when a commit announces them, else polled. */
+static FFPlan plan_dispatch = {
+	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.dispatch_completions(100) r", 0, {0}
+};
+#define FF_DISPATCH_POLL_MS 1000
+static TimestampTz next_dispatch_poll = 0;
 
 /* The extension is installed (call inside a transaction). */
 static bool
@@ -112,6 +122,59 @@ run_batch(ScannerSlot *s, bool *more)
 	return present;
 }
 
+/*
+ * dispatch_completions
+ *		Resolves downstream edges of new completion events, 100 per
+ *		transaction, until none is left (or 256 batches); runs when a commit
+ *		announced events and at least every second.  Errors are contained:
+ *		ff.dispatch_completions isolates each event in a subtransaction.
+ */
+static void
+dispatch_completions(MemoryContext cxt)
+{
+	bool		more = true;
+	int			batches;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!ff_engine_take_pending() && now < next_dispatch_poll)
+		return;
+	next_dispatch_poll = TimestampTzPlusMilliseconds(now, FF_DISPATCH_POLL_MS);
+	for (batches = 0; more && batches < FF_MAX_BATCHES_PER_TICK; batches++)
+	{
+		MemoryContextReset(cxt);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pgstat_report_activity(STATE_RUNNING, "ff_engine dispatching completions");
+			ff_spi_connect();
+			ff_plan_exec(&plan_dispatch, NULL, NULL, 1);
+			more = ff_col_bool(0, 1);
+			SPI_finish();
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			AbortCurrentTransaction();
+			pgstat_report_activity(STATE_IDLE, NULL);
+			ereport(LOG, (errmsg("ff_engine completion dispatch failed: %s", edata->message)));
+			more = false;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(TopMemoryContext);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 static int64
 backoff_ms(const ScannerSlot *s)
 {
@@ -140,6 +203,7 @@ ff_engine_worker_main(Datum main_arg)
 		proc_exit(0);
 	}
 	CommitTransactionCommand();
+	ff_engine_slot_register();
 	ereport(LOG, (errmsg("ff_engine worker started")));
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "ff_engine worker loop", ALLOCSET_DEFAULT_SIZES);
@@ -165,6 +229,8 @@ ff_engine_worker_main(Datum main_arg)
 		{
 			ScannerSlot *s = &scanners[i];
 
+			/* completions first: they are what a worker waits on */
+			dispatch_completions(loop_cxt);
 			now = GetCurrentTimestamp();
 			if (now < s->next_due)
 				continue;
@@ -184,6 +250,8 @@ ff_engine_worker_main(Datum main_arg)
 						proc_exit(0);
 					}
 					CHECK_FOR_INTERRUPTS();
+					/* a long backlog does not hold up completions */
+					dispatch_completions(loop_cxt);
 				}
 				s->failures = 0;
 			}
@@ -216,6 +284,7 @@ ff_engine_worker_main(Datum main_arg)
 
 			sleep_ms = Min(sleep_ms, until);
 		}
+		sleep_ms = Min(sleep_ms, TimestampDifferenceMilliseconds(now, next_dispatch_poll));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 Max(sleep_ms, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

@@ -40,6 +40,17 @@ typedef struct StreamWaiter
 	Latch	   *latch;
 } StreamWaiter;
 
+/* An engine worker, woken after commit when completions need dispatching. */
+#define FF_MAX_ENGINE_WORKERS 64
+
+typedef struct EngineSlot
+{
+	Oid			dboid;			/* InvalidOid: slot free */
+	pid_t		pid;
+	Latch	   *latch;
+	bool		work_pending;	/* completions or sibling cancels to dispatch */
+} EngineSlot;
+
 /* Shared state: where to find the launcher, and who waits on which stream. */
 typedef struct FFShared
 {
@@ -48,6 +59,7 @@ typedef struct FFShared
 	Latch	   *launcher_latch;
 	bool		launcher_wake_requested;	/* retry every database now */
 	StreamWaiter waiters[FF_MAX_STREAM_WAITERS];
+	EngineSlot	engines[FF_MAX_ENGINE_WORKERS];
 } FFShared;
 
 extern FFShared *ff_shared;
@@ -61,6 +73,9 @@ extern int	ff_attempt_timeout_interval_ms;
 extern int	ff_execution_deadline_interval_ms;
 extern int	ff_unblock_interval_ms;
 extern int	ff_retention_interval_ms;
+extern int	ff_dependencies_interval_ms;
+extern int	ff_flow_cancel_interval_ms;
+extern int	ff_flow_projector_interval_ms;
 
 extern void ff_shmem_init(void);
 extern void ff_register_launcher(void);
@@ -68,6 +83,8 @@ extern void ff_wake_launcher_at_commit(void);
 extern int	ff_stream_waiter_register(const StreamKey *key);
 extern void ff_stream_waiter_unregister(int slot);
 extern void ff_stream_wake_at_commit(const StreamKey *key);
+extern void ff_engine_slot_register(void);
+extern bool ff_engine_take_pending(void);
 
 PGDLLEXPORT void ff_launcher_main(Datum main_arg);
 PGDLLEXPORT void ff_engine_worker_main(Datum main_arg);

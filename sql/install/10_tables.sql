@@ -221,7 +221,10 @@ CREATE TABLE ff.completion_event (
     flow_id        uuid,
     outcome        ff.terminal_outcome NOT NULL,
     created_at     bigint NOT NULL,
-    processed_at   bigint,
+    processed_at   bigint,                 -- set when its downstream edges are resolved
+    dispatch_failures integer NOT NULL DEFAULT 0,
+    dispatch_retry_at bigint,              -- a row that keeps failing waits until then
+    last_error     text,
     PRIMARY KEY (partition, event_id)
 );
 CREATE INDEX completion_event_pending_idx ON ff.completion_event (event_id)

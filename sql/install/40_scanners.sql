@@ -29,7 +29,7 @@ CREATE TABLE ff.scanner_state (
 );
 INSERT INTO ff.scanner_state (scanner) VALUES
     ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
-    ('unblock'), ('retention');
+    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector');
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -116,8 +116,8 @@ END $$;
 COMMENT ON FUNCTION ff.heartbeat_worker(text, text, bigint) IS
     'Extends a live worker registration by its ttl; not_registered once it expired (spec §3.30)';
 
--- Deletes every record of an execution (retention), its streams included.
--- Flow and suspension records join this list as those subsystems arrive.
+-- Deletes every record of an execution (retention), its streams and
+-- dependency records included.  Its flow and the flow's edges stay.
 CREATE FUNCTION ff.purge_execution(execution_id text) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -134,6 +134,8 @@ BEGIN
     DELETE FROM ff.completion_event c WHERE c.partition = p AND c.execution_id = u;
     DELETE FROM ff.idempotency_key k WHERE k.partition = p AND k.execution_id = u;
     DELETE FROM ff.scanner_item_failure f WHERE f.partition = p AND f.execution_id = u;
+    DELETE FROM ff.dependency d WHERE d.partition = p AND d.downstream_execution_id = u;
+    DELETE FROM ff.dependency_meta m WHERE m.partition = p AND m.execution_id = u;
     DELETE FROM ff.execution_data d WHERE d.partition = p AND d.execution_id = u;
     DELETE FROM ff.execution e WHERE e.partition = p AND e.execution_id = u;
     RETURN FOUND;
@@ -152,6 +154,7 @@ BEGIN
         WHEN 'execution_deadline' THEN PERFORM ff.expire_execution(execution_id, 'execution_deadline');
         WHEN 'unblock' THEN PERFORM ff.unblock_execution(execution_id, now_ms);
         WHEN 'retention' THEN PERFORM ff.purge_execution(execution_id);
+        WHEN 'dependencies' THEN PERFORM ff._reconcile_dependencies_of(execution_id);
     END CASE;
 END $$;
 COMMENT ON FUNCTION ff._scan_item(text, text, bigint) IS 'Internal: one scanner item';
@@ -360,6 +363,127 @@ END $$;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
     'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
 
+CREATE FUNCTION ff.scan_dependencies(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('dependencies', namespace, tag, batch_size);
+BEGIN
+    -- the safety net for lost completions (flows §6.1), driven by the data:
+    -- children with an unresolved edge whose upstream already ended.  No
+    -- row lock here: resolution locks the group row, then the child.
+    RETURN ff._scan_apply('dependencies', ARRAY(
+        SELECT ff.format_execution_id(x.partition, x.downstream_execution_id) FROM (
+            SELECT DISTINCT d.partition, d.downstream_execution_id FROM ff.dependency d
+            JOIN ff.execution u ON u.partition = d.partition AND u.execution_id = d.upstream_execution_id
+            JOIN ff.execution ch ON ch.partition = d.partition AND ch.execution_id = d.downstream_execution_id
+            WHERE d.state = 'unsatisfied' AND u.lifecycle_phase = 'terminal'
+              AND ff._scan_wants('dependencies', ch.partition, ch.execution_id, ch.namespace, c)
+            LIMIT batch_size) x), c.now_ms, batch_size);
+END $$;
+COMMENT ON FUNCTION ff.scan_dependencies(integer, text, text) IS
+    'Resolves edges whose upstream ended but whose completion was never dispatched, one batch (flows §6.1)';
+
+CREATE FUNCTION ff.scan_flow_cancels(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('flow_cancel', namespace, tag, batch_size);
+    f record;
+    m record;
+    r jsonb;
+    processed integer := 0;
+    errors integer := 0;
+    flows integer := 0;
+BEGIN
+    -- members still owed a cancel once the grace has passed (flows §6.4)
+    FOR f IN SELECT fl.partition, fl.flow_id, coalesce(fl.cancel_reason, 'flow_cancelled') AS reason
+             FROM ff.flow fl WHERE fl.cancel_due_at <= c.now_ms
+               AND (c.namespace IS NULL OR fl.namespace = c.namespace)
+             ORDER BY fl.cancel_due_at LIMIT batch_size FOR UPDATE SKIP LOCKED LOOP
+        flows := flows + 1;
+        FOR m IN SELECT p.execution_id FROM ff.flow_pending_cancel p
+                 WHERE p.partition = f.partition AND p.flow_id = f.flow_id ORDER BY p.execution_id LIMIT 500 LOOP
+            BEGIN
+                r := ff.cancel_execution(ff.format_execution_id(f.partition, m.execution_id), f.reason, 'operator_override');
+                -- cancelled, already terminal or gone: the cancel is done
+                PERFORM ff.ack_cancel_member(f.flow_id, ff.format_execution_id(f.partition, m.execution_id));
+                processed := processed + 1;
+            EXCEPTION WHEN OTHERS THEN
+                errors := errors + 1;
+                RAISE WARNING 'ff_engine could not cancel flow member %: %', m.execution_id, SQLERRM;
+            END;
+        END LOOP;
+        -- nothing left owed: out of the backlog
+        UPDATE ff.flow fl SET cancel_due_at = NULL WHERE fl.partition = f.partition AND fl.flow_id = f.flow_id
+          AND NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p WHERE p.partition = f.partition AND p.flow_id = f.flow_id);
+    END LOOP;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'flow_cancel', 'processed', processed,
+                              'errors', errors, 'more', flows >= batch_size);
+END $$;
+COMMENT ON FUNCTION ff.scan_flow_cancels(integer, text, text) IS
+    'Cancels flow members still owed a cancel after the grace window, one batch (flows §6.4)';
+
+CREATE FUNCTION ff.project_flows(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('flow_projector', namespace, tag, batch_size);
+    done integer := 0;
+BEGIN
+    -- exact counts per flow (flows §6.5, Appendix C.13), the reference's
+    -- derivation; a flow whose members all ended leaves FLOW_INDEX
+    WITH picked AS (
+        SELECT fl.partition, fl.flow_id FROM ff.flow fl
+        WHERE fl.in_flow_index AND (c.namespace IS NULL OR fl.namespace = c.namespace)
+        ORDER BY fl.last_mutation_at LIMIT batch_size),
+    counts AS (
+        SELECT p.partition, p.flow_id, count(e.execution_id) AS total,
+               count(*) FILTER (WHERE e.public_state = 'completed') AS completed,
+               count(*) FILTER (WHERE e.public_state = 'failed') AS failed,
+               count(*) FILTER (WHERE e.public_state = 'cancelled') AS cancelled,
+               count(*) FILTER (WHERE e.public_state = 'expired') AS expired,
+               count(*) FILTER (WHERE e.public_state = 'skipped') AS skipped,
+               count(*) FILTER (WHERE e.public_state = 'active') AS active,
+               count(*) FILTER (WHERE e.public_state = 'suspended') AS suspended,
+               count(*) FILTER (WHERE e.public_state = 'waiting') AS waiting,
+               count(*) FILTER (WHERE e.public_state = 'delayed') AS delayed,
+               count(*) FILTER (WHERE e.public_state = 'rate_limited') AS rate_limited,
+               count(*) FILTER (WHERE e.public_state = 'waiting_children') AS waiting_children
+        FROM picked p LEFT JOIN ff.execution e ON e.partition = p.partition AND e.flow_id = p.flow_id
+        GROUP BY p.partition, p.flow_id),
+    derived AS (
+        SELECT x.*, (x.completed + x.failed + x.cancelled + x.expired + x.skipped) AS terminal,
+               CASE WHEN x.completed + x.failed + x.cancelled + x.expired + x.skipped = x.total THEN
+                        CASE WHEN x.failed + x.cancelled + x.expired > 0 THEN 'failed' ELSE 'completed' END
+                    WHEN x.active > 0 THEN 'running'
+                    WHEN x.suspended + x.delayed + x.rate_limited + x.waiting_children > 0 THEN 'blocked'
+                    ELSE 'open' END AS state
+        FROM counts x WHERE x.total > 0),
+    upserted AS (
+        INSERT INTO ff.flow_summary AS s (partition, flow_id, total_members, members_completed, members_failed,
+            members_cancelled, members_expired, members_skipped, members_active, members_suspended,
+            members_waiting, members_delayed, members_rate_limited, members_waiting_children,
+            public_flow_state, last_summary_update_at)
+        SELECT d.partition, d.flow_id, d.total, d.completed, d.failed, d.cancelled, d.expired, d.skipped,
+               d.active, d.suspended, d.waiting, d.delayed, d.rate_limited, d.waiting_children, d.state, c.now_ms
+        FROM derived d
+        ON CONFLICT (partition, flow_id) DO UPDATE SET total_members = EXCLUDED.total_members,
+            members_completed = EXCLUDED.members_completed, members_failed = EXCLUDED.members_failed,
+            members_cancelled = EXCLUDED.members_cancelled, members_expired = EXCLUDED.members_expired,
+            members_skipped = EXCLUDED.members_skipped, members_active = EXCLUDED.members_active,
+            members_suspended = EXCLUDED.members_suspended, members_waiting = EXCLUDED.members_waiting,
+            members_delayed = EXCLUDED.members_delayed, members_rate_limited = EXCLUDED.members_rate_limited,
+            members_waiting_children = EXCLUDED.members_waiting_children,
+            public_flow_state = EXCLUDED.public_flow_state, last_summary_update_at = EXCLUDED.last_summary_update_at
+        RETURNING 1),
+    retired AS (
+        UPDATE ff.flow fl SET in_flow_index = false FROM derived d
+        WHERE fl.partition = d.partition AND fl.flow_id = d.flow_id AND d.terminal = d.total
+        RETURNING 1)
+    SELECT count(*) INTO done FROM upserted;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'flow_projector', 'processed', done,
+                              'errors', 0, 'more', false);
+END $$;
+COMMENT ON FUNCTION ff.project_flows(integer, text, text) IS
+    'Writes each live flow''s summary from exact member counts; retires finished flows (flows §6.5)';
+
 -- ---- running them ----
 
 -- The interval of a scanner, from its setting ff_engine.<scanner>_interval.
@@ -381,10 +505,13 @@ BEGIN
         WHEN 'execution_deadline' THEN ff.scan_execution_deadlines()
         WHEN 'unblock' THEN ff.scan_unblock()
         WHEN 'retention' THEN ff.trim_retention()
+        WHEN 'dependencies' THEN ff.scan_dependencies()
+        WHEN 'flow_cancel' THEN ff.scan_flow_cancels()
+        WHEN 'flow_projector' THEN ff.project_flows()
     END;
     IF r IS NULL THEN
         RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention.';
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector.';
     END IF;
     UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
         last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,
