@@ -684,6 +684,58 @@ typedef struct PendingEvent
 } PendingEvent;
 
 /*
+ * dispatch_event
+ *		One completion event in its own subtransaction: resolve the
+ *		execution's outgoing edges and mark the event processed.  On an
+ *		error the subtransaction rolls back and the event is retried later.
+ */
+static bool
+dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolved)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	Datum		v[4];
+	volatile bool ok = true;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(callercxt);
+	PG_TRY();
+	{
+		if (e->has_flow)
+			*resolved += ff_cascade_completion(e->partition, &e->flow, &e->execution, now);
+		v[0] = Int16GetDatum((int16) e->partition);
+		v[1] = Int64GetDatum(e->event_id);
+		v[2] = Int64GetDatum(now);
+		ff_plan_exec(&plan_event_done, v, NULL, 0);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callercxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(callercxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(callercxt);
+		CurrentResourceOwner = owner;
+		ok = false;
+		ereport(WARNING,
+				(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
+						e->event_id, edata->message)));
+		v[0] = Int16GetDatum((int16) e->partition);
+		v[1] = Int64GetDatum(e->event_id);
+		v[2] = CStringGetTextDatum(edata->message);
+		v[3] = Int64GetDatum(now);
+		ff_plan_exec(&plan_event_failed, v, NULL, 0);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * ff.dispatch_completions(max_events) -> jsonb
  *		Handles up to max_events undispatched completion events, oldest
  *		first, each in its own subtransaction: resolve its execution's
@@ -697,7 +749,6 @@ ff_dispatch_completions(PG_FUNCTION_ARGS)
 	int			max_events = PG_ARGISNULL(0) ? 100 : PG_GETARG_INT32(0);
 	int64		now = ff_now_ms();
 	MemoryContext callercxt;
-	ResourceOwner owner = CurrentResourceOwner;
 	PendingEvent *events;
 	uint64		n,
 				i;
@@ -714,67 +765,45 @@ ff_dispatch_completions(PG_FUNCTION_ARGS)
 				 errmsg("max_events must be between 1 and 10000, got %d", max_events)));
 	ff_spi_connect();
 	callercxt = CurrentMemoryContext;
-	v[0] = Int32GetDatum(max_events);
-	v[1] = Int64GetDatum(now);
-	n = ff_plan_exec(&plan_events, v, NULL, 0);
-	events = palloc(sizeof(PendingEvent) * Max(n, 1));
-	for (i = 0; i < n; i++)
+
+	/*
+	 * Events written by this very call (a skip announces itself) are taken
+	 * in the next round, so one call carries a cascade down a chain.
+	 */
+	for (;;)
 	{
-		events[i].partition = (int) ff_col_int64((int) i, 1, 0);
-		events[i].event_id = ff_col_int64((int) i, 2, 0);
-		events[i].execution = *DatumGetUUIDP(ff_col_datum((int) i, 3, &isnull));
-		events[i].has_flow = !ff_col_isnull((int) i, 4);
-		if (events[i].has_flow)
-			events[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
-	}
+		int			room = max_events - processed - errors;
 
-	for (i = 0; i < n; i++)
-	{
-		PendingEvent *e = &events[i];
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(callercxt);
-		PG_TRY();
+		if (room <= 0)
+			break;
+		v[0] = Int32GetDatum(room);
+		v[1] = Int64GetDatum(now);
+		n = ff_plan_exec(&plan_events, v, NULL, 0);
+		if (n == 0)
+			break;
+		events = palloc(sizeof(PendingEvent) * n);
+		for (i = 0; i < n; i++)
 		{
-			if (e->has_flow)
-				resolved += ff_cascade_completion(e->partition, &e->flow, &e->execution, now);
-			v[0] = Int16GetDatum((int16) e->partition);
-			v[1] = Int64GetDatum(e->event_id);
-			v[2] = Int64GetDatum(now);
-			ff_plan_exec(&plan_event_done, v, NULL, 0);
-			ReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callercxt);
-			CurrentResourceOwner = owner;
-			processed++;
+			events[i].partition = (int) ff_col_int64((int) i, 1, 0);
+			events[i].event_id = ff_col_int64((int) i, 2, 0);
+			events[i].execution = *DatumGetUUIDP(ff_col_datum((int) i, 3, &isnull));
+			events[i].has_flow = !ff_col_isnull((int) i, 4);
+			if (events[i].has_flow)
+				events[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
 		}
-		PG_CATCH();
+		for (i = 0; i < n; i++)
 		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(callercxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-			MemoryContextSwitchTo(callercxt);
-			CurrentResourceOwner = owner;
-			errors++;
-			ereport(WARNING,
-					(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
-							e->event_id, edata->message)));
-			v[0] = Int16GetDatum((int16) e->partition);
-			v[1] = Int64GetDatum(e->event_id);
-			v[2] = CStringGetTextDatum(edata->message);
-			v[3] = Int64GetDatum(now);
-			ff_plan_exec(&plan_event_failed, v, NULL, 0);
-			FreeErrorData(edata);
+			if (dispatch_event(&events[i], now, callercxt, &resolved))
+				processed++;
+			else
+				errors++;
 		}
-		PG_END_TRY();
 	}
 	ffr_ok(&r, "OK");
 	ffr_int(&r, "processed", processed);
 	ffr_int(&r, "resolved", resolved);
 	ffr_int(&r, "errors", errors);
-	ffr_bool(&r, "more", n >= (uint64) max_events);
+	ffr_bool(&r, "more", processed + errors >= max_events);
 	FF_RETURN_RESULT(&r);
 }
 

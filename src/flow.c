@@ -672,7 +672,12 @@ ff_cancel_flow(PG_FUNCTION_ARGS)
 		}
 		if (!wait && targets > 0)
 		{
-			v[2] = PointerGetDatum(construct_array((Datum *) owed, targets, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+			Datum	   *elems = palloc(sizeof(Datum) * targets);
+			int			j;
+
+			for (j = 0; j < targets; j++)
+				elems[j] = UUIDPGetDatum(&owed[j]);
+			v[2] = PointerGetDatum(construct_array(elems, targets, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 			ff_plan_exec(&plan_pending_add, v, NULL, 0);
 			v[2] = Int64GetDatum(now + grace);
 			ff_plan_exec(&plan_backlog_set, v, NULL, 0);
