@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 
 #include "clock.h"
+#include "dependency.h"
 #include "exec_core.h"
 #include "execution.h"
 #include "ff_engine.h"
@@ -787,6 +788,48 @@ ff_expire_execution(PG_FUNCTION_ARGS)
 #define FF_DEFAULT_MAX_REPLAYS 10
 
 /*
+ * Replaying a skipped flow member (flows §3.14; Appendix C.11 as
+ * recommended): its impossible edges become unresolved again, its group
+ * is reset from its dependency records (state pending, counters
+ * recounted, sibling request cleared), and the upstreams of the reset edges
+ * that already ended are announced again, so the dispatcher re-resolves
+ * them at once.  Returns the number of unresolved edges.
+ */
+static FFPlan plan_replay_deps = {
+	"WITH reset AS (UPDATE ff.dependency SET state = 'unsatisfied', last_resolved_at = NULL "
+	"WHERE partition = $1 AND downstream_execution_id = $2 AND state = 'impossible' "
+	"RETURNING flow_id, upstream_execution_id), "
+	"counted AS (SELECT count(*) FILTER (WHERE state = 'unsatisfied') + (SELECT count(*) FROM reset) AS n "
+	"FROM ff.dependency WHERE partition = $1 AND downstream_execution_id = $2), "
+	"meta AS (UPDATE ff.dependency_meta SET unsatisfied_required_count = (SELECT n FROM counted), "
+	"impossible_required_count = 0, last_dependency_update_at = $3 "
+	"WHERE partition = $1 AND execution_id = $2), "
+	"grp AS (UPDATE ff.edge_group g SET group_state = 'pending', failed = 0, skipped = 0, "
+	"succeeded = (SELECT count(*) FROM ff.dependency d WHERE d.partition = $1 AND d.downstream_execution_id = $2 "
+	"AND d.state = 'satisfied'), cancel_siblings_pending = false, cancel_siblings_members = NULL "
+	"WHERE g.partition = $1 AND g.downstream_execution_id = $2), "
+	"again AS (INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
+	"SELECT DISTINCT $1::smallint, u.execution_id, r.flow_id, u.terminal_outcome, $3 FROM reset r "
+	"JOIN ff.execution u ON u.partition = $1 AND u.execution_id = r.upstream_execution_id "
+	"WHERE u.lifecycle_phase = 'terminal') "
+	"SELECT n FROM counted",
+	3, {INT2OID, UUIDOID, INT8OID}
+};
+
+static int64
+replay_skipped_member(ExecCore *c, int64 now)
+{
+	Datum		v[3];
+
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = Int64GetDatum(now);
+	ff_plan_exec(&plan_replay_deps, v, NULL, 1);
+	ff_wake_engine_at_commit();
+	return ff_col_int64(0, 1, 0);
+}
+
+/*
  * ff.replay_execution(execution_id) (§3.22)
  *		Runs a terminal execution again: it becomes eligible with a pending
  *		replay attempt; the next claim creates attempt total_attempt_count
@@ -818,6 +861,8 @@ ff_replay_execution(PG_FUNCTION_ARGS)
 		Jsonb	   *policy = ff_execution_policy(&c);
 		double		max = FF_DEFAULT_MAX_REPLAYS;
 		FFResult	detail;
+		int64		unresolved = 0;
+		bool		skipped_member = (c.terminal_outcome == OUTCOME_SKIPPED && c.flow_id.set);
 
 		if (policy && JB_ROOT_IS_OBJECT(policy))
 			ff_jsonb_get_number(&policy->root, "max_replay_count", &max);
@@ -827,9 +872,17 @@ ff_replay_execution(PG_FUNCTION_ARGS)
 			ffr_int(&r, "max_replay_count", (int64) max);
 			FF_RETURN_RESULT(&r);
 		}
-		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
-						   BLOCK_WAITING_FOR_WORKER, NULL, OUTCOME_NONE,
-						   ATT_PENDING_REPLAY_ATTEMPT);
+		if (skipped_member)
+			unresolved = replay_skipped_member(&c, now);
+		if (skipped_member)
+			ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_BLOCKED_BY_DEPENDENCIES,
+							   BLOCK_WAITING_FOR_CHILDREN,
+							   psprintf(INT64_FORMAT " dep(s) unsatisfied after replay", unresolved),
+							   OUTCOME_NONE, ATT_PENDING_REPLAY_ATTEMPT);
+		else
+			ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
+							   BLOCK_WAITING_FOR_WORKER, NULL, OUTCOME_NONE,
+							   ATT_PENDING_REPLAY_ATTEMPT);
 		c.replay_count += 1;
 		c.retry_count = 0;
 		c.pending_replay_reason = reason;
@@ -844,11 +897,11 @@ ff_replay_execution(PG_FUNCTION_ARGS)
 		c.last_mutation_at = now;
 		ffr_begin(&detail);
 		ffr_int(&detail, "replay_count", c.replay_count);
-		ffr_text(&detail, "replay_type", "normal");
+		ffr_text(&detail, "replay_type", skipped_member ? "skipped_flow_member" : "normal");
 		ff_history_append(&c, "replay_initiated", reason, now, ffr_finish(&detail));
 		ff_core_store(&c);
 		ffr_ok(&r, "OK");
-		ffr_int(&r, "unsatisfied_dependencies", 0);
+		ffr_int(&r, "unsatisfied_dependencies", unresolved);
 		ffr_int(&r, "replay_count", c.replay_count);
 	}
 	FF_RETURN_RESULT(&r);

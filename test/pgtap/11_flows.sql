@@ -427,6 +427,47 @@ SELECT is(ff.describe_flow('f1000000-0000-4000-8000-0000000000ff'), '{"ok": fals
 SELECT is((SELECT count(*)::int FROM ff.list_edges('f3000000-0000-4000-8000-000000000001', t.m('kid'), 'incoming')), 2, 'list_edges incoming');
 SELECT is(ff.describe_edge('f1000000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000001')->>'upstream_execution_id', t.m('a'), 'describe_edge');
 
+-- ---- replay (79-82, execution checklist 55) ----
+SELECT ff.create_flow('f9000000-0000-4000-8000-000000000001');
+SELECT t.member('f9000000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['rf1', 'rf2', 'rs']) n;
+SELECT t.edge('f9000000-0000-4000-8000-000000000001', 'rf1', 'rs');
+SELECT t.edge('f9000000-0000-4000-8000-000000000001', 'rf2', 'rs');
+SELECT t.run('rf1', 'failed'), t.run('rf2', 'failed');
+SELECT t.dispatch();
+SELECT is(t.st('rs'), 'skipped', 'the child was skipped');
+SELECT is(ff.replay_execution(t.m('rs')) - 'replay_count', '{"ok": true, "status": "OK", "unsatisfied_dependencies": 2}',
+          '55. replay of a skipped member with 2 impossible edges returns 2');
+SELECT is(ARRAY[e.public_state::text, e.blocking_detail, e.attempt_state::text], ARRAY['waiting_children', '2 dep(s) unsatisfied after replay', 'pending_replay_attempt'],
+          '55/79. waiting_children with its edges reset') FROM t.row(t.m('rs')) e;
+SELECT is((SELECT detail->>'replay_type' FROM ff.lease_history WHERE execution_id = (ff.parse_execution_id(t.m('rs'))).execution_uuid ORDER BY seq DESC LIMIT 1),
+          'skipped_flow_member', 'history replay_initiated skipped_flow_member');
+SELECT is((SELECT group_state FROM ff.edge_groups WHERE downstream_execution_id = t.m('rs')), 'pending', 'the group is reset');
+SELECT t.dispatch();
+SELECT is(t.st('rs'), 'skipped', '79. its upstreams still failed: skipped again at once, no reconciler needed');
+SELECT ff.replay_execution(t.m('rf1')), ff.replay_execution(t.m('rf2'));
+SELECT t.run('rf1'), t.run('rf2');
+SELECT t.dispatch();
+SELECT is(t.st('rs'), 'skipped', '81. replaying upstreams does not re-evaluate a resolved downstream');
+SELECT ff.replay_execution(t.m('rs'));
+SELECT t.dispatch();
+SELECT is(t.st('rs'), 'waiting', '80. upstreams replayed and succeeded, then the child replayed: promoted');
+SELECT is((SELECT n || '/' || succeeded || '/' || failed || '/' || group_state FROM ff.edge_groups WHERE downstream_execution_id = t.m('rs')),
+          '2/2/0/satisfied', '80. the group recounted from its edges');
+-- 82: an any_of member skipped because every upstream failed, then replayed
+SELECT ff.create_flow('f9000000-0000-4000-8000-000000000002');
+SELECT t.member('f9000000-0000-4000-8000-000000000002', n) FROM unnest(ARRAY['af1', 'af2', 'as']) n;
+SELECT ff.set_edge_group_policy('f9000000-0000-4000-8000-000000000002', t.m('as'), 'any_of', 'let_run');
+SELECT t.edge('f9000000-0000-4000-8000-000000000002', 'af1', 'as');
+SELECT t.edge('f9000000-0000-4000-8000-000000000002', 'af2', 'as');
+SELECT t.run('af1', 'failed'), t.run('af2', 'failed');
+SELECT t.dispatch();
+SELECT is(t.st('as'), 'skipped', 'any_of: every upstream failed, skipped');
+SELECT ff.replay_execution(t.m('af2'));
+SELECT t.run('af2');
+SELECT ff.replay_execution(t.m('as'));
+SELECT t.dispatch();
+SELECT is(t.st('as'), 'waiting', '82. a replayed any_of member is re-resolved from a reset group and released (Appendix C.11)');
+
 -- tags
 SELECT is(ff.set_flow_tags('f1000000-0000-4000-8000-000000000001', 'app.owner', 'me')->>'count', '1', 'flow tags');
 SELECT is(ff.set_flow_tags('f1000000-0000-4000-8000-000000000001', 'Bad', 'x')->>'error', 'invalid_tag_key', 'bad flow tag key');
