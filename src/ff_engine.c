@@ -31,6 +31,7 @@ PG_MODULE_MAGIC;
 int			ff_default_retention_s = 86400;
 int			ff_max_payload_bytes = 1048576;
 bool		ff_enabled = true;
+bool		ff_push_dispatch = true;
 int			ff_launcher_naptime_ms = 5000;
 int			ff_lease_expiry_interval_ms = 1500;
 int			ff_delayed_interval_ms = 750;
@@ -95,6 +96,10 @@ _PG_init(void)
 							 "Runs the engine worker in a database (off: the scanners only run when called).",
 							 "Settable per database with ALTER DATABASE; read when the worker connects.",
 							 &ff_enabled, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ff_engine.push_dispatch",
+							 "The engine worker resolves dependencies as completions commit.",
+							 "Off: only the dependency reconciler resolves them, every ff_engine.dependencies_interval.",
+							 &ff_push_dispatch, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ff_engine.launcher_naptime",
 							"How often the launcher looks for databases that need an engine worker.",
 							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,

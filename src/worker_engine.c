@@ -136,7 +136,7 @@ dispatch_completions(MemoryContext cxt)
 	int			batches;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (!ff_engine_take_pending() && now < next_dispatch_poll)
+	if (!ff_push_dispatch || (!ff_engine_take_pending() && now < next_dispatch_poll))
 		return;
 	next_dispatch_poll = TimestampTzPlusMilliseconds(now, FF_DISPATCH_POLL_MS);
 	for (batches = 0; more && batches < FF_MAX_BATCHES_PER_TICK; batches++)

@@ -66,6 +66,7 @@ extern FFShared *ff_shared;
 
 /* GUCs */
 extern bool ff_enabled;
+extern bool ff_push_dispatch;
 extern int	ff_launcher_naptime_ms;
 extern int	ff_lease_expiry_interval_ms;
 extern int	ff_delayed_interval_ms;
