@@ -416,6 +416,8 @@ SELECT is((SELECT in_flow_index::text || '/' || public_flow_state FROM ff.flow W
           '83/85. it leaves FLOW_INDEX; the core state is not changed');
 SELECT ff.add_execution_to_flow('f8000000-0000-4000-8000-000000000001', t.member('f8000000-0000-4000-8000-000000000002', 'late'));
 SELECT is((SELECT in_flow_index FROM ff.flow WHERE flow_id = 'f8000000-0000-4000-8000-000000000001'), false, 'a member of another partition is refused, nothing changes');
+SELECT t.member('f8000000-0000-4000-8000-000000000001', 'pj4');
+SELECT is((SELECT in_flow_index FROM ff.flow WHERE flow_id = 'f8000000-0000-4000-8000-000000000001'), true, '9. adding a member puts a retired flow back into FLOW_INDEX');
 SELECT ff.project_flows(1000);
 SELECT is((SELECT public_flow_state FROM ff.flow_summary WHERE flow_id = 'f7000000-0000-4000-8000-000000000001'), 'failed', '83. all cancelled: failed');
 SELECT is((SELECT public_flow_state FROM ff.flow_summary WHERE flow_id = 'f5000000-0000-4000-8000-000000000004'), 'failed', '83. one failed, the rest skipped: failed');

@@ -114,6 +114,24 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$(q "SELECT count(*) FROM ff.completion_event WHERE flow_id IS NOT NULL AND processed_at IS NULL")" = 0 ] \
   && pass "every completion was dispatched by the engine worker" || fail "every completion was dispatched by the engine worker"
 
+# completions committed while the engine worker is down are dispatched when
+# it comes back (it drains on start), long before the 15 s reconciler
+psql -X -q -d ff_worker -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+INSERT INTO dag_node SELECT n, ff.flow_member_execution_id('d0000000-0000-4000-8000-000000000001') FROM unnest(ARRAY['r_up', 'r_down']) n;
+SELECT ff.create_execution(id, lane_id => 'restart'), ff.add_execution_to_flow('d0000000-0000-4000-8000-000000000001', id)
+FROM dag_node WHERE name LIKE 'r\_%';
+SELECT ff.add_dependency('d0000000-0000-4000-8000-000000000001', (SELECT id FROM dag_node WHERE name = 'r_up'), (SELECT id FROM dag_node WHERE name = 'r_down'));
+SELECT ff.issue_grant_and_claim((SELECT id FROM dag_node WHERE name = 'r_up'), 'w', 'w-1', 'restart');
+SQL
+old_pid=$(worker_pid)
+q "SELECT pg_terminate_backend($old_pid)" >/dev/null
+for i in $(seq 1 50); do [ -z "$(worker_pid)" ] && break; sleep 0.05; done
+q "SELECT ff.complete_execution((SELECT id FROM dag_node WHERE name = 'r_up'), source => 'operator_override')" >/dev/null
+wait_for "completions committed while the worker was down are dispatched when it restarts" 6 \
+  "SELECT public_state = 'waiting' FROM ff.executions WHERE id = (SELECT id FROM dag_node WHERE name = 'r_down')"
+new_pid=$(worker_pid)
+[ -n "$new_pid" ] && [ "$new_pid" != "$old_pid" ] && pass "the launcher restarted the engine worker" || fail "the launcher restarted the engine worker ($old_pid -> $new_pid)"
+
 # tailing a stream: a reader blocked in ff.tail_attempt_stream is woken by a
 # writer's commit in another session (not by its timeout)
 tail_id='{fp:1}:00000000-0000-4000-8000-0000000000bb'
