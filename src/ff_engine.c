@@ -42,6 +42,8 @@ int			ff_retention_interval_ms = 60000;
 int			ff_dependencies_interval_ms = 15000;
 int			ff_flow_cancel_interval_ms = 15000;
 int			ff_flow_projector_interval_ms = 15000;
+int			ff_edge_cancel_dispatch_interval_ms = 1000;
+int			ff_edge_cancel_reconcile_interval_ms = 10000;
 static char *ff_scanner_namespace = NULL;
 static char *ff_scanner_tag = NULL;
 
@@ -115,6 +117,10 @@ _PG_init(void)
 	define_interval("flow_cancel", "Interval of the flow-cancel reconciler.", &ff_flow_cancel_interval_ms, 15000);
 	define_interval("flow_projector", "Interval of the flow projector (flow summaries).",
 					&ff_flow_projector_interval_ms, 15000);
+	define_interval("edge_cancel_dispatch", "Interval of the sibling-cancel dispatcher (it is also woken at commit).",
+					&ff_edge_cancel_dispatch_interval_ms, 1000);
+	define_interval("edge_cancel_reconcile", "Interval of the sibling-cancel reconciler.",
+					&ff_edge_cancel_reconcile_interval_ms, 10000);
 	DefineCustomStringVariable("ff_engine.scanner_namespace",
 							   "Scanners only touch executions of this namespace (empty: all).",
 							   NULL, &ff_scanner_namespace, "", PGC_SUSET, 0, NULL, NULL, NULL);

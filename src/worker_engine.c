@@ -64,6 +64,8 @@ static ScannerSlot scanners[] = {
 	{"dependencies", &ff_dependencies_interval_ms, 0, 0},
 	{"flow_cancel", &ff_flow_cancel_interval_ms, 0, 0},
 	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0},
+	{"edge_cancel_dispatch", &ff_edge_cancel_dispatch_interval_ms, 0, 0},
+	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0},
 };
 
 #define NUM_SCANNERS lengthof(scanners)
@@ -79,6 +81,10 @@ static FFPlan plan_run_scanner = {
 /* Completion events: dispatched when a commit announces them, else polled. */
 static FFPlan plan_dispatch = {
 	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.dispatch_completions(100) r", 0, {0}
+};
+/* then the sibling cancels those completions may have requested */
+static FFPlan plan_sibling_dispatch = {
+	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.scan_edge_cancel_dispatch(50) r", 0, {0}
 };
 #define FF_DISPATCH_POLL_MS 1000
 static TimestampTz next_dispatch_poll = 0;
@@ -129,50 +135,69 @@ run_batch(ScannerSlot *s, bool *more)
  *		announced events and at least every second.  Errors are contained:
  *		ff.dispatch_completions isolates each event in a subtransaction.
  */
+/* Runs one kept plan in its own transaction; its boolean answer, false on error. */
+static bool
+run_dispatch_batch(FFPlan *plan, const char *activity, MemoryContext cxt)
+{
+	volatile bool more = false;
+
+	MemoryContextReset(cxt);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, activity);
+		ff_spi_connect();
+		ff_plan_exec(plan, NULL, NULL, 1);
+		more = ff_col_bool(0, 1);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		ereport(LOG, (errmsg("ff_engine %s failed: %s", activity, edata->message)));
+		more = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(TopMemoryContext);
+	CHECK_FOR_INTERRUPTS();
+	return more;
+}
+
+/*
+ * dispatch_completions
+ *		Resolves downstream edges of new completion events, 100 per
+ *		transaction, until none is left (or 256 batches), then cancels the
+ *		losing siblings those resolutions asked for; runs when a commit
+ *		announced work and at least every second.  Errors are contained:
+ *		each event and each sibling group is isolated in a subtransaction.
+ */
 static void
 dispatch_completions(MemoryContext cxt)
 {
-	bool		more = true;
 	int			batches;
 	TimestampTz now = GetCurrentTimestamp();
 
 	if (!ff_push_dispatch || (!ff_engine_take_pending() && now < next_dispatch_poll))
 		return;
 	next_dispatch_poll = TimestampTzPlusMilliseconds(now, FF_DISPATCH_POLL_MS);
-	for (batches = 0; more && batches < FF_MAX_BATCHES_PER_TICK; batches++)
-	{
-		MemoryContextReset(cxt);
-		MemoryContextSwitchTo(cxt);
-		PG_TRY();
-		{
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			pgstat_report_activity(STATE_RUNNING, "ff_engine dispatching completions");
-			ff_spi_connect();
-			ff_plan_exec(&plan_dispatch, NULL, NULL, 1);
-			more = ff_col_bool(0, 1);
-			SPI_finish();
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			pgstat_report_activity(STATE_IDLE, NULL);
-		}
-		PG_CATCH();
-		{
-			ErrorData  *edata;
-
-			MemoryContextSwitchTo(cxt);
-			edata = CopyErrorData();
-			FlushErrorState();
-			AbortCurrentTransaction();
-			pgstat_report_activity(STATE_IDLE, NULL);
-			ereport(LOG, (errmsg("ff_engine completion dispatch failed: %s", edata->message)));
-			more = false;
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(TopMemoryContext);
-		CHECK_FOR_INTERRUPTS();
-	}
+	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
+		if (!run_dispatch_batch(&plan_dispatch, "ff_engine dispatching completions", cxt))
+			break;
+	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
+		if (!run_dispatch_batch(&plan_sibling_dispatch, "ff_engine cancelling siblings", cxt))
+			break;
 }
 
 static int64

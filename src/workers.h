@@ -77,6 +77,8 @@ extern int	ff_retention_interval_ms;
 extern int	ff_dependencies_interval_ms;
 extern int	ff_flow_cancel_interval_ms;
 extern int	ff_flow_projector_interval_ms;
+extern int	ff_edge_cancel_dispatch_interval_ms;
+extern int	ff_edge_cancel_reconcile_interval_ms;
 
 extern void ff_shmem_init(void);
 extern void ff_register_launcher(void);

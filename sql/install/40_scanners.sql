@@ -29,7 +29,8 @@ CREATE TABLE ff.scanner_state (
 );
 INSERT INTO ff.scanner_state (scanner) VALUES
     ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
-    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector');
+    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
+    ('edge_cancel_dispatch'), ('edge_cancel_reconcile');
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -508,10 +509,12 @@ BEGIN
         WHEN 'dependencies' THEN ff.scan_dependencies()
         WHEN 'flow_cancel' THEN ff.scan_flow_cancels()
         WHEN 'flow_projector' THEN ff.project_flows()
+        WHEN 'edge_cancel_dispatch' THEN ff.scan_edge_cancel_dispatch()
+        WHEN 'edge_cancel_reconcile' THEN ff.scan_edge_cancel_reconcile()
     END;
     IF r IS NULL THEN
         RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector.';
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile.';
     END IF;
     UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
         last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,
