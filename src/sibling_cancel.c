@@ -9,8 +9,8 @@
  *	  reconciler finishes requests a crash left behind (Invariant Q6).
  *
  *	  - Each group is handled in its own subtransaction: every listed
- *	    sibling is cancelled (source operator_override, as the spec
- *	    pins it; reason the group's),
+ *	    sibling is cancelled (source sibling_quorum, as issue 8
+ *	    pins the literal; reason the group's),
  *	    then the request is drained, all or nothing.  A failure rolls the
  *	    group back and leaves it for the next pass: never a half drain.
  *	  - Both scanners take index rows with FOR UPDATE SKIP LOCKED, so the
@@ -48,7 +48,7 @@ PG_FUNCTION_INFO_V1(ff_reconcile_sibling_cancel_group);
 PG_FUNCTION_INFO_V1(ff_scan_edge_cancel_dispatch);
 PG_FUNCTION_INFO_V1(ff_scan_edge_cancel_reconcile);
 
-#define FF_SIBLING_SOURCE "operator_override"
+#define FF_SIBLING_SOURCE "sibling_quorum"
 
 static FFPlan plan_tuple_lock = {
 	"SELECT 1 FROM ff.pending_cancel_group WHERE partition = $1 AND flow_id = $2 "

@@ -65,7 +65,7 @@ SELECT is(t.scan() - 'scanner', '{"ok": true, "status": "OK", "processed": 1, "e
           '49. one pass: one group drained, four siblings cancelled');
 SELECT is(t.states('a', 5), 'completed,cancelled,cancelled,cancelled,cancelled', '49/60. every sibling cancelled, the winner not');
 SELECT is((SELECT array_agg(DISTINCT cancellation_reason || '/' || cancelled_by) FROM ff.executions WHERE id IN (SELECT t.m('ua' || i) FROM generate_series(2, 5) i)),
-          ARRAY['sibling_quorum_satisfied/operator_override'], '49. reason = the group''s, cancelled_by = operator_override');
+          ARRAY['sibling_quorum_satisfied/sibling_quorum'], '49. reason = the group''s, cancelled_by = sibling_quorum (pinned, flows.md ambiguity 21)');
 SELECT is((SELECT array_agg(DISTINCT a.attempt_state || '/' || a.failure_reason) FROM ff.attempt a
            WHERE (a.partition, a.execution_id) IN (SELECT (ff.parse_execution_id(t.m('ua' || i))).partition, t.u('ua' || i) FROM generate_series(2, 5) i)),
           ARRAY['ended_cancelled/cancelled: sibling_quorum_satisfied'], '49. their attempts ended cancelled');
