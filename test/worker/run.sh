@@ -164,6 +164,40 @@ wait $reader
 grep -q never "$tail_out" && fail "a rolled-back append is never seen by a tail" || pass "a rolled-back append is never seen by a tail"
 rm -f "$tail_out"
 
+# sibling cancellation survives a crash (Invariant Q6): the group is decided
+# and its request committed, the server dies before the dispatcher runs; after
+# restart the engine worker cancels every sibling exactly once and drains.
+psql -X -q -c "ALTER SYSTEM SET ff_engine.push_dispatch = off" -c "ALTER SYSTEM SET ff_engine.edge_cancel_dispatch_interval = '1h'" \
+     -c "ALTER SYSTEM SET ff_engine.edge_cancel_reconcile_interval = '1h'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+psql -X -q -d ff_worker -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET synchronous_commit = on;
+CREATE TABLE sib (k int PRIMARY KEY, id text);
+SELECT ff.create_flow('d0000000-0000-4000-8000-000000000002');
+INSERT INTO sib SELECT k, ff.flow_member_execution_id('d0000000-0000-4000-8000-000000000002') FROM generate_series(0, 20) k;
+SELECT ff.create_execution(id, lane_id => 'crash'), ff.add_execution_to_flow('d0000000-0000-4000-8000-000000000002', id) FROM sib;
+SELECT ff.set_edge_group_policy('d0000000-0000-4000-8000-000000000002', (SELECT id FROM sib WHERE k = 0), 'any_of', 'cancel_remaining');
+SELECT ff.add_dependency('d0000000-0000-4000-8000-000000000002', id, (SELECT id FROM sib WHERE k = 0)) FROM sib WHERE k > 0;
+SELECT ff.issue_grant_and_claim(id, 'w', 'w-1', 'crash', lease_ttl_ms => 3600000) FROM sib WHERE k > 0;
+SELECT ff.complete_execution((SELECT id FROM sib WHERE k = 1), source => 'operator_override');
+SELECT ff.dispatch_completions(100);
+SQL
+[ "$(q "SELECT count(*) FROM ff.pending_cancel_group")/$(q "SELECT count(*) FROM ff.executions e JOIN sib s ON s.id = e.id WHERE s.k > 1 AND e.public_state = 'active'")" = "1/19" ] \
+  && pass "before the crash: the request is committed and 19 siblings still run" || fail "before the crash: the request is committed and 19 siblings still run"
+psql -X -q -c "ALTER SYSTEM RESET ff_engine.push_dispatch" -c "ALTER SYSTEM RESET ff_engine.edge_cancel_dispatch_interval" \
+     -c "ALTER SYSTEM RESET ff_engine.edge_cancel_reconcile_interval" >/dev/null   # applies at the restart
+as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -m immediate -w stop >/dev/null 2>&1
+log_from=$(($(wc -l < "$FF_PGDATA/server.log") + 1))   # the final crash check reads only what follows
+as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null 2>&1
+wait_for "after pg_ctl stop -m immediate and a restart, every sibling is cancelled and the request drained" 10 \
+  "SELECT count(*) = 19 AND (SELECT count(*) FROM ff.pending_cancel_group) = 0 FROM ff.executions e JOIN sib s ON s.id = e.id
+   WHERE s.k > 1 AND e.public_state = 'cancelled' AND e.cancelled_by = 'sibling_quorum'"
+[ "$(q "SELECT count(*) FROM ff.completion_event c JOIN ff.executions e ON e.partition = c.partition AND e.execution_id = c.execution_id
+        JOIN sib s ON s.id = e.id WHERE s.k > 1")" = 19 ] \
+  && pass "each sibling was cancelled exactly once (one completion each)" || fail "each sibling was cancelled exactly once (one completion each)"
+[ "$(q "SELECT public_state FROM ff.executions WHERE id = (SELECT id FROM sib WHERE k = 1)")" = completed ] \
+  && pass "the winner is untouched" || fail "the winner is untouched"
+
 # pg_cron (scheduled at the start, minute granularity in pg_cron 1.4)
 DB=ff_cron wait_for "pg_cron running ff.run_scanners() promotes the execution" $((70 - ($(date +%s) - cron_scheduled_at))) \
   "SELECT bool_and(public_state = 'waiting') FROM ff.execution"
@@ -177,9 +211,9 @@ if as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -m fast -w -t 20 stop >/dev/null 2>
 else
   fail "pg_ctl stop -m fast returns"
 fi
-if grep -qE "terminated by signal|PANIC|was terminated" "$FF_PGDATA"/server.log; then
+if tail -n +"${log_from:-1}" "$FF_PGDATA"/server.log | grep -qE "terminated by signal|PANIC|was terminated"; then
   fail "no worker crashed during the run or the shutdown"
-  grep -E "terminated by signal|PANIC|was terminated" "$FF_PGDATA"/server.log
+  tail -n +"${log_from:-1}" "$FF_PGDATA"/server.log | grep -E "terminated by signal|PANIC|was terminated"
 else
   pass "no worker crashed during the run or the shutdown"
 fi
