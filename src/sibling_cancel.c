@@ -20,6 +20,13 @@
  *	    commit, which dispatches at once; the 1 s tick is the floor.
  *	  - Every sibling is cancelled, however many (no 1024 cap, Appendix
  *	    C.17).
+ *	  - Lock order: the pending_cancel_group row, then the edge_group row,
+ *	    then each sibling's execution row, one at a time.  Resolution locks
+ *	    the edge_group and then inserts the index row (no lock wait: the
+ *	    row is new), and a sibling's own terminal call locks only its
+ *	    execution row, so no cycle can form; a sibling racing the
+ *	    dispatcher simply waits and then finds the other's outcome
+ *	    (test/specs/sibling_races.spec).
  *
  * IDENTIFICATION
  *	  src/sibling_cancel.c
