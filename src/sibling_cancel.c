@@ -301,6 +301,7 @@ static FFPlan plan_pending_groups = {
 	1, {INT4OID}
 };
 
+/* Checks batch_size, connects SPI and locks up to batch_size requests. */
 static int
 lock_pending(int batch, PendingGroup **out)
 {
@@ -309,6 +310,11 @@ lock_pending(int batch, PendingGroup **out)
 				i;
 	bool		isnull;
 
+	if (batch < 1 || batch > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be between 1 and 1000, got %d", batch)));
+	ff_spi_connect();
 	v[0] = Int32GetDatum(batch);
 	n = ff_plan_exec(&plan_pending_groups, v, NULL, 0);
 	*out = palloc(sizeof(PendingGroup) * Max(n, 1));
@@ -375,11 +381,6 @@ ff_scan_edge_cancel_dispatch(PG_FUNCTION_ARGS)
 				errors = 0;
 	FFResult	r;
 
-	if (batch < 1 || batch > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be between 1 and 1000, got %d", batch)));
-	ff_spi_connect();
 	n = lock_pending(batch, &groups);
 	for (i = 0; i < n; i++)
 	{
@@ -416,11 +417,6 @@ ff_scan_edge_cancel_reconcile(PG_FUNCTION_ARGS)
 				left = 0;
 	FFResult	r;
 
-	if (batch < 1 || batch > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be between 1 and 1000, got %d", batch)));
-	ff_spi_connect();
 	n = lock_pending(batch, &groups);
 	for (i = 0; i < n; i++)
 	{
@@ -442,6 +438,6 @@ ff_scan_edge_cancel_reconcile(PG_FUNCTION_ARGS)
 	ffr_int(&r, "processed", done);
 	ffr_int(&r, "left_to_dispatcher", left);
 	ffr_int(&r, "errors", 0);
-	ffr_bool(&r, "more", false);
+	ffr_bool(&r, "more", n >= batch);
 	FF_RETURN_RESULT(&r);
 }
