@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
@@ -163,6 +164,46 @@ col_enum(int row, int col, const char *const *labels)
 #define GET_U(n) c->n = col_uuid(row, col++);
 #define GET_E(n, ct, lab, st) c->n = (ct) col_enum(row, col++, lab);
 
+static inline bool
+core_claimable(const ExecCore *c)
+{
+	return c->lifecycle_phase == PHASE_RUNNABLE && c->eligibility_state == ELIG_ELIGIBLE_NOW;
+}
+
+/*
+ * ff_lane_channel
+ *		The NOTIFY channel of a lane: ff_lane_<lane_id>, or, for a lane id
+ *		too long for a channel name, ff_lane_h<64-bit hash in hex>.
+ */
+char *
+ff_lane_channel(const char *lane_id)
+{
+	size_t		len = strlen(lane_id);
+
+	if (len + 8 < NAMEDATALEN)
+		return psprintf("ff_lane_%s", lane_id);
+	{
+		uint64		h = hash_bytes_extended((const unsigned char *) lane_id, (int) len, 0);
+
+		return psprintf("ff_lane_h%08x%08x", (uint32) (h >> 32), (uint32) h);
+	}
+}
+
+/*
+ * announce_work
+ *		An execution became claimable: NOTIFY its lane's channel at commit
+ *		so idle workers wake instead of polling.  PostgreSQL folds
+ *		identical notifications of one transaction into one, so a batch
+ *		announces each lane once.
+ */
+static void
+announce_work(ExecCore *c)
+{
+	if (core_claimable(c) && !c->loaded_claimable && c->lane_id)
+		Async_Notify(ff_lane_channel(c->lane_id), "");
+	c->loaded_claimable = core_claimable(c);
+}
+
 void
 ff_core_from_row(int row, ExecCore *c)
 {
@@ -177,6 +218,7 @@ ff_core_from_row(int row, ExecCore *c)
 		c->required_caps_csv = NULL;
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	c->loaded_claimable = core_claimable(c);
 }
 
 /*
@@ -223,6 +265,7 @@ ff_core_store(ExecCore *c)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	if (ff_plan_exec(&plan_store, values, nulls, 0) != 1)
 		elog(ERROR, "execution row vanished while locked");
+	announce_work(c);
 }
 
 /*
@@ -245,7 +288,10 @@ ff_core_insert(ExecCore *c)
 	nulls[2] = (c->required_caps_csv == NULL);
 	FF_CORE_IMMUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
-	return ff_plan_exec(&plan_insert, values, nulls, 0) == 1;
+	if (ff_plan_exec(&plan_insert, values, nulls, 0) != 1)
+		return false;
+	announce_work(c);
+	return true;
 }
 
 #define INIT_T(n) c->n = NULL;

@@ -93,6 +93,7 @@ typedef struct ExecCore
 	char	   *required_caps_csv;	/* sorted CSV, NULL when no requirement */
 	FF_CORE_IMMUTABLE_FIELDS(FF_DECL_T, FF_DECL_I, FF_DECL_U, FF_DECL_E)
 	FF_CORE_MUTABLE_FIELDS(FF_DECL_T, FF_DECL_I, FF_DECL_U, FF_DECL_E)
+	bool		loaded_claimable;	/* claimable as read: store announces a change */
 } ExecCore;
 
 /* A lease fence as passed by a caller; each part may be absent. */
@@ -106,6 +107,7 @@ typedef struct Fence
 
 /* ---- the core row ---- */
 extern const char *ff_core_select_list(void);
+extern char *ff_lane_channel(const char *lane_id);
 extern void ff_core_from_row(int row, ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_store(ExecCore *c);

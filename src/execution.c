@@ -302,27 +302,30 @@ static FFPlan plan_store_result = {
 };
 
 /*
- * ff.complete_execution(execution_id, lease_id, lease_epoch, attempt_id,
- *						 result_payload, source)
+ * ff_check_result_size
+ *		result_payload above ff_engine.max_payload_bytes is an error.
  */
-Datum
-ff_complete_execution(PG_FUNCTION_ARGS)
+void
+ff_check_result_size(bytea *result)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
-	bytea	   *result = PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4);
-	char	   *source = ff_arg_text_opt(fcinfo, 5);
-	int64		now = ff_now_ms();
-	FFResult	r;
-	ExecCore	c;
-
 	if (result && VARSIZE_ANY_EXHDR(result) > (Size) ff_max_payload_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("result_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
 						(Size) VARSIZE_ANY_EXHDR(result), ff_max_payload_bytes)));
-	ff_spi_connect();
-	if (lock_and_validate(id, &f, source, now, &c, &r))
+}
+
+/*
+ * ff_complete_one
+ *		The complete operation (§3.8) on arguments already checked; SPI
+ *		connected.  Shared by complete_execution and complete_executions.
+ */
+void
+ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 now, FFResult *r)
+{
+	ExecCore	c;
+
+	if (lock_and_validate(id, f, source, now, &c, r))
 	{
 		ff_attempt_end(&c, c.current_attempt_index, "ended_success", now, NULL, NULL);
 		ff_stream_close(&c, c.current_attempt_index, "attempt_success", now, false);
@@ -339,9 +342,27 @@ ff_complete_execution(PG_FUNCTION_ARGS)
 		ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
 		ff_core_store(&c);
 		ff_completion_emit(&c, OUTCOME_SUCCESS, now);
-		ffr_ok(&r, "OK");
-		ffr_text(&r, "result", "completed");
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "completed");
 	}
+}
+
+/*
+ * ff.complete_execution(execution_id, lease_id, lease_epoch, attempt_id,
+ *						 result_payload, source)
+ */
+Datum
+ff_complete_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	bytea	   *result = PG_ARGISNULL(4) ? NULL : PG_GETARG_BYTEA_PP(4);
+	char	   *source = ff_arg_text_opt(fcinfo, 5);
+	FFResult	r;
+
+	ff_check_result_size(result);
+	ff_spi_connect();
+	ff_complete_one(id, &f, result, source, ff_now_ms(), &r);
 	FF_RETURN_RESULT(&r);
 }
 
@@ -400,26 +421,18 @@ retry_delay_ms(Jsonb *policy, int64 retry_count)
 }
 
 /*
- * ff.fail_execution(execution_id, lease_id, lease_epoch, attempt_id,
- *					 failure_reason, failure_category, source)
- *		The retry policy is read from the stored execution policy.
+ * ff_fail_one
+ *		The fail operation (§3.9) on arguments already checked; SPI
+ *		connected.  The retry policy is read from the stored execution
+ *		policy.  Shared by fail_execution and fail_executions.
  */
-Datum
-ff_fail_execution(PG_FUNCTION_ARGS)
+void
+ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char *source,
+			int64 now, FFResult *r)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
-	char	   *reason = ff_arg_text_opt(fcinfo, 4);
-	char	   *category = ff_arg_text_opt(fcinfo, 5);
-	char	   *source = ff_arg_text_opt(fcinfo, 6);
-	int64		now = ff_now_ms();
-	FFResult	r;
 	ExecCore	c;
 
-	ff_check_max_len(reason, 4096, "failure_reason");
-	ff_check_max_len(category, 256, "failure_category");
-	ff_spi_connect();
-	if (lock_and_validate(id, &f, source, now, &c, &r))
+	if (lock_and_validate(id, f, source, now, &c, r))
 	{
 		int64		backoff = retry_delay_ms(ff_execution_policy(&c), c.retry_count);
 		int64		idx = c.current_attempt_index;
@@ -445,9 +458,9 @@ ff_fail_execution(PG_FUNCTION_ARGS)
 			c.last_transition_at = now;
 			c.last_mutation_at = now;
 			ff_core_store(&c);
-			ffr_ok(&r, "OK");
-			ffr_text(&r, "result", "retry_scheduled");
-			ffr_int(&r, "delay_until", delay_until);
+			ffr_ok(r, "OK");
+			ffr_text(r, "result", "retry_scheduled");
+			ffr_int(r, "delay_until", delay_until);
 		}
 		else
 		{
@@ -456,10 +469,30 @@ ff_fail_execution(PG_FUNCTION_ARGS)
 			c.failure_reason = reason;
 			ff_core_store(&c);
 			ff_completion_emit(&c, OUTCOME_FAILED, now);
-			ffr_ok(&r, "OK");
-			ffr_text(&r, "result", "terminal_failed");
+			ffr_ok(r, "OK");
+			ffr_text(r, "result", "terminal_failed");
 		}
 	}
+}
+
+/*
+ * ff.fail_execution(execution_id, lease_id, lease_epoch, attempt_id,
+ *					 failure_reason, failure_category, source)
+ */
+Datum
+ff_fail_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	Fence		f = ff_fence_args(fcinfo, 1, 2, 3);
+	char	   *reason = ff_arg_text_opt(fcinfo, 4);
+	char	   *category = ff_arg_text_opt(fcinfo, 5);
+	char	   *source = ff_arg_text_opt(fcinfo, 6);
+	FFResult	r;
+
+	ff_check_max_len(reason, 4096, "failure_reason");
+	ff_check_max_len(category, 256, "failure_category");
+	ff_spi_connect();
+	ff_fail_one(id, &f, reason, category, source, ff_now_ms(), &r);
 	FF_RETURN_RESULT(&r);
 }
 

@@ -940,3 +940,18 @@ ff_promote_delayed(PG_FUNCTION_ARGS)
 	ffr_text(&r, "result", outcome);
 	FF_RETURN_RESULT(&r);
 }
+
+PG_FUNCTION_INFO_V1(ff_lane_channel_sql);
+
+/*
+ * ff.lane_channel(lane_id) -> text
+ *		The channel that announces work on a lane: LISTEN to it and claim
+ *		when woken (an execution of the lane became claimable).
+ */
+Datum
+ff_lane_channel_sql(PG_FUNCTION_ARGS)
+{
+	char	   *lane = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(ff_lane_channel(lane)));
+}

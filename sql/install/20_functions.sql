@@ -203,6 +203,34 @@ CREATE FUNCTION ff.fail_execution(
 COMMENT ON FUNCTION ff.fail_execution(text, uuid, bigint, uuid, text, text, text) IS
     'Fails the running attempt: retry_scheduled per the policy''s retry_policy, else terminal_failed (spec §3.9)';
 
+CREATE FUNCTION ff.lane_channel(lane_id text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ff_lane_channel_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION ff.lane_channel(text) IS
+    'The NOTIFY channel announcing that executions of the lane became claimable: EXECUTE format(''LISTEN %I'', ff.lane_channel(lane))';
+
+-- Batched forms: one transaction completes or fails many leased executions,
+-- each with its own fence and its own envelope in "results".
+CREATE FUNCTION ff.complete_executions(
+    execution_ids text[],
+    lease_ids uuid[],
+    lease_epochs bigint[],
+    attempt_ids uuid[],
+    result_payloads bytea[] DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_complete_executions' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.complete_executions(text[], uuid[], bigint[], uuid[], bytea[]) IS
+    'complete_execution for up to 1000 leased executions at once: {count, succeeded, results: [envelope per item]}';
+
+CREATE FUNCTION ff.fail_executions(
+    execution_ids text[],
+    lease_ids uuid[],
+    lease_epochs bigint[],
+    attempt_ids uuid[],
+    failure_reasons text[] DEFAULT NULL,
+    failure_category text DEFAULT '')
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_fail_executions' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.fail_executions(text[], uuid[], bigint[], uuid[], text[], text) IS
+    'fail_execution for up to 1000 leased executions at once (retry per each policy): {count, succeeded, results}';
+
 CREATE FUNCTION ff.cancel_execution(
     execution_id text,
     reason text DEFAULT '',

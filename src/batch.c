@@ -1,0 +1,255 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Batched forms of the lease-bound terminal operations, so a worker
+ *	  loop runs one claim transaction (ff.claim_next with max_count) and
+ *	  one completion transaction per batch:
+ *	  ff.complete_executions and ff.fail_executions.
+ *
+ *	  - Parallel arrays, one element per execution, each with its own
+ *	    fence: every item is exactly the single operation, with its own
+ *	    per-item envelope (stale_lease, execution_not_active, ...).
+ *	  - Every argument is checked before anything is written (lengths,
+ *	    NULL elements, id syntax, sizes): bad input raises and changes
+ *	    nothing.  Items then run in array order in the caller's
+ *	    transaction; executions are locked one at a time in that order, so
+ *	    two batches naming the same executions in different orders can
+ *	    deadlock like any two transactions would — PostgreSQL detects it
+ *	    and one batch rolls back whole.
+ *
+ * IDENTIFICATION
+ *	  src/batch.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "clock.h"
+#include "exec_core.h"
+#include "execution.h"
+#include "ff_engine.h"
+#include "ids.h"
+#include "spi_plan.h"
+#include "validate.h"
+
+PG_FUNCTION_INFO_V1(ff_complete_executions);
+PG_FUNCTION_INFO_V1(ff_fail_executions);
+
+#define FF_BATCH_MAX 1000
+
+typedef struct BatchArg
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+} BatchArg;
+
+/*
+ * batch_array
+ *		Deconstructs argument argno (a one-dimensional array of elemtype).
+ *		A required array may hold no NULL; an optional one may be NULL
+ *		itself (n = -1).
+ */
+static BatchArg
+batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *name, bool required)
+{
+	BatchArg	a = {NULL, NULL, -1};
+	ArrayType  *arr;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			i;
+
+	if (PG_ARGISNULL(argno))
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null", name)));
+		return a;
+	}
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", name)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &a.elems, &a.nulls, &a.n);
+	if (required)
+		for (i = 0; i < a.n; i++)
+			if (a.nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s[%d] must not be null", name, i + 1)));
+	return a;
+}
+
+/* The execution ids and fences shared by both batch calls, checked. */
+typedef struct BatchItems
+{
+	int			n;
+	ExecId	   *ids;
+	Fence	   *fences;
+} BatchItems;
+
+static BatchItems
+batch_items(FunctionCallInfo fcinfo)
+{
+	BatchArg	ids = batch_array(fcinfo, 0, TEXTOID, "execution_ids", true);
+	BatchArg	leases = batch_array(fcinfo, 1, UUIDOID, "lease_ids", true);
+	BatchArg	epochs = batch_array(fcinfo, 2, INT8OID, "lease_epochs", true);
+	BatchArg	attempts = batch_array(fcinfo, 3, UUIDOID, "attempt_ids", true);
+	BatchItems	b;
+	int			i;
+
+	if (leases.n != ids.n || epochs.n != ids.n || attempts.n != ids.n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("execution_ids, lease_ids, lease_epochs and attempt_ids must have the same length"),
+				 errdetail("Lengths %d, %d, %d, %d.", ids.n, leases.n, epochs.n, attempts.n)));
+	if (ids.n > FF_BATCH_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("at most %d executions per batch, got %d", FF_BATCH_MAX, ids.n)));
+	b.n = ids.n;
+	b.ids = palloc(sizeof(ExecId) * Max(b.n, 1));
+	b.fences = palloc(sizeof(Fence) * Max(b.n, 1));
+	for (i = 0; i < b.n; i++)
+	{
+		char	   *s = TextDatumGetCString(ids.elems[i]);
+
+		if (!ff_parse_exec_id(s, &b.ids[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid execution id in execution_ids[%d]: \"%s\"", i + 1, s)));
+		b.fences[i].lease_id = DatumGetUUIDP(leases.elems[i]);
+		b.fences[i].has_epoch = true;
+		b.fences[i].lease_epoch = DatumGetInt64(epochs.elems[i]);
+		b.fences[i].attempt_id = DatumGetUUIDP(attempts.elems[i]);
+	}
+	return b;
+}
+
+/*
+ * batch_result
+ *		{"ok": true, "status": "OK", "count": n, "succeeded": k,
+ *		 "results": [per-item envelope with its execution_id, ...]}
+ */
+static Datum
+batch_result(BatchItems *b, Jsonb **items, int succeeded)
+{
+	FFResult	r,
+				list;
+	int			i;
+
+	list.state = NULL;
+	pushJsonbValue(&list.state, WJB_BEGIN_ARRAY, NULL);
+	for (i = 0; i < b->n; i++)
+	{
+		JsonbValue	v;
+
+		v.type = jbvBinary;
+		v.val.binary.data = &items[i]->root;
+		v.val.binary.len = VARSIZE(items[i]) - VARHDRSZ;
+		pushJsonbValue(&list.state, WJB_ELEM, &v);
+	}
+	ffr_ok(&r, "OK");
+	ffr_int(&r, "count", b->n);
+	ffr_int(&r, "succeeded", succeeded);
+	ffr_jsonb(&r, "results", JsonbValueToJsonb(pushJsonbValue(&list.state, WJB_END_ARRAY, NULL)));
+	PG_RETURN_JSONB_P(ffr_finish(&r));
+}
+
+static bool
+item_ok(Jsonb *j)
+{
+	JsonbValue	buf,
+			   *v = getKeyJsonValueFromContainer(&j->root, "ok", 2, &buf);
+
+	return v && v->type == jbvBool && v->val.boolean;
+}
+
+/*
+ * ff.complete_executions(execution_ids text[], lease_ids uuid[],
+ *		lease_epochs bigint[], attempt_ids uuid[], result_payloads bytea[])
+ */
+Datum
+ff_complete_executions(PG_FUNCTION_ARGS)
+{
+	BatchItems	b = batch_items(fcinfo);
+	BatchArg	results = batch_array(fcinfo, 4, BYTEAOID, "result_payloads", false);
+	int64		now = ff_now_ms();
+	Jsonb	  **items;
+	int			i,
+				ok = 0;
+
+	if (results.n >= 0 && results.n != b.n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("result_payloads must be null or as long as execution_ids")));
+	for (i = 0; i < results.n; i++)
+		if (!results.nulls[i])
+			ff_check_result_size(DatumGetByteaPP(results.elems[i]));
+	ff_spi_connect();
+	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
+	for (i = 0; i < b.n; i++)
+	{
+		FFResult	r;
+		bytea	   *res = (results.n < 0 || results.nulls[i]) ? NULL : DatumGetByteaPP(results.elems[i]);
+
+		ff_complete_one(b.ids[i], &b.fences[i], res, "", now, &r);
+		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
+		items[i] = ffr_finish(&r);
+		ok += item_ok(items[i]);
+	}
+	return batch_result(&b, items, ok);
+}
+
+/*
+ * ff.fail_executions(execution_ids text[], lease_ids uuid[],
+ *		lease_epochs bigint[], attempt_ids uuid[], failure_reasons text[],
+ *		failure_category text)
+ */
+Datum
+ff_fail_executions(PG_FUNCTION_ARGS)
+{
+	BatchItems	b = batch_items(fcinfo);
+	BatchArg	reasons = batch_array(fcinfo, 4, TEXTOID, "failure_reasons", false);
+	char	   *category = ff_arg_text_opt(fcinfo, 5);
+	int64		now = ff_now_ms();
+	char	  **why;
+	Jsonb	  **items;
+	int			i,
+				ok = 0;
+
+	if (reasons.n >= 0 && reasons.n != b.n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("failure_reasons must be null or as long as execution_ids")));
+	ff_check_max_len(category, 256, "failure_category");
+	why = palloc0(sizeof(char *) * Max(b.n, 1));
+	for (i = 0; i < reasons.n; i++)
+		if (!reasons.nulls[i])
+		{
+			why[i] = TextDatumGetCString(reasons.elems[i]);
+			ff_check_max_len(why[i], 4096, "failure_reason");
+		}
+	ff_spi_connect();
+	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
+	for (i = 0; i < b.n; i++)
+	{
+		FFResult	r;
+
+		ff_fail_one(b.ids[i], &b.fences[i], why[i], category, "", now, &r);
+		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
+		items[i] = ffr_finish(&r);
+		ok += item_ok(items[i]);
+	}
+	return batch_result(&b, items, ok);
+}
