@@ -1,0 +1,84 @@
+-- Batched hot paths (issue 9): ff.claim_next with max_count, then
+-- ff.complete_executions / ff.fail_executions with per-item fences.
+BEGIN;
+\ir helpers.psql
+
+-- claim n executions of lane `lane` in one call; keep their fences
+CREATE TABLE t.claimed (n int, id text, lease uuid, epoch bigint, attempt uuid);
+CREATE FUNCTION t.claim_batch(lane text, n int) RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM t.claimed;
+    INSERT INTO t.claimed
+    SELECT row_number() OVER (), c.claim->>'execution_id', (c.claim->>'lease_id')::uuid, (c.claim->>'lease_epoch')::bigint, (c.claim->>'attempt_id')::uuid
+    FROM ff.claim_next(lane, 'w', 'w-1', max_count => n) c;
+    RETURN (SELECT count(*) FROM t.claimed);
+END $$;
+CREATE FUNCTION t.ids() RETURNS text[] LANGUAGE sql AS $$ SELECT array_agg(id ORDER BY n) FROM t.claimed $$;
+CREATE FUNCTION t.leases() RETURNS uuid[] LANGUAGE sql AS $$ SELECT array_agg(lease ORDER BY n) FROM t.claimed $$;
+CREATE FUNCTION t.epochs() RETURNS bigint[] LANGUAGE sql AS $$ SELECT array_agg(epoch ORDER BY n) FROM t.claimed $$;
+CREATE FUNCTION t.attempts() RETURNS uuid[] LANGUAGE sql AS $$ SELECT array_agg(attempt ORDER BY n) FROM t.claimed $$;
+
+SELECT ff.create_execution(t.id(i), lane_id => 'batch') FROM generate_series(1, 5) i;
+SELECT is(t.claim_batch('batch', 5), 5, 'claim_next claims five in one call');
+SELECT is((SELECT count(DISTINCT lease) FROM t.claimed)::int, 5, 'each with its own lease');
+
+-- complete all five, with results
+SELECT is(ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts(),
+                                 ARRAY['r1', 'r2', 'r3', 'r4', 'r5']::bytea[]) - 'results',
+          '{"ok": true, "status": "OK", "count": 5, "succeeded": 5}', 'complete_executions: five completed');
+SELECT is((SELECT array_agg(public_state::text) FROM t.claimed c JOIN ff.executions e ON e.id = c.id), ARRAY['completed', 'completed', 'completed', 'completed', 'completed'],
+          'every one terminal completed');
+SELECT is((SELECT array_agg(convert_from(ff.get_execution_result(c.id), 'UTF8') ORDER BY c.n) FROM t.claimed c),
+          ARRAY['r1', 'r2', 'r3', 'r4', 'r5'], 'each result stored with its execution');
+SELECT is((SELECT count(*)::int FROM ff.attempt a JOIN t.claimed c ON ff.format_execution_id(a.partition, a.execution_id) = c.id WHERE a.attempt_state = 'ended_success'),
+          5, 'each attempt ended success');
+SELECT is((SELECT count(*)::int FROM ff.completion_event), 5, 'one completion event each');
+SELECT is((SELECT count(*)::int FROM ff.executions WHERE current_lease_id IS NOT NULL), 0, 'every lease released');
+SELECT is(ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())->'results'->0->>'error', 'execution_not_active',
+          'a second batch: each item execution_not_active');
+
+-- mixed batch: one stale fence, one duplicate; the rest complete
+SELECT ff.create_execution(t.id(i), lane_id => 'mixed') FROM generate_series(11, 14) i;
+SELECT t.claim_batch('mixed', 4);
+UPDATE t.claimed SET epoch = epoch + 7 WHERE n = 2;
+INSERT INTO t.claimed SELECT 5, id, lease, epoch, attempt FROM t.claimed WHERE n = 1;
+SELECT is((SELECT jsonb_agg(coalesce(r->>'result', r->>'error')) FROM jsonb_array_elements(
+              ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())->'results') r),
+          '["completed", "stale_lease", "completed", "completed", "execution_not_active"]', 'per-item outcomes, in order');
+SELECT is((SELECT public_state::text FROM ff.executions WHERE id = (SELECT id FROM t.claimed WHERE n = 2)), 'active', 'the stale item is untouched');
+SELECT is((SELECT array_agg(r->>'execution_id') FROM jsonb_array_elements(
+              ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())->'results') r), t.ids(), 'each item names its execution');
+
+-- fail_executions: retry per each policy, terminal otherwise
+SELECT ff.create_execution(t.id(21), lane_id => 'f', policy_json => '{"retry_policy": {"max_retries": 2, "backoff": {"type": "fixed", "delay_ms": 500}}}');
+SELECT ff.create_execution(t.id(22), lane_id => 'f');
+SELECT t.claim_batch('f', 2);
+SELECT is((SELECT jsonb_agg(r->>'result' ORDER BY r->>'execution_id') FROM jsonb_array_elements(
+              ff.fail_executions(t.ids(), t.leases(), t.epochs(), t.attempts(), ARRAY['boom', 'bang'], 'transient')->'results') r),
+          '["retry_scheduled", "terminal_failed"]', 'fail_executions: retry_scheduled and terminal_failed');
+SELECT is((SELECT public_state::text || '/' || failure_reason FROM ff.executions WHERE id = t.id(22)), 'failed/bang', 'the reason stored');
+SELECT is((SELECT failure_reason FROM ff.attempt a WHERE ff.format_execution_id(a.partition, a.execution_id) = t.id(21)), 'boom', 'the attempt records its reason');
+
+-- bad input raises and writes nothing
+SELECT ff.create_execution(t.id(31), lane_id => 'bad');
+SELECT t.claim_batch('bad', 1);
+SELECT t.snapshot() AS before_bad \gset
+SELECT throws_ok($$SELECT ff.complete_executions(t.ids(), t.leases(), t.epochs(), ARRAY[]::uuid[])$$, '2202E', NULL, 'arrays of different lengths -> 2202E');
+SELECT throws_ok($$SELECT ff.complete_executions(t.ids(), ARRAY[NULL]::uuid[], t.epochs(), t.attempts())$$, '22004', NULL, 'a NULL fence element -> 22004');
+SELECT throws_ok($$SELECT ff.complete_executions(NULL, t.leases(), t.epochs(), t.attempts())$$, '22004', NULL, 'NULL execution_ids -> 22004');
+SELECT throws_ok($$SELECT ff.complete_executions(ARRAY['nope'], t.leases(), t.epochs(), t.attempts())$$, '22P02', NULL, 'a malformed id -> 22P02');
+SELECT throws_ok($$SELECT ff.complete_executions(t.ids() || ARRAY['nope'], t.leases() || gen_random_uuid(), t.epochs() || 1::bigint, t.attempts() || gen_random_uuid())$$,
+                 '22P02', NULL, 'a malformed id after a good one -> 22P02, the good one untouched');
+SELECT throws_ok($$SELECT ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts(), ARRAY[NULL, NULL]::bytea[])$$, '2202E', NULL, 'results of another length -> 2202E');
+SELECT throws_ok($$SELECT ff.complete_executions(array_fill('x'::text, ARRAY[1001]), array_fill(gen_random_uuid(), ARRAY[1001]), array_fill(1::bigint, ARRAY[1001]), array_fill(gen_random_uuid(), ARRAY[1001]))$$,
+                 '54000', NULL, 'more than 1000 -> 54000');
+SELECT throws_ok($$SELECT ff.fail_executions(t.ids(), t.leases(), t.epochs(), t.attempts(), ARRAY[repeat('x', 5000)])$$, '22001', NULL, 'a failure_reason over 4096 bytes -> 22001');
+SELECT throws_ok($$SELECT ff.complete_executions(ARRAY[ARRAY[t.id(31)]], ARRAY[ARRAY[gen_random_uuid()]], ARRAY[ARRAY[1::bigint]], ARRAY[ARRAY[gen_random_uuid()]])$$,
+                 '2202E', NULL, 'a two-dimensional array -> 2202E');
+SELECT is(t.snapshot(), :'before_bad', 'none of them wrote anything');
+SELECT is(ff.complete_executions('{}', '{}', '{}', '{}'), '{"ok": true, "status": "OK", "count": 0, "results": [], "succeeded": 0}', 'an empty batch is fine');
+
+SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
+SELECT * FROM t.invariants('the whole suite');
+SELECT * FROM finish();
+ROLLBACK;
