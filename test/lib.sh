@@ -55,7 +55,7 @@ start_cluster() {
   cat >> "$FF_PGDATA/postgresql.conf" <<CONF
 port = $PGPORT
 unix_socket_directories = '/tmp'
-listen_addresses = ''
+listen_addresses = '${FF_LISTEN:-}'
 shared_preload_libraries = 'ff_engine,pg_cron'
 cron.database_name = 'postgres'
 max_worker_processes = 32

