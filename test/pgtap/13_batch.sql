@@ -78,6 +78,22 @@ SELECT throws_ok($$SELECT ff.complete_executions(ARRAY[ARRAY[t.id(31)]], ARRAY[A
 SELECT is(t.snapshot(), :'before_bad', 'none of them wrote anything');
 SELECT is(ff.complete_executions('{}', '{}', '{}', '{}'), '{"ok": true, "status": "OK", "count": 0, "results": [], "succeeded": 0}', 'an empty batch is fine');
 
+-- bulk create
+SELECT is((SELECT jsonb_agg(r->>'status') FROM jsonb_array_elements(
+              ff.create_executions(ARRAY[t.id(41), t.id(42), t.id(41)], lane_id => 'bulk', input_payloads => ARRAY['a', 'b', 'c']::bytea[])->'results') r),
+          '["OK", "OK", "DUPLICATE"]', 'create_executions: one envelope per item, a repeated id is DUPLICATE');
+SELECT is((SELECT string_agg(lane_id || '/' || public_state, ',' ORDER BY id) FROM ff.executions WHERE id IN (t.id(41), t.id(42))), 'bulk/waiting,bulk/waiting',
+          'both created in the lane, eligible');
+SELECT is((SELECT convert_from(d.payload, 'UTF8') FROM ff.execution_data d WHERE ff.format_execution_id(d.partition, d.execution_id) = t.id(42)), 'b', 'each with its own payload');
+SELECT is(ff.create_executions(ARRAY[t.id(43)], lane_id => 'bulk', delay_until => ff.now_ms() + 60000)->'results'->0->>'public_state', 'delayed', 'shared options apply');
+SELECT t.snapshot() AS before_bulk \gset
+SELECT throws_ok($$SELECT ff.create_executions(NULL)$$, '22004', NULL, 'NULL ids -> 22004');
+SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(44), NULL])$$, '22004', NULL, 'a NULL id -> 22004');
+SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(44)], input_payloads => ARRAY['a', 'b']::bytea[])$$, '2202E', NULL, 'payloads of another length -> 2202E');
+SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(44), 'nope'])$$, '22P02', NULL, 'a malformed id -> 22P02');
+SELECT throws_ok($$SELECT ff.create_executions(array_fill('x'::text, ARRAY[10001]))$$, '54000', NULL, 'more than 10000 -> 54000');
+SELECT is(t.snapshot(), :'before_bulk', 'none of them wrote anything (the good id before the bad one neither)');
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
