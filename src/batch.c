@@ -140,6 +140,7 @@ batch_items(FunctionCallInfo fcinfo)
  * batch_result
  *		{"ok": true, "status": "OK", "count": n, "succeeded": k,
  *		 "results": [per-item envelope with its execution_id, ...]}
+ *		Called with SPI connected; returns with it finished.
  */
 static Datum
 batch_result(BatchItems *b, Jsonb **items, int succeeded)
@@ -163,7 +164,8 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
 	ffr_int(&r, "count", b->n);
 	ffr_int(&r, "succeeded", succeeded);
 	ffr_jsonb(&r, "results", JsonbValueToJsonb(pushJsonbValue(&list.state, WJB_END_ARRAY, NULL)));
-	PG_RETURN_JSONB_P(ffr_finish(&r));
+	/* copies the envelope out of SPI's memory and disconnects SPI */
+	FF_RETURN_RESULT(&r);
 }
 
 static bool

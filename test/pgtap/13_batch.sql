@@ -78,6 +78,18 @@ SELECT throws_ok($$SELECT ff.complete_executions(ARRAY[ARRAY[t.id(31)]], ARRAY[A
 SELECT is(t.snapshot(), :'before_bad', 'none of them wrote anything');
 SELECT is(ff.complete_executions('{}', '{}', '{}', '{}'), '{"ok": true, "status": "OK", "count": 0, "results": [], "succeeded": 0}', 'an empty batch is fine');
 
+-- called from PL/pgSQL (a worker loop in a procedure): SPI is left as found
+SELECT ff.create_execution(t.id(i), lane_id => 'plpgsql') FROM generate_series(51, 52) i;
+SELECT t.claim_batch('plpgsql', 2);
+CREATE FUNCTION t.complete_then_query() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE r jsonb;
+BEGIN
+    r := ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts());
+    PERFORM ff.fail_executions(t.ids(), t.leases(), t.epochs(), t.attempts());
+    RETURN (r->>'succeeded') || '/' || (SELECT count(*) FROM t.claimed);
+END $$;
+SELECT is(t.complete_then_query(), '2/2', 'batch calls inside PL/pgSQL, followed by a query');
+
 -- bulk create
 SELECT is((SELECT jsonb_agg(r->>'status') FROM jsonb_array_elements(
               ff.create_executions(ARRAY[t.id(41), t.id(42), t.id(41)], lane_id => 'bulk', input_payloads => ARRAY['a', 'b', 'c']::bytea[])->'results') r),
