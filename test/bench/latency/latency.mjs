@@ -21,6 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const lat = [];
 const expected = Math.round(RATE * SECS);
 let claimedTotal = 0;
+let stopping = false;
 
 async function worker(k) {
   const c = new pg.Client(conn);
@@ -45,7 +46,11 @@ async function worker(k) {
     } while (again);
     busy = false;
   }
-  const kick = () => { drain().catch((e) => { console.error(e); process.exit(1); }); };
+  const kick = () => {
+    if (stopping) return;
+    drain().catch((e) => { if (!stopping) { console.error(e); process.exit(1); } });
+  };
+  c.idle = () => !busy;
   if (POLL_MS > 0) {
     c.timer = setInterval(kick, POLL_MS);
   } else {
@@ -69,7 +74,10 @@ for (let i = 0; i < expected; i++) {
 const deadline = nowMs() + 10000;
 while (claimedTotal < expected && nowMs() < deadline) await sleep(20);
 await p.end();
-for (const w of workers) { clearInterval(w.timer); await w.end(); }
+stopping = true;
+for (const w of workers) clearInterval(w.timer);
+for (let i = 0; i < 200 && !workers.every((w) => w.idle()); i++) await sleep(10);
+for (const w of workers) await w.end();
 lat.sort((a, b) => a - b);
 const pct = (q) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(q * lat.length) - 1))];
 console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: lat.length, expected, p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: lat[lat.length - 1] }));
