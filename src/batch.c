@@ -90,6 +90,19 @@ batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *name, 
 	return a;
 }
 
+/* An optional per-item array: NULL (n = -1) or exactly n long. */
+static BatchArg
+batch_optional(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *name, int n)
+{
+	BatchArg	a = batch_array(fcinfo, argno, elemtype, name, false);
+
+	if (a.n >= 0 && a.n != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be null or as long as execution_ids", name)));
+	return a;
+}
+
 /* The execution ids and fences shared by both batch calls, checked. */
 typedef struct BatchItems
 {
@@ -185,16 +198,12 @@ Datum
 ff_complete_executions(PG_FUNCTION_ARGS)
 {
 	BatchItems	b = batch_items(fcinfo);
-	BatchArg	results = batch_array(fcinfo, 4, BYTEAOID, "result_payloads", false);
+	BatchArg	results = batch_optional(fcinfo, 4, BYTEAOID, "result_payloads", b.n);
 	int64		now = ff_now_ms();
 	Jsonb	  **items;
 	int			i,
 				ok = 0;
 
-	if (results.n >= 0 && results.n != b.n)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("result_payloads must be null or as long as execution_ids")));
 	for (i = 0; i < results.n; i++)
 		if (!results.nulls[i])
 			ff_check_result_size(DatumGetByteaPP(results.elems[i]));
@@ -222,7 +231,7 @@ Datum
 ff_fail_executions(PG_FUNCTION_ARGS)
 {
 	BatchItems	b = batch_items(fcinfo);
-	BatchArg	reasons = batch_array(fcinfo, 4, TEXTOID, "failure_reasons", false);
+	BatchArg	reasons = batch_optional(fcinfo, 4, TEXTOID, "failure_reasons", b.n);
 	char	   *category = ff_arg_text_opt(fcinfo, 5);
 	int64		now = ff_now_ms();
 	char	  **why;
@@ -230,10 +239,6 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 	int			i,
 				ok = 0;
 
-	if (reasons.n >= 0 && reasons.n != b.n)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("failure_reasons must be null or as long as execution_ids")));
 	ff_check_max_len(category, 256, "failure_category");
 	why = palloc0(sizeof(char *) * Max(b.n, 1));
 	for (i = 0; i < reasons.n; i++)

@@ -683,6 +683,27 @@ typedef struct PendingEvent
 	pg_uuid_t	flow;
 } PendingEvent;
 
+typedef struct EventTask
+{
+	PendingEvent *e;
+	int64		now;
+	int		   *resolved;
+} EventTask;
+
+static void
+dispatch_event_task(void *arg)
+{
+	EventTask  *t = (EventTask *) arg;
+	Datum		v[3];
+
+	if (t->e->has_flow)
+		*t->resolved += ff_cascade_completion(t->e->partition, &t->e->flow, &t->e->execution, t->now);
+	v[0] = Int16GetDatum((int16) t->e->partition);
+	v[1] = Int64GetDatum(t->e->event_id);
+	v[2] = Int64GetDatum(t->now);
+	ff_plan_exec(&plan_event_done, v, NULL, 0);
+}
+
 /*
  * dispatch_event
  *		One completion event in its own subtransaction: resolve the
@@ -692,47 +713,22 @@ typedef struct PendingEvent
 static bool
 dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolved)
 {
-	ResourceOwner owner = CurrentResourceOwner;
+	EventTask	t = {e, now, resolved};
+	ErrorData  *edata = ff_run_in_subxact(dispatch_event_task, &t, callercxt);
 	Datum		v[4];
-	volatile bool ok = true;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(callercxt);
-	PG_TRY();
-	{
-		if (e->has_flow)
-			*resolved += ff_cascade_completion(e->partition, &e->flow, &e->execution, now);
-		v[0] = Int16GetDatum((int16) e->partition);
-		v[1] = Int64GetDatum(e->event_id);
-		v[2] = Int64GetDatum(now);
-		ff_plan_exec(&plan_event_done, v, NULL, 0);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(callercxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(callercxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(callercxt);
-		CurrentResourceOwner = owner;
-		ok = false;
-		ereport(WARNING,
-				(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
-						e->event_id, edata->message)));
-		v[0] = Int16GetDatum((int16) e->partition);
-		v[1] = Int64GetDatum(e->event_id);
-		v[2] = CStringGetTextDatum(edata->message);
-		v[3] = Int64GetDatum(now);
-		ff_plan_exec(&plan_event_failed, v, NULL, 0);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return ok;
+	if (edata == NULL)
+		return true;
+	ereport(WARNING,
+			(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
+					e->event_id, edata->message)));
+	v[0] = Int16GetDatum((int16) e->partition);
+	v[1] = Int64GetDatum(e->event_id);
+	v[2] = CStringGetTextDatum(edata->message);
+	v[3] = Int64GetDatum(now);
+	ff_plan_exec(&plan_event_failed, v, NULL, 0);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

@@ -708,26 +708,12 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	ArrayType  *pairs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	int64		now = ff_now_ms();
-	Datum	   *elems = NULL;
-	bool	   *enulls = NULL;
-	int			nelems = 0,
-				i;
+	Datum	   *elems;
+	int			nelems = ff_tag_pairs(pairs, &elems);
+	char	   *bad_key;
 	FFResult	r;
 	ExecCore	c;
 
-	if (pairs)
-	{
-		if (ARR_NDIM(pairs) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("pairs must be a one-dimensional array")));
-		deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
-		for (i = 0; i < nelems; i++)
-			if (enulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("tag keys and values must not be NULL")));
-	}
 	ff_spi_connect();
 	if (nelems == 0 || nelems % 2 != 0)
 	{
@@ -740,16 +726,11 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 		ff_result_not_found(&r);
 		FF_RETURN_RESULT(&r);
 	}
-	for (i = 0; i < nelems; i += 2)
+	if ((bad_key = ff_tag_pairs_bad_key(elems, nelems)) != NULL)
 	{
-		char	   *key = TextDatumGetCString(elems[i]);
-
-		if (!ff_tag_key_valid(key))
-		{
-			ffr_error(&r, "invalid_tag_key");
-			ffr_text(&r, "detail", key);
-			FF_RETURN_RESULT(&r);
-		}
+		ffr_error(&r, "invalid_tag_key");
+		ffr_text(&r, "detail", bad_key);
+		FF_RETURN_RESULT(&r);
 	}
 	{
 		Datum		v[3];

@@ -207,27 +207,13 @@ ff_set_flow_tags(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *flow = flow_arg(fcinfo, 0);
 	ArrayType  *pairs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
-	Datum	   *elems = NULL;
-	bool	   *enulls = NULL;
-	int			nelems = 0,
-				i;
+	Datum	   *elems;
+	int			nelems = ff_tag_pairs(pairs, &elems);
+	char	   *bad_key;
 	FlowRow		f;
 	FFResult	r;
 	Datum		v[4];
 
-	if (pairs)
-	{
-		if (ARR_NDIM(pairs) > 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("pairs must be a one-dimensional array")));
-		deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
-		for (i = 0; i < nelems; i++)
-			if (enulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("tag keys and values must not be NULL")));
-	}
 	ff_spi_connect();
 	if (nelems == 0 || nelems % 2 != 0)
 	{
@@ -240,16 +226,11 @@ ff_set_flow_tags(PG_FUNCTION_ARGS)
 		ffr_error(&r, "flow_not_found");
 		FF_RETURN_RESULT(&r);
 	}
-	for (i = 0; i < nelems; i += 2)
+	if ((bad_key = ff_tag_pairs_bad_key(elems, nelems)) != NULL)
 	{
-		char	   *key = TextDatumGetCString(elems[i]);
-
-		if (!ff_tag_key_valid(key))
-		{
-			ffr_error(&r, "invalid_tag_key");
-			ffr_text(&r, "detail", key);
-			FF_RETURN_RESULT(&r);
-		}
+		ffr_error(&r, "invalid_tag_key");
+		ffr_text(&r, "detail", bad_key);
+		FF_RETURN_RESULT(&r);
 	}
 	v[0] = Int16GetDatum((int16) f.partition);
 	v[1] = UUIDPGetDatum(flow);

@@ -143,9 +143,10 @@ ff_drain_sibling_cancel_group(PG_FUNCTION_ARGS)
  * reconcile_group
  *		The reconciler's decision for one request (§3.11).  It never
  *		cancels: while a listed sibling still runs, the dispatcher owns the
- *		request and nothing is written.
+ *		request and nothing is written.  Returns false for no_op, true when
+ *		the request was removed.
  */
-static void
+static bool
 reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFResult *r)
 {
 	Datum		v[3];
@@ -157,7 +158,7 @@ reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFR
 		ffr_ok(r, "OK");
 		ffr_text(r, "result", "no_op");
 		ffr_text(r, "detail", "not_in_set");
-		return;
+		return false;
 	}
 	if (ff_plan_exec(&plan_group_request, v, NULL, 1) == 0)
 	{
@@ -165,7 +166,7 @@ reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFR
 		ffr_ok(r, "OK");
 		ffr_text(r, "result", "sremmed_stale");
 		ffr_text(r, "detail", "missing_edgegroup");
-		return;
+		return true;
 	}
 	if (!ff_col_bool(0, 1))
 	{
@@ -173,7 +174,7 @@ reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFR
 		ffr_ok(r, "OK");
 		ffr_text(r, "result", "sremmed_stale");
 		ffr_text(r, "detail", "flag_cleared");
-		return;
+		return true;
 	}
 	{
 		Datum		members = ff_col_datum(0, 2, &isnull);
@@ -190,13 +191,14 @@ reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFR
 				ffr_ok(r, "OK");
 				ffr_text(r, "result", "no_op");
 				ffr_text(r, "detail", "siblings_running");
-				return;
+				return false;
 			}
 		}
 	}
 	drain(partition, flow, down);
 	ffr_ok(r, "OK");
 	ffr_text(r, "result", "completed_drain");
+	return true;
 }
 
 /* ff.reconcile_sibling_cancel_group(flow_id, downstream_execution_id) (§3.11) */
@@ -327,40 +329,35 @@ lock_pending(int batch, PendingGroup **out)
 	return (int) n;
 }
 
+typedef struct GroupTask
+{
+	PendingGroup *g;
+	int64		now;
+	Dispositions *d;
+} GroupTask;
+
+static void
+dispatch_task(void *arg)
+{
+	GroupTask  *t = (GroupTask *) arg;
+
+	dispatch_group(t->g->partition, &t->g->flow, &t->g->down, t->now, t->d);
+}
+
 /* One group in a subtransaction; false when it failed (left for later). */
 static bool
 dispatch_in_subxact(PendingGroup *g, int64 now, MemoryContext cxt, Dispositions *d)
 {
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
+	GroupTask	t = {g, now, d};
+	ErrorData  *edata = ff_run_in_subxact(dispatch_task, &t, cxt);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		dispatch_group(g->partition, &g->flow, &g->down, now, d);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ok = false;
-		ereport(WARNING,
-				(errmsg("ff_engine could not cancel the siblings of a group: %s", edata->message),
-				 errdetail("The group is left for the next pass.")));
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	return ok;
+	if (edata == NULL)
+		return true;
+	ereport(WARNING,
+			(errmsg("ff_engine could not cancel the siblings of a group: %s", edata->message),
+			 errdetail("The group is left for the next pass.")));
+	FreeErrorData(edata);
+	return false;
 }
 
 /*
@@ -420,18 +417,12 @@ ff_scan_edge_cancel_reconcile(PG_FUNCTION_ARGS)
 	n = lock_pending(batch, &groups);
 	for (i = 0; i < n; i++)
 	{
-		FFResult	one;
-		Jsonb	   *res;
-		JsonbValue	buf,
-				   *v;
+		FFResult	one;		/* per-group detail, not reported by the scan */
 
-		reconcile_group(groups[i].partition, &groups[i].flow, &groups[i].down, &one);
-		res = ffr_finish(&one);
-		v = getKeyJsonValueFromContainer(&res->root, "result", 6, &buf);
-		if (v && v->type == jbvString && strncmp(v->val.string.val, "no_op", 5) == 0)
-			left++;
-		else
+		if (reconcile_group(groups[i].partition, &groups[i].flow, &groups[i].down, &one))
 			done++;
+		else
+			left++;
 	}
 	ffr_ok(&r, "OK");
 	ffr_text(&r, "scanner", "edge_cancel_reconcile");

@@ -16,8 +16,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "spi_plan.h"
 
@@ -118,4 +121,38 @@ ff_col_bool(int row, int col)
 	Datum		d = ff_col_datum(row, col, &isnull);
 
 	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * ff_run_in_subxact
+ *		Runs fn(arg) in an internal subtransaction, with SPI usable inside.
+ *		Returns NULL when it committed; on an error the subtransaction is
+ *		rolled back, the error state cleared and the error returned, copied
+ *		into cxt (the caller reports it and calls FreeErrorData).  Either
+ *		way the caller is back in cxt under its own resource owner.
+ */
+ErrorData *
+ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
 }

@@ -40,4 +40,6 @@ extern int64 ff_col_int64(int row, int col, int64 if_null);
 extern bool ff_col_bool(int row, int col);
 extern Datum ff_col_datum(int row, int col, bool *isnull);
 
+extern ErrorData *ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt);
+
 #endif							/* FF_ENGINE_SPI_PLAN_H */

@@ -13,6 +13,7 @@
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -454,4 +455,49 @@ ff_tag_key_valid(const char *key)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.'))
 			return false;
 	return true;
+}
+
+/*
+ * ff_tag_pairs
+ *		The VARIADIC key/value pairs of set_execution_tags / set_flow_tags:
+ *		a one-dimensional text array without NULL (else an error).  Returns
+ *		the element count (0 for a NULL array) and the elements.
+ */
+int
+ff_tag_pairs(ArrayType *pairs, Datum **elems)
+{
+	bool	   *nulls;
+	int			n,
+				i;
+
+	*elems = NULL;
+	if (pairs == NULL)
+		return 0;
+	if (ARR_NDIM(pairs) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("pairs must be a one-dimensional array")));
+	deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("tag keys and values must not be NULL")));
+	return n;
+}
+
+/* The first key of the pairs that is not a valid tag key, or NULL. */
+char *
+ff_tag_pairs_bad_key(const Datum *elems, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i += 2)
+	{
+		char	   *key = TextDatumGetCString(elems[i]);
+
+		if (!ff_tag_key_valid(key))
+			return key;
+	}
+	return NULL;
 }

@@ -74,5 +74,7 @@ extern char *ff_jsonb_get_string(JsonbContainer *c, const char *key);
 
 /* Tag keys: ^[a-z][a-z0-9_]*\.[a-z0-9_][a-z0-9_.]*$ (spec §3.23, strict). */
 extern bool ff_tag_key_valid(const char *key);
+extern int	ff_tag_pairs(ArrayType *pairs, Datum **elems);
+extern char *ff_tag_pairs_bad_key(const Datum *elems, int n);
 
 #endif							/* FF_ENGINE_VALIDATE_H */

@@ -2,29 +2,6 @@
 BEGIN;
 \ir helpers.psql
 
-CREATE TABLE t.names (name text PRIMARY KEY, id text);
--- a member of flow f, named for the tests
-CREATE FUNCTION t.member(f uuid, name text, policy text DEFAULT NULL) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE id text := ff.flow_member_execution_id(f);
-BEGIN
-    PERFORM ff.create_execution(id, lane_id => 'flow', policy_json => policy);
-    PERFORM ff.add_execution_to_flow(f, id);
-    INSERT INTO t.names VALUES (name, id);
-    RETURN id;
-END $$;
-CREATE FUNCTION t.m(name text) RETURNS text LANGUAGE sql AS $$ SELECT id FROM t.names WHERE names.name = $1 $$;
-CREATE FUNCTION t.st(name text) RETURNS text LANGUAGE sql AS $$ SELECT public_state::text FROM t.row(t.m(name)) $$;
--- dispatch every pending completion event
-CREATE FUNCTION t.dispatch() RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE total integer := 0; r jsonb;
-BEGIN
-    LOOP
-        r := ff.dispatch_completions(10000);
-        total := total + (r->>'processed')::int;
-        EXIT WHEN (r->>'processed')::int = 0;
-    END LOOP;
-    RETURN total;
-END $$;
 -- run a member to an outcome
 CREATE FUNCTION t.run(name text, outcome text DEFAULT 'success') RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE id text := t.m(name);

@@ -3,28 +3,7 @@
 BEGIN;
 \ir helpers.psql
 
-CREATE TABLE t.names (name text PRIMARY KEY, id text);
-CREATE FUNCTION t.member(f uuid, name text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE id text := ff.flow_member_execution_id(f);
-BEGIN
-    PERFORM ff.create_execution(id, lane_id => 'flow');
-    PERFORM ff.add_execution_to_flow(f, id);
-    INSERT INTO t.names VALUES (name, id);
-    RETURN id;
-END $$;
-CREATE FUNCTION t.m(name text) RETURNS text LANGUAGE sql AS $$ SELECT id FROM t.names WHERE names.name = $1 $$;
 CREATE FUNCTION t.u(name text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(t.m(name))).execution_uuid $$;
-CREATE FUNCTION t.st(name text) RETURNS text LANGUAGE sql AS $$ SELECT public_state::text FROM t.row(t.m(name)) $$;
-CREATE FUNCTION t.dispatch() RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE total integer := 0; r jsonb;
-BEGIN
-    LOOP
-        r := ff.dispatch_completions(10000);
-        total := total + (r->>'processed')::int;
-        EXIT WHEN (r->>'processed')::int = 0;
-    END LOOP;
-    RETURN total;
-END $$;
 CREATE FUNCTION t.claim_m(name text) RETURNS jsonb LANGUAGE sql AS $$
     SELECT ff.issue_grant_and_claim(t.m(name), 'w', 'w-1', 'flow')
 $$;
