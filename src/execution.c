@@ -33,6 +33,7 @@
 #include "lease.h"
 #include "partition.h"
 #include "spi_plan.h"
+#include "suspension.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_create_execution);
@@ -581,6 +582,8 @@ ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now)
 	if (from == PHASE_ACTIVE)
 		ff_lease_release(c, "cancelled", now);
 	ff_grant_delete(c);
+	/* its suspension, waitpoints (pending ones too) and conditions close */
+	ff_suspension_close_all(c, "cancelled", "cancelled", false, true, now);
 	ff_core_make_terminal(c, OUTCOME_CANCELLED, now);
 	c->cancellation_reason = pstrdup(reason);
 	c->cancelled_by = source[0] ? pstrdup(source) : ff_format_exec_id(c->id.partition, &c->id.uuid);
@@ -790,6 +793,12 @@ ff_expire_execution(PG_FUNCTION_ARGS)
 	}
 	if (from == PHASE_ACTIVE)
 		ff_lease_release(&c, psprintf("expired:%s", reason), now);
+	/* Appendix C #12 (suspension spec): everything of a suspension closes */
+	{
+		char	   *why = psprintf("expired:%s", reason);
+
+		ff_suspension_close_all(&c, why, why, false, true, now);
+	}
 	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
 	c.failure_reason = reason;
 	ff_core_store(&c);

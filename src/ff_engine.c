@@ -44,6 +44,10 @@ int			ff_flow_cancel_interval_ms = 15000;
 int			ff_flow_projector_interval_ms = 15000;
 int			ff_edge_cancel_dispatch_interval_ms = 1000;
 int			ff_edge_cancel_reconcile_interval_ms = 10000;
+int			ff_suspension_timeout_interval_ms = 2000;
+int			ff_pending_waitpoint_expiry_interval_ms = 5000;
+int			ff_waitpoint_hmac_grace_ms = 86400000;
+int			ff_signal_event_retention_ms = 86400000;
 static char *ff_scanner_namespace = NULL;
 static char *ff_scanner_tag = NULL;
 
@@ -121,6 +125,18 @@ _PG_init(void)
 					&ff_edge_cancel_dispatch_interval_ms, 1000);
 	define_interval("edge_cancel_reconcile", "Interval of the sibling-cancel reconciler.",
 					&ff_edge_cancel_reconcile_interval_ms, 10000);
+	define_interval("suspension_timeout", "Interval of the suspension-timeout scanner.",
+					&ff_suspension_timeout_interval_ms, 2000);
+	define_interval("pending_waitpoint_expiry", "Interval of the pending-waitpoint expiry scanner.",
+					&ff_pending_waitpoint_expiry_interval_ms, 5000);
+	DefineCustomIntVariable("ff_engine.waitpoint_hmac_grace",
+							"How long tokens of a rotated-out waitpoint key still verify (default grace of ff.rotate_waitpoint_hmac_secret).",
+							NULL, &ff_waitpoint_hmac_grace_ms, 86400000, 0, INT_MAX, PGC_USERSET,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.signal_event_retention",
+							"How long signal-delivery events are kept before the retention trimmer deletes them.",
+							NULL, &ff_signal_event_retention_ms, 86400000, 1000, INT_MAX, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("ff_engine.scanner_namespace",
 							   "Scanners only touch executions of this namespace (empty: all).",
 							   NULL, &ff_scanner_namespace, "", PGC_SUSET, 0, NULL, NULL, NULL);

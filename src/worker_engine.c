@@ -66,6 +66,8 @@ static ScannerSlot scanners[] = {
 	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0},
 	{"edge_cancel_dispatch", &ff_edge_cancel_dispatch_interval_ms, 0, 0},
 	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0},
+	{"suspension_timeout", &ff_suspension_timeout_interval_ms, 0, 0},
+	{"pending_waitpoint_expiry", &ff_pending_waitpoint_expiry_interval_ms, 0, 0},
 };
 
 #define NUM_SCANNERS lengthof(scanners)

@@ -78,6 +78,8 @@ extern int	ff_dependencies_interval_ms;
 extern int	ff_flow_cancel_interval_ms;
 extern int	ff_flow_projector_interval_ms;
 extern int	ff_edge_cancel_dispatch_interval_ms;
+extern int	ff_suspension_timeout_interval_ms;
+extern int	ff_pending_waitpoint_expiry_interval_ms;
 extern int	ff_edge_cancel_reconcile_interval_ms;
 
 extern void ff_shmem_init(void);

@@ -81,6 +81,7 @@ CREATE TABLE ff.execution (
     -- suspension pointers
     current_suspension_id        uuid,
     current_waitpoint_id         uuid,
+    last_hmac_validation_failed_at bigint,
     -- progress and diagnostics
     progress_pct                 integer,
     progress_message             text,

@@ -66,7 +66,20 @@ CROSS JOIN LATERAL (VALUES
               OR e.current_lease_id IS NOT NULL)
           THEN 'terminal with live timers or lease' END),
     (CASE WHEN e.lifecycle_phase = 'active' AND e.eligibility_state = 'eligible_now'
-          THEN 'active but eligible' END)
+          THEN 'active but eligible' END),
+    -- suspension spec §10 items 69-71
+    (CASE WHEN (e.lifecycle_phase = 'suspended') <> EXISTS (SELECT 1 FROM ff.suspension s
+                 WHERE s.partition = e.partition AND s.execution_id = e.execution_id AND s.closed_at IS NULL
+                   AND s.suspension_id = e.current_suspension_id AND s.primary_waitpoint_id = e.current_waitpoint_id)
+          THEN 'S1: suspended iff an open suspension matching the pointers' END),
+    (CASE WHEN EXISTS (SELECT 1 FROM ff.waitpoint w WHERE w.partition = e.partition AND w.execution_id = e.execution_id
+                 AND (w.state = 'active' OR w.cond_closed = false)
+                 AND (e.lifecycle_phase <> 'suspended' OR w.state <> 'active'
+                      OR w.suspension_id IS DISTINCT FROM e.current_suspension_id))
+          THEN 'S2: an active waitpoint or open condition outside the open suspension' END),
+    (CASE WHEN e.lifecycle_phase <> 'suspended' AND EXISTS (SELECT 1 FROM ff.suspension s
+                 WHERE s.partition = e.partition AND s.execution_id = e.execution_id AND s.closed_at IS NULL)
+          THEN 'S3: an open suspension on an execution that is not suspended' END)
 ) AS v(problem)
 WHERE v.problem IS NOT NULL;
 COMMENT ON VIEW ff.consistency_violations IS

@@ -30,7 +30,8 @@ CREATE TABLE ff.scanner_state (
 INSERT INTO ff.scanner_state (scanner) VALUES
     ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
     ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
-    ('edge_cancel_dispatch'), ('edge_cancel_reconcile');
+    ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
+    ('pending_waitpoint_expiry');
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -135,6 +136,13 @@ BEGIN
     DELETE FROM ff.completion_event c WHERE c.partition = p AND c.execution_id = u;
     DELETE FROM ff.idempotency_key k WHERE k.partition = p AND k.execution_id = u;
     DELETE FROM ff.scanner_item_failure f WHERE f.partition = p AND f.execution_id = u;
+    DELETE FROM ff.signal_dedup d WHERE d.partition = p AND d.waitpoint_id IN
+        (SELECT w.waitpoint_id FROM ff.waitpoint w WHERE w.partition = p AND w.execution_id = u);
+    DELETE FROM ff.signal g WHERE g.partition = p AND g.execution_id = u;
+    DELETE FROM ff.waitpoint w WHERE w.partition = p AND w.execution_id = u;
+    DELETE FROM ff.suspension_token t WHERE t.partition = p AND t.execution_id = u;
+    DELETE FROM ff.suspension s WHERE s.partition = p AND s.execution_id = u;
+    DELETE FROM ff.suspend_dedup d WHERE d.partition = p AND d.execution_id = u;
     DELETE FROM ff.dependency d WHERE d.partition = p AND d.downstream_execution_id = u;
     DELETE FROM ff.dependency_meta m WHERE m.partition = p AND m.execution_id = u;
     DELETE FROM ff.execution_data d WHERE d.partition = p AND d.execution_id = u;
@@ -156,6 +164,7 @@ BEGIN
         WHEN 'unblock' THEN PERFORM ff.unblock_execution(execution_id, now_ms);
         WHEN 'retention' THEN PERFORM ff.purge_execution(execution_id);
         WHEN 'dependencies' THEN PERFORM ff._reconcile_dependencies_of(execution_id);
+        WHEN 'suspension_timeout' THEN PERFORM ff.expire_suspension(execution_id);
     END CASE;
 END $$;
 COMMENT ON FUNCTION ff._scan_item(text, text, bigint) IS 'Internal: one scanner item';
@@ -331,6 +340,8 @@ DECLARE
     r jsonb;
     keys integer;
     streams integer;
+    guards integer;
+    events integer;
 BEGIN
     -- by each execution's own purge time (spec §6.6 recommendation)
     r := ff._scan_apply('retention', ARRAY(
@@ -359,7 +370,24 @@ BEGIN
             ORDER BY i.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
         RETURNING 1)
     SELECT count(*) INTO keys FROM gone;
-    RETURN r || jsonb_build_object('idempotency_keys_expired', keys, 'streams_expired', streams);
+    -- expired signal idempotency guards, and signal-delivery events past
+    -- ff_engine.signal_event_retention
+    WITH gone AS (
+        DELETE FROM ff.signal_dedup d WHERE (d.partition, d.waitpoint_id, d.idempotency_key) IN (
+            SELECT g.partition, g.waitpoint_id, g.idempotency_key FROM ff.signal_dedup g
+            WHERE g.expires_at <= c.now_ms ORDER BY g.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
+        RETURNING 1)
+    SELECT count(*) INTO guards FROM gone;
+    WITH gone AS (
+        DELETE FROM ff.signal_event v WHERE (v.partition, v.event_id) IN (
+            SELECT x.partition, x.event_id FROM ff.signal_event x
+            WHERE x.delivered_at < c.now_ms - (SELECT s.setting::bigint FROM pg_catalog.pg_settings s
+                                               WHERE s.name = 'ff_engine.signal_event_retention')
+            ORDER BY x.delivered_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED)
+        RETURNING 1)
+    SELECT count(*) INTO events FROM gone;
+    RETURN r || jsonb_build_object('idempotency_keys_expired', keys, 'streams_expired', streams,
+                                   'signal_guards_expired', guards, 'signal_events_trimmed', events);
 END $$;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
     'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
@@ -485,6 +513,50 @@ END $$;
 COMMENT ON FUNCTION ff.project_flows(integer, text, text) IS
     'Writes each live flow''s summary from exact member counts; retires finished flows (flows §6.5)';
 
+CREATE FUNCTION ff.scan_suspension_timeouts(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE c ff._scan_context := ff._scan_context('suspension_timeout', namespace, tag, batch_size);
+BEGIN
+    -- open suspensions past their timeout (SUSPENSION_TIMEOUT); each item
+    -- is re-validated under its lock by ff.expire_suspension
+    RETURN ff._scan_apply('suspension_timeout', ARRAY(
+        SELECT ff.format_execution_id(e.partition, e.execution_id)
+        FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
+        WHERE s.closed_at IS NULL AND s.timeout_at <= c.now_ms AND e.lifecycle_phase = 'suspended'
+          AND ff._scan_wants('suspension_timeout', e.partition, e.execution_id, e.namespace, c)
+        ORDER BY s.timeout_at, s.partition, s.execution_id LIMIT batch_size FOR UPDATE OF e SKIP LOCKED),
+        c.now_ms, batch_size);
+END $$;
+COMMENT ON FUNCTION ff.scan_suspension_timeouts(integer, text, text) IS
+    'Applies the timeout behaviour of suspensions past their timeout, one batch (suspension spec §6.1)';
+
+CREATE FUNCTION ff.scan_pending_waitpoint_expiry(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('pending_waitpoint_expiry', namespace, tag, batch_size);
+    n integer;
+BEGIN
+    -- pending waitpoints past their expiry close as never_committed; only
+    -- the waitpoint rows are locked (a racing suspend that locked one first
+    -- wins, and it is then no longer pending)
+    WITH due AS (
+        SELECT w.partition, w.waitpoint_id FROM ff.waitpoint w
+        WHERE w.state = 'pending' AND w.expires_at <= c.now_ms
+          AND (c.namespace IS NULL AND c.tag_key IS NULL OR EXISTS (SELECT 1 FROM ff.execution e
+                WHERE e.partition = w.partition AND e.execution_id = w.execution_id
+                  AND ff._scan_wants('pending_waitpoint_expiry', e.partition, e.execution_id, e.namespace, c)))
+        ORDER BY w.expires_at, w.partition, w.waitpoint_id LIMIT batch_size FOR UPDATE OF w SKIP LOCKED),
+    closed AS (
+        UPDATE ff.waitpoint w SET state = 'closed', closed_at = c.now_ms, close_reason = 'never_committed'
+        FROM due WHERE w.partition = due.partition AND w.waitpoint_id = due.waitpoint_id
+        RETURNING 1)
+    SELECT count(*) INTO n FROM closed;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'pending_waitpoint_expiry',
+                              'processed', n, 'errors', 0, 'more', n >= batch_size);
+END $$;
+COMMENT ON FUNCTION ff.scan_pending_waitpoint_expiry(integer, text, text) IS
+    'Closes pending waitpoints past their expiry as never_committed, one batch (suspension spec §6.2)';
+
 -- ---- running them ----
 
 -- The interval of a scanner, from its setting ff_engine.<scanner>_interval.
@@ -511,10 +583,12 @@ BEGIN
         WHEN 'flow_projector' THEN ff.project_flows()
         WHEN 'edge_cancel_dispatch' THEN ff.scan_edge_cancel_dispatch()
         WHEN 'edge_cancel_reconcile' THEN ff.scan_edge_cancel_reconcile()
+        WHEN 'suspension_timeout' THEN ff.scan_suspension_timeouts()
+        WHEN 'pending_waitpoint_expiry' THEN ff.scan_pending_waitpoint_expiry()
     END;
     IF r IS NULL THEN
         RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile.';
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry.';
     END IF;
     UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
         last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,
