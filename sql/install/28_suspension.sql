@@ -277,7 +277,7 @@ BEGIN
                'waitpoint_id', w.waitpoint_id, 'waitpoint_key', w.waitpoint_key, 'state', w.state,
                'required_signal_names', to_jsonb(ARRAY(SELECT x FROM unnest(w.cond_names) x WHERE x <> '')),
                'created_at', w.created_at, 'activated_at', w.activated_at, 'expires_at', w.expires_at,
-               'execution_id', execution_id, 'token_kid', split_part(w.token, ':', 1),
+               'execution_id', list_pending_waitpoints.execution_id, 'token_kid', split_part(w.token, ':', 1),
                'token_fingerprint', left(substr(w.token, position(':' IN w.token) + 1), 16)))
                ORDER BY w.waitpoint_id) FILTER (WHERE w.rn <= n), '[]'),
            count(*) > n
