@@ -8,6 +8,7 @@
 # insert rate.
 #   bash test/bench/streams.sh         (CLIENTS=4 SECS=15 REPS=3)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-15}
 REPS=${REPS:-3}
@@ -41,22 +42,10 @@ SELECT p.partition, p.execution_uuid, 0, ff.now_ms(), nextval('plain_seq'), 'std
 FROM bench_writer w, ff.parse_execution_id(w.eid) p WHERE w.client_id = :client_id;
 SQL
 
-# run <script> <rep>: prints "tps p50_us p99_us"
-run() {
-  local name=$1 rep=$2 dir="$work/$1.$2"
-  mkdir -p "$dir" && chmod 777 "$dir"
-  (cd "$dir" && pgbench -n -c $CLIENTS -j 2 -T $SECS -l -f "$work/$name.sql" >"$dir/out" 2>&1)
-  local tps=$(grep -oP 'tps = \K[0-9.]+' "$dir/out" | head -1)
-  cat "$dir"/pgbench_log.* | awk '{print $3}' | sort -n >"$dir/lat"
-  local n=$(wc -l <"$dir/lat")
-  local p50=$(sed -n "$((n * 50 / 100 + 1))p" "$dir/lat")
-  local p99=$(sed -n "$((n * 99 / 100 + 1))p" "$dir/lat")
-  echo "$tps $p50 $p99"
-}
 
 for rep in $(seq 1 $REPS); do
   for name in insert append; do
-    run $name $rep >>"$work/$name.results"
+    pgbench_run $name $rep >>"$work/$name.results"
   done
 done
 frames=$(psql -X -q -At -c "SELECT coalesce(sum((ff.read_stream_meta(eid, 0)->>'frame_count')::bigint), 0) FROM bench_writer")
@@ -64,16 +53,6 @@ kept=$(psql -X -q -At -c "SELECT coalesce(sum((ff.read_stream_meta(eid, 0)->>'re
 inserted=$(psql -X -q -At -c "SELECT count(*) FROM plain_frame")
 stop_cluster
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-summary() {
-  local f=$1
-  local tps_med=$(awk '{print $1}' "$f" | median)
-  local tps_min=$(awk '{print $1}' "$f" | sort -n | head -1)
-  local tps_max=$(awk '{print $1}' "$f" | sort -n | tail -1)
-  local p50=$(awk '{print $2}' "$f" | median)
-  local p99=$(awk '{print $3}' "$f" | median)
-  printf '%8.0f %8.0f %8.0f %9.2f %9.2f' "$tps_med" "$tps_min" "$tps_max" "$(awk -v v="$p50" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99" 'BEGIN {print v / 1000}')"
-}
 echo
 echo "Stream appends: $CLIENTS writers, ${SECS}s x $REPS runs, 64-byte frames, fsync on ($(nproc) cores)"
 printf '%-26s %8s %8s %8s %9s %9s\n' "" "frames/s" "min" "max" "p50 ms" "p99 ms"

@@ -49,6 +49,19 @@ q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000aa', lan
 q "SELECT count(*) FROM ff.claim_next('lx', 'w', 'w-1', lease_ttl_ms => 200)" >/dev/null
 wait_for "an expired lease is marked by itself" 5 \
   "SELECT ownership_state = 'lease_expired_reclaimable' FROM ff.executions WHERE id = '{fp:1}:00000000-0000-4000-8000-0000000000aa'"
+# a suspension whose timeout passes resumes with no client call (2 s scanner),
+# and a pending waitpoint past its expiry closes (5 s scanner)
+q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000bb', lane_id => 'ls')" >/dev/null
+q "SELECT count(*) FROM ff.claim_next('ls', 'w', 'w-1')" >/dev/null
+q "SELECT ff.create_pending_waitpoint(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id,
+          '00000000-0000-4000-a000-0000000000bc', NULL, ff.now_ms() + 300) FROM ff.executions e WHERE e.lane_id = 'ls'" >/dev/null
+q "SELECT ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, gen_random_uuid(),
+          '00000000-0000-4000-a000-0000000000bb', NULL, 'waiting_for_signal', '{}', timeout_at => ff.now_ms() + 300,
+          timeout_behavior => 'auto_resume') FROM ff.executions e WHERE e.lane_id = 'ls'" >/dev/null
+wait_for "a suspension past its timeout resumes by itself (auto_resume)" 5 \
+  "SELECT public_state = 'waiting' AND attempt_state = 'attempt_interrupted' FROM ff.executions WHERE lane_id = 'ls'"
+wait_for "a pending waitpoint past its expiry closes by itself (never_committed)" 8 \
+  "SELECT close_reason = 'never_committed' FROM ff.waitpoint WHERE waitpoint_id = '00000000-0000-4000-a000-0000000000bc'"
 wait_for "scanner_status shows the worker's runs" 5 \
   "SELECT runs > 0 AND last_run IS NOT NULL AND next_run IS NOT NULL FROM ff.scanner_status WHERE scanner = 'delayed'"
 [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker' AND state = 'idle in transaction'")" = 0 ] \
