@@ -40,3 +40,16 @@ SELECT e.execution_id FROM ff.execution e
 WHERE lane_id = 'default' AND lifecycle_phase = 'active'
   AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') OR lease_expires_at <= 1700000000000)
 ORDER BY lease_expires_at LIMIT 10 FOR UPDATE OF e SKIP LOCKED;
+-- SUSPENSION_TIMEOUT: open suspensions past their timeout
+EXPLAIN (COSTS OFF)
+SELECT s.execution_id FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
+WHERE s.closed_at IS NULL AND s.timeout_at <= 1700000000000 AND e.lifecycle_phase = 'suspended'
+ORDER BY s.timeout_at, s.partition, s.execution_id LIMIT 50 FOR UPDATE OF e SKIP LOCKED;
+-- PENDING_WP_EXPIRY: pending waitpoints past their expiry
+EXPLAIN (COSTS OFF)
+SELECT w.waitpoint_id FROM ff.waitpoint w WHERE w.state = 'pending' AND w.expires_at <= 1700000000000
+ORDER BY w.expires_at, w.partition, w.waitpoint_id LIMIT 100 FOR UPDATE OF w SKIP LOCKED;
+-- a waitpoint's signal log, in order (activation replay)
+EXPLAIN (COSTS OFF)
+SELECT signal_id FROM ff.signal WHERE partition = 0 AND waitpoint_id = '00000000-0000-4000-a000-000000000001'
+ORDER BY seq DESC LIMIT 1000;

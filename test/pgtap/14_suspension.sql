@@ -706,6 +706,13 @@ SELECT is(((t.s(t.id(62))).close_reason), 'cancelled', '62. suspension closed ca
 SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.uuid(t.id(62))), 0, '62. composite state cleaned');
 SELECT is(ff.deliver_signal(t.id(62), t.wp(142), gen_random_uuid(), 'x', :'tok62')->>'error', 'target_not_signalable', '62. later signal -> target_not_signalable');
 
+-- replay of an execution that ended while suspended (§4.9): nothing of the suspension is reset
+SELECT is(ff.replay_execution(t.id(31))->>'status', 'OK', 'replay of an execution cancelled while suspended');
+SELECT is(((t.s(t.id(31))).close_reason, (t.w(t.wp(58))).state)::text, '(cancelled,closed)', 'its suspension and waitpoint stay closed');
+SELECT t.claim(t.id(31));
+SELECT is(t.sus(t.id(31), t.wp(200))->>'status', 'OK', 'the replay attempt suspends afresh');
+SELECT is((t.s(t.id(31))).attempt_index, 1, 'the new suspension belongs to the replay attempt');
+
 -- 63. execution deadline while suspended
 SELECT t.new(63);
 SELECT t.sus(t.id(63), t.wp(143));
