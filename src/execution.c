@@ -583,7 +583,7 @@ ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now)
 		ff_lease_release(c, "cancelled", now);
 	ff_grant_delete(c);
 	/* its suspension, waitpoints (pending ones too) and conditions close */
-	ff_suspension_close_all(c, "cancelled", "cancelled", false, true, now);
+	ff_suspension_close_all(c, "cancelled", "cancelled", false, true, FF_NULL, now);
 	ff_core_make_terminal(c, OUTCOME_CANCELLED, now);
 	c->cancellation_reason = pstrdup(reason);
 	c->cancelled_by = source[0] ? pstrdup(source) : ff_format_exec_id(c->id.partition, &c->id.uuid);
@@ -797,7 +797,7 @@ ff_expire_execution(PG_FUNCTION_ARGS)
 	{
 		char	   *why = psprintf("expired:%s", reason);
 
-		ff_suspension_close_all(&c, why, why, false, true, now);
+		ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
 	}
 	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
 	c.failure_reason = reason;

@@ -126,25 +126,23 @@ static FFPlan plan_dedup_get = {
 	"AND idempotency_key = $3",
 	3, {INT2OID, UUIDOID, TEXTOID}
 };
-static FFPlan plan_signal_exists = {
-	"SELECT 1 FROM ff.signal WHERE partition = $1 AND signal_id = $2",
-	2, {INT2OID, UUIDOID}
-};
 static FFPlan plan_signal_insert = {
 	"INSERT INTO ff.signal (partition, signal_id, execution_id, waitpoint_id, seq, "
 	"target_scope, signal_name, signal_category, source_type, source_identity, "
 	"correlation_id, idempotency_key, created_at, accepted_at, payload, payload_encoding, "
 	"observed_effect) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-	"$15, $16, $17)",
+	"$15, $16, $17) ON CONFLICT DO NOTHING",
 	17, {INT2OID, UUIDOID, UUIDOID, UUIDOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 		TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BYTEAOID, TEXTOID, TEXTOID}
 };
 static FFPlan plan_wp_counters = {
 	"UPDATE ff.waitpoint SET next_seq = $3, signal_count = signal_count + $4, "
 	"matched_signal_count = matched_signal_count + $5, "
-	"last_signal_at = CASE WHEN $4 > 0 THEN $6 ELSE last_signal_at END "
+	"last_signal_at = CASE WHEN $4 > 0 THEN $6 ELSE last_signal_at END, "
+	"cond_signal_ids = coalesce($7, cond_signal_ids), "
+	"cond_satisfied_count = coalesce($8, cond_satisfied_count) "
 	"WHERE partition = $1 AND waitpoint_id = $2",
-	6, {INT2OID, UUIDOID, INT8OID, INT4OID, INT4OID, INT8OID}
+	8, {INT2OID, UUIDOID, INT8OID, INT4OID, INT4OID, INT8OID, UUIDARRAYOID, INT4OID}
 };
 static FFPlan plan_event = {
 	"WITH e AS (INSERT INTO ff.signal_event (partition, execution_id, signal_id, waitpoint_id, "
@@ -190,18 +188,16 @@ limit_and_dedup(SignalArgs *a, int64 now, FFResult *r)
 			return false;
 		}
 	}
-	v[1] = UUIDPGetDatum(&a->sig.id);
-	if (ff_plan_exec(&plan_signal_exists, v, NULL, 1) > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("signal_id %s was already used", a->sig.id_text),
-				 errhint("Mint a new signal id for each delivery; retries reuse the idempotency key.")));
 	return true;
 }
 
-/* The signal record, next in its waitpoint's log, and the waitpoint counters. */
+/*
+ * The signal record, next in its waitpoint's log, and the waitpoint
+ * counters (with the matcher progress when store_matchers).
+ */
 static void
-record_signal(SignalArgs *a, Waitpoint *w, const char *effect, bool counted, bool matched, int64 now)
+record_signal(SignalArgs *a, Waitpoint *w, const char *effect, bool counted, bool matched,
+			  bool store_matchers, int64 now)
 {
 	Datum		v[17];
 	bool		n[17] = {false};
@@ -225,13 +221,23 @@ record_signal(SignalArgs *a, Waitpoint *w, const char *effect, bool counted, boo
 	n[14] = (a->payload == NULL);
 	v[15] = CStringGetTextDatum(a->encoding);
 	v[16] = CStringGetTextDatum(effect);
-	ff_plan_exec(&plan_signal_insert, v, n, 0);
+	if (ff_plan_exec(&plan_signal_insert, v, n, 0) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNIQUE_VIOLATION),
+				 errmsg("signal_id %s was already used", a->sig.id_text),
+				 errhint("Mint a new signal id for each delivery; retries reuse the idempotency key.")));
+	memset(n, 0, sizeof(n));
 	v[1] = UUIDPGetDatum(a->wp_id);
 	v[2] = Int64GetDatum(w->next_seq);
 	v[3] = Int32GetDatum(counted ? 1 : 0);
 	v[4] = Int32GetDatum(matched ? 1 : 0);
 	v[5] = Int64GetDatum(now);
-	ff_plan_exec(&plan_wp_counters, v, NULL, 0);
+	/* the matcher progress rides along (composite progress is elsewhere) */
+	v[6] = store_matchers ? PointerGetDatum(ff_wp_signal_ids(w)) : (Datum) 0;
+	n[6] = !store_matchers;
+	v[7] = Int32GetDatum((int32) w->satisfied_count);
+	n[7] = !store_matchers;
+	ff_plan_exec(&plan_wp_counters, v, n, 0);
 }
 
 /*
@@ -295,16 +301,14 @@ deliver(SignalArgs *a, ExecCore *c, Waitpoint *w, int64 now, FFResult *r)
 		effect = "signal_ignored_not_in_condition";
 	else
 		effect = ff_condition_eval(c, w, tree, &a->sig, &satisfied);
-	if (!composite)
-		ff_wp_store_condition(a->exec.partition, w);
 	record_signal(a, w, effect, true,
 				  strcmp(effect, "signal_ignored_not_in_condition") != 0 &&
 				  strcmp(effect, "signal_ignored_matcher_failed") != 0 &&
-				  strcmp(effect, "no_op") != 0, now);
+				  strcmp(effect, "no_op") != 0, !composite, now);
 
-	if (!composite || !satisfied)
+	if (!satisfied)
 		ff_suspension_touch(c, now);
-	if (satisfied)
+	else
 	{
 		if (composite)
 			ff_suspension_set_closer(c, &a->sig.id);
@@ -312,7 +316,9 @@ deliver(SignalArgs *a, ExecCore *c, Waitpoint *w, int64 now, FFResult *r)
 			ff_suspension_resume_core(c, a->resume_delay,
 									  psprintf("resume delay " INT64_FORMAT "ms after signal %s",
 											   a->resume_delay, a->sig.name), now);
-		ff_suspension_close_all(c, "resumed", "satisfied", true, false, now);
+		/* the matcher path stamps last_signal_at as it closes; composite does not */
+		ff_suspension_close_all(c, "resumed", "satisfied", true, false,
+								composite ? FF_NULL : now, now);
 	}
 
 	/* §7.1 the signal-delivery event, announced at commit */
@@ -421,7 +427,7 @@ ff_buffer_signal_for_pending_waitpoint(PG_FUNCTION_ARGS)
 		ffr_error(&r, "waitpoint_closed");
 	else if (limit_and_dedup(&a, now, &r))
 	{
-		record_signal(&a, &w, "buffered_for_pending_waitpoint", false, false, now);
+		record_signal(&a, &w, "buffered_for_pending_waitpoint", false, false, false, now);
 		ffr_ok(&r, "OK");
 		ffr_text(&r, "signal_id", a.sig.id_text);
 		ffr_text(&r, "effect", "buffered_for_pending_waitpoint");

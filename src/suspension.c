@@ -459,6 +459,24 @@ static FFPlan plan_wp_store_condition = {
 	8, {INT2OID, UUIDOID, TEXTOID, TEXTOID, INT4OID, TEXTARRAYOID, UUIDARRAYOID, INT4OID}
 };
 
+/* The matchers' satisfying signal ids as uuid[] (NULL = unsatisfied). */
+ArrayType *
+ff_wp_signal_ids(Waitpoint *w)
+{
+	Datum	   *ids = palloc(Max(w->nmatchers, 1) * sizeof(Datum));
+	bool	   *idnull = palloc(Max(w->nmatchers, 1) * sizeof(bool));
+	int			dims[1] = {w->nmatchers},
+				lbs[1] = {1},
+				i;
+
+	for (i = 0; i < w->nmatchers; i++)
+	{
+		ids[i] = UUIDPGetDatum(&w->sig_ids[i]);
+		idnull[i] = !w->sig_set[i];
+	}
+	return construct_md_array(ids, idnull, 1, dims, lbs, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+}
+
 /* Write a waitpoint's condition record (kind, matchers and progress). */
 void
 ff_wp_store_condition(int partition, Waitpoint *w)
@@ -466,19 +484,12 @@ ff_wp_store_condition(int partition, Waitpoint *w)
 	Datum		v[8];
 	bool		n[8] = {false};
 	Datum	   *names = palloc(Max(w->nmatchers, 1) * sizeof(Datum));
-	Datum	   *ids = palloc(Max(w->nmatchers, 1) * sizeof(Datum));
-	bool	   *idnull = palloc(Max(w->nmatchers, 1) * sizeof(bool));
-	int			dims[1],
+	int			dims[1] = {w->nmatchers},
 				lbs[1] = {1},
 				i;
 
 	for (i = 0; i < w->nmatchers; i++)
-	{
 		names[i] = CStringGetTextDatum(w->names[i]);
-		ids[i] = UUIDPGetDatum(&w->sig_ids[i]);
-		idnull[i] = !w->sig_set[i];
-	}
-	dims[0] = w->nmatchers;
 	v[0] = Int16GetDatum((int16) partition);
 	v[1] = UUIDPGetDatum(&w->id);
 	v[2] = CStringGetTextDatum(w->cond_kind);
@@ -486,7 +497,7 @@ ff_wp_store_condition(int partition, Waitpoint *w)
 	n[3] = (w->match_mode == NULL);
 	v[4] = Int32GetDatum((int32) w->min_count);
 	v[5] = PointerGetDatum(construct_md_array(names, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-	v[6] = PointerGetDatum(construct_md_array(ids, idnull, 1, dims, lbs, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	v[6] = PointerGetDatum(ff_wp_signal_ids(w));
 	v[7] = Int32GetDatum((int32) w->satisfied_count);
 	ff_plan_exec(&plan_wp_store_condition, v, n, 0);
 }
@@ -740,7 +751,8 @@ ff_suspension_tree(ExecCore *c)
  */
 static FFPlan plan_close_all = {
 	"WITH s AS (UPDATE ff.suspension SET closed_at = $3, close_reason = $4, "
-	"satisfied_at = CASE WHEN $6 THEN $3 ELSE satisfied_at END "
+	"satisfied_at = CASE WHEN $6 THEN $3 ELSE satisfied_at END, "
+	"last_signal_at = coalesce($8, last_signal_at) "
 	"WHERE partition = $1 AND execution_id = $2 AND closed_at IS NULL RETURNING 1), "
 	"w AS (UPDATE ff.waitpoint SET state = 'closed', closed_at = $3, close_reason = $4, "
 	"satisfied_at = CASE WHEN $6 THEN $3 ELSE satisfied_at END, "
@@ -751,14 +763,16 @@ static FFPlan plan_close_all = {
 	"RETURNING 1), "
 	"t AS (DELETE FROM ff.suspension_token WHERE partition = $1 AND execution_id = $2 RETURNING 1) "
 	"SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM w), (SELECT count(*) FROM t)",
-	7, {INT2OID, UUIDOID, INT8OID, TEXTOID, TEXTOID, BOOLOID, BOOLOID}
+	8, {INT2OID, UUIDOID, INT8OID, TEXTOID, TEXTOID, BOOLOID, BOOLOID, INT8OID}
 };
 
+/* last_signal_at: stamped on the suspension as it closes (FF_NULL: kept). */
 void
 ff_suspension_close_all(ExecCore *c, const char *reason, const char *cond_reason,
-						bool satisfied, bool close_pending, int64 now)
+						bool satisfied, bool close_pending, int64 last_signal_at, int64 now)
 {
-	Datum		v[7];
+	Datum		v[8];
+	bool		n[8] = {false};
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
@@ -767,7 +781,9 @@ ff_suspension_close_all(ExecCore *c, const char *reason, const char *cond_reason
 	v[4] = CStringGetTextDatum(cond_reason);
 	v[5] = BoolGetDatum(satisfied);
 	v[6] = BoolGetDatum(close_pending);
-	ff_plan_exec(&plan_close_all, v, NULL, 1);
+	v[7] = Int64GetDatum(last_signal_at);
+	n[7] = (last_signal_at == FF_NULL);
+	ff_plan_exec(&plan_close_all, v, n, 1);
 }
 
 static FFPlan plan_set_closer = {
@@ -1576,7 +1592,7 @@ ff_resume_execution(PG_FUNCTION_ARGS)
 	else
 	{
 		ff_suspension_resume_core(&c, delay, psprintf("resume delay " INT64_FORMAT "ms", delay), now);
-		ff_suspension_close_all(&c, "resumed", "resumed", true, false, now);
+		ff_suspension_close_all(&c, "resumed", "resumed", true, false, FF_NULL, now);
 		ffr_ok(&r, "OK");
 		ffr_text(&r, "public_state", ff_public_labels[c.public_state]);
 	}
@@ -1617,7 +1633,7 @@ ff_expire_suspension(PG_FUNCTION_ARGS)
 	else if (behavior && strncmp(behavior, "auto_resume", 11) == 0)
 	{
 		ff_suspension_resume_core(&c, 0, NULL, now);
-		ff_suspension_close_all(&c, "timed_out_auto_resume", "timed_out_auto_resume", false, false, now);
+		ff_suspension_close_all(&c, "timed_out_auto_resume", "timed_out_auto_resume", false, false, FF_NULL, now);
 		ffr_text(&r, "result", "auto_resume");
 		ffr_text(&r, "public_state", ff_public_labels[c.public_state]);
 	}
@@ -1656,7 +1672,7 @@ ff_expire_suspension(PG_FUNCTION_ARGS)
 			c.cancelled_by = "system_timeout_policy";
 		}
 		ff_core_store(&c);
-		ff_suspension_close_all(&c, close_reason, close_reason, false, true, now);
+		ff_suspension_close_all(&c, close_reason, close_reason, false, true, FF_NULL, now);
 		ff_completion_emit(&c, outcome, now);
 		ffr_text(&r, "result", b);
 		ffr_text(&r, "public_state", ff_public_labels[c.public_state]);

@@ -13,6 +13,8 @@
 #ifndef FF_ENGINE_SUSPENSION_H
 #define FF_ENGINE_SUSPENSION_H
 
+#include "utils/array.h"
+
 #include "exec_core.h"
 
 #define FF_MAX_SIGNAL_PAYLOAD	65536
@@ -56,12 +58,13 @@ typedef struct Signal
 
 extern bool ff_wp_lock(int partition, const pg_uuid_t *wp_id, Waitpoint *w);
 extern void ff_wp_store_condition(int partition, Waitpoint *w);
+extern ArrayType *ff_wp_signal_ids(Waitpoint *w);
 extern const char *ff_condition_eval(ExecCore *c, Waitpoint *w, Jsonb *tree,
 									 const Signal *s, bool *satisfied);
 extern Jsonb *ff_suspension_tree(ExecCore *c);
 extern void ff_suspension_close_all(ExecCore *c, const char *reason,
 									const char *cond_reason, bool satisfied,
-									bool close_pending, int64 now);
+									bool close_pending, int64 last_signal_at, int64 now);
 extern void ff_suspension_resume_core(ExecCore *c, int64 delay_ms,
 									  const char *delay_detail, int64 now);
 extern void ff_suspension_set_closer(ExecCore *c, const pg_uuid_t *closer);
