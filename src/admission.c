@@ -19,6 +19,7 @@
 
 #include "fmgr.h"
 
+#include "admission.h"
 #include "clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
@@ -52,6 +53,25 @@ block_target(BlockingReason reason, EligibilityState *elig)
 		default:
 			return false;
 	}
+}
+
+/*
+ * ff_block_locked
+ *		Park a locked, eligible execution in the blocked state of reason
+ *		(one block_target accepts) and store it.
+ */
+void
+ff_block_locked(ExecCore *c, BlockingReason reason, const char *detail, int64 now)
+{
+	EligibilityState elig;
+
+	if (!block_target(reason, &elig))
+		elog(ERROR, "not a blocking reason: %d", (int) reason);
+	ff_core_set_vector(c, PHASE_RUNNABLE, OWN_UNOWNED, elig, reason, detail, OUTCOME_NONE,
+					   c->attempt_state == ATT_NONE ? ATT_PENDING_FIRST_ATTEMPT : c->attempt_state);
+	c->last_transition_at = now;
+	c->last_mutation_at = now;
+	ff_core_store(c);
 }
 
 /*
@@ -90,12 +110,7 @@ ff_block_execution_for_admission(PG_FUNCTION_ARGS)
 		ffr_error(&r, "execution_not_eligible");
 	else
 	{
-		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, elig, (BlockingReason) reason,
-						   detail, OUTCOME_NONE,
-						   c.attempt_state == ATT_NONE ? ATT_PENDING_FIRST_ATTEMPT : c.attempt_state);
-		c.last_transition_at = now;
-		c.last_mutation_at = now;
-		ff_core_store(&c);
+		ff_block_locked(&c, (BlockingReason) reason, detail, now);
 		ffr_ok(&r, "OK");
 		ffr_text(&r, "result", "blocked");
 		ffr_text(&r, "public_state", ff_public_labels[c.public_state]);

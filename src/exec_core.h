@@ -79,6 +79,7 @@ typedef struct UuidOpt
 	T(pending_replay_requested_by) I(pending_previous_attempt_index) \
 	T(failure_reason) T(cancellation_reason) T(cancelled_by) \
 	U(current_suspension_id) U(current_waitpoint_id) I(last_hmac_validation_failed_at) \
+	T(budget_ids) U(quota_policy_id) \
 	I(progress_pct) T(progress_message) I(progress_updated_at) \
 	I(last_capability_mismatch_at) I(history_seq)
 

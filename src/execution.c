@@ -25,6 +25,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
+#include "budget.h"
 #include "clock.h"
 #include "dependency.h"
 #include "exec_core.h"
@@ -140,6 +141,7 @@ ff_create_execution(PG_FUNCTION_ARGS)
 	ExecCore	c;
 	Jsonb	   *policy;
 	CapSet		caps;
+	char	   *budget_csv;
 	const char *err,
 			   *detail = NULL;
 	pg_uuid_t	mapped;
@@ -197,6 +199,19 @@ ff_create_execution(PG_FUNCTION_ARGS)
 		FF_RETURN_RESULT(&r);
 	}
 
+	/* budgets named by the policy are attached (budgets spec §2.3) */
+	{
+		const char *bad;
+
+		budget_csv = ff_policy_budget_ids(policy, &bad);
+		if (bad)
+		{
+			ffr_error(&r, "invalid_policy_json");
+			ffr_text(&r, "detail", bad);
+			FF_RETURN_RESULT(&r);
+		}
+	}
+
 	/* 5-6. the core record */
 	ff_core_init(&c, id);
 	c.namespace = ns;
@@ -207,6 +222,7 @@ ff_create_execution(PG_FUNCTION_ARGS)
 	c.priority = clamp_priority(priority);
 	c.required_caps_csv = caps.ntokens > 0 ? ff_caps_to_csv(&caps) : NULL;
 	c.current_lane = lane;
+	c.budget_ids = budget_csv;
 	c.last_transition_at = now;
 	c.last_mutation_at = now;
 	c.execution_deadline_at = deadline;

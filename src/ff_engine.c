@@ -46,6 +46,10 @@ int			ff_edge_cancel_dispatch_interval_ms = 1000;
 int			ff_edge_cancel_reconcile_interval_ms = 10000;
 int			ff_suspension_timeout_interval_ms = 2000;
 int			ff_pending_waitpoint_expiry_interval_ms = 5000;
+int			ff_budget_reset_interval_ms = 15000;
+int			ff_budget_reconcile_interval_ms = 30000;
+int			ff_quota_reconcile_interval_ms = 30000;
+int			ff_worker_registry_sweep_interval_ms = 30000;
 int			ff_waitpoint_hmac_grace_ms = 86400000;
 int			ff_signal_event_retention_ms = 86400000;
 static char *ff_scanner_namespace = NULL;
@@ -129,6 +133,11 @@ _PG_init(void)
 					&ff_suspension_timeout_interval_ms, 2000);
 	define_interval("pending_waitpoint_expiry", "Interval of the pending-waitpoint expiry scanner.",
 					&ff_pending_waitpoint_expiry_interval_ms, 5000);
+	define_interval("budget_reset", "Interval of the budget-reset scanner.", &ff_budget_reset_interval_ms, 15000);
+	define_interval("budget_reconcile", "Interval of the budget reconciler.", &ff_budget_reconcile_interval_ms, 30000);
+	define_interval("quota_reconcile", "Interval of the quota reconciler.", &ff_quota_reconcile_interval_ms, 30000);
+	define_interval("worker_registry_sweep", "Interval of the worker-registry sweep.",
+					&ff_worker_registry_sweep_interval_ms, 30000);
 	DefineCustomIntVariable("ff_engine.waitpoint_hmac_grace",
 							"How long tokens of a rotated-out waitpoint key still verify (default grace of ff.rotate_waitpoint_hmac_secret).",
 							NULL, &ff_waitpoint_hmac_grace_ms, 86400000, 0, INT_MAX, PGC_USERSET,

@@ -29,6 +29,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "budget.h"
 #include "clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
@@ -887,6 +888,9 @@ ff_claim_next(PG_FUNCTION_ARGS)
 			ExecCore   *c = &rows[i];
 			const char *type = "resumed";
 
+			/* budgets and quota (budgets spec §5.1): refused ones are blocked */
+			if ((c->budget_ids != NULL || c->quota_policy_id.set) && !ff_admit_for_claim(c, now))
+				continue;
 			ff_mint_uuid(&req.lease_id);
 			ff_grant_delete(c); /* an expired grant, if any */
 			if (c->attempt_state == ATT_ATTEMPT_INTERRUPTED)

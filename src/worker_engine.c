@@ -68,6 +68,10 @@ static ScannerSlot scanners[] = {
 	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0},
 	{"suspension_timeout", &ff_suspension_timeout_interval_ms, 0, 0},
 	{"pending_waitpoint_expiry", &ff_pending_waitpoint_expiry_interval_ms, 0, 0},
+	{"budget_reset", &ff_budget_reset_interval_ms, 0, 0},
+	{"budget_reconcile", &ff_budget_reconcile_interval_ms, 0, 0},
+	{"quota_reconcile", &ff_quota_reconcile_interval_ms, 0, 0},
+	{"worker_registry_sweep", &ff_worker_registry_sweep_interval_ms, 0, 0},
 };
 
 #define NUM_SCANNERS lengthof(scanners)

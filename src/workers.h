@@ -80,6 +80,10 @@ extern int	ff_flow_projector_interval_ms;
 extern int	ff_edge_cancel_dispatch_interval_ms;
 extern int	ff_suspension_timeout_interval_ms;
 extern int	ff_pending_waitpoint_expiry_interval_ms;
+extern int	ff_budget_reset_interval_ms;
+extern int	ff_budget_reconcile_interval_ms;
+extern int	ff_quota_reconcile_interval_ms;
+extern int	ff_worker_registry_sweep_interval_ms;
 extern int	ff_edge_cancel_reconcile_interval_ms;
 
 extern void ff_shmem_init(void);

@@ -82,6 +82,9 @@ CREATE TABLE ff.execution (
     current_suspension_id        uuid,
     current_waitpoint_id         uuid,
     last_hmac_validation_failed_at bigint,
+    -- admission (budgets spec §2.3): attached budgets (CSV) and quota policy
+    budget_ids                   text,
+    quota_policy_id              uuid,
     -- progress and diagnostics
     progress_pct                 integer,
     progress_message             text,

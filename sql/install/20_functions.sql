@@ -9,6 +9,11 @@
 
 -- ---- identifiers and partitions ----
 
+CREATE FUNCTION ff.now_ms() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ff_now_ms_sql' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.now_ms() IS
+    'The engine clock in ms since the epoch (ff_engine.test_clock_ms when set)';
+
 CREATE FUNCTION ff.crc16(data bytea) RETURNS integer
     AS 'MODULE_PATHNAME', 'ff_crc16_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ff.crc16(bytea) IS

@@ -9,10 +9,6 @@
 -- worker (and pg_cron, through ff.run_scanners) calls these through
 -- ff.run_scanner, which records each run in ff.scanner_state.
 
-CREATE FUNCTION ff.now_ms() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'ff_now_ms_sql' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ff.now_ms() IS
-    'The engine clock in ms since the epoch (ff_engine.test_clock_ms when set)';
 
 -- One row per scanner: its cycle counter and what its last run did.
 CREATE TABLE ff.scanner_state (
@@ -31,7 +27,8 @@ INSERT INTO ff.scanner_state (scanner) VALUES
     ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
     ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
     ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
-    ('pending_waitpoint_expiry');
+    ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
+    ('worker_registry_sweep');
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -66,7 +63,7 @@ CREATE FUNCTION ff.register_worker(worker_instance_id text, worker_id text,
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     now_ bigint := coalesce(now_ms, ff.now_ms());
-    was_live boolean;
+    live ff.worker;
 BEGIN
     IF worker_instance_id IS NULL OR worker_instance_id = '' OR worker_id IS NULL OR worker_id = ''
        OR namespace IS NULL OR lanes IS NULL OR capabilities IS NULL THEN
@@ -74,30 +71,39 @@ BEGIN
             USING ERRCODE = '22004';
     END IF;
     IF ttl_ms IS NULL OR ttl_ms <= 0 THEN
-        RAISE EXCEPTION 'ttl_ms must be positive, got %', ttl_ms USING ERRCODE = '22023';
+        RAISE EXCEPTION 'invalid_input: ttl_ms must be positive, got %', ttl_ms USING ERRCODE = '22023';
     END IF;
-    IF length(worker_instance_id) > 256 OR length(worker_id) > 256 THEN
-        RAISE EXCEPTION 'worker ids are at most 256 bytes' USING ERRCODE = '22001';
+    IF length(worker_instance_id) > 256 OR length(worker_id) > 256 OR length(namespace) > 256 THEN
+        RAISE EXCEPTION 'worker ids and the namespace are at most 256 bytes' USING ERRCODE = '22001';
     END IF;
-    IF EXISTS (SELECT 1 FROM unnest(capabilities) c WHERE c IS NULL OR c = '' OR c ~ '[,[:space:][:cntrl:]]') THEN
-        RAISE EXCEPTION 'capabilities must be non-empty tokens without commas, whitespace or control characters'
+    IF EXISTS (SELECT 1 FROM unnest(capabilities) c WHERE c IS NULL OR c = '' OR c ~ '[,[:space:][:cntrl:]]')
+       OR cardinality(capabilities) > 256 THEN
+        RAISE EXCEPTION 'capabilities must be at most 256 non-empty tokens without commas, whitespace or control characters'
             USING ERRCODE = '22023';
     END IF;
-    SELECT w.expires_at > now_ INTO was_live FROM ff.worker w
+    IF EXISTS (SELECT 1 FROM unnest(lanes) l WHERE l IS NULL OR l = '' OR length(l) > 256 OR l ~ '[[:cntrl:]]') THEN
+        RAISE EXCEPTION 'lanes must be non-empty lane ids' USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO live FROM ff.worker w
     WHERE w.namespace = register_worker.namespace AND w.worker_instance_id = register_worker.worker_instance_id
+      AND w.expires_at > now_
     FOR UPDATE;
-    INSERT INTO ff.worker AS w VALUES (namespace, worker_instance_id, worker_id, lanes,
+    -- Appendix C #12: an instance id is not reassigned while its registration lives
+    IF live.worker_id IS NOT NULL AND live.worker_id <> register_worker.worker_id THEN
+        RETURN jsonb_build_object('ok', false, 'error', 'invalid_input', 'detail', 'instance_id reassigned');
+    END IF;
+    INSERT INTO ff.worker AS w VALUES (namespace, worker_instance_id, worker_id,
+        (SELECT coalesce(array_agg(DISTINCT l ORDER BY l), '{}') FROM unnest(lanes) l),
         (SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') FROM unnest(capabilities) c),
         ttl_ms, now_, now_, now_ + ttl_ms)
     ON CONFLICT ON CONSTRAINT worker_pkey DO UPDATE SET worker_id = EXCLUDED.worker_id, lanes = EXCLUDED.lanes,
-        capabilities = EXCLUDED.capabilities, ttl_ms = EXCLUDED.ttl_ms,
-        registered_at = CASE WHEN w.expires_at > now_ THEN w.registered_at ELSE now_ END,
+        capabilities = EXCLUDED.capabilities, ttl_ms = EXCLUDED.ttl_ms, registered_at = now_,
         last_heartbeat_at = now_, expires_at = now_ + EXCLUDED.ttl_ms;
     RETURN jsonb_build_object('ok', true, 'status', 'OK',
-        'result', CASE WHEN coalesce(was_live, false) THEN 'refreshed' ELSE 'registered' END);
+        'result', CASE WHEN live.worker_id IS NOT NULL THEN 'refreshed' ELSE 'registered' END);
 END $$;
 COMMENT ON FUNCTION ff.register_worker(text, text, text[], text[], bigint, text, bigint) IS
-    'Registers (or refreshes) a live worker and its capabilities for ttl_ms (spec §3.30)';
+    'Registers (or refreshes) a live worker, its lanes and capabilities for ttl_ms (budgets spec §6.1)';
 
 CREATE FUNCTION ff.heartbeat_worker(worker_instance_id text, namespace text DEFAULT 'default',
     now_ms bigint DEFAULT NULL)
@@ -113,10 +119,66 @@ BEGIN
     IF ttl IS NULL THEN
         RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'not_registered');
     END IF;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'refreshed', 'ttl_ms', ttl);
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'refreshed', 'ttl_ms', ttl,
+                              'next_expiry_ms', now_ + ttl);
 END $$;
 COMMENT ON FUNCTION ff.heartbeat_worker(text, text, bigint) IS
-    'Extends a live worker registration by its ttl; not_registered once it expired (spec §3.30)';
+    'Extends a live worker registration by its stored ttl; not_registered once it expired (budgets spec §6.2)';
+
+CREATE FUNCTION ff.mark_worker_dead(worker_instance_id text, namespace text DEFAULT 'default',
+    reason text DEFAULT '', now_ms bigint DEFAULT NULL)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    now_ bigint := coalesce(now_ms, ff.now_ms());
+    was_live boolean;
+BEGIN
+    IF octet_length(coalesce(reason, '')) > 256 THEN
+        RAISE EXCEPTION 'invalid_input: reason: exceeds 256 bytes (got %)', octet_length(reason) USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(reason, '') ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'invalid_input: reason: must not contain control characters' USING ERRCODE = '22023';
+    END IF;
+    DELETE FROM ff.worker w
+    WHERE w.namespace = mark_worker_dead.namespace AND w.worker_instance_id = mark_worker_dead.worker_instance_id
+    RETURNING w.expires_at > now_ INTO was_live;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK',
+        'result', CASE WHEN coalesce(was_live, false) THEN 'marked' ELSE 'not_registered' END);
+END $$;
+COMMENT ON FUNCTION ff.mark_worker_dead(text, text, text, bigint) IS
+    'Removes a worker''s registration at once (its leases are untouched: they expire as usual) (budgets spec §6.3)';
+
+CREATE FUNCTION ff.list_workers(namespace text DEFAULT 'default', after text DEFAULT NULL, "limit" integer DEFAULT 1000)
+RETURNS TABLE (worker_instance_id text, worker_id text, lanes text[], capabilities text[],
+               last_heartbeat_ms bigint, liveness_ttl_ms bigint, registered_at_ms bigint, expires_at_ms bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT w.worker_instance_id, w.worker_id, w.lanes, w.capabilities, w.last_heartbeat_at,
+           w.ttl_ms, w.registered_at, w.expires_at
+    FROM ff.worker w
+    WHERE w.namespace = $1 AND w.expires_at > ff.now_ms() AND ($2 IS NULL OR w.worker_instance_id > $2)
+    ORDER BY w.worker_instance_id COLLATE "C"
+    LIMIT least(greatest(coalesce($3, 1000), 1), 10000)
+$$;
+COMMENT ON FUNCTION ff.list_workers(text, text, integer) IS
+    'Live registrations of a namespace by instance id (exclusive cursor; limit at most 10 000) (budgets spec §6.4)';
+
+CREATE FUNCTION ff.list_expired_leases(as_of bigint DEFAULT NULL, after_expires_at bigint DEFAULT NULL,
+    after_execution_id text DEFAULT NULL, "limit" integer DEFAULT 1000, namespace text DEFAULT NULL)
+RETURNS TABLE (execution_id text, lease_id uuid, lease_epoch bigint, worker_instance_id text,
+               expires_at_ms bigint, attempt_index integer)
+LANGUAGE sql STABLE AS $$
+    SELECT x.id, x.current_lease_id, x.current_lease_epoch, x.current_worker_instance_id,
+           x.lease_expires_at, x.current_attempt_index
+    FROM (SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
+          FROM ff.execution e
+          WHERE e.lifecycle_phase = 'active' AND e.lease_expires_at <= coalesce($1, ff.now_ms())
+            AND e.current_lease_id IS NOT NULL AND e.current_worker_instance_id IS NOT NULL
+            AND ($5 IS NULL OR e.namespace = $5)) x
+    WHERE $2 IS NULL OR (x.lease_expires_at, x.id COLLATE "C") > ($2, coalesce($3, '') COLLATE "C")
+    ORDER BY x.lease_expires_at, x.id COLLATE "C"
+    LIMIT least(greatest(coalesce($4, 1000), 1), 10000)
+$$;
+COMMENT ON FUNCTION ff.list_expired_leases(bigint, bigint, text, integer, text) IS
+    'Leases past their expiry as of as_of, by (expiry, execution id) with a tuple cursor, for reclaim orchestration (budgets spec §6.5)';
 
 -- Deletes every record of an execution (retention), its streams and
 -- dependency records included.  Its flow and the flow's edges stay.
@@ -313,16 +375,18 @@ CREATE FUNCTION ff.scan_unblock(batch_size integer DEFAULT 100, namespace text D
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE c ff._scan_context := ff._scan_context('unblock', namespace, tag, batch_size);
 BEGIN
-    -- budget and quota blocks clear when no attached budget / quota still
-    -- refuses (nothing is attached until the budget subsystem attaches it);
-    -- route blocks clear once the union of the capabilities of the live
+    -- budget blocks clear when no attached budget is at a hard limit, quota
+    -- blocks when the quota's window and cap have room (the window admission
+    -- writes: Appendix C #5); route blocks clear once the union of the capabilities of the live
     -- workers of the namespace covers the requirement (spec §6.7).
     -- Operator, lane-state and flow-cancel holds are never released here.
     RETURN ff._scan_apply('unblock', ARRAY(
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.lifecycle_phase = 'runnable'
-          AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget')
-            OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota')
+          AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget'
+                AND ff._budget_block_detail(e.budget_ids) IS NULL)
+            OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota'
+                AND (e.quota_policy_id IS NULL OR NOT ff._quota_refuses(e.quota_policy_id, c.now_ms)))
             OR (e.eligibility_state = 'blocked_by_route' AND e.blocking_reason = 'waiting_for_capable_worker'
                 AND (e.required_capabilities IS NULL
                      OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap FROM ff.worker w, unnest(w.capabilities) cap
@@ -557,6 +621,116 @@ END $$;
 COMMENT ON FUNCTION ff.scan_pending_waitpoint_expiry(integer, text, text) IS
     'Closes pending waitpoints past their expiry as never_committed, one batch (suspension spec §6.2)';
 
+-- Budgets due for their periodic reset (budgets spec §7.1), earliest first;
+-- each reset reschedules the budget from its own time.  Expired usage
+-- idempotency marks are swept on the way.
+CREATE FUNCTION ff.scan_budget_resets(batch_size integer DEFAULT 20)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('budget_reset', NULL, NULL, batch_size);
+    b uuid;
+    n integer := 0;
+    errors integer := 0;
+    due integer := 0;
+BEGIN
+    FOR b IN SELECT x.budget_id FROM ff.budget x WHERE x.next_reset_at <= c.now_ms
+             ORDER BY x.next_reset_at LIMIT batch_size FOR UPDATE SKIP LOCKED LOOP
+        due := due + 1;
+        BEGIN
+            PERFORM ff.reset_budget(b, c.now_ms);
+            n := n + 1;
+        EXCEPTION WHEN OTHERS THEN
+            errors := errors + 1;
+            RAISE WARNING 'ff_engine scanner budget_reset failed on %: %', b, SQLERRM;
+        END;
+    END LOOP;
+    DELETE FROM ff.budget_usage_dedup d WHERE (d.budget_id, d.dedup_key) IN (
+        SELECT x.budget_id, x.dedup_key FROM ff.budget_usage_dedup x WHERE x.expires_at <= c.now_ms
+        ORDER BY x.expires_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED);
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'budget_reset', 'processed', n,
+                              'errors', errors, 'more', due >= batch_size);
+END $$;
+COMMENT ON FUNCTION ff.scan_budget_resets(integer) IS
+    'Resets budgets whose next_reset_at has come, one batch (budgets spec §7.1)';
+
+-- The drift alarm of non-resetting budgets (§7.2): reconciled_breach_at is
+-- set while some usage is strictly over its hard limit, cleared otherwise.
+CREATE FUNCTION ff.reconcile_budgets(batch_size integer DEFAULT 1000)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('budget_reconcile', NULL, NULL, batch_size);
+    n integer;
+BEGIN
+    WITH cand AS (
+        SELECT b.budget_id, EXISTS (SELECT 1 FROM ff.budget_limit l JOIN ff.budget_usage u
+                                      ON u.budget_id = l.budget_id AND u.dimension = l.dimension
+                                    WHERE l.budget_id = b.budget_id AND l.hard_limit > 0 AND u.value > l.hard_limit) AS breached
+        FROM ff.budget b WHERE b.reset_interval_ms = 0 FOR UPDATE OF b SKIP LOCKED),
+    changed AS (
+        UPDATE ff.budget b SET reconciled_breach_at = CASE WHEN cand.breached THEN c.now_ms END
+        FROM cand WHERE b.budget_id = cand.budget_id AND cand.breached <> (b.reconciled_breach_at IS NOT NULL)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM changed;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'budget_reconcile', 'processed', n,
+                              'errors', 0, 'more', false);
+END $$;
+COMMENT ON FUNCTION ff.reconcile_budgets(integer) IS
+    'Marks non-resetting budgets whose usage is over a hard limit (reconciled_breach_at) and clears the mark (budgets spec §7.2)';
+
+-- Quota bookkeeping (§7.3): window entries older than the window and
+-- expired admissions are dropped, and the concurrency counter is set to the
+-- live admissions, under each policy's lock.  This is what gives
+-- concurrency slots back after successful claims.
+CREATE FUNCTION ff.reconcile_quotas(batch_size integer DEFAULT 1000)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('quota_reconcile', NULL, NULL, batch_size);
+    q ff.quota_policy;
+    n integer := 0;
+    trimmed integer;
+    expired integer;
+    live bigint;
+BEGIN
+    FOR q IN SELECT * FROM ff.quota_policy x ORDER BY x.quota_policy_id LIMIT batch_size FOR UPDATE SKIP LOCKED LOOP
+        DELETE FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
+           AND w.admitted_at <= c.now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END;
+        GET DIAGNOSTICS trimmed = ROW_COUNT;
+        DELETE FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id AND a.expires_at <= c.now_ms;
+        GET DIAGNOSTICS expired = ROW_COUNT;
+        live := CASE WHEN q.active_concurrency_cap > 0
+                     THEN (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id)
+                     ELSE q.active_concurrency END;
+        IF live <> q.active_concurrency THEN
+            UPDATE ff.quota_policy x SET active_concurrency = live WHERE x.quota_policy_id = q.quota_policy_id;
+        END IF;
+        IF trimmed > 0 OR live <> q.active_concurrency THEN
+            n := n + 1;
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'quota_reconcile', 'processed', n,
+                              'errors', 0, 'more', false);
+END $$;
+COMMENT ON FUNCTION ff.reconcile_quotas(integer) IS
+    'Trims quota windows, drops expired admissions and recounts concurrency, one batch of policies (budgets spec §7.3)';
+
+CREATE FUNCTION ff.sweep_worker_registry(batch_size integer DEFAULT 500)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    c ff._scan_context := ff._scan_context('worker_registry_sweep', NULL, NULL, batch_size);
+    n integer;
+BEGIN
+    WITH gone AS (
+        DELETE FROM ff.worker w WHERE (w.namespace, w.worker_instance_id) IN (
+            SELECT x.namespace, x.worker_instance_id FROM ff.worker x WHERE x.expires_at <= c.now_ms
+            ORDER BY x.expires_at LIMIT batch_size FOR UPDATE SKIP LOCKED)
+        RETURNING 1)
+    SELECT count(*) INTO n FROM gone;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'worker_registry_sweep', 'processed', n,
+                              'errors', 0, 'more', n >= batch_size);
+END $$;
+COMMENT ON FUNCTION ff.sweep_worker_registry(integer) IS
+    'Deletes expired worker registrations (reads ignore them already) (budgets spec §7.5)';
+
 -- ---- running them ----
 
 -- The interval of a scanner, from its setting ff_engine.<scanner>_interval.
@@ -585,10 +759,14 @@ BEGIN
         WHEN 'edge_cancel_reconcile' THEN ff.scan_edge_cancel_reconcile()
         WHEN 'suspension_timeout' THEN ff.scan_suspension_timeouts()
         WHEN 'pending_waitpoint_expiry' THEN ff.scan_pending_waitpoint_expiry()
+        WHEN 'budget_reset' THEN ff.scan_budget_resets()
+        WHEN 'budget_reconcile' THEN ff.reconcile_budgets()
+        WHEN 'quota_reconcile' THEN ff.reconcile_quotas()
+        WHEN 'worker_registry_sweep' THEN ff.sweep_worker_registry()
     END;
     IF r IS NULL THEN
         RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry.';
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry, budget_reset, budget_reconcile, quota_reconcile, worker_registry_sweep.';
     END IF;
     UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
         last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,

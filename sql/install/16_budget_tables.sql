@@ -1,0 +1,105 @@
+-- ff_engine install script: budgets, quota policies and their admission
+-- records (spec/budgets.md §2, Appendix A).  Budgets and quota policies are
+-- global (not execution-partitioned); their partition column is the
+-- {b:M} / {q:K} index for a sharded deployment.
+--
+-- Lock order: a budget row, then its usage rows by dimension ascending; a
+-- quota policy row, then its window and admission rows.  A claim holds its
+-- candidate execution rows and then takes the policy row (never the other
+-- way round), so claims and quota calls cannot deadlock.
+
+CREATE TABLE ff.budget (
+    budget_id              uuid PRIMARY KEY,
+    partition              smallint NOT NULL,
+    scope_type             text NOT NULL DEFAULT '',
+    scope_id               text NOT NULL DEFAULT '',
+    enforcement_mode       text NOT NULL DEFAULT '',
+    on_hard_limit          text NOT NULL DEFAULT '',
+    on_soft_limit          text NOT NULL DEFAULT '',
+    reset_interval_ms      bigint NOT NULL DEFAULT 0 CHECK (reset_interval_ms >= 0),
+    next_reset_at          bigint,
+    breach_count           bigint NOT NULL DEFAULT 0,
+    soft_breach_count      bigint NOT NULL DEFAULT 0,
+    last_breach_at         bigint,
+    last_breach_dim        text,
+    reset_count            bigint NOT NULL DEFAULT 0,
+    last_reset_at          bigint,
+    created_at             bigint NOT NULL,
+    last_updated_at        bigint NOT NULL,
+    reconciled_breach_at   bigint
+);
+-- the reset schedule
+CREATE INDEX budget_reset_idx ON ff.budget (next_reset_at) WHERE next_reset_at IS NOT NULL;
+
+CREATE TABLE ff.budget_limit (
+    budget_id    uuid NOT NULL REFERENCES ff.budget ON DELETE CASCADE,
+    dimension    text NOT NULL,
+    hard_limit   bigint NOT NULL CHECK (hard_limit >= 0),
+    soft_limit   bigint NOT NULL CHECK (soft_limit >= 0),
+    PRIMARY KEY (budget_id, dimension)
+);
+
+CREATE TABLE ff.budget_usage (
+    budget_id    uuid NOT NULL REFERENCES ff.budget ON DELETE CASCADE,
+    dimension    text NOT NULL,
+    value        bigint NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (budget_id, dimension)
+);
+
+-- What record_spend attributed to each execution, for release_budget.
+CREATE TABLE ff.budget_usage_by_exec (
+    budget_id     uuid NOT NULL REFERENCES ff.budget ON DELETE CASCADE,
+    execution_id  text NOT NULL,
+    dimension     text NOT NULL,
+    delta_total   bigint NOT NULL CHECK (delta_total >= 0),
+    PRIMARY KEY (budget_id, execution_id, dimension)
+);
+
+-- Usage idempotency marks, scope (budget, key) (Appendix C #3); a mark
+-- past expires_at is absent.
+CREATE TABLE ff.budget_usage_dedup (
+    budget_id    uuid NOT NULL REFERENCES ff.budget ON DELETE CASCADE,
+    dedup_key    text NOT NULL,
+    expires_at   bigint NOT NULL,
+    PRIMARY KEY (budget_id, dedup_key)
+);
+CREATE INDEX budget_usage_dedup_expiry_idx ON ff.budget_usage_dedup (expires_at);
+
+CREATE TABLE ff.quota_policy (
+    quota_policy_id          uuid PRIMARY KEY,
+    partition                smallint NOT NULL,
+    window_seconds           bigint NOT NULL CHECK (window_seconds >= 0),
+    max_requests_per_window  bigint NOT NULL CHECK (max_requests_per_window >= 0),
+    active_concurrency_cap   bigint NOT NULL CHECK (active_concurrency_cap >= 0),
+    jitter_ms                bigint NOT NULL DEFAULT 0 CHECK (jitter_ms >= 0),
+    active_concurrency       bigint NOT NULL DEFAULT 0 CHECK (active_concurrency >= 0),
+    created_at               bigint NOT NULL
+);
+
+-- The sliding window: one entry per admitted execution (re-admission moves it).
+CREATE TABLE ff.quota_window (
+    quota_policy_id  uuid NOT NULL,
+    dimension        text NOT NULL,
+    execution_id     text NOT NULL,
+    admitted_at      bigint NOT NULL,
+    PRIMARY KEY (quota_policy_id, dimension, execution_id)
+);
+CREATE INDEX quota_window_time_idx ON ff.quota_window (quota_policy_id, dimension, admitted_at);
+
+-- Admission guards and the admitted set in one: live while expires_at > now.
+CREATE TABLE ff.quota_admission (
+    quota_policy_id  uuid NOT NULL,
+    execution_id     text NOT NULL,
+    admitted_at      bigint NOT NULL,
+    expires_at       bigint NOT NULL,
+    PRIMARY KEY (quota_policy_id, execution_id)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('ff.budget', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.budget_limit', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_by_exec', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_dedup', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.quota_policy', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.quota_window', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.quota_admission', '');

@@ -1,0 +1,162 @@
+-- ff_engine install script: budgets, quotas and admission (spec/budgets.md).
+-- The state-changing operations are C; the reads are SQL over the tables.
+
+CREATE FUNCTION ff.create_budget(
+    budget_id uuid,
+    dimensions text[] DEFAULT '{}',
+    hard_limits bigint[] DEFAULT '{}',
+    soft_limits bigint[] DEFAULT '{}',
+    reset_interval_ms bigint DEFAULT 0,
+    scope_type text DEFAULT '',
+    scope_id text DEFAULT '',
+    enforcement_mode text DEFAULT '',
+    on_hard_limit text DEFAULT '',
+    on_soft_limit text DEFAULT '',
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_budget' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.create_budget(uuid, text[], bigint[], bigint[], bigint, text, text, text, text, text, bigint) IS
+    'Creates a budget with hard and soft limits per dimension (0 = none), optionally resetting every reset_interval_ms (budgets spec §3.1)';
+
+CREATE FUNCTION ff.report_usage_and_check(
+    budget_id uuid,
+    dimensions text[],
+    deltas bigint[],
+    dedup_key text DEFAULT NULL,
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_report_usage_and_check' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.report_usage_and_check(uuid, text[], bigint[], text, bigint) IS
+    'Adds usage unless a hard limit would be exceeded: OK, SOFT_BREACH, HARD_BREACH (nothing applied) or ALREADY_APPLIED (budgets spec §3.2)';
+
+CREATE FUNCTION ff.record_spend(
+    budget_id uuid,
+    execution_id text,
+    dimensions text[],
+    deltas bigint[],
+    idempotency_key text DEFAULT NULL,
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_record_spend' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.record_spend(uuid, text, text[], bigint[], text, bigint) IS
+    'As report_usage_and_check, and attributes the spend to the execution so release_budget can reverse it (budgets spec §3.3)';
+
+CREATE FUNCTION ff.release_budget(budget_id uuid, execution_id text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_release_budget' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.release_budget(uuid, text) IS
+    'Reverses the spend record_spend attributed to the execution (clamped at 0): released or noop (budgets spec §3.4)';
+
+CREATE FUNCTION ff.reset_budget(budget_id uuid, now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reset_budget' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.reset_budget(uuid, bigint) IS
+    'Zeroes a budget''s usage and schedules its next reset (budgets spec §3.5)';
+
+CREATE FUNCTION ff.create_quota_policy(
+    quota_policy_id uuid,
+    window_seconds bigint,
+    max_requests_per_window bigint,
+    max_concurrent bigint,
+    jitter_ms bigint DEFAULT 0,
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_quota_policy' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.create_quota_policy(uuid, bigint, bigint, bigint, bigint, bigint) IS
+    'Creates a quota: at most max_requests_per_window admissions per window, at most max_concurrent admissions live (0 = no limit) (budgets spec §4.1)';
+
+CREATE FUNCTION ff.check_admission_and_record(
+    quota_policy_id uuid,
+    execution_id text,
+    window_seconds bigint,
+    rate_limit bigint,
+    concurrency_cap bigint,
+    dimension text DEFAULT 'default',
+    jitter_ms bigint DEFAULT 0,
+    now_ms bigint DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_check_admission_and_record' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.check_admission_and_record(uuid, text, bigint, bigint, bigint, text, bigint, bigint) IS
+    'Sliding-window rate and concurrency check with the given limits: ADMITTED, ALREADY_ADMITTED, RATE_EXCEEDED (retry_after_ms), CONCURRENCY_EXCEEDED (budgets spec §4.2)';
+
+CREATE FUNCTION ff.release_admission(quota_policy_id uuid, execution_id text)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_release_admission' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.release_admission(uuid, text) IS
+    'Gives an admission''s concurrency slot back; its window entry keeps counting (budgets spec §4.3)';
+
+CREATE FUNCTION ff.set_execution_admission(execution_id text, budget_ids uuid[] DEFAULT NULL,
+                                           quota_policy_id uuid DEFAULT NULL)
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_execution_admission' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff.set_execution_admission(text, uuid[], uuid) IS
+    'Attaches budgets and a quota policy to a non-terminal execution (NULL detaches); claims then admit it against them';
+
+-- ---- admission evaluation shared by claim_next and the unblock scanner ----
+
+-- The block detail of the first attached budget at or over a hard limit
+-- (usage >= limit), NULL when every budget admits.  Ids that are not UUIDs
+-- and budgets without limits admit.
+CREATE FUNCTION ff._budget_block_detail(budget_ids text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT format('budget ff:budget:%s:usage: %s %s/%s', l.budget_id, l.dimension, coalesce(u.value, 0), l.hard_limit)
+    FROM pg_catalog.unnest(pg_catalog.string_to_array(budget_ids, ',')) WITH ORDINALITY x(raw, ord)
+    CROSS JOIN LATERAL (SELECT CASE WHEN btrim(x.raw) ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$'
+                                    THEN btrim(x.raw)::uuid END AS id) b
+    JOIN ff.budget_limit l ON l.budget_id = b.id AND l.hard_limit > 0
+    LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension
+    WHERE coalesce(u.value, 0) >= l.hard_limit
+    ORDER BY x.ord, l.dimension
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION ff._budget_block_detail(text) IS 'Internal: why attached budgets refuse admission, or NULL';
+
+-- Whether a quota would refuse now (window 0 means 60 s), without writing.
+CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((
+        SELECT (q.max_requests_per_window > 0
+                AND (SELECT count(*) FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
+                       AND w.dimension = 'default'
+                       AND w.admitted_at > now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END)
+                    >= q.max_requests_per_window)
+            OR (q.active_concurrency_cap > 0 AND q.active_concurrency >= q.active_concurrency_cap)
+        FROM ff.quota_policy q WHERE q.quota_policy_id = policy), false)
+$$;
+COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint) IS 'Internal: whether a quota policy refuses an admission now';
+
+-- ---- read models ----
+
+CREATE FUNCTION ff.get_budget_status(budget_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((
+        SELECT jsonb_build_object('ok', true, 'status', 'OK', 'budget_id', b.budget_id,
+            'scope_type', b.scope_type, 'scope_id', b.scope_id, 'enforcement_mode', b.enforcement_mode,
+            'on_hard_limit', b.on_hard_limit, 'on_soft_limit', b.on_soft_limit,
+            'usage', coalesce((SELECT jsonb_object_agg(u.dimension, u.value) FROM ff.budget_usage u WHERE u.budget_id = b.budget_id), '{}'),
+            'hard_limits', coalesce((SELECT jsonb_object_agg(l.dimension, l.hard_limit) FROM ff.budget_limit l WHERE l.budget_id = b.budget_id), '{}'),
+            'soft_limits', coalesce((SELECT jsonb_object_agg(l.dimension, l.soft_limit) FROM ff.budget_limit l WHERE l.budget_id = b.budget_id), '{}'),
+            'breach_count', b.breach_count, 'soft_breach_count', b.soft_breach_count,
+            'last_breach_at', b.last_breach_at, 'last_breach_dim', b.last_breach_dim,
+            'reset_interval_ms', b.reset_interval_ms, 'next_reset_at', b.next_reset_at,
+            'reset_count', b.reset_count, 'last_reset_at', b.last_reset_at,
+            'reconciled_breach_at', b.reconciled_breach_at,
+            'created_at', b.created_at, 'last_updated_at', b.last_updated_at)
+        FROM ff.budget b WHERE b.budget_id = get_budget_status.budget_id),
+        '{"ok": false, "error": "budget_not_found"}')
+$$;
+COMMENT ON FUNCTION ff.get_budget_status(uuid) IS
+    'A budget with its usage, hard and soft limits per dimension, breach and reset counters';
+
+CREATE VIEW ff.budget_status AS
+SELECT b.budget_id, b.scope_type, b.scope_id, l.dimension, coalesce(u.value, 0) AS usage,
+       l.hard_limit, l.soft_limit,
+       l.hard_limit > 0 AND coalesce(u.value, 0) >= l.hard_limit AS exhausted,
+       l.soft_limit > 0 AND coalesce(u.value, 0) > l.soft_limit AS over_soft_limit,
+       b.next_reset_at
+FROM ff.budget b
+JOIN ff.budget_limit l ON l.budget_id = b.budget_id
+LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension;
+COMMENT ON VIEW ff.budget_status IS 'Every limited dimension of every budget: usage against its limits';
+
+CREATE VIEW ff.quota_status AS
+SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_concurrency_cap,
+       q.jitter_ms, q.active_concurrency,
+       (SELECT count(*) FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id AND w.dimension = 'default'
+          AND w.admitted_at > ff.now_ms() - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END) AS admitted_in_window,
+       (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
+          AND a.expires_at > ff.now_ms()) AS live_admissions,
+       ff._quota_refuses(q.quota_policy_id, ff.now_ms()) AS refusing
+FROM ff.quota_policy q;
+COMMENT ON VIEW ff.quota_status IS 'Every quota policy: its limits, admissions in the current window, live admissions, whether it refuses now';

@@ -1,0 +1,933 @@
+/*-------------------------------------------------------------------------
+ *
+ * budget.c
+ *	  Budgets and quota policies (spec/budgets.md §3, §4) and the
+ *	  admission a claim applies to them (§5.1): create, report usage with
+ *	  hard / soft limits and idempotency, the per-execution spend ledger
+ *	  and its release, resets; quota policies with a sliding window and a
+ *	  concurrency cap, admission and its release; attaching budgets and a
+ *	  quota to an execution.
+ *
+ *	  Locking: every budget operation locks its ff.budget row first; that
+ *	  lock serialises every write of the budget's usage, ledger and marks,
+ *	  so usage rows need no lock of their own.  Every quota operation locks
+ *	  its ff.quota_policy row first.  A claim already holds its candidate
+ *	  execution rows when it takes a policy row; nothing locks a policy and
+ *	  then an execution, so the two orders never cross.
+ *
+ * IDENTIFICATION
+ *	  src/budget.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "admission.h"
+#include "budget.h"
+#include "clock.h"
+#include "exec_core.h"
+#include "ff_engine.h"
+#include "partition.h"
+#include "spi_plan.h"
+#include "validate.h"
+
+PG_FUNCTION_INFO_V1(ff_create_budget);
+PG_FUNCTION_INFO_V1(ff_report_usage_and_check);
+PG_FUNCTION_INFO_V1(ff_record_spend);
+PG_FUNCTION_INFO_V1(ff_release_budget);
+PG_FUNCTION_INFO_V1(ff_reset_budget);
+PG_FUNCTION_INFO_V1(ff_create_quota_policy);
+PG_FUNCTION_INFO_V1(ff_check_admission_and_record);
+PG_FUNCTION_INFO_V1(ff_release_admission);
+PG_FUNCTION_INFO_V1(ff_set_execution_admission);
+
+#define FF_MAX_BUDGET_DIMENSIONS	64
+#define FF_USAGE_DEDUP_TTL_MS		INT64CONST(86400000)
+#define FF_DEFAULT_QUOTA_WINDOW_S	60
+#define FF_MAX_ATTACHED_BUDGETS		64
+
+static int64
+now_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? ff_now_ms() : PG_GETARG_INT64(n);
+}
+
+static pg_uuid_t *
+uuid_arg(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	if (PG_ARGISNULL(n))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+	return PG_GETARG_UUID_P(n);
+}
+
+static void
+check_nonnegative_arg(int64 v, const char *name)
+{
+	if (v < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid_input: %s must not be negative, got " INT64_FORMAT, name, v)));
+}
+
+/* Dimension names: 1..256 bytes, no ',' and no control characters (§1). */
+static void
+check_dimension(const char *d)
+{
+	const unsigned char *p;
+
+	if (d[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid_input: a dimension name must not be empty")));
+	ff_check_max_len(d, FF_MAX_ID_BYTES, "dimension");
+	for (p = (const unsigned char *) d; *p; p++)
+		if (*p == ',' || *p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid_input: dimension \"%s\" contains a comma or a control character", d)));
+}
+
+typedef struct Dims
+{
+	int			n;
+	char	  **names;
+	int64	   *values[2];		/* one or two value arrays, parallel to names */
+} Dims;
+
+static int
+cmp_dim_index(const void *a, const void *b, void *arg)
+{
+	char	  **names = (char **) arg;
+
+	return strcmp(names[*(const int *) a], names[*(const int *) b]);
+}
+
+/*
+ * The dimension arrays of create / report / record_spend: one-dimensional,
+ * parallel, at most 64, names valid and distinct (Appendix C #2), values
+ * non-NULL and non-negative.  Misuse raises before anything is read.
+ */
+static void
+parse_dims(ArrayType *names, ArrayType **vals, const char **valnames, int nvals, Dims *out)
+{
+	Datum	   *ne;
+	bool	   *nn;
+	int			i,
+				k,
+				*order;
+
+	memset(out, 0, sizeof(*out));
+	if (names == NULL)
+		return;
+	if (ARR_NDIM(names) > 1)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("dimensions must be one-dimensional")));
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &ne, &nn, &out->n);
+	if (out->n > FF_MAX_BUDGET_DIMENSIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid_input: too_many_dimensions: limit=%d, got=%d", FF_MAX_BUDGET_DIMENSIONS, out->n)));
+	out->names = palloc(Max(out->n, 1) * sizeof(char *));
+	for (i = 0; i < out->n; i++)
+	{
+		if (nn[i])
+			ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("a dimension name must not be NULL")));
+		out->names[i] = TextDatumGetCString(ne[i]);
+		check_dimension(out->names[i]);
+	}
+	for (k = 0; k < nvals; k++)
+	{
+		Datum	   *ve;
+		bool	   *vn;
+		int			nv = 0;
+
+		if (vals[k] != NULL)
+		{
+			if (ARR_NDIM(vals[k]) > 1)
+				ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s must be one-dimensional", valnames[k])));
+			deconstruct_array(vals[k], INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ve, &vn, &nv);
+		}
+		if (nv != out->n)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("invalid_input: dimension_limit_array_mismatch: dimensions=%d %s=%d",
+							out->n, valnames[k], nv)));
+		out->values[k] = palloc(Max(nv, 1) * sizeof(int64));
+		for (i = 0; i < nv; i++)
+		{
+			if (vn[i])
+				ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not contain NULL", valnames[k])));
+			out->values[k][i] = DatumGetInt64(ve[i]);
+			check_nonnegative_arg(out->values[k][i], valnames[k]);
+		}
+	}
+	order = palloc(Max(out->n, 1) * sizeof(int));
+	for (i = 0; i < out->n; i++)
+		order[i] = i;
+	qsort_arg(order, out->n, sizeof(int), cmp_dim_index, out->names);
+	for (i = 1; i < out->n; i++)
+		if (strcmp(out->names[order[i]], out->names[order[i - 1]]) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid_input: duplicate dimension \"%s\"", out->names[order[i]])));
+}
+
+/* Reorder the dimensions ascending by name (record_spend iterates so). */
+static void
+sort_dims(Dims *d)
+{
+	int			i,
+				j;
+
+	for (i = 1; i < d->n; i++)
+		for (j = i; j > 0 && strcmp(d->names[j - 1], d->names[j]) > 0; j--)
+		{
+			char	   *tn = d->names[j];
+			int64		tv = d->values[0][j];
+
+			d->names[j] = d->names[j - 1];
+			d->names[j - 1] = tn;
+			d->values[0][j] = d->values[0][j - 1];
+			d->values[0][j - 1] = tv;
+		}
+}
+
+static Datum
+text_array(char **items, int n)
+{
+	Datum	   *e = palloc(Max(n, 1) * sizeof(Datum));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		e[i] = CStringGetTextDatum(items[i]);
+	return PointerGetDatum(construct_array(e, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+int8_array(int64 *items, int n)
+{
+	Datum	   *e = palloc(Max(n, 1) * sizeof(Datum));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		e[i] = Int64GetDatum(items[i]);
+	return PointerGetDatum(construct_array(e, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* ---- create_budget (§3.1) ---- */
+
+static FFPlan plan_budget_insert = {
+	"INSERT INTO ff.budget (budget_id, partition, scope_type, scope_id, enforcement_mode, "
+	"on_hard_limit, on_soft_limit, reset_interval_ms, next_reset_at, created_at, last_updated_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 > 0 THEN $9 + $8 END, $9, $9) "
+	"ON CONFLICT DO NOTHING RETURNING 1",
+	9, {UUIDOID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
+};
+static FFPlan plan_limits_insert = {
+	"INSERT INTO ff.budget_limit (budget_id, dimension, hard_limit, soft_limit) "
+	"SELECT $1, d, h, s FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bigint[]), pg_catalog.unnest($4::bigint[])) u(d, h, s)",
+	4, {UUIDOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
+};
+
+static const char *
+text_arg_or_empty(FunctionCallInfo fcinfo, int n, const char *name)
+{
+	const char *s = PG_ARGISNULL(n) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(n));
+
+	ff_check_max_len(s, FF_MAX_ID_BYTES, name);
+	return s;
+}
+
+/*
+ * ff.create_budget(budget_id, dimensions, hard_limits, soft_limits,
+ *		reset_interval_ms, scope_type, scope_id, enforcement_mode,
+ *		on_hard_limit, on_soft_limit, now_ms)
+ */
+Datum
+ff_create_budget(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "budget_id");
+	ArrayType  *vals[2];
+	const char *valnames[2] = {"hard_limits", "soft_limits"};
+	int64		interval = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
+	int64		now = now_arg(fcinfo, 10);
+	Dims		d;
+	Datum		v[9];
+	FFResult	r;
+	int			i;
+
+	vals[0] = PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2);
+	vals[1] = PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3);
+	parse_dims(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), vals, valnames, 2, &d);
+	check_nonnegative_arg(interval, "reset_interval_ms");
+	v[0] = UUIDPGetDatum(id);
+	v[1] = Int16GetDatum((int16) ff_uuid_partition(id, ff_num_budget_partitions()));
+	for (i = 0; i < 5; i++)
+		v[2 + i] = CStringGetTextDatum(text_arg_or_empty(fcinfo, 5 + i, "a budget description field"));
+	v[7] = Int64GetDatum(interval);
+	v[8] = Int64GetDatum(now);
+
+	ff_spi_connect();
+	if (ff_plan_exec(&plan_budget_insert, v, NULL, 0) == 0)
+		ffr_ok(&r, "ALREADY_SATISFIED");
+	else
+	{
+		Datum		l[4];
+
+		l[0] = UUIDPGetDatum(id);
+		l[1] = text_array(d.names, d.n);
+		l[2] = int8_array(d.values[0], d.n);
+		l[3] = int8_array(d.values[1], d.n);
+		ff_plan_exec(&plan_limits_insert, l, NULL, 0);
+		ffr_ok(&r, "OK");
+	}
+	ffr_uuid(&r, "budget_id", id);
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- report_usage_and_check (§3.2) and record_spend (§3.3) ---- */
+
+static FFPlan plan_budget_lock = {
+	"SELECT reset_interval_ms FROM ff.budget WHERE budget_id = $1 FOR UPDATE",
+	1, {UUIDOID}
+};
+static FFPlan plan_dedup_live = {
+	"SELECT 1 FROM ff.budget_usage_dedup WHERE budget_id = $1 AND dedup_key = $2 AND expires_at > $3",
+	3, {UUIDOID, TEXTOID, INT8OID}
+};
+static FFPlan plan_usage_read = {
+	"SELECT coalesce(u.value, 0), coalesce(l.hard_limit, 0), coalesce(l.soft_limit, 0) "
+	"FROM pg_catalog.unnest($2::text[]) WITH ORDINALITY d(dim, ord) "
+	"LEFT JOIN ff.budget_usage u ON u.budget_id = $1 AND u.dimension = d.dim "
+	"LEFT JOIN ff.budget_limit l ON l.budget_id = $1 AND l.dimension = d.dim ORDER BY d.ord",
+	2, {UUIDOID, TEXTARRAYOID}
+};
+static FFPlan plan_hard_breach = {
+	"UPDATE ff.budget SET breach_count = breach_count + 1, last_breach_at = $2, "
+	"last_breach_dim = $3, last_updated_at = $2 WHERE budget_id = $1",
+	3, {UUIDOID, INT8OID, TEXTOID}
+};
+static FFPlan plan_usage_apply = {
+	"INSERT INTO ff.budget_usage AS u (budget_id, dimension, value) "
+	"SELECT $1, d, v FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bigint[])) x(d, v) "
+	"ON CONFLICT (budget_id, dimension) DO UPDATE SET value = u.value + EXCLUDED.value",
+	3, {UUIDOID, TEXTARRAYOID, INT8ARRAYOID}
+};
+static FFPlan plan_ledger_apply = {
+	"INSERT INTO ff.budget_usage_by_exec AS l (budget_id, execution_id, dimension, delta_total) "
+	"SELECT $1, $4, d, v FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::bigint[])) x(d, v) "
+	"ON CONFLICT (budget_id, execution_id, dimension) DO UPDATE SET delta_total = l.delta_total + EXCLUDED.delta_total",
+	4, {UUIDOID, TEXTARRAYOID, INT8ARRAYOID, TEXTOID}
+};
+static FFPlan plan_budget_touch = {
+	"UPDATE ff.budget SET last_updated_at = $2, soft_breach_count = soft_breach_count + $3 "
+	"WHERE budget_id = $1",
+	3, {UUIDOID, INT8OID, INT8OID}
+};
+static FFPlan plan_dedup_stamp = {
+	"INSERT INTO ff.budget_usage_dedup (budget_id, dedup_key, expires_at) VALUES ($1, $2, $3) "
+	"ON CONFLICT (budget_id, dedup_key) DO UPDATE SET expires_at = EXCLUDED.expires_at",
+	3, {UUIDOID, TEXTOID, INT8OID}
+};
+
+/*
+ * "Check before increment": either every delta applies or none does.  A
+ * hard breach commits only its bookkeeping (§0.4 item 1).
+ */
+static void
+apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup_key,
+			int64 now, FFResult *r)
+{
+	Datum		v[4];
+	int64	   *cur,
+			   *hard,
+			   *soft;
+	int			i,
+				soft_dim = -1;
+
+	v[0] = UUIDPGetDatum(budget);
+	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+	{
+		ffr_error(r, "budget_not_found");	/* Appendix C #1: no stub */
+		return;
+	}
+	if (dedup_key)
+	{
+		v[1] = CStringGetTextDatum(dedup_key);
+		v[2] = Int64GetDatum(now);
+		if (ff_plan_exec(&plan_dedup_live, v, NULL, 1) > 0)
+		{
+			ffr_ok(r, "ALREADY_APPLIED");
+			return;
+		}
+	}
+	v[1] = text_array(d->names, d->n);
+	ff_plan_exec(&plan_usage_read, v, NULL, 0);
+	cur = palloc(Max(d->n, 1) * sizeof(int64));
+	hard = palloc(Max(d->n, 1) * sizeof(int64));
+	soft = palloc(Max(d->n, 1) * sizeof(int64));
+	for (i = 0; i < d->n; i++)
+	{
+		cur[i] = ff_col_int64(i, 1, 0);
+		hard[i] = ff_col_int64(i, 2, 0);
+		soft[i] = ff_col_int64(i, 3, 0);
+	}
+	/* the hard check, in argument order; landing on the limit is fine */
+	for (i = 0; i < d->n; i++)
+	{
+		if (d->values[0][i] > PG_INT64_MAX - cur[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("invalid_input: usage of \"%s\" would exceed 2^63-1", d->names[i])));
+		if (hard[i] > 0 && cur[i] + d->values[0][i] > hard[i])
+		{
+			v[1] = Int64GetDatum(now);
+			v[2] = CStringGetTextDatum(d->names[i]);
+			ff_plan_exec(&plan_hard_breach, v, NULL, 0);
+			ffr_ok(r, "HARD_BREACH");
+			ffr_text(r, "dimension", d->names[i]);
+			ffr_int(r, "current_usage", cur[i]);
+			ffr_int(r, "hard_limit", hard[i]);
+			return;
+		}
+	}
+	for (i = 0; i < d->n && soft_dim < 0; i++)
+		if (soft[i] > 0 && cur[i] + d->values[0][i] > soft[i])
+			soft_dim = i;
+	v[1] = text_array(d->names, d->n);
+	v[2] = int8_array(d->values[0], d->n);
+	if (d->n > 0)
+		ff_plan_exec(&plan_usage_apply, v, NULL, 0);
+	if (exec_text && d->n > 0)
+	{
+		v[3] = CStringGetTextDatum(exec_text);
+		ff_plan_exec(&plan_ledger_apply, v, NULL, 0);
+	}
+	v[1] = Int64GetDatum(now);
+	v[2] = Int64GetDatum(soft_dim >= 0 ? 1 : 0);
+	ff_plan_exec(&plan_budget_touch, v, NULL, 0);
+	if (dedup_key)
+	{
+		v[1] = CStringGetTextDatum(dedup_key);
+		v[2] = Int64GetDatum(now + FF_USAGE_DEDUP_TTL_MS);
+		ff_plan_exec(&plan_dedup_stamp, v, NULL, 0);
+	}
+	if (soft_dim >= 0)
+	{
+		ffr_ok(r, "SOFT_BREACH");
+		ffr_text(r, "dimension", d->names[soft_dim]);
+		ffr_int(r, "usage", cur[soft_dim] + d->values[0][soft_dim]);
+		ffr_int(r, "soft_limit", soft[soft_dim]);
+	}
+	else
+		ffr_ok(r, "OK");
+}
+
+/*
+ * ff.report_usage_and_check(budget_id, dimensions, deltas, dedup_key, now_ms)
+ *		No lease is checked (§3.2: the worker path carries none).
+ */
+Datum
+ff_report_usage_and_check(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "budget_id");
+	ArrayType  *vals[1] = {PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2)};
+	const char *valnames[1] = {"deltas"};
+	char	   *dedup = ff_arg_text_opt(fcinfo, 3);
+	int64		now = now_arg(fcinfo, 4);
+	Dims		d;
+	FFResult	r;
+
+	parse_dims(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), vals, valnames, 1, &d);
+	ff_check_max_len(dedup, 1024, "dedup_key");
+	ff_spi_connect();
+	apply_usage(id, NULL, &d, dedup, now, &r);
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.record_spend(budget_id, execution_id, dimensions, deltas,
+ *		idempotency_key, now_ms)
+ *		As report_usage_and_check, dimensions taken in ascending name order,
+ *		each applied delta also attributed to the execution's ledger.
+ */
+Datum
+ff_record_spend(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "budget_id");
+	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
+	ArrayType  *vals[1] = {PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3)};
+	const char *valnames[1] = {"deltas"};
+	char	   *key = ff_arg_text_opt(fcinfo, 4);
+	int64		now = now_arg(fcinfo, 5);
+	Dims		d;
+	FFResult	r;
+
+	parse_dims(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2), vals, valnames, 1, &d);
+	sort_dims(&d);
+	ff_check_max_len(key, 1024, "idempotency_key");
+	ff_spi_connect();
+	apply_usage(id, ff_format_exec_id(exec.partition, &exec.uuid), &d, key, now, &r);
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- release_budget (§3.4) and reset_budget (§3.5) ---- */
+
+static FFPlan plan_release = {
+	"WITH l AS (DELETE FROM ff.budget_usage_by_exec WHERE budget_id = $1 AND execution_id = $2 "
+	"RETURNING dimension, delta_total), "
+	"u AS (INSERT INTO ff.budget_usage AS u (budget_id, dimension, value) "
+	"SELECT $1, l.dimension, 0 FROM l ON CONFLICT (budget_id, dimension) DO UPDATE "
+	"SET value = greatest(0, u.value - (SELECT l2.delta_total FROM l l2 WHERE l2.dimension = EXCLUDED.dimension)) "
+	"RETURNING 1) "
+	"SELECT (SELECT count(*) FROM l), (SELECT count(*) FROM u)",
+	2, {UUIDOID, TEXTOID}
+};
+
+/* ff.release_budget(budget_id, execution_id) */
+Datum
+ff_release_budget(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "budget_id");
+	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
+	Datum		v[2];
+	FFResult	r;
+
+	ff_spi_connect();
+	v[0] = UUIDPGetDatum(id);
+	ffr_ok(&r, "OK");
+	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+		ffr_text(&r, "result", "noop");
+	else
+	{
+		v[1] = CStringGetTextDatum(ff_format_exec_id(exec.partition, &exec.uuid));
+		ff_plan_exec(&plan_release, v, NULL, 1);
+		ffr_text(&r, "result", ff_col_int64(0, 1, 0) > 0 ? "released" : "noop");
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+static FFPlan plan_reset = {
+	"WITH z AS (UPDATE ff.budget_usage SET value = 0 WHERE budget_id = $1) "
+	"UPDATE ff.budget SET reset_count = reset_count + 1, last_reset_at = $2, last_updated_at = $2, "
+	"last_breach_at = NULL, last_breach_dim = NULL, "
+	"next_reset_at = CASE WHEN reset_interval_ms > 0 THEN $2 + reset_interval_ms END "
+	"WHERE budget_id = $1 RETURNING coalesce(next_reset_at, 0)",
+	2, {UUIDOID, INT8OID}
+};
+
+/*
+ * ff.reset_budget(budget_id, now_ms)
+ *		The next reset is anchored on this reset's time (no catch-up).
+ */
+Datum
+ff_reset_budget(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "budget_id");
+	int64		now = now_arg(fcinfo, 1);
+	Datum		v[2];
+	FFResult	r;
+
+	ff_spi_connect();
+	v[0] = UUIDPGetDatum(id);
+	v[1] = Int64GetDatum(now);
+	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+		ffr_error(&r, "budget_not_found");
+	else
+	{
+		ff_plan_exec(&plan_reset, v, NULL, 1);
+		ffr_ok(&r, "OK");
+		ffr_int(&r, "next_reset_at", ff_col_int64(0, 1, 0));
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- quota policies (§4) ---- */
+
+static FFPlan plan_quota_insert = {
+	"INSERT INTO ff.quota_policy (quota_policy_id, partition, window_seconds, "
+	"max_requests_per_window, active_concurrency_cap, jitter_ms, created_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1",
+	7, {UUIDOID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}
+};
+
+/*
+ * ff.create_quota_policy(quota_policy_id, window_seconds,
+ *		max_requests_per_window, max_concurrent, jitter_ms, now_ms)
+ *		Negative values are misuse (the spec leaves it open; pinned here).
+ */
+Datum
+ff_create_quota_policy(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "quota_policy_id");
+	int64		window = ff_arg_int64(fcinfo, 1, "window_seconds");
+	int64		rate = ff_arg_int64(fcinfo, 2, "max_requests_per_window");
+	int64		cap = ff_arg_int64(fcinfo, 3, "max_concurrent");
+	int64		jitter = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
+	int64		now = now_arg(fcinfo, 5);
+	Datum		v[7];
+	FFResult	r;
+
+	check_nonnegative_arg(window, "window_seconds");
+	check_nonnegative_arg(rate, "max_requests_per_window");
+	check_nonnegative_arg(cap, "max_concurrent");
+	check_nonnegative_arg(jitter, "jitter_ms");
+	if (window > INT64CONST(9007199254740))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid_input: window_seconds is too large")));
+	v[0] = UUIDPGetDatum(id);
+	v[1] = Int16GetDatum((int16) ff_uuid_partition(id, ff_num_quota_partitions()));
+	v[2] = Int64GetDatum(window);
+	v[3] = Int64GetDatum(rate);
+	v[4] = Int64GetDatum(cap);
+	v[5] = Int64GetDatum(jitter);
+	v[6] = Int64GetDatum(now);
+	ff_spi_connect();
+	ffr_ok(&r, ff_plan_exec(&plan_quota_insert, v, NULL, 0) > 0 ? "OK" : "ALREADY_SATISFIED");
+	ffr_uuid(&r, "quota_policy_id", id);
+	FF_RETURN_RESULT(&r);
+}
+
+static FFPlan plan_policy_lock = {
+	"SELECT active_concurrency FROM ff.quota_policy WHERE quota_policy_id = $1 FOR UPDATE",
+	1, {UUIDOID}
+};
+static FFPlan plan_guard_live = {
+	"SELECT 1 FROM ff.quota_admission WHERE quota_policy_id = $1 AND execution_id = $2 AND expires_at > $3",
+	3, {UUIDOID, TEXTOID, INT8OID}
+};
+static FFPlan plan_window_trim_count = {
+	"WITH t AS (DELETE FROM ff.quota_window WHERE quota_policy_id = $1 AND dimension = $2 "
+	"AND admitted_at <= $3 - $4 RETURNING 1) "
+	"SELECT count(*), min(admitted_at) FROM ff.quota_window WHERE quota_policy_id = $1 "
+	"AND dimension = $2 AND admitted_at > $3 - $4",
+	4, {UUIDOID, TEXTOID, INT8OID, INT8OID}
+};
+static FFPlan plan_admit = {
+	"WITH w AS (INSERT INTO ff.quota_window (quota_policy_id, dimension, execution_id, admitted_at) "
+	"VALUES ($1, $2, $3, $4) ON CONFLICT (quota_policy_id, dimension, execution_id) "
+	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at), "
+	"g AS (INSERT INTO ff.quota_admission (quota_policy_id, execution_id, admitted_at, expires_at) "
+	"VALUES ($1, $3, $4, $4 + $5) ON CONFLICT (quota_policy_id, execution_id) "
+	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at) "
+	"UPDATE ff.quota_policy SET active_concurrency = active_concurrency + 1 "
+	"WHERE quota_policy_id = $1 AND $6",
+	6, {UUIDOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID}
+};
+
+/*
+ * quota_admit (§4.2): the sliding-window rate check, then the concurrency
+ * cap, then the admission record.  The window trim commits even when the
+ * answer is a refusal (§0.4 item 2).
+ */
+static QuotaOutcome
+quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
+			int64 rate, int64 cap, const char *exec_text, int64 jitter, int64 *retry_after)
+{
+	int64		window_ms = window_s * 1000;
+	int64		counter = 0;
+	Datum		v[6];
+
+	*retry_after = 0;
+	v[0] = UUIDPGetDatum(policy);
+	if (ff_plan_exec(&plan_policy_lock, v, NULL, 1) > 0)
+		counter = ff_col_int64(0, 1, 0);
+	v[1] = CStringGetTextDatum(exec_text);
+	v[2] = Int64GetDatum(now);
+	if (ff_plan_exec(&plan_guard_live, v, NULL, 1) > 0)
+		return QUOTA_ALREADY_ADMITTED;
+	v[1] = CStringGetTextDatum(dimension);
+	v[2] = Int64GetDatum(now);
+	v[3] = Int64GetDatum(window_ms);
+	ff_plan_exec(&plan_window_trim_count, v, NULL, 1);
+	if (rate > 0 && ff_col_int64(0, 1, 0) >= rate)
+	{
+		*retry_after = Max(0, ff_col_int64(0, 2, now) + window_ms - now);
+		if (jitter > 0)
+			*retry_after += (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) jitter);
+		return QUOTA_RATE_EXCEEDED;
+	}
+	if (cap > 0 && counter >= cap)
+		return QUOTA_CONCURRENCY_EXCEEDED;
+	v[2] = CStringGetTextDatum(exec_text);
+	v[3] = Int64GetDatum(now);
+	v[4] = Int64GetDatum(window_ms);
+	v[5] = BoolGetDatum(cap > 0);
+	ff_plan_exec(&plan_admit, v, NULL, 0);
+	return QUOTA_ADMITTED;
+}
+
+static const char *const quota_outcome_labels[] = {
+	"ADMITTED", "ALREADY_ADMITTED", "RATE_EXCEEDED", "CONCURRENCY_EXCEEDED"
+};
+
+/*
+ * ff.check_admission_and_record(quota_policy_id, execution_id, window_seconds,
+ *		rate_limit, concurrency_cap, dimension, jitter_ms, now_ms)
+ *		The limits are the caller's, as in the reference.
+ */
+Datum
+ff_check_admission_and_record(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "quota_policy_id");
+	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
+	int64		window = ff_arg_int64(fcinfo, 2, "window_seconds");
+	int64		rate = ff_arg_int64(fcinfo, 3, "rate_limit");
+	int64		cap = ff_arg_int64(fcinfo, 4, "concurrency_cap");
+	char	   *dimension = ff_arg_text_opt(fcinfo, 5);
+	int64		jitter = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
+	int64		now = now_arg(fcinfo, 7);
+	int64		retry;
+	QuotaOutcome o;
+	FFResult	r;
+
+	check_nonnegative_arg(window, "window_seconds");
+	check_nonnegative_arg(rate, "rate_limit");
+	check_nonnegative_arg(cap, "concurrency_cap");
+	check_nonnegative_arg(jitter, "jitter_ms");
+	ff_check_max_len(dimension, FF_MAX_ID_BYTES, "dimension");
+	if (window > INT64CONST(9007199254740))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid_input: window_seconds is too large")));
+	ff_spi_connect();
+	o = quota_admit(id, dimension ? dimension : "default", now, window, rate, cap,
+					ff_format_exec_id(exec.partition, &exec.uuid), jitter, &retry);
+	ffr_ok(&r, quota_outcome_labels[o]);
+	if (o == QUOTA_RATE_EXCEEDED)
+		ffr_int(&r, "retry_after_ms", retry);
+	FF_RETURN_RESULT(&r);
+}
+
+static FFPlan plan_release_admission = {
+	"WITH g AS (DELETE FROM ff.quota_admission WHERE quota_policy_id = $1 AND execution_id = $2 RETURNING 1) "
+	"UPDATE ff.quota_policy SET active_concurrency = active_concurrency - 1 "
+	"WHERE quota_policy_id = $1 AND active_concurrency > 0 AND EXISTS (SELECT 1 FROM g)",
+	2, {UUIDOID, TEXTOID}
+};
+
+/*
+ * ff.release_admission(quota_policy_id, execution_id)
+ *		Decision (Appendix C #6): the counter drops only when an admission
+ *		record existed, so a double release frees one slot.  The window
+ *		entry stays and counts until it ages out.
+ */
+Datum
+ff_release_admission(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "quota_policy_id");
+	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
+	Datum		v[2];
+	FFResult	r;
+
+	ff_spi_connect();
+	v[0] = UUIDPGetDatum(id);
+	ff_plan_exec(&plan_policy_lock, v, NULL, 1);
+	v[1] = CStringGetTextDatum(ff_format_exec_id(exec.partition, &exec.uuid));
+	ff_plan_exec(&plan_release_admission, v, NULL, 0);
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "result", "released");
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- claim-time admission (§5.1 b-c) ---- */
+
+static FFPlan plan_budget_detail = {
+	"SELECT ff._budget_block_detail($1)", 1, {TEXTOID}
+};
+static FFPlan plan_policy_limits = {
+	"SELECT window_seconds, max_requests_per_window, active_concurrency_cap, jitter_ms "
+	"FROM ff.quota_policy WHERE quota_policy_id = $1",
+	1, {UUIDOID}
+};
+
+/*
+ * ff_admit_for_claim
+ *		Budgets, then the quota, for a locked candidate of a claim: true
+ *		when it may be claimed; otherwise it has been blocked (stored) with
+ *		the reason and detail of §5.1, and is not claimed.  Budgets are
+ *		not reserved (§5.1: overshoot is stopped at report time).
+ */
+bool
+ff_admit_for_claim(ExecCore *c, int64 now)
+{
+	Datum		v[1];
+
+	if (c->budget_ids != NULL)
+	{
+		v[0] = CStringGetTextDatum(c->budget_ids);
+		ff_plan_exec(&plan_budget_detail, v, NULL, 1);
+		if (!ff_col_isnull(0, 1))
+		{
+			ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET, ff_col_text(0, 1), now);
+			return false;
+		}
+	}
+	if (c->quota_policy_id.set)
+	{
+		int64		window,
+					rate,
+					cap,
+					jitter,
+					retry;
+		QuotaOutcome o;
+
+		v[0] = UUIDPGetDatum(&c->quota_policy_id.v);
+		if (ff_plan_exec(&plan_policy_limits, v, NULL, 1) == 0)
+			return true;		/* an undefined policy means no quota */
+		window = ff_col_int64(0, 1, 0);
+		rate = ff_col_int64(0, 2, 0);
+		cap = ff_col_int64(0, 3, 0);
+		jitter = ff_col_int64(0, 4, 0);
+		if (rate == 0 && cap == 0)
+			return true;
+		if (window == 0)
+			window = FF_DEFAULT_QUOTA_WINDOW_S;
+		o = quota_admit(&c->quota_policy_id.v, "default", now, window, rate, cap,
+						ff_format_exec_id(c->id.partition, &c->id.uuid), jitter, &retry);
+		if (o == QUOTA_RATE_EXCEEDED || o == QUOTA_CONCURRENCY_EXCEEDED)
+		{
+			char		pid[37];
+
+			ff_format_uuid(&c->quota_policy_id.v, pid);
+			ff_block_locked(c, BLOCK_WAITING_FOR_QUOTA,
+							o == QUOTA_RATE_EXCEEDED
+							? psprintf("quota %s: rate limit " INT64_FORMAT "/" INT64_FORMAT " per " INT64_FORMAT "s window",
+									   pid, rate, rate, window)
+							: psprintf("quota %s: concurrency cap " INT64_FORMAT, pid, cap),
+							now);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- attaching budgets and a quota to executions (§2.3) ---- */
+
+/*
+ * The policy's budget_ids array as the stored CSV (given order, duplicates
+ * dropped); NULL when absent or empty.  *bad is set for a malformed array.
+ */
+char *
+ff_policy_budget_ids(Jsonb *policy, const char **bad)
+{
+	JsonbValue	buf,
+			   *arr;
+	StringInfoData s;
+	int			n,
+				i,
+				j;
+	char	  **seen;
+
+	*bad = NULL;
+	if (policy == NULL || !JB_ROOT_IS_OBJECT(policy))
+		return NULL;
+	arr = ff_jsonb_get(&policy->root, "budget_ids", &buf);
+	if (arr == NULL || arr->type == jbvNull)
+		return NULL;
+	if (arr->type != jbvBinary || !JsonContainerIsArray(arr->val.binary.data))
+	{
+		*bad = "budget_ids:not_array";
+		return NULL;
+	}
+	n = JsonContainerSize(arr->val.binary.data);
+	if (n > FF_MAX_ATTACHED_BUDGETS)
+	{
+		*bad = "budget_ids:too_many";
+		return NULL;
+	}
+	initStringInfo(&s);
+	seen = palloc(Max(n, 1) * sizeof(char *));
+	for (i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(arr->val.binary.data, i);
+		pg_uuid_t	u;
+		char		txt[37];
+
+		if (e == NULL || e->type != jbvString ||
+			!ff_parse_uuid(e->val.string.val, e->val.string.len, &u))
+		{
+			*bad = "budget_ids:not_uuid";
+			return NULL;
+		}
+		ff_format_uuid(&u, txt);
+		seen[i] = pstrdup(txt);
+		for (j = 0; j < i; j++)
+			if (strcmp(seen[j], txt) == 0)
+				break;
+		if (j < i)
+			continue;
+		appendStringInfo(&s, "%s%s", s.len ? "," : "", txt);
+	}
+	return s.len ? s.data : NULL;
+}
+
+/*
+ * ff.set_execution_admission(execution_id, budget_ids, quota_policy_id)
+ *		Replaces the attached budgets and quota of a non-terminal execution
+ *		(extension-defined, §2.3); NULL detaches.
+ */
+Datum
+ff_set_execution_admission(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	ArrayType  *budgets = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	pg_uuid_t  *quota = ff_arg_uuid_opt(fcinfo, 2);
+	StringInfoData csv;
+	FFResult	r;
+	ExecCore	c;
+
+	initStringInfo(&csv);
+	if (budgets)
+	{
+		Datum	   *e;
+		bool	   *en;
+		int			n,
+					i,
+					j;
+
+		if (ARR_NDIM(budgets) > 1)
+			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("budget_ids must be one-dimensional")));
+		deconstruct_array(budgets, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &e, &en, &n);
+		if (n > FF_MAX_ATTACHED_BUDGETS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("at most %d budgets can be attached, got %d", FF_MAX_ATTACHED_BUDGETS, n)));
+		for (i = 0; i < n; i++)
+		{
+			char		txt[37];
+
+			if (en[i])
+				ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("budget_ids must not contain NULL")));
+			for (j = 0; j < i; j++)
+				if (memcmp(DatumGetUUIDP(e[j])->data, DatumGetUUIDP(e[i])->data, UUID_LEN) == 0)
+					break;
+			if (j < i)
+				continue;
+			ff_format_uuid(DatumGetUUIDP(e[i]), txt);
+			appendStringInfo(&csv, "%s%s", csv.len ? "," : "", txt);
+		}
+	}
+	ff_spi_connect();
+	if (!ff_core_lock(id, &c))
+		ff_result_not_found(&r);
+	else if (c.lifecycle_phase == PHASE_TERMINAL)
+		ff_result_not_active(&r, &c);
+	else
+	{
+		c.budget_ids = csv.len ? csv.data : NULL;
+		c.quota_policy_id.set = (quota != NULL);
+		if (quota)
+			c.quota_policy_id.v = *quota;
+		c.last_mutation_at = ff_now_ms();
+		ff_core_store(&c);
+		ffr_ok(&r, "OK");
+	}
+	FF_RETURN_RESULT(&r);
+}

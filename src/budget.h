@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * budget.h
+ *	  Budgets and quotas as the claim path and execution creation see
+ *	  them (spec/budgets.md §2.3, §5.1).
+ *
+ * IDENTIFICATION
+ *	  src/budget.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_BUDGET_H
+#define FF_ENGINE_BUDGET_H
+
+#include "utils/jsonb.h"
+
+#include "exec_core.h"
+
+typedef enum QuotaOutcome
+{
+	QUOTA_ADMITTED, QUOTA_ALREADY_ADMITTED, QUOTA_RATE_EXCEEDED, QUOTA_CONCURRENCY_EXCEEDED
+} QuotaOutcome;
+
+extern bool ff_admit_for_claim(ExecCore *c, int64 now);
+extern char *ff_policy_budget_ids(Jsonb *policy, const char **bad);
+
+#endif							/* FF_ENGINE_BUDGET_H */
