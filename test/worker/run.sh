@@ -62,6 +62,22 @@ wait_for "a suspension past its timeout resumes by itself (auto_resume)" 5 \
   "SELECT public_state = 'waiting' AND attempt_state = 'attempt_interrupted' FROM ff.executions WHERE lane_id = 'ls'"
 wait_for "a pending waitpoint past its expiry closes by itself (never_committed)" 8 \
   "SELECT close_reason = 'never_committed' FROM ff.waitpoint WHERE waitpoint_id = '00000000-0000-4000-a000-0000000000bc'"
+# a budget resets on its own schedule and the execution it blocked is
+# released by the unblock scanner, with no client call
+psql -X -q -c "ALTER SYSTEM SET ff_engine.budget_reset_interval = '200ms'" -c "ALTER SYSTEM SET ff_engine.unblock_interval = '200ms'" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+q "SELECT ff.create_budget('00000000-0000-4000-b000-0000000000bb', '{tokens}', '{10}', '{0}', reset_interval_ms => 1500)" >/dev/null
+q "SELECT ff.report_usage_and_check('00000000-0000-4000-b000-0000000000bb', '{tokens}', '{10}')" >/dev/null
+q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000cc', lane_id => 'lb',
+          policy_json => '{\"budget_ids\": [\"00000000-0000-4000-b000-0000000000bb\"]}')" >/dev/null
+q "SELECT count(*) FROM ff.claim_next('lb', 'w', 'w-1')" >/dev/null
+[ "$(q "SELECT blocking_reason FROM ff.executions WHERE lane_id = 'lb'")" = waiting_for_budget ] \
+  && pass "a claim blocks the execution of an exhausted budget" || fail "a claim blocks the execution of an exhausted budget"
+wait_for "the budget resets by itself and the execution is released" 6 \
+  "SELECT (SELECT reset_count > 0 FROM ff.budget WHERE budget_id = '00000000-0000-4000-b000-0000000000bb')
+      AND public_state = 'waiting' FROM ff.executions WHERE lane_id = 'lb'"
+psql -X -q -c "ALTER SYSTEM RESET ff_engine.budget_reset_interval" -c "ALTER SYSTEM RESET ff_engine.unblock_interval" \
+     -c "SELECT pg_reload_conf()" >/dev/null
 wait_for "scanner_status shows the worker's runs" 5 \
   "SELECT runs > 0 AND last_run IS NOT NULL AND next_run IS NOT NULL FROM ff.scanner_status WHERE scanner = 'delayed'"
 [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker' AND state = 'idle in transaction'")" = 0 ] \
