@@ -604,17 +604,26 @@ static FFPlan plan_guard_live = {
 	"SELECT 1 FROM ff.quota_admission WHERE quota_policy_id = $1 AND execution_id = $2 AND expires_at > $3",
 	3, {UUIDOID, TEXTOID, INT8OID}
 };
-static FFPlan plan_window_trim_count = {
+/* Trim the window (inclusive bound) and return how many entries remain. */
+static FFPlan plan_window_trim = {
 	"WITH t AS (DELETE FROM ff.quota_window WHERE quota_policy_id = $1 AND dimension = $2 "
 	"AND admitted_at <= $3 - $4 RETURNING 1) "
-	"SELECT count(*), min(admitted_at) FROM ff.quota_window WHERE quota_policy_id = $1 "
-	"AND dimension = $2 AND admitted_at > $3 - $4",
+	"INSERT INTO ff.quota_window_count AS k (quota_policy_id, dimension, entries) VALUES ($1, $2, 0) "
+	"ON CONFLICT (quota_policy_id, dimension) DO UPDATE SET entries = k.entries - (SELECT count(*) FROM t) "
+	"RETURNING entries",
 	4, {UUIDOID, TEXTOID, INT8OID, INT8OID}
 };
+static FFPlan plan_window_oldest = {
+	"SELECT admitted_at FROM ff.quota_window WHERE quota_policy_id = $1 AND dimension = $2 "
+	"ORDER BY admitted_at LIMIT 1",
+	2, {UUIDOID, TEXTOID}
+};
 static FFPlan plan_admit = {
-	"WITH w AS (INSERT INTO ff.quota_window (quota_policy_id, dimension, execution_id, admitted_at) "
+	"WITH w AS (INSERT INTO ff.quota_window AS x (quota_policy_id, dimension, execution_id, admitted_at) "
 	"VALUES ($1, $2, $3, $4) ON CONFLICT (quota_policy_id, dimension, execution_id) "
-	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at), "
+	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at RETURNING (x.xmax = 0) AS added), "
+	"n AS (UPDATE ff.quota_window_count SET entries = entries + 1 WHERE quota_policy_id = $1 "
+	"AND dimension = $2 AND (SELECT added FROM w)), "
 	"g AS (INSERT INTO ff.quota_admission (quota_policy_id, execution_id, admitted_at, expires_at) "
 	"VALUES ($1, $3, $4, $4 + $5) ON CONFLICT (quota_policy_id, execution_id) "
 	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at) "
@@ -647,10 +656,11 @@ quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
 	v[1] = CStringGetTextDatum(dimension);
 	v[2] = Int64GetDatum(now);
 	v[3] = Int64GetDatum(window_ms);
-	ff_plan_exec(&plan_window_trim_count, v, NULL, 1);
+	ff_plan_exec(&plan_window_trim, v, NULL, 1);
 	if (rate > 0 && ff_col_int64(0, 1, 0) >= rate)
 	{
-		*retry_after = Max(0, ff_col_int64(0, 2, now) + window_ms - now);
+		ff_plan_exec(&plan_window_oldest, v, NULL, 1);
+		*retry_after = Max(0, ff_col_int64(0, 1, now) + window_ms - now);
 		if (jitter > 0)
 			*retry_after += (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) jitter);
 		return QUOTA_RATE_EXCEEDED;

@@ -848,6 +848,34 @@ ff_suspension_resume_core(ExecCore *c, int64 delay_ms, const char *delay_detail,
 	ff_core_store(c);
 }
 
+/*
+ * Lock the execution and check the caller holds its lease (suspend §4.1.2
+ * steps 3-6; create_pending_waitpoint takes the same fence, Appendix C
+ * #15): the full fence, no operator override, an expired lease marked
+ * (committed), and the attempt index, refused with attempt_error.
+ */
+static bool
+lock_lease_holder(ExecId id, Fence *f, int64 attempt_index, const char *attempt_error,
+				  int64 now, ExecCore *c, FFResult *r)
+{
+	bool		trusted;
+
+	if (!ff_core_lock(id, c))
+	{
+		ff_result_not_found(r);
+		return false;
+	}
+	if (!ff_fence_resolve(f, NULL, false, &trusted, r) ||
+		!ff_lease_validate(c, f, false, now, r))
+		return false;
+	if (c->current_attempt_index != attempt_index)
+	{
+		ffr_error(r, attempt_error);
+		return false;
+	}
+	return true;
+}
+
 /* ---- suspend_execution (§4.1) ---- */
 
 static FFPlan plan_suspend_dedup_get = {
@@ -1071,7 +1099,6 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 	Binding    *b;
 	int			nb = 1,
 				i;
-	bool		trusted;
 	FFResult	r;
 	ExecCore	c;
 	Waitpoint	w;
@@ -1205,19 +1232,8 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 	}
 
 	/* 3-6. execution, fence, lease, attempt */
-	if (!ff_core_lock(id, &c))
-	{
-		ff_result_not_found(&r);
+	if (!lock_lease_holder(id, &f, attempt_index, "invalid_lease_for_suspend", now, &c, &r))
 		FF_RETURN_RESULT(&r);
-	}
-	if (!ff_fence_resolve(&f, NULL, false, &trusted, &r) ||
-		!ff_lease_validate(&c, &f, false, now, &r))
-		FF_RETURN_RESULT(&r);
-	if (c.current_attempt_index != attempt_index)
-	{
-		ffr_error(&r, "invalid_lease_for_suspend");
-		FF_RETURN_RESULT(&r);
-	}
 
 	/* 7. an open suspension record (only reachable through corruption) */
 	v[0] = Int16GetDatum((int16) id.partition);
@@ -1408,7 +1424,6 @@ ff_create_pending_waitpoint(PG_FUNCTION_ARGS)
 	char	   *key = ff_arg_text_opt(fcinfo, 6);
 	int64		expires_at = PG_ARGISNULL(7) ? FF_NULL : PG_GETARG_INT64(7);
 	int64		now = ff_now_ms();
-	bool		trusted;
 	FFResult	r;
 	ExecCore	c;
 	Waitpoint	w;
@@ -1429,19 +1444,8 @@ ff_create_pending_waitpoint(PG_FUNCTION_ARGS)
 				 errmsg("expires_at must be in the future")));
 
 	ff_spi_connect();
-	if (!ff_core_lock(id, &c))
-	{
-		ff_result_not_found(&r);
+	if (!lock_lease_holder(id, &f, attempt_index, "stale_lease", now, &c, &r))
 		FF_RETURN_RESULT(&r);
-	}
-	if (!ff_fence_resolve(&f, NULL, false, &trusted, &r) ||
-		!ff_lease_validate(&c, &f, false, now, &r))
-		FF_RETURN_RESULT(&r);
-	if (c.current_attempt_index != attempt_index)
-	{
-		ffr_error(&r, "stale_lease");
-		FF_RETURN_RESULT(&r);
-	}
 	if (ff_wp_lock(id.partition, wp_id, &w) &&
 		(strcmp(w.state, "closed") != 0 ||
 		 memcmp(w.execution_id.data, id.uuid.data, UUID_LEN) != 0))

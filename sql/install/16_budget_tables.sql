@@ -85,6 +85,14 @@ CREATE TABLE ff.quota_window (
     PRIMARY KEY (quota_policy_id, dimension, execution_id)
 );
 CREATE INDEX quota_window_time_idx ON ff.quota_window (quota_policy_id, dimension, admitted_at);
+-- How many entries each window holds, kept exact under the policy lock, so
+-- a rate check reads one row instead of counting the window.
+CREATE TABLE ff.quota_window_count (
+    quota_policy_id  uuid NOT NULL,
+    dimension        text NOT NULL,
+    entries          bigint NOT NULL CHECK (entries >= 0),
+    PRIMARY KEY (quota_policy_id, dimension)
+);
 
 -- Admission guards and the admitted set in one: live while expires_at > now.
 CREATE TABLE ff.quota_admission (
@@ -102,4 +110,5 @@ SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_by_exec', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_dedup', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.quota_policy', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.quota_window', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.quota_window_count', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.quota_admission', '');

@@ -107,9 +107,10 @@ CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((
         SELECT (q.max_requests_per_window > 0
-                AND (SELECT count(*) FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
+                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
                        AND w.dimension = 'default'
-                       AND w.admitted_at > now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END)
+                       AND w.admitted_at > now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END
+                       LIMIT q.max_requests_per_window) x)
                     >= q.max_requests_per_window)
             OR (q.active_concurrency_cap > 0 AND q.active_concurrency >= q.active_concurrency_cap)
         FROM ff.quota_policy q WHERE q.quota_policy_id = policy), false)

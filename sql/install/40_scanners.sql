@@ -695,6 +695,11 @@ BEGIN
         DELETE FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
            AND w.admitted_at <= c.now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END;
         GET DIAGNOSTICS trimmed = ROW_COUNT;
+        IF trimmed > 0 THEN
+            UPDATE ff.quota_window_count k SET entries = (SELECT count(*) FROM ff.quota_window w
+                WHERE w.quota_policy_id = k.quota_policy_id AND w.dimension = k.dimension)
+            WHERE k.quota_policy_id = q.quota_policy_id;
+        END IF;
         DELETE FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id AND a.expires_at <= c.now_ms;
         GET DIAGNOSTICS expired = ROW_COUNT;
         live := CASE WHEN q.active_concurrency_cap > 0

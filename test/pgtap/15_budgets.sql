@@ -218,6 +218,8 @@ SELECT ff.release_admission(t.q(4), t.id(2));
 SELECT is((SELECT active_concurrency FROM ff.quota_policy WHERE quota_policy_id = t.q(4)), 1::bigint,
           '46. a second release frees nothing (Appendix C #6)');
 SELECT throws_ok($$SELECT ff.check_admission_and_record(t.q(1), t.id(9), 60, 'x', 0)$$, '22P02', NULL, '47. non-numeric rate_limit');
+SELECT is((SELECT count(*)::int FROM ff.quota_window_count k WHERE k.entries <> (SELECT count(*) FROM ff.quota_window w
+           WHERE w.quota_policy_id = k.quota_policy_id AND w.dimension = k.dimension)), 0, 'the window counters are exact');
 SELECT ff.create_quota_policy(t.q(5), 60, 1, 0, jitter_ms => 500);
 SELECT t.admit(t.q(5), 1, 1, 0, 60, 500);
 SELECT ok((t.admit(t.q(5), 2, 1, 0, 60, 500)->>'retry_after_ms')::bigint BETWEEN 60000 AND 60500, '48. jitter within [base, base + J]');
