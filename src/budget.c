@@ -553,6 +553,21 @@ ff_reset_budget(PG_FUNCTION_ARGS)
 
 /* ---- quota policies (§4) ---- */
 
+/* A limit is realised as that many slot rows: at most a million. */
+#define FF_MAX_QUOTA_SLOTS	INT64CONST(1000000)
+
+static void
+check_quota_limits(int64 window, int64 rate, int64 cap)
+{
+	if (window > INT64CONST(9007199254740))
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid_input: window_seconds is too large")));
+	if (rate > FF_MAX_QUOTA_SLOTS || cap > FF_MAX_QUOTA_SLOTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid_input: a quota limit is at most " INT64_FORMAT ", got " INT64_FORMAT,
+						FF_MAX_QUOTA_SLOTS, Max(rate, cap))));
+}
+
 static FFPlan plan_quota_insert = {
 	"INSERT INTO ff.quota_policy (quota_policy_id, partition, window_seconds, "
 	"max_requests_per_window, active_concurrency_cap, jitter_ms, created_at) "
@@ -581,8 +596,7 @@ ff_create_quota_policy(PG_FUNCTION_ARGS)
 	check_nonnegative_arg(rate, "max_requests_per_window");
 	check_nonnegative_arg(cap, "max_concurrent");
 	check_nonnegative_arg(jitter, "jitter_ms");
-	if (window > INT64CONST(9007199254740))
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid_input: window_seconds is too large")));
+	check_quota_limits(window, rate, cap);
 	v[0] = UUIDPGetDatum(id);
 	v[1] = Int16GetDatum((int16) ff_uuid_partition(id, ff_num_quota_partitions()));
 	v[2] = Int64GetDatum(window);
@@ -596,82 +610,136 @@ ff_create_quota_policy(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
-static FFPlan plan_policy_lock = {
-	"SELECT active_concurrency FROM ff.quota_policy WHERE quota_policy_id = $1 FOR UPDATE",
-	1, {UUIDOID}
-};
 static FFPlan plan_guard_live = {
 	"SELECT 1 FROM ff.quota_admission WHERE quota_policy_id = $1 AND execution_id = $2 AND expires_at > $3",
 	3, {UUIDOID, TEXTOID, INT8OID}
 };
-/* Trim the window (inclusive bound) and return how many entries remain. */
-static FFPlan plan_window_trim = {
-	"WITH t AS (DELETE FROM ff.quota_window WHERE quota_policy_id = $1 AND dimension = $2 "
-	"AND admitted_at <= $3 - $4 RETURNING 1) "
-	"INSERT INTO ff.quota_window_count AS k (quota_policy_id, dimension, entries) VALUES ($1, $2, 0) "
-	"ON CONFLICT (quota_policy_id, dimension) DO UPDATE SET entries = k.entries - (SELECT count(*) FROM t) "
-	"RETURNING entries",
+/* A free slot of the kind among the first limit slots; locked ones are skipped. */
+static FFPlan plan_slot_free = {
+	"SELECT slot FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 "
+	"AND free_at <= $4 AND slot <= $5 ORDER BY free_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+	5, {UUIDOID, CHAROID, TEXTOID, INT8OID, INT8OID}
+};
+static FFPlan plan_slot_max = {
+	"SELECT coalesce(max(slot), 0) FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3",
+	3, {UUIDOID, CHAROID, TEXTOID}
+};
+static FFPlan plan_slot_create = {
+	"INSERT INTO ff.quota_slot (quota_policy_id, kind, dimension, slot) VALUES ($1, $2, $3, $4) "
+	"ON CONFLICT DO NOTHING RETURNING slot",
+	4, {UUIDOID, CHAROID, TEXTOID, INT4OID}
+};
+static FFPlan plan_slot_oldest = {
+	"SELECT min(free_at) FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot <= $4",
+	4, {UUIDOID, CHAROID, TEXTOID, INT8OID}
+};
+static FFPlan plan_slot_take = {
+	"UPDATE ff.quota_slot SET execution_id = $5, taken_at = $6, free_at = $7 "
+	"WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot = $4",
+	7, {UUIDOID, CHAROID, TEXTOID, INT4OID, TEXTOID, INT8OID, INT8OID}
+};
+static FFPlan plan_guard_write = {
+	"INSERT INTO ff.quota_admission (quota_policy_id, execution_id, admitted_at, expires_at) "
+	"VALUES ($1, $2, $3, $3 + $4) ON CONFLICT (quota_policy_id, execution_id) "
+	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at",
 	4, {UUIDOID, TEXTOID, INT8OID, INT8OID}
-};
-static FFPlan plan_window_oldest = {
-	"SELECT admitted_at FROM ff.quota_window WHERE quota_policy_id = $1 AND dimension = $2 "
-	"ORDER BY admitted_at LIMIT 1",
-	2, {UUIDOID, TEXTOID}
-};
-static FFPlan plan_admit = {
-	"WITH w AS (INSERT INTO ff.quota_window AS x (quota_policy_id, dimension, execution_id, admitted_at) "
-	"VALUES ($1, $2, $3, $4) ON CONFLICT (quota_policy_id, dimension, execution_id) "
-	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at RETURNING (x.xmax = 0) AS added), "
-	"n AS (UPDATE ff.quota_window_count SET entries = entries + 1 WHERE quota_policy_id = $1 "
-	"AND dimension = $2 AND (SELECT added FROM w)), "
-	"g AS (INSERT INTO ff.quota_admission (quota_policy_id, execution_id, admitted_at, expires_at) "
-	"VALUES ($1, $3, $4, $4 + $5) ON CONFLICT (quota_policy_id, execution_id) "
-	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at) "
-	"UPDATE ff.quota_policy SET active_concurrency = active_concurrency + 1 "
-	"WHERE quota_policy_id = $1 AND $6",
-	6, {UUIDOID, TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID}
 };
 
 /*
- * quota_admit (§4.2): the sliding-window rate check, then the concurrency
- * cap, then the admission record.  The window trim commits even when the
- * answer is a refusal (§0.4 item 2).
+ * Lock a free slot of kind among slots 1..limit, creating the next slot
+ * when every existing one is busy and fewer than limit exist.  0 when
+ * there is none: every slot up to the limit is busy or being taken by
+ * another transaction (a refusal that never over-admits).
+ */
+static int
+slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, int64 now)
+{
+	Datum		v[5];
+	int			attempt;
+
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = CharGetDatum(kind);
+	v[2] = CStringGetTextDatum(dim);
+	for (attempt = 0; attempt < 64; attempt++)
+	{
+		int64		top;
+
+		v[3] = Int64GetDatum(now);
+		v[4] = Int64GetDatum(limit);
+		if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
+			return (int) ff_col_int64(0, 1, 0);
+		ff_plan_exec(&plan_slot_max, v, NULL, 1);
+		top = ff_col_int64(0, 1, 0);
+		if (top >= limit)
+			return 0;
+		/* a concurrent creator of the same slot makes us wait, then retry */
+		v[3] = Int32GetDatum((int32) (top + 1));
+		if (ff_plan_exec(&plan_slot_create, v, NULL, 1) > 0)
+			return (int) (top + 1);
+	}
+	return 0;
+}
+
+static void
+slot_take(pg_uuid_t *policy, char kind, const char *dim, int slot, const char *exec_text,
+		  int64 now, int64 free_at)
+{
+	Datum		v[7];
+
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = CharGetDatum(kind);
+	v[2] = CStringGetTextDatum(dim);
+	v[3] = Int32GetDatum(slot);
+	v[4] = CStringGetTextDatum(exec_text);
+	v[5] = Int64GetDatum(now);
+	v[6] = Int64GetDatum(free_at);
+	ff_plan_exec(&plan_slot_take, v, NULL, 0);
+}
+
+/*
+ * quota_admit (§4.2): an admission guard still live answers
+ * ALREADY_ADMITTED; otherwise a free rate slot (rate > 0) and a free
+ * concurrency slot (cap > 0) are needed, rate first.  Both are taken, and
+ * the guard written, only when both are free.  A rate slot stays busy for
+ * the window, a concurrency slot until the admission expires (the window)
+ * or is released.
  */
 static QuotaOutcome
 quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
 			int64 rate, int64 cap, const char *exec_text, int64 jitter, int64 *retry_after)
 {
 	int64		window_ms = window_s * 1000;
-	int64		counter = 0;
-	Datum		v[6];
+	int			rslot = 0,
+				cslot = 0;
+	Datum		v[4];
 
 	*retry_after = 0;
 	v[0] = UUIDPGetDatum(policy);
-	if (ff_plan_exec(&plan_policy_lock, v, NULL, 1) > 0)
-		counter = ff_col_int64(0, 1, 0);
 	v[1] = CStringGetTextDatum(exec_text);
 	v[2] = Int64GetDatum(now);
 	if (ff_plan_exec(&plan_guard_live, v, NULL, 1) > 0)
 		return QUOTA_ALREADY_ADMITTED;
-	v[1] = CStringGetTextDatum(dimension);
-	v[2] = Int64GetDatum(now);
-	v[3] = Int64GetDatum(window_ms);
-	ff_plan_exec(&plan_window_trim, v, NULL, 1);
-	if (rate > 0 && ff_col_int64(0, 1, 0) >= rate)
+	if (rate > 0 && (rslot = slot_lock(policy, 'r', dimension, rate, now)) == 0)
 	{
-		ff_plan_exec(&plan_window_oldest, v, NULL, 1);
-		*retry_after = Max(0, ff_col_int64(0, 1, now) + window_ms - now);
+		v[1] = CharGetDatum('r');
+		v[2] = CStringGetTextDatum(dimension);
+		v[3] = Int64GetDatum(rate);
+		ff_plan_exec(&plan_slot_oldest, v, NULL, 1);
+		*retry_after = Max(0, ff_col_int64(0, 1, now) - now);
 		if (jitter > 0)
 			*retry_after += (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) jitter);
 		return QUOTA_RATE_EXCEEDED;
 	}
-	if (cap > 0 && counter >= cap)
+	if (cap > 0 && (cslot = slot_lock(policy, 'c', "", cap, now)) == 0)
 		return QUOTA_CONCURRENCY_EXCEEDED;
-	v[2] = CStringGetTextDatum(exec_text);
-	v[3] = Int64GetDatum(now);
-	v[4] = Int64GetDatum(window_ms);
-	v[5] = BoolGetDatum(cap > 0);
-	ff_plan_exec(&plan_admit, v, NULL, 0);
+	if (rslot)
+		slot_take(policy, 'r', dimension, rslot, exec_text, now, now + window_ms);
+	if (cslot)
+		slot_take(policy, 'c', "", cslot, exec_text, now, now + window_ms);
+	v[1] = CStringGetTextDatum(exec_text);
+	v[2] = Int64GetDatum(now);
+	v[3] = Int64GetDatum(window_ms);
+	ff_plan_exec(&plan_guard_write, v, NULL, 0);
 	return QUOTA_ADMITTED;
 }
 
@@ -704,8 +772,7 @@ ff_check_admission_and_record(PG_FUNCTION_ARGS)
 	check_nonnegative_arg(cap, "concurrency_cap");
 	check_nonnegative_arg(jitter, "jitter_ms");
 	ff_check_max_len(dimension, FF_MAX_ID_BYTES, "dimension");
-	if (window > INT64CONST(9007199254740))
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid_input: window_seconds is too large")));
+	check_quota_limits(window, rate, cap);
 	ff_spi_connect();
 	o = quota_admit(id, dimension ? dimension : "default", now, window, rate, cap,
 					ff_format_exec_id(exec.partition, &exec.uuid), jitter, &retry);
@@ -717,29 +784,29 @@ ff_check_admission_and_record(PG_FUNCTION_ARGS)
 
 static FFPlan plan_release_admission = {
 	"WITH g AS (DELETE FROM ff.quota_admission WHERE quota_policy_id = $1 AND execution_id = $2 RETURNING 1) "
-	"UPDATE ff.quota_policy SET active_concurrency = active_concurrency - 1 "
-	"WHERE quota_policy_id = $1 AND active_concurrency > 0 AND EXISTS (SELECT 1 FROM g)",
-	2, {UUIDOID, TEXTOID}
+	"UPDATE ff.quota_slot SET free_at = 0, execution_id = NULL WHERE quota_policy_id = $1 AND kind = 'c' "
+	"AND dimension = '' AND execution_id = $2 AND free_at > $3 AND EXISTS (SELECT 1 FROM g)",
+	3, {UUIDOID, TEXTOID, INT8OID}
 };
 
 /*
  * ff.release_admission(quota_policy_id, execution_id)
- *		Decision (Appendix C #6): the counter drops only when an admission
- *		record existed, so a double release frees one slot.  The window
- *		entry stays and counts until it ages out.
+ *		Decision (Appendix C #6): a concurrency slot is freed only when the
+ *		admission existed, so a double release frees one slot.  The rate
+ *		slot stays busy and counts until the window passes.
  */
 Datum
 ff_release_admission(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = uuid_arg(fcinfo, 0, "quota_policy_id");
 	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
-	Datum		v[2];
+	Datum		v[3];
 	FFResult	r;
 
 	ff_spi_connect();
 	v[0] = UUIDPGetDatum(id);
-	ff_plan_exec(&plan_policy_lock, v, NULL, 1);
 	v[1] = CStringGetTextDatum(ff_format_exec_id(exec.partition, &exec.uuid));
+	v[2] = Int64GetDatum(ff_now_ms());
 	ff_plan_exec(&plan_release_admission, v, NULL, 0);
 	ffr_ok(&r, "OK");
 	ffr_text(&r, "result", "released");
@@ -748,9 +815,41 @@ ff_release_admission(PG_FUNCTION_ARGS)
 
 /* ---- claim-time admission (§5.1 b-c) ---- */
 
-static FFPlan plan_budget_detail = {
-	"SELECT ff._budget_block_detail($1)", 1, {TEXTOID}
+/* The first attached budget at or over a hard limit (same rule as ff._budget_block_detail). */
+static FFPlan plan_budget_breach = {
+	"SELECT l.budget_id, l.dimension, coalesce(u.value, 0), l.hard_limit "
+	"FROM pg_catalog.unnest($1::uuid[]) WITH ORDINALITY x(id, ord) "
+	"JOIN ff.budget_limit l ON l.budget_id = x.id AND l.hard_limit > 0 "
+	"LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension "
+	"WHERE coalesce(u.value, 0) >= l.hard_limit ORDER BY x.ord, l.dimension LIMIT 1",
+	1, {UUIDARRAYOID}
 };
+
+/* The attached ids that are UUIDs, in order (others mean no budget, §5.1). */
+static ArrayType *
+budget_ids_array(const char *csv)
+{
+	char	   *copy = pstrdup(csv);
+	char	   *tok,
+			   *save = NULL;
+	Datum	   *ids = palloc(sizeof(Datum) * (strlen(csv) / 2 + 1));
+	int			n = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		pg_uuid_t  *u = palloc(sizeof(pg_uuid_t));
+		char	   *end;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (ff_parse_uuid(tok, end - tok, u))
+			ids[n++] = UUIDPGetDatum(u);
+	}
+	return construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+}
 static FFPlan plan_policy_limits = {
 	"SELECT window_seconds, max_requests_per_window, active_concurrency_cap, jitter_ms "
 	"FROM ff.quota_policy WHERE quota_policy_id = $1",
@@ -771,11 +870,14 @@ ff_admit_for_claim(ExecCore *c, int64 now)
 
 	if (c->budget_ids != NULL)
 	{
-		v[0] = CStringGetTextDatum(c->budget_ids);
-		ff_plan_exec(&plan_budget_detail, v, NULL, 1);
-		if (!ff_col_isnull(0, 1))
+		v[0] = PointerGetDatum(budget_ids_array(c->budget_ids));
+		if (ff_plan_exec(&plan_budget_breach, v, NULL, 1) > 0)
 		{
-			ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET, ff_col_text(0, 1), now);
+			ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET,
+							psprintf("budget ff:budget:%s:usage: %s " INT64_FORMAT "/" INT64_FORMAT,
+									 ff_col_text(0, 1), ff_col_text(0, 2),
+									 ff_col_int64(0, 3, 0), ff_col_int64(0, 4, 0)),
+							now);
 			return false;
 		}
 	}

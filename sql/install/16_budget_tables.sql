@@ -3,10 +3,10 @@
 -- global (not execution-partitioned); their partition column is the
 -- {b:M} / {q:K} index for a sharded deployment.
 --
--- Lock order: a budget row, then its usage rows by dimension ascending; a
--- quota policy row, then its window and admission rows.  A claim holds its
--- candidate execution rows and then takes the policy row (never the other
--- way round), so claims and quota calls cannot deadlock.
+-- Lock order: a budget row, then its usage rows by dimension ascending.
+-- Quota admissions lock only slot rows they take with SKIP LOCKED (they
+-- never wait on one another, except on a slot row being created) and their
+-- guard row; a claim holds its candidate execution rows first.
 
 CREATE TABLE ff.budget (
     budget_id              uuid PRIMARY KEY,
@@ -72,29 +72,32 @@ CREATE TABLE ff.quota_policy (
     max_requests_per_window  bigint NOT NULL CHECK (max_requests_per_window >= 0),
     active_concurrency_cap   bigint NOT NULL CHECK (active_concurrency_cap >= 0),
     jitter_ms                bigint NOT NULL DEFAULT 0 CHECK (jitter_ms >= 0),
-    active_concurrency       bigint NOT NULL DEFAULT 0 CHECK (active_concurrency >= 0),
     created_at               bigint NOT NULL
 );
 
--- The sliding window: one entry per admitted execution (re-admission moves it).
-CREATE TABLE ff.quota_window (
+-- Admission slots: a rate limit of R is R rate slots ('r', per window
+-- dimension), a concurrency cap of C is C concurrency slots ('c').  An
+-- admission takes a free slot of each kind (free_at <= now) with FOR UPDATE
+-- SKIP LOCKED and holds it until free_at: a rate slot for the window (so
+-- the admissions of the last window are exactly the busy rate slots), a
+-- concurrency slot until its admission expires or is released.  Taking
+-- distinct rows lets concurrent claims admit in parallel instead of queueing
+-- on one counter row, and a slot another transaction holds is never counted
+-- free, so a limit is never exceeded.  Slots are created as needed, up to
+-- the limit.
+CREATE TABLE ff.quota_slot (
     quota_policy_id  uuid NOT NULL,
+    kind             "char" NOT NULL CHECK (kind IN ('r', 'c')),
     dimension        text NOT NULL,
-    execution_id     text NOT NULL,
-    admitted_at      bigint NOT NULL,
-    PRIMARY KEY (quota_policy_id, dimension, execution_id)
+    slot             integer NOT NULL,
+    execution_id     text,
+    taken_at         bigint NOT NULL DEFAULT 0,
+    free_at          bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (quota_policy_id, kind, dimension, slot)
 );
-CREATE INDEX quota_window_time_idx ON ff.quota_window (quota_policy_id, dimension, admitted_at);
--- How many entries each window holds, kept exact under the policy lock, so
--- a rate check reads one row instead of counting the window.
-CREATE TABLE ff.quota_window_count (
-    quota_policy_id  uuid NOT NULL,
-    dimension        text NOT NULL,
-    entries          bigint NOT NULL CHECK (entries >= 0),
-    PRIMARY KEY (quota_policy_id, dimension)
-);
+CREATE INDEX quota_slot_free_idx ON ff.quota_slot (quota_policy_id, kind, dimension, free_at);
 
--- Admission guards and the admitted set in one: live while expires_at > now.
+-- Admission guards: live while expires_at > now (ALREADY_ADMITTED).
 CREATE TABLE ff.quota_admission (
     quota_policy_id  uuid NOT NULL,
     execution_id     text NOT NULL,
@@ -102,6 +105,7 @@ CREATE TABLE ff.quota_admission (
     expires_at       bigint NOT NULL,
     PRIMARY KEY (quota_policy_id, execution_id)
 );
+CREATE INDEX quota_admission_expiry_idx ON ff.quota_admission (expires_at);
 
 SELECT pg_catalog.pg_extension_config_dump('ff.budget', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.budget_limit', '');
@@ -109,6 +113,5 @@ SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_by_exec', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.budget_usage_dedup', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.quota_policy', '');
-SELECT pg_catalog.pg_extension_config_dump('ff.quota_window', '');
-SELECT pg_catalog.pg_extension_config_dump('ff.quota_window_count', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.quota_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.quota_admission', '');

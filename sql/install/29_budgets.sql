@@ -102,17 +102,19 @@ LANGUAGE sql STABLE AS $$
 $$;
 COMMENT ON FUNCTION ff._budget_block_detail(text) IS 'Internal: why attached budgets refuse admission, or NULL';
 
--- Whether a quota would refuse now (window 0 means 60 s), without writing.
+-- Whether a quota would refuse an admission now (window 0 means 60 s):
+-- every rate slot up to the limit busy, or every concurrency slot.
 CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((
         SELECT (q.max_requests_per_window > 0
-                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
-                       AND w.dimension = 'default'
-                       AND w.admitted_at > now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END
-                       LIMIT q.max_requests_per_window) x)
-                    >= q.max_requests_per_window)
-            OR (q.active_concurrency_cap > 0 AND q.active_concurrency >= q.active_concurrency_cap)
+                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
+                       AND s.kind = 'r' AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window
+                       AND s.free_at > now_ms LIMIT q.max_requests_per_window) x) >= q.max_requests_per_window)
+            OR (q.active_concurrency_cap > 0
+                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
+                       AND s.kind = 'c' AND s.dimension = '' AND s.slot <= q.active_concurrency_cap
+                       AND s.free_at > now_ms LIMIT q.active_concurrency_cap) x) >= q.active_concurrency_cap)
         FROM ff.quota_policy q WHERE q.quota_policy_id = policy), false)
 $$;
 COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint) IS 'Internal: whether a quota policy refuses an admission now';
@@ -152,10 +154,11 @@ LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dim
 COMMENT ON VIEW ff.budget_status IS 'Every limited dimension of every budget: usage against its limits';
 
 CREATE VIEW ff.quota_status AS
-SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_concurrency_cap,
-       q.jitter_ms, q.active_concurrency,
-       (SELECT count(*) FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id AND w.dimension = 'default'
-          AND w.admitted_at > ff.now_ms() - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END) AS admitted_in_window,
+SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_concurrency_cap, q.jitter_ms,
+       (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
+          AND s.dimension = 'default' AND s.free_at > ff.now_ms()) AS admitted_in_window,
+       (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'c'
+          AND s.free_at > ff.now_ms()) AS active_concurrency,
        (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
           AND a.expires_at > ff.now_ms()) AS live_admissions,
        ff._quota_refuses(q.quota_policy_id, ff.now_ms()) AS refusing

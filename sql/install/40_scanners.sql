@@ -677,46 +677,26 @@ END $$;
 COMMENT ON FUNCTION ff.reconcile_budgets(integer) IS
     'Marks non-resetting budgets whose usage is over a hard limit (reconciled_breach_at) and clears the mark (budgets spec §7.2)';
 
--- Quota bookkeeping (§7.3): window entries older than the window and
--- expired admissions are dropped, and the concurrency counter is set to the
--- live admissions, under each policy's lock.  This is what gives
--- concurrency slots back after successful claims.
+-- Quota bookkeeping (§7.3): admissions past their window are dropped (their
+-- concurrency slots freed themselves at the same moment), and the slots
+-- of a released or expired admission are cleared of its execution id.
 CREATE FUNCTION ff.reconcile_quotas(batch_size integer DEFAULT 1000)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     c ff._scan_context := ff._scan_context('quota_reconcile', NULL, NULL, batch_size);
-    q ff.quota_policy;
-    n integer := 0;
-    trimmed integer;
-    expired integer;
-    live bigint;
+    n integer;
 BEGIN
-    FOR q IN SELECT * FROM ff.quota_policy x ORDER BY x.quota_policy_id LIMIT batch_size FOR UPDATE SKIP LOCKED LOOP
-        DELETE FROM ff.quota_window w WHERE w.quota_policy_id = q.quota_policy_id
-           AND w.admitted_at <= c.now_ms - 1000 * CASE WHEN q.window_seconds = 0 THEN 60 ELSE q.window_seconds END;
-        GET DIAGNOSTICS trimmed = ROW_COUNT;
-        IF trimmed > 0 THEN
-            UPDATE ff.quota_window_count k SET entries = (SELECT count(*) FROM ff.quota_window w
-                WHERE w.quota_policy_id = k.quota_policy_id AND w.dimension = k.dimension)
-            WHERE k.quota_policy_id = q.quota_policy_id;
-        END IF;
-        DELETE FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id AND a.expires_at <= c.now_ms;
-        GET DIAGNOSTICS expired = ROW_COUNT;
-        live := CASE WHEN q.active_concurrency_cap > 0
-                     THEN (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id)
-                     ELSE q.active_concurrency END;
-        IF live <> q.active_concurrency THEN
-            UPDATE ff.quota_policy x SET active_concurrency = live WHERE x.quota_policy_id = q.quota_policy_id;
-        END IF;
-        IF trimmed > 0 OR live <> q.active_concurrency THEN
-            n := n + 1;
-        END IF;
-    END LOOP;
+    WITH gone AS (
+        DELETE FROM ff.quota_admission a WHERE (a.quota_policy_id, a.execution_id) IN (
+            SELECT x.quota_policy_id, x.execution_id FROM ff.quota_admission x WHERE x.expires_at <= c.now_ms
+            ORDER BY x.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
+        RETURNING a.quota_policy_id)
+    SELECT count(DISTINCT quota_policy_id) INTO n FROM gone;
     RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'quota_reconcile', 'processed', n,
                               'errors', 0, 'more', false);
 END $$;
 COMMENT ON FUNCTION ff.reconcile_quotas(integer) IS
-    'Trims quota windows, drops expired admissions and recounts concurrency, one batch of policies (budgets spec §7.3)';
+    'Drops quota admissions past their window, one batch (budgets spec §7.3)';
 
 CREATE FUNCTION ff.sweep_worker_registry(batch_size integer DEFAULT 500)
 RETURNS jsonb LANGUAGE plpgsql AS $$
