@@ -620,19 +620,85 @@ static FFPlan plan_slot_free = {
 	"AND free_at <= $4 AND slot <= $5 ORDER BY free_at LIMIT 1 FOR UPDATE SKIP LOCKED",
 	5, {UUIDOID, CHAROID, TEXTOID, INT8OID, INT8OID}
 };
-static FFPlan plan_slot_max = {
-	"SELECT coalesce(max(slot), 0) FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3",
-	3, {UUIDOID, CHAROID, TEXTOID}
+static FFPlan plan_slot_count = {
+	"SELECT count(*) FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot <= $4",
+	4, {UUIDOID, CHAROID, TEXTOID, INT8OID}
 };
+static FFPlan plan_slot_gap = {
+	"SELECT g FROM pg_catalog.generate_series(1, $4::integer) g WHERE NOT EXISTS (SELECT 1 FROM ff.quota_slot s "
+	"WHERE s.quota_policy_id = $1 AND s.kind = $2 AND s.dimension = $3 AND s.slot = g) LIMIT 1",
+	4, {UUIDOID, CHAROID, TEXTOID, INT8OID}
+};
+/* A new slot is created already taken by the admission that needed it. */
 static FFPlan plan_slot_create = {
-	"INSERT INTO ff.quota_slot (quota_policy_id, kind, dimension, slot) VALUES ($1, $2, $3, $4) "
-	"ON CONFLICT DO NOTHING RETURNING slot",
+	"INSERT INTO ff.quota_slot (quota_policy_id, kind, dimension, slot, execution_id, taken_at, free_at) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING slot",
+	7, {UUIDOID, CHAROID, TEXTOID, INT4OID, TEXTOID, INT8OID, INT8OID}
+};
+static FFPlan plan_slot_uncreate = {
+	"DELETE FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot = $4",
 	4, {UUIDOID, CHAROID, TEXTOID, INT4OID}
 };
 static FFPlan plan_slot_oldest = {
 	"SELECT min(free_at) FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot <= $4",
 	4, {UUIDOID, CHAROID, TEXTOID, INT8OID}
 };
+
+/*
+ * Lock a free slot of kind among slots 1..limit, or create a slot when
+ * every existing one is busy and fewer than limit exist.  New slots get
+ * random numbers, so concurrent admissions do not all race for the same
+ * one; when random picks keep hitting existing slots, the exact count
+ * decides and a missing number is looked up.  0 when there is none: every
+ * slot up to the limit exists and is busy or being taken by another
+ * transaction (a refusal that never over-admits).  A slot it creates is
+ * already taken by exec_text until free_at (*created).
+ */
+static int
+slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char *exec_text,
+		  int64 now, int64 free_at, bool *created)
+{
+	Datum		v[7];
+	int			attempt;
+
+	*created = false;
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = CharGetDatum(kind);
+	v[2] = CStringGetTextDatum(dim);
+	for (attempt = 0; attempt < 16; attempt++)
+	{
+		int64		pick;
+
+		v[3] = Int64GetDatum(now);
+		v[4] = Int64GetDatum(limit);
+		if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
+			return (int) ff_col_int64(0, 1, 0);
+		if (attempt < 8)
+			pick = (int64) pg_prng_uint64_range(&pg_global_prng_state, 1, (uint64) limit);
+		else
+		{
+			v[3] = Int64GetDatum(limit);
+			ff_plan_exec(&plan_slot_count, v, NULL, 1);
+			if (ff_col_int64(0, 1, 0) >= limit)
+				return 0;
+			if (ff_plan_exec(&plan_slot_gap, v, NULL, 1) == 0)
+				return 0;
+			pick = ff_col_int64(0, 1, 0);
+		}
+		v[3] = Int32GetDatum((int32) pick);
+		v[4] = CStringGetTextDatum(exec_text);
+		v[5] = Int64GetDatum(now);
+		v[6] = Int64GetDatum(free_at);
+		if (ff_plan_exec(&plan_slot_create, v, NULL, 1) > 0)
+		{
+			*created = true;
+			return (int) pick;
+		}
+	}
+	return 0;
+}
+
+/* Take a found (existing, locked) free slot; the guard of the admission. */
 static FFPlan plan_slot_take = {
 	"UPDATE ff.quota_slot SET execution_id = $5, taken_at = $6, free_at = $7 "
 	"WHERE quota_policy_id = $1 AND kind = $2 AND dimension = $3 AND slot = $4",
@@ -640,45 +706,10 @@ static FFPlan plan_slot_take = {
 };
 static FFPlan plan_guard_write = {
 	"INSERT INTO ff.quota_admission (quota_policy_id, execution_id, admitted_at, expires_at) "
-	"VALUES ($1, $2, $3, $3 + $4) ON CONFLICT (quota_policy_id, execution_id) "
+	"VALUES ($1, $2, $3, $4) ON CONFLICT (quota_policy_id, execution_id) "
 	"DO UPDATE SET admitted_at = EXCLUDED.admitted_at, expires_at = EXCLUDED.expires_at",
 	4, {UUIDOID, TEXTOID, INT8OID, INT8OID}
 };
-
-/*
- * Lock a free slot of kind among slots 1..limit, creating the next slot
- * when every existing one is busy and fewer than limit exist.  0 when
- * there is none: every slot up to the limit is busy or being taken by
- * another transaction (a refusal that never over-admits).
- */
-static int
-slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, int64 now)
-{
-	Datum		v[5];
-	int			attempt;
-
-	v[0] = UUIDPGetDatum(policy);
-	v[1] = CharGetDatum(kind);
-	v[2] = CStringGetTextDatum(dim);
-	for (attempt = 0; attempt < 64; attempt++)
-	{
-		int64		top;
-
-		v[3] = Int64GetDatum(now);
-		v[4] = Int64GetDatum(limit);
-		if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
-			return (int) ff_col_int64(0, 1, 0);
-		ff_plan_exec(&plan_slot_max, v, NULL, 1);
-		top = ff_col_int64(0, 1, 0);
-		if (top >= limit)
-			return 0;
-		/* a concurrent creator of the same slot makes us wait, then retry */
-		v[3] = Int32GetDatum((int32) (top + 1));
-		if (ff_plan_exec(&plan_slot_create, v, NULL, 1) > 0)
-			return (int) (top + 1);
-	}
-	return 0;
-}
 
 static void
 slot_take(pg_uuid_t *policy, char kind, const char *dim, int slot, const char *exec_text,
@@ -699,8 +730,8 @@ slot_take(pg_uuid_t *policy, char kind, const char *dim, int slot, const char *e
 /*
  * quota_admit (§4.2): an admission guard still live answers
  * ALREADY_ADMITTED; otherwise a free rate slot (rate > 0) and a free
- * concurrency slot (cap > 0) are needed, rate first.  Both are taken, and
- * the guard written, only when both are free.  A rate slot stays busy for
+ * concurrency slot (cap > 0) are needed, rate first, and are taken, with
+ * the guard written, only when both are there.  A rate slot stays busy for
  * the window, a concurrency slot until the admission expires (the window)
  * or is released.
  */
@@ -711,7 +742,9 @@ quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
 	int64		window_ms = window_s * 1000;
 	int			rslot = 0,
 				cslot = 0;
-	Datum		v[4];
+	bool		rnew = false,
+				cnew = false;
+	Datum		v[7];
 
 	*retry_after = 0;
 	v[0] = UUIDPGetDatum(policy);
@@ -719,7 +752,8 @@ quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
 	v[2] = Int64GetDatum(now);
 	if (ff_plan_exec(&plan_guard_live, v, NULL, 1) > 0)
 		return QUOTA_ALREADY_ADMITTED;
-	if (rate > 0 && (rslot = slot_lock(policy, 'r', dimension, rate, now)) == 0)
+	if (rate > 0 &&
+		(rslot = slot_lock(policy, 'r', dimension, rate, exec_text, now, now + window_ms, &rnew)) == 0)
 	{
 		v[1] = CharGetDatum('r');
 		v[2] = CStringGetTextDatum(dimension);
@@ -730,15 +764,26 @@ quota_admit(pg_uuid_t *policy, const char *dimension, int64 now, int64 window_s,
 			*retry_after += (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) jitter);
 		return QUOTA_RATE_EXCEEDED;
 	}
-	if (cap > 0 && (cslot = slot_lock(policy, 'c', "", cap, now)) == 0)
+	if (cap > 0 &&
+		(cslot = slot_lock(policy, 'c', "", cap, exec_text, now, now + window_ms, &cnew)) == 0)
+	{
+		if (rnew)
+		{
+			/* the rate slot this admission created must not count */
+			v[1] = CharGetDatum('r');
+			v[2] = CStringGetTextDatum(dimension);
+			v[3] = Int32GetDatum(rslot);
+			ff_plan_exec(&plan_slot_uncreate, v, NULL, 0);
+		}
 		return QUOTA_CONCURRENCY_EXCEEDED;
-	if (rslot)
+	}
+	if (rslot && !rnew)
 		slot_take(policy, 'r', dimension, rslot, exec_text, now, now + window_ms);
-	if (cslot)
+	if (cslot && !cnew)
 		slot_take(policy, 'c', "", cslot, exec_text, now, now + window_ms);
 	v[1] = CStringGetTextDatum(exec_text);
 	v[2] = Int64GetDatum(now);
-	v[3] = Int64GetDatum(window_ms);
+	v[3] = Int64GetDatum(now + window_ms);
 	ff_plan_exec(&plan_guard_write, v, NULL, 0);
 	return QUOTA_ADMITTED;
 }

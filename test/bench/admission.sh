@@ -21,7 +21,7 @@ psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 CREATE EXTENSION ff_engine;
 SELECT ff.create_budget('00000000-0000-4000-b000-000000000001', '{tokens}', '{1000000000}', '{0}');
 SELECT ff.report_usage_and_check('00000000-0000-4000-b000-000000000001', '{tokens}', '{1}');
-SELECT ff.create_quota_policy('00000000-0000-4000-c000-000000000001', 60, 1000000000, 1000000000);
+SELECT ff.create_quota_policy('00000000-0000-4000-c000-000000000001', 60, 1000000, 1000000);
 -- n executions in lane, the limited ones with the budget and the quota attached
 CREATE FUNCTION bench_setup(lane text, n integer, limited boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE id text;
