@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
+#include "ids.h"
 #include "partition.h"
 #include "spi_plan.h"
 #include "validate.h"
@@ -646,14 +647,17 @@ static FFPlan plan_slot_oldest = {
 
 /*
  * Lock a free slot of kind among slots 1..limit, or create a slot when
- * every existing one is busy and fewer than limit exist.  New slots get
- * random numbers, so concurrent admissions do not all race for the same
- * one; when random picks keep hitting existing slots, the exact count
- * decides and a missing number is looked up.  0 when there is none: every
+ * every existing one is busy and fewer than limit exist.  For a small limit
+ * the exact count decides at once and the lowest missing number is created;
+ * for a large one, new slots get numbers spread by the execution id, so
+ * concurrent admissions do not all race for the same one (and wait on each
+ * other), with the exact count as the fallback.  0 when there is none: every
  * slot up to the limit exists and is busy or being taken by another
  * transaction (a refusal that never over-admits).  A slot it creates is
  * already taken by exec_text until free_at (*created).
  */
+#define FF_QUOTA_EXACT_SLOTS 256
+
 static int
 slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char *exec_text,
 		  int64 now, int64 free_at, bool *created)
@@ -673,8 +677,9 @@ slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char
 		v[4] = Int64GetDatum(limit);
 		if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
 			return (int) ff_col_int64(0, 1, 0);
-		if (attempt < 8)
-			pick = (int64) pg_prng_uint64_range(&pg_global_prng_state, 1, (uint64) limit);
+		if (limit > FF_QUOTA_EXACT_SLOTS && attempt < 8)
+			pick = (int64) ((ff_fnv1a64((const unsigned char *) exec_text, strlen(exec_text)) +
+							 (uint64) attempt * UINT64CONST(0x9E3779B97F4A7C15)) % (uint64) limit) + 1;
 		else
 		{
 			v[3] = Int64GetDatum(limit);
