@@ -51,6 +51,15 @@ passed=$((passed + ok)); failed=$((failed + bad))
 printf '    %d passed, %d failed\n' "$ok" "$bad"
 [ "$bad" -gt 0 ] && cat "$logdir/worker.log"
 
+say "crash under load: ${CYCLES:-20} kills and restarts"
+source "$FF_ROOT/test/crash/run.sh" >"$logdir/crash.log" 2>&1
+ok=$(grep -cE '^ok [0-9]+' "$logdir/crash.log")
+bad=$(grep -cE '^not ok [0-9]+' "$logdir/crash.log")
+passed=$((passed + ok)); failed=$((failed + bad))
+printf '    %d passed, %d failed\n' "$ok" "$bad"
+grep '^# ' "$logdir/crash.log" | sed 's/^#/   /'
+[ "$bad" -gt 0 ] && cat "$logdir/crash.log"
+
 rm -rf "$logdir"
 stop_cluster
 echo
