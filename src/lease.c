@@ -18,6 +18,9 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "utils/acl.h"
+
 #include "fmgr.h"
 #include "utils/builtins.h"
 
@@ -67,11 +70,32 @@ ff_fence_resolve(const Fence *f, const char *source, bool allow_override,
 	}
 	if (allow_override && source != NULL && strcmp(source, FF_SOURCE_OPERATOR_OVERRIDE) == 0)
 	{
+		ff_require_admin(FF_SOURCE_OPERATOR_OVERRIDE);
 		*trusted = true;
 		return true;
 	}
 	ffr_error(r, "fence_required");
 	return false;
+}
+
+/*
+ * ff_require_admin
+ *		Operator powers (acting without the lease) belong to ff_admin.  The
+ *		caller is the role outside the SECURITY DEFINER call (session user
+ *		or SET ROLE), never the function's owner.
+ */
+void
+ff_require_admin(const char *what)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			admin = get_role_oid("ff_admin", true);
+
+	if (superuser_arg(caller) || (OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s requires the ff_admin role", what),
+			 errhint("Present the lease (lease_id, lease_epoch, attempt_id) instead.")));
 }
 
 static bool
