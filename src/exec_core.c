@@ -33,6 +33,7 @@
 #include "exec_core.h"
 #include "ff_engine.h"
 #include "spi_plan.h"
+#include "tenant.h"
 
 /* ---- statement text built from the field list ---- */
 
@@ -240,7 +241,8 @@ ff_core_lock(ExecId id, ExecCore *c)
 	if (ff_plan_exec(&plan_lock, values, NULL, 1) == 0)
 		return false;
 	ff_core_from_row(0, c);
-	return true;
+	/* another tenant's execution does not exist for this caller */
+	return ff_namespace_allowed(c->namespace);
 }
 
 /* ---- struct -> parameters ---- */

@@ -35,6 +35,7 @@
 #include "partition.h"
 #include "spi_plan.h"
 #include "suspension.h"
+#include "tenant.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_create_execution);
@@ -176,6 +177,7 @@ ff_create_execution(PG_FUNCTION_ARGS)
 				 errhint("Mint ids with ff.execution_id(lane_id) or ff.flow_member_execution_id(flow_id).")));
 
 	ff_spi_connect();
+	ff_namespace_require(ns);
 
 	/* 2. idempotency key, 3. existing execution */
 	if (idem_key && idem_lookup(id.partition, ns, idem_key, now, &mapped))

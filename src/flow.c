@@ -28,6 +28,7 @@
 #include "ff_engine.h"
 #include "partition.h"
 #include "spi_plan.h"
+#include "tenant.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_create_flow);
@@ -121,6 +122,7 @@ ff_create_flow(PG_FUNCTION_ARGS)
 	ff_check_max_len(kind, FF_MAX_ID_BYTES, "flow_kind");
 	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
 	ff_spi_connect();
+	ff_namespace_require(ns);
 	v[0] = Int16GetDatum((int16) partition);
 	v[1] = UUIDPGetDatum(flow);
 	v[2] = CStringGetTextDatum(kind);

@@ -36,6 +36,7 @@
 #include "lease.h"
 #include "partition.h"
 #include "spi_plan.h"
+#include "tenant.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_issue_claim_grant);
@@ -727,8 +728,8 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 
 /* ---- ff.claim_next: the worker's hot path ---- */
 
-static FFPlan plan_claim_candidates = {NULL, 4, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID}};
-static FFPlan plan_reclaim_candidates = {NULL, 4, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID}};
+static FFPlan plan_claim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}};
+static FFPlan plan_reclaim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}};
 static FFPlan plan_payload = {
 	"SELECT payload FROM ff.execution_data WHERE partition = $1 AND execution_id = $2",
 	2, {INT2OID, UUIDOID}
@@ -740,6 +741,7 @@ static FFPlan plan_payload = {
  */
 #define CANDIDATE_FILTER \
 	"AND (required_capabilities IS NULL OR required_capabilities <@ $2) " \
+	"AND ($5::text[] IS NULL OR namespace = ANY ($5)) " \
 	"AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition " \
 	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) "
 
@@ -771,13 +773,13 @@ prepare_candidate_plans(void)
 
 /* Locks up to limit candidates and copies them out of SPI's result. */
 static ExecCore *
-lock_candidates(FFPlan *plan, Datum *args, int limit, uint64 *n)
+lock_candidates(FFPlan *plan, Datum *args, const bool *nulls, int limit, uint64 *n)
 {
 	ExecCore   *rows;
 	uint64		i;
 
 	args[3] = Int32GetDatum(limit);
-	*n = ff_plan_exec(plan, args, NULL, 0);
+	*n = ff_plan_exec(plan, args, nulls, 0);
 	rows = palloc(sizeof(ExecCore) * Max(*n, 1));
 	for (i = 0; i < *n; i++)
 		ff_core_from_row((int) i, &rows[i]);
@@ -828,7 +830,8 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	int64		claimed = 0;
 	CapSet		caps;
-	Datum		args[4];
+	Datum		args[5];
+	bool		argnulls[5] = {false, false, false, false, false};
 	uint64		n,
 				i;
 	ExecCore   *rows;
@@ -856,10 +859,12 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		args[1] = PointerGetDatum(construct_array(elems, caps.ntokens, TEXTOID, -1, false, TYPALIGN_INT));
 	}
 	args[2] = Int64GetDatum(now);
+	/* a worker bound to namespaces claims only from them */
+	args[4] = ff_namespaces_array(&argnulls[4]);
 
 	if (reclaim)
 	{
-		rows = lock_candidates(&plan_reclaim_candidates, args, (int) max_count, &n);
+		rows = lock_candidates(&plan_reclaim_candidates, args, argnulls, (int) max_count, &n);
 		for (i = 0; i < n; i++)
 		{
 			ExecCore   *c = &rows[i];
@@ -882,7 +887,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	if (claimed < max_count)
 	{
-		rows = lock_candidates(&plan_claim_candidates, args, (int) (max_count - claimed), &n);
+		rows = lock_candidates(&plan_claim_candidates, args, argnulls, (int) (max_count - claimed), &n);
 		for (i = 0; i < n; i++)
 		{
 			ExecCore   *c = &rows[i];

@@ -46,6 +46,7 @@
 #include "exec_core.h"
 #include "ff_engine.h"
 #include "spi_plan.h"
+#include "tenant.h"
 #include "validate.h"
 #include "workers.h"
 
@@ -686,6 +687,15 @@ run_read(ReadRequest *req, int64 now, FFResult *r)
 	Jsonb	   *entries;
 	int			n;
 
+	if (!ff_execution_visible(req->id))
+	{
+		/* another tenant's stream reads as one that does not exist */
+		ffr_ok(r, "OK");
+		ffr_jsonb(r, "entries", ff_jsonb_from_text("[]"));
+		ffr_int_or_null(r, "closed_at", 0, true);
+		ffr_text(r, "closed_reason", NULL);
+		return 0;
+	}
 	v[0] = Int16GetDatum((int16) req->id.partition);
 	v[1] = UUIDPGetDatum(&req->id.uuid);
 	v[2] = Int32GetDatum((int32) req->attempt_index);
@@ -860,7 +870,7 @@ ff_read_summary(PG_FUNCTION_ARGS)
 	key[2] = Int32GetDatum((int32) attempt_index);
 	ff_spi_connect();
 	ffr_ok(&r, "OK");
-	if (ff_plan_exec(&plan_summary_read, key, NULL, 1) == 0)
+	if (!ff_execution_visible(id) || ff_plan_exec(&plan_summary_read, key, NULL, 1) == 0)
 	{
 		ffr_jsonb(&r, "document", NULL);
 		ffr_int(&r, "version", 0);

@@ -63,7 +63,8 @@ LANGUAGE sql STABLE AS $$
             'maxlen_applied_last', m.maxlen_applied_last, 'frames_expire_at', m.frames_expire_at,
             'closed_at', m.closed_at, 'closed_reason', m.closed_reason)
          FROM ff.stream_meta m, ff.parse_execution_id($1) p
-         WHERE m.partition = p.partition AND m.execution_id = p.execution_uuid AND m.attempt_index = $2),
+         WHERE m.partition = p.partition AND m.execution_id = p.execution_uuid AND m.attempt_index = $2
+           AND EXISTS (SELECT 1 FROM ff.visible_execution v WHERE v.partition = p.partition AND v.execution_id = p.execution_uuid)),
         '{"ok": false, "error": "stream_not_found"}'::jsonb)
 $$;
 COMMENT ON FUNCTION ff.read_stream_meta(text, integer) IS

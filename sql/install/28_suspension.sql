@@ -243,6 +243,7 @@ LANGUAGE sql STABLE AS $$
            g.correlation_id, g.accepted_at, g.payload
     FROM ff.parse_execution_id($1) p
     JOIN ff.suspension s ON s.partition = p.partition AND s.execution_id = p.execution_uuid
+    JOIN ff.visible_execution v ON v.partition = s.partition AND v.execution_id = s.execution_id
     CROSS JOIN LATERAL pg_catalog.unnest(CASE WHEN cardinality(s.all_satisfier_signals) > 0
             THEN s.all_satisfier_signals
             ELSE (SELECT w.cond_signal_ids FROM ff.waitpoint w
@@ -264,7 +265,7 @@ DECLARE
     more boolean;
 BEGIN
     SELECT p.partition, p.execution_uuid INTO k FROM ff.parse_execution_id(execution_id) p;
-    IF NOT EXISTS (SELECT 1 FROM ff.execution e WHERE e.partition = k.partition AND e.execution_id = k.execution_uuid) THEN
+    IF NOT EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = k.partition AND e.execution_id = k.execution_uuid) THEN
         RETURN '{"ok": false, "error": "execution_not_found"}';
     END IF;
     WITH page AS (
@@ -306,7 +307,7 @@ LANGUAGE sql STABLE AS $$
     SELECT ff.format_execution_id(s.partition, s.execution_id), e.lane_id, s.reason_code, s.created_at,
            s.timeout_at, s.timeout_behavior, s.primary_waitpoint_id
     FROM ff.suspension s
-    JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
+    JOIN ff.visible_execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
     WHERE s.closed_at IS NULL AND e.lifecycle_phase = 'suspended'
       AND ($2 IS NULL OR (s.created_at, s.partition, s.execution_id) >
            ($2, (ff.parse_execution_id(coalesce($3, '{fp:0}:00000000-0000-0000-0000-000000000000'))).partition,
@@ -319,17 +320,20 @@ COMMENT ON FUNCTION ff.list_suspended(integer, bigint, text) IS
 
 CREATE VIEW ff.suspensions AS
 SELECT ff.format_execution_id(s.partition, s.execution_id) AS id, s.*
-FROM ff.suspension s;
+FROM ff.suspension s
+WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = s.partition AND e.execution_id = s.execution_id);
 COMMENT ON VIEW ff.suspensions IS 'The current or last suspension of each execution';
 
 CREATE VIEW ff.waitpoints AS
 SELECT ff.format_execution_id(w.partition, w.execution_id) AS execution, w.*
-FROM ff.waitpoint w;
+FROM ff.waitpoint w
+WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = w.partition AND e.execution_id = w.execution_id);
 COMMENT ON VIEW ff.waitpoints IS 'Every waitpoint with its condition record (tokens included: restrict to operators)';
 
 CREATE VIEW ff.signals AS
 SELECT ff.format_execution_id(g.partition, g.execution_id) AS execution, g.*
-FROM ff.signal g;
+FROM ff.signal g
+WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = g.partition AND e.execution_id = g.execution_id);
 COMMENT ON VIEW ff.signals IS 'Every accepted signal with its observed effect';
 
 CREATE FUNCTION ff.deliver_approval_signal(execution_id text, lane_id text, waitpoint_id uuid,
@@ -341,7 +345,7 @@ DECLARE
     tok text;
 BEGIN
     SELECT e.lane_id INTO stored_lane FROM ff.parse_execution_id(execution_id) p
-    JOIN ff.execution e ON e.partition = p.partition AND e.execution_id = p.execution_uuid;
+    JOIN ff.visible_execution e ON e.partition = p.partition AND e.execution_id = p.execution_uuid;
     IF NOT FOUND THEN
         RETURN '{"ok": false, "error": "execution_not_found"}';
     END IF;

@@ -3,7 +3,7 @@
 
 CREATE VIEW ff.executions AS
 SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
-FROM ff.execution e;
+FROM ff.visible_execution e;
 COMMENT ON VIEW ff.executions IS
     'Every execution with its text id {fp:N}:<uuid> and all core columns';
 
@@ -90,7 +90,7 @@ CREATE FUNCTION ff.read_execution_state(execution_id text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT COALESCE(
         (SELECT jsonb_build_object('ok', true, 'status', 'OK', 'public_state', e.public_state)
-         FROM ff.execution e, ff.parse_execution_id($1) p
+         FROM ff.visible_execution e, ff.parse_execution_id($1) p
          WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid),
         '{"ok": false, "error": "execution_not_found"}'::jsonb)
 $$;
@@ -110,7 +110,7 @@ LANGUAGE sql STABLE AS $$
             'completed_at', e.completed_at, 'current_attempt_index', e.current_attempt_index,
             'flow_id', e.flow_id, 'retry_count', e.retry_count, 'replay_count', e.replay_count,
             'failure_reason', e.failure_reason, 'delay_until', e.delay_until)
-         FROM ff.execution e, ff.parse_execution_id($1) p
+         FROM ff.visible_execution e, ff.parse_execution_id($1) p
          WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid),
         '{"ok": false, "error": "execution_not_found"}'::jsonb)
 $$;
@@ -139,7 +139,7 @@ LANGUAGE sql STABLE AS $$
             'total_attempt_count', e.total_attempt_count,
             'progress_pct', e.progress_pct, 'progress_message', e.progress_message,
             'tags', COALESCE(d.tags, '{}'::jsonb))
-         FROM ff.execution e
+         FROM ff.visible_execution e
          CROSS JOIN ff.parse_execution_id($1) p
          LEFT JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id
          WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid),
@@ -160,7 +160,7 @@ CREATE FUNCTION ff.read_execution_context(execution_id text,
     OUT input_payload bytea, OUT execution_kind text, OUT tags jsonb)
 LANGUAGE sql STABLE AS $$
     SELECT d.payload, e.execution_kind, d.tags
-    FROM ff.execution e
+    FROM ff.visible_execution e
     CROSS JOIN ff.parse_execution_id($1) p
     JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id
     WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid
@@ -195,7 +195,7 @@ BEGIN
     END IF;
     SELECT array_agg(ff.format_execution_id(x.partition, x.execution_id) ORDER BY x.execution_id)
       INTO ids
-      FROM (SELECT e.partition, e.execution_id FROM ff.execution e
+      FROM (SELECT e.partition, e.execution_id FROM ff.visible_execution e
             WHERE e.partition = list_executions.partition
               AND (after IS NULL OR e.execution_id > after)
             ORDER BY e.execution_id LIMIT page_limit + 1) x;

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * tenant.h
+ *	  Namespace isolation by login role (see tenant.c).
+ *
+ * IDENTIFICATION
+ *	  src/tenant.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_TENANT_H
+#define FF_ENGINE_TENANT_H
+
+#include "ids.h"
+
+extern bool ff_tenant_namespaces(char ***list, int *n);
+extern bool ff_namespace_allowed(const char *ns);
+extern void ff_namespace_require(const char *ns);
+extern Datum ff_namespaces_array(bool *isnull);
+extern bool ff_execution_visible(ExecId id);
+
+#endif							/* FF_ENGINE_TENANT_H */
