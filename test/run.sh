@@ -60,6 +60,15 @@ printf '    %d passed, %d failed\n' "$ok" "$bad"
 grep '^# ' "$logdir/crash.log" | sed 's/^#/   /'
 [ "$bad" -gt 0 ] && cat "$logdir/crash.log"
 
+say "hostile input: the fuzz driver, then under valgrind"
+source "$FF_ROOT/test/fuzz/run.sh" >"$logdir/fuzz.log" 2>&1
+ok=$(grep -cE '^ok [0-9]+' "$logdir/fuzz.log")
+bad=$(grep -cE '^not ok [0-9]+' "$logdir/fuzz.log")
+passed=$((passed + ok)); failed=$((failed + bad))
+printf '    %d passed, %d failed\n' "$ok" "$bad"
+grep '^# ' "$logdir/fuzz.log" | sed 's/^#/   /'
+[ "$bad" -gt 0 ] && cat "$logdir/fuzz.log"
+
 rm -rf "$logdir"
 stop_cluster
 echo

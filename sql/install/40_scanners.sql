@@ -227,6 +227,7 @@ BEGIN
         WHEN 'retention' THEN PERFORM ff.purge_execution(execution_id);
         WHEN 'dependencies' THEN PERFORM ff._reconcile_dependencies_of(execution_id);
         WHEN 'suspension_timeout' THEN PERFORM ff.expire_suspension(execution_id);
+        ELSE RAISE EXCEPTION 'no per-item step for scanner "%"', scanner USING ERRCODE = '22023';
     END CASE;
 END $$;
 COMMENT ON FUNCTION ff._scan_item(text, text, bigint) IS 'Internal: one scanner item';
@@ -241,6 +242,12 @@ DECLARE
     errors integer := 0;
     err text;
 BEGIN
+    IF scanner IS NULL OR NOT EXISTS (SELECT 1 FROM ff.scanner_state s WHERE s.scanner = _scan_apply.scanner) THEN
+        RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023';
+    END IF;
+    IF ids IS NULL OR array_position(ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ids must not be or contain NULL' USING ERRCODE = '22004';
+    END IF;
     BEGIN
         FOREACH id IN ARRAY ids LOOP
             PERFORM ff._scan_item(scanner, id, now_ms);
