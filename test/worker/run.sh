@@ -41,6 +41,20 @@ wait_for "CREATE EXTENSION starts an engine worker in the database" 5 \
 [ "$(q "SELECT application_name FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_worker'")" = "ff_engine worker" ] \
   && pass "the worker reports itself in pg_stat_activity" || fail "the worker reports itself in pg_stat_activity"
 
+# the roles, logged in for real (the pgTAP matrix uses SET ROLE)
+psql -X -q -c "DROP ROLE IF EXISTS live_reader" -c "DROP ROLE IF EXISTS live_submitter" \
+     -c "CREATE ROLE live_reader LOGIN IN ROLE ff_reader" -c "CREATE ROLE live_submitter LOGIN IN ROLE ff_submitter" >/dev/null 2>&1
+[ "$(psql -X -q -At -U live_submitter -d ff_worker -c "SELECT ff.create_execution(ff.execution_id('roles'), lane_id => 'roles') ->> 'status'" 2>&1)" = OK ] \
+  && pass "a login role in ff_submitter submits" || fail "a login role in ff_submitter submits"
+psql -X -q -At -U live_reader -d ff_worker -c "SELECT ff.create_execution(ff.execution_id('roles'))" 2>&1 | grep -q "permission denied" \
+  && pass "a login role in ff_reader may not submit" || fail "a login role in ff_reader may not submit"
+psql -X -q -At -U live_reader -d ff_worker -c "SELECT count(*) FROM ff.execution" 2>&1 | grep -q "permission denied" \
+  && pass "nor read a table" || fail "nor read a table"
+[ "$(psql -X -q -At -U live_reader -d ff_worker -c "SELECT count(*) FROM ff.executions WHERE lane_id = 'roles'" 2>&1)" = 1 ] \
+  && pass "but it reads the views" || fail "but it reads the views"
+q "DELETE FROM ff.execution_data WHERE execution_id IN (SELECT execution_id FROM ff.execution WHERE lane_id = 'roles');
+   DELETE FROM ff.execution WHERE lane_id = 'roles'" >/dev/null
+
 # time-driven state moves with no client calling a scanner
 q "SELECT ff.create_execution(ff.execution_id(), delay_until => ff.now_ms() + 300)" >/dev/null
 wait_for "a delayed execution becomes eligible by itself" 5 \
