@@ -43,31 +43,23 @@ if [ "$bad" -gt 0 ] || [ "$dubious" -gt 0 ]; then
   grep -E -B2 -A6 '^ *not ok|Dubious|ERROR' "$logdir/pgtap.log"
 fi
 
-say "live: background workers and stream tails"
-source "$FF_ROOT/test/worker/run.sh" >"$logdir/worker.log" 2>&1
-ok=$(grep -cE '^ok [0-9]+' "$logdir/worker.log")
-bad=$(grep -cE '^not ok [0-9]+' "$logdir/worker.log")
-passed=$((passed + ok)); failed=$((failed + bad))
-printf '    %d passed, %d failed\n' "$ok" "$bad"
-[ "$bad" -gt 0 ] && cat "$logdir/worker.log"
-
-say "crash under load: ${CYCLES:-20} kills and restarts"
-source "$FF_ROOT/test/crash/run.sh" >"$logdir/crash.log" 2>&1
-ok=$(grep -cE '^ok [0-9]+' "$logdir/crash.log")
-bad=$(grep -cE '^not ok [0-9]+' "$logdir/crash.log")
-passed=$((passed + ok)); failed=$((failed + bad))
-printf '    %d passed, %d failed\n' "$ok" "$bad"
-grep '^# ' "$logdir/crash.log" | sed 's/^#/   /'
-[ "$bad" -gt 0 ] && cat "$logdir/crash.log"
-
-say "hostile input: the fuzz driver, then under valgrind"
-source "$FF_ROOT/test/fuzz/run.sh" >"$logdir/fuzz.log" 2>&1
-ok=$(grep -cE '^ok [0-9]+' "$logdir/fuzz.log")
-bad=$(grep -cE '^not ok [0-9]+' "$logdir/fuzz.log")
-passed=$((passed + ok)); failed=$((failed + bad))
-printf '    %d passed, %d failed\n' "$ok" "$bad"
-grep '^# ' "$logdir/fuzz.log" | sed 's/^#/   /'
-[ "$bad" -gt 0 ] && cat "$logdir/fuzz.log"
+# run_live <title> <script>: a TAP-printing script sourced against the
+# cluster; its ok / not ok lines are counted, its "# " lines shown
+run_live() {
+  local log="$logdir/$(basename "$(dirname "$2")").log" ok bad
+  say "$1"
+  source "$FF_ROOT/$2" >"$log" 2>&1
+  ok=$(grep -cE '^ok [0-9]+' "$log")
+  bad=$(grep -cE '^not ok [0-9]+' "$log")
+  passed=$((passed + ok)); failed=$((failed + bad))
+  printf '    %d passed, %d failed\n' "$ok" "$bad"
+  grep '^# ' "$log" | sed 's/^#/   /'
+  [ "$bad" -gt 0 ] && cat "$log"
+  return 0
+}
+run_live "live: background workers and stream tails" test/worker/run.sh
+run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
+run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
 
 rm -rf "$logdir"
 stop_cluster
