@@ -46,10 +46,12 @@ psql -X -q -c "DROP ROLE IF EXISTS live_reader" -c "DROP ROLE IF EXISTS live_sub
      -c "CREATE ROLE live_reader LOGIN IN ROLE ff_reader" -c "CREATE ROLE live_submitter LOGIN IN ROLE ff_submitter" >/dev/null 2>&1
 [ "$(psql -X -q -At -U live_submitter -d ff_worker -c "SELECT ff.create_execution(ff.execution_id('roles'), lane_id => 'roles') ->> 'status'" 2>&1)" = OK ] \
   && pass "a login role in ff_submitter submits" || fail "a login role in ff_submitter submits"
-psql -X -q -At -U live_reader -d ff_worker -c "SELECT ff.create_execution(ff.execution_id('roles'))" 2>&1 | grep -q "permission denied" \
-  && pass "a login role in ff_reader may not submit" || fail "a login role in ff_reader may not submit"
-psql -X -q -At -U live_reader -d ff_worker -c "SELECT count(*) FROM ff.execution" 2>&1 | grep -q "permission denied" \
-  && pass "nor read a table" || fail "nor read a table"
+denied=$(psql -X -q -At -U live_reader -d ff_worker -c "SELECT ff.create_execution(ff.execution_id('roles'))" 2>&1)
+case "$denied" in *"permission denied for function create_execution"*) pass "a login role in ff_reader may not submit" ;;
+  *) fail "a login role in ff_reader may not submit ($denied)" ;; esac
+denied=$(psql -X -q -At -U live_reader -d ff_worker -c "SELECT count(*) FROM ff.execution" 2>&1)
+case "$denied" in *"permission denied for table execution"*) pass "nor read a table" ;;
+  *) fail "nor read a table ($denied)" ;; esac
 [ "$(psql -X -q -At -U live_reader -d ff_worker -c "SELECT count(*) FROM ff.executions WHERE lane_id = 'roles'" 2>&1)" = 1 ] \
   && pass "but it reads the views" || fail "but it reads the views"
 q "DELETE FROM ff.execution_data WHERE execution_id IN (SELECT execution_id FROM ff.execution WHERE lane_id = 'roles');
