@@ -44,7 +44,7 @@ echo "# functions called: $(qf "SELECT count(*) FROM fuzz.called") of $(qf "SELE
   || { fail "no execution left inconsistent"; qf "SELECT * FROM ff.consistency_violations LIMIT 10"; }
 [ "$(qf "SELECT count(*) FROM ff.execution e WHERE NOT EXISTS (SELECT 1 FROM ff.execution_data d WHERE d.partition = e.partition AND d.execution_id = e.execution_id)")" = 0 ] \
   && pass "no execution half-written (every core row has its data row)" || fail "no execution half-written (every core row has its data row)"
-if tail -n +"$log_from" "$FF_PGDATA/server.log" | grep -qE "terminated by signal|PANIC"; then
+if [ "$(tail -n +"$log_from" "$FF_PGDATA/server.log" | grep -cE "terminated by signal|PANIC" || true)" != 0 ]; then
   fail "no backend crashed"
 else
   pass "no backend crashed"

@@ -256,7 +256,7 @@ if as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -m fast -w -t 20 stop >/dev/null 2>
 else
   fail "pg_ctl stop -m fast returns"
 fi
-if tail -n +"${log_from:-1}" "$FF_PGDATA"/server.log | grep -qE "terminated by signal|PANIC|was terminated"; then
+if [ "$(tail -n +"${log_from:-1}" "$FF_PGDATA"/server.log | grep -cE "terminated by signal|PANIC|was terminated" || true)" != 0 ]; then
   fail "no worker crashed during the run or the shutdown"
   tail -n +"${log_from:-1}" "$FF_PGDATA"/server.log | grep -E "terminated by signal|PANIC|was terminated"
 else
