@@ -227,7 +227,7 @@ SELECT ff.issue_grant_and_claim(id, 'w', 'w-1', 'crash', lease_ttl_ms => 3600000
 SELECT ff.complete_execution((SELECT id FROM sib WHERE k = 1), source => 'operator_override');
 SELECT ff.dispatch_completions(100);
 SQL
-got24="$(q "SELECT count(*) FROM ff.pending_cancel_group")/$(q "SELECT count(*) FROM ff.executions e JOIN sib s ON s.id = e.id WHERE s.k > 1 AND e.public_state = 'active'")"; echo "# 24: $got24"; [ "$got24" = "1/19" ] \
+got24="$(q "SELECT count(*) FROM ff.pending_cancel_group")/$(q "SELECT count(*) FROM ff.executions e JOIN sib s ON s.id = e.id WHERE s.k > 1 AND e.public_state = 'active'")"; [ "$got24" = "1/19" ] \
   && pass "before the crash: the request is committed and 19 siblings still run" || fail "before the crash: the request is committed and 19 siblings still run"
 psql -X -q -c "ALTER SYSTEM RESET ff_engine.push_dispatch" -c "ALTER SYSTEM RESET ff_engine.edge_cancel_dispatch_interval" \
      -c "ALTER SYSTEM RESET ff_engine.edge_cancel_reconcile_interval" >/dev/null   # applies at the restart
