@@ -3,7 +3,6 @@
 BEGIN;
 \ir helpers.psql
 
-CREATE FUNCTION t.exec_uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(id)).execution_uuid $$;
 
 -- 26. revoke
 SELECT ff.create_execution(t.id(1));

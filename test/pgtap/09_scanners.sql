@@ -3,7 +3,6 @@
 BEGIN;
 \ir helpers.psql
 
-CREATE FUNCTION t.exec_uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(id)).execution_uuid $$;
 
 -- delayed promoter: due items promoted, not-yet-due untouched, batch limit holds
 SELECT ff.create_execution(t.id(g), delay_until => 1000000000000 + g * 1000) FROM generate_series(1, 5) g;

@@ -2,7 +2,6 @@
 BEGIN;
 \ir helpers.psql
 
-CREATE FUNCTION t.exec_uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(id)).execution_uuid $$;
 -- append with the execution's current lease
 CREATE FUNCTION t.append(id text, payload text, mode text DEFAULT 'durable', frame_type text DEFAULT 'stdout',
                          retention_maxlen integer DEFAULT 0, ttl_ms bigint DEFAULT 0) RETURNS jsonb LANGUAGE sql AS $$

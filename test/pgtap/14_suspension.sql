@@ -6,7 +6,6 @@ BEGIN;
 CREATE FUNCTION t.wp(n integer) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
     SELECT format('00000000-0000-4000-a000-%s', lpad(n::text, 12, '0'))::uuid
 $$;
-CREATE FUNCTION t.uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(id)).execution_uuid $$;
 -- a fresh execution claimed by w1
 CREATE FUNCTION t.new(n integer, priority integer DEFAULT 0) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -46,7 +45,7 @@ LANGUAGE sql AS $$
 $$;
 CREATE FUNCTION t.w(wp uuid) RETURNS ff.waitpoint LANGUAGE sql AS $$ SELECT * FROM ff.waitpoint WHERE waitpoint_id = wp $$;
 CREATE FUNCTION t.s(id text) RETURNS ff.suspension LANGUAGE sql AS $$
-    SELECT * FROM ff.suspension WHERE execution_id = t.uuid(id)
+    SELECT * FROM ff.suspension WHERE execution_id = t.exec_uuid(id)
 $$;
 CREATE FUNCTION t.byname(VARIADIC names text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_build_object('required_signal_names', to_jsonb(names))
@@ -62,8 +61,8 @@ $$;
 -- 1-2. suspend by the lease holder
 SELECT t.new(1);
 SELECT ff.set_execution_tags(t.id(1), 'cairn.instance_id', 'i-7');
-UPDATE ff.execution SET execution_deadline_at = 1000099999999 WHERE execution_id = t.uuid(t.id(1));
-INSERT INTO ff.stream_meta (partition, execution_id, attempt_index, created_at) VALUES (0, t.uuid(t.id(1)), 0, 1);
+UPDATE ff.execution SET execution_deadline_at = 1000099999999 WHERE execution_id = t.exec_uuid(t.id(1));
+INSERT INTO ff.stream_meta (partition, execution_id, attempt_index, created_at) VALUES (0, t.exec_uuid(t.id(1)), 0, 1);
 SELECT t.row(t.id(1)) AS before1 \gset
 SELECT t.sus(t.id(1), t.wp(1), t.byname('approve'), 'waiting_for_approval') AS s1 \gset
 SELECT is(:'s1'::jsonb->>'status', 'OK', '1. suspend -> OK');
@@ -71,14 +70,14 @@ SELECT ok(:'s1'::jsonb->>'waitpoint_token' ~ '^[^:]+:[0-9a-f]{40}$', '1. token i
 SELECT is(:'s1'::jsonb->>'waitpoint_key', 'wpk:' || t.wp(1), '1. default key wpk:<id>');
 SELECT is(t.vec(t.id(1)), ARRAY['suspended', 'unowned', 'not_applicable', 'waiting_for_approval', 'attempt_interrupted', 'suspended'],
           '1. suspended vector');
-SELECT is((SELECT attempt_state::text || '/' || suspension_id FROM ff.attempt WHERE execution_id = t.uuid(t.id(1))),
+SELECT is((SELECT attempt_state::text || '/' || suspension_id FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(1))),
           'suspended/' || (:'s1'::jsonb->>'suspension_id'), '1. attempt suspended with the suspension id');
 SELECT is(ARRAY[e.current_lease_id::text, e.lease_expires_at::text, e.current_worker_instance_id],
           ARRAY[NULL, NULL, NULL]::text[], '2. lease released') FROM t.row(t.id(1)) e;
 SELECT is((t.row(t.id(1))).current_lease_epoch, (:'before1'::ff.executions).current_lease_epoch, '2. epoch unchanged');
-SELECT is((SELECT event || ':' || reason FROM ff.lease_history WHERE execution_id = t.uuid(t.id(1)) ORDER BY seq DESC LIMIT 1),
+SELECT is((SELECT event || ':' || reason FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(1)) ORDER BY seq DESC LIMIT 1),
           'released:suspend', '2. history released/suspend');
-SELECT is((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.uuid(t.id(1))), NULL, '2. stream still open');
+SELECT is((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(1))), NULL, '2. stream still open');
 SELECT is((t.row(t.id(1))).execution_deadline_at, 1000099999999::bigint, '2. execution deadline kept');
 SELECT is(ARRAY[(t.row(t.id(1))).current_suspension_id::text, (t.row(t.id(1))).current_waitpoint_id::text],
           ARRAY[:'s1'::jsonb->>'suspension_id', t.wp(1)::text], '1. pointers set');
@@ -117,7 +116,7 @@ SELECT t.claim(t.id(3), ttl => 1000);
 SELECT t.at(1000000002000);
 SELECT is(t.sus(t.id(3), t.wp(3))->>'error', 'lease_expired', '5. suspend on an expired lease -> lease_expired');
 SELECT is((t.row(t.id(3))).ownership_state::text, 'lease_expired_reclaimable', '5. and the lease is marked expired');
-SELECT is((SELECT event FROM ff.lease_history WHERE execution_id = t.uuid(t.id(3)) ORDER BY seq DESC LIMIT 1), 'expired', '5. expired history event');
+SELECT is((SELECT event FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(3)) ORDER BY seq DESC LIMIT 1), 'expired', '5. expired history event');
 
 -- 6. revoked; runnable; terminal
 SELECT t.new(4);
@@ -133,7 +132,7 @@ SELECT is(ff.suspend_execution(t.id(5), 0, gen_random_uuid(), 1, gen_random_uuid
 -- 7. timeout index
 SELECT t.new(6);
 SELECT t.sus(t.id(6), t.wp(6), timeout_at => 1000000100000);
-SELECT is((SELECT count(*)::int FROM ff.suspension WHERE closed_at IS NULL AND timeout_at IS NOT NULL AND execution_id = t.uuid(t.id(6))), 1,
+SELECT is((SELECT count(*)::int FROM ff.suspension WHERE closed_at IS NULL AND timeout_at IS NOT NULL AND execution_id = t.exec_uuid(t.id(6))), 1,
           '7. with timeout_at: in SUSPENSION_TIMEOUT');
 SELECT is((t.s(t.id(1))).timeout_at, NULL, '7. without: no timeout entry');
 SELECT is((t.w(t.wp(6))).expires_at, 1000000100000::bigint, '7. active waitpoint expires at the timeout');
@@ -169,9 +168,9 @@ SELECT is(ff.suspend_execution(t.id(1), 0, (:'before1'::ff.executions).current_l
 SELECT t.new(10);
 INSERT INTO ff.suspension (partition, execution_id, suspension_id, attempt_index, primary_waitpoint_id, waitpoint_key, reason_code,
                            requested_by, created_at, resume_condition, condition_kind)
-VALUES (0, t.uuid(t.id(10)), gen_random_uuid(), 0, gen_random_uuid(), 'k', 'waiting_for_signal', 'worker', 1, '{}', 'matcher');
+VALUES (0, t.exec_uuid(t.id(10)), gen_random_uuid(), 0, gen_random_uuid(), 'k', 'waiting_for_signal', 'worker', 1, '{}', 'matcher');
 SELECT is(t.sus(t.id(10), t.wp(10))->>'error', 'already_suspended', '10. stale open record -> already_suspended');
-DELETE FROM ff.suspension WHERE execution_id = t.uuid(t.id(10));
+DELETE FROM ff.suspension WHERE execution_id = t.exec_uuid(t.id(10));
 
 -- 11. a second suspension of the same attempt after resume + resumed claim
 SELECT t.new(11);
@@ -180,7 +179,7 @@ SELECT ff.resume_execution(t.id(11));
 SELECT t.claim(t.id(11));
 SELECT is(t.sus(t.id(11), t.wp(12))->>'status', 'OK', '11. second suspension of the same attempt');
 SELECT is((t.s(t.id(11))).primary_waitpoint_id, t.wp(12), '11. the record was replaced');
-SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.uuid(t.id(11))), 2, '11. both waitpoints kept for the execution');
+SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(11))), 2, '11. both waitpoints kept for the execution');
 
 -- 12. validation: misuse errors, nothing written
 SELECT t.new(12);
@@ -232,7 +231,7 @@ SELECT is(:'p14'::jsonb - 'waitpoint_token', jsonb_build_object('ok', true, 'sta
           '14. create_pending_waitpoint -> OK');
 SELECT is(((t.w(t.wp(20))).state, (t.w(t.wp(20))).expires_at, (t.w(t.wp(20))).cond_kind)::text, '(pending,1000000090000,)',
           '14. pending, in PENDING_WP_EXPIRY, no condition record');
-SELECT is((t.row(t.id(14))).last_mutation_at, (SELECT last_mutation_at FROM ff.execution WHERE execution_id = t.uuid(t.id(14))), '14. execution unchanged');
+SELECT is((t.row(t.id(14))).last_mutation_at, (SELECT last_mutation_at FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(14))), '14. execution unchanged');
 SELECT is(ff.create_pending_waitpoint(t.id(5), 0, gen_random_uuid(), 1, gen_random_uuid(), t.wp(21), NULL, ff.now_ms() + 1000)->>'error',
           'execution_not_active', '15. on a runnable execution -> execution_not_active');
 SELECT is(ff.create_pending_waitpoint(e.id, 3, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, t.wp(21), NULL, ff.now_ms() + 1000)->>'error',
@@ -266,7 +265,7 @@ SELECT is(t.sus(t.id(15), t.wp(39), pending => true)->>'error', 'waitpoint_not_f
 SELECT is(t.sus(t.id(15), t.wp(20), pending => true)->>'error', 'waitpoint_not_pending', '17. closed -> waitpoint_not_pending');
 SELECT is(t.sus(t.id(15), t.wp(30), pending => true)->>'error', 'invalid_waitpoint_for_execution', '17. another execution''s');
 UPDATE ff.waitpoint SET attempt_index = 5 WHERE waitpoint_id = t.wp(30);
-UPDATE ff.waitpoint SET execution_id = t.uuid(t.id(15)) WHERE waitpoint_id = t.wp(30);
+UPDATE ff.waitpoint SET execution_id = t.exec_uuid(t.id(15)) WHERE waitpoint_id = t.wp(30);
 SELECT is(t.sus(t.id(15), t.wp(30), pending => true)->>'error', 'invalid_waitpoint_for_execution', '17. another attempt''s');
 SELECT t.at(1000000002020);
 SELECT is(t.sus(t.id(15), t.wp(31), pending => true)->>'error', 'pending_waitpoint_expired', '17. expired, not yet scanned');
@@ -349,9 +348,9 @@ SELECT is(ARRAY[(t.row(t.id(24))).current_suspension_id::text, (t.row(t.id(24)))
 SELECT is(((t.w(t.wp(50))).state, (t.w(t.wp(50))).close_reason, (t.w(t.wp(50))).cond_closed_reason)::text, '(closed,resumed,satisfied)',
           '24. waitpoint closed resumed, condition closed satisfied');
 SELECT is(((t.s(t.id(24))).close_reason, (t.s(t.id(24))).satisfied_at)::text, '(resumed,1000000002000)', '24. suspension closed resumed');
-SELECT is((SELECT count(*)::int FROM ff.suspension WHERE closed_at IS NULL AND timeout_at IS NOT NULL AND execution_id = t.uuid(t.id(24))), 0,
+SELECT is((SELECT count(*)::int FROM ff.suspension WHERE closed_at IS NULL AND timeout_at IS NOT NULL AND execution_id = t.exec_uuid(t.id(24))), 0,
           '24. SUSPENSION_TIMEOUT entry removed');
-SELECT is((SELECT count(*)::int FROM ff.execution WHERE execution_id = t.uuid(t.id(24)) AND lifecycle_phase = 'runnable'
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(24)) AND lifecycle_phase = 'runnable'
            AND eligibility_state = 'eligible_now'), 1, '24. in ELIGIBLE');
 
 -- 25. ByName: another name is no_op, recorded and counted
@@ -449,12 +448,12 @@ SELECT is((SELECT count(*)::int FROM ff.signal g WHERE g.observed_effect <> 'buf
 SELECT is((SELECT count(*)::int FROM ff.signal_event v WHERE NOT EXISTS (SELECT 1 FROM ff.signal g WHERE g.signal_id = v.signal_id)), 0,
           '36. no event without a signal');
 SELECT is((SELECT count(*)::int FROM ff.signal_event GROUP BY signal_id ORDER BY 1 DESC LIMIT 1), 1, '36. at most one event per signal');
-SELECT is((SELECT namespace || '/' || instance_tag FROM ff.signal_event WHERE execution_id = t.uuid(t.id(1)) LIMIT 1), NULL,
+SELECT is((SELECT namespace || '/' || instance_tag FROM ff.signal_event WHERE execution_id = t.exec_uuid(t.id(1)) LIMIT 1), NULL,
           'no event for an execution never signalled');
 
 -- 37. buffer on an active waitpoint is a full delivery
 SELECT is(t.buf(t.id(1), t.wp(1), 'approve')->>'effect', 'resume_condition_satisfied', '37. buffer on an active waitpoint delivers');
-SELECT is((SELECT instance_tag FROM ff.signal_event WHERE execution_id = t.uuid(t.id(1))), 'i-7', 'events carry the instance tag');
+SELECT is((SELECT instance_tag FROM ff.signal_event WHERE execution_id = t.exec_uuid(t.id(1))), 'i-7', 'events carry the instance tag');
 SELECT t.invariants('signals');
 
 -- 38-41. tokens
@@ -471,11 +470,11 @@ FROM (VALUES (1, ''), (2, 'k1'), (3, ':' || repeat('a', 40)), (4, 'k1:'), (5, 'k
              (8, upper(:'s38'::jsonb->>'waitpoint_token')), (9, 'k9:' || split_part(:'s38'::jsonb->>'waitpoint_token', ':', 2)),
              (10, ff.read_waitpoint_token(t.id(39), t.wp(71)))) v(n, tok);
 SELECT is((t.row(t.id(38))).last_hmac_validation_failed_at, 1000000002000::bigint, '39. failures stamp the execution');
-SELECT is((SELECT count(*)::int FROM ff.signal WHERE execution_id = t.uuid(t.id(38))) + (SELECT count(*)::int FROM ff.signal_event WHERE execution_id = t.uuid(t.id(38))),
+SELECT is((SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(t.id(38))) + (SELECT count(*)::int FROM ff.signal_event WHERE execution_id = t.exec_uuid(t.id(38))),
           0, '39. and write nothing else');
 SELECT is(ff.deliver_signal(t.id(38), t.wp(79), gen_random_uuid(), 'x', :'s38'::jsonb->>'waitpoint_token')->>'error', 'invalid_token',
           '40. unknown waitpoint -> invalid_token');
-UPDATE ff.execution SET last_hmac_validation_failed_at = NULL WHERE execution_id = t.uuid(t.id(38));
+UPDATE ff.execution SET last_hmac_validation_failed_at = NULL WHERE execution_id = t.exec_uuid(t.id(38));
 SELECT ff.deliver_signal(t.id(38), t.wp(79), gen_random_uuid(), 'x', :'s38'::jsonb->>'waitpoint_token');
 SELECT is((t.row(t.id(38))).last_hmac_validation_failed_at, NULL, '40. no stamp for an unknown waitpoint');
 SELECT t.new(40);
@@ -497,10 +496,10 @@ SELECT is(t.sus('{fp:0}:00000000-0000-4000-8000-000000000470', '550e8400-e29b-41
 SELECT ff.create_execution('{fp:0}:00000000-0000-4000-8000-000000000471');
 SELECT t.claim('{fp:0}:00000000-0000-4000-8000-000000000471');
 UPDATE ff.waitpoint SET waitpoint_id = gen_random_uuid() WHERE waitpoint_id = '550e8400-e29b-41d4-a716-446655440000';
-UPDATE ff.suspension SET primary_waitpoint_id = (SELECT waitpoint_id FROM ff.waitpoint WHERE execution_id = t.uuid('{fp:0}:00000000-0000-4000-8000-000000000470'))
- WHERE execution_id = t.uuid('{fp:0}:00000000-0000-4000-8000-000000000470');
-UPDATE ff.execution SET current_waitpoint_id = (SELECT waitpoint_id FROM ff.waitpoint WHERE execution_id = t.uuid('{fp:0}:00000000-0000-4000-8000-000000000470'))
- WHERE execution_id = t.uuid('{fp:0}:00000000-0000-4000-8000-000000000470');
+UPDATE ff.suspension SET primary_waitpoint_id = (SELECT waitpoint_id FROM ff.waitpoint WHERE execution_id = t.exec_uuid('{fp:0}:00000000-0000-4000-8000-000000000470'))
+ WHERE execution_id = t.exec_uuid('{fp:0}:00000000-0000-4000-8000-000000000470');
+UPDATE ff.execution SET current_waitpoint_id = (SELECT waitpoint_id FROM ff.waitpoint WHERE execution_id = t.exec_uuid('{fp:0}:00000000-0000-4000-8000-000000000470'))
+ WHERE execution_id = t.exec_uuid('{fp:0}:00000000-0000-4000-8000-000000000470');
 SELECT throws_ok($$SELECT t.pend('{fp:0}:00000000-0000-4000-8000-000000000471', '550e8400-e29b-41d4-a716-446655440000', key => E'a\tb')$$,
                  '22023', NULL, 'keys with control characters are misuse');
 SELECT t.at(1000000002000);
@@ -570,12 +569,12 @@ SELECT t.sus(t.id(48), t.wp(90), t.composite('{"kind": "AllOf", "members": [{"ki
 SELECT is(t.sig(t.id(48), t.wp(90), 'a1')->>'effect', 'appended_to_waitpoint', '48. A -> appended');
 SELECT is(t.sig(t.id(48), t.wp(90), 'a2')->>'effect', 'appended_to_waitpoint_duplicate', '48. A again -> duplicate');
 SELECT is(t.sig(t.id(48), t.wp(91), 'b1')->>'effect', 'resume_condition_satisfied', '48. B -> satisfied');
-SELECT is((SELECT array_agg(state || '/' || cond_closed_reason ORDER BY waitpoint_id) FROM ff.waitpoint WHERE execution_id = t.uuid(t.id(48))),
+SELECT is((SELECT array_agg(state || '/' || cond_closed_reason ORDER BY waitpoint_id) FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(48))),
           ARRAY['closed/satisfied', 'closed/satisfied'], '48. both waitpoints and conditions closed');
 SELECT t.claim(t.id(48));
 SELECT is((SELECT array_agg(signal_name ORDER BY signal_name) FROM ff.observe_signals(t.id(48), 0)), ARRAY['a1', 'b1'], '48. observe_signals: both satisfiers');
 SELECT is((t.s(t.id(48))).closer_signal_id, (SELECT signal_id FROM ff.signal WHERE signal_name = 'b1'), '48. the closer is recorded');
-SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.uuid(t.id(48))), 0, '48. composite state cleaned');
+SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.exec_uuid(t.id(48))), 0, '48. composite state cleaned');
 
 -- 49. Count DistinctSignals
 SELECT t.new(49);
@@ -599,7 +598,7 @@ SELECT t.sus(t.id(51), t.wp(94), t.composite('{"kind": "Count", "n": 2, "waitpoi
 SELECT t.sig(t.id(51), t.wp(94), 'x');
 SELECT is(t.sig(t.id(51), t.wp(94), 'y')->>'effect', 'appended_to_waitpoint_duplicate', '51. a, a -> not resumed');
 SELECT is(t.sig(t.id(51), t.wp(96), 'z')->>'effect', 'resume_condition_satisfied', '51. then c -> resumed');
-SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.uuid(t.id(51)) AND state = 'closed'), 3,
+SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(51)) AND state = 'closed'), 3,
           '51. every waitpoint closed, including the one never signalled (Appendix C #6)');
 
 -- 52-53. ignored signals
@@ -610,7 +609,7 @@ SELECT throws_ok($$SELECT t.sus(t.id(52), t.wp(97), t.composite('{"kind": "AllOf
 SELECT t.sus(t.id(52), t.wp(97), t.composite('{"kind": "AllOf", "members": [{"kind": "Count", "n": 1, "waitpoints": ["k"], "matcher": {"kind": "ByName", "name": "ok"}},
                                               {"kind": "NeverBySignal"}]}'), key => 'k');
 SELECT is(t.sig(t.id(52), t.wp(97), 'no')->>'effect', 'signal_ignored_matcher_failed', '52. ByName mismatch -> signal_ignored_matcher_failed');
-SELECT is((SELECT count(*)::int FROM ff.signal WHERE execution_id = t.uuid(t.id(52))), 1, '52. recorded and counted');
+SELECT is((SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(t.id(52))), 1, '52. recorded and counted');
 SELECT is(t.sig(t.id(52), t.wp(97), 'ok')->>'effect', 'appended_to_waitpoint', '52. NeverBySignal keeps it suspended');
 UPDATE ff.waitpoint SET waitpoint_key = 'elsewhere' WHERE waitpoint_id = t.wp(97);
 UPDATE ff.waitpoint SET token = (SELECT k.kid || ':' || ff._hmac_sha1_hex(k.secret, convert_to(t.wp(97) || '|elsewhere|' || w.created_at, 'UTF8'))
@@ -648,7 +647,7 @@ SELECT is(ff.resume_execution(t.id(99))->>'error', 'execution_not_found', 'resum
 
 -- 56-58. timeouts
 SELECT t.new(57);
-INSERT INTO ff.stream_meta (partition, execution_id, attempt_index, created_at) VALUES (0, t.uuid(t.id(57)), 0, 1);
+INSERT INTO ff.stream_meta (partition, execution_id, attempt_index, created_at) VALUES (0, t.exec_uuid(t.id(57)), 0, 1);
 SELECT t.sus(t.id(57), t.wp(130), timeout_at => 1000000010000, behavior => 'fail');
 SELECT t.new(58);
 SELECT t.sus(t.id(58), t.wp(131), timeout_at => 1000000010000, behavior => 'cancel');
@@ -667,17 +666,17 @@ SELECT t.at(1000000010000);
 SELECT is(ff.scan_suspension_timeouts()->>'processed', '5', 'one scan handles every due suspension');
 SELECT is(ARRAY[e.public_state::text, e.failure_reason, e.terminal_outcome::text], ARRAY['failed', 'suspension_timeout:fail', 'failed'],
           '56. fail -> terminal failed') FROM t.row(t.id(57)) e;
-SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.uuid(t.id(57))), 'ended_failure', '56. attempt ended_failure');
-SELECT is((SELECT closed_reason FROM ff.stream_meta WHERE execution_id = t.uuid(t.id(57))), 'suspension_timeout', '56. stream closed');
+SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(57))), 'ended_failure', '56. attempt ended_failure');
+SELECT is((SELECT closed_reason FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(57))), 'suspension_timeout', '56. stream closed');
 SELECT is(((t.w(t.wp(130))).close_reason, (t.w(t.wp(130))).cond_closed_reason, (t.s(t.id(57))).close_reason)::text,
           '(timed_out_fail,timed_out_fail,timed_out_fail)', '56. all closed timed_out_fail');
-SELECT is((SELECT outcome::text FROM ff.completion_event WHERE execution_id = t.uuid(t.id(57))), 'failed', '56. completion event');
+SELECT is((SELECT outcome::text FROM ff.completion_event WHERE execution_id = t.exec_uuid(t.id(57))), 'failed', '56. completion event');
 SELECT is((t.row(t.id(57))).purge_after IS NOT NULL, true, '56. in TERMINAL (retention clock)');
 SELECT is(ARRAY[e.public_state::text, e.cancellation_reason, e.cancelled_by], ARRAY['cancelled', 'suspension_timeout', 'system_timeout_policy'],
           '57. cancel -> cancelled with reason (Required)') FROM t.row(t.id(58)) e;
-SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.uuid(t.id(58))), 'ended_cancelled', '57. attempt ended_cancelled');
+SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(58))), 'ended_cancelled', '57. attempt ended_cancelled');
 SELECT is((t.row(t.id(59))).public_state::text, 'expired', '57. expire -> expired');
-SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.uuid(t.id(59))), 'ended_failure', '57. attempt ended_failure');
+SELECT is((SELECT attempt_state::text FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(59))), 'ended_failure', '57. attempt ended_failure');
 SELECT is(t.vec(t.id(60)), ARRAY['runnable', 'unowned', 'eligible_now', 'waiting_for_worker', 'attempt_interrupted', 'waiting'], '58. auto_resume -> waiting');
 SELECT is(((t.s(t.id(60))).close_reason, (t.s(t.id(60))).satisfied_at)::text, '(timed_out_auto_resume,)', '58. closed timed_out_auto_resume');
 SELECT t.claim(t.id(60));
@@ -697,13 +696,13 @@ SELECT t.sus(t.id(62), t.wp(141), t.composite('{"kind": "AllOf", "members": [{"k
 SELECT t.sig(t.id(62), t.wp(141), 'one');
 SELECT ff.read_waitpoint_token(t.id(62), t.wp(142)) AS tok62 \gset
 SELECT is(ff.cancel_execution(t.id(62), 'no longer needed', 'operator_override')->>'result', 'cancelled', '62. cancel');
-SELECT is((SELECT attempt_state::text || '/' || failure_reason FROM ff.attempt WHERE execution_id = t.uuid(t.id(62))),
+SELECT is((SELECT attempt_state::text || '/' || failure_reason FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(62))),
           'ended_cancelled/cancelled: no longer needed', '62. attempt ended_cancelled');
-SELECT is((SELECT array_agg(waitpoint_id::text || '=' || state || '/' || close_reason ORDER BY waitpoint_id) FROM ff.waitpoint WHERE execution_id = t.uuid(t.id(62))),
+SELECT is((SELECT array_agg(waitpoint_id::text || '=' || state || '/' || close_reason ORDER BY waitpoint_id) FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(62))),
           ARRAY[t.wp(140) || '=closed/cancelled', t.wp(141) || '=closed/cancelled', t.wp(142) || '=closed/cancelled'],
           '62. primary, extra and pending waitpoints closed cancelled');
 SELECT is(((t.s(t.id(62))).close_reason), 'cancelled', '62. suspension closed cancelled');
-SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.uuid(t.id(62))), 0, '62. composite state cleaned');
+SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.exec_uuid(t.id(62))), 0, '62. composite state cleaned');
 SELECT is(ff.deliver_signal(t.id(62), t.wp(142), gen_random_uuid(), 'x', :'tok62')->>'error', 'target_not_signalable', '62. later signal -> target_not_signalable');
 
 -- replay of an execution that ended while suspended (§4.9): nothing of the suspension is reset
@@ -716,7 +715,7 @@ SELECT is((t.s(t.id(31))).attempt_index, 1, 'the new suspension belongs to the r
 -- 63. execution deadline while suspended
 SELECT t.new(63);
 SELECT t.sus(t.id(63), t.wp(143));
-UPDATE ff.execution SET execution_deadline_at = 1000000010000 WHERE execution_id = t.uuid(t.id(63));
+UPDATE ff.execution SET execution_deadline_at = 1000000010000 WHERE execution_id = t.exec_uuid(t.id(63));
 SELECT is(ff.scan_execution_deadlines()->>'processed', '1', '63. the deadline scanner takes it');
 SELECT is((t.row(t.id(63))).public_state::text, 'expired', '63. expired');
 SELECT is(((t.s(t.id(63))).close_reason, (t.w(t.wp(143))).state, (t.w(t.wp(143))).cond_closed_reason)::text,
@@ -734,9 +733,9 @@ SELECT is(ff.claim_resumed_execution(t.id(64), 'w2', 'w2-1', 'default')->>'statu
 SELECT is(ARRAY[e.current_attempt_index::text, e.current_attempt_id::text, e.current_lease_epoch::text],
           ARRAY['0', (:'b64'::ff.executions).current_attempt_id::text, ((:'b64'::ff.executions).current_lease_epoch + 1)::text],
           '64. same attempt, epoch + 1') FROM t.row(t.id(64)) e;
-SELECT is((SELECT (attempt_state, resumed_at, suspended_at, suspension_id)::text FROM ff.attempt WHERE execution_id = t.uuid(t.id(64))),
+SELECT is((SELECT (attempt_state, resumed_at, suspended_at, suspension_id)::text FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(64))),
           '(started,1000000010000,,)', '64. attempt started again, resumed_at set, suspension cleared');
-SELECT is((SELECT event || ':' || reason FROM ff.lease_history WHERE execution_id = t.uuid(t.id(64)) ORDER BY seq DESC LIMIT 1),
+SELECT is((SELECT event || ':' || reason FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(64)) ORDER BY seq DESC LIMIT 1),
           'acquired:claim_resumed', '64. history acquired/claim_resumed');
 
 -- 65. a resumed execution keeps its place (original created_at)
@@ -793,10 +792,10 @@ SELECT is((SELECT count(*)::int FROM ff.execution e WHERE (SELECT count(*) FROM 
 
 -- 74. retention deletes everything of the execution
 SELECT ff.purge_execution(t.id(62));
-SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.uuid(t.id(62)))
-        + (SELECT count(*)::int FROM ff.signal WHERE execution_id = t.uuid(t.id(62)))
-        + (SELECT count(*)::int FROM ff.suspension WHERE execution_id = t.uuid(t.id(62)))
-        + (SELECT count(*)::int FROM ff.signal_dedup WHERE execution_id = t.uuid(t.id(62))), 0,
+SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(62)))
+        + (SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(t.id(62)))
+        + (SELECT count(*)::int FROM ff.suspension WHERE execution_id = t.exec_uuid(t.id(62)))
+        + (SELECT count(*)::int FROM ff.signal_dedup WHERE execution_id = t.exec_uuid(t.id(62))), 0,
           '74. suspension, all waitpoints (pending too), signals and guards deleted');
 
 -- approval convenience

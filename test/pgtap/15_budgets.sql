@@ -9,7 +9,6 @@ $$;
 CREATE FUNCTION t.q(n integer) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
     SELECT format('00000000-0000-4000-c000-%s', lpad(n::text, 12, '0'))::uuid
 $$;
-CREATE FUNCTION t.uuid(id text) RETURNS uuid LANGUAGE sql AS $$ SELECT (ff.parse_execution_id(id)).execution_uuid $$;
 CREATE FUNCTION t.usage(b uuid, d text) RETURNS bigint LANGUAGE sql AS $$
     SELECT value FROM ff.budget_usage WHERE budget_id = b AND dimension = d
 $$;
@@ -252,7 +251,7 @@ SELECT ff.create_execution(t.id(58), lane_id => 'adm3', policy_json => jsonb_bui
 SELECT t.claim1('adm3');
 SELECT ok((t.row(t.id(58))).blocking_detail LIKE 'budget ff:budget:' || t.b(54) || '%', '55. both breached: the first''s detail');
 SELECT ff.create_execution(t.id(59), lane_id => 'adm4');
-UPDATE ff.execution SET budget_ids = 'not-a-uuid, ,' || t.b(1)::text WHERE execution_id = t.uuid(t.id(59));
+UPDATE ff.execution SET budget_ids = 'not-a-uuid, ,' || t.b(1)::text WHERE execution_id = t.exec_uuid(t.id(59));
 SELECT is(t.claim1('adm4'), t.id(59), '56. non-UUID and unknown-limit ids admit');
 SELECT ff.create_quota_policy(t.q(58), 60, 1, 0);
 SELECT ff.create_quota_policy(t.q(59), 60, 0, 1);
@@ -360,11 +359,11 @@ SELECT is((t.row(t.id(80))).public_state::text, 'waiting', '74. the union of A {
 SELECT is((SELECT count(*)::int FROM ff.claim_next('route', 'a', 'a-1', '{gpu}')), 0, '74. a worker with only gpu does not take it');
 -- 77: a stale reason never matches the scanner's predicate
 UPDATE ff.execution SET eligibility_state = 'blocked_by_budget', blocking_reason = 'waiting_for_quota', public_state = 'rate_limited'
- WHERE execution_id = t.uuid(t.id(72));
+ WHERE execution_id = t.exec_uuid(t.id(72));
 SELECT is(ff.scan_unblock()->>'errors', '0', '77. a stale entry is skipped without error');
 SELECT is((t.row(t.id(72))).eligibility_state::text, 'blocked_by_budget', '77. and left alone');
 UPDATE ff.execution SET eligibility_state = 'blocked_by_lane_state', blocking_reason = 'paused_by_policy', public_state = 'waiting'
- WHERE execution_id = t.uuid(t.id(72));
+ WHERE execution_id = t.exec_uuid(t.id(72));
 
 -- 79-88. the worker registry
 SELECT t.at(1000000100000);
@@ -403,7 +402,7 @@ SELECT is(ff.register_worker('w0', 'pool', namespace => 'listing')->>'result', '
 -- 85. expired leases
 SELECT ff.create_execution(t.id(91 + g), lane_id => 'exp') FROM generate_series(0, 3) g;
 SELECT ff.claim_next('exp', 'w', 'w-1', lease_ttl_ms => 1000, max_count => 4);
-UPDATE ff.execution SET lease_expires_at = 1000000106500 WHERE lane_id = 'exp' AND execution_id IN (t.uuid(t.id(91)), t.uuid(t.id(92)), t.uuid(t.id(93)));
+UPDATE ff.execution SET lease_expires_at = 1000000106500 WHERE lane_id = 'exp' AND execution_id IN (t.exec_uuid(t.id(91)), t.exec_uuid(t.id(92)), t.exec_uuid(t.id(93)));
 SELECT t.at(1000000107500);
 SELECT is(ARRAY(SELECT execution_id FROM ff.list_expired_leases(after_expires_at => 1000000106499, "limit" => 2)), ARRAY[t.id(91), t.id(92)],
           '85. by (expiry, id), limit');

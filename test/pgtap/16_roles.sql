@@ -12,22 +12,6 @@ CREATE ROLE t_submitter LOGIN IN ROLE ff_submitter;
 CREATE ROLE t_admin LOGIN IN ROLE ff_admin;
 CREATE ROLE t_nobody LOGIN;
 
--- Run q as role r; the first column of its first row, or 'ERROR <sqlstate>'.
-CREATE FUNCTION t.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    res text;
-    path text := current_setting('search_path');
-BEGIN
-    PERFORM set_config('role', r, true);
-    BEGIN
-        EXECUTE q INTO res;
-    EXCEPTION WHEN OTHERS THEN
-        res := 'ERROR ' || SQLSTATE;
-    END;
-    PERFORM set_config('role', 'none', true);
-    PERFORM set_config('search_path', path, true);
-    RETURN res;
-END $$;
 
 -- the roles and the shape of every function
 SELECT is((SELECT count(*)::int FROM pg_roles WHERE rolname IN ('ff_reader', 'ff_worker', 'ff_submitter', 'ff_admin')), 4,

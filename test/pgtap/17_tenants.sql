@@ -11,19 +11,6 @@ CREATE ROLE t_boss LOGIN IN ROLE ff_admin;
 SELECT ff.grant_namespace('t_alice', 'alpha');
 SELECT ff.grant_namespace('t_bob', 'beta');
 
-CREATE FUNCTION t.as_role(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    res text;
-BEGIN
-    PERFORM set_config('role', r, true);
-    BEGIN
-        EXECUTE q INTO res;
-    EXCEPTION WHEN OTHERS THEN
-        res := 'ERROR ' || SQLSTATE;
-    END;
-    PERFORM set_config('role', 'none', true);
-    RETURN res;
-END $$;
 CREATE FUNCTION t.b(n integer) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT format('{fp:1}:00000000-0000-4000-8000-%s', lpad(n::text, 12, '0'))
 $$;
