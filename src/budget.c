@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(ff_create_quota_policy);
 PG_FUNCTION_INFO_V1(ff_check_admission_and_record);
 PG_FUNCTION_INFO_V1(ff_release_admission);
 PG_FUNCTION_INFO_V1(ff_set_execution_admission);
+PG_FUNCTION_INFO_V1(ff_budget_block_detail_sql);
 
 #define FF_MAX_BUDGET_DIMENSIONS	64
 #define FF_USAGE_DEDUP_TTL_MS		INT64CONST(86400000)
@@ -865,7 +866,7 @@ ff_release_admission(PG_FUNCTION_ARGS)
 
 /* ---- claim-time admission (§5.1 b-c) ---- */
 
-/* The first attached budget at or over a hard limit (same rule as ff._budget_block_detail). */
+/* The first attached budget at or over a hard limit, in attachment then dimension order. */
 static FFPlan plan_budget_breach = {
 	"SELECT l.budget_id, l.dimension, coalesce(u.value, 0), l.hard_limit "
 	"FROM pg_catalog.unnest($1::uuid[]) WITH ORDINALITY x(id, ord) "
@@ -900,6 +901,42 @@ budget_ids_array(const char *csv)
 	}
 	return construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
 }
+
+/*
+ * Why the attached budgets (CSV) refuse admission — the first one at or
+ * over a hard limit (usage >= limit, §5.1) — or NULL when every one admits.
+ * The claim path and the unblock scanner (ff._budget_block_detail) share it.
+ */
+static char *
+budget_block_detail(const char *csv)
+{
+	Datum		v[1];
+
+	v[0] = PointerGetDatum(budget_ids_array(csv));
+	if (ff_plan_exec(&plan_budget_breach, v, NULL, 1) == 0)
+		return NULL;
+	return psprintf("budget ff:budget:%s:usage: %s " INT64_FORMAT "/" INT64_FORMAT,
+					ff_col_text(0, 1), ff_col_text(0, 2), ff_col_int64(0, 3, 0), ff_col_int64(0, 4, 0));
+}
+
+/* ff._budget_block_detail(budget_ids text) -> text */
+Datum
+ff_budget_block_detail_sql(PG_FUNCTION_ARGS)
+{
+	char	   *detail;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	ff_spi_connect();
+	detail = budget_block_detail(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	if (detail == NULL)
+	{
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(detail)));
+}
+
 static FFPlan plan_policy_limits = {
 	"SELECT window_seconds, max_requests_per_window, active_concurrency_cap, jitter_ms "
 	"FROM ff.quota_policy WHERE quota_policy_id = $1",
@@ -917,19 +954,12 @@ bool
 ff_admit_for_claim(ExecCore *c, int64 now)
 {
 	Datum		v[1];
+	char	   *refusal;
 
-	if (c->budget_ids != NULL)
+	if (c->budget_ids != NULL && (refusal = budget_block_detail(c->budget_ids)) != NULL)
 	{
-		v[0] = PointerGetDatum(budget_ids_array(c->budget_ids));
-		if (ff_plan_exec(&plan_budget_breach, v, NULL, 1) > 0)
-		{
-			ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET,
-							psprintf("budget ff:budget:%s:usage: %s " INT64_FORMAT "/" INT64_FORMAT,
-									 ff_col_text(0, 1), ff_col_text(0, 2),
-									 ff_col_int64(0, 3, 0), ff_col_int64(0, 4, 0)),
-							now);
-			return false;
-		}
+		ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET, refusal, now);
+		return false;
 	}
 	if (c->quota_policy_id.set)
 	{
@@ -972,6 +1002,17 @@ ff_admit_for_claim(ExecCore *c, int64 now)
 
 /* ---- attaching budgets and a quota to executions (§2.3) ---- */
 
+/* Append a budget id to the attachment CSV unless it is there already. */
+static void
+csv_add_budget(StringInfo csv, const pg_uuid_t *u)
+{
+	char		txt[37];
+
+	ff_format_uuid(u, txt);
+	if (strstr(csv->data, txt) == NULL)	/* ids are fixed-length: no false match */
+		appendStringInfo(csv, "%s%s", csv->len ? "," : "", txt);
+}
+
 /*
  * The policy's budget_ids array as the stored CSV (given order, duplicates
  * dropped); NULL when absent or empty.  *bad is set for a malformed array.
@@ -983,9 +1024,7 @@ ff_policy_budget_ids(Jsonb *policy, const char **bad)
 			   *arr;
 	StringInfoData s;
 	int			n,
-				i,
-				j;
-	char	  **seen;
+				i;
 
 	*bad = NULL;
 	if (policy == NULL || !JB_ROOT_IS_OBJECT(policy))
@@ -1005,12 +1044,10 @@ ff_policy_budget_ids(Jsonb *policy, const char **bad)
 		return NULL;
 	}
 	initStringInfo(&s);
-	seen = palloc(Max(n, 1) * sizeof(char *));
 	for (i = 0; i < n; i++)
 	{
 		JsonbValue *e = getIthJsonbValueFromContainer(arr->val.binary.data, i);
 		pg_uuid_t	u;
-		char		txt[37];
 
 		if (e == NULL || e->type != jbvString ||
 			!ff_parse_uuid(e->val.string.val, e->val.string.len, &u))
@@ -1018,14 +1055,7 @@ ff_policy_budget_ids(Jsonb *policy, const char **bad)
 			*bad = "budget_ids:not_uuid";
 			return NULL;
 		}
-		ff_format_uuid(&u, txt);
-		seen[i] = pstrdup(txt);
-		for (j = 0; j < i; j++)
-			if (strcmp(seen[j], txt) == 0)
-				break;
-		if (j < i)
-			continue;
-		appendStringInfo(&s, "%s%s", s.len ? "," : "", txt);
+		csv_add_budget(&s, &u);
 	}
 	return s.len ? s.data : NULL;
 }
@@ -1051,8 +1081,7 @@ ff_set_execution_admission(PG_FUNCTION_ARGS)
 		Datum	   *e;
 		bool	   *en;
 		int			n,
-					i,
-					j;
+					i;
 
 		if (ARR_NDIM(budgets) > 1)
 			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("budget_ids must be one-dimensional")));
@@ -1063,17 +1092,9 @@ ff_set_execution_admission(PG_FUNCTION_ARGS)
 					 errmsg("at most %d budgets can be attached, got %d", FF_MAX_ATTACHED_BUDGETS, n)));
 		for (i = 0; i < n; i++)
 		{
-			char		txt[37];
-
 			if (en[i])
 				ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("budget_ids must not contain NULL")));
-			for (j = 0; j < i; j++)
-				if (memcmp(DatumGetUUIDP(e[j])->data, DatumGetUUIDP(e[i])->data, UUID_LEN) == 0)
-					break;
-			if (j < i)
-				continue;
-			ff_format_uuid(DatumGetUUIDP(e[i]), txt);
-			appendStringInfo(&csv, "%s%s", csv.len ? "," : "", txt);
+			csv_add_budget(&csv, DatumGetUUIDP(e[i]));
 		}
 	}
 	ff_spi_connect();

@@ -87,19 +87,9 @@ COMMENT ON FUNCTION ff.set_execution_admission(text, uuid[], uuid) IS
 
 -- The block detail of the first attached budget at or over a hard limit
 -- (usage >= limit), NULL when every budget admits.  Ids that are not UUIDs
--- and budgets without limits admit.
+-- and budgets without limits admit.  The same C code decides at claim time.
 CREATE FUNCTION ff._budget_block_detail(budget_ids text) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT format('budget ff:budget:%s:usage: %s %s/%s', l.budget_id, l.dimension, coalesce(u.value, 0), l.hard_limit)
-    FROM pg_catalog.unnest(pg_catalog.string_to_array(budget_ids, ',')) WITH ORDINALITY x(raw, ord)
-    CROSS JOIN LATERAL (SELECT CASE WHEN btrim(x.raw) ~* '^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$'
-                                    THEN btrim(x.raw)::uuid END AS id) b
-    JOIN ff.budget_limit l ON l.budget_id = b.id AND l.hard_limit > 0
-    LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension
-    WHERE coalesce(u.value, 0) >= l.hard_limit
-    ORDER BY x.ord, l.dimension
-    LIMIT 1
-$$;
+    AS 'MODULE_PATHNAME', 'ff_budget_block_detail_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff._budget_block_detail(text) IS 'Internal: why attached budgets refuse admission, or NULL';
 
 -- Whether a quota would refuse an admission now (window 0 means 60 s):
