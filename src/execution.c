@@ -293,28 +293,6 @@ ff_create_execution(PG_FUNCTION_ARGS)
 
 /* ---- lease-bound terminal and parking operations ---- */
 
-/*
- * lock_and_validate
- *		The common prologue of complete / fail / delay / wait-children:
- *		lock, resolve the fence (operator override allowed), validate the
- *		lease with expiry marking.  False with *r set on any failure.
- */
-static bool
-lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
-				  ExecCore *c, FFResult *r)
-{
-	bool		trusted;
-
-	if (!ff_core_lock(id, c))
-	{
-		ff_result_not_found(r);
-		return false;
-	}
-	if (!ff_fence_resolve(f, source, true, &trusted, r))
-		return false;
-	return ff_lease_validate(c, f, trusted, now, r);
-}
-
 static FFPlan plan_store_result = {
 	"UPDATE ff.execution_data SET result = $3 WHERE partition = $1 AND execution_id = $2",
 	3, {INT2OID, UUIDOID, BYTEAOID}
@@ -344,7 +322,7 @@ ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 no
 {
 	ExecCore	c;
 
-	if (lock_and_validate(id, f, source, now, &c, r))
+	if (ff_lease_lock_and_validate(id, f, source, now, &c, r))
 	{
 		ff_attempt_end(&c, c.current_attempt_index, "ended_success", now, NULL, NULL);
 		ff_stream_close(&c, c.current_attempt_index, "attempt_success", now, false);
@@ -451,7 +429,7 @@ ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char 
 {
 	ExecCore	c;
 
-	if (lock_and_validate(id, f, source, now, &c, r))
+	if (ff_lease_lock_and_validate(id, f, source, now, &c, r))
 	{
 		int64		backoff = retry_delay_ms(ff_execution_policy(&c), c.retry_count);
 		int64		idx = c.current_attempt_index;
@@ -645,7 +623,7 @@ ff_delay_execution(PG_FUNCTION_ARGS)
 
 	ff_check_nonnegative(delay_until, "delay_until");
 	ff_spi_connect();
-	if (lock_and_validate(id, &f, source, now, &c, &r))
+	if (ff_lease_lock_and_validate(id, &f, source, now, &c, &r))
 	{
 		park_attempt(&c, "worker_delay", ELIG_NOT_ELIGIBLE_UNTIL_TIME, BLOCK_WAITING_FOR_DELAY,
 					 psprintf("delayed until " INT64_FORMAT, delay_until), now);
@@ -672,7 +650,7 @@ ff_move_to_waiting_children(PG_FUNCTION_ARGS)
 	ExecCore	c;
 
 	ff_spi_connect();
-	if (lock_and_validate(id, &f, source, now, &c, &r))
+	if (ff_lease_lock_and_validate(id, &f, source, now, &c, &r))
 	{
 		park_attempt(&c, "waiting_children", ELIG_BLOCKED_BY_DEPENDENCIES,
 					 BLOCK_WAITING_FOR_CHILDREN,

@@ -79,6 +79,29 @@ ff_fence_resolve(const Fence *f, const char *source, bool allow_override,
 }
 
 /*
+ * ff_lease_lock_and_validate
+ *		The prologue of every lease-bound operation (complete, fail, delay,
+ *		wait-children, suspend, create_pending_waitpoint): lock, resolve the
+ *		fence (operator override when source says so), validate the lease
+ *		with expiry marking.  False with *r set on any failure.
+ */
+bool
+ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
+						   ExecCore *c, FFResult *r)
+{
+	bool		trusted;
+
+	if (!ff_core_lock(id, c))
+	{
+		ff_result_not_found(r);
+		return false;
+	}
+	if (!ff_fence_resolve(f, source, true, &trusted, r))
+		return false;
+	return ff_lease_validate(c, f, trusted, now, r);
+}
+
+/*
  * ff_require_admin
  *		Operator powers (acting without the lease) belong to ff_admin.  The
  *		caller is the role outside the SECURITY DEFINER call (session user

@@ -22,6 +22,8 @@ extern bool ff_fence_resolve(const Fence *f, const char *source,
 							 bool allow_override, bool *trusted, FFResult *r);
 extern bool ff_lease_validate(ExecCore *c, const Fence *f, bool trusted,
 							  int64 now, FFResult *r);
+extern bool ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
+									   ExecCore *c, FFResult *r);
 extern void ff_require_admin(const char *what);
 extern bool ff_lease_is_expired(const ExecCore *c, int64 now);
 extern void ff_lease_mark_expired(ExecCore *c, int64 now);

@@ -851,22 +851,15 @@ ff_suspension_resume_core(ExecCore *c, int64 delay_ms, const char *delay_detail,
 /*
  * Lock the execution and check the caller holds its lease (suspend §4.1.2
  * steps 3-6; create_pending_waitpoint takes the same fence, Appendix C
- * #15): the full fence, no operator override, an expired lease marked
- * (committed), and the attempt index, refused with attempt_error.
+ * #15): the full fence (no source, so no operator override), an expired
+ * lease marked (committed), and the attempt index, refused with
+ * attempt_error.
  */
 static bool
 lock_lease_holder(ExecId id, Fence *f, int64 attempt_index, const char *attempt_error,
 				  int64 now, ExecCore *c, FFResult *r)
 {
-	bool		trusted;
-
-	if (!ff_core_lock(id, c))
-	{
-		ff_result_not_found(r);
-		return false;
-	}
-	if (!ff_fence_resolve(f, NULL, false, &trusted, r) ||
-		!ff_lease_validate(c, f, false, now, r))
+	if (!ff_lease_lock_and_validate(id, f, NULL, now, c, r))
 		return false;
 	if (c->current_attempt_index != attempt_index)
 	{
