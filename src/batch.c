@@ -12,10 +12,13 @@
  *	  - Every argument is checked before anything is written (lengths,
  *	    NULL elements, id syntax, sizes): bad input raises and changes
  *	    nothing.  Items then run in array order in the caller's
- *	    transaction; executions are locked one at a time in that order, so
- *	    two batches naming the same executions in different orders can
- *	    deadlock like any two transactions would — PostgreSQL detects it
- *	    and one batch rolls back whole.
+ *	    transaction.
+ *	  - A batch of distinct executions locks them all with one statement,
+ *	    in (partition, execution_id) order whatever the array order, so
+ *	    two batches never deadlock on each other, and defers its writes
+ *	    (spi_plan.h): each table is written once per batch, not per item.
+ *	    A batch naming an execution twice runs item by item instead (the
+ *	    second item must see the first's write), locking in array order.
  *
  * IDENTIFICATION
  *	  src/batch.c
@@ -181,6 +184,40 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
 	FF_RETURN_RESULT(&r);
 }
 
+static int
+exec_id_order(const void *a, const void *b)
+{
+	const ExecId *x = a,
+			   *y = b;
+
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	return memcmp(x->uuid.data, y->uuid.data, UUID_LEN);
+}
+
+/*
+ * batch_begin
+ *		With SPI connected: for distinct executions, lock them all and start
+ *		deferring writes.  Returns whether it did (batch_end then flushes).
+ */
+static bool
+batch_begin(BatchItems *b)
+{
+	ExecId	   *sorted = palloc(sizeof(ExecId) * Max(b->n, 1));
+	int			i;
+
+	if (b->n < 2)
+		return false;
+	memcpy(sorted, b->ids, sizeof(ExecId) * b->n);
+	qsort(sorted, b->n, sizeof(ExecId), exec_id_order);
+	for (i = 1; i < b->n; i++)
+		if (exec_id_order(&sorted[i - 1], &sorted[i]) == 0)
+			return false;
+	ff_defer_begin();
+	ff_core_lock_many(b->ids, b->n);
+	return true;
+}
+
 static bool
 item_ok(Jsonb *j)
 {
@@ -201,6 +238,7 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 	BatchArg	results = batch_optional(fcinfo, 4, BYTEAOID, "result_payloads", b.n);
 	int64		now = ff_now_ms();
 	Jsonb	  **items;
+	bool		deferred;
 	int			i,
 				ok = 0;
 
@@ -208,6 +246,7 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 		if (!results.nulls[i])
 			ff_check_result_size(DatumGetByteaPP(results.elems[i]));
 	ff_spi_connect();
+	deferred = batch_begin(&b);
 	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
 	for (i = 0; i < b.n; i++)
 	{
@@ -219,6 +258,8 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 		items[i] = ffr_finish(&r);
 		ok += item_ok(items[i]);
 	}
+	if (deferred)
+		ff_defer_flush();
 	return batch_result(&b, items, ok);
 }
 
@@ -236,6 +277,7 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	char	  **why;
 	Jsonb	  **items;
+	bool		deferred;
 	int			i,
 				ok = 0;
 
@@ -248,6 +290,7 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 			ff_check_max_len(why[i], 4096, "failure_reason");
 		}
 	ff_spi_connect();
+	deferred = batch_begin(&b);
 	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
 	for (i = 0; i < b.n; i++)
 	{
@@ -258,5 +301,7 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 		items[i] = ffr_finish(&r);
 		ok += item_ok(items[i]);
 	}
+	if (deferred)
+		ff_defer_flush();
 	return batch_result(&b, items, ok);
 }

@@ -665,7 +665,10 @@ static FFPlan plan_events = {
 };
 static FFPlan plan_event_done = {
 	"UPDATE ff.completion_event SET processed_at = $3 WHERE partition = $1 AND event_id = $2",
-	3, {INT2OID, INT8OID, INT8OID}
+	3, {INT2OID, INT8OID, INT8OID}, NULL, false,
+	"UPDATE ff.completion_event c SET processed_at = v.a3 FROM %s "
+	"WHERE c.partition = v.a1 AND c.event_id = v.a2",
+	0, true
 };
 static FFPlan plan_event_failed = {
 	"UPDATE ff.completion_event SET dispatch_failures = dispatch_failures + 1, last_error = $3, "
@@ -787,8 +790,26 @@ ff_dispatch_completions(PG_FUNCTION_ARGS)
 			if (events[i].has_flow)
 				events[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
 		}
+		/*
+		 * An event of an execution outside any flow has nothing to resolve:
+		 * they are all marked processed by one statement, and only flow
+		 * members pay for a subtransaction each.
+		 */
+		ff_defer_begin();
+		for (i = 0; i < n; i++)
+			if (!events[i].has_flow)
+			{
+				v[0] = Int16GetDatum((int16) events[i].partition);
+				v[1] = Int64GetDatum(events[i].event_id);
+				v[2] = Int64GetDatum(now);
+				ff_plan_exec(&plan_event_done, v, NULL, 0);
+				processed++;
+			}
+		ff_defer_flush();
 		for (i = 0; i < n; i++)
 		{
+			if (!events[i].has_flow)
+				continue;
 			if (dispatch_event(&events[i], now, callercxt, &resolved))
 				processed++;
 			else

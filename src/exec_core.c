@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -66,10 +67,15 @@ ff_core_select_list(void)
 	return select_list;
 }
 
-/* Each macro appends "col = $k" (store) for one mutable field. */
+/*
+ * Each macro appends "col = $k" (store) and "col = v.ak" (its set form,
+ * for deferred stores) for one mutable field.
+ */
 #define UPD(n, type, cast) \
 	do { \
 		appendStringInfo(&buf, "%s" #n " = $%d%s", first ? "" : ", ", \
+						 plan->nargs + 1, cast); \
+		appendStringInfo(&set, "%s" #n " = v.a%d%s", first ? "" : ", ", \
 						 plan->nargs + 1, cast); \
 		plan->argtypes[plan->nargs++] = type; \
 		first = false; \
@@ -82,15 +88,23 @@ ff_core_select_list(void)
 static void
 build_store_plan(FFPlan *plan)
 {
-	StringInfoData buf;
+	StringInfoData buf,
+				set;
 	bool		first = true;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 	initStringInfo(&buf);
+	initStringInfo(&set);
 	appendStringInfoString(&buf, "UPDATE ff.execution SET ");
+	appendStringInfoString(&set, "UPDATE ff.execution e SET ");
 	FF_CORE_MUTABLE_FIELDS(UPD_T, UPD_I, UPD_U, UPD_E)
 	appendStringInfoString(&buf, " WHERE partition = $1 AND execution_id = $2");
+	appendStringInfoString(&set, " FROM %s WHERE e.partition = v.a1 AND e.execution_id = v.a2");
 	plan->sql = buf.data;
+	plan->set_sql = set.data;
+	/* a later store of the same row replaces an earlier one: whole rows */
+	plan->key_args = 2;
+	plan->each_row = true;
 	MemoryContextSwitchTo(old);
 }
 
@@ -200,7 +214,7 @@ ff_lane_channel(const char *lane_id)
 static void
 announce_work(ExecCore *c)
 {
-	if (core_claimable(c) && !c->loaded_claimable && c->lane_id)
+	if (ff_notify_work && core_claimable(c) && !c->loaded_claimable && c->lane_id)
 		Async_Notify(ff_lane_channel(c->lane_id), "");
 	c->loaded_claimable = core_claimable(c);
 }
@@ -223,6 +237,89 @@ ff_core_from_row(int row, ExecCore *c)
 }
 
 /*
+ * Rows locked ahead by ff_core_lock_many for a batch that defers its
+ * writes, sorted by (partition, execution_id); they live in the deferral's
+ * memory and are forgotten with it.
+ */
+static ExecCore *prefetched = NULL;
+static int	nprefetched = 0;
+
+static void
+prefetch_forget(void *arg)
+{
+	prefetched = NULL;
+	nprefetched = 0;
+}
+
+static int
+exec_id_cmp(const ExecId *a, const ExecId *b)
+{
+	if (a->partition != b->partition)
+		return a->partition < b->partition ? -1 : 1;
+	return memcmp(a->uuid.data, b->uuid.data, UUID_LEN);
+}
+
+static int
+prefetched_cmp(const void *key, const void *row)
+{
+	return exec_id_cmp((const ExecId *) key, &((const ExecCore *) row)->id);
+}
+
+static FFPlan plan_lock_many = {NULL, 2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true};
+
+/*
+ * ff_core_lock_many
+ *		Lock the rows of n distinct executions with one statement, in
+ *		(partition, execution_id) order - the lock order of every batch, so
+ *		two batches never deadlock on each other - and keep them for
+ *		ff_core_lock until the deferred writes are flushed.  Requires
+ *		ff_defer_begin.
+ */
+void
+ff_core_lock_many(const ExecId *ids, int n)
+{
+	MemoryContext cxt = ff_defer_context();
+	MemoryContextCallback *cb;
+	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		args[2];
+	uint64		got,
+				i;
+
+	if (cxt == NULL)
+		elog(ERROR, "ff_core_lock_many needs deferred writes");
+	if (plan_lock_many.sql == NULL)
+		plan_lock_many.sql =
+			MemoryContextStrdup(TopMemoryContext,
+								psprintf("SELECT %s FROM ff.execution WHERE (partition, execution_id) IN "
+										 "(SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), "
+										 "pg_catalog.unnest($2)) AS v(p, u)) "
+										 "ORDER BY partition, execution_id FOR UPDATE",
+										 ff_core_select_list()));
+	for (i = 0; i < (uint64) n; i++)
+	{
+		parts[i] = Int16GetDatum((int16) ids[i].partition);
+		uuids[i] = UUIDPGetDatum(&ids[i].uuid);
+	}
+	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	got = ff_plan_exec(&plan_lock_many, args, NULL, 0);
+	prefetched = MemoryContextAlloc(cxt, sizeof(ExecCore) * Max(got, 1));
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		for (i = 0; i < got; i++)
+			ff_core_from_row((int) i, &prefetched[i]);
+		MemoryContextSwitchTo(old);
+	}
+	nprefetched = (int) got;
+	cb = MemoryContextAlloc(cxt, sizeof(*cb));
+	cb->func = prefetch_forget;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(cxt, cb);
+}
+
+/*
  * ff_core_lock
  *		Lock and read the execution row; false when it does not exist.
  */
@@ -231,6 +328,16 @@ ff_core_lock(ExecId id, ExecCore *c)
 {
 	Datum		values[2];
 
+	if (prefetched != NULL)
+	{
+		ExecCore   *row = bsearch(&id, prefetched, nprefetched, sizeof(ExecCore),
+								  prefetched_cmp);
+
+		if (row == NULL)
+			return false;
+		*c = *row;
+		return ff_namespace_allowed(c->namespace);
+	}
 	if (plan_lock.sql == NULL)
 		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
 											psprintf("SELECT %s FROM ff.execution WHERE partition = $1 "
@@ -401,7 +508,14 @@ static FFPlan plan_attempt_insert = {
 	"'started', $6, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
 	17, {INT2OID, UUIDOID, INT4OID, UUIDOID, TEXTOID, INT8OID, UUIDOID, INT8OID,
 		TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-	JSONBOID}
+	JSONBOID}, NULL, false,
+	"INSERT INTO ff.attempt (partition, execution_id, attempt_index, attempt_id, "
+	"attempt_type, attempt_state, created_at, started_at, lease_id, lease_epoch, "
+	"worker_id, worker_instance_id, retry_reason, previous_attempt_index, "
+	"replay_reason, replay_requested_by, replayed_from_attempt_index, "
+	"reclaim_reason, policy) SELECT a1, a2, a3, a4, a5::ff.attempt_type, "
+	"'started', a6, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17 FROM %s",
+	0, true
 };
 
 static inline Datum
@@ -452,7 +566,11 @@ static FFPlan plan_attempt_end = {
 	"ended_at = $5, failure_reason = COALESCE($6, failure_reason), "
 	"failure_category = COALESCE($7, failure_category) "
 	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
-	7, {INT2OID, UUIDOID, INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}
+	7, {INT2OID, UUIDOID, INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, NULL, false,
+	"UPDATE ff.attempt t SET attempt_state = v.a4::ff.attempt_record_state, "
+	"ended_at = v.a5, failure_reason = COALESCE(v.a6, t.failure_reason), "
+	"failure_category = COALESCE(v.a7, t.failure_category) FROM %s "
+	"WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3"
 };
 
 /* End attempt idx in one of the terminal attempt states. */
@@ -532,7 +650,11 @@ static FFPlan plan_history_insert = {
 	"lease_epoch, attempt_index, attempt_id, worker_id, worker_instance_id, "
 	"reason, detail, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 	13, {INT2OID, UUIDOID, INT8OID, TEXTOID, UUIDOID, INT8OID, INT4OID, UUIDOID,
-	TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID}
+	TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID}, NULL, false,
+	"INSERT INTO ff.lease_history (partition, execution_id, seq, event, lease_id, "
+	"lease_epoch, attempt_index, attempt_id, worker_id, worker_instance_id, "
+	"reason, detail, ts) SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13 FROM %s",
+	0, true
 };
 static FFPlan plan_history_trim = {
 	"DELETE FROM ff.lease_history WHERE partition = $1 AND execution_id = $2 AND seq <= $3",
@@ -585,7 +707,10 @@ static FFPlan plan_stream_close = {
 	"UPDATE ff.stream_meta SET closed_at = $4, closed_reason = $5 "
 	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3 "
 	"AND (NOT $6 OR closed_at IS NULL)",
-	6, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID, BOOLOID}
+	6, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID, BOOLOID}, NULL, false,
+	"UPDATE ff.stream_meta t SET closed_at = v.a4, closed_reason = v.a5 FROM %s "
+	"WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3 "
+	"AND (NOT v.a6 OR t.closed_at IS NULL)"
 };
 
 /* Close the stream of attempt idx, if it has one. */
@@ -607,11 +732,50 @@ ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now, bool only
 
 /* ---- completion events (§3.32, ARCHITECTURE §6) ---- */
 
+static void completion_announce_all(uint64 n);
+
+/* Both forms return the event as completion_announce reads it. */
 static FFPlan plan_completion_insert = {
 	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
-	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5) RETURNING event_id",
-	5, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID}
+	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5) "
+	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
+	5, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID}, NULL, false,
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
+	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5 FROM %s "
+	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
+	0, true, completion_announce_all
 };
+
+/* NOTIFY ff_completion for the event in row `row` of the insert's result. */
+static void
+completion_announce(int row)
+{
+	bool		isnull;
+	Datum		flow = ff_col_datum(row, 4, &isnull);
+	char		flowbuf[37];
+
+	if (!ff_notify_completions)
+		return;
+	if (!isnull)
+		ff_format_uuid(DatumGetUUIDP(flow), flowbuf);
+	Async_Notify("ff_completion",
+				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
+						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
+						  ff_col_int64(row, 1, 0),
+						  ff_format_exec_id((int) ff_col_int64(row, 2, 0),
+											DatumGetUUIDP(ff_col_datum(row, 3, &isnull))),
+						  isnull ? "" : "\"", isnull ? "null" : flowbuf,
+						  isnull ? "" : "\"", ff_col_text(row, 5)));
+}
+
+static void
+completion_announce_all(uint64 n)
+{
+	uint64		i;
+
+	for (i = 0; i < n; i++)
+		completion_announce((int) i);
+}
 
 /*
  * ff_completion_emit
@@ -623,8 +787,6 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 {
 	Datum		v[5];
 	bool		n[5] = {false};
-	int64		event_id;
-	char		flow[37];
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
@@ -632,27 +794,22 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 	n[2] = !c->flow_id.set;
 	v[3] = CStringGetTextDatum(ff_outcome_labels[outcome]);
 	v[4] = Int64GetDatum(now);
-	ff_plan_exec(&plan_completion_insert, v, n, 1);
-	event_id = ff_col_int64(0, 1, 0);
-
 	if (c->flow_id.set)
-	{
-		ff_format_uuid(&c->flow_id.v, flow);
 		ff_wake_engine_at_commit();
+	/* deferred: announced when the batch's events are inserted */
+	if (!ff_plan_defer(&plan_completion_insert, v, n))
+	{
+		ff_plan_exec(&plan_completion_insert, v, n, 1);
+		completion_announce(0);
 	}
-	Async_Notify("ff_completion",
-				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
-						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
-						  event_id, ff_format_exec_id(c->id.partition, &c->id.uuid),
-						  c->flow_id.set ? "\"" : "", c->flow_id.set ? flow : "null",
-						  c->flow_id.set ? "\"" : "", ff_outcome_labels[outcome]));
 }
 
 /* ---- claim grants ---- */
 
 static FFPlan plan_grant_delete = {
 	"DELETE FROM ff.claim_grant WHERE partition = $1 AND execution_id = $2",
-	2, {INT2OID, UUIDOID}
+	2, {INT2OID, UUIDOID}, NULL, false,
+	"DELETE FROM ff.claim_grant g USING %s WHERE g.partition = v.a1 AND g.execution_id = v.a2"
 };
 
 void

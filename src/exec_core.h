@@ -111,6 +111,7 @@ extern const char *ff_core_select_list(void);
 extern char *ff_lane_channel(const char *lane_id);
 extern void ff_core_from_row(int row, ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
+extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern bool ff_core_insert(ExecCore *c);
 extern void ff_core_init(ExecCore *c, ExecId id);

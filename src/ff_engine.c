@@ -32,6 +32,8 @@ int			ff_default_retention_s = 86400;
 int			ff_max_payload_bytes = 1048576;
 bool		ff_enabled = true;
 bool		ff_push_dispatch = true;
+bool		ff_notify_completions = true;
+bool		ff_notify_work = true;
 int			ff_launcher_naptime_ms = 5000;
 int			ff_lease_expiry_interval_ms = 1500;
 int			ff_delayed_interval_ms = 750;
@@ -110,6 +112,16 @@ _PG_init(void)
 							 "The engine worker resolves dependencies as completions commit.",
 							 "Off: only the dependency reconciler resolves them, every ff_engine.dependencies_interval.",
 							 &ff_push_dispatch, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ff_engine.notify_completions",
+							 "Every terminal transition sends NOTIFY ff_completion in its transaction.",
+							 "PostgreSQL serialises the commits of notifying transactions (one "
+							 "cluster-wide lock held through the commit's flush); off lifts that "
+							 "ceiling where nobody LISTENs.  Dependency resolution does not need it.",
+							 &ff_notify_completions, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ff_engine.notify_work",
+							 "An execution becoming claimable sends NOTIFY on its lane's channel.",
+							 "Off: workers poll claim_next instead of waiting on the channel.",
+							 &ff_notify_work, true, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ff_engine.launcher_naptime",
 							"How often the launcher looks for databases that need an engine worker.",
 							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,

@@ -17,6 +17,8 @@
 /* GUCs (ff_engine.c) */
 extern int	ff_default_retention_s;
 extern int	ff_max_payload_bytes;
+extern bool ff_notify_completions;
+extern bool ff_notify_work;
 
 /* Finish SPI and return the envelope built in *r (SPI must be connected). */
 #define FF_RETURN_RESULT(r) \

@@ -18,39 +18,257 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
 #include "spi_plan.h"
 
-uint64
-ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+										  generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static uint64
+run_plan(SPIPlanPtr plan, const char *sql, int nargs, Datum *values,
+		 const bool *nulls, long tcount)
 {
 	char		nullflags[FF_PLAN_MAX_ARGS + 1];
 	int			i,
 				rc;
 
-	if (p->plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(p->sql, p->nargs, p->argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s", p->sql,
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		p->plan = plan;
-	}
-	for (i = 0; i < p->nargs; i++)
+	for (i = 0; i < nargs; i++)
 		nullflags[i] = (nulls != NULL && nulls[i]) ? 'n' : ' ';
-	nullflags[p->nargs] = '\0';
-
-	rc = SPI_execute_plan(p->plan, values, nullflags, false, tcount);
+	nullflags[nargs] = '\0';
+	rc = SPI_execute_plan(plan, values, nullflags, false, tcount);
 	if (rc < 0)
-		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", p->sql,
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
 	return SPI_processed;
+}
+
+uint64
+ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
+{
+	if (p->after_flush == NULL && ff_plan_defer(p, values, nulls))
+		return 1;
+	if (p->plan == NULL)
+		p->plan = keep_plan(p->sql, p->nargs, p->argtypes, p->generic);
+	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount);
+}
+
+/* ---- deferred writes ---- */
+
+typedef struct Deferred
+{
+	FFPlan	   *plan;
+	int			n,
+				cap;
+	Datum	   *values;			/* n rows of plan->nargs */
+	bool	   *nulls;
+	struct Deferred *next;
+} Deferred;
+
+/* Non-NULL while deferring; the recorded calls live in it. */
+static MemoryContext defer_cxt = NULL;
+static Deferred *defer_head = NULL,
+		   *defer_tail = NULL;
+
+static void
+defer_forget(void *arg)
+{
+	defer_cxt = NULL;
+	defer_head = defer_tail = NULL;
+}
+
+void
+ff_defer_begin(void)
+{
+	MemoryContextCallback *cb;
+
+	if (defer_cxt != NULL)
+		elog(ERROR, "deferred writes already begun");
+	/* a child of the SPI procedure context: gone with it on any error */
+	defer_cxt = AllocSetContextCreate(CurrentMemoryContext, "ff deferred writes",
+									  ALLOCSET_DEFAULT_SIZES);
+	cb = MemoryContextAlloc(defer_cxt, sizeof(*cb));
+	cb->func = defer_forget;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(defer_cxt, cb);
+}
+
+bool
+ff_deferring(void)
+{
+	return defer_cxt != NULL;
+}
+
+MemoryContext
+ff_defer_context(void)
+{
+	return defer_cxt;
+}
+
+static const bool no_nulls[FF_PLAN_MAX_ARGS];
+
+static bool
+same_key(FFPlan *p, Datum *a, bool *an, Datum *b, const bool *bn)
+{
+	int			k;
+
+	for (k = 0; k < p->key_args; k++)
+	{
+		int16		typlen;
+		bool		byval;
+
+		if (an[k] || bn[k])
+			return false;
+		get_typlenbyval(p->argtypes[k], &typlen, &byval);
+		if (!datumIsEqual(a[k], b[k], byval, typlen))
+			return false;
+	}
+	return true;
+}
+
+bool
+ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
+{
+	MemoryContext old;
+	Deferred   *d;
+	Datum	   *row;
+	bool	   *rownulls;
+	int			k,
+				r;
+
+	if (defer_cxt == NULL || p->set_sql == NULL)
+		return false;
+	old = MemoryContextSwitchTo(defer_cxt);
+	for (d = defer_head; d != NULL && d->plan != p; d = d->next)
+		;
+	if (d == NULL)
+	{
+		d = palloc0(sizeof(Deferred));
+		d->plan = p;
+		d->cap = 16;
+		d->values = palloc(sizeof(Datum) * p->nargs * d->cap);
+		d->nulls = palloc(sizeof(bool) * p->nargs * d->cap);
+		if (defer_tail)
+			defer_tail->next = d;
+		else
+			defer_head = d;
+		defer_tail = d;
+	}
+	for (r = 0; r < d->n; r++)
+		if (p->key_args > 0 &&
+			same_key(p, &d->values[r * p->nargs], &d->nulls[r * p->nargs], values,
+					 nulls ? nulls : no_nulls))
+			break;
+	if (r == d->n)
+	{
+		if (d->n == d->cap)
+		{
+			d->cap *= 2;
+			d->values = repalloc(d->values, sizeof(Datum) * p->nargs * d->cap);
+			d->nulls = repalloc(d->nulls, sizeof(bool) * p->nargs * d->cap);
+		}
+		d->n++;
+	}
+	row = &d->values[r * p->nargs];
+	rownulls = &d->nulls[r * p->nargs];
+	for (k = 0; k < p->nargs; k++)
+	{
+		int16		typlen;
+		bool		byval;
+
+		rownulls[k] = nulls != NULL && nulls[k];
+		get_typlenbyval(p->argtypes[k], &typlen, &byval);
+		row[k] = rownulls[k] ? (Datum) 0 : datumCopy(values[k], byval, typlen);
+	}
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Runs one plan's recorded calls as its set statement. */
+static void
+flush_one(Deferred *d)
+{
+	FFPlan	   *p = d->plan;
+	Datum		arrays[FF_PLAN_MAX_ARGS];
+	Datum	   *col = palloc(sizeof(Datum) * d->n);
+	bool	   *colnulls = palloc(sizeof(bool) * d->n);
+	int			dims[1] = {d->n},
+				lbs[1] = {1},
+				k,
+				r;
+	uint64		n;
+
+	if (p->set_plan == NULL)
+	{
+		Oid			types[FF_PLAN_MAX_ARGS];
+		StringInfoData rows;
+
+		initStringInfo(&rows);
+		appendStringInfoString(&rows, "ROWS FROM (");
+		for (k = 0; k < p->nargs; k++)
+		{
+			types[k] = get_array_type(p->argtypes[k]);
+			appendStringInfo(&rows, "%spg_catalog.unnest($%d)", k ? ", " : "", k + 1);
+		}
+		appendStringInfoString(&rows, ") AS v(");
+		for (k = 0; k < p->nargs; k++)
+			appendStringInfo(&rows, "%sa%d", k ? ", " : "", k + 1);
+		appendStringInfoChar(&rows, ')');
+		p->set_plan = keep_plan(psprintf(p->set_sql, rows.data), p->nargs, types, true);
+	}
+	for (k = 0; k < p->nargs; k++)
+	{
+		int16		typlen;
+		bool		byval;
+		char		align;
+
+		for (r = 0; r < d->n; r++)
+		{
+			col[r] = d->values[r * p->nargs + k];
+			colnulls[r] = d->nulls[r * p->nargs + k];
+		}
+		get_typlenbyvalalign(p->argtypes[k], &typlen, &byval, &align);
+		arrays[k] = PointerGetDatum(construct_md_array(col, colnulls, 1, dims, lbs,
+													   p->argtypes[k], typlen, byval, align));
+	}
+	n = run_plan(p->set_plan, p->set_sql, p->nargs, arrays, NULL, 0);
+	if (p->each_row && n != (uint64) d->n)
+		elog(ERROR, "deferred \"%s\": %d calls wrote " UINT64_FORMAT " rows",
+			 p->sql, d->n, n);
+	if (p->after_flush)
+		p->after_flush(n);
+}
+
+void
+ff_defer_flush(void)
+{
+	Deferred   *d;
+	MemoryContext cxt = defer_cxt;
+
+	if (cxt == NULL)
+		elog(ERROR, "deferred writes not begun");
+	/* the set statements run as themselves: nothing is deferred any more */
+	d = defer_head;
+	defer_cxt = NULL;
+	for (; d != NULL; d = d->next)
+		flush_one(d);
+	MemoryContextDelete(cxt);
 }
 
 void
@@ -137,6 +355,9 @@ ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
 
+	/* a rolled-back subtransaction would leave its deferred writes behind */
+	if (defer_cxt != NULL)
+		elog(ERROR, "a subtransaction cannot run while writes are deferred");
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();

@@ -24,10 +24,50 @@ typedef struct FFPlan
 	int			nargs;
 	Oid			argtypes[FF_PLAN_MAX_ARGS];
 	SPIPlanPtr	plan;
+	/*
+	 * Plan once for every argument value: for a hot statement whose best
+	 * plan never depends on its arguments, where the plan cache would
+	 * otherwise keep re-planning it (its custom plans look cheaper).
+	 */
+	bool		generic;
+
+	/*
+	 * Deferred writes (see ff_defer_begin).  set_sql is the same statement
+	 * over all deferred calls: its one %s becomes a FROM item v(a1 .. an),
+	 * one row per call in call order, ak being the call's k-th argument.  With key_args > 0 a call whose first
+	 * key_args arguments equal an earlier deferred call's replaces it (a
+	 * whole-row store: the last one wins).  With each_row the set
+	 * statement must touch one row per deferred call.  after_flush, when
+	 * set, receives the set statement's result (SPI_tuptable) and marks a
+	 * plan its callers defer explicitly with ff_plan_defer, because they
+	 * need what it returns; ff_plan_exec never defers it.
+	 */
+	const char *set_sql;
+	int			key_args;
+	bool		each_row;
+	void		(*after_flush) (uint64 n);
+	SPIPlanPtr	set_plan;
 } FFPlan;
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
+
+/*
+ * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec
+ * on a plan with a set_sql records the call instead of running it (and
+ * reports one row), and ff_defer_flush runs each such plan once for all
+ * its calls, in the order the plans were first deferred.  A batch
+ * operation over distinct executions thereby pays one executor start-up
+ * (and one compilation of every partial-index predicate) per statement
+ * instead of per item.  Only for writes nothing reads back before the
+ * flush; SPI must stay connected until the flush.  An error in between
+ * discards the recorded calls with the SPI context they live in.
+ */
+extern void ff_defer_begin(void);
+extern bool ff_deferring(void);
+extern MemoryContext ff_defer_context(void);
+extern bool ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls);
+extern void ff_defer_flush(void);
 
 /* Connect / finish SPI around an SQL-callable function body. */
 extern void ff_spi_connect(void);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drain benchmark (issue 9): N no-op executions claimed and completed, on
 # one durable cluster, side by side with the peers in the same run:
-#   ff_engine per item   — claim_next one, complete_execution one (2 commits per job)
+#   ff_engine per item   — claim_next one, complete_execution one (2 commits per job),
+#                          with and without ff_engine.notify_completions
 #   ff_engine batched    — claim_next 100, complete_executions 100 (2 commits per 100 jobs)
 #   bare SKIP LOCKED queue (../shared/peers/sqlq, pgbench, 2 commits per job)
 #   graphile-worker and pg-boss "process" (../shared/peers, Node, their defaults / batches)
@@ -43,6 +44,12 @@ for r in $(seq 1 "$REPS"); do
     t=$(pgbench -n -d bench_drain -f "$BENCH/per_item.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
     record "ff_engine per item (claim 1 + complete 1)" $c "$t"
     check_ff $((per * c))
+    # the same without NOTIFY ff_completion: PostgreSQL serialises the
+    # commits of notifying transactions (one lock held through the flush)
+    fill_ff $((N + 2000))
+    t=$(PGOPTIONS='-c ff_engine.notify_completions=off' pgbench -n -d bench_drain -f "$BENCH/per_item.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
+    record "ff_engine per item, notify_completions off" $c "$t"
+    check_ff $((per * c))
     psql -X -q -d peer_sql -v n=$((N + 2000)) -f "$PEERDIR/sqlq/fill.sql" >/dev/null 2>&1
     t=$(pgbench -n -d peer_sql -f "$PEERDIR/sqlq/claim_complete.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
     record "bare SKIP LOCKED queue (claim + delete)" $c "$t"
@@ -82,6 +89,8 @@ sort -t'|' -k1,1 -k2,2n "$results" | awk -F'|' '
     for (c = 1; c <= 16; c *= 4) {
       a = med["ff_engine per item (claim 1 + complete 1)|" c]; b = med["bare SKIP LOCKED queue (claim + delete)|" c]
       if (b > 0) printf "  per item / bare queue at %2d clients: %.2f (target >= 0.80: %s)\n", c, a / b, (a / b >= 0.8 ? "met" : "NOT met")
+      a = med["ff_engine per item, notify_completions off|" c]
+      if (b > 0) printf "  per item, notify_completions off / bare queue at %2d clients: %.2f\n", c, a / b
     }
     g = med["graphile-worker process (batched, concurrency 24)|1"]; f = med["ff_engine batched (claim 100 + complete 100)|4"]
     if (g > 0) printf "  batched / graphile-worker: %.2f (target >= 1.50: %s)\n", f / g, (f / g >= 1.5 ? "met" : "NOT met")
