@@ -90,6 +90,55 @@ BEGIN
 END $$;
 SELECT is(t.complete_then_query(), '2/2', 'batch calls inside PL/pgSQL, followed by a query');
 
+-- distinct executions: locked by one statement, each table written once for
+-- the batch (deferred writes); every item still its own operation
+SELECT ff.create_execution(t.id(i), lane_id => 'deferred') FROM generate_series(61, 64) i;
+SELECT is(t.claim_batch('deferred', 4), 4, 'deferred: four claimed in one call');
+SELECT is((SELECT count(*)::int FROM ff.attempt a JOIN t.claimed c ON ff.format_execution_id(a.partition, a.execution_id) = c.id
+           WHERE a.attempt_state = 'started' AND a.lease_id = c.lease AND a.attempt_id = c.attempt), 4, 'deferred: each claim wrote its attempt under its lease');
+SELECT is((SELECT count(*)::int FROM ff.lease_history h JOIN t.claimed c ON ff.format_execution_id(h.partition, h.execution_id) = c.id
+           WHERE h.event = 'acquired' AND h.lease_id = c.lease AND h.seq = 1), 4, 'deferred: and its acquired event');
+SELECT is((SELECT count(*)::int FROM ff.executions e JOIN t.claimed c ON e.id = c.id
+           WHERE e.public_state = 'active' AND e.current_lease_id = c.lease AND e.current_lease_epoch = c.epoch), 4, 'deferred: each core row leased as returned');
+UPDATE t.claimed SET epoch = epoch + 1 WHERE n = 2;
+UPDATE t.claimed SET id = t.id(69) WHERE n = 4;
+SELECT is((SELECT jsonb_agg(coalesce(r->>'result', r->>'error')) FROM jsonb_array_elements(
+              ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts(), ARRAY['a', 'b', 'c', 'd']::bytea[])->'results') r),
+          '["completed", "stale_lease", "completed", "execution_not_found"]', 'deferred: per-item outcomes, in order');
+SELECT is((SELECT string_agg(c.n || ':' || e.public_state, ',' ORDER BY c.n) FROM t.claimed c JOIN ff.executions e ON e.id = c.id),
+          '1:completed,2:active,3:completed', 'deferred: the completed ones terminal, the stale one untouched');
+SELECT is((SELECT string_agg(c.n || ':' || a.attempt_state, ',' ORDER BY c.n) FROM t.claimed c JOIN ff.attempt a ON ff.format_execution_id(a.partition, a.execution_id) = c.id),
+          '1:ended_success,2:started,3:ended_success', 'deferred: attempts ended for the completed ones only');
+SELECT is((SELECT string_agg(c.n || ':' || h.event || '/' || h.reason, ',' ORDER BY c.n) FROM t.claimed c JOIN ff.lease_history h ON ff.format_execution_id(h.partition, h.execution_id) = c.id WHERE h.seq = 2),
+          '1:released/completed,3:released/completed', 'deferred: a released event each, next in sequence');
+SELECT is((SELECT string_agg(c.n || ':' || ce.outcome, ',' ORDER BY c.n) FROM t.claimed c JOIN ff.completion_event ce ON ff.format_execution_id(ce.partition, ce.execution_id) = c.id),
+          '1:success,3:success', 'deferred: one completion event each');
+SELECT is((SELECT string_agg(c.n || ':' || convert_from(ff.get_execution_result(c.id), 'UTF8'), ',' ORDER BY c.n) FROM t.claimed c WHERE c.n IN (1, 3)),
+          '1:a,3:c', 'deferred: each result stored');
+
+-- an error while the deferred writes run raises, writes nothing, and the
+-- next batch of the session defers afresh
+CREATE FUNCTION t.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = (SELECT x.execution_uuid FROM ff.parse_execution_id(t.id(72)) x) THEN
+        RAISE EXCEPTION 'refused by the test';
+    END IF;
+    RETURN NEW;
+END $$;
+SELECT ff.create_execution(t.id(i), lane_id => 'refuse') FROM generate_series(71, 72) i;
+CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ff.attempt FOR EACH ROW EXECUTE FUNCTION t.refuse();
+SELECT t.snapshot() AS before_refuse \gset
+SELECT throws_ok($$SELECT * FROM ff.claim_next('refuse', 'w', 'w-1', max_count => 2)$$, 'P0001', 'refused by the test', 'deferred claims: an error in the flush raises');
+SELECT is(t.snapshot(), :'before_refuse', 'and nothing of the batch is written');
+DROP TRIGGER refuse ON ff.attempt;
+SELECT is(t.claim_batch('refuse', 2), 2, 'the next claim batch in the session works');
+CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ff.attempt FOR EACH ROW EXECUTE FUNCTION t.refuse();
+SELECT t.snapshot() AS before_refuse \gset
+SELECT throws_ok($$SELECT ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())$$, 'P0001', 'refused by the test', 'deferred completes: an error in the flush raises');
+SELECT is(t.snapshot(), :'before_refuse', 'and nothing of the batch is written');
+DROP TRIGGER refuse ON ff.attempt;
+SELECT is(ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())->>'succeeded', '2', 'the next complete batch in the session works');
+
 -- bulk create
 SELECT is((SELECT jsonb_agg(r->>'status') FROM jsonb_array_elements(
               ff.create_executions(ARRAY[t.id(41), t.id(42), t.id(41)], lane_id => 'bulk', input_payloads => ARRAY['a', 'b', 'c']::bytea[])->'results') r),
