@@ -53,3 +53,29 @@ ORDER BY w.expires_at, w.partition, w.waitpoint_id LIMIT 100 FOR UPDATE OF w SKI
 EXPLAIN (COSTS OFF)
 SELECT signal_id FROM ff.signal WHERE partition = 0 AND waitpoint_id = '00000000-0000-4000-a000-000000000001'
 ORDER BY seq DESC LIMIT 1000;
+-- Statements the engine keeps as generic plans (planned once per backend,
+-- whatever the arguments) must still be served by the indexes.
+SET plan_cache_mode = force_generic_plan;
+-- ff.claim_next's candidates, with their payload
+PREPARE candidates(text, text[], bigint, int, text[]) AS
+SELECT e.execution_id, (SELECT d.payload FROM ff.execution_data d WHERE d.partition = e.partition AND d.execution_id = e.execution_id)
+FROM ff.execution e
+WHERE lane_id = $1 AND lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now'
+  AND (required_capabilities IS NULL OR required_capabilities <@ $2)
+  AND ($5::text[] IS NULL OR namespace = ANY ($5))
+  AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3)
+ORDER BY priority DESC, created_at, partition, execution_id LIMIT $4 FOR UPDATE OF e SKIP LOCKED;
+EXPLAIN (COSTS OFF) EXECUTE candidates('default', '{}', 0, 10, NULL);
+-- a batch's executions, locked by one statement in id order
+PREPARE lock_many(int2[], uuid[]) AS
+SELECT execution_id FROM ff.execution WHERE (partition, execution_id) IN
+  (SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))
+ORDER BY partition, execution_id FOR UPDATE;
+EXPLAIN (COSTS OFF) EXECUTE lock_many('{1}', '{00000000-0000-4000-8000-000000000001}');
+-- a batch's deferred core-row store (one statement for all its rows)
+PREPARE store_many(int2[], uuid[], bigint[]) AS
+UPDATE ff.execution e SET priority = v.a3
+FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS v(a1, a2, a3)
+WHERE e.partition = v.a1 AND e.execution_id = v.a2;
+EXPLAIN (COSTS OFF) EXECUTE store_many('{1}', '{00000000-0000-4000-8000-000000000001}', '{0}');
+RESET plan_cache_mode;

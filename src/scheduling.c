@@ -25,6 +25,7 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
@@ -735,10 +736,6 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
  */
 static FFPlan plan_claim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
 static FFPlan plan_reclaim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
-static FFPlan plan_payload = {
-	"SELECT payload FROM ff.execution_data WHERE partition = $1 AND execution_id = $2",
-	2, {INT2OID, UUIDOID}
-};
 
 /*
  * Both candidate queries skip executions the worker lacks capabilities for
@@ -750,6 +747,11 @@ static FFPlan plan_payload = {
 	"AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition " \
 	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) "
 
+/* The input payload comes with each candidate, its last column. */
+#define CANDIDATE_PAYLOAD \
+	"(SELECT d.payload FROM ff.execution_data d " \
+	"WHERE d.partition = e.partition AND d.execution_id = e.execution_id)"
+
 static void
 prepare_candidate_plans(void)
 {
@@ -758,7 +760,7 @@ prepare_candidate_plans(void)
 	/* ELIGIBLE(lane), best first */
 	plan_claim_candidates.sql =
 		MemoryContextStrdup(TopMemoryContext,
-							psprintf("SELECT %s FROM ff.execution e "
+							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
 									 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
 									 "AND eligibility_state = 'eligible_now' " CANDIDATE_FILTER
 									 "ORDER BY priority DESC, created_at, partition, execution_id "
@@ -767,7 +769,7 @@ prepare_candidate_plans(void)
 	/* leases of the lane that expired (marked or not) or were revoked, oldest first */
 	plan_reclaim_candidates.sql =
 		MemoryContextStrdup(TopMemoryContext,
-							psprintf("SELECT %s FROM ff.execution e "
+							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
 									 "WHERE lane_id = $1 AND lifecycle_phase = 'active' "
 									 "AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
 									 "OR lease_expires_at <= $3) " CANDIDATE_FILTER
@@ -776,37 +778,44 @@ prepare_candidate_plans(void)
 									 ff_core_select_list()));
 }
 
+/* A locked candidate, copied out of SPI's result. */
+typedef struct Candidate
+{
+	ExecCore	core;
+	Datum		payload;
+	bool		payload_null;
+} Candidate;
+
 /* Locks up to limit candidates and copies them out of SPI's result. */
-static ExecCore *
+static Candidate *
 lock_candidates(FFPlan *plan, Datum *args, const bool *nulls, int limit, uint64 *n)
 {
-	ExecCore   *rows;
+	Candidate  *rows;
 	uint64		i;
 
 	args[3] = Int32GetDatum(limit);
 	*n = ff_plan_exec(plan, args, nulls, 0);
-	rows = palloc(sizeof(ExecCore) * Max(*n, 1));
+	rows = palloc(sizeof(Candidate) * Max(*n, 1));
 	for (i = 0; i < *n; i++)
-		ff_core_from_row((int) i, &rows[i]);
+	{
+		Datum		p = ff_col_datum((int) i, SPI_tuptable->tupdesc->natts, &rows[i].payload_null);
+
+		ff_core_from_row((int) i, &rows[i].core);
+		rows[i].payload = rows[i].payload_null ? (Datum) 0 : datumCopy(p, false, -1);
+	}
 	return rows;
 }
 
 static void
-emit_claim(ReturnSetInfo *rsinfo, ExecCore *c, const char *type)
+emit_claim(ReturnSetInfo *rsinfo, Candidate *cand, const char *type)
 {
 	FFResult	r;
 	Datum		out[2];
-	bool		outnull[2] = {false, false};
-	Datum		pv[2];
+	bool		outnull[2] = {false, cand->payload_null};
 
-	result_claimed(&r, c, type);
+	result_claimed(&r, &cand->core, type);
 	out[0] = JsonbPGetDatum(ffr_finish(&r));
-	pv[0] = Int16GetDatum((int16) c->id.partition);
-	pv[1] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_plan_exec(&plan_payload, pv, NULL, 1) == 1)
-		out[1] = ff_col_datum(0, 1, &outnull[1]);
-	else
-		outnull[1] = true;
+	out[1] = cand->payload;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
 }
 
@@ -839,7 +848,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	bool		argnulls[5] = {false, false, false, false, false};
 	uint64		n,
 				i;
-	ExecCore   *rows;
+	Candidate  *rows;
 
 	claimer_args(fcinfo, 1, 2, 0, &req);
 	ff_caps_from_array(caps_arr, &caps);
@@ -872,7 +881,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		rows = lock_candidates(&plan_reclaim_candidates, args, argnulls, (int) max_count, &n);
 		for (i = 0; i < n; i++)
 		{
-			ExecCore   *c = &rows[i];
+			ExecCore   *c = &rows[i].core;
 
 			if (c->ownership_state == OWN_LEASED)
 				ff_lease_mark_expired(c, now);
@@ -885,7 +894,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 			ff_mint_uuid(&req.lease_id);
 			ff_mint_uuid(&req.attempt_id);
 			claim_reclaim(c, &req, now);
-			emit_claim(rsinfo, c, ATTEMPT_TYPE_RECLAIM);
+			emit_claim(rsinfo, &rows[i], ATTEMPT_TYPE_RECLAIM);
 			claimed++;
 		}
 	}
@@ -898,7 +907,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 			ff_defer_begin();
 		for (i = 0; i < n; i++)
 		{
-			ExecCore   *c = &rows[i];
+			ExecCore   *c = &rows[i].core;
 			const char *type = "resumed";
 
 			/* budgets and quota (budgets spec §5.1): refused ones are blocked */
@@ -913,7 +922,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 				ff_mint_uuid(&req.attempt_id);
 				type = claim_fresh(c, &req, NULL, now);
 			}
-			emit_claim(rsinfo, c, type);
+			emit_claim(rsinfo, &rows[i], type);
 		}
 		if (ff_deferring())
 			ff_defer_flush();
