@@ -9,7 +9,8 @@
  *	  databases have the extension.  It starts an engine worker in every
  *	  database that accepts connections; a worker that finds no extension
  *	  (or finds the engine disabled there) exits at once, and the launcher
- *	  tries that database again after ff_engine.launcher_naptime.  CREATE
+ *	  tries that database again after ff_engine.launcher_naptime, doubled
+ *	  for each such exit in a row up to 64 naptimes.  CREATE
  *	  EXTENSION wakes the launcher after commit, so a new installation is
  *	  served at once rather than after a nap.  Workers are never restarted
  *	  by the postmaster (BGW_NEVER_RESTART); the launcher restarts them,
@@ -47,9 +48,21 @@ typedef struct DatabaseEntry
 {
 	Oid			dboid;			/* hash key */
 	BackgroundWorkerHandle *handle; /* NULL when no worker runs */
+	TimestampTz started_at;		/* when the current/last worker started */
 	TimestampTz next_start;		/* no restart before this */
+	int			quick_exits;	/* workers in a row that stopped within a naptime */
 	bool		seen;			/* still in pg_database */
 } DatabaseEntry;
+
+/*
+ * A database whose worker keeps stopping at once (no extension there, or
+ * the engine disabled) is looked at again after a naptime that doubles
+ * each time, up to this many naptimes: every look is a backend start-up,
+ * tens of milliseconds of CPU, which a server full of databases without
+ * ff_engine should not pay every naptime.  CREATE EXTENSION still wakes
+ * the launcher at once.
+ */
+#define FF_LAUNCHER_MAX_BACKOFF 64
 
 /* Registers the launcher; called from _PG_init. */
 void
@@ -149,14 +162,23 @@ visit_databases(HTAB *dbs, MemoryContext keep, bool retry_now)
 		{
 			e->handle = NULL;
 			e->next_start = 0;
+			e->quick_exits = 0;
 		}
 		e->seen = true;
 		if (e->handle != NULL &&
 			GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
 		{
+			int			factor;
+
 			pfree(e->handle);
 			e->handle = NULL;
-			e->next_start = TimestampTzPlusMilliseconds(now, ff_launcher_naptime_ms);
+			if (now < TimestampTzPlusMilliseconds(e->started_at, ff_launcher_naptime_ms))
+				e->quick_exits++;
+			else
+				e->quick_exits = 0;
+			factor = 1 << Min(Max(e->quick_exits - 1, 0), 6);
+			factor = Min(factor, FF_LAUNCHER_MAX_BACKOFF);
+			e->next_start = TimestampTzPlusMilliseconds(now, (int64) ff_launcher_naptime_ms * factor);
 		}
 		if (e->handle == NULL && (retry_now || now >= e->next_start))
 		{
@@ -164,6 +186,7 @@ visit_databases(HTAB *dbs, MemoryContext keep, bool retry_now)
 
 			e->handle = start_engine_worker(db->oid, NameStr(db->datname));
 			MemoryContextSwitchTo(old);
+			e->started_at = now;
 			if (e->handle == NULL)
 				e->next_start = TimestampTzPlusMilliseconds(now, ff_launcher_naptime_ms);
 		}

@@ -1,14 +1,17 @@
 // Create-commit -> worker-claim latency (issue 9) with workers woken by the
-// lane's NOTIFY channel, not polling.  A producer commits one
+// lane's NOTIFY channel, not polling.  A producer (a child process) commits one
 // ff.create_execution every 1/RATE s for SECS s (the payload carries the
 // commit time); WORKERS worker connections LISTEN on ff.lane_channel('lat'),
 // and on each notification claim until the lane is empty, completing what
 // they claim.  Latency runs from just before the create call (so it includes
-// that commit) to the claim returning.  Prints one JSON line:
+// that commit) to the claim returning.  One connection LISTENs for the pool
+// and wakes one idle worker per notification.  Prints one JSON line:
 // {mode, rate, n, expected, p50_ms, p99_ms, max_ms}.
 // Usage: node latency.mjs <peers_dir>   (env PGHOST PGPORT PGDATABASE RATE SECS WORKERS)
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 const require = createRequire(process.argv[2] + '/package.json');
 const pg = require('pg');
 const RATE = Number(process.env.RATE || 500), SECS = Number(process.env.SECS || 10);
@@ -26,7 +29,6 @@ let stopping = false;
 async function worker(k) {
   const c = new pg.Client(conn);
   await c.connect();
-  const ch = (await c.query("SELECT ff.lane_channel('lat') AS ch")).rows[0].ch;
   let busy = false, again = false;
   async function drain() {
     if (busy) { again = true; return; }
@@ -51,33 +53,63 @@ async function worker(k) {
     drain().catch((e) => { if (!stopping) { console.error(e); process.exit(1); } });
   };
   c.idle = () => !busy;
-  if (POLL_MS > 0) {
-    c.timer = setInterval(kick, POLL_MS);
-  } else {
-    c.on('notification', kick);
-    await c.query(`LISTEN "${ch}"`);
-  }
+  c.kick = kick;
+  if (POLL_MS > 0) c.timer = setInterval(kick, POLL_MS);
   return c;
 }
 
-const workers = await Promise.all([...Array(WORKERS).keys()].map(worker));
-const p = new pg.Client(conn);
-await p.connect();
-const t0 = nowMs();
-for (let i = 0; i < expected; i++) {
-  const due = t0 + (i * 1000) / RATE;
-  const wait = due - nowMs();
-  if (wait > 1) await sleep(wait);
-  // the send time is taken just before the call; the commit is the call's end (autocommit)
-  await p.query("SELECT ff.create_execution(ff.execution_id('lat'), lane_id => 'lat', input_payload => convert_to($1, 'UTF8'))", [String(nowMs())]);
+// One connection LISTENs for the pool and wakes one idle worker per
+// notification (a busy worker finishes its loop by claiming until the lane
+// is empty, so nothing is missed); every worker listening on its own would
+// send all of them to claim_next for each new execution.
+async function listener(pool) {
+  const c = new pg.Client(conn);
+  await c.connect();
+  const ch = (await c.query("SELECT ff.lane_channel('lat') AS ch")).rows[0].ch;
+  let next = 0;
+  c.on('notification', () => {
+    for (let i = 0; i < pool.length; i++) {
+      const w = pool[(next + i) % pool.length];
+      if (w.idle()) { next = (next + i + 1) % pool.length; w.kick(); return; }
+    }
+    pool[next].kick();   // all busy: the next one loops once more
+  });
+  await c.query(`LISTEN "${ch}"`);
+  return c;
 }
+
+// The producer is its own process, as an application is: its timing is not
+// held up by the workers' event loop (the send time is wall-clock, shared).
+async function produce() {
+  const p = new pg.Client(conn);
+  await p.connect();
+  const t0 = nowMs();
+  for (let i = 0; i < expected; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - nowMs();
+    if (wait > 1) await sleep(wait);
+    // the send time is taken just before the call; the commit is the call's end (autocommit)
+    await p.query("SELECT ff.create_execution(ff.execution_id('lat'), lane_id => 'lat', input_payload => convert_to($1, 'UTF8'))", [String(nowMs())]);
+  }
+  await p.end();
+}
+if (process.env.LATENCY_ROLE === 'producer') {
+  await produce();
+  process.exit(0);
+}
+
+const workers = await Promise.all([...Array(WORKERS).keys()].map(worker));
+const listen = POLL_MS > 0 ? null : await listener(workers);
+const producer = fork(fileURLToPath(import.meta.url), process.argv.slice(2), { env: { ...process.env, LATENCY_ROLE: 'producer' } });
+const produced = await new Promise((resolve) => producer.on('exit', (code) => resolve(code === 0)));
+if (!produced) { console.error('the producer failed'); process.exit(1); }
 const deadline = nowMs() + 10000;
 while (claimedTotal < expected && nowMs() < deadline) await sleep(20);
-await p.end();
 stopping = true;
 for (const w of workers) clearInterval(w.timer);
 for (let i = 0; i < 200 && !workers.every((w) => w.idle()); i++) await sleep(10);
 for (const w of workers) await w.end();
+if (listen) await listen.end();
 lat.sort((a, b) => a - b);
 const pct = (q) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(q * lat.length) - 1))];
 console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: lat.length, expected, p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: lat[lat.length - 1] }));
