@@ -734,14 +734,18 @@ ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now, bool only
 
 static void completion_announce_all(uint64 n);
 
-/* Both forms return the event as completion_announce reads it. */
+/*
+ * Both forms return the event as completion_announce reads it.  The event
+ * of an execution outside any flow has no edges to resolve: it is written
+ * already dispatched (processed_at set), so the dispatcher never visits it.
+ */
 static FFPlan plan_completion_insert = {
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
-	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5) "
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at) "
+	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5, CASE WHEN $3 IS NULL THEN $5 END) "
 	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
 	5, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID}, NULL, false,
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
-	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5 FROM %s "
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at) "
+	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5, CASE WHEN a3 IS NULL THEN a5 END FROM %s "
 	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
 	0, true, completion_announce_all
 };

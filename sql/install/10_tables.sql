@@ -225,7 +225,7 @@ CREATE TABLE ff.completion_event (
     flow_id        uuid,
     outcome        ff.terminal_outcome NOT NULL,
     created_at     bigint NOT NULL,
-    processed_at   bigint,                 -- set when its downstream edges are resolved
+    processed_at   bigint,                 -- set when its downstream edges are resolved (at insert outside a flow)
     dispatch_failures integer NOT NULL DEFAULT 0,
     dispatch_retry_at bigint,              -- a row that keeps failing waits until then
     last_error     text,
