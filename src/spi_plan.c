@@ -18,6 +18,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -78,6 +79,9 @@ typedef struct Deferred
 				cap;
 	Datum	   *values;			/* n rows of plan->nargs */
 	bool	   *nulls;
+	uint32	   *keyhash;		/* per row, when plan->key_args > 0 */
+	int16		typlen[FF_PLAN_MAX_ARGS];
+	bool		byval[FF_PLAN_MAX_ARGS];
 	struct Deferred *next;
 } Deferred;
 
@@ -121,26 +125,70 @@ ff_defer_context(void)
 	return defer_cxt;
 }
 
-static const bool no_nulls[FF_PLAN_MAX_ARGS];
-
-static bool
-same_key(FFPlan *p, Datum *a, bool *an, Datum *b, const bool *bn)
+static Deferred *
+deferred_for(FFPlan *p)
 {
+	Deferred   *d;
 	int			k;
 
-	for (k = 0; k < p->key_args; k++)
-	{
-		int16		typlen;
-		bool		byval;
+	for (d = defer_head; d != NULL && d->plan != p; d = d->next)
+		;
+	if (d != NULL)
+		return d;
+	d = palloc0(sizeof(Deferred));
+	d->plan = p;
+	d->cap = 16;
+	d->values = palloc(sizeof(Datum) * p->nargs * d->cap);
+	d->nulls = palloc(sizeof(bool) * p->nargs * d->cap);
+	d->keyhash = palloc(sizeof(uint32) * d->cap);
+	for (k = 0; k < p->nargs; k++)
+		get_typlenbyval(p->argtypes[k], &d->typlen[k], &d->byval[k]);
+	if (defer_tail)
+		defer_tail->next = d;
+	else
+		defer_head = d;
+	defer_tail = d;
+	return d;
+}
 
-		if (an[k] || bn[k])
-			return false;
-		get_typlenbyval(p->argtypes[k], &typlen, &byval);
-		if (!datumIsEqual(a[k], b[k], byval, typlen))
-			return false;
+/* The row's key (its first key_args arguments): hashed, and compared. */
+static uint32
+key_hash(Deferred *d, Datum *values, const bool *nulls)
+{
+	uint32		h = 0;
+	int			k;
+
+	for (k = 0; k < d->plan->key_args; k++)
+	{
+		uint32		kh = 0;
+
+		if (nulls[k])
+			kh = 1;
+		else if (d->byval[k])
+			kh = hash_bytes((const unsigned char *) &values[k], sizeof(Datum));
+		else if (d->typlen[k] > 0)
+			kh = hash_bytes((const unsigned char *) DatumGetPointer(values[k]), d->typlen[k]);
+		else
+			elog(ERROR, "a deferred key must be of a fixed-length type");
+		h = hash_combine(h, kh);
 	}
+	return h;
+}
+
+static bool
+same_key(Deferred *d, int row, Datum *values, const bool *nulls)
+{
+	Datum	   *a = &d->values[row * d->plan->nargs];
+	bool	   *an = &d->nulls[row * d->plan->nargs];
+	int			k;
+
+	for (k = 0; k < d->plan->key_args; k++)
+		if (an[k] || nulls[k] || !datumIsEqual(a[k], values[k], d->byval[k], d->typlen[k]))
+			return false;
 	return true;
 }
+
+static const bool no_nulls[FF_PLAN_MAX_ARGS];
 
 bool
 ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
@@ -149,32 +197,24 @@ ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
 	Deferred   *d;
 	Datum	   *row;
 	bool	   *rownulls;
+	uint32		h = 0;
 	int			k,
 				r;
 
 	if (defer_cxt == NULL || p->set_sql == NULL)
 		return false;
+	if (nulls == NULL)
+		nulls = no_nulls;
 	old = MemoryContextSwitchTo(defer_cxt);
-	for (d = defer_head; d != NULL && d->plan != p; d = d->next)
-		;
-	if (d == NULL)
+	d = deferred_for(p);
+	r = d->n;
+	if (p->key_args > 0)
 	{
-		d = palloc0(sizeof(Deferred));
-		d->plan = p;
-		d->cap = 16;
-		d->values = palloc(sizeof(Datum) * p->nargs * d->cap);
-		d->nulls = palloc(sizeof(bool) * p->nargs * d->cap);
-		if (defer_tail)
-			defer_tail->next = d;
-		else
-			defer_head = d;
-		defer_tail = d;
+		h = key_hash(d, values, nulls);
+		for (r = 0; r < d->n; r++)
+			if (d->keyhash[r] == h && same_key(d, r, values, nulls))
+				break;
 	}
-	for (r = 0; r < d->n; r++)
-		if (p->key_args > 0 &&
-			same_key(p, &d->values[r * p->nargs], &d->nulls[r * p->nargs], values,
-					 nulls ? nulls : no_nulls))
-			break;
 	if (r == d->n)
 	{
 		if (d->n == d->cap)
@@ -182,19 +222,17 @@ ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
 			d->cap *= 2;
 			d->values = repalloc(d->values, sizeof(Datum) * p->nargs * d->cap);
 			d->nulls = repalloc(d->nulls, sizeof(bool) * p->nargs * d->cap);
+			d->keyhash = repalloc(d->keyhash, sizeof(uint32) * d->cap);
 		}
 		d->n++;
 	}
+	d->keyhash[r] = h;
 	row = &d->values[r * p->nargs];
 	rownulls = &d->nulls[r * p->nargs];
 	for (k = 0; k < p->nargs; k++)
 	{
-		int16		typlen;
-		bool		byval;
-
-		rownulls[k] = nulls != NULL && nulls[k];
-		get_typlenbyval(p->argtypes[k], &typlen, &byval);
-		row[k] = rownulls[k] ? (Datum) 0 : datumCopy(values[k], byval, typlen);
+		rownulls[k] = nulls[k];
+		row[k] = nulls[k] ? (Datum) 0 : datumCopy(values[k], d->byval[k], d->typlen[k]);
 	}
 	MemoryContextSwitchTo(old);
 	return true;
