@@ -57,6 +57,15 @@ int			ff_signal_event_retention_ms = 86400000;
 static char *ff_scanner_namespace = NULL;
 static char *ff_scanner_tag = NULL;
 
+/* ff_engine.<name>: an on/off setting, on by default */
+static void
+define_switch(const char *name, const char *desc, const char *long_desc, bool *var,
+			  GucContext context)
+{
+	DefineCustomBoolVariable(psprintf("ff_engine.%s", name), desc, long_desc,
+							 var, true, context, 0, NULL, NULL, NULL);
+}
+
 /* ff_engine.<name>_interval: a scanner interval, reloadable, floor 100 ms */
 static void
 define_interval(const char *name, const char *desc, int *var, int dflt)
@@ -104,24 +113,24 @@ _PG_init(void)
 							GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
-	DefineCustomBoolVariable("ff_engine.enabled",
-							 "Runs the engine worker in a database (off: the scanners only run when called).",
-							 "Settable per database with ALTER DATABASE; read when the worker connects.",
-							 &ff_enabled, true, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("ff_engine.push_dispatch",
-							 "The engine worker resolves dependencies as completions commit.",
-							 "Off: only the dependency reconciler resolves them, every ff_engine.dependencies_interval.",
-							 &ff_push_dispatch, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("ff_engine.notify_completions",
-							 "Every terminal transition sends NOTIFY ff_completion in its transaction.",
-							 "PostgreSQL serialises the commits of notifying transactions (one "
-							 "cluster-wide lock held through the commit's flush); off lifts that "
-							 "ceiling where nobody LISTENs.  Dependency resolution does not need it.",
-							 &ff_notify_completions, true, PGC_SUSET, 0, NULL, NULL, NULL);
-	DefineCustomBoolVariable("ff_engine.notify_work",
-							 "An execution becoming claimable sends NOTIFY on its lane's channel.",
-							 "Off: workers poll claim_next instead of waiting on the channel.",
-							 &ff_notify_work, true, PGC_SUSET, 0, NULL, NULL, NULL);
+	define_switch("enabled",
+				  "Runs the engine worker in a database (off: the scanners only run when called).",
+				  "Settable per database with ALTER DATABASE; read when the worker connects.",
+				  &ff_enabled, PGC_SUSET);
+	define_switch("push_dispatch",
+				  "The engine worker resolves dependencies as completions commit.",
+				  "Off: only the dependency reconciler resolves them, every ff_engine.dependencies_interval.",
+				  &ff_push_dispatch, PGC_SIGHUP);
+	define_switch("notify_completions",
+				  "Every terminal transition sends NOTIFY ff_completion in its transaction.",
+				  "PostgreSQL serialises the commits of notifying transactions (one "
+				  "cluster-wide lock held through the commit's flush); off lifts that "
+				  "ceiling where nobody LISTENs.  Dependency resolution does not need it.",
+				  &ff_notify_completions, PGC_SUSET);
+	define_switch("notify_work",
+				  "An execution becoming claimable sends NOTIFY on its lane's channel.",
+				  "Off: workers poll claim_next instead of waiting on the channel.",
+				  &ff_notify_work, PGC_SUSET);
 	DefineCustomIntVariable("ff_engine.launcher_naptime",
 							"How often the launcher looks for databases that need an engine worker.",
 							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,
