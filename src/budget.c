@@ -650,9 +650,10 @@ static FFPlan plan_slot_oldest = {
  * Lock a free slot of kind among slots 1..limit, or create a slot when
  * every existing one is busy and fewer than limit exist.  For a small limit
  * the exact count decides at once and the lowest missing number is created;
- * for a large one, new slots get numbers spread by the execution id, so
- * concurrent admissions do not all race for the same one (and wait on each
- * other), with the exact count as the fallback.  0 when there is none: every
+ * for a large one, a new slot with a number spread by the execution id is
+ * tried first (concurrent admissions do not all race for the same one and
+ * wait on each other; any number up to the limit is as good as another),
+ * then a free existing slot, with the exact count as the fallback.  0 when there is none: every
  * slot up to the limit exists and is busy or being taken by another
  * transaction (a refusal that never over-admits).  A slot it creates is
  * already taken by exec_text until free_at (*created).
@@ -673,12 +674,21 @@ slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char
 	for (attempt = 0; attempt < 16; attempt++)
 	{
 		int64		pick;
+		bool		spread = limit > FF_QUOTA_EXACT_SLOTS && attempt < 8;
 
-		v[3] = Int64GetDatum(now);
-		v[4] = Int64GetDatum(limit);
-		if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
-			return (int) ff_col_int64(0, 1, 0);
-		if (limit > FF_QUOTA_EXACT_SLOTS && attempt < 8)
+		/*
+		 * Spread numbers are tried before a free slot is looked for: while
+		 * fewer slots exist than the limit (the common case of a large
+		 * limit) the new one is taken with one statement.
+		 */
+		if (!spread || attempt > 0)
+		{
+			v[3] = Int64GetDatum(now);
+			v[4] = Int64GetDatum(limit);
+			if (ff_plan_exec(&plan_slot_free, v, NULL, 1) > 0)
+				return (int) ff_col_int64(0, 1, 0);
+		}
+		if (spread)
 			pick = (int64) ((ff_fnv1a64((const unsigned char *) exec_text, strlen(exec_text)) +
 							 (uint64) attempt * UINT64CONST(0x9E3779B97F4A7C15)) % (uint64) limit) + 1;
 		else
