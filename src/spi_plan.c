@@ -3,11 +3,14 @@
  * spi_plan.c
  *	  Kept SPI plans and small accessors for their results.
  *
- *	  Plans are prepared with SPI_prepare and moved out of the SPI context
- *	  with SPI_keepplan the first time a statement runs in a backend.
- *	  Values read with the accessors live in the current SPI procedure
- *	  context and vanish at SPI_finish; results that outlive the call are
- *	  moved out by ff_spi_finish_datum.
+ *	  Plans are prepared with SPI_prepare_cursor (generic on request) and
+ *	  moved out of the SPI context with SPI_keepplan the first time a
+ *	  statement runs in a backend.  Values read with the accessors live in
+ *	  the current SPI procedure context and vanish at SPI_finish; results
+ *	  that outlive the call are moved out by ff_spi_finish_datum.
+ *
+ *	  Deferred writes (spi_plan.h) record calls of plans that have a set
+ *	  form and run each plan once for all of them at the flush.
  *
  * IDENTIFICATION
  *	  src/spi_plan.c

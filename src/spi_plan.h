@@ -34,8 +34,9 @@ typedef struct FFPlan
 	/*
 	 * Deferred writes (see ff_defer_begin).  set_sql is the same statement
 	 * over all deferred calls: its one %s becomes a FROM item v(a1 .. an),
-	 * one row per call in call order, ak being the call's k-th argument.  With key_args > 0 a call whose first
-	 * key_args arguments equal an earlier deferred call's replaces it (a
+	 * one row per call in call order, ak being the call's k-th argument.
+	 * With key_args > 0 a call whose first key_args arguments (of
+	 * fixed-length types) equal an earlier deferred call's replaces it (a
 	 * whole-row store: the last one wins).  With each_row the set
 	 * statement must touch one row per deferred call.  after_flush, when
 	 * set, receives the set statement's result (SPI_tuptable) and marks a
