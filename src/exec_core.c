@@ -333,10 +333,12 @@ ff_core_lock(ExecId id, ExecCore *c)
 		ExecCore   *row = bsearch(&id, prefetched, nprefetched, sizeof(ExecCore),
 								  prefetched_cmp);
 
-		if (row == NULL)
-			return false;
-		*c = *row;
-		return ff_namespace_allowed(c->namespace);
+		/* not among the batch's rows: a missing one, or another execution */
+		if (row != NULL)
+		{
+			*c = *row;
+			return ff_namespace_allowed(c->namespace);
+		}
 	}
 	if (plan_lock.sql == NULL)
 		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
