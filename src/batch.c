@@ -184,17 +184,6 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
 	FF_RETURN_RESULT(&r);
 }
 
-static int
-exec_id_order(const void *a, const void *b)
-{
-	const ExecId *x = a,
-			   *y = b;
-
-	if (x->partition != y->partition)
-		return x->partition < y->partition ? -1 : 1;
-	return memcmp(x->uuid.data, y->uuid.data, UUID_LEN);
-}
-
 /*
  * batch_begin
  *		With SPI connected: for distinct executions, lock them all and start
@@ -209,9 +198,9 @@ batch_begin(BatchItems *b)
 	if (b->n < 2)
 		return false;
 	memcpy(sorted, b->ids, sizeof(ExecId) * b->n);
-	qsort(sorted, b->n, sizeof(ExecId), exec_id_order);
+	qsort(sorted, b->n, sizeof(ExecId), ff_exec_id_cmp);
 	for (i = 1; i < b->n; i++)
-		if (exec_id_order(&sorted[i - 1], &sorted[i]) == 0)
+		if (ff_exec_id_cmp(&sorted[i - 1], &sorted[i]) == 0)
 			return false;
 	ff_defer_begin();
 	ff_core_lock_many(b->ids, b->n);

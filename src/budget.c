@@ -660,6 +660,20 @@ static FFPlan plan_slot_oldest = {
  */
 #define FF_QUOTA_EXACT_SLOTS 256
 
+/* The arguments of plan_slot_create and plan_slot_take: a slot taken until free_at. */
+static void
+slot_row_args(Datum *v, pg_uuid_t *policy, char kind, const char *dim, int slot,
+			  const char *exec_text, int64 now, int64 free_at)
+{
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = CharGetDatum(kind);
+	v[2] = CStringGetTextDatum(dim);
+	v[3] = Int32GetDatum(slot);
+	v[4] = CStringGetTextDatum(exec_text);
+	v[5] = Int64GetDatum(now);
+	v[6] = Int64GetDatum(free_at);
+}
+
 static int
 slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char *exec_text,
 		  int64 now, int64 free_at, bool *created)
@@ -701,10 +715,7 @@ slot_lock(pg_uuid_t *policy, char kind, const char *dim, int64 limit, const char
 				return 0;
 			pick = ff_col_int64(0, 1, 0);
 		}
-		v[3] = Int32GetDatum((int32) pick);
-		v[4] = CStringGetTextDatum(exec_text);
-		v[5] = Int64GetDatum(now);
-		v[6] = Int64GetDatum(free_at);
+		slot_row_args(v, policy, kind, dim, (int) pick, exec_text, now, free_at);
 		if (ff_plan_exec(&plan_slot_create, v, NULL, 1) > 0)
 		{
 			*created = true;
@@ -733,13 +744,7 @@ slot_take(pg_uuid_t *policy, char kind, const char *dim, int slot, const char *e
 {
 	Datum		v[7];
 
-	v[0] = UUIDPGetDatum(policy);
-	v[1] = CharGetDatum(kind);
-	v[2] = CStringGetTextDatum(dim);
-	v[3] = Int32GetDatum(slot);
-	v[4] = CStringGetTextDatum(exec_text);
-	v[5] = Int64GetDatum(now);
-	v[6] = Int64GetDatum(free_at);
+	slot_row_args(v, policy, kind, dim, slot, exec_text, now, free_at);
 	ff_plan_exec(&plan_slot_take, v, NULL, 0);
 }
 

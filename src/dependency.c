@@ -693,18 +693,26 @@ typedef struct EventTask
 	int		   *resolved;
 } EventTask;
 
+/* Mark the event processed (deferred while writes are deferred). */
+static void
+event_done(PendingEvent *e, int64 now)
+{
+	Datum		v[3];
+
+	v[0] = Int16GetDatum((int16) e->partition);
+	v[1] = Int64GetDatum(e->event_id);
+	v[2] = Int64GetDatum(now);
+	ff_plan_exec(&plan_event_done, v, NULL, 0);
+}
+
 static void
 dispatch_event_task(void *arg)
 {
 	EventTask  *t = (EventTask *) arg;
-	Datum		v[3];
 
 	if (t->e->has_flow)
 		*t->resolved += ff_cascade_completion(t->e->partition, &t->e->flow, &t->e->execution, t->now);
-	v[0] = Int16GetDatum((int16) t->e->partition);
-	v[1] = Int64GetDatum(t->e->event_id);
-	v[2] = Int64GetDatum(t->now);
-	ff_plan_exec(&plan_event_done, v, NULL, 0);
+	event_done(t->e, t->now);
 }
 
 /*
@@ -799,10 +807,7 @@ ff_dispatch_completions(PG_FUNCTION_ARGS)
 		for (i = 0; i < n; i++)
 			if (!events[i].has_flow)
 			{
-				v[0] = Int16GetDatum((int16) events[i].partition);
-				v[1] = Int64GetDatum(events[i].event_id);
-				v[2] = Int64GetDatum(now);
-				ff_plan_exec(&plan_event_done, v, NULL, 0);
+				event_done(&events[i], now);
 				processed++;
 			}
 		ff_defer_flush();

@@ -252,17 +252,9 @@ prefetch_forget(void *arg)
 }
 
 static int
-exec_id_cmp(const ExecId *a, const ExecId *b)
-{
-	if (a->partition != b->partition)
-		return a->partition < b->partition ? -1 : 1;
-	return memcmp(a->uuid.data, b->uuid.data, UUID_LEN);
-}
-
-static int
 prefetched_cmp(const void *key, const void *row)
 {
-	return exec_id_cmp((const ExecId *) key, &((const ExecCore *) row)->id);
+	return ff_exec_id_cmp(key, &((const ExecCore *) row)->id);
 }
 
 static FFPlan plan_lock_many = {NULL, 2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true};

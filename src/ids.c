@@ -132,6 +132,17 @@ ff_format_uuid(const pg_uuid_t *u, char *buf)
 	buf[p] = '\0';
 }
 
+int
+ff_exec_id_cmp(const void *a, const void *b)
+{
+	const ExecId *x = a,
+			   *y = b;
+
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	return memcmp(x->uuid.data, y->uuid.data, UUID_LEN);
+}
+
 /*
  * ff_parse_exec_id
  *		"{fp:N}:<uuid>" with N a decimal 0..65535 (no sign, no blanks).

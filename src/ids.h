@@ -29,6 +29,8 @@ extern uint64 ff_fnv1a64(const unsigned char *data, size_t len);
 extern bool ff_parse_uuid(const char *s, size_t len, pg_uuid_t *out);
 extern void ff_format_uuid(const pg_uuid_t *u, char *buf);	/* buf >= 37 */
 extern bool ff_parse_exec_id(const char *s, ExecId *out);
+/* Order of (partition, execution_id), as the table's key sorts: a qsort comparator. */
+extern int	ff_exec_id_cmp(const void *a, const void *b);
 extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
 extern void ff_mint_uuid(pg_uuid_t *out);
 

@@ -62,7 +62,7 @@ typedef struct DatabaseEntry
  * ff_engine should not pay every naptime.  CREATE EXTENSION still wakes
  * the launcher at once.
  */
-#define FF_LAUNCHER_MAX_BACKOFF 64
+#define FF_LAUNCHER_MAX_DOUBLINGS 6	/* 64 naptimes */
 
 /* Registers the launcher; called from _PG_init. */
 void
@@ -168,7 +168,7 @@ visit_databases(HTAB *dbs, MemoryContext keep, bool retry_now)
 		if (e->handle != NULL &&
 			GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
 		{
-			int			factor;
+			int			doublings;
 
 			pfree(e->handle);
 			e->handle = NULL;
@@ -176,9 +176,8 @@ visit_databases(HTAB *dbs, MemoryContext keep, bool retry_now)
 				e->quick_exits++;
 			else
 				e->quick_exits = 0;
-			factor = 1 << Min(Max(e->quick_exits - 1, 0), 6);
-			factor = Min(factor, FF_LAUNCHER_MAX_BACKOFF);
-			e->next_start = TimestampTzPlusMilliseconds(now, (int64) ff_launcher_naptime_ms * factor);
+			doublings = Min(Max(e->quick_exits - 1, 0), FF_LAUNCHER_MAX_DOUBLINGS);
+			e->next_start = TimestampTzPlusMilliseconds(now, (int64) ff_launcher_naptime_ms << doublings);
 		}
 		if (e->handle == NULL && (retry_now || now >= e->next_start))
 		{
