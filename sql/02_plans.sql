@@ -72,10 +72,26 @@ SELECT execution_id FROM ff.execution WHERE (partition, execution_id) IN
   (SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))
 ORDER BY partition, execution_id FOR UPDATE;
 EXPLAIN (COSTS OFF) EXECUTE lock_many('{1}', '{00000000-0000-4000-8000-000000000001}');
--- a batch's deferred core-row store (one statement for all its rows)
-PREPARE store_many(int2[], uuid[], bigint[]) AS
+-- a batch's deferred writes: one statement per table for all its rows,
+-- given as one array of rows, planned as index lookups even over an empty
+-- table (the flush turns sequential and bitmap scans, hash and merge joins
+-- off: a generic plan made while a table is small is kept as it grows)
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+PREPARE store_many(record[]) AS
 UPDATE ff.execution e SET priority = v.a3
-FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS v(a1, a2, a3)
+FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer)
 WHERE e.partition = v.a1 AND e.execution_id = v.a2;
-EXPLAIN (COSTS OFF) EXECUTE store_many('{1}', '{00000000-0000-4000-8000-000000000001}', '{0}');
+EXPLAIN (COSTS OFF) EXECUTE store_many(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0)]);
+PREPARE end_attempts(record[]) AS
+UPDATE ff.attempt t SET ended_at = v.a4
+FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer, a4 bigint)
+WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3;
+EXPLAIN (COSTS OFF) EXECUTE end_attempts(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0, 0::bigint)]);
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 RESET plan_cache_mode;

@@ -48,6 +48,7 @@ typedef struct FFPlan
 	bool		each_row;
 	void		(*after_flush) (uint64 n);
 	SPIPlanPtr	set_plan;
+	TupleDesc	set_desc;		/* the row type of the set statement's array */
 } FFPlan;
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
