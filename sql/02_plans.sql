@@ -34,12 +34,6 @@ ORDER BY created_at LIMIT 100;
 -- WORKER_LEASES(worker_instance_id)
 EXPLAIN (COSTS OFF)
 SELECT execution_id FROM ff.execution WHERE ownership_state = 'leased' AND current_worker_instance_id = 'w1-a';
--- ff.claim_next's reclaim candidates: the lane's expired or revoked leases
-EXPLAIN (COSTS OFF)
-SELECT e.execution_id FROM ff.execution e
-WHERE lane_id = 'default' AND lifecycle_phase = 'active'
-  AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') OR lease_expires_at <= 1700000000000)
-ORDER BY lease_expires_at LIMIT 10 FOR UPDATE OF e SKIP LOCKED;
 -- SUSPENSION_TIMEOUT: open suspensions past their timeout
 EXPLAIN (COSTS OFF)
 SELECT s.execution_id FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
@@ -66,6 +60,30 @@ WHERE lane_id = $1 AND lifecycle_phase = 'runnable' AND eligibility_state = 'eli
   AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3)
 ORDER BY priority DESC, created_at, partition, execution_id LIMIT $4 FOR UPDATE OF e SKIP LOCKED;
 EXPLAIN (COSTS OFF) EXECUTE candidates('default', '{}', 0, 10, NULL);
+-- ff.claim_next's reclaim candidates, each statement on its own index (no
+-- index of all active executions, which every claim would insert into):
+-- the lane's leases marked expired or revoked (LEASE_LOST) ...
+PREPARE lost_candidates(text, int) AS
+SELECT e.execution_id FROM ff.execution e
+WHERE lane_id = $1 AND lifecycle_phase = 'active'
+  AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
+ORDER BY lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED;
+EXPLAIN (COSTS OFF) EXECUTE lost_candidates('default', 10);
+-- ... then its leases past their expiry (LEASE_EXPIRY)
+PREPARE expired_candidates(text, bigint, int) AS
+SELECT e.execution_id FROM ff.execution e
+WHERE lifecycle_phase = 'active' AND ownership_state = 'leased'
+  AND lease_expires_at <= $2 AND lane_id = $1
+ORDER BY lease_expires_at LIMIT $3 FOR UPDATE OF e SKIP LOCKED;
+EXPLAIN (COSTS OFF) EXECUTE expired_candidates('default', 1700000000000, 10);
+-- ff.list_expired_leases: both indexes, every lane
+EXPLAIN (COSTS OFF)
+SELECT e.execution_id FROM ff.execution e
+WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' AND e.lease_expires_at <= 1700000000000
+UNION ALL
+SELECT e.execution_id FROM ff.execution e
+WHERE e.lifecycle_phase = 'active' AND e.ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
+  AND e.lease_expires_at <= 1700000000000;
 -- a batch's executions, locked by one statement in id order
 PREPARE lock_many(int2[], uuid[]) AS
 SELECT execution_id FROM ff.execution WHERE (partition, execution_id) IN

@@ -735,7 +735,8 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
  * lane's partial index in claim order - never depends on the arguments.
  */
 static FFPlan plan_claim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
-static FFPlan plan_reclaim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
+static FFPlan plan_lost_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
+static FFPlan plan_expired_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
 
 /*
  * Both candidate queries skip executions the worker lacks capabilities for
@@ -766,13 +767,26 @@ prepare_candidate_plans(void)
 									 "ORDER BY priority DESC, created_at, partition, execution_id "
 									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
 									 ff_core_select_list()));
-	/* leases of the lane that expired (marked or not) or were revoked, oldest first */
-	plan_reclaim_candidates.sql =
+	/*
+	 * Reclaim: LEASE_LOST(lane), leases marked expired or revoked, then
+	 * LEASE_EXPIRY, leases past their expiry not yet marked; oldest first.
+	 * Two statements, each on its own partial index: an index of all
+	 * active executions would take an insert on every claim.
+	 */
+	plan_lost_candidates.sql =
 		MemoryContextStrdup(TopMemoryContext,
 							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
 									 "WHERE lane_id = $1 AND lifecycle_phase = 'active' "
-									 "AND (ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
-									 "OR lease_expires_at <= $3) " CANDIDATE_FILTER
+									 "AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
+									 CANDIDATE_FILTER
+									 "ORDER BY lease_expires_at "
+									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
+									 ff_core_select_list()));
+	plan_expired_candidates.sql =
+		MemoryContextStrdup(TopMemoryContext,
+							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
+									 "WHERE lifecycle_phase = 'active' AND ownership_state = 'leased' "
+									 "AND lease_expires_at <= $3 AND lane_id = $1 " CANDIDATE_FILTER
 									 "ORDER BY lease_expires_at "
 									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
 									 ff_core_select_list()));
@@ -820,6 +834,41 @@ emit_claim(ReturnSetInfo *rsinfo, Candidate *cand, const char *type)
 }
 
 /*
+ * Takes over up to limit of one reclaim statement's candidates; returns how
+ * many it claimed (one reclaimed too often fails terminally instead).
+ */
+static int64
+reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool *nulls,
+				   ClaimRequest *req, int64 limit, int64 now)
+{
+	Candidate  *rows;
+	uint64		n,
+				i;
+	int64		claimed = 0;
+
+	rows = lock_candidates(plan, args, nulls, (int) limit, &n);
+	for (i = 0; i < n; i++)
+	{
+		ExecCore   *c = &rows[i].core;
+
+		if (c->ownership_state == OWN_LEASED)
+			ff_lease_mark_expired(c, now);
+		ff_grant_delete(c);
+		if (c->lease_reclaim_count >= reclaim_cap(c, FF_DEFAULT_MAX_RECLAIMS))
+		{
+			fail_over_reclaim_cap(c, now);
+			continue;
+		}
+		ff_mint_uuid(&req->lease_id);
+		ff_mint_uuid(&req->attempt_id);
+		claim_reclaim(c, req, now);
+		emit_claim(rsinfo, &rows[i], ATTEMPT_TYPE_RECLAIM);
+		claimed++;
+	}
+	return claimed;
+}
+
+/*
  * ff.claim_next(lane_id, worker_id, worker_instance_id, worker_capabilities,
  *				 lease_ttl_ms, max_count, attempt_timeout_ms, reclaim)
  *		RETURNS TABLE (claim jsonb, input_payload bytea)
@@ -829,7 +878,8 @@ emit_claim(ReturnSetInfo *rsinfo, Candidate *cand, const char *type)
  * there is no work.  An interrupted execution (delayed or parked and now
  * eligible again) is resumed on its current attempt.  With reclaim, the
  * lane's executions whose lease expired or was revoked are taken over
- * first (a lease past its expiry is marked expired on the way), so a
+ * first - marked expired or revoked, then past their expiry (marked
+ * expired on the way) - so a
  * fleet recovers from a dead worker without an operator; one reclaimed
  * too often fails terminally instead and is not returned.
  */
@@ -878,25 +928,11 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	if (reclaim)
 	{
-		rows = lock_candidates(&plan_reclaim_candidates, args, argnulls, (int) max_count, &n);
-		for (i = 0; i < n; i++)
-		{
-			ExecCore   *c = &rows[i].core;
-
-			if (c->ownership_state == OWN_LEASED)
-				ff_lease_mark_expired(c, now);
-			ff_grant_delete(c);
-			if (c->lease_reclaim_count >= reclaim_cap(c, FF_DEFAULT_MAX_RECLAIMS))
-			{
-				fail_over_reclaim_cap(c, now);
-				continue;
-			}
-			ff_mint_uuid(&req.lease_id);
-			ff_mint_uuid(&req.attempt_id);
-			claim_reclaim(c, &req, now);
-			emit_claim(rsinfo, &rows[i], ATTEMPT_TYPE_RECLAIM);
-			claimed++;
-		}
+		claimed = reclaim_candidates(rsinfo, &plan_lost_candidates, args, argnulls,
+									 &req, max_count, now);
+		if (claimed < max_count)
+			claimed += reclaim_candidates(rsinfo, &plan_expired_candidates, args, argnulls,
+										  &req, max_count - claimed, now);
 	}
 
 	if (claimed < max_count)

@@ -41,3 +41,15 @@ CREATE TYPE ff.attempt_type AS ENUM
 CREATE TYPE ff.attempt_record_state AS ENUM
     ('created', 'started', 'suspended', 'ended_success', 'ended_failure',
      'ended_cancelled', 'interrupted_reclaimed');
+
+-- A millisecond setting of the engine as a number: current_setting shows
+-- it with a unit ('1500ms', '2s', '1min'); pg_settings has the bare number
+-- but builds every setting of the server to find it (~1 ms).
+CREATE FUNCTION ff._setting_ms(name text) RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT m[1]::bigint * CASE m[2] WHEN 's' THEN 1000 WHEN 'min' THEN 60000
+                                    WHEN 'h' THEN 3600000 WHEN 'd' THEN 86400000 ELSE 1 END
+    FROM pg_catalog.regexp_match(pg_catalog.current_setting(name, true),
+                                 '^(-?[0-9]+)(ms|s|min|h|d)?$') m
+$$;
+COMMENT ON FUNCTION ff._setting_ms(text) IS
+    'Internal: a millisecond setting (ff_engine.*) as a number of milliseconds';

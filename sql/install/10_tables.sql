@@ -105,10 +105,12 @@ CREATE INDEX execution_delayed_idx ON ff.execution (delay_until)
 -- LEASE_EXPIRY: only leases still held (spec §6.1 recommendation).
 CREATE INDEX execution_lease_expiry_idx ON ff.execution (lease_expires_at)
     WHERE lifecycle_phase = 'active' AND ownership_state = 'leased';
--- Active executions of a lane by lease expiry: ff.claim_next's reclaim
--- candidates (expired, marked expired or revoked leases).
-CREATE INDEX execution_active_idx ON ff.execution (lane_id, lease_expires_at)
-    WHERE lifecycle_phase = 'active';
+-- Leases of a lane marked expired or revoked, by expiry: with LEASE_EXPIRY
+-- (leases past their expiry not yet marked), ff.claim_next's reclaim
+-- candidates.  Only lost leases: a claim inserts into no index for them.
+CREATE INDEX execution_lease_lost_idx ON ff.execution (lane_id, lease_expires_at)
+    WHERE lifecycle_phase = 'active'
+      AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked');
 -- WORKER_LEASES(worker_instance_id).
 CREATE INDEX execution_worker_leases_idx ON ff.execution (current_worker_instance_id)
     WHERE ownership_state = 'leased';

@@ -169,8 +169,17 @@ LANGUAGE sql STABLE AS $$
     SELECT x.id, x.current_lease_id, x.current_lease_epoch, x.current_worker_instance_id,
            x.lease_expires_at, x.current_attempt_index
     FROM (SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
-          FROM ff.execution e
-          WHERE e.lifecycle_phase = 'active' AND e.lease_expires_at <= coalesce($1, ff.now_ms())
+          FROM ff.execution e   -- LEASE_EXPIRY: held leases past their expiry
+          WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased'
+            AND e.lease_expires_at <= coalesce($1, ff.now_ms())
+            AND e.current_lease_id IS NOT NULL AND e.current_worker_instance_id IS NOT NULL
+            AND ($5 IS NULL OR e.namespace = $5)
+          UNION ALL
+          SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
+          FROM ff.execution e   -- LEASE_LOST: leases marked expired or revoked
+          WHERE e.lifecycle_phase = 'active'
+            AND e.ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
+            AND e.lease_expires_at <= coalesce($1, ff.now_ms())
             AND e.current_lease_id IS NOT NULL AND e.current_worker_instance_id IS NOT NULL
             AND ($5 IS NULL OR e.namespace = $5)) x
     WHERE $2 IS NULL OR (x.lease_expires_at, x.id COLLATE "C") > ($2, coalesce($3, '') COLLATE "C")
@@ -452,8 +461,7 @@ BEGIN
     WITH gone AS (
         DELETE FROM ff.signal_event v WHERE (v.partition, v.event_id) IN (
             SELECT x.partition, x.event_id FROM ff.signal_event x
-            WHERE x.delivered_at < c.now_ms - (SELECT s.setting::bigint FROM pg_catalog.pg_settings s
-                                               WHERE s.name = 'ff_engine.signal_event_retention')
+            WHERE x.delivered_at < c.now_ms - ff._setting_ms('ff_engine.signal_event_retention')
             ORDER BY x.delivered_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED)
         RETURNING 1)
     SELECT count(*) INTO events FROM gone;
@@ -727,7 +735,7 @@ COMMENT ON FUNCTION ff.sweep_worker_registry(integer) IS
 
 -- The interval of a scanner, from its setting ff_engine.<scanner>_interval.
 CREATE FUNCTION ff.scanner_interval_ms(scanner text) RETURNS bigint LANGUAGE sql STABLE AS $$
-    SELECT s.setting::bigint FROM pg_catalog.pg_settings s WHERE s.name = 'ff_engine.' || scanner || '_interval'
+    SELECT ff._setting_ms('ff_engine.' || scanner || '_interval')
 $$;
 COMMENT ON FUNCTION ff.scanner_interval_ms(text) IS 'A scanner''s interval in ms (ff_engine.<scanner>_interval)';
 

@@ -234,6 +234,33 @@ SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_history WHERE exec
           'marked expired, then reclaimed');
 SELECT t.invariants('claim_next reclaim');
 
+-- reclaim order: leases marked expired or revoked first, then leases past
+-- their expiry not yet marked, each oldest first; only the asked lane
+SELECT t.at(1000000010000);
+SELECT ff.create_execution(t.id(n), lane_id => 'fleet2') FROM generate_series(40, 43) n;
+SELECT ff.create_execution(t.id(44), lane_id => 'fleet3');
+DO $$
+BEGIN
+  FOR n IN 0..3 LOOP   -- 40 .. 43, each lease 10 ms after the last
+    PERFORM t.at(1000000010000 + 10 * n);
+    PERFORM count(*) FROM ff.claim_next('fleet2', 'dead', 'dead-2', lease_ttl_ms => 1000);
+  END LOOP;
+END $$;
+SELECT count(*) FROM ff.claim_next('fleet3', 'dead', 'dead-3', lease_ttl_ms => 1000);
+SELECT t.at(1000000020000);
+SELECT ff.mark_lease_expired_if_due(t.id(42)), ff.revoke_lease(t.id(43));
+SELECT is((SELECT array_agg(c.claim->>'execution_id') FROM ff.claim_next('fleet2', 'live', 'live-2', max_count => 3, reclaim => true) c),
+          ARRAY[t.id(42), t.id(43), t.id(40)], 'reclaim: marked expired, revoked, then the oldest lease past its expiry');
+SELECT is((SELECT array_agg(c.claim->>'execution_id') FROM ff.claim_next('fleet2', 'live', 'live-2', max_count => 3, reclaim => true) c),
+          ARRAY[t.id(41)], 'reclaim: the remaining lease past its expiry');
+SELECT is((t.row(t.id(44))).ownership_state, 'leased'::ff.ownership_state, 'reclaim: another lane''s lost lease is left alone');
+SELECT is((SELECT array_agg(x.execution_id ORDER BY x.execution_id) FROM ff.list_expired_leases(1000000020000) x WHERE x.execution_id LIKE '%00004_'),
+          ARRAY[t.id(44)], 'list_expired_leases: the lease still past its expiry');
+SELECT ff.mark_lease_expired_if_due(t.id(44));
+SELECT is((SELECT array_agg(x.execution_id ORDER BY x.execution_id) FROM ff.list_expired_leases(1000000020000) x WHERE x.execution_id LIKE '%00004_'),
+          ARRAY[t.id(44)], 'list_expired_leases: also once marked expired');
+SELECT t.invariants('claim_next reclaim order');
+
 -- lease history is capped near the newest 1000 events per execution (§4.6)
 SELECT ff.create_execution(t.id(70), lane_id => 'hist');
 DO $$

@@ -168,5 +168,14 @@ SELECT is_empty($$SELECT id FROM ff.executions WHERE ownership_state = 'leased' 
 
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
+-- settings in ms whatever unit current_setting shows them in
+SELECT is(ff.scanner_interval_ms('lease_expiry'), 1500::bigint, 'scanner_interval_ms: 1500ms');
+SELECT is(ff.scanner_interval_ms('retention'), 60000::bigint, 'scanner_interval_ms: 1min');
+SET LOCAL ff_engine.waitpoint_hmac_grace = '2h';
+SELECT is(ff._setting_ms('ff_engine.waitpoint_hmac_grace'), 7200000::bigint, '_setting_ms: 2h');
+SET LOCAL ff_engine.waitpoint_hmac_grace = 86399999;
+SELECT is(ff._setting_ms('ff_engine.waitpoint_hmac_grace'), 86399999::bigint, '_setting_ms: a bare number of ms');
+SELECT is(ff._setting_ms('ff_engine.no_such_setting'), NULL, '_setting_ms: NULL for an unknown setting');
+RESET ff_engine.waitpoint_hmac_grace;
 SELECT * FROM finish();
 ROLLBACK;
