@@ -3,7 +3,8 @@
 // ff.create_execution every 1/RATE s for SECS s (the payload carries the
 // commit time); WORKERS worker connections LISTEN on ff.lane_channel('lat'),
 // and on each notification claim until the lane is empty, completing what
-// they claim.  Latency runs from just before the create call (so it includes
+// they claim.  A first second of executions, not measured, warms the
+// connections.  Latency runs from just before the create call (so it includes
 // that commit) to the claim returning.  One connection LISTENs for the pool
 // and wakes one idle worker per notification.  Prints one JSON line:
 // {mode, rate, n, expected, p50_ms, p99_ms, max_ms}.
@@ -16,6 +17,10 @@ const require = createRequire(process.argv[2] + '/package.json');
 const pg = require('pg');
 const RATE = Number(process.env.RATE || 500), SECS = Number(process.env.SECS || 10);
 const WORKERS = Number(process.env.WORKERS || 4);
+// The first calls of a new connection load its plans and caches (tens of
+// ms): the first second of executions warms every connection, unmeasured,
+// as a long-running worker pool is warm.
+const WARMUP = RATE;
 const POLL_MS = Number(process.env.POLL_MS || 0);   // > 0: ignore notifications, poll (the baseline)
 const conn = { host: process.env.PGHOST || '127.0.0.1', port: Number(process.env.PGPORT || 54329),
                user: 'postgres', database: process.env.PGDATABASE || 'bench_latency' };
@@ -39,8 +44,11 @@ async function worker(k) {
         const r = await c.query("SELECT claim, convert_from(input_payload, 'UTF8') AS sent FROM ff.claim_next('lat', 'lw', 'lw-' || $1::text, max_count => 10)", [k]);
         if (r.rows.length === 0) break;
         const t = nowMs();
-        for (const row of r.rows) lat.push(t - Number(row.sent));
-        claimedTotal += r.rows.length;
+        for (const row of r.rows) {
+          if (row.sent.startsWith('w')) continue;   // warm-up: not measured
+          lat.push(t - Number(row.sent));
+          claimedTotal++;
+        }
         await c.query('SELECT ff.complete_executions($1, $2, $3, $4)', [
           r.rows.map((x) => x.claim.execution_id), r.rows.map((x) => x.claim.lease_id),
           r.rows.map((x) => x.claim.lease_epoch), r.rows.map((x) => x.claim.attempt_id)]);
@@ -84,12 +92,13 @@ async function produce() {
   const p = new pg.Client(conn);
   await p.connect();
   const t0 = nowMs();
-  for (let i = 0; i < expected; i++) {
-    const due = t0 + (i * 1000) / RATE;
+  for (let i = -WARMUP; i < expected; i++) {
+    const due = t0 + ((i + WARMUP) * 1000) / RATE;
     const wait = due - nowMs();
     if (wait > 1) await sleep(wait);
     // the send time is taken just before the call; the commit is the call's end (autocommit)
-    await p.query("SELECT ff.create_execution(ff.execution_id('lat'), lane_id => 'lat', input_payload => convert_to($1, 'UTF8'))", [String(nowMs())]);
+    await p.query("SELECT ff.create_execution(ff.execution_id('lat'), lane_id => 'lat', input_payload => convert_to($1, 'UTF8'))",
+                  [(i < 0 ? 'w' : '') + String(nowMs())]);
   }
   await p.end();
 }
