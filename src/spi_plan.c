@@ -21,9 +21,9 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
-#include "funcapi.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
