@@ -739,7 +739,7 @@ static FFPlan plan_lost_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, 
 static FFPlan plan_expired_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
 
 /*
- * Both candidate queries skip executions the worker lacks capabilities for
+ * The candidate queries skip executions the worker lacks capabilities for
  * and executions another worker holds a live grant on.
  */
 #define CANDIDATE_FILTER \
@@ -878,10 +878,10 @@ reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool 
  * there is no work.  An interrupted execution (delayed or parked and now
  * eligible again) is resumed on its current attempt.  With reclaim, the
  * lane's executions whose lease expired or was revoked are taken over
- * first - marked expired or revoked, then past their expiry (marked
- * expired on the way) - so a
- * fleet recovers from a dead worker without an operator; one reclaimed
- * too often fails terminally instead and is not returned.
+ * first (those marked expired or revoked, then those past their expiry,
+ * marked expired on the way), so a fleet recovers from a dead worker
+ * without an operator; one reclaimed too often fails terminally instead
+ * and is not returned.
  */
 Datum
 ff_claim_next(PG_FUNCTION_ARGS)
