@@ -84,20 +84,21 @@ UNION ALL
 SELECT e.execution_id FROM ff.execution e
 WHERE e.lifecycle_phase = 'active' AND e.ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
   AND e.lease_expires_at <= 1700000000000;
+-- A batch's statements reach rows by key and are planned as index lookups
+-- even over an empty table (FFPlan.key_lookups: sequential and bitmap
+-- scans, hash and merge joins off, as a generic plan made while a table is
+-- small is kept as it grows).  Its executions, locked by one statement in
+-- id order:
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
 -- a batch's executions, locked by one statement in id order
 PREPARE lock_many(int2[], uuid[]) AS
 SELECT execution_id FROM ff.execution WHERE (partition, execution_id) IN
   (SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))
 ORDER BY partition, execution_id FOR UPDATE;
 EXPLAIN (COSTS OFF) EXECUTE lock_many('{1}', '{00000000-0000-4000-8000-000000000001}');
--- a batch's deferred writes: one statement per table for all its rows,
--- given as one array of rows, planned as index lookups even over an empty
--- table (the flush turns sequential and bitmap scans, hash and merge joins
--- off: a generic plan made while a table is small is kept as it grows)
-SET enable_seqscan = off;
-SET enable_bitmapscan = off;
-SET enable_hashjoin = off;
-SET enable_mergejoin = off;
+-- its deferred writes: one statement per table for all its rows, given as
+-- one array of rows
 PREPARE store_many(record[]) AS
 UPDATE ff.execution e SET priority = v.a3
 FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer)

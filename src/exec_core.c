@@ -257,7 +257,8 @@ prefetched_cmp(const void *key, const void *row)
 	return ff_exec_id_cmp(key, &((const ExecCore *) row)->id);
 }
 
-static FFPlan plan_lock_many = {NULL, 2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true};
+static FFPlan plan_lock_many = {.nargs = 2, .argtypes = {INT2ARRAYOID, UUIDARRAYOID},
+	.generic = true, .key_lookups = true};
 
 /*
  * ff_core_lock_many

@@ -48,18 +48,37 @@ keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic)
 	return plan;
 }
 
+static const char *const key_lookup_gucs[] = {
+	"enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin"
+};
+
+/*
+ * Runs a kept plan.  With key_lookups (FFPlan.key_lookups), a (re)planning
+ * on the way sees only index scans and nested loops, in a GUC nest level of
+ * its own (restored after, or by the abort).
+ */
 static uint64
 run_plan(SPIPlanPtr plan, const char *sql, int nargs, Datum *values,
-		 const bool *nulls, long tcount)
+		 const bool *nulls, long tcount, bool key_lookups)
 {
 	char		nullflags[FF_PLAN_MAX_ARGS + 1];
 	int			i,
-				rc;
+				rc,
+				gucs = 0;
 
 	for (i = 0; i < nargs; i++)
 		nullflags[i] = (nulls != NULL && nulls[i]) ? 'n' : ' ';
 	nullflags[nargs] = '\0';
+	if (key_lookups)
+	{
+		gucs = NewGUCNestLevel();
+		for (i = 0; i < lengthof(key_lookup_gucs); i++)
+			(void) set_config_option(key_lookup_gucs[i], "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+	}
 	rc = SPI_execute_plan(plan, values, nullflags, false, tcount);
+	if (key_lookups)
+		AtEOXact_GUC(true, gucs);
 	if (rc < 0)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
 			 SPI_result_code_string(rc));
@@ -73,7 +92,7 @@ ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
 		return 1;
 	if (p->plan == NULL)
 		p->plan = keep_plan(p->sql, p->nargs, p->argtypes, p->generic);
-	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount);
+	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount, p->key_lookups);
 }
 
 /* ---- deferred writes ---- */
@@ -273,7 +292,10 @@ prepare_set_plan(FFPlan *p)
 	pfree(rows.data);
 }
 
-/* Runs one plan's recorded calls as its set statement. */
+/*
+ * Runs one plan's recorded calls as its set statement, as key lookups:
+ * every set statement writes or joins its rows by primary key.
+ */
 static void
 flush_one(Deferred *d)
 {
@@ -291,7 +313,7 @@ flush_one(Deferred *d)
 													&d->nulls[r * p->nargs]));
 	array = PointerGetDatum(construct_array(rows, d->n, RECORDOID, -1, false,
 											TYPALIGN_DOUBLE));
-	n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0);
+	n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
 	if (p->each_row && n != (uint64) d->n)
 		elog(ERROR, "deferred \"%s\": %d calls wrote " UINT64_FORMAT " rows",
 			 p->sql, d->n, n);
@@ -299,37 +321,19 @@ flush_one(Deferred *d)
 		p->after_flush(n);
 }
 
-static const char *const index_only_gucs[] = {
-	"enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin"
-};
-
 void
 ff_defer_flush(void)
 {
 	Deferred   *d;
 	MemoryContext cxt = defer_cxt;
-	int			gucs,
-				k;
 
 	if (cxt == NULL)
 		elog(ERROR, "deferred writes not begun");
 	/* the set statements run as themselves: nothing is deferred any more */
 	d = defer_head;
 	defer_cxt = NULL;
-	/*
-	 * Every set statement writes or joins its rows by primary key.  Its
-	 * generic plan is made once, maybe while the table is nearly empty (a
-	 * hash join over a sequential scan, then kept as the table grows), and
-	 * the row count of the unnested array is unknown to the planner: plan
-	 * them as index lookups, whatever the statistics say at that moment.
-	 */
-	gucs = NewGUCNestLevel();
-	for (k = 0; k < lengthof(index_only_gucs); k++)
-		(void) set_config_option(index_only_gucs[k], "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
 	for (; d != NULL; d = d->next)
 		flush_one(d);
-	AtEOXact_GUC(true, gucs);
 	MemoryContextDelete(cxt);
 }
 

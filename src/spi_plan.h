@@ -49,6 +49,15 @@ typedef struct FFPlan
 	void		(*after_flush) (uint64 n);
 	SPIPlanPtr	set_plan;
 	TupleDesc	set_desc;		/* the row type of the set statement's array */
+
+	/*
+	 * Plan as index lookups (index scans, nested loops), whatever the
+	 * statistics say: for a statement that only reaches rows by key, whose
+	 * generic plan is kept and may have been made while its table was
+	 * nearly empty (a hash join over a sequential scan, kept as the table
+	 * grows).  The set statements of deferred writes always are.
+	 */
+	bool		key_lookups;
 } FFPlan;
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
