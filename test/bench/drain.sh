@@ -9,6 +9,7 @@
 # Each figure is the median of REPS runs with min and max.
 #   bash test/bench/drain.sh      (N=20000 REPS=3; PEERS=0 skips the Node peers)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
 N=${N:-20000}
 REPS=${REPS:-3}
 PEERS=${PEERS:-1}
@@ -96,5 +97,23 @@ sort -t'|' -k1,1 -k2,2n "$results" | awk -F'|' '
     if (g > 0) printf "  batched / graphile-worker: %.2f (target >= 1.50: %s)\n", f / g, (f / g >= 1.5 ? "met" : "NOT met")
   }'
 echo "  executions left active after the runs (must be 0): $left; runs that did not complete every claim: $bad"
+
+runs() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$results"; }   # runs <what> <clients>
+PER="ff_engine per item (claim 1 + complete 1)"; OFF="ff_engine per item, notify_completions off"
+BARE="bare SKIP LOCKED queue (claim + delete)"; BATCH="ff_engine batched (claim 100 + complete 100)"
+GW="graphile-worker process (batched, concurrency 24)"; BOSS="pg-boss process (batch 100, 4 local)"
+for c in 1 4 16; do
+  b=$(runs "$BARE" $c | median)
+  r=$(ratio "$(runs "$PER" $c | median)" "$b")
+  bench_row "drain $N, per item, $c client$([ $c = 1 ] || echo s), jobs/s" "$(runs "$PER" $c | spread)" "bare queue $(runs "$BARE" $c | spread)" "$r" ">= 0.80: $(verdict "$r" ge 0.8)"
+  bench_row "  the same, notify_completions off" "$(runs "$OFF" $c | spread)" "" "$(ratio "$(runs "$OFF" $c | median)" "$b")" ""
+done
+if [ "$PEERS" = 1 ]; then
+  r=$(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$GW" 1 | median)")
+  bench_row "drain $N, batched (100), 4 clients, jobs/s" "$(runs "$BATCH" 4 | spread)" "graphile-worker $(runs "$GW" 1 | spread); pg-boss $(runs "$BOSS" 1 | spread)" "$r" ">= 1.50: $(verdict "$r" ge 1.5)"
+else
+  bench_row "drain $N, batched (100), 4 clients, jobs/s" "$(runs "$BATCH" 4 | spread)" "(peers skipped)" "-" ">= 1.50 x graphile-worker"
+fi
+[ "$left" = 0 ] && [ "$bad" = 0 ] || bench_row "drain: runs that left work undone" "$bad runs, $left active" "" "" "must be 0"
 rm -f "$results"
 stop_cluster

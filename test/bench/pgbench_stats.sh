@@ -29,3 +29,21 @@ summary() {
   local p99=$(awk '{print $3}' "$f" | median)
   printf '%8.0f %8.0f %8.0f %9.2f %9.2f' "$tps_med" "$tps_min" "$tps_max" "$(awk -v v="$p50" 'BEGIN {print v / 1000}')" "$(awk -v v="$p99" 'BEGIN {print v / 1000}')"
 }
+
+# bench_row <benchmark> <ff_engine figure> <baseline figure> <ratio> <target>:
+# one row of the table test/bench/run.sh prints, appended to
+# $FF_BENCH_SUMMARY when a script runs under it (fields tab-separated).
+bench_row() {
+  [ -z "${FF_BENCH_SUMMARY:-}" ] || printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$FF_BENCH_SUMMARY"
+}
+
+# spread: numbers on stdin -> "median (min-max)", rounded to PLACES (0).
+spread() {
+  sort -g | awk -v d="${PLACES:-0}" '{a[NR] = $1} END {if (NR) printf "%.*f (%.*f-%.*f)", d, a[int((NR + 1) / 2)], d, a[1], d, a[NR]}'
+}
+
+# ratio <a> <b>: a / b to two places; verdict <value> <ge|le> <target>: met or NOT met
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+verdict() {
+  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {ok = (op == "ge") ? v >= t : v <= t; print (ok ? "met" : "NOT met")}'
+}

@@ -9,6 +9,7 @@
 # the size over time.
 #   bash test/bench/soak.sh        (MINUTES=10)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
 MINUTES=${MINUTES:-10}
 ensure_deps
 build_install
@@ -67,4 +68,8 @@ last=$(tail -n 2 "$work/samples" | awk '{s += $2} END {print s / 2}')
 echo "first minute: $first/s, last minute: $last/s, ratio $(awk -v a="$last" -v b="$first" 'BEGIN {printf "%.2f", a / b}') (target >= 0.95)"
 echo "size after 2 min: $(awk 'NR == 5 {print $5}' "$work/samples") bytes; at the end: $(tail -n 1 "$work/samples" | awk '{print $5}') bytes"
 grep -h "number of transactions actually processed\|tps" "$work"/produce.out "$work"/consume.out | head -4
+r=$(ratio "$last" "$first")
+mb() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
+bench_row "soak $MINUTES min at $rate/s, completions/s last minute (first)" "$last ($first); ff tables $(mb "$(awk 'NR == 5 {print $5}' "$work/samples")") MB at 2 min, $(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | head -1)")-$(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | tail -1)") MB after" \
+  "" "$r" ">= 0.95: $(verdict "$r" ge 0.95)"
 rm -rf "$work"

@@ -7,6 +7,7 @@
 # drained (it deletes a job when done, so it keeps nothing to compare after).
 #   bash test/bench/storage.sh        (N=1000000; N=200000 takes ~3 minutes)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
 N=${N:-1000000}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 ensure_deps
@@ -59,4 +60,7 @@ S -c "SELECT sum(bytes) FROM ff_size" | awk -v n="$N" '{printf "  %-22s %10.1f M
 echo "  bare SKIP LOCKED queue, $N jobs waiting: $(awk -v b="$qbytes" -v n="$N" 'BEGIN {printf "%.1f MB, %.1f bytes/job", b / 1048576, b / n}')"
 S -F '|' -c "SELECT n_tup_upd, n_tup_hot_upd, round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'" \
   | awk -F'|' '{printf "  ff.execution updates over the drain: %d, HOT: %d (%s %%)\n", $1, $2, $3}'
+per=$(S -c "SELECT round(sum(bytes) / $N) FROM ff_size")
+hot=$(S -c "SELECT coalesce(round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1), 0) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'")
+bench_row "storage after $N completed, bytes/execution" "$per (HOT updates of the core row: $hot %)" "bare queue, jobs waiting: $((qbytes / N))" "" ""
 stop_cluster
