@@ -4,7 +4,8 @@
  *	  Batched forms of the lease-bound terminal operations, so a worker
  *	  loop runs one claim transaction (ff.claim_next with max_count) and
  *	  one completion transaction per batch:
- *	  ff.complete_executions and ff.fail_executions.
+ *	  ff.complete_executions and ff.fail_executions; and of create,
+ *	  ff.create_executions (one lane and one set of options for all).
  *
  *	  - Parallel arrays, one element per execution, each with its own
  *	    fence: every item is exactly the single operation, with its own
@@ -19,6 +20,9 @@
  *	    (spi_plan.h): each table is written once per batch, not per item.
  *	    A batch naming an execution twice runs item by item instead (the
  *	    second item must see the first's write), locking in array order.
+ *	  - A batch of creates of distinct ids defers its inserts the same
+ *	    way (written in id order); one of its ids created meanwhile by
+ *	    another transaction fails the whole call (40001, retry).
  *
  * IDENTIFICATION
  *	  src/batch.c
@@ -38,13 +42,17 @@
 #include "execution.h"
 #include "ff_engine.h"
 #include "ids.h"
+#include "partition.h"
 #include "spi_plan.h"
+#include "tenant.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_complete_executions);
 PG_FUNCTION_INFO_V1(ff_fail_executions);
+PG_FUNCTION_INFO_V1(ff_create_executions);
 
 #define FF_BATCH_MAX 1000
+#define FF_CREATE_BATCH_MAX 10000
 
 typedef struct BatchArg
 {
@@ -106,6 +114,25 @@ batch_optional(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *nam
 	return a;
 }
 
+/* The execution ids of execution_ids[], parsed. */
+static ExecId *
+batch_exec_ids(BatchArg *ids)
+{
+	ExecId	   *out = palloc(sizeof(ExecId) * Max(ids->n, 1));
+	int			i;
+
+	for (i = 0; i < ids->n; i++)
+	{
+		char	   *s = TextDatumGetCString(ids->elems[i]);
+
+		if (!ff_parse_exec_id(s, &out[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid execution id in execution_ids[%d]: \"%s\"", i + 1, s)));
+	}
+	return out;
+}
+
 /* The execution ids and fences shared by both batch calls, checked. */
 typedef struct BatchItems
 {
@@ -134,16 +161,10 @@ batch_items(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("at most %d executions per batch, got %d", FF_BATCH_MAX, ids.n)));
 	b.n = ids.n;
-	b.ids = palloc(sizeof(ExecId) * Max(b.n, 1));
+	b.ids = batch_exec_ids(&ids);
 	b.fences = palloc(sizeof(Fence) * Max(b.n, 1));
 	for (i = 0; i < b.n; i++)
 	{
-		char	   *s = TextDatumGetCString(ids.elems[i]);
-
-		if (!ff_parse_exec_id(s, &b.ids[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid execution id in execution_ids[%d]: \"%s\"", i + 1, s)));
 		b.fences[i].lease_id = DatumGetUUIDP(leases.elems[i]);
 		b.fences[i].has_epoch = true;
 		b.fences[i].lease_epoch = DatumGetInt64(epochs.elems[i]);
@@ -159,7 +180,7 @@ batch_items(FunctionCallInfo fcinfo)
  *		Called with SPI connected; returns with it finished.
  */
 static Datum
-batch_result(BatchItems *b, Jsonb **items, int succeeded)
+batch_result(int n, Jsonb **items, int succeeded)
 {
 	FFResult	r,
 				list;
@@ -167,7 +188,7 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
 
 	list.state = NULL;
 	pushJsonbValue(&list.state, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < n; i++)
 	{
 		JsonbValue	v;
 
@@ -177,7 +198,7 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
 		pushJsonbValue(&list.state, WJB_ELEM, &v);
 	}
 	ffr_ok(&r, "OK");
-	ffr_int(&r, "count", b->n);
+	ffr_int(&r, "count", n);
 	ffr_int(&r, "succeeded", succeeded);
 	ffr_jsonb(&r, "results", JsonbValueToJsonb(pushJsonbValue(&list.state, WJB_END_ARRAY, NULL)));
 	/* copies the envelope out of SPI's memory and disconnects SPI */
@@ -189,19 +210,28 @@ batch_result(BatchItems *b, Jsonb **items, int succeeded)
  *		With SPI connected: for distinct executions, lock them all and start
  *		deferring writes.  Returns whether it did (batch_end then flushes).
  */
+/* Whether a batch is worth deferring: two items or more, no id twice. */
+static bool
+batch_distinct(const ExecId *ids, int n)
+{
+	ExecId	   *sorted = palloc(sizeof(ExecId) * Max(n, 1));
+	int			i;
+
+	if (n < 2)
+		return false;
+	memcpy(sorted, ids, sizeof(ExecId) * n);
+	qsort(sorted, n, sizeof(ExecId), ff_exec_id_cmp);
+	for (i = 1; i < n; i++)
+		if (ff_exec_id_cmp(&sorted[i - 1], &sorted[i]) == 0)
+			return false;
+	return true;
+}
+
 static bool
 batch_begin(BatchItems *b)
 {
-	ExecId	   *sorted = palloc(sizeof(ExecId) * Max(b->n, 1));
-	int			i;
-
-	if (b->n < 2)
+	if (!batch_distinct(b->ids, b->n))
 		return false;
-	memcpy(sorted, b->ids, sizeof(ExecId) * b->n);
-	qsort(sorted, b->n, sizeof(ExecId), ff_exec_id_cmp);
-	for (i = 1; i < b->n; i++)
-		if (ff_exec_id_cmp(&sorted[i - 1], &sorted[i]) == 0)
-			return false;
 	ff_defer_begin();
 	ff_core_lock_many(b->ids, b->n);
 	return true;
@@ -249,7 +279,7 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 	}
 	if (deferred)
 		ff_defer_flush();
-	return batch_result(&b, items, ok);
+	return batch_result(b.n, items, ok);
 }
 
 /*
@@ -292,5 +322,58 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 	}
 	if (deferred)
 		ff_defer_flush();
-	return batch_result(&b, items, ok);
+	return batch_result(b.n, items, ok);
+}
+
+/*
+ * ff.create_executions(execution_ids text[], lane_id, input_payloads
+ *		bytea[], namespace, priority, policy_json, delay_until)
+ *		Each item is exactly create_execution with the shared options.
+ */
+Datum
+ff_create_executions(PG_FUNCTION_ARGS)
+{
+	BatchArg	ids = batch_array(fcinfo, 0, TEXTOID, "execution_ids", true);
+	BatchArg	payloads;
+	CreateArgs	a;
+	ExecId	   *eids;
+	bytea	  **data;
+	Jsonb	  **items;
+	int64		now = ff_now_ms();
+	int			nparts = ff_num_flow_partitions();
+	bool		deferred;
+	int			i,
+				ok = 0;
+
+	if (ids.n > FF_CREATE_BATCH_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("at most %d executions per call, got %d", FF_CREATE_BATCH_MAX, ids.n)));
+	payloads = batch_optional(fcinfo, 2, BYTEAOID, "input_payloads", ids.n);
+	a = ff_create_args(fcinfo, 3, 1, -1, 4, -1, 5, 6);
+	eids = batch_exec_ids(&ids);
+	data = palloc0(sizeof(bytea *) * Max(ids.n, 1));
+	for (i = 0; i < ids.n; i++)
+	{
+		if (payloads.n >= 0 && !payloads.nulls[i])
+			data[i] = DatumGetByteaPP(payloads.elems[i]);
+		ff_check_create_item(eids[i], data[i], nparts);
+	}
+	ff_spi_connect();
+	ff_namespace_require(a.ns);
+	deferred = batch_distinct(eids, ids.n);
+	if (deferred)
+		ff_defer_begin();
+	items = palloc(sizeof(Jsonb *) * Max(ids.n, 1));
+	for (i = 0; i < ids.n; i++)
+	{
+		FFResult	r;
+
+		ff_create_one(&a, eids[i], data[i], now, &r);
+		items[i] = ffr_finish(&r);
+		ok += item_ok(items[i]);
+	}
+	if (deferred)
+		ff_defer_flush();
+	return batch_result(ids.n, items, ok);
 }

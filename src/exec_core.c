@@ -112,6 +112,7 @@ build_store_plan(FFPlan *plan)
 	do { \
 		appendStringInfoString(&cols, ", " #n); \
 		appendStringInfo(&vals, ", $%d%s", plan->nargs + 1, cast); \
+		appendStringInfo(&set, ", v.a%d%s", plan->nargs + 1, cast); \
 		plan->argtypes[plan->nargs++] = type; \
 	} while (0);
 #define INS_T(n) INS(n, TEXTOID, "")
@@ -119,21 +120,34 @@ build_store_plan(FFPlan *plan)
 #define INS_U(n) INS(n, UUIDOID, "")
 #define INS_E(n, ct, lab, st) INS(n, TEXTOID, "::" st)
 
+/*
+ * The insert, and its set form for a batch of new executions (deferred
+ * creates): in key order, so two batches naming the same ids cannot
+ * deadlock on each other's new index entries.  A row another transaction
+ * inserted first is skipped, and the flush then reports the batch short
+ * of rows (each_row).
+ */
 static void
 build_insert_plan(FFPlan *plan)
 {
 	StringInfoData cols,
-				vals;
+				vals,
+				set;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 	initStringInfo(&cols);
 	initStringInfo(&vals);
+	initStringInfo(&set);
 	appendStringInfoString(&cols, "INSERT INTO ff.execution (partition, execution_id, required_capabilities");
 	appendStringInfoString(&vals, "$1, $2, pg_catalog.string_to_array($3, ',')");
+	appendStringInfoString(&set, "v.a1, v.a2, pg_catalog.string_to_array(v.a3, ',')");
 	FF_CORE_IMMUTABLE_FIELDS(INS_T, INS_I, INS_U, INS_E)
 	FF_CORE_MUTABLE_FIELDS(INS_T, INS_I, INS_U, INS_E)
-	appendStringInfo(&cols, ") VALUES (%s) ON CONFLICT DO NOTHING", vals.data);
-	plan->sql = cols.data;
+	appendStringInfoChar(&cols, ')');
+	plan->sql = psprintf("%s VALUES (%s) ON CONFLICT DO NOTHING", cols.data, vals.data);
+	plan->set_sql = psprintf("%s SELECT %s FROM %%s ORDER BY v.a1, v.a2 ON CONFLICT DO NOTHING",
+							 cols.data, set.data);
+	plan->each_row = true;
 	MemoryContextSwitchTo(old);
 }
 
@@ -374,7 +388,9 @@ ff_core_store(ExecCore *c)
 
 /*
  * ff_core_insert
- *		Insert a new core row; false when the id already exists.
+ *		Insert a new core row; false when the id already exists.  Deferred
+ *		(a batch of creates), it reports true and the flush fails the
+ *		batch if another transaction created one of its ids meanwhile.
  */
 bool
 ff_core_insert(ExecCore *c)

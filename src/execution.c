@@ -83,12 +83,17 @@ static FFPlan plan_exists = {
 	2, {INT2OID, UUIDOID}
 };
 /* Tag values are stored as strings, as the reference's tostring() does. */
+#define TAGS_AS_STRINGS(arg) \
+	"COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, " \
+	"CASE WHEN pg_catalog.jsonb_typeof(t.value) = 'string' THEN t.value " \
+	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each(" arg ") t), '{}')"
 static FFPlan plan_data_insert = {
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
-	"VALUES ($1, $2, $3, $4, COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, "
-	"CASE WHEN pg_catalog.jsonb_typeof(t.value) = 'string' THEN t.value "
-	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each($5) t), '{}'))",
-	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}
+	"VALUES ($1, $2, $3, $4, " TAGS_AS_STRINGS("$5") ")",
+	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}, NULL, false,
+	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
+	"SELECT v.a1, v.a2, v.a3, v.a4, " TAGS_AS_STRINGS("v.a5") " FROM %s ORDER BY v.a1, v.a2",
+	0, true
 };
 static FFPlan plan_undo_create = {
 	"WITH d AS (DELETE FROM ff.execution_data WHERE partition = $1 AND execution_id = $2) "
@@ -113,32 +118,40 @@ idem_lookup(int partition, const char *ns, const char *key, int64 now, pg_uuid_t
 }
 
 /*
- * ff.create_execution(execution_id, namespace, lane_id, execution_kind,
- *		priority, creator_identity, policy_json, input_payload, delay_until,
- *		idempotency_key, dedup_ttl_ms, tags, execution_deadline_at)
+ * ff_check_create_item
+ *		The checks of one create's id and payload, before anything is
+ *		written (num_partitions: ff_num_flow_partitions()).
+ */
+void
+ff_check_create_item(ExecId id, bytea *payload, int num_partitions)
+{
+	if (payload && VARSIZE_ANY_EXHDR(payload) > (Size) ff_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("input_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
+						(Size) VARSIZE_ANY_EXHDR(payload), ff_max_payload_bytes)));
+	if (id.partition >= num_partitions)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("execution id partition %d is out of range", id.partition),
+				 errdetail("ff.partition_config has %d flow partitions.", num_partitions),
+				 errhint("Mint ids with ff.execution_id(lane_id) or ff.flow_member_execution_id(flow_id).")));
+}
+
+/*
+ * ff_create_one
+ *		The create operation (§3.1) on arguments already checked (the
+ *		shared ones by the caller, id and payload by ff_check_create_item);
+ *		SPI connected, the namespace granted.  Shared by create_execution
+ *		and create_executions.
  *
  * Order of checks (§3.1): idempotency key, existing id, then policy;
  * a duplicate wins over a bad policy.  Index membership derives from the
  * state written, so a past delay_until simply makes the execution eligible.
  */
-Datum
-ff_create_execution(PG_FUNCTION_ARGS)
+void
+ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResult *r)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	char	   *ns = ff_arg_text(fcinfo, 1, "namespace");
-	char	   *lane = ff_arg_text(fcinfo, 2, "lane_id");
-	char	   *kind = PG_ARGISNULL(3) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	int64		priority = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
-	char	   *creator = PG_ARGISNULL(5) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	char	   *policy_text = ff_arg_text_opt(fcinfo, 6);
-	bytea	   *payload = PG_ARGISNULL(7) ? NULL : PG_GETARG_BYTEA_PP(7);
-	int64		delay_until = FF_NULL,
-				deadline = FF_NULL,
-				dedup_ttl = 86400000;
-	char	   *idem_key = ff_arg_text_opt(fcinfo, 9);
-	Jsonb	   *tags = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
-	int64		now = ff_now_ms();
-	FFResult	r;
 	ExecCore	c;
 	Jsonb	   *policy;
 	CapSet		caps;
@@ -149,56 +162,26 @@ ff_create_execution(PG_FUNCTION_ARGS)
 	Datum		v[6];
 	bool		n[6] = {false};
 
-	ff_check_lane_id(PG_GETARG_TEXT_PP(2));
-	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
-	ff_check_max_len(kind, FF_MAX_ID_BYTES, "execution_kind");
-	ff_check_max_len(creator, FF_MAX_ID_BYTES, "creator_identity");
-	ff_check_max_len(idem_key, 1024, "idempotency_key");
-	if (!PG_ARGISNULL(8))
-		delay_until = PG_GETARG_INT64(8);
-	if (!PG_ARGISNULL(10))
-		dedup_ttl = PG_GETARG_INT64(10);
-	if (!PG_ARGISNULL(12))
-		deadline = PG_GETARG_INT64(12);
-	if (payload && VARSIZE_ANY_EXHDR(payload) > (Size) ff_max_payload_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("input_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
-						(Size) VARSIZE_ANY_EXHDR(payload), ff_max_payload_bytes)));
-	if (tags && !JB_ROOT_IS_OBJECT(tags))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tags must be a JSON object")));
-	if (id.partition >= ff_num_flow_partitions())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("execution id partition %d is out of range", id.partition),
-				 errdetail("ff.partition_config has %d flow partitions.", ff_num_flow_partitions()),
-				 errhint("Mint ids with ff.execution_id(lane_id) or ff.flow_member_execution_id(flow_id).")));
-
-	ff_spi_connect();
-	ff_namespace_require(ns);
-
 	/* 2. idempotency key, 3. existing execution */
-	if (idem_key && idem_lookup(id.partition, ns, idem_key, now, &mapped))
+	if (a->idem_key && idem_lookup(id.partition, a->ns, a->idem_key, now, &mapped))
 	{
-		result_duplicate(&r, id.partition, &mapped);
-		FF_RETURN_RESULT(&r);
+		result_duplicate(r, id.partition, &mapped);
+		return;
 	}
 	v[0] = Int16GetDatum((int16) id.partition);
 	v[1] = UUIDPGetDatum(&id.uuid);
 	if (ff_plan_exec(&plan_exists, v, NULL, 1) > 0)
 	{
-		result_duplicate(&r, id.partition, &id.uuid);
-		FF_RETURN_RESULT(&r);
+		result_duplicate(r, id.partition, &id.uuid);
+		return;
 	}
 
 	/* 4. policy, fail-closed, nothing written yet */
-	if ((err = ff_validate_policy(policy_text, &policy, &caps, &detail)) != NULL)
+	if ((err = ff_validate_policy(a->policy_text, &policy, &caps, &detail)) != NULL)
 	{
-		ffr_error(&r, err);
-		ffr_text(&r, "detail", detail);
-		FF_RETURN_RESULT(&r);
+		ffr_error(r, err);
+		ffr_text(r, "detail", detail);
+		return;
 	}
 
 	/* budgets named by the policy are attached (budgets spec §2.3) */
@@ -208,26 +191,26 @@ ff_create_execution(PG_FUNCTION_ARGS)
 		budget_csv = ff_policy_budget_ids(policy, &bad);
 		if (bad)
 		{
-			ffr_error(&r, "invalid_policy_json");
-			ffr_text(&r, "detail", bad);
-			FF_RETURN_RESULT(&r);
+			ffr_error(r, "invalid_policy_json");
+			ffr_text(r, "detail", bad);
+			return;
 		}
 	}
 
 	/* 5-6. the core record */
 	ff_core_init(&c, id);
-	c.namespace = ns;
-	c.lane_id = lane;
-	c.execution_kind = kind;
-	c.creator_identity = creator;
+	c.namespace = a->ns;
+	c.lane_id = a->lane;
+	c.execution_kind = a->kind;
+	c.creator_identity = a->creator;
 	c.created_at = now;
-	c.priority = clamp_priority(priority);
+	c.priority = clamp_priority(a->priority);
 	c.required_caps_csv = caps.ntokens > 0 ? ff_caps_to_csv(&caps) : NULL;
-	c.current_lane = lane;
+	c.current_lane = a->lane;
 	c.budget_ids = budget_csv;
 	c.last_transition_at = now;
 	c.last_mutation_at = now;
-	c.execution_deadline_at = deadline;
+	c.execution_deadline_at = a->deadline;
 	if (policy && JB_ROOT_IS_OBJECT(policy))
 	{
 		JsonbContainer *sp = ff_jsonb_get_object(&policy->root, "stream_policy");
@@ -236,13 +219,13 @@ ff_create_execution(PG_FUNCTION_ARGS)
 		if (sp && ff_jsonb_get_number(sp, "retention_ttl_ms", &ret) && ret >= 0)
 			c.retention_ms = (int64) ret;
 	}
-	if (delay_until != FF_NULL && delay_until > now)
+	if (a->delay_until != FF_NULL && a->delay_until > now)
 	{
 		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_NOT_ELIGIBLE_UNTIL_TIME,
 						   BLOCK_WAITING_FOR_DELAY,
-						   psprintf("delayed until " INT64_FORMAT, delay_until),
+						   psprintf("delayed until " INT64_FORMAT, a->delay_until),
 						   OUTCOME_NONE, ATT_PENDING_FIRST_ATTEMPT);
-		c.delay_until = delay_until;
+		c.delay_until = a->delay_until;
 	}
 	else
 		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
@@ -251,8 +234,8 @@ ff_create_execution(PG_FUNCTION_ARGS)
 	if (!ff_core_insert(&c))
 	{
 		/* created concurrently by another transaction that committed */
-		result_duplicate(&r, id.partition, &id.uuid);
-		FF_RETURN_RESULT(&r);
+		result_duplicate(r, id.partition, &id.uuid);
+		return;
 	}
 
 	/* 7-8. payload, policy, tags */
@@ -260,34 +243,97 @@ ff_create_execution(PG_FUNCTION_ARGS)
 	n[2] = (payload == NULL);
 	v[3] = policy ? JsonbPGetDatum(policy) : (Datum) 0;
 	n[3] = (policy == NULL);
-	v[4] = tags ? JsonbPGetDatum(tags) : (Datum) 0;
-	n[4] = (tags == NULL);
+	v[4] = a->tags ? JsonbPGetDatum(a->tags) : (Datum) 0;
+	n[4] = (a->tags == NULL);
 	ff_plan_exec(&plan_data_insert, v, n, 0);
 
 	/* 11. idempotency mapping; losing a race to a concurrent create undoes ours */
-	if (idem_key && dedup_ttl > 0)
+	if (a->idem_key && a->dedup_ttl > 0)
 	{
 		Datum		k[6];
 
 		k[0] = Int16GetDatum((int16) id.partition);
-		k[1] = CStringGetTextDatum(ns);
-		k[2] = CStringGetTextDatum(idem_key);
+		k[1] = CStringGetTextDatum(a->ns);
+		k[2] = CStringGetTextDatum(a->idem_key);
 		k[3] = UUIDPGetDatum(&id.uuid);
-		k[4] = Int64GetDatum(now + dedup_ttl);
+		k[4] = Int64GetDatum(now + a->dedup_ttl);
 		k[5] = Int64GetDatum(now);
 		if (ff_plan_exec(&plan_idem_claim, k, NULL, 0) == 0)
 		{
 			ff_plan_exec(&plan_undo_create, v, NULL, 0);
-			if (!idem_lookup(id.partition, ns, idem_key, now, &mapped))
+			if (!idem_lookup(id.partition, a->ns, a->idem_key, now, &mapped))
 				mapped = id.uuid;
-			result_duplicate(&r, id.partition, &mapped);
-			FF_RETURN_RESULT(&r);
+			result_duplicate(r, id.partition, &mapped);
+			return;
 		}
 	}
 
-	ffr_ok(&r, "OK");
-	ffr_exec_id(&r, "execution_id", id.partition, &id.uuid);
-	ffr_text(&r, "public_state", ff_public_labels[c.public_state]);
+	ffr_ok(r, "OK");
+	ffr_exec_id(r, "execution_id", id.partition, &id.uuid);
+	ffr_text(r, "public_state", ff_public_labels[c.public_state]);
+}
+
+/*
+ * ff_create_args
+ *		The shared arguments of create_execution(s), checked: fcinfo's
+ *		arguments namespace, lane_id, execution_kind, priority,
+ *		creator_identity, policy_json, delay_until at the argument numbers
+ *		given (-1: absent, its default).
+ */
+CreateArgs
+ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg, int priority_arg,
+			   int creator_arg, int policy_arg, int delay_arg)
+{
+	CreateArgs	a;
+
+#define ARG_GIVEN(k) ((k) >= 0 && !PG_ARGISNULL(k))
+	memset(&a, 0, sizeof(a));
+	a.ns = ff_arg_text(fcinfo, ns_arg, "namespace");
+	a.lane = ff_arg_text(fcinfo, lane_arg, "lane_id");
+	ff_check_lane_id(PG_GETARG_TEXT_PP(lane_arg));
+	a.kind = ARG_GIVEN(kind_arg) ? text_to_cstring(PG_GETARG_TEXT_PP(kind_arg)) : "";
+	a.priority = ARG_GIVEN(priority_arg) ? PG_GETARG_INT64(priority_arg) : 0;
+	a.creator = ARG_GIVEN(creator_arg) ? text_to_cstring(PG_GETARG_TEXT_PP(creator_arg)) : "";
+	a.policy_text = policy_arg >= 0 ? ff_arg_text_opt(fcinfo, policy_arg) : NULL;
+	a.delay_until = ARG_GIVEN(delay_arg) ? PG_GETARG_INT64(delay_arg) : FF_NULL;
+#undef ARG_GIVEN
+	a.deadline = FF_NULL;
+	a.dedup_ttl = 86400000;
+	ff_check_max_len(a.ns, FF_MAX_ID_BYTES, "namespace");
+	ff_check_max_len(a.kind, FF_MAX_ID_BYTES, "execution_kind");
+	ff_check_max_len(a.creator, FF_MAX_ID_BYTES, "creator_identity");
+	return a;
+}
+
+/*
+ * ff.create_execution(execution_id, namespace, lane_id, execution_kind,
+ *		priority, creator_identity, policy_json, input_payload, delay_until,
+ *		idempotency_key, dedup_ttl_ms, tags, execution_deadline_at)
+ */
+Datum
+ff_create_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	CreateArgs	a = ff_create_args(fcinfo, 1, 2, 3, 4, 5, 6, 8);
+	bytea	   *payload = PG_ARGISNULL(7) ? NULL : PG_GETARG_BYTEA_PP(7);
+	FFResult	r;
+
+	a.idem_key = ff_arg_text_opt(fcinfo, 9);
+	if (!PG_ARGISNULL(10))
+		a.dedup_ttl = PG_GETARG_INT64(10);
+	a.tags = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
+	if (!PG_ARGISNULL(12))
+		a.deadline = PG_GETARG_INT64(12);
+	ff_check_max_len(a.idem_key, 1024, "idempotency_key");
+	if (a.tags && !JB_ROOT_IS_OBJECT(a.tags))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tags must be a JSON object")));
+	ff_check_create_item(id, payload, ff_num_flow_partitions());
+
+	ff_spi_connect();
+	ff_namespace_require(a.ns);
+	ff_create_one(&a, id, payload, ff_now_ms(), &r);
 	FF_RETURN_RESULT(&r);
 }
 

@@ -314,9 +314,18 @@ flush_one(Deferred *d)
 	array = PointerGetDatum(construct_array(rows, d->n, RECORDOID, -1, false,
 											TYPALIGN_DOUBLE));
 	n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
+	/*
+	 * Rows a batch locked cannot go missing; a row it creates can have
+	 * been created by a concurrent transaction first (ON CONFLICT DO
+	 * NOTHING): the whole batch fails, and a retry sees that row.
+	 */
 	if (p->each_row && n != (uint64) d->n)
-		elog(ERROR, "deferred \"%s\": %d calls wrote " UINT64_FORMAT " rows",
-			 p->sql, d->n, n);
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a batch of %d writes changed " UINT64_FORMAT " rows: another transaction wrote the same rows concurrently",
+						d->n, n),
+				 errdetail("Statement: %s", p->sql),
+				 errhint("Retry the call.")));
 	if (p->after_flush)
 		p->after_flush(n);
 }

@@ -87,7 +87,8 @@ CREATE FUNCTION ff.create_execution(
 COMMENT ON FUNCTION ff.create_execution(text, text, text, text, bigint, text, text, bytea, bigint, text, bigint, jsonb, bigint) IS
     'Submits an execution (spec §3.1): OK {execution_id, public_state} or DUPLICATE {execution_id}';
 
--- Bulk submit: one call, one transaction, each element exactly create_execution.
+-- Bulk submit: one call, one transaction, each element exactly create_execution
+-- with the shared options; distinct ids are written set-based (src/batch.c).
 CREATE FUNCTION ff.create_executions(
     execution_ids text[],
     lane_id text DEFAULT 'default',
@@ -96,33 +97,7 @@ CREATE FUNCTION ff.create_executions(
     priority bigint DEFAULT 0,
     policy_json text DEFAULT NULL,
     delay_until bigint DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, ff AS $$
-DECLARE
-    n integer := cardinality(execution_ids);
-BEGIN
-    IF execution_ids IS NULL THEN
-        RAISE EXCEPTION 'execution_ids must not be null' USING ERRCODE = '22004';
-    END IF;
-    IF array_ndims(execution_ids) > 1 OR array_ndims(input_payloads) > 1 THEN
-        RAISE EXCEPTION 'execution_ids and input_payloads must be one-dimensional arrays' USING ERRCODE = '2202E';
-    END IF;
-    IF input_payloads IS NOT NULL AND cardinality(input_payloads) <> n THEN
-        RAISE EXCEPTION 'input_payloads must be null or as long as execution_ids (% vs %)', cardinality(input_payloads), n
-            USING ERRCODE = '2202E';
-    END IF;
-    IF n > 10000 THEN
-        RAISE EXCEPTION 'at most 10000 executions per call, got %', n USING ERRCODE = '54000';
-    END IF;
-    IF array_position(execution_ids, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'execution_ids[%] must not be null', array_position(execution_ids, NULL) USING ERRCODE = '22004';
-    END IF;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'count', n, 'results', coalesce((
-        SELECT jsonb_agg(ff.create_execution(i.id, namespace => create_executions.namespace, lane_id => create_executions.lane_id,
-                                             priority => create_executions.priority, policy_json => create_executions.policy_json,
-                                             input_payload => input_payloads[i.ord], delay_until => create_executions.delay_until)
-                         ORDER BY i.ord)
-        FROM unnest(execution_ids) WITH ORDINALITY AS i(id, ord)), '[]'::jsonb));
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_executions' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_executions(text[], text, bytea[], text, bigint, text, bigint) IS
     'Submits up to 10000 executions of one lane in one call: {count, results: [create_execution envelope per item, in order]}';
 

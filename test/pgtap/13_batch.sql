@@ -147,6 +147,38 @@ SELECT is((SELECT string_agg(lane_id || '/' || public_state, ',' ORDER BY id) FR
           'both created in the lane, eligible');
 SELECT is((SELECT convert_from(d.payload, 'UTF8') FROM ff.execution_data d WHERE ff.format_execution_id(d.partition, d.execution_id) = t.id(42)), 'b', 'each with its own payload');
 SELECT is(ff.create_executions(ARRAY[t.id(43)], lane_id => 'bulk', delay_until => ff.now_ms() + 60000)->'results'->0->>'public_state', 'delayed', 'shared options apply');
+-- distinct ids: the inserts are deferred and written set-based, each item exactly create_execution
+SELECT ff.create_executions(ARRAY[t.id(80), t.id(41), t.id(81)], lane_id => 'bulk2', input_payloads => ARRAY['p50', 'x', NULL]::bytea[],
+                            priority => 7, policy_json => '{"stream_policy": {"retention_ttl_ms": 900}}') AS bulk2 \gset
+SELECT is((SELECT jsonb_agg(r->>'status') FROM jsonb_array_elements(:'bulk2'::jsonb->'results') r), '["OK", "DUPLICATE", "OK"]',
+          'distinct ids: an existing id is DUPLICATE, the others created');
+SELECT is(:'bulk2'::jsonb - 'results', '{"ok": true, "status": "OK", "count": 3, "succeeded": 3}', 'count and succeeded');
+SELECT is((SELECT string_agg(right(id, 2) || ':' || lane_id || '/' || public_state || '/' || priority, ',' ORDER BY id) FROM ff.executions WHERE id IN (t.id(80), t.id(81))),
+          '80:bulk2/waiting/7,81:bulk2/waiting/7', 'both created with the shared options');
+SELECT is((SELECT string_agg(right(ff.format_execution_id(d.partition, d.execution_id), 2) || '=' || coalesce(convert_from(d.payload, 'UTF8'), '-'), ',' ORDER BY d.execution_id)
+           FROM ff.execution_data d WHERE ff.format_execution_id(d.partition, d.execution_id) IN (t.id(41), t.id(80), t.id(81))),
+          '41=a,80=p50,81=-', 'each its own payload (or none); the existing one untouched');
+SELECT is(ff.create_execution(t.id(82), lane_id => 'bulk2', input_payload => 'p50', priority => 7, policy_json => '{"stream_policy": {"retention_ttl_ms": 900}}')->>'status', 'OK', 'the same created singly');
+SELECT is((SELECT to_jsonb(e) - '{execution_id, created_at, last_transition_at, last_mutation_at}'::text[] FROM ff.execution e WHERE e.execution_id = t.exec_uuid(t.id(80))),
+          (SELECT to_jsonb(e) - '{execution_id, created_at, last_transition_at, last_mutation_at}'::text[] FROM ff.execution e WHERE e.execution_id = t.exec_uuid(t.id(82))),
+          'a bulk-created core row is the row create_execution writes');
+SELECT is((SELECT to_jsonb(d) - 'execution_id' FROM ff.execution_data d WHERE d.execution_id = t.exec_uuid(t.id(80))),
+          (SELECT to_jsonb(d) - 'execution_id' FROM ff.execution_data d WHERE d.execution_id = t.exec_uuid(t.id(82))),
+          'and so is its data row');
+SELECT t.snapshot() AS before_bad_policy \gset
+SELECT is((SELECT jsonb_agg(r->>'error') FROM jsonb_array_elements(ff.create_executions(ARRAY[t.id(83), t.id(84)], policy_json => '{bad')->'results') r),
+          '["invalid_policy_json", "invalid_policy_json"]', 'a bad shared policy: every item reports it');
+SELECT is(t.snapshot(), :'before_bad_policy', 'and nothing is written');
+CREATE FUNCTION t.refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.refuse_all();
+SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(83), t.id(84)])$$, 'P0001', 'refused by the test', 'deferred creates: an error in the flush raises');
+SELECT is(t.snapshot(), :'before_bad_policy', 'and no core row of the batch stays');
+DROP TRIGGER refuse ON ff.execution_data;
+SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(83), '{fp:30000}:00000000-0000-4000-8000-000000000083'])$$, '22023', NULL,
+                 'an id of a partition out of range -> 22023, before anything is written');
+SELECT is(t.snapshot(), :'before_bad_policy', 'not even the good id before it');
+SELECT is(ff.create_executions(ARRAY[t.id(83), t.id(84)])->>'succeeded', '2', 'the next bulk create in the session works');
+
 SELECT t.snapshot() AS before_bulk \gset
 SELECT throws_ok($$SELECT ff.create_executions(NULL)$$, '22004', NULL, 'NULL ids -> 22004');
 SELECT throws_ok($$SELECT ff.create_executions(ARRAY[t.id(44), NULL])$$, '22004', NULL, 'a NULL id -> 22004');
