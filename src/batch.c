@@ -205,11 +205,6 @@ batch_result(int n, Jsonb **items, int succeeded)
 	FF_RETURN_RESULT(&r);
 }
 
-/*
- * batch_begin
- *		With SPI connected: for distinct executions, lock them all and start
- *		deferring writes.  Returns whether it did (batch_end then flushes).
- */
 /* Whether a batch is worth deferring: two items or more, no id twice. */
 static bool
 batch_distinct(const ExecId *ids, int n)
@@ -227,6 +222,11 @@ batch_distinct(const ExecId *ids, int n)
 	return true;
 }
 
+/*
+ * batch_begin
+ *		With SPI connected: for distinct executions, lock them all and start
+ *		deferring writes.  Returns whether it did (the caller then flushes).
+ */
 static bool
 batch_begin(BatchItems *b)
 {
