@@ -3,7 +3,7 @@
 # (per item at 1 / 4 / 16 clients and batched, against the bare SKIP LOCKED
 # queue, graphile-worker and pg-boss), create -> claim latency, enqueue,
 # storage after 1 000 000 executions and the 10-minute soak.  Each script
-# runs on its own fresh durable cluster, one after the other (about 40
+# runs on its own fresh durable cluster, one after the other (about 32
 # minutes in all); each prints its own detailed table into its log.
 #   bash test/bench/run.sh                  (every benchmark)
 #   BENCHES="drain latency" bash test/bench/run.sh
