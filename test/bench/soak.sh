@@ -65,11 +65,12 @@ echo "Soak: $MINUTES min at $rate/s (70% of a $peak/s peak), retention 60 s, fsy
 column -t "$work/samples"
 first=$(awk 'NR == 2 || NR == 3 {s += $2} END {print s / 2}' "$work/samples")
 last=$(tail -n 2 "$work/samples" | awk '{s += $2} END {print s / 2}')
-echo "first minute: $first/s, last minute: $last/s, ratio $(awk -v a="$last" -v b="$first" 'BEGIN {printf "%.2f", a / b}') (target >= 0.95)"
-echo "size after 2 min: $(awk 'NR == 5 {print $5}' "$work/samples") bytes; at the end: $(tail -n 1 "$work/samples" | awk '{print $5}') bytes"
-grep -h "number of transactions actually processed\|tps" "$work"/produce.out "$work"/consume.out | head -4
 r=$(ratio "$last" "$first")
+at2=$(awk 'NR == 5 {print $5}' "$work/samples")
+echo "first minute: $first/s, last minute: $last/s, ratio $r (target >= 0.95)"
+echo "size after 2 min: $at2 bytes; at the end: $(tail -n 1 "$work/samples" | awk '{print $5}') bytes"
+grep -h "number of transactions actually processed\|tps" "$work"/produce.out "$work"/consume.out | head -4
 mb() { awk -v b="$1" 'BEGIN {printf "%.0f", b / 1048576}'; }
-bench_row "soak $MINUTES min at $rate/s, completions/s last minute (first)" "$last ($first); ff tables $(mb "$(awk 'NR == 5 {print $5}' "$work/samples")") MB at 2 min, $(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | head -1)")-$(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | tail -1)") MB after" \
+bench_row "soak $MINUTES min at $rate/s, completions/s last minute (first)" "$last ($first); ff tables $(mb "$at2") MB at 2 min, $(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | head -1)")-$(mb "$(awk 'NR > 5 {print $5}' "$work/samples" | sort -n | tail -1)") MB after" \
   "" "$r" ">= 0.95: $(verdict "$r" ge 0.95)"
 rm -rf "$work"
