@@ -152,8 +152,7 @@ BEGIN
         RETURN jsonb_build_object('ok', false, 'error', err);
     END IF;
     IF grace_ms IS NULL THEN
-        grace := ff._setting_ms('ff_engine.waitpoint_hmac_grace');
-        grace := coalesce(grace, 86400000);
+        grace := coalesce(ff._setting_ms('ff_engine.waitpoint_hmac_grace'), 86400000);
     ELSIF grace_ms < 0 OR grace_ms <> trunc(grace_ms) OR grace_ms > 9007199254740991 THEN
         RETURN jsonb_build_object('ok', false, 'error', 'invalid_grace_ms');
     ELSE
