@@ -86,6 +86,8 @@ synchronous_commit = off
 full_page_writes = off
 CONF
   fi
+  # settings one benchmark needs (e.g. track_commit_timestamp), one per line
+  if [ -n "${FF_EXTRA_CONF:-}" ]; then printf '%s\n' "$FF_EXTRA_CONF" >> "$FF_PGDATA/postgresql.conf"; fi
   as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null
   trap stop_cluster EXIT
   if [ "${FF_DURABLE:-0}" = 1 ]; then

@@ -1,13 +1,18 @@
 // Create-commit -> worker-claim latency (issue 9) with workers woken by the
 // lane's NOTIFY channel, not polling.  A producer (a child process) commits one
 // ff.create_execution every 1/RATE s for SECS s (the payload carries the
-// commit time); WORKERS worker connections LISTEN on ff.lane_channel('lat'),
+// time the call was made); WORKERS worker connections LISTEN on ff.lane_channel('lat'),
 // and on each notification claim until the lane is empty, completing what
 // they claim.  A first second of executions, not measured, warms the
-// connections.  Latency runs from just before the create call (so it includes
-// that commit) to the claim returning.  One connection LISTENs for the pool
-// and wakes one idle worker per notification.  Prints one JSON line:
-// {mode, rate, n, expected, p50_ms, p99_ms, max_ms}.
+// connections.  One connection LISTENs for the pool and wakes one idle worker
+// per notification.  Two latencies per execution, both ending when the claim
+// returns to the worker: from the create's commit (the server's commit
+// timestamp of the creating transaction: track_commit_timestamp must be on;
+// it is taken as the commit record is written, so the commit's flush counts
+// as latency) and, stricter, from just before the create call (the create's
+// own statement, commit queueing and flush included, as an enqueue-to-handler
+// figure).  Prints one JSON line:
+// {mode, rate, n, expected, p50_ms, p99_ms, max_ms, call_p50_ms, call_p99_ms, call_max_ms}.
 // Usage: node latency.mjs <peers_dir>   (env PGHOST PGPORT PGDATABASE RATE SECS WORKERS)
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +31,7 @@ const conn = { host: process.env.PGHOST || '127.0.0.1', port: Number(process.env
                user: 'postgres', database: process.env.PGDATABASE || 'bench_latency' };
 const nowMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const lat = [];
+const claims = [];   // [execution uuid, claimed at, create call made at] (ms since the epoch)
 const expected = Math.round(RATE * SECS);
 let claimedTotal = 0;
 let stopping = false;
@@ -46,7 +51,8 @@ async function worker(k) {
         const t = nowMs();
         for (const row of r.rows) {
           if (row.sent.startsWith('w')) continue;   // warm-up: not measured
-          lat.push(t - Number(row.sent));
+          const id = row.claim.execution_id;   // '{fp:N}:<uuid>'
+          claims.push([id.slice(id.indexOf('}:') + 2), t, Number(row.sent)]);
           claimedTotal++;
         }
         await c.query('SELECT ff.complete_executions($1, $2, $3, $4)', [
@@ -119,6 +125,27 @@ for (const w of workers) clearInterval(w.timer);
 for (let i = 0; i < 200 && !workers.every((w) => w.idle()); i++) await sleep(10);
 for (const w of workers) await w.end();
 if (listen) await listen.end();
-lat.sort((a, b) => a - b);
-const pct = (q) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil(q * lat.length) - 1))];
-console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: lat.length, expected, p50_ms: pct(0.5), p99_ms: pct(0.99), max_ms: lat[lat.length - 1] }));
+// The creating transaction's commit time: ff.execution_data is written by the
+// create alone (these workers complete without a result), so its row's xmin
+// is the create's transaction.
+const q = new pg.Client(conn);
+await q.connect();
+const committed = new Map((await q.query(
+  `SELECT u.id::text AS id, extract(epoch FROM pg_xact_commit_timestamp(d.xmin)) * 1000 AS at
+     FROM unnest($1::uuid[]) AS u(id) JOIN ff.execution_data d ON d.execution_id = u.id`,
+  [claims.map((x) => x[0])])).rows.map((x) => [x.id, Number(x.at)]));
+await q.end();
+const fromCommit = [], fromCall = [];
+for (const [id, claimedAt, sentAt] of claims) {
+  const at = committed.get(id);
+  // a commit after the claim (or none) would mean the row was rewritten: not a latency
+  if (!(at >= sentAt && at <= claimedAt)) { console.error(`execution ${id}: commit time ${at} outside [${sentAt}, ${claimedAt}]`); process.exit(1); }
+  fromCommit.push(claimedAt - at);
+  fromCall.push(claimedAt - sentAt);
+}
+const pct = (v, q) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))];
+fromCommit.sort((a, b) => a - b);
+fromCall.sort((a, b) => a - b);
+console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: fromCommit.length, expected,
+  p50_ms: pct(fromCommit, 0.5), p99_ms: pct(fromCommit, 0.99), max_ms: fromCommit[fromCommit.length - 1],
+  call_p50_ms: pct(fromCall, 0.5), call_p99_ms: pct(fromCall, 0.99), call_max_ms: fromCall[fromCall.length - 1] }));
