@@ -4,7 +4,8 @@
 #   ff_engine per item   — claim_next one, complete_execution one (2 commits per job),
 #                          with and without ff_engine.notify_completions
 #   ff_engine batched    — claim_next 100, complete_executions 100 (2 commits per 100 jobs)
-#   bare SKIP LOCKED queue (../shared/peers/sqlq, pgbench, 2 commits per job)
+#   bare SKIP LOCKED queue (../shared/peers/sqlq, pgbench, 2 commits per job),
+#                          and the same with one NOTIFY per completion
 #   graphile-worker and pg-boss "process" (../shared/peers, Node, their defaults / batches)
 # Each figure is the median of REPS runs with min and max.
 #   bash test/bench/drain.sh      (N=20000 REPS=3; PEERS=0 skips the Node peers)
@@ -54,6 +55,9 @@ for r in $(seq 1 "$REPS"); do
     psql -X -q -d peer_sql -v n=$((N + 2000)) -f "$PEERDIR/sqlq/fill.sql" >/dev/null 2>&1
     t=$(pgbench -n -d peer_sql -f "$PEERDIR/sqlq/claim_complete.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
     record "bare SKIP LOCKED queue (claim + delete)" $c "$t"
+    psql -X -q -d peer_sql -v n=$((N + 2000)) -f "$PEERDIR/sqlq/fill.sql" >/dev/null 2>&1
+    t=$(pgbench -n -d peer_sql -f "$BENCH/bare_notify.pgbench" -c $c -j $((c < 2 ? 1 : 2)) -t $per 2>&1 | tps)
+    record "bare queue + NOTIFY per completion" $c "$t"
   done
   fill_ff $((N + 2000))
   t=$(pgbench -n -d bench_drain -f "$BENCH/batched.pgbench" -c 4 -j 2 -t $((N / 400)) 2>&1 | tps)
@@ -91,16 +95,19 @@ sort -t'|' -k1,1 -k2,2n "$results" | awk -F'|' '
 # the ratios against the baselines, printed and as rows of test/bench/run.sh's table
 runs() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$results"; }   # runs <what> <clients>
 PER="ff_engine per item (claim 1 + complete 1)"; OFF="ff_engine per item, notify_completions off"
-BARE="bare SKIP LOCKED queue (claim + delete)"; BATCH="ff_engine batched (claim 100 + complete 100)"
+BARE="bare SKIP LOCKED queue (claim + delete)"; BNOTIFY="bare queue + NOTIFY per completion"; BATCH="ff_engine batched (claim 100 + complete 100)"
 GW="graphile-worker process (batched, concurrency 24)"; BOSS="pg-boss process (batch 100, 4 local)"
 for c in 1 4 16; do
   b=$(runs "$BARE" $c | median)
   r=$(ratio "$(runs "$PER" $c | median)" "$b"); off=$(ratio "$(runs "$OFF" $c | median)" "$b")
+  bn=$(ratio "$(runs "$BNOTIFY" $c | median)" "$b")
   met=$(verdict "$r" ge 0.8)
   printf "  per item / bare queue at %2d clients: %s (target >= 0.80: %s)\n" $c "$r" "$met"
   printf "  per item, notify_completions off / bare queue at %2d clients: %s\n" $c "$off"
+  printf "  bare queue + NOTIFY per completion / bare queue at %2d clients: %s\n" $c "$bn"
   bench_row "drain $N, per item, $c client$([ $c = 1 ] || echo s), jobs/s" "$(runs "$PER" $c | spread)" "bare queue $(runs "$BARE" $c | spread)" "$r" ">= 0.80: $met"
   bench_row "  the same, notify_completions off" "$(runs "$OFF" $c | spread)" "" "$off" ""
+  bench_row "  bare queue + NOTIFY per completion" "" "$(runs "$BNOTIFY" $c | spread)" "$bn" ""
 done
 if [ "$PEERS" = 1 ]; then
   r=$(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$GW" 1 | median)")
