@@ -2,9 +2,10 @@
 # Create -> claim latency (issue 9): executions committed at a steady 250/s
 # and 500/s, workers woken by the lane's NOTIFY (ff.lane_channel), p50/p99
 # over REPS runs, from the create's commit (its commit timestamp) and, as an
-# enqueue-to-handler figure, from the create call.  Baseline in the same run: the same producer and workers
-# with the notifications ignored, polling ff.claim_next every 50 ms (what a
-# worker does without them).  Uses Node and the pinned 'pg' from ../shared/peers.
+# enqueue-to-handler figure, from the create call.  Baseline in the same
+# run: the same producer and workers with the notifications ignored, polling
+# ff.claim_next every 50 ms (what a worker does without them).  Uses Node
+# and the pinned 'pg' from ../shared/peers.
 #   bash test/bench/latency.sh     (SECS=10 REPS=3 WORKERS=4)
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 SECS=${SECS:-10}
