@@ -117,6 +117,17 @@ idem_lookup(int partition, const char *ns, const char *key, int64 now, pg_uuid_t
 	return true;
 }
 
+/* A payload (what: the argument's name) above ff_engine.max_payload_bytes is an error. */
+static void
+check_payload_size(bytea *payload, const char *what)
+{
+	if (payload && VARSIZE_ANY_EXHDR(payload) > (Size) ff_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
+						what, (Size) VARSIZE_ANY_EXHDR(payload), ff_max_payload_bytes)));
+}
+
 /*
  * ff_check_create_item
  *		The checks of one create's id and payload, before anything is
@@ -125,11 +136,7 @@ idem_lookup(int partition, const char *ns, const char *key, int64 now, pg_uuid_t
 void
 ff_check_create_item(ExecId id, bytea *payload, int num_partitions)
 {
-	if (payload && VARSIZE_ANY_EXHDR(payload) > (Size) ff_max_payload_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("input_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
-						(Size) VARSIZE_ANY_EXHDR(payload), ff_max_payload_bytes)));
+	check_payload_size(payload, "input_payload");
 	if (id.partition >= num_partitions)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -351,11 +358,7 @@ static FFPlan plan_store_result = {
 void
 ff_check_result_size(bytea *result)
 {
-	if (result && VARSIZE_ANY_EXHDR(result) > (Size) ff_max_payload_bytes)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("result_payload is %zu bytes, more than ff_engine.max_payload_bytes (%d)",
-						(Size) VARSIZE_ANY_EXHDR(result), ff_max_payload_bytes)));
+	check_payload_size(result, "result_payload");
 }
 
 /*

@@ -56,10 +56,11 @@ printf '%-46s %s\n' "ff.create_executions, 100 per transaction" "$(summary "$wor
 printf '%-46s %s\n' "bare queue INSERT of 100 rows" "$(summary "$work/q_bulk.results")"
 for k in single bulk; do
   a=$(awk '{print $1}' "$work/ff_$k.results" | median); b=$(awk '{print $1}' "$work/q_$k.results" | median)
-  echo "ratio ff/bare queue, $k: $(ratio "$a" "$b")"
+  r=$(ratio "$a" "$b")
+  echo "ratio ff/bare queue, $k: $r"
   [ $k = single ] && what="one ff.create_execution per transaction" || what="ff.create_executions of 100"
   bench_row "enqueue, $CLIENTS clients, $what, jobs/s" "$(awk '{print $1}' "$work/ff_$k.results" | spread)" \
-    "bare queue INSERT $(awk '{print $1}' "$work/q_$k.results" | spread)" "$(ratio "$a" "$b")" ""
+    "bare queue INSERT $(awk '{print $1}' "$work/q_$k.results" | spread)" "$r" ""
 done
 echo "executions created: $created; queue rows inserted: $inserted"
 rm -rf "$work"

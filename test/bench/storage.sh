@@ -56,11 +56,10 @@ qbytes=$(psql -X -q -At -d peer_sql -c "SELECT pg_total_relation_size('q')")
 echo
 echo "Storage after $N executions submitted, claimed (batches of 100) and completed ($done completed, $((t1 - t0)) s):"
 S -F '|' -c "SELECT relname, bytes FROM ff_size WHERE bytes > 8192 * 4 ORDER BY bytes DESC" | awk -F'|' -v n="$N" '{printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", $1, $2 / 1048576, $2 / n}'
-S -c "SELECT sum(bytes) FROM ff_size" | awk -v n="$N" '{printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", "all ff tables", $1 / 1048576, $1 / n}'
+total=$(S -c "SELECT sum(bytes) FROM ff_size")
+awk -v b="$total" -v n="$N" 'BEGIN {printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", "all ff tables", b / 1048576, b / n}'
 echo "  bare SKIP LOCKED queue, $N jobs waiting: $(awk -v b="$qbytes" -v n="$N" 'BEGIN {printf "%.1f MB, %.1f bytes/job", b / 1048576, b / n}')"
-S -F '|' -c "SELECT n_tup_upd, n_tup_hot_upd, round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'" \
-  | awk -F'|' '{printf "  ff.execution updates over the drain: %d, HOT: %d (%s %%)\n", $1, $2, $3}'
-per=$(S -c "SELECT round(sum(bytes) / $N) FROM ff_size")
-hot=$(S -c "SELECT coalesce(round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1), 0) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'")
-bench_row "storage after $N completed, bytes/execution" "$per (HOT updates of the core row: $hot %)" "bare queue, jobs waiting: $((qbytes / N))" "" ""
+IFS='|' read -r upd hot_upd hot < <(S -F '|' -c "SELECT n_tup_upd, n_tup_hot_upd, coalesce(round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1), 0) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'")
+echo "  ff.execution updates over the drain: $upd, HOT: $hot_upd ($hot %)"
+bench_row "storage after $N completed, bytes/execution" "$(awk -v b="$total" -v n="$N" 'BEGIN {printf "%.0f", b / n}') (HOT updates of the core row: $hot %)" "bare queue, jobs waiting: $((qbytes / N))" "" ""
 stop_cluster
