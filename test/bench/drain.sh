@@ -81,19 +81,12 @@ fi
 
 echo
 echo "Drain of $N no-op executions, jobs/s, median of $REPS (min-max), fsync on, $(nproc) cores, PostgreSQL $(psql -X -At -c 'SHOW server_version'):"
-sort -t'|' -k1,1 -k2,2n "$results" | awk -F'|' '
-  { k = $1 "|" $2; v[k, ++n[k]] = $3; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
-  END {
-    for (i = 1; i <= m; i++) {
-      k = order[i]; c = n[k]
-      for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++) if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
-      split(k, p, "|")
-      printf "  %-52s clients %2s  %8.0f  (%.0f-%.0f)\n", p[1], p[2], v[k, int((c + 1) / 2)], v[k, 1], v[k, c]
-    }
-  }'
+runs() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$results"; }   # runs <what> <clients>
+cut -d'|' -f1,2 "$results" | sort -t'|' -k1,1 -k2,2n -u | while IFS='|' read -r what c; do
+  printf "  %-52s clients %2s  %s\n" "$what" "$c" "$(runs "$what" "$c" | spread)"
+done
 
 # the ratios against the baselines, printed and as rows of test/bench/run.sh's table
-runs() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$results"; }   # runs <what> <clients>
 PER="ff_engine per item (claim 1 + complete 1)"; OFF="ff_engine per item, notify_completions off"
 BARE="bare SKIP LOCKED queue (claim + delete)"; BNOTIFY="bare queue + NOTIFY per completion"; BATCH="ff_engine batched (claim 100 + complete 100)"
 GW="graphile-worker process (batched, concurrency 24)"; BOSS="pg-boss process (batch 100, 4 local)"
