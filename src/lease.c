@@ -28,6 +28,7 @@
 #include "exec_core.h"
 #include "ff_engine.h"
 #include "lease.h"
+#include "tenant.h"
 #include "spi_plan.h"
 #include "validate.h"
 
@@ -110,10 +111,7 @@ ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
 void
 ff_require_admin(const char *what)
 {
-	Oid			caller = GetOuterUserId();
-	Oid			admin = get_role_oid("ff_admin", true);
-
-	if (superuser_arg(caller) || (OidIsValid(admin) && has_privs_of_role(caller, admin)))
+	if (ff_caller_is_admin())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

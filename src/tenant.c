@@ -48,6 +48,29 @@ static FFPlan plan_grants = {
 };
 
 /*
+ * ff_caller_is_admin
+ *		Whether the calling role (outside the SECURITY DEFINER call: session
+ *		user or SET ROLE) is a superuser or has the privileges of ff_admin.
+ *		Admins are never restricted to namespaces and may see lease ids.
+ */
+bool
+ff_caller_is_admin(void)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			admin = get_role_oid("ff_admin", true);
+
+	return superuser_arg(caller) || (OidIsValid(admin) && has_privs_of_role(caller, admin));
+}
+
+/* ff._is_admin() -> boolean: ff_caller_is_admin for views and plpgsql. */
+PG_FUNCTION_INFO_V1(ff_is_admin_sql);
+Datum
+ff_is_admin_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ff_caller_is_admin());
+}
+
+/*
  * The caller's namespaces: false when unrestricted, else true with the
  * list (possibly empty).  SPI must be connected.
  */
@@ -58,14 +81,13 @@ ff_tenant_namespaces(char ***list, int *n)
 
 	if (cached_lxid != MyProc->lxid || cached_user != caller)
 	{
-		Oid			admin = get_role_oid("ff_admin", true);
 		MemoryContext old;
 		uint64		i,
 					rows = 0;
 
 		cached_restricted = false;
 		cached_n = 0;
-		if (!superuser_arg(caller) && !(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		if (!ff_caller_is_admin())
 		{
 			Datum		v[1];
 			char	   *name = GetUserNameFromId(caller, false);

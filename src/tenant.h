@@ -13,6 +13,7 @@
 
 #include "ids.h"
 
+extern bool ff_caller_is_admin(void);
 extern bool ff_tenant_namespaces(char ***list, int *n);
 extern bool ff_namespace_allowed(const char *ns);
 extern void ff_namespace_require(const char *ns);

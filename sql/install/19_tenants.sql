@@ -19,6 +19,11 @@ CREATE FUNCTION ff._namespaces() RETURNS text[]
 COMMENT ON FUNCTION ff._namespaces() IS
     'Internal: the namespaces the calling role is bound to, NULL when it is not restricted';
 
+CREATE FUNCTION ff._is_admin() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ff_is_admin_sql' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ff._is_admin() IS
+    'Internal: whether the calling role is a superuser or has ff_admin''s privileges';
+
 CREATE FUNCTION ff.grant_namespace(role_name name, namespace text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
