@@ -271,7 +271,7 @@ prefetched_cmp(const void *key, const void *row)
 	return ff_exec_id_cmp(key, &((const ExecCore *) row)->id);
 }
 
-static FFPlan plan_lock_many = {.nargs = 2, .argtypes = {INT2ARRAYOID, UUIDARRAYOID},
+static FFPlan plan_lock_many = {.nargs = 3, .argtypes = {INT2ARRAYOID, UUIDARRAYOID, TEXTARRAYOID},
 	.generic = true, .key_lookups = true};
 
 /*
@@ -280,7 +280,8 @@ static FFPlan plan_lock_many = {.nargs = 2, .argtypes = {INT2ARRAYOID, UUIDARRAY
  *		(partition, execution_id) order - the lock order of every batch, so
  *		two batches never deadlock on each other - and keep them for
  *		ff_core_lock until the deferred writes are flushed.  Requires
- *		ff_defer_begin.
+ *		ff_defer_begin.  Another tenant's rows are neither locked nor kept
+ *		(ff_core_lock then finds them missing).
  */
 void
 ff_core_lock_many(const ExecId *ids, int n)
@@ -289,7 +290,8 @@ ff_core_lock_many(const ExecId *ids, int n)
 	MemoryContextCallback *cb;
 	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
-	Datum		args[2];
+	Datum		args[3];
+	bool		nulls[3] = {false, false, false};
 	uint64		got,
 				i;
 
@@ -301,6 +303,7 @@ ff_core_lock_many(const ExecId *ids, int n)
 								psprintf("SELECT %s FROM ff.execution WHERE (partition, execution_id) IN "
 										 "(SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), "
 										 "pg_catalog.unnest($2)) AS v(p, u)) "
+										 "AND ($3::text[] IS NULL OR namespace = ANY ($3)) "
 										 "ORDER BY partition, execution_id FOR UPDATE",
 										 ff_core_select_list()));
 	for (i = 0; i < (uint64) n; i++)
@@ -310,7 +313,8 @@ ff_core_lock_many(const ExecId *ids, int n)
 	}
 	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
 	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	got = ff_plan_exec(&plan_lock_many, args, NULL, 0);
+	args[2] = ff_namespaces_array(&nulls[2]);
+	got = ff_plan_exec(&plan_lock_many, args, nulls, 0);
 	prefetched = MemoryContextAlloc(cxt, sizeof(ExecCore) * Max(got, 1));
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -347,6 +351,13 @@ ff_core_lock(ExecId id, ExecCore *c)
 			return ff_namespace_allowed(c->namespace);
 		}
 	}
+	/*
+	 * Another tenant's row must not even be locked (a transaction held open
+	 * after a refused call would block its owner): a restricted caller reads
+	 * the namespace, which never changes, before taking the lock.
+	 */
+	if (!ff_execution_visible(id))
+		return false;
 	if (plan_lock.sql == NULL)
 		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
 											psprintf("SELECT %s FROM ff.execution WHERE partition = $1 "
@@ -751,17 +762,22 @@ static void completion_announce_all(uint64 n);
  * already dispatched (processed_at set), so the dispatcher never visits it.
  */
 static FFPlan plan_completion_insert = {
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at) "
-	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5, CASE WHEN $3 IS NULL THEN $5 END) "
-	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
-	5, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID}, NULL, false,
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at) "
-	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5, CASE WHEN a3 IS NULL THEN a5 END FROM %s "
-	"RETURNING event_id, partition, execution_id, flow_id, outcome::text",
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at, namespace) "
+	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5, CASE WHEN $3 IS NULL THEN $5 END, $6) "
+	"RETURNING event_id, partition, execution_id, flow_id, outcome::text, namespace",
+	6, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID, TEXTOID}, NULL, false,
+	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at, namespace) "
+	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5, CASE WHEN a3 IS NULL THEN a5 END, a6 FROM %s "
+	"RETURNING event_id, partition, execution_id, flow_id, outcome::text, namespace",
 	0, true, completion_announce_all
 };
 
-/* NOTIFY ff_completion for the event in row `row` of the insert's result. */
+/*
+ * Announce the event in row `row` of the insert's result on its namespace's
+ * completion channel (ff_completion_channel: a name only roles that may
+ * read the namespace can learn, since PostgreSQL lets any role LISTEN on
+ * any channel).
+ */
 static void
 completion_announce(int row)
 {
@@ -773,7 +789,7 @@ completion_announce(int row)
 		return;
 	if (!isnull)
 		ff_format_uuid(DatumGetUUIDP(flow), flowbuf);
-	Async_Notify("ff_completion",
+	Async_Notify(ff_completion_channel(ff_col_text(row, 6)),
 				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
 						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
 						  ff_col_int64(row, 1, 0),
@@ -794,14 +810,15 @@ completion_announce_all(uint64 n)
 
 /*
  * ff_completion_emit
- *		Record the terminal transition and announce it on 'ff_completion'.
+ *		Record the terminal transition and announce it on its namespace's
+ *		completion channel.
  *		The notification is delivered at commit, with the event row.
  */
 void
 ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 {
-	Datum		v[5];
-	bool		n[5] = {false};
+	Datum		v[6];
+	bool		n[6] = {false};
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
@@ -809,6 +826,7 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 	n[2] = !c->flow_id.set;
 	v[3] = CStringGetTextDatum(ff_outcome_labels[outcome]);
 	v[4] = Int64GetDatum(now);
+	v[5] = CStringGetTextDatum(c->namespace);
 	if (c->flow_id.set)
 		ff_wake_engine_at_commit();
 	/* deferred: announced when the batch's events are inserted */

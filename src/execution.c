@@ -876,8 +876,8 @@ static FFPlan plan_replay_deps = {
 	"succeeded = (SELECT count(*) FROM ff.dependency d WHERE d.partition = $1 AND d.downstream_execution_id = $2 "
 	"AND d.state = 'satisfied'), cancel_siblings_pending = false, cancel_siblings_members = NULL "
 	"WHERE g.partition = $1 AND g.downstream_execution_id = $2), "
-	"again AS (INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at) "
-	"SELECT DISTINCT $1::smallint, u.execution_id, r.flow_id, u.terminal_outcome, $3 FROM reset r "
+	"again AS (INSERT INTO ff.completion_event (partition, execution_id, flow_id, namespace, outcome, created_at) "
+	"SELECT DISTINCT $1::smallint, u.execution_id, r.flow_id, u.namespace, u.terminal_outcome, $3 FROM reset r "
 	"JOIN ff.execution u ON u.partition = $1 AND u.execution_id = r.upstream_execution_id "
 	"WHERE u.lifecycle_phase = 'terminal') "
 	"SELECT n FROM counted",

@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "ff_engine.h"
+#include "tenant.h"
 #include "workers.h"
 
 PG_MODULE_MAGIC;
@@ -131,6 +132,12 @@ _PG_init(void)
 				  "An execution becoming claimable sends NOTIFY on its lane's channel.",
 				  "Off: workers poll claim_next instead of waiting on the channel.",
 				  &ff_notify_work, PGC_SUSET);
+	DefineCustomBoolVariable("ff_engine.require_namespace_binding",
+							 "A role with no namespace binding sees and touches nothing (instead of everything).",
+							 "For multi-tenant databases: every non-admin role must then be bound "
+							 "with ff.grant_namespace before it can act.  Superusers and ff_admin "
+							 "members are never restricted.",
+							 &ff_require_namespace_binding, false, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ff_engine.launcher_naptime",
 							"How often the launcher looks for databases that need an engine worker.",
 							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,

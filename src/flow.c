@@ -54,10 +54,11 @@ typedef struct FlowRow
 	int64		node_count;
 	char	   *cancel_reason;
 	char	   *cancellation_policy;
+	char	   *namespace;
 } FlowRow;
 
 static FFPlan plan_flow_lock = {
-	"SELECT public_flow_state, graph_revision, node_count, cancel_reason, cancellation_policy "
+	"SELECT public_flow_state, graph_revision, node_count, cancel_reason, cancellation_policy, namespace "
 	"FROM ff.flow WHERE partition = $1 AND flow_id = $2 FOR UPDATE",
 	2, {INT2OID, UUIDOID}
 };
@@ -72,6 +73,11 @@ flow_arg(FunctionCallInfo fcinfo, int n)
 	return PG_GETARG_UUID_P(n);
 }
 
+/*
+ * flow_lock
+ *		Lock and read the flow row; false when it does not exist, or belongs
+ *		to a namespace the caller is not bound to (checked before locking).
+ */
 static bool
 flow_lock(const pg_uuid_t *flow, FlowRow *f)
 {
@@ -79,6 +85,8 @@ flow_lock(const pg_uuid_t *flow, FlowRow *f)
 
 	f->partition = ff_uuid_flow_partition(flow);
 	f->id = *flow;
+	if (!ff_flow_visible(f->partition, flow))
+		return false;
 	v[0] = Int16GetDatum((int16) f->partition);
 	v[1] = UUIDPGetDatum(flow);
 	if (ff_plan_exec(&plan_flow_lock, v, NULL, 1) == 0)
@@ -88,6 +96,7 @@ flow_lock(const pg_uuid_t *flow, FlowRow *f)
 	f->node_count = ff_col_int64(0, 3, 0);
 	f->cancel_reason = ff_col_text(0, 4);
 	f->cancellation_policy = ff_col_text(0, 5);
+	f->namespace = ff_col_text(0, 6);
 	return true;
 }
 
@@ -143,7 +152,9 @@ static FFPlan plan_flow_member_added = {
 /*
  * ff.add_execution_to_flow(flow_id, execution_id) (§3.2)
  *		The execution must have been minted in the flow's partition
- *		(ff.flow_member_execution_id); it belongs to one flow for good.
+ *		(ff.flow_member_execution_id) and be of the flow's namespace (a
+ *		decision of this port: a flow is one tenant's); it belongs to one
+ *		flow for good.
  */
 Datum
 ff_add_execution_to_flow(PG_FUNCTION_ARGS)
@@ -178,6 +189,13 @@ ff_add_execution_to_flow(PG_FUNCTION_ARGS)
 	{
 		ffr_error(&r, "already_member_of_different_flow");
 		ffr_uuid(&r, "detail", &c.flow_id.v);
+	}
+	else if (strcmp(c.namespace, f.namespace) != 0)
+	{
+		/* a flow is one tenant's: its members share its namespace */
+		ffr_error(&r, "namespace_mismatch");
+		ffr_text(&r, "execution_namespace", c.namespace);
+		ffr_text(&r, "flow_namespace", f.namespace);
 	}
 	else
 	{

@@ -219,12 +219,14 @@ CREATE TABLE ff.idempotency_key (
 CREATE INDEX idempotency_key_expiry_idx ON ff.idempotency_key (expires_at);
 
 -- Completion events (spec §3.32, ARCHITECTURE §6): one row per terminal
--- transition, written in the same transaction, announced on 'ff_completion'.
+-- transition, written in the same transaction, announced on the channel of
+-- the execution's namespace (ff.completion_channel).
 CREATE TABLE ff.completion_event (
     partition      smallint NOT NULL,
     event_id       bigint GENERATED ALWAYS AS IDENTITY,
     execution_id   uuid NOT NULL,
     flow_id        uuid,
+    namespace      text NOT NULL,
     outcome        ff.terminal_outcome NOT NULL,
     created_at     bigint NOT NULL,
     processed_at   bigint,                 -- set when its downstream edges are resolved (at insert outside a flow)

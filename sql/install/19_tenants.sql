@@ -1,18 +1,23 @@
--- ff_engine install script: namespace isolation (issue 10).
+-- ff_engine install script: namespace isolation.
 --
--- A login role bound here to one or more namespaces sees and touches only
--- executions of those namespaces: any other execution reads as not found,
--- claim_next offers none of them, and it cannot create executions or flows
--- elsewhere.  Roles without a binding, ff_admin members and superusers (and
--- so the engine's workers) are not restricted.  The binding follows the
--- caller's role (session user or SET ROLE), not the function owner.
+-- A role bound here to namespaces - or any role that is a member of a bound
+-- role - sees and touches only objects of those namespaces: executions,
+-- flows, budgets, quota policies and workers of other namespaces read as
+-- not found, claim_next offers none of them, and creating anything
+-- elsewhere is 42501.  Bindings are kept by role OID, so renaming a role
+-- keeps its binding.  Revoking a role's last namespace leaves it bound to
+-- none (it sees nothing); only ff.unbind_role makes it unrestricted again.
+-- Roles without a binding are unrestricted unless
+-- ff_engine.require_namespace_binding is on; ff_admin members and
+-- superusers (and so the engine's workers) are never restricted.  The
+-- binding follows the caller's role (session user or SET ROLE), not the
+-- function owner.
 
-CREATE TABLE ff.namespace_grant (
-    role_name  name NOT NULL,
-    namespace  text NOT NULL,
-    PRIMARY KEY (role_name, namespace)
+CREATE TABLE ff.namespace_binding (
+    role        regrole PRIMARY KEY,
+    namespaces  text[] NOT NULL DEFAULT '{}'
 );
-SELECT pg_catalog.pg_extension_config_dump('ff.namespace_grant', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.namespace_binding', '');
 
 CREATE FUNCTION ff._namespaces() RETURNS text[]
     AS 'MODULE_PATHNAME', 'ff_namespaces_sql' LANGUAGE C STABLE;
@@ -24,32 +29,71 @@ CREATE FUNCTION ff._is_admin() RETURNS boolean
 COMMENT ON FUNCTION ff._is_admin() IS
     'Internal: whether the calling role is a superuser or has ff_admin''s privileges';
 
-CREATE FUNCTION ff.grant_namespace(role_name name, namespace text) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+-- The role a binding function names, or 42704.
+CREATE FUNCTION ff._binding_role(role_name name) RETURNS regrole
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r regrole;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = grant_namespace.role_name) THEN
+    SELECT oid::regrole INTO r FROM pg_catalog.pg_roles WHERE rolname = role_name;
+    IF r IS NULL THEN
         RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = '42704';
     END IF;
-    IF namespace IS NULL OR namespace = '' OR length(namespace) > 256 THEN
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION ff._binding_role(name) IS 'Internal: the role named, or 42704';
+
+CREATE FUNCTION ff.grant_namespace(role_name name, namespace text) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r regrole := ff._binding_role(role_name);
+BEGIN
+    IF namespace IS NULL OR namespace = '' OR octet_length(namespace) > 256 THEN
         RAISE EXCEPTION 'namespace must be 1..256 bytes' USING ERRCODE = '22023';
     END IF;
-    INSERT INTO ff.namespace_grant VALUES (role_name, namespace) ON CONFLICT DO NOTHING;
+    INSERT INTO ff.namespace_binding AS b (role, namespaces) VALUES (r, ARRAY[namespace])
+    ON CONFLICT (role) DO UPDATE
+        SET namespaces = CASE WHEN namespace = ANY (b.namespaces) THEN b.namespaces
+                              ELSE b.namespaces || namespace END;
     RETURN jsonb_build_object('ok', true, 'status', 'OK');
 END $$;
 COMMENT ON FUNCTION ff.grant_namespace(name, text) IS
-    'Binds a role to a namespace: from its first binding on it sees and touches only its namespaces'' executions';
+    'Binds a role (and every member of it) to a namespace: from its first binding on it sees and touches only its namespaces';
 
 CREATE FUNCTION ff.revoke_namespace(role_name name, namespace text) RETURNS jsonb
-LANGUAGE sql AS $$
-    WITH d AS (DELETE FROM ff.namespace_grant g WHERE g.role_name = $1 AND g.namespace = $2 RETURNING 1)
-    SELECT jsonb_build_object('ok', true, 'status', 'OK', 'revoked', EXISTS (SELECT 1 FROM d))
-$$;
+LANGUAGE plpgsql AS $$
+DECLARE
+    r regrole := ff._binding_role(role_name);
+    found_it boolean;
+BEGIN
+    UPDATE ff.namespace_binding b SET namespaces = array_remove(b.namespaces, namespace)
+    WHERE b.role = r AND namespace = ANY (b.namespaces);
+    found_it := FOUND;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'revoked', found_it);
+END $$;
 COMMENT ON FUNCTION ff.revoke_namespace(name, text) IS
-    'Removes a role''s namespace binding (with none left the role is unrestricted again)';
+    'Removes one namespace from a role''s binding; the role stays bound (with none left it sees nothing)';
+
+CREATE FUNCTION ff.unbind_role(role_name name) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    r regrole := ff._binding_role(role_name);
+    found_it boolean;
+BEGIN
+    DELETE FROM ff.namespace_binding b WHERE b.role = r;
+    found_it := FOUND;
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'unbound', found_it);
+END $$;
+COMMENT ON FUNCTION ff.unbind_role(name) IS
+    'Removes a role''s binding altogether: it is no longer restricted to namespaces (unless require_namespace_binding is on)';
+
+CREATE VIEW ff.namespace_bindings AS
+SELECT b.role::text AS role_name, b.namespaces FROM ff.namespace_binding b;
+COMMENT ON VIEW ff.namespace_bindings IS 'Every role bound to namespaces, and its namespaces (administrators only)';
 
 -- The executions the caller may see; every read model reads through it.
 CREATE VIEW ff.visible_execution WITH (security_barrier) AS
 SELECT e.* FROM ff.execution e
 WHERE (SELECT ff._namespaces()) IS NULL OR e.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
 COMMENT ON VIEW ff.visible_execution IS
-    'ff.execution as the calling role may see it (its namespaces only when it is bound to some)';
+    'Internal: ff.execution as the calling role may see it (its namespaces only when it is bound)';

@@ -69,28 +69,38 @@ COMMENT ON FUNCTION ff.ack_cancel_member(uuid, text) IS
 
 -- ---- read models (§3.15) ----
 
-CREATE VIEW ff.flows AS
+-- The flows the caller may see (its namespaces only when it is bound);
+-- every flow read model reads through it.
+CREATE VIEW ff.visible_flow WITH (security_barrier) AS
+SELECT f.* FROM ff.flow f
+WHERE (SELECT ff._namespaces()) IS NULL OR f.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
+COMMENT ON VIEW ff.visible_flow IS
+    'Internal: ff.flow as the calling role may see it (its namespaces only when it is bound)';
+
+CREATE VIEW ff.flows WITH (security_barrier) AS
 SELECT f.flow_id, f.partition, f.flow_kind, f.namespace, f.public_flow_state, f.graph_revision,
        f.node_count, f.edge_count, f.created_at, f.last_mutation_at, f.cancelled_at, f.cancel_reason,
        f.cancellation_policy, f.tags, s.public_flow_state AS summary_state
-FROM ff.flow f LEFT JOIN ff.flow_summary s ON s.partition = f.partition AND s.flow_id = f.flow_id;
+FROM ff.visible_flow f LEFT JOIN ff.flow_summary s ON s.partition = f.partition AND s.flow_id = f.flow_id;
 COMMENT ON VIEW ff.flows IS 'Every flow with its core state and its projected summary state';
 
-CREATE VIEW ff.flow_edges AS
+CREATE VIEW ff.flow_edges WITH (security_barrier) AS
 SELECT e.flow_id, e.edge_id, ff.format_execution_id(e.partition, e.upstream_execution_id) AS upstream_execution_id,
        ff.format_execution_id(e.partition, e.downstream_execution_id) AS downstream_execution_id,
        e.dependency_kind, e.data_passing_ref, e.created_at, d.state AS dependency_state, d.last_resolved_at
 FROM ff.flow_edge e
+JOIN ff.visible_flow f ON f.partition = e.partition AND f.flow_id = e.flow_id
 LEFT JOIN ff.dependency d ON d.partition = e.partition AND d.downstream_execution_id = e.downstream_execution_id
                          AND d.edge_id = e.edge_id;
 COMMENT ON VIEW ff.flow_edges IS 'Every edge with its resolution state on the child (NULL while staged only)';
 
-CREATE VIEW ff.edge_groups AS
+CREATE VIEW ff.edge_groups WITH (security_barrier) AS
 SELECT g.flow_id, ff.format_execution_id(g.partition, g.downstream_execution_id) AS downstream_execution_id,
        g.policy_variant, g.on_satisfied, CASE WHEN g.policy_variant = 'quorum' THEN g.k ELSE 1 END AS k,
        g.n, g.succeeded, g.failed, g.skipped, greatest(0, g.n - g.succeeded - g.failed - g.skipped) AS running,
        g.group_state, g.satisfied_at, g.cancel_siblings_pending, g.cancel_siblings_reason
-FROM ff.edge_group g;
+FROM ff.edge_group g
+JOIN ff.visible_flow f ON f.partition = g.partition AND f.flow_id = g.flow_id;
 COMMENT ON VIEW ff.edge_groups IS 'Every edge group with its counters (running = n - succeeded - failed - skipped)';
 
 CREATE FUNCTION ff.describe_flow(flow_id uuid) RETURNS jsonb LANGUAGE sql STABLE AS $$
@@ -103,7 +113,7 @@ CREATE FUNCTION ff.describe_flow(flow_id uuid) RETURNS jsonb LANGUAGE sql STABLE
             'cancellation_policy', f.cancellation_policy, 'tags', f.tags,
             'edge_groups', COALESCE((SELECT jsonb_agg(to_jsonb(g) - 'flow_id' ORDER BY g.downstream_execution_id)
                                      FROM ff.edge_groups g WHERE g.flow_id = f.flow_id), '[]'::jsonb))
-         FROM ff.flow f WHERE f.partition = ff.flow_partition($1) AND f.flow_id = $1),
+         FROM ff.visible_flow f WHERE f.partition = ff.flow_partition($1) AND f.flow_id = $1),
         '{"ok": false, "error": "flow_not_found"}'::jsonb)
 $$;
 COMMENT ON FUNCTION ff.describe_flow(uuid) IS 'A flow, its tags and one entry per edge group';
@@ -142,7 +152,7 @@ BEGIN
                                         'status', x.public_flow_state) ORDER BY x.flow_id),
            count(*) > page_limit
       INTO rows, more
-      FROM (SELECT f.flow_id, f.created_at, f.public_flow_state FROM ff.flow f
+      FROM (SELECT f.flow_id, f.created_at, f.public_flow_state FROM ff.visible_flow f
             WHERE f.partition = list_flows.partition AND (cursor IS NULL OR f.flow_id > cursor)
             ORDER BY f.flow_id LIMIT page_limit + 1) x;
     IF more THEN

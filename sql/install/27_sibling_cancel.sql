@@ -7,15 +7,18 @@ CREATE TABLE ff.sibling_cancel_stat (
     count        bigint NOT NULL,
     PRIMARY KEY (reason, disposition)
 );
-CREATE VIEW ff.sibling_cancel_status AS
+-- Counts over every tenant: shown to unrestricted roles only.
+CREATE VIEW ff.sibling_cancel_status WITH (security_barrier) AS
 SELECT reason, sum(count) AS dispatched,
        sum(count) FILTER (WHERE disposition = 'cancelled') AS cancelled,
        sum(count) FILTER (WHERE disposition = 'already_terminal') AS already_terminal,
        sum(count) FILTER (WHERE disposition = 'not_found') AS not_found,
        (SELECT count(*) FROM ff.pending_cancel_group) AS groups_pending
-FROM ff.sibling_cancel_stat GROUP BY reason;
+FROM ff.sibling_cancel_stat
+WHERE (SELECT ff._namespaces()) IS NULL
+GROUP BY reason;
 COMMENT ON VIEW ff.sibling_cancel_status IS
-    'Sibling cancels dispatched, by reason and disposition, and the groups still pending';
+    'Sibling cancels dispatched, by reason and disposition, and the groups still pending (empty for a role bound to namespaces)';
 
 CREATE FUNCTION ff.drain_sibling_cancel_group(flow_id uuid, downstream_execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_drain_sibling_cancel_group' LANGUAGE C VOLATILE;

@@ -1,11 +1,22 @@
 -- ff_engine install script: read models (spec §3.31) and the consistency check.
 -- These only read; they are plain SQL over the tables.
 
-CREATE VIEW ff.executions AS
-SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
-FROM ff.visible_execution e;
+-- ff.execution's columns in table order, after the text id.  The lease id
+-- is the secret part of a fence: a worker learns it from its own claim, so
+-- the view shows it to administrators only (NULL to everyone else).
+DO $view$
+BEGIN
+    EXECUTE format('CREATE VIEW ff.executions WITH (security_barrier) AS '
+                   'SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, %s '
+                   'FROM ff.visible_execution e',
+                   (SELECT string_agg(CASE WHEN a.attname = 'current_lease_id'
+                                           THEN 'CASE WHEN (SELECT ff._is_admin()) THEN e.current_lease_id END AS current_lease_id'
+                                           ELSE format('e.%I', a.attname) END, ', ' ORDER BY a.attnum)
+                    FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = 'ff.execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped));
+END $view$;
 COMMENT ON VIEW ff.executions IS
-    'Every execution with its text id {fp:N}:<uuid> and all core columns';
+    'Every execution with its text id {fp:N}:<uuid> and all core columns (current_lease_id to administrators only)';
 
 -- The public state §2.2 derives from a vector (an independent oracle of
 -- the C derivation, used by the consistency check).
@@ -33,9 +44,9 @@ COMMENT ON FUNCTION ff.derive_public_state(ff.lifecycle_phase, ff.eligibility_st
 -- Every execution whose state vector breaks an invariant of spec §2.3, or
 -- whose timer columns disagree with its state (stands in for the
 -- reference's index reconciler, §6.5).  Empty when all is well.
-CREATE VIEW ff.consistency_violations AS
+CREATE VIEW ff.consistency_violations WITH (security_barrier) AS
 SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, v.problem
-FROM ff.execution e
+FROM ff.visible_execution e
 CROSS JOIN LATERAL (VALUES
     (CASE WHEN (e.terminal_outcome <> 'none') <> (e.lifecycle_phase = 'terminal')
           THEN 'I1: terminal_outcome set iff phase terminal' END),
@@ -130,7 +141,7 @@ LANGUAGE sql STABLE AS $$
                                    'attempt_index', e.current_attempt_index) END,
             'current_lease', CASE WHEN e.current_worker_instance_id IS NOT NULL
                                    AND e.lease_expires_at IS NOT NULL THEN
-                jsonb_build_object('lease_id', e.current_lease_id,
+                jsonb_build_object('lease_id', CASE WHEN ff._is_admin() THEN e.current_lease_id END,
                     'lease_epoch', e.current_lease_epoch, 'worker_id', e.current_worker_id,
                     'worker_instance_id', e.current_worker_instance_id,
                     'expires_at', e.lease_expires_at, 'ownership_state', e.ownership_state) END,
@@ -146,12 +157,14 @@ LANGUAGE sql STABLE AS $$
         '{"ok": false, "error": "execution_not_found"}'::jsonb)
 $$;
 COMMENT ON FUNCTION ff.describe_execution(text) IS
-    'Snapshot of one execution: state, current attempt and lease (when held), tags';
+    'Snapshot of one execution: state, current attempt and lease (when held; its lease_id to administrators only), tags';
 
 CREATE FUNCTION ff.get_execution_result(execution_id text) RETURNS bytea
 LANGUAGE sql STABLE AS $$
-    SELECT d.result FROM ff.execution_data d, ff.parse_execution_id($1) p
-    WHERE d.partition = p.partition AND d.execution_id = p.execution_uuid
+    SELECT d.result FROM ff.visible_execution e
+    CROSS JOIN ff.parse_execution_id($1) p
+    JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id
+    WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid
 $$;
 COMMENT ON FUNCTION ff.get_execution_result(text) IS
     'The stored result bytes (last complete wins), or NULL';
@@ -170,8 +183,10 @@ COMMENT ON FUNCTION ff.read_execution_context(text) IS
 
 CREATE FUNCTION ff.get_execution_tag(execution_id text, key text) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT d.tags ->> $2 FROM ff.execution_data d, ff.parse_execution_id($1) p
-    WHERE d.partition = p.partition AND d.execution_id = p.execution_uuid
+    SELECT d.tags ->> $2 FROM ff.visible_execution e
+    CROSS JOIN ff.parse_execution_id($1) p
+    JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id
+    WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid
 $$;
 COMMENT ON FUNCTION ff.get_execution_tag(text, text) IS 'One tag value, or NULL';
 

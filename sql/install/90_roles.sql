@@ -48,7 +48,7 @@ DECLARE
                     "read_summary", "list_pending_waitpoints", "list_suspended", "get_budget_status", "list_workers",
                     "list_expired_leases", "execution_id", "flow_member_execution_id", "parse_execution_id",
                     "format_execution_id", "crc16", "solo_partition", "flow_partition", "budget_partition",
-                    "quota_partition", "now_ms", "derive_public_state", "lane_channel", "scanner_interval_ms", "_is_admin",
+                    "quota_partition", "now_ms", "derive_public_state", "lane_channel", "completion_channel", "scanner_interval_ms", "_is_admin",
                     "_namespaces"],
       "ff_worker": ["claim_next", "claim_execution", "claim_resumed_execution", "renew_lease", "update_progress",
                     "complete_execution", "fail_execution", "complete_executions", "fail_executions",
@@ -79,8 +79,8 @@ END $grants$;
 -- function and view (the waitpoints view shows tokens), never a table
 GRANT ff_reader TO ff_worker, ff_submitter;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ff TO ff_admin;
-GRANT SELECT ON ff.executions, ff.visible_execution, ff.flows, ff.flow_edges, ff.edge_groups, ff.suspensions, ff.signals,
+GRANT SELECT ON ff.executions, ff.flows, ff.flow_edges, ff.edge_groups, ff.suspensions, ff.signals,
                 ff.budget_status, ff.quota_status, ff.scanner_status, ff.sibling_cancel_status,
                 ff.consistency_violations TO ff_reader;
 GRANT ff_reader TO ff_admin;
-GRANT SELECT ON ff.waitpoints TO ff_admin;
+GRANT SELECT ON ff.waitpoints, ff.namespace_bindings TO ff_admin;

@@ -1,0 +1,20 @@
+-- ff_engine install script: tenant-private completion channels.
+--
+-- PostgreSQL lets any role LISTEN on any channel, so a completion
+-- notification is private only while its channel's name is.  Each
+-- namespace's completions go to ff_completion_<HMAC of the namespace under a
+-- per-database key>; ff.completion_channel tells a role the channel of a
+-- namespace it may read, and nobody else can compute it.  The key is made
+-- at install and kept by pg_dump (so channel names survive a restore).
+
+CREATE TABLE ff.channel_key (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    secret     bytea NOT NULL CHECK (octet_length(secret) >= 32)
+);
+INSERT INTO ff.channel_key (secret) VALUES (ff._random_secret());
+SELECT pg_catalog.pg_extension_config_dump('ff.channel_key', '');
+
+CREATE FUNCTION ff.completion_channel(namespace text DEFAULT 'default') RETURNS text
+    AS 'MODULE_PATHNAME', 'ff_completion_channel_sql' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ff.completion_channel(text) IS
+    'The NOTIFY channel of a namespace''s completions (EXECUTE format(''LISTEN %I'', ff.completion_channel(ns))); 42501 for a namespace the caller is not bound to';
