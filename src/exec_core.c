@@ -829,6 +829,9 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 	v[5] = CStringGetTextDatum(c->namespace);
 	if (c->flow_id.set)
 		ff_wake_engine_at_commit();
+	/* announcing reads the insert's result: no query of its own then */
+	if (ff_notify_completions)
+		ff_completion_channel_key_load();
 	/* deferred: announced when the batch's events are inserted */
 	if (!ff_plan_defer(&plan_completion_insert, v, n))
 	{

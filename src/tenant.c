@@ -55,6 +55,29 @@ static int	cached_n;
 static char **cached_list;
 
 /*
+ * ff_caller_is_admin
+ *		Whether the calling role (outside the SECURITY DEFINER call: session
+ *		user or SET ROLE) is a superuser or has the privileges of ff_admin.
+ *		Admins are never restricted to namespaces and may see lease ids.
+ */
+bool
+ff_caller_is_admin(void)
+{
+	Oid			caller = GetOuterUserId();
+	Oid			admin = get_role_oid("ff_admin", true);
+
+	return superuser_arg(caller) || (OidIsValid(admin) && has_privs_of_role(caller, admin));
+}
+
+/* ff._is_admin() -> boolean: ff_caller_is_admin for views and plpgsql. */
+PG_FUNCTION_INFO_V1(ff_is_admin_sql);
+Datum
+ff_is_admin_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ff_caller_is_admin());
+}
+
+/*
  * The bindings that apply to a role: its own and those of every role it is
  * a member of (directly or not, with or without INHERIT: a member can SET
  * ROLE to the bound role anyway).  Matched by OID, so renaming a role
@@ -236,6 +259,34 @@ static FFPlan plan_channel_key = {
 	0, {InvalidOid}
 };
 
+static Oid	channel_key_rel = InvalidOid;
+static uint8 channel_key[64];
+static int	channel_keylen = 0;
+
+/*
+ * ff_completion_channel_key_load
+ *		Read the channel key once per backend (again if the extension was
+ *		recreated).  It runs a query, so call it before reading another
+ *		statement's results: ff_completion_emit does, before the event is
+ *		written, so announcing the event never has to.
+ */
+void
+ff_completion_channel_key_load(void)
+{
+	Oid			rel = get_relname_relid("channel_key", get_namespace_oid("ff", false));
+	bool		isnull;
+	bytea	   *k;
+
+	if (rel == channel_key_rel)
+		return;
+	if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
+		elog(ERROR, "ff.channel_key is empty");
+	k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
+	channel_keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(channel_key));
+	memcpy(channel_key, VARDATA_ANY(k), channel_keylen);
+	channel_key_rel = rel;
+}
+
 /*
  * ff_completion_channel
  *		The NOTIFY channel of a namespace's completions:
@@ -243,35 +294,20 @@ static FFPlan plan_channel_key = {
  *		PostgreSQL lets every role LISTEN on every channel, so a channel
  *		is private only while its name is: the key never leaves the
  *		database, and ff.completion_channel tells a role the names of its
- *		own namespaces only.  The key is read once per backend (again if
- *		the extension was recreated).  SPI must be connected.
+ *		own namespaces only.  Needs ff_completion_channel_key_load first.
  */
 char *
 ff_completion_channel(const char *ns)
 {
-	static Oid	key_rel = InvalidOid;
-	static uint8 key[64];
-	static int	keylen = 0;
-	Oid			rel = get_relname_relid("channel_key", get_namespace_oid("ff", false));
 	uint8		mac[PG_SHA256_DIGEST_LENGTH];
 	pg_hmac_ctx *ctx;
 	char	   *out;
 	int			i;
 
-	if (rel != key_rel)
-	{
-		bool		isnull;
-		bytea	   *k;
-
-		if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
-			elog(ERROR, "ff.channel_key is empty");
-		k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
-		keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(key));
-		memcpy(key, VARDATA_ANY(k), keylen);
-		key_rel = rel;
-	}
+	if (!OidIsValid(channel_key_rel))
+		elog(ERROR, "the completion channel key is not loaded");
 	ctx = pg_hmac_create(PG_SHA256);
-	if (ctx == NULL || pg_hmac_init(ctx, key, keylen) < 0 ||
+	if (ctx == NULL || pg_hmac_init(ctx, channel_key, channel_keylen) < 0 ||
 		pg_hmac_update(ctx, (const uint8 *) ns, strlen(ns)) < 0 ||
 		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
 		elog(ERROR, "could not derive a completion channel: %s", pg_hmac_error(ctx));
@@ -295,6 +331,7 @@ ff_completion_channel_sql(PG_FUNCTION_ARGS)
 	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
 	ff_spi_connect();
 	ff_namespace_require(ns);
+	ff_completion_channel_key_load();
 	channel = ff_completion_channel(ns);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));

@@ -22,6 +22,7 @@ extern void ff_namespace_require(const char *ns);
 extern Datum ff_namespaces_array(bool *isnull);
 extern bool ff_execution_visible(ExecId id);
 extern bool ff_flow_visible(int partition, const pg_uuid_t *flow);
+extern void ff_completion_channel_key_load(void);
 extern char *ff_completion_channel(const char *ns);
 
 #endif							/* FF_ENGINE_TENANT_H */
