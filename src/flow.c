@@ -579,8 +579,10 @@ members_json(FFResult *r, int partition, pg_uuid_t *ids, int n, int cap)
  *		(§3.12)  cancel_all: every member; cancel_pending: members still
  *		runnable (Appendix C.9); flow_only: the flow record alone.  With
  *		wait (the default) the members are cancelled in this transaction;
- *		without, they are owed a cancel (PENDING_CANCELS) that the cancel
- *		reconciler carries out once grace_ms has passed.  A flow already
+ *		without, they are owed a cancel (PENDING_CANCELS): no claim starts
+ *		them any more, the engine worker cancels them in batches as soon as
+ *		this transaction commits (ff.dispatch_flow_cancels), and the cancel
+ *		reconciler takes over what is still owed once grace_ms has passed.  A flow already
  *		terminal answers ALREADY_SATISFIED with the stored policy, reason
  *		and members (at most 1000).
  */
@@ -682,6 +684,9 @@ ff_cancel_flow(PG_FUNCTION_ARGS)
 			ff_plan_exec(&plan_pending_add, v, NULL, 0);
 			v[2] = Int64GetDatum(now + grace);
 			ff_plan_exec(&plan_backlog_set, v, NULL, 0);
+			/* the engine starts on them at commit; the grace only says when
+			 * the reconciler may take over what that pass did not reach */
+			ff_wake_engine_at_commit();
 		}
 	}
 	ffr_ok(&r, "OK");

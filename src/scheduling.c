@@ -368,6 +368,35 @@ grant_live(const Grant *g, int64 now)
 	return g->exists && now <= g->expires_at;
 }
 
+/*
+ * A member of a flow cancelled with cancel_all / cancel_pending is owed a
+ * cancel (ff.flow_pending_cancel) from the flow cancel's commit until the
+ * engine cancels it.  No claim starts it in between: the claim paths answer
+ * execution_not_eligible (spec/flows.md §3.12.5, the recommended fix of the
+ * reference's claim race; flow_only owes nothing and its members go on).
+ */
+static FFPlan plan_cancel_owed = {
+	"SELECT 1 FROM ff.flow_pending_cancel WHERE partition = $1 AND flow_id = $2 AND execution_id = $3",
+	3, {INT2OID, UUIDOID, UUIDOID}
+};
+
+static bool
+flow_cancel_owed(const ExecCore *c, FFResult *r)
+{
+	Datum		v[3];
+
+	if (!c->flow_id.set)
+		return false;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->flow_id.v);
+	v[2] = UUIDPGetDatum(&c->id.uuid);
+	if (ff_plan_exec(&plan_cancel_owed, v, NULL, 1) == 0)
+		return false;
+	ffr_error(r, "execution_not_eligible");
+	ffr_text(r, "detail", "flow_cancelled");
+	return true;
+}
+
 static FFPlan plan_grant_put = {
 	"INSERT INTO ff.claim_grant (partition, execution_id, kind, worker_id, "
 	"worker_instance_id, lane_id, capability_hash, route_snapshot_json, "
@@ -431,6 +460,8 @@ issue_grant(FunctionCallInfo fcinfo, bool reclaim)
 		ffr_error(&r, reclaim ? "execution_not_reclaimable" : "execution_not_eligible");
 		FF_RETURN_RESULT(&r);
 	}
+	if (flow_cancel_owed(&c, &r))
+		FF_RETURN_RESULT(&r);
 	g = grant_get(&c);
 	if (grant_live(&g, now))
 	{
@@ -547,6 +578,8 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "active_attempt_exists");
 	else if (c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
 		ffr_error(&r, "use_claim_resumed_execution");
+	else if (flow_cancel_owed(&c, &r))
+		;
 	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
@@ -595,6 +628,8 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "lease_conflict");
 	else if (c.eligibility_state != ELIG_ELIGIBLE_NOW)
 		ffr_error(&r, "execution_not_leaseable");
+	else if (flow_cancel_owed(&c, &r))
+		;
 	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
@@ -659,6 +694,8 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 		ffr_error(&r, "execution_not_in_eligible_set");
 	else if (c.eligibility_state != ELIG_ELIGIBLE_NOW)
 		ffr_error(&r, "execution_not_eligible");
+	else if (flow_cancel_owed(&c, &r))
+		;
 	else
 	{
 		if (g.exists)
@@ -708,6 +745,8 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 		ff_result_not_found(&r);
 	else if (!is_reclaimable(&c))
 		ffr_error(&r, "execution_not_reclaimable");
+	else if (flow_cancel_owed(&c, &r))
+		;
 	else if (!(g = grant_get(&c)).exists || !grant_live(&g, now) ||
 			 strcmp(g.worker_id, req.worker_id) != 0)
 		ffr_error(&r, "invalid_claim_grant");
@@ -746,7 +785,9 @@ static FFPlan plan_expired_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OI
 	"AND (required_capabilities IS NULL OR required_capabilities <@ $2) " \
 	"AND ($5::text[] IS NULL OR namespace = ANY ($5)) " \
 	"AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition " \
-	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) "
+	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) " \
+	"AND (e.flow_id IS NULL OR NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p " \
+	"WHERE p.partition = e.partition AND p.flow_id = e.flow_id AND p.execution_id = e.execution_id)) "
 
 /* The input payload comes with each candidate, its last column. */
 #define CANDIDATE_PAYLOAD \

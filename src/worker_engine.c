@@ -92,6 +92,10 @@ static FFPlan plan_dispatch = {
 static FFPlan plan_sibling_dispatch = {
 	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.scan_edge_cancel_dispatch(50) r", 0, {0}
 };
+/* and the members a cancel_flow(wait => false) left owed a cancel */
+static FFPlan plan_flow_cancel_dispatch = {
+	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.dispatch_flow_cancels(500) r", 0, {0}
+};
 #define FF_DISPATCH_POLL_MS 1000
 static TimestampTz next_dispatch_poll = 0;
 
@@ -185,8 +189,9 @@ run_dispatch_batch(FFPlan *plan, const char *activity, MemoryContext cxt)
  * dispatch_completions
  *		Resolves downstream edges of new completion events, 100 per
  *		transaction, until none is left (or 256 batches), then cancels the
- *		losing siblings those resolutions asked for; runs when a commit
- *		announced work and at least every second.  Errors are contained:
+ *		losing siblings those resolutions asked for, then the members of
+ *		flows cancelled without waiting (500 per transaction); runs when a
+ *		commit announced work and at least every second.  Errors are contained:
  *		each event and each sibling group is isolated in a subtransaction.
  */
 static void
@@ -203,6 +208,9 @@ dispatch_completions(MemoryContext cxt)
 			break;
 	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
 		if (!run_dispatch_batch(&plan_sibling_dispatch, "ff_engine cancelling siblings", cxt))
+			break;
+	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
+		if (!run_dispatch_batch(&plan_flow_cancel_dispatch, "ff_engine cancelling flow members", cxt))
 			break;
 }
 
