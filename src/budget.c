@@ -76,7 +76,7 @@ now_arg(FunctionCallInfo fcinfo, int n)
 static char *
 namespace_arg(FunctionCallInfo fcinfo, int n)
 {
-	char	   *ns = ff_arg_text_opt(fcinfo, n);
+	char	   *ns = PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
 
 	if (ns != NULL && ns[0] == '\0')
 		ereport(ERROR,

@@ -166,7 +166,16 @@ SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_
           AND s.free_at > ff.now_ms()) AS active_concurrency,
        (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
           AND a.expires_at > ff.now_ms()) AS live_admissions,
-       ff._quota_refuses(q.quota_policy_id, ff.now_ms(), q.namespace) AS refusing, q.namespace
+       -- ff._quota_refuses inline: a reader may call only what it is granted
+       (q.max_requests_per_window > 0
+        AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
+               AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window AND s.free_at > ff.now_ms())
+            >= q.max_requests_per_window)
+       OR (q.active_concurrency_cap > 0
+           AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'c'
+                  AND s.dimension = '' AND s.slot <= q.active_concurrency_cap AND s.free_at > ff.now_ms())
+               >= q.active_concurrency_cap) AS refusing,
+       q.namespace
 FROM ff.quota_policy q
 WHERE (SELECT ff._namespaces()) IS NULL OR q.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
 COMMENT ON VIEW ff.quota_status IS
