@@ -8,6 +8,14 @@
  *	  concurrency cap, admission and its release; attaching budgets and a
  *	  quota to an execution.
  *
+ *	  Tenancy (issue 20): a budget or quota policy belongs to a namespace
+ *	  or, NULL, to none (global).  A role bound to namespaces reaches only
+ *	  those of its namespaces: another tenant's and global ones read as not
+ *	  found (and are never locked).  Budgets and a quota govern an
+ *	  execution only when they are of its namespace or global: attaching
+ *	  others is refused (invalid_budget_scope), and the claim-time checks
+ *	  ignore any that slipped in (an id attached before it was defined).
+ *
  *	  Locking: every budget operation locks its ff.budget row first; that
  *	  lock serialises every write of the budget's usage, ledger and marks,
  *	  so usage rows need no lock of their own.  Every quota operation locks
@@ -38,6 +46,7 @@
 #include "ids.h"
 #include "partition.h"
 #include "spi_plan.h"
+#include "tenant.h"
 #include "validate.h"
 
 PG_FUNCTION_INFO_V1(ff_create_budget);
@@ -56,10 +65,41 @@ PG_FUNCTION_INFO_V1(ff_budget_block_detail_sql);
 #define FF_DEFAULT_QUOTA_WINDOW_S	60
 #define FF_MAX_ATTACHED_BUDGETS		64
 
+/* The now_ms argument n: engine time, or the given time from an admin only. */
 static int64
 now_arg(FunctionCallInfo fcinfo, int n)
 {
-	return PG_ARGISNULL(n) ? ff_now_ms() : PG_GETARG_INT64(n);
+	return ff_caller_now_ms(!PG_ARGISNULL(n), PG_ARGISNULL(n) ? 0 : PG_GETARG_INT64(n));
+}
+
+/* A namespace argument of create: NULL (global) or 1..256 bytes. */
+static char *
+namespace_arg(FunctionCallInfo fcinfo, int n)
+{
+	char	   *ns = PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+
+	if (ns != NULL && ns[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid_input: namespace must not be empty (NULL means global)")));
+	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
+	return ns;
+}
+
+/*
+ * Creating a budget or quota policy in ns: a namespace not granted is 42501
+ * (ff_namespace_require), and so is a global one for a role bound to
+ * namespaces.  SPI connected.
+ */
+static void
+require_create_scope(const char *ns, const char *what)
+{
+	if (ns != NULL)
+		ff_namespace_require(ns);
+	else if (!ff_namespace_allowed(NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("a global %s (namespace NULL) needs a role not bound to namespaces", what)));
 }
 
 static pg_uuid_t *
@@ -229,10 +269,10 @@ int8_array(int64 *items, int n)
 
 static FFPlan plan_budget_insert = {
 	"INSERT INTO ff.budget (budget_id, partition, scope_type, scope_id, enforcement_mode, "
-	"on_hard_limit, on_soft_limit, reset_interval_ms, next_reset_at, created_at, last_updated_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 > 0 THEN $9 + $8 END, $9, $9) "
+	"on_hard_limit, on_soft_limit, reset_interval_ms, next_reset_at, created_at, last_updated_at, namespace) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $8 > 0 THEN $9 + $8 END, $9, $9, $10) "
 	"ON CONFLICT DO NOTHING RETURNING 1",
-	9, {UUIDOID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
+	10, {UUIDOID, INT2OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID, TEXTOID}
 };
 static FFPlan plan_limits_insert = {
 	"INSERT INTO ff.budget_limit (budget_id, dimension, hard_limit, soft_limit) "
@@ -252,7 +292,8 @@ text_arg_or_empty(FunctionCallInfo fcinfo, int n, const char *name)
 /*
  * ff.create_budget(budget_id, dimensions, hard_limits, soft_limits,
  *		reset_interval_ms, scope_type, scope_id, enforcement_mode,
- *		on_hard_limit, on_soft_limit, now_ms)
+ *		on_hard_limit, on_soft_limit, now_ms, namespace)
+ *		An existing budget stays as it is, namespace included.
  */
 Datum
 ff_create_budget(PG_FUNCTION_ARGS)
@@ -262,8 +303,10 @@ ff_create_budget(PG_FUNCTION_ARGS)
 	const char *valnames[2] = {"hard_limits", "soft_limits"};
 	int64		interval = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
 	int64		now = now_arg(fcinfo, 10);
+	char	   *ns = namespace_arg(fcinfo, 11);
 	Dims		d;
-	Datum		v[9];
+	Datum		v[10];
+	bool		vn[10] = {false};
 	FFResult	r;
 	int			i;
 
@@ -277,9 +320,12 @@ ff_create_budget(PG_FUNCTION_ARGS)
 		v[2 + i] = CStringGetTextDatum(text_arg_or_empty(fcinfo, 5 + i, "a budget description field"));
 	v[7] = Int64GetDatum(interval);
 	v[8] = Int64GetDatum(now);
+	v[9] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	vn[9] = (ns == NULL);
 
 	ff_spi_connect();
-	if (ff_plan_exec(&plan_budget_insert, v, NULL, 0) == 0)
+	require_create_scope(ns, "budget");
+	if (ff_plan_exec(&plan_budget_insert, v, vn, 0) == 0)
 		ffr_ok(&r, "ALREADY_SATISFIED");
 	else
 	{
@@ -298,9 +344,11 @@ ff_create_budget(PG_FUNCTION_ARGS)
 
 /* ---- report_usage_and_check (§3.2) and record_spend (§3.3) ---- */
 
+/* The budget, locked, if the caller may see it ($2: its namespaces, NULL for all). */
 static FFPlan plan_budget_lock = {
-	"SELECT reset_interval_ms FROM ff.budget WHERE budget_id = $1 FOR UPDATE",
-	1, {UUIDOID}
+	"SELECT reset_interval_ms FROM ff.budget WHERE budget_id = $1 "
+	"AND ($2::text[] IS NULL OR namespace = ANY ($2)) FOR UPDATE",
+	2, {UUIDOID, TEXTARRAYOID}
 };
 static FFPlan plan_dedup_live = {
 	"SELECT 1 FROM ff.budget_usage_dedup WHERE budget_id = $1 AND dedup_key = $2 AND expires_at > $3",
@@ -342,6 +390,22 @@ static FFPlan plan_dedup_stamp = {
 };
 
 /*
+ * Lock a budget the caller may see; false when there is none.  Another
+ * tenant's budget (or a global one, for a role bound to namespaces) is not
+ * there for it, and is not locked.
+ */
+static bool
+budget_lock(pg_uuid_t *budget)
+{
+	Datum		v[2];
+	bool		n[2] = {false, false};
+
+	v[0] = UUIDPGetDatum(budget);
+	v[1] = ff_namespaces_array(&n[1]);
+	return ff_plan_exec(&plan_budget_lock, v, n, 1) > 0;
+}
+
+/*
  * "Check before increment": either every delta applies or none does.  A
  * hard breach commits only its bookkeeping (§0.4 item 1).
  */
@@ -357,7 +421,7 @@ apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup
 				soft_dim = -1;
 
 	v[0] = UUIDPGetDatum(budget);
-	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+	if (!budget_lock(budget))
 	{
 		ffr_error(r, "budget_not_found");	/* Appendix C #1: no stub */
 		return;
@@ -507,7 +571,7 @@ ff_release_budget(PG_FUNCTION_ARGS)
 	ff_spi_connect();
 	v[0] = UUIDPGetDatum(id);
 	ffr_ok(&r, "OK");
-	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+	if (!budget_lock(id))
 		ffr_text(&r, "result", "noop");
 	else
 	{
@@ -542,7 +606,7 @@ ff_reset_budget(PG_FUNCTION_ARGS)
 	ff_spi_connect();
 	v[0] = UUIDPGetDatum(id);
 	v[1] = Int64GetDatum(now);
-	if (ff_plan_exec(&plan_budget_lock, v, NULL, 1) == 0)
+	if (!budget_lock(id))
 		ffr_error(&r, "budget_not_found");
 	else
 	{
@@ -572,14 +636,14 @@ check_quota_limits(int64 window, int64 rate, int64 cap)
 
 static FFPlan plan_quota_insert = {
 	"INSERT INTO ff.quota_policy (quota_policy_id, partition, window_seconds, "
-	"max_requests_per_window, active_concurrency_cap, jitter_ms, created_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1",
-	7, {UUIDOID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID}
+	"max_requests_per_window, active_concurrency_cap, jitter_ms, created_at, namespace) "
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING 1",
+	8, {UUIDOID, INT2OID, INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, TEXTOID}
 };
 
 /*
  * ff.create_quota_policy(quota_policy_id, window_seconds,
- *		max_requests_per_window, max_concurrent, jitter_ms, now_ms)
+ *		max_requests_per_window, max_concurrent, jitter_ms, now_ms, namespace)
  *		Negative values are misuse (the spec leaves it open; pinned here).
  */
 Datum
@@ -591,7 +655,9 @@ ff_create_quota_policy(PG_FUNCTION_ARGS)
 	int64		cap = ff_arg_int64(fcinfo, 3, "max_concurrent");
 	int64		jitter = PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4);
 	int64		now = now_arg(fcinfo, 5);
-	Datum		v[7];
+	char	   *ns = namespace_arg(fcinfo, 6);
+	Datum		v[8];
+	bool		vn[8] = {false};
 	FFResult	r;
 
 	check_nonnegative_arg(window, "window_seconds");
@@ -606,10 +672,39 @@ ff_create_quota_policy(PG_FUNCTION_ARGS)
 	v[4] = Int64GetDatum(cap);
 	v[5] = Int64GetDatum(jitter);
 	v[6] = Int64GetDatum(now);
+	v[7] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	vn[7] = (ns == NULL);
 	ff_spi_connect();
-	ffr_ok(&r, ff_plan_exec(&plan_quota_insert, v, NULL, 0) > 0 ? "OK" : "ALREADY_SATISFIED");
+	require_create_scope(ns, "quota policy");
+	ffr_ok(&r, ff_plan_exec(&plan_quota_insert, v, vn, 0) > 0 ? "OK" : "ALREADY_SATISFIED");
 	ffr_uuid(&r, "quota_policy_id", id);
 	FF_RETURN_RESULT(&r);
+}
+
+/* A quota policy of the caller's namespaces ($2). */
+static FFPlan plan_quota_visible = {
+	"SELECT 1 FROM ff.quota_policy WHERE quota_policy_id = $1 AND namespace = ANY ($2)",
+	2, {UUIDOID, TEXTARRAYOID}
+};
+
+/*
+ * Whether the caller may use the quota policy id: an unrestricted caller
+ * any id, defined or not (slots are keyed by the bare id, as the
+ * reference's are); a role bound to namespaces only a defined policy of
+ * its namespaces (another tenant's, a global one and an undefined id read
+ * alike as not found).  SPI connected.
+ */
+static bool
+quota_visible(pg_uuid_t *policy)
+{
+	Datum		v[2];
+	bool		n[2] = {false, false};
+
+	v[1] = ff_namespaces_array(&n[1]);
+	if (n[1])
+		return true;
+	v[0] = UUIDPGetDatum(policy);
+	return ff_plan_exec(&plan_quota_visible, v, n, 1) > 0;
 }
 
 static FFPlan plan_guard_live = {
@@ -816,7 +911,9 @@ static const char *const quota_outcome_labels[] = {
 /*
  * ff.check_admission_and_record(quota_policy_id, execution_id, window_seconds,
  *		rate_limit, concurrency_cap, dimension, jitter_ms, now_ms)
- *		The limits are the caller's, as in the reference.
+ *		The limits are the caller's, as in the reference.  A role bound to
+ *		namespaces must name a policy of its namespaces, else
+ *		quota_policy_not_found.
  */
 Datum
 ff_check_admission_and_record(PG_FUNCTION_ARGS)
@@ -840,6 +937,11 @@ ff_check_admission_and_record(PG_FUNCTION_ARGS)
 	ff_check_max_len(dimension, FF_MAX_ID_BYTES, "dimension");
 	check_quota_limits(window, rate, cap);
 	ff_spi_connect();
+	if (!quota_visible(id))
+	{
+		ffr_error(&r, "quota_policy_not_found");
+		FF_RETURN_RESULT(&r);
+	}
 	o = quota_admit(id, dimension ? dimension : "default", now, window, rate, cap,
 					ff_format_exec_id(exec.partition, &exec.uuid), jitter, &retry);
 	ffr_ok(&r, quota_outcome_labels[o]);
@@ -873,7 +975,8 @@ ff_release_admission(PG_FUNCTION_ARGS)
 	v[0] = UUIDPGetDatum(id);
 	v[1] = CStringGetTextDatum(ff_format_exec_id(exec.partition, &exec.uuid));
 	v[2] = Int64GetDatum(ff_now_ms());
-	ff_plan_exec(&plan_release_admission, v, NULL, 0);
+	if (quota_visible(id))		/* else nothing to release, as for an unknown id */
+		ff_plan_exec(&plan_release_admission, v, NULL, 0);
 	ffr_ok(&r, "OK");
 	ffr_text(&r, "result", "released");
 	FF_RETURN_RESULT(&r);
@@ -881,14 +984,19 @@ ff_release_admission(PG_FUNCTION_ARGS)
 
 /* ---- claim-time admission (§5.1 b-c) ---- */
 
-/* The first attached budget at or over a hard limit, in attachment then dimension order. */
+/*
+ * The first attached budget at or over a hard limit, in attachment then
+ * dimension order; only budgets of the execution's namespace ($2) or global
+ * ones govern it.
+ */
 static FFPlan plan_budget_breach = {
 	"SELECT l.budget_id, l.dimension, coalesce(u.value, 0), l.hard_limit "
 	"FROM pg_catalog.unnest($1::uuid[]) WITH ORDINALITY x(id, ord) "
-	"JOIN ff.budget_limit l ON l.budget_id = x.id AND l.hard_limit > 0 "
+	"JOIN ff.budget b ON b.budget_id = x.id AND (b.namespace IS NULL OR b.namespace = $2) "
+	"JOIN ff.budget_limit l ON l.budget_id = b.budget_id AND l.hard_limit > 0 "
 	"LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension "
 	"WHERE coalesce(u.value, 0) >= l.hard_limit ORDER BY x.ord, l.dimension LIMIT 1",
-	1, {UUIDARRAYOID}
+	2, {UUIDARRAYOID, TEXTOID}
 };
 
 /* The attached ids that are UUIDs, in order (others mean no budget, §5.1). */
@@ -918,23 +1026,26 @@ budget_ids_array(const char *csv)
 }
 
 /*
- * Why the attached budgets (CSV) refuse admission — the first one at or
- * over a hard limit (usage >= limit, §5.1) — or NULL when every one admits.
- * The claim path and the unblock scanner (ff._budget_block_detail) share it.
+ * Why the attached budgets (CSV) refuse admission to an execution of
+ * namespace ns — the first one at or over a hard limit (usage >= limit,
+ * §5.1) — or NULL when every one admits.  The claim path and the unblock
+ * scanner (ff._budget_block_detail) share it.
  */
 static char *
-budget_block_detail(const char *csv)
+budget_block_detail(const char *csv, const char *ns)
 {
-	Datum		v[1];
+	Datum		v[2];
+	bool		n[2] = {false, ns == NULL};
 
 	v[0] = PointerGetDatum(budget_ids_array(csv));
-	if (ff_plan_exec(&plan_budget_breach, v, NULL, 1) == 0)
+	v[1] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	if (ff_plan_exec(&plan_budget_breach, v, n, 1) == 0)
 		return NULL;
 	return psprintf("budget ff:budget:%s:usage: %s " INT64_FORMAT "/" INT64_FORMAT,
 					ff_col_text(0, 1), ff_col_text(0, 2), ff_col_int64(0, 3, 0), ff_col_int64(0, 4, 0));
 }
 
-/* ff._budget_block_detail(budget_ids text) -> text */
+/* ff._budget_block_detail(budget_ids text, namespace text) -> text */
 Datum
 ff_budget_block_detail_sql(PG_FUNCTION_ARGS)
 {
@@ -943,7 +1054,7 @@ ff_budget_block_detail_sql(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	ff_spi_connect();
-	detail = budget_block_detail(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	detail = budget_block_detail(text_to_cstring(PG_GETARG_TEXT_PP(0)), ff_arg_text_opt(fcinfo, 1));
 	if (detail == NULL)
 	{
 		SPI_finish();
@@ -952,10 +1063,11 @@ ff_budget_block_detail_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(detail)));
 }
 
+/* The limits of a quota policy that may govern an execution of namespace $2. */
 static FFPlan plan_policy_limits = {
 	"SELECT window_seconds, max_requests_per_window, active_concurrency_cap, jitter_ms "
-	"FROM ff.quota_policy WHERE quota_policy_id = $1",
-	1, {UUIDOID}
+	"FROM ff.quota_policy WHERE quota_policy_id = $1 AND (namespace IS NULL OR namespace = $2)",
+	2, {UUIDOID, TEXTOID}
 };
 
 /*
@@ -968,10 +1080,11 @@ static FFPlan plan_policy_limits = {
 bool
 ff_admit_for_claim(ExecCore *c, int64 now)
 {
-	Datum		v[1];
+	Datum		v[2];
+	bool		vn[2] = {false, c->namespace == NULL};
 	char	   *refusal;
 
-	if (c->budget_ids != NULL && (refusal = budget_block_detail(c->budget_ids)) != NULL)
+	if (c->budget_ids != NULL && (refusal = budget_block_detail(c->budget_ids, c->namespace)) != NULL)
 	{
 		ff_block_locked(c, BLOCK_WAITING_FOR_BUDGET, refusal, now);
 		return false;
@@ -986,8 +1099,9 @@ ff_admit_for_claim(ExecCore *c, int64 now)
 		QuotaOutcome o;
 
 		v[0] = UUIDPGetDatum(&c->quota_policy_id.v);
-		if (ff_plan_exec(&plan_policy_limits, v, NULL, 1) == 0)
-			return true;		/* an undefined policy means no quota */
+		v[1] = c->namespace ? CStringGetTextDatum(c->namespace) : (Datum) 0;
+		if (ff_plan_exec(&plan_policy_limits, v, vn, 1) == 0)
+			return true;		/* an undefined policy (or another namespace's) means no quota */
 		window = ff_col_int64(0, 1, 0);
 		rate = ff_col_int64(0, 2, 0);
 		cap = ff_col_int64(0, 3, 0);
@@ -1076,9 +1190,73 @@ ff_policy_budget_ids(Jsonb *policy, const char **bad)
 }
 
 /*
+ * The first attached id that may not govern an execution of namespace $2
+ * as caller $3 (its namespaces, NULL when unrestricted) attaches it: one of
+ * another namespace for anyone; for a role bound to namespaces also a
+ * global one and an undefined id, which it cannot tell apart from another
+ * tenant's.
+ */
+static FFPlan plan_budget_scope = {
+	"SELECT x.id FROM pg_catalog.unnest($1::uuid[]) WITH ORDINALITY x(id, ord) "
+	"LEFT JOIN ff.budget b ON b.budget_id = x.id "
+	"WHERE CASE WHEN b.budget_id IS NULL THEN $3::text[] IS NOT NULL "
+	"ELSE b.namespace IS DISTINCT FROM $2 AND (b.namespace IS NOT NULL OR $3::text[] IS NOT NULL) END "
+	"ORDER BY x.ord LIMIT 1",
+	3, {UUIDARRAYOID, TEXTOID, TEXTARRAYOID}
+};
+static FFPlan plan_quota_scope = {
+	"SELECT 1 FROM (SELECT $1::uuid AS id) x LEFT JOIN ff.quota_policy q ON q.quota_policy_id = x.id "
+	"WHERE CASE WHEN q.quota_policy_id IS NULL THEN $3::text[] IS NOT NULL "
+	"ELSE q.namespace IS DISTINCT FROM $2 AND (q.namespace IS NOT NULL OR $3::text[] IS NOT NULL) END",
+	3, {UUIDOID, TEXTOID, TEXTARRAYOID}
+};
+
+/*
+ * ff_admission_scope_error
+ *		Whether the caller may attach budgets (CSV, or NULL) and a quota
+ *		policy (or NULL) to an execution of namespace ns: NULL when it may,
+ *		else the detail of the invalid_budget_scope outcome naming the first
+ *		refused id.  A budget or policy of another namespace never governs
+ *		an execution (whoever attaches it: an admin's mistake is refused as
+ *		well); a role bound to namespaces may attach only defined ones of
+ *		the execution's namespace, so that another tenant's, a global one
+ *		and an undefined id answer alike.  Unrestricted callers may still
+ *		attach global and undefined ids (the reference checks nothing).
+ *		SPI connected.
+ */
+const char *
+ff_admission_scope_error(const char *budget_csv, const pg_uuid_t *quota, const char *ns)
+{
+	Datum		v[3];
+	bool		n[3] = {false, ns == NULL, false};
+
+	v[1] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	v[2] = ff_namespaces_array(&n[2]);
+	if (budget_csv != NULL)
+	{
+		v[0] = PointerGetDatum(budget_ids_array(budget_csv));
+		if (ff_plan_exec(&plan_budget_scope, v, n, 1) > 0)
+			return psprintf("budget_id %s", ff_col_text(0, 1));
+	}
+	if (quota != NULL)
+	{
+		char		txt[37];
+
+		v[0] = UUIDPGetDatum(quota);
+		if (ff_plan_exec(&plan_quota_scope, v, n, 1) > 0)
+		{
+			ff_format_uuid(quota, txt);
+			return psprintf("quota_policy_id %s", txt);
+		}
+	}
+	return NULL;
+}
+
+/*
  * ff.set_execution_admission(execution_id, budget_ids, quota_policy_id)
  *		Replaces the attached budgets and quota of a non-terminal execution
- *		(extension-defined, §2.3); NULL detaches.
+ *		(extension-defined, §2.3); NULL detaches.  Budgets or a quota that
+ *		may not govern it: invalid_budget_scope, nothing changed.
  */
 Datum
 ff_set_execution_admission(PG_FUNCTION_ARGS)
@@ -1089,6 +1267,7 @@ ff_set_execution_admission(PG_FUNCTION_ARGS)
 	StringInfoData csv;
 	FFResult	r;
 	ExecCore	c;
+	const char *scope_error;
 
 	initStringInfo(&csv);
 	if (budgets)
@@ -1117,6 +1296,11 @@ ff_set_execution_admission(PG_FUNCTION_ARGS)
 		ff_result_not_found(&r);
 	else if (c.lifecycle_phase == PHASE_TERMINAL)
 		ff_result_not_active(&r, &c);
+	else if ((scope_error = ff_admission_scope_error(csv.len ? csv.data : NULL, quota, c.namespace)) != NULL)
+	{
+		ffr_error(&r, "invalid_budget_scope");
+		ffr_text(&r, "detail", scope_error);
+	}
 	else
 	{
 		c.budget_ids = csv.len ? csv.data : NULL;

@@ -23,5 +23,6 @@ typedef enum QuotaOutcome
 
 extern bool ff_admit_for_claim(ExecCore *c, int64 now);
 extern char *ff_policy_budget_ids(Jsonb *policy, const char **bad);
+extern const char *ff_admission_scope_error(const char *budget_csv, const pg_uuid_t *quota, const char *ns);
 
 #endif							/* FF_ENGINE_BUDGET_H */

@@ -19,8 +19,10 @@
 #include "utils/timestamp.h"
 
 #include "clock.h"
+#include "tenant.h"
 
 PG_FUNCTION_INFO_V1(ff_now_ms_sql);
+PG_FUNCTION_INFO_V1(ff_caller_now_ms_sql);
 
 char	   *ff_test_clock_setting = NULL;
 static int64 test_clock_ms = -1;
@@ -66,4 +68,32 @@ Datum
 ff_now_ms_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(ff_now_ms());
+}
+
+/*
+ * ff_caller_now_ms
+ *		The time an operation runs at when a caller may pass now_ms: engine
+ *		time when it passes none.  Only an admin may pass one (42501
+ *		otherwise): a chosen time decides expiries and schedules, so a
+ *		worker passing a far-future time would register forever or keep
+ *		marks that never expire.
+ */
+int64
+ff_caller_now_ms(bool given, int64 now_ms)
+{
+	if (!given)
+		return ff_now_ms();
+	if (!ff_caller_is_admin())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("now_ms may only be passed by an administrator"),
+				 errhint("Leave now_ms NULL: the engine's clock is used.")));
+	return now_ms;
+}
+
+/* ff._caller_now_ms(now_ms bigint) -> bigint: ff_caller_now_ms for plpgsql */
+Datum
+ff_caller_now_ms_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(ff_caller_now_ms(!PG_ARGISNULL(0), PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0)));
 }

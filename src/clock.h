@@ -18,6 +18,7 @@
 extern char *ff_test_clock_setting;
 
 extern int64 ff_now_ms(void);
+extern int64 ff_caller_now_ms(bool given, int64 now_ms);
 extern bool ff_test_clock_check(char **newval, void **extra, GucSource source);
 extern void ff_test_clock_assign(const char *newval, void *extra);
 

@@ -202,6 +202,13 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 			ffr_text(r, "detail", bad);
 			return;
 		}
+		/* only budgets of its namespace (or global ones) may govern it */
+		if (budget_csv && (bad = ff_admission_scope_error(budget_csv, NULL, a->ns)) != NULL)
+		{
+			ffr_error(r, "invalid_budget_scope");
+			ffr_text(r, "detail", bad);
+			return;
+		}
 	}
 
 	/* 5-6. the core record */

@@ -55,6 +55,7 @@ int			ff_quota_reconcile_interval_ms = 30000;
 int			ff_worker_registry_sweep_interval_ms = 30000;
 int			ff_waitpoint_hmac_grace_ms = 86400000;
 int			ff_signal_event_retention_ms = 86400000;
+static int	ff_max_worker_ttl_ms = 3600000;	/* read by ff.register_worker */
 static char *ff_scanner_namespace = NULL;
 static char *ff_scanner_tag = NULL;
 
@@ -173,6 +174,11 @@ _PG_init(void)
 	DefineCustomIntVariable("ff_engine.signal_event_retention",
 							"How long signal-delivery events are kept before the retention trimmer deletes them.",
 							NULL, &ff_signal_event_retention_ms, 86400000, 1000, INT_MAX, PGC_SIGHUP,
+							GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.max_worker_ttl",
+							"Longest ttl_ms a worker registration may ask for (ff.register_worker refuses more).",
+							"A heartbeat extends a registration by at most this much, so a worker that stops heartbeating leaves the registry within it.",
+							&ff_max_worker_ttl_ms, 3600000, 1, INT_MAX, PGC_SUSET,
 							GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomStringVariable("ff_engine.scanner_namespace",
 							   "Scanners only touch executions of this namespace (empty: all).",

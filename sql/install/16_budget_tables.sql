@@ -1,7 +1,13 @@
 -- ff_engine install script: budgets, quota policies and their admission
 -- records (spec/budgets.md §2, Appendix A).  Budgets and quota policies are
--- global (not execution-partitioned); their partition column is the
--- {b:M} / {q:K} index for a sharded deployment.
+-- not execution-partitioned; their partition column is the {b:M} / {q:K}
+-- index for a sharded deployment.
+--
+-- Each belongs to a namespace, or to none (NULL: global, an admin's).  A
+-- role bound to namespaces sees and touches only those of its namespaces;
+-- an execution is governed only by budgets and a quota of its own
+-- namespace or global ones (issue 20; the reference has no namespaces on
+-- budgets, see README "Behaviour notes").
 --
 -- Lock order: a budget row, then its usage rows by dimension ascending.
 -- Quota admissions lock only slot rows they take with SKIP LOCKED (they
@@ -11,6 +17,7 @@
 CREATE TABLE ff.budget (
     budget_id              uuid PRIMARY KEY,
     partition              smallint NOT NULL,
+    namespace              text CHECK (namespace <> ''),
     scope_type             text NOT NULL DEFAULT '',
     scope_id               text NOT NULL DEFAULT '',
     enforcement_mode       text NOT NULL DEFAULT '',
@@ -68,6 +75,7 @@ CREATE INDEX budget_usage_dedup_expiry_idx ON ff.budget_usage_dedup (expires_at)
 CREATE TABLE ff.quota_policy (
     quota_policy_id          uuid PRIMARY KEY,
     partition                smallint NOT NULL,
+    namespace                text CHECK (namespace <> ''),
     window_seconds           bigint NOT NULL CHECK (window_seconds >= 0),
     max_requests_per_window  bigint NOT NULL CHECK (max_requests_per_window >= 0),
     active_concurrency_cap   bigint NOT NULL CHECK (active_concurrency_cap >= 0),

@@ -14,6 +14,11 @@ CREATE FUNCTION ff.now_ms() RETURNS bigint
 COMMENT ON FUNCTION ff.now_ms() IS
     'The engine clock in ms since the epoch (ff_engine.test_clock_ms when set)';
 
+CREATE FUNCTION ff._caller_now_ms(now_ms bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'ff_caller_now_ms_sql' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff._caller_now_ms(bigint) IS
+    'Internal: the engine clock when now_ms is NULL, else now_ms, which only an administrator may pass (42501)';
+
 CREATE FUNCTION ff.crc16(data bytea) RETURNS integer
     AS 'MODULE_PATHNAME', 'ff_crc16_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ff.crc16(bytea) IS

@@ -1,5 +1,7 @@
 -- ff_engine install script: budgets, quotas and admission (spec/budgets.md).
 -- The state-changing operations are C; the reads are SQL over the tables.
+-- A role bound to namespaces reaches only budgets and quota policies of its
+-- namespaces (budget.c); the reads filter the same way.
 
 CREATE FUNCTION ff.create_budget(
     budget_id uuid,
@@ -12,10 +14,11 @@ CREATE FUNCTION ff.create_budget(
     enforcement_mode text DEFAULT '',
     on_hard_limit text DEFAULT '',
     on_soft_limit text DEFAULT '',
-    now_ms bigint DEFAULT NULL)
+    now_ms bigint DEFAULT NULL,
+    namespace text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_budget' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ff.create_budget(uuid, text[], bigint[], bigint[], bigint, text, text, text, text, text, bigint) IS
-    'Creates a budget with hard and soft limits per dimension (0 = none), optionally resetting every reset_interval_ms (budgets spec §3.1)';
+COMMENT ON FUNCTION ff.create_budget(uuid, text[], bigint[], bigint[], bigint, text, text, text, text, text, bigint, text) IS
+    'Creates a budget of a namespace (NULL: global) with hard and soft limits per dimension (0 = none), optionally resetting every reset_interval_ms (budgets spec §3.1)';
 
 CREATE FUNCTION ff.report_usage_and_check(
     budget_id uuid,
@@ -54,10 +57,11 @@ CREATE FUNCTION ff.create_quota_policy(
     max_requests_per_window bigint,
     max_concurrent bigint,
     jitter_ms bigint DEFAULT 0,
-    now_ms bigint DEFAULT NULL)
+    now_ms bigint DEFAULT NULL,
+    namespace text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_quota_policy' LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION ff.create_quota_policy(uuid, bigint, bigint, bigint, bigint, bigint) IS
-    'Creates a quota: at most max_requests_per_window admissions per window, at most max_concurrent admissions live (0 = no limit) (budgets spec §4.1)';
+COMMENT ON FUNCTION ff.create_quota_policy(uuid, bigint, bigint, bigint, bigint, bigint, text) IS
+    'Creates a quota of a namespace (NULL: global): at most max_requests_per_window admissions per window, at most max_concurrent admissions live (0 = no limit) (budgets spec §4.1)';
 
 CREATE FUNCTION ff.check_admission_and_record(
     quota_policy_id uuid,
@@ -81,20 +85,23 @@ CREATE FUNCTION ff.set_execution_admission(execution_id text, budget_ids uuid[] 
                                            quota_policy_id uuid DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_execution_admission' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.set_execution_admission(text, uuid[], uuid) IS
-    'Attaches budgets and a quota policy to a non-terminal execution (NULL detaches); claims then admit it against them';
+    'Attaches budgets and a quota policy of the execution''s namespace (or global ones) to a non-terminal execution (NULL detaches); claims then admit it against them';
 
 -- ---- admission evaluation shared by claim_next and the unblock scanner ----
 
 -- The block detail of the first attached budget at or over a hard limit
--- (usage >= limit), NULL when every budget admits.  Ids that are not UUIDs
--- and budgets without limits admit.  The same C code decides at claim time.
-CREATE FUNCTION ff._budget_block_detail(budget_ids text) RETURNS text
+-- (usage >= limit), NULL when every budget admits.  Ids that are not UUIDs,
+-- budgets without limits and budgets of a namespace other than the
+-- execution's admit.  The same C code decides at claim time.
+CREATE FUNCTION ff._budget_block_detail(budget_ids text, namespace text) RETURNS text
     AS 'MODULE_PATHNAME', 'ff_budget_block_detail_sql' LANGUAGE C STABLE;
-COMMENT ON FUNCTION ff._budget_block_detail(text) IS 'Internal: why attached budgets refuse admission, or NULL';
+COMMENT ON FUNCTION ff._budget_block_detail(text, text) IS
+    'Internal: why attached budgets refuse admission to an execution of the namespace, or NULL';
 
--- Whether a quota would refuse an admission now (window 0 means 60 s):
--- every rate slot up to the limit busy, or every concurrency slot.
-CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint) RETURNS boolean
+-- Whether a quota would refuse an admission now to an execution of the
+-- namespace (window 0 means 60 s): every rate slot up to the limit busy, or
+-- every concurrency slot.  A policy of another namespace refuses nothing.
+CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint, namespace text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((
         SELECT (q.max_requests_per_window > 0
@@ -105,16 +112,21 @@ LANGUAGE sql STABLE AS $$
                 AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
                        AND s.kind = 'c' AND s.dimension = '' AND s.slot <= q.active_concurrency_cap
                        AND s.free_at > now_ms LIMIT q.active_concurrency_cap) x) >= q.active_concurrency_cap)
-        FROM ff.quota_policy q WHERE q.quota_policy_id = policy), false)
+        FROM ff.quota_policy q WHERE q.quota_policy_id = policy
+          AND (q.namespace IS NULL OR q.namespace = _quota_refuses.namespace)), false)
 $$;
-COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint) IS 'Internal: whether a quota policy refuses an admission now';
+COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint, text) IS
+    'Internal: whether a quota policy refuses an admission now to an execution of the namespace';
 
 -- ---- read models ----
+-- A role bound to namespaces reads only budgets and policies of its
+-- namespaces (global ones included in none); the views are security
+-- barriers, so a function in a reader's WHERE sees only those rows.
 
 CREATE FUNCTION ff.get_budget_status(budget_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((
-        SELECT jsonb_build_object('ok', true, 'status', 'OK', 'budget_id', b.budget_id,
+        SELECT jsonb_build_object('ok', true, 'status', 'OK', 'budget_id', b.budget_id, 'namespace', b.namespace,
             'scope_type', b.scope_type, 'scope_id', b.scope_id, 'enforcement_mode', b.enforcement_mode,
             'on_hard_limit', b.on_hard_limit, 'on_soft_limit', b.on_soft_limit,
             'usage', coalesce((SELECT jsonb_object_agg(u.dimension, u.value) FROM ff.budget_usage u WHERE u.budget_id = b.budget_id), '{}'),
@@ -126,24 +138,27 @@ LANGUAGE sql STABLE AS $$
             'reset_count', b.reset_count, 'last_reset_at', b.last_reset_at,
             'reconciled_breach_at', b.reconciled_breach_at,
             'created_at', b.created_at, 'last_updated_at', b.last_updated_at)
-        FROM ff.budget b WHERE b.budget_id = get_budget_status.budget_id),
+        FROM ff.budget b WHERE b.budget_id = get_budget_status.budget_id
+          AND ((SELECT ff._namespaces()) IS NULL OR b.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[])))),
         '{"ok": false, "error": "budget_not_found"}')
 $$;
 COMMENT ON FUNCTION ff.get_budget_status(uuid) IS
-    'A budget with its usage, hard and soft limits per dimension, breach and reset counters';
+    'A budget with its namespace, usage, hard and soft limits per dimension, breach and reset counters; budget_not_found for another tenant''s';
 
-CREATE VIEW ff.budget_status AS
+CREATE VIEW ff.budget_status WITH (security_barrier) AS
 SELECT b.budget_id, b.scope_type, b.scope_id, l.dimension, coalesce(u.value, 0) AS usage,
        l.hard_limit, l.soft_limit,
        l.hard_limit > 0 AND coalesce(u.value, 0) >= l.hard_limit AS exhausted,
        l.soft_limit > 0 AND coalesce(u.value, 0) > l.soft_limit AS over_soft_limit,
-       b.next_reset_at
+       b.next_reset_at, b.namespace
 FROM ff.budget b
 JOIN ff.budget_limit l ON l.budget_id = b.budget_id
-LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension;
-COMMENT ON VIEW ff.budget_status IS 'Every limited dimension of every budget: usage against its limits';
+LEFT JOIN ff.budget_usage u ON u.budget_id = l.budget_id AND u.dimension = l.dimension
+WHERE (SELECT ff._namespaces()) IS NULL OR b.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
+COMMENT ON VIEW ff.budget_status IS
+    'Every limited dimension of every budget the caller may see: usage against its limits';
 
-CREATE VIEW ff.quota_status AS
+CREATE VIEW ff.quota_status WITH (security_barrier) AS
 SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_concurrency_cap, q.jitter_ms,
        (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
           AND s.dimension = 'default' AND s.free_at > ff.now_ms()) AS admitted_in_window,
@@ -151,6 +166,17 @@ SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_
           AND s.free_at > ff.now_ms()) AS active_concurrency,
        (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
           AND a.expires_at > ff.now_ms()) AS live_admissions,
-       ff._quota_refuses(q.quota_policy_id, ff.now_ms()) AS refusing
-FROM ff.quota_policy q;
-COMMENT ON VIEW ff.quota_status IS 'Every quota policy: its limits, admissions in the current window, live admissions, whether it refuses now';
+       -- ff._quota_refuses inline: a reader may call only what it is granted
+       (q.max_requests_per_window > 0
+        AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
+               AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window AND s.free_at > ff.now_ms())
+            >= q.max_requests_per_window)
+       OR (q.active_concurrency_cap > 0
+           AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'c'
+                  AND s.dimension = '' AND s.slot <= q.active_concurrency_cap AND s.free_at > ff.now_ms())
+               >= q.active_concurrency_cap) AS refusing,
+       q.namespace
+FROM ff.quota_policy q
+WHERE (SELECT ff._namespaces()) IS NULL OR q.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
+COMMENT ON VIEW ff.quota_status IS
+    'Every quota policy the caller may see: its limits, admissions in the current window, live admissions, whether it refuses now';

@@ -43,7 +43,12 @@ CREATE TABLE ff.scanner_item_failure (
 );
 
 -- The worker registry (spec §3.30): live workers and their capabilities,
--- read by the unblock scanner's route rule.
+-- read by the unblock scanner's route rule.  Tenancy (issue 20): a role
+-- bound to namespaces registers only in its namespaces (42501), and
+-- another tenant's registrations are not there for it (heartbeat and
+-- mark_worker_dead answer not_registered, list_workers lists none).  Times
+-- are the engine's: only an admin may pass now_ms; ttl_ms is at most
+-- ff_engine.max_worker_ttl.  (The argument checks move to C with issue 22.)
 CREATE TABLE ff.worker (
     namespace           text NOT NULL,
     worker_instance_id  text NOT NULL,
@@ -62,7 +67,9 @@ CREATE FUNCTION ff.register_worker(worker_instance_id text, worker_id text,
     ttl_ms bigint DEFAULT 30000, namespace text DEFAULT 'default', now_ms bigint DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    now_ bigint := coalesce(now_ms, ff.now_ms());
+    now_ bigint := ff._caller_now_ms(now_ms);
+    max_ttl bigint := coalesce(ff._setting_ms('ff_engine.max_worker_ttl'), 3600000);
+    ns text[] := ff._namespaces();
     live ff.worker;
 BEGIN
     IF worker_instance_id IS NULL OR worker_instance_id = '' OR worker_id IS NULL OR worker_id = ''
@@ -72,6 +79,11 @@ BEGIN
     END IF;
     IF ttl_ms IS NULL OR ttl_ms <= 0 THEN
         RAISE EXCEPTION 'invalid_input: ttl_ms must be positive, got %', ttl_ms USING ERRCODE = '22023';
+    END IF;
+    -- no registration outlives the admin's bound: a worker must heartbeat
+    IF ttl_ms > max_ttl THEN
+        RAISE EXCEPTION 'invalid_input: ttl_ms % exceeds ff_engine.max_worker_ttl (% ms)', ttl_ms, max_ttl
+            USING ERRCODE = '22023', HINT = 'Register with a shorter ttl_ms and heartbeat within it.';
     END IF;
     IF length(worker_instance_id) > 256 OR length(worker_id) > 256 OR length(namespace) > 256 THEN
         RAISE EXCEPTION 'worker ids and the namespace are at most 256 bytes' USING ERRCODE = '22001';
@@ -83,6 +95,10 @@ BEGIN
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(lanes) l WHERE l IS NULL OR l = '' OR length(l) > 256 OR l ~ '[[:cntrl:]]') THEN
         RAISE EXCEPTION 'lanes must be non-empty lane ids' USING ERRCODE = '22023';
+    END IF;
+    IF ns IS NOT NULL AND NOT (register_worker.namespace = ANY (ns)) THEN
+        RAISE EXCEPTION 'namespace "%" is not granted to the calling role', register_worker.namespace
+            USING ERRCODE = '42501', HINT = 'An administrator grants it with ff.grant_namespace.';
     END IF;
     SELECT * INTO live FROM ff.worker w
     WHERE w.namespace = register_worker.namespace AND w.worker_instance_id = register_worker.worker_instance_id
@@ -103,19 +119,26 @@ BEGIN
         'result', CASE WHEN live.worker_id IS NOT NULL THEN 'refreshed' ELSE 'registered' END);
 END $$;
 COMMENT ON FUNCTION ff.register_worker(text, text, text[], text[], bigint, text, bigint) IS
-    'Registers (or refreshes) a live worker, its lanes and capabilities for ttl_ms (budgets spec §6.1)';
+    'Registers (or refreshes) a live worker, its lanes and capabilities for ttl_ms (at most ff_engine.max_worker_ttl) in a namespace of the caller (budgets spec §6.1)';
 
 CREATE FUNCTION ff.heartbeat_worker(worker_instance_id text, namespace text DEFAULT 'default',
     now_ms bigint DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    now_ bigint := coalesce(now_ms, ff.now_ms());
+    now_ bigint := ff._caller_now_ms(now_ms);
+    max_ttl bigint := coalesce(ff._setting_ms('ff_engine.max_worker_ttl'), 3600000);
+    ns text[] := ff._namespaces();
     ttl bigint;
 BEGIN
-    UPDATE ff.worker w SET last_heartbeat_at = now_, expires_at = now_ + w.ttl_ms
+    -- another tenant's worker is not there for the caller (and is not locked)
+    IF ns IS NOT NULL AND NOT coalesce(heartbeat_worker.namespace = ANY (ns), false) THEN
+        RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'not_registered');
+    END IF;
+    -- a ttl stored before ff_engine.max_worker_ttl was lowered extends by the bound
+    UPDATE ff.worker w SET last_heartbeat_at = now_, expires_at = now_ + least(w.ttl_ms, max_ttl)
     WHERE w.namespace = heartbeat_worker.namespace AND w.worker_instance_id = heartbeat_worker.worker_instance_id
       AND w.expires_at > now_
-    RETURNING w.ttl_ms INTO ttl;
+    RETURNING least(w.ttl_ms, max_ttl) INTO ttl;
     IF ttl IS NULL THEN
         RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'not_registered');
     END IF;
@@ -129,7 +152,8 @@ CREATE FUNCTION ff.mark_worker_dead(worker_instance_id text, namespace text DEFA
     reason text DEFAULT '', now_ms bigint DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-    now_ bigint := coalesce(now_ms, ff.now_ms());
+    now_ bigint := ff._caller_now_ms(now_ms);
+    ns text[] := ff._namespaces();
     was_live boolean;
 BEGIN
     IF octet_length(coalesce(reason, '')) > 256 THEN
@@ -137,6 +161,10 @@ BEGIN
     END IF;
     IF coalesce(reason, '') ~ '[[:cntrl:]]' THEN
         RAISE EXCEPTION 'invalid_input: reason: must not contain control characters' USING ERRCODE = '22023';
+    END IF;
+    -- another tenant's worker is not there for the caller
+    IF ns IS NOT NULL AND NOT coalesce(mark_worker_dead.namespace = ANY (ns), false) THEN
+        RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'not_registered');
     END IF;
     DELETE FROM ff.worker w
     WHERE w.namespace = mark_worker_dead.namespace AND w.worker_instance_id = mark_worker_dead.worker_instance_id
@@ -155,25 +183,29 @@ LANGUAGE sql STABLE AS $$
            w.ttl_ms, w.registered_at, w.expires_at
     FROM ff.worker w
     WHERE w.namespace = $1 AND w.expires_at > ff.now_ms() AND ($2 IS NULL OR w.worker_instance_id > $2)
+      AND ((SELECT ff._namespaces()) IS NULL OR w.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[])))
     ORDER BY w.worker_instance_id COLLATE "C"
     LIMIT least(greatest(coalesce($3, 1000), 1), 10000)
 $$;
 COMMENT ON FUNCTION ff.list_workers(text, text, integer) IS
-    'Live registrations of a namespace by instance id (exclusive cursor; limit at most 10 000) (budgets spec §6.4)';
+    'Live registrations of a namespace by instance id (exclusive cursor; limit at most 10 000); none of another tenant''s (budgets spec §6.4)';
 
 CREATE FUNCTION ff.list_expired_leases(as_of bigint DEFAULT NULL, after_expires_at bigint DEFAULT NULL,
     after_execution_id text DEFAULT NULL, "limit" integer DEFAULT 1000, namespace text DEFAULT NULL)
 RETURNS TABLE (execution_id text, lease_id uuid, lease_epoch bigint, worker_instance_id text,
                expires_at_ms bigint, attempt_index integer)
 LANGUAGE sql STABLE AS $$
-    SELECT x.id, x.current_lease_id, x.current_lease_epoch, x.current_worker_instance_id,
-           x.lease_expires_at, x.current_attempt_index
+    -- a tenant sees its namespaces' leases only; a lease id (the fence) only
+    -- an admin: a worker learns its fence from its own claim
+    SELECT x.id, CASE WHEN (SELECT ff._is_admin()) THEN x.current_lease_id END, x.current_lease_epoch,
+           x.current_worker_instance_id, x.lease_expires_at, x.current_attempt_index
     FROM (SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
           FROM ff.execution e   -- LEASE_EXPIRY: held leases past their expiry
           WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased'
             AND e.lease_expires_at <= coalesce($1, ff.now_ms())
             AND e.current_lease_id IS NOT NULL AND e.current_worker_instance_id IS NOT NULL
             AND ($5 IS NULL OR e.namespace = $5)
+            AND ((SELECT ff._namespaces()) IS NULL OR e.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[])))
           UNION ALL
           SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, e.*
           FROM ff.execution e   -- LEASE_LOST: leases marked expired or revoked
@@ -181,13 +213,14 @@ LANGUAGE sql STABLE AS $$
             AND e.ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
             AND e.lease_expires_at <= coalesce($1, ff.now_ms())
             AND e.current_lease_id IS NOT NULL AND e.current_worker_instance_id IS NOT NULL
-            AND ($5 IS NULL OR e.namespace = $5)) x
+            AND ($5 IS NULL OR e.namespace = $5)
+            AND ((SELECT ff._namespaces()) IS NULL OR e.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[])))) x
     WHERE $2 IS NULL OR (x.lease_expires_at, x.id COLLATE "C") > ($2, coalesce($3, '') COLLATE "C")
     ORDER BY x.lease_expires_at, x.id COLLATE "C"
     LIMIT least(greatest(coalesce($4, 1000), 1), 10000)
 $$;
 COMMENT ON FUNCTION ff.list_expired_leases(bigint, bigint, text, integer, text) IS
-    'Leases past their expiry as of as_of, by (expiry, execution id) with a tuple cursor, for reclaim orchestration (budgets spec §6.5)';
+    'Leases past their expiry as of as_of, by (expiry, execution id) with a tuple cursor, for reclaim orchestration (budgets spec §6.5); of the caller''s namespaces only, lease ids to admins only';
 
 -- Deletes every record of an execution (retention), its streams and
 -- dependency records included.  Its flow and the flow's edges stay.
@@ -400,9 +433,9 @@ BEGIN
         SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
         WHERE e.lifecycle_phase = 'runnable'
           AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget'
-                AND ff._budget_block_detail(e.budget_ids) IS NULL)
+                AND ff._budget_block_detail(e.budget_ids, e.namespace) IS NULL)
             OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota'
-                AND (e.quota_policy_id IS NULL OR NOT ff._quota_refuses(e.quota_policy_id, c.now_ms)))
+                AND (e.quota_policy_id IS NULL OR NOT ff._quota_refuses(e.quota_policy_id, c.now_ms, e.namespace)))
             OR (e.eligibility_state = 'blocked_by_route' AND e.blocking_reason = 'waiting_for_capable_worker'
                 AND (e.required_capabilities IS NULL
                      OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap FROM ff.worker w, unnest(w.capabilities) cap

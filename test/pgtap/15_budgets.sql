@@ -28,7 +28,7 @@ $$;
 SELECT is(ff.create_budget(t.b(1), '{tokens,cost}', '{1000,0}', '{800,0}'),
           jsonb_build_object('ok', true, 'status', 'OK', 'budget_id', t.b(1)), '1. create -> OK');
 SELECT is(ff.get_budget_status(t.b(1)) - 'created_at' - 'last_updated_at' - 'budget_id',
-          '{"ok": true, "usage": {}, "status": "OK", "scope_id": "", "scope_type": "", "hard_limits": {"cost": 0, "tokens": 1000},
+          '{"ok": true, "usage": {}, "status": "OK", "namespace": null, "scope_id": "", "scope_type": "", "hard_limits": {"cost": 0, "tokens": 1000},
             "reset_count": 0, "soft_limits": {"cost": 0, "tokens": 800}, "breach_count": 0, "last_reset_at": null,
             "next_reset_at": null, "on_hard_limit": "", "on_soft_limit": "", "last_breach_at": null, "last_breach_dim": null,
             "enforcement_mode": "", "reset_interval_ms": 0, "soft_breach_count": 0, "reconciled_breach_at": null}',
