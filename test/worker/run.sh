@@ -209,6 +209,59 @@ wait $reader
 grep -q never "$tail_out" && fail "a rolled-back append is never seen by a tail" || pass "a rolled-back append is never seen by a tail"
 rm -f "$tail_out"
 
+# a flow cancelled without waiting (issue 28): its members are cancelled by
+# the engine worker as the cancel commits, not at the reconciler's next pass
+# (15 s) once the 10-minute grace has passed
+q "SELECT ff.create_flow('fc200000-0000-4000-8000-000000000001')" >/dev/null
+q "SELECT ff.add_execution_to_flow('fc200000-0000-4000-8000-000000000001',
+          ff.create_execution(ff.flow_member_execution_id('fc200000-0000-4000-8000-000000000001'), lane_id => 'fcx',
+                              delay_until => ff.now_ms() + 3600000) ->> 'execution_id') FROM generate_series(1, 2)" >/dev/null
+start=$(date +%s%N)
+q "SELECT ff.cancel_flow('fc200000-0000-4000-8000-000000000001', 'x', 'cancel_all', grace_ms => 600000, wait => false)" >/dev/null
+wait_for "cancel_flow(wait => false): its delayed members are cancelled within 1 s of the commit" 1 \
+  "SELECT bool_and(public_state = 'cancelled') FROM ff.executions WHERE flow_id = 'fc200000-0000-4000-8000-000000000001'"
+ms=$((($(date +%s%N) - start) / 1000000))
+# 5 000 members: cancelled in batches (of 500: each member's row is last
+# written by the transaction of its batch), never in one long transaction
+q "SELECT ff.create_flow('fc200000-0000-4000-8000-000000000002')" >/dev/null
+q "SELECT count(ff.add_execution_to_flow('fc200000-0000-4000-8000-000000000002',
+          ff.create_execution(ff.flow_member_execution_id('fc200000-0000-4000-8000-000000000002'), lane_id => 'fcy',
+                              delay_until => ff.now_ms() + 3600000) ->> 'execution_id')) FROM generate_series(1, 5000)" >/dev/null
+q "SELECT ff.cancel_flow('fc200000-0000-4000-8000-000000000002', 'x', 'cancel_all', grace_ms => 600000, wait => false)" >/dev/null
+# watch the engine worker's transactions while it works (one per batch)
+xacts=$(mktemp)
+for ((i = 0; i < 300; i++)); do
+  q "SELECT backend_xact_start FROM pg_stat_activity WHERE backend_type = 'ff_engine worker'
+     AND datname = current_database() AND query = 'ff_engine cancelling flow members' AND backend_xact_start IS NOT NULL" >> "$xacts"
+  [ "$(q "SELECT count(*) FROM ff.execution WHERE flow_id = 'fc200000-0000-4000-8000-000000000002' AND public_state = 'cancelled'")" = 5000 ] && break
+  sleep 0.05
+done
+[ "$(q "SELECT count(*) FROM ff.execution WHERE flow_id = 'fc200000-0000-4000-8000-000000000002' AND public_state = 'cancelled'")" = 5000 ] \
+  && pass "a 5 000-member flow cancelled without waiting is cancelled by the engine worker" \
+  || fail "a 5 000-member flow cancelled without waiting is cancelled by the engine worker"
+batches=$(grep -c . "$xacts" | tr -d ' '); batches=$(sort -u "$xacts" | grep -c .)
+rm -f "$xacts"
+[ "$batches" -ge 2 ] && pass "in batches, not one long transaction ($batches of its transactions seen at work)" \
+  || fail "in batches, not one long transaction ($batches of its transactions seen at work)"
+# with the background pass off, the reconciler still cancels them after grace_ms
+psql -X -q -c "ALTER SYSTEM SET ff_engine.push_dispatch = off" -c "ALTER SYSTEM SET ff_engine.flow_cancel_interval = '200ms'" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1.5   # the engine worker reads the reload between batches
+q "SELECT ff.create_flow('fc200000-0000-4000-8000-000000000003')" >/dev/null
+q "SELECT ff.add_execution_to_flow('fc200000-0000-4000-8000-000000000003',
+          ff.create_execution(ff.flow_member_execution_id('fc200000-0000-4000-8000-000000000003'), lane_id => 'fcz',
+                              delay_until => ff.now_ms() + 3600000) ->> 'execution_id') FROM generate_series(1, 2)" >/dev/null
+q "SELECT ff.cancel_flow('fc200000-0000-4000-8000-000000000003', 'x', 'cancel_all', grace_ms => 2000, wait => false)" >/dev/null
+sleep 1
+[ "$(q "SELECT count(*) FROM ff.executions WHERE flow_id = 'fc200000-0000-4000-8000-000000000003' AND public_state = 'cancelled'")" = 0 ] \
+  && pass "without the background pass nothing is cancelled within the grace" \
+  || fail "without the background pass nothing is cancelled within the grace"
+wait_for "the reconciler cancels them once grace_ms has passed" 5 \
+  "SELECT bool_and(public_state = 'cancelled') FROM ff.executions WHERE flow_id = 'fc200000-0000-4000-8000-000000000003'"
+psql -X -q -c "ALTER SYSTEM RESET ff_engine.push_dispatch" -c "ALTER SYSTEM RESET ff_engine.flow_cancel_interval" \
+     -c "SELECT pg_reload_conf()" >/dev/null
+sleep 1.5
+
 # sibling cancellation survives a crash (Invariant Q6): the group is decided
 # and its request committed, the server dies before the dispatcher runs; after
 # restart the engine worker cancels every sibling exactly once and drains.
