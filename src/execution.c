@@ -553,7 +553,12 @@ ff_fail_execution(PG_FUNCTION_ARGS)
  * ff.cancel_execution(execution_id, reason, source, lease_id, lease_epoch)
  *
  * Decisions (Appendix C.4, C.5): cancelling an active execution needs
- * the holder's lease (id and epoch) unless source = operator_override;
+ * the holder's lease (id and epoch), or ff_admin with source =
+ * operator_override (the default source: a non-admin presenting the lease
+ * is checked against it, one presenting none gets 42501); runnable and
+ * suspended executions are cancelled by any caller of the function;
+ * source = flow_cascade suppresses the completion that resolves the
+ * execution's dependents, so it is ff_admin's too;
  * an interrupted attempt of a runnable execution is ended as cancelled;
  * an outstanding claim grant is deleted.
  */
@@ -587,6 +592,15 @@ ff_cancel_execution(PG_FUNCTION_ARGS)
 	{
 		ff_result_not_active(&r, &c);
 		FF_RETURN_RESULT(&r);
+	}
+	if (strcmp(source, "flow_cascade") == 0)
+		ff_require_admin("source flow_cascade");
+	/* acting without the lease is ff_admin's; a non-admin's lease is checked */
+	if (override && from == PHASE_ACTIVE && !ff_caller_is_admin())
+	{
+		if (f.lease_id == NULL)
+			ff_require_admin("cancelling an active execution without its lease");
+		override = false;
 	}
 	if (from == PHASE_ACTIVE && !override)
 	{

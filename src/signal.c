@@ -359,7 +359,7 @@ authenticate(SignalArgs *a, int64 now, ExecCore *c, Waitpoint *w, FFResult *r)
 		ffr_error(r, "invalid_token");
 		return false;
 	}
-	if ((err = ff_token_verify(a->token, w->id_text, w->key, w->created_at, now)) != NULL)
+	if ((err = ff_token_verify(a->token, w->token, w->id_text, w->key, w->created_at, now)) != NULL)
 	{
 		c->last_hmac_validation_failed_at = now;
 		ff_core_store(c);

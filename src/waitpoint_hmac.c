@@ -7,7 +7,8 @@
  *	  caller's transaction, so a concurrent rotation is seen whole or not at
  *	  all.  HMAC comes from the server's common/hmac (no pgcrypto); digests
  *	  are compared in constant time; secrets are zeroed after use and never
- *	  logged.
+ *	  logged.  A waitpoint's token verifies only under the kid it was minted
+ *	  with (the kid of the token stored on the waitpoint).
  *
  * IDENTIFICATION
  *	  src/waitpoint_hmac.c
@@ -136,15 +137,33 @@ ff_token_mint(const char *waitpoint_id, const char *key, int64 created_at, char 
 }
 
 /*
+ * The kid of a token as minted ("kid:digest"), or NULL when it has none.
+ */
+static char *
+token_kid(const char *token)
+{
+	const char *colon = token ? strchr(token, ':') : NULL;
+
+	return (colon == NULL || colon == token) ? NULL : pnstrdup(token, colon - token);
+}
+
+/*
  * ff_token_verify (§5.6), in the spec's order of precedence.  NULL when
  * the token is good, otherwise the error code.
+ *
+ * minted_token is the token stored with the waitpoint when it was minted:
+ * only its kid may verify.  Trusting the kid named in the presented token
+ * would let a MAC under any kid in grace open the waitpoint, so during a
+ * rotation a MAC under the new key would open waitpoints minted under the
+ * old one.  A token naming another kid is treated like an unknown kid.
  */
 const char *
-ff_token_verify(const char *token, const char *waitpoint_id, const char *key,
-				int64 created_at, int64 now)
+ff_token_verify(const char *token, const char *minted_token, const char *waitpoint_id,
+				const char *key, int64 created_at, int64 now)
 {
 	const char *colon;
 	char	   *kid;
+	char	   *minted_kid = token_kid(minted_token);
 	char	   *expected;
 	bytea	   *secret;
 	Datum		v[1];
@@ -159,7 +178,8 @@ ff_token_verify(const char *token, const char *waitpoint_id, const char *key,
 		return "invalid_token";
 	kid = pnstrdup(token, colon - token);
 	v[0] = CStringGetTextDatum(kid);
-	if (ff_plan_exec(&plan_key, v, NULL, 1) == 0)
+	if (minted_kid == NULL || strcmp(kid, minted_kid) != 0 ||
+		ff_plan_exec(&plan_key, v, NULL, 1) == 0)
 	{
 		/* unknown kid; an empty keystore takes precedence */
 		if (ff_plan_exec(&plan_any_current, NULL, NULL, 1) == 0)

@@ -137,6 +137,22 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 COMMENT ON FUNCTION ff._hmac_input_error(text, text) IS 'Internal: kid / secret input check';
 
+-- Every MAC input (waitpoint id, key, created_at) is readable by the
+-- execution's readers, so one token lets anyone test guesses of the secret
+-- offline: only a secret with 256 bits is accepted.  Misuse, not a domain
+-- outcome: raised before anything is written.
+CREATE FUNCTION ff._hmac_require_strong_secret(secret_hex text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF octet_length(decode(secret_hex, 'hex')) < 32 THEN
+        RAISE EXCEPTION 'a waitpoint secret must be at least 32 bytes (64 hex digits), got %',
+                        octet_length(decode(secret_hex, 'hex'))
+            USING ERRCODE = '22023',
+                  HINT = 'Generate one from a strong random source, e.g. openssl rand -hex 32.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION ff._hmac_require_strong_secret(text) IS 'Internal: refuses (22023) a waitpoint secret shorter than 32 bytes';
+
 CREATE FUNCTION ff.rotate_waitpoint_hmac_secret(new_kid text, new_secret_hex text, grace_ms numeric DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
@@ -158,6 +174,7 @@ BEGIN
     ELSE
         grace := grace_ms::bigint;
     END IF;
+    PERFORM ff._hmac_require_strong_secret(new_secret_hex);
     secret := decode(new_secret_hex, 'hex');
     -- one rotation at a time; readers (token checks) are not blocked
     LOCK TABLE ff.waitpoint_hmac_key IN SHARE ROW EXCLUSIVE MODE;
@@ -190,7 +207,7 @@ BEGIN
                               'previous_kid', coalesce(cur.kid, ''), 'new_kid', new_kid, 'gc_count', gc);
 END $$;
 COMMENT ON FUNCTION ff.rotate_waitpoint_hmac_secret(text, text, numeric) IS
-    'Makes new_kid the signing key; tokens of the previous kid verify for grace_ms more (default ff_engine.waitpoint_hmac_grace)';
+    'Makes new_kid the signing key (a secret of at least 32 bytes); tokens of the previous kid verify for grace_ms more (default ff_engine.waitpoint_hmac_grace)';
 
 CREATE FUNCTION ff.seed_waitpoint_hmac_secret(kid text, secret_hex text)
 RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -201,6 +218,7 @@ BEGIN
     IF err IS NOT NULL THEN
         RETURN jsonb_build_object('ok', false, 'error', err);
     END IF;
+    PERFORM ff._hmac_require_strong_secret(secret_hex);
     LOCK TABLE ff.waitpoint_hmac_key IN SHARE ROW EXCLUSIVE MODE;
     SELECT * INTO cur FROM ff.waitpoint_hmac_key k WHERE k.is_current;
     IF NOT FOUND THEN
@@ -216,7 +234,7 @@ BEGIN
                               'detail', format('kid %s is current, not %s', cur.kid, kid));
 END $$;
 COMMENT ON FUNCTION ff.seed_waitpoint_hmac_secret(text, text) IS
-    'Installs the first waitpoint key when the keystore has none (idempotent)';
+    'Installs the first waitpoint key (a secret of at least 32 bytes) when the keystore has none (idempotent)';
 
 CREATE FUNCTION ff.list_waitpoint_hmac_kids() RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('ok', true, 'status', 'OK',
@@ -262,6 +280,7 @@ DECLARE
     n integer := least(greatest(coalesce("limit", 100), 1), 1000);
     rows jsonb;
     more boolean;
+    admin boolean := ff._is_admin();
 BEGIN
     SELECT p.partition, p.execution_uuid INTO k FROM ff.parse_execution_id(execution_id) p;
     IF NOT EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = k.partition AND e.execution_id = k.execution_uuid) THEN
@@ -278,7 +297,8 @@ BEGIN
                'required_signal_names', to_jsonb(ARRAY(SELECT x FROM unnest(w.cond_names) x WHERE x <> '')),
                'created_at', w.created_at, 'activated_at', w.activated_at, 'expires_at', w.expires_at,
                'execution_id', list_pending_waitpoints.execution_id, 'token_kid', split_part(w.token, ':', 1),
-               'token_fingerprint', left(substr(w.token, position(':' IN w.token) + 1), 16)))
+               -- 64 bits of the MAC: enough to test guesses of the secret, so admins only
+               'token_fingerprint', CASE WHEN admin THEN left(substr(w.token, position(':' IN w.token) + 1), 16) END))
                ORDER BY w.waitpoint_id) FILTER (WHERE w.rn <= n), '[]'),
            count(*) > n
       INTO rows, more
@@ -287,7 +307,7 @@ BEGIN
                               'next_cursor', CASE WHEN more THEN rows -> (n - 1) -> 'waitpoint_id' END);
 END $$;
 COMMENT ON FUNCTION ff.list_pending_waitpoints(text, uuid, integer) IS
-    'Open (pending and active) waitpoints of an execution with the token''s kid and fingerprint, never the token; pages by waitpoint_id';
+    'Open (pending and active) waitpoints of an execution with the token''s kid (and for ff_admin its fingerprint), never the token; pages by waitpoint_id';
 
 CREATE FUNCTION ff.read_waitpoint_token(execution_id text, waitpoint_id uuid) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -317,19 +337,21 @@ $$;
 COMMENT ON FUNCTION ff.list_suspended(integer, bigint, text) IS
     'Suspended executions by when they suspended (keyset pages: pass the last row''s suspended_at and execution_id)';
 
-CREATE VIEW ff.suspensions AS
+-- The views are security_barrier: a caller's own (cheap, leaky) function in
+-- a WHERE clause sees only the rows the view's visibility filter let through.
+CREATE VIEW ff.suspensions WITH (security_barrier) AS
 SELECT ff.format_execution_id(s.partition, s.execution_id) AS id, s.*
 FROM ff.suspension s
 WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = s.partition AND e.execution_id = s.execution_id);
 COMMENT ON VIEW ff.suspensions IS 'The current or last suspension of each execution';
 
-CREATE VIEW ff.waitpoints AS
+CREATE VIEW ff.waitpoints WITH (security_barrier) AS
 SELECT ff.format_execution_id(w.partition, w.execution_id) AS execution, w.*
 FROM ff.waitpoint w
 WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = w.partition AND e.execution_id = w.execution_id);
 COMMENT ON VIEW ff.waitpoints IS 'Every waitpoint with its condition record (tokens included: restrict to operators)';
 
-CREATE VIEW ff.signals AS
+CREATE VIEW ff.signals WITH (security_barrier) AS
 SELECT ff.format_execution_id(g.partition, g.execution_id) AS execution, g.*
 FROM ff.signal g
 WHERE EXISTS (SELECT 1 FROM ff.visible_execution e WHERE e.partition = g.partition AND e.execution_id = g.execution_id);

@@ -504,18 +504,34 @@ SELECT throws_ok($$SELECT t.pend('{fp:0}:00000000-0000-4000-8000-000000000471', 
                  '22023', NULL, 'keys with control characters are misuse');
 SELECT t.at(1000000002000);
 
--- 42-45. rotation
+-- 42-45. rotation (secrets are 32 bytes: t.secret(x) repeats the hex byte x 32 times)
+CREATE FUNCTION t.secret(x text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT repeat(x, 32) $$;
 DELETE FROM ff.waitpoint_hmac_key;
-SELECT is(ff.seed_waitpoint_hmac_secret('k1', 'aa'), '{"ok": true, "kid": "k1", "status": "OK", "result": "seeded"}', 'seed an empty keystore');
-SELECT is(ff.seed_waitpoint_hmac_secret('k1', 'AA'), '{"ok": true, "kid": "k1", "status": "OK", "result": "already_seeded", "same_secret": true}',
+SELECT is(ff.seed_waitpoint_hmac_secret('k1', t.secret('aa')), '{"ok": true, "kid": "k1", "status": "OK", "result": "seeded"}', 'seed an empty keystore');
+SELECT is(ff.seed_waitpoint_hmac_secret('k1', t.secret('AA')), '{"ok": true, "kid": "k1", "status": "OK", "result": "already_seeded", "same_secret": true}',
           'seeding again is idempotent (bytes compared)');
-SELECT is(ff.seed_waitpoint_hmac_secret('k0', 'aa')->>'error', 'invalid_input', 'seeding another kid -> invalid_input');
+SELECT is(ff.seed_waitpoint_hmac_secret('k0', t.secret('aa'))->>'error', 'invalid_input', 'seeding another kid -> invalid_input');
 SELECT t.new(42);
 SELECT t.sus(t.id(42), t.wp(80), t.byname('x')) AS k1tok \gset
-SELECT is(ff.rotate_waitpoint_hmac_secret('k2', 'bb', 60000) - 'status', '{"ok": true, "result": "rotated", "new_kid": "k2", "gc_count": 0, "previous_kid": "k1"}',
+SELECT is(ff.rotate_waitpoint_hmac_secret('k2', t.secret('bb'), 60000) - 'status', '{"ok": true, "result": "rotated", "new_kid": "k2", "gc_count": 0, "previous_kid": "k1"}',
           '42. rotate k1 -> k2');
 SELECT t.new(43);
 SELECT ok((t.sus(t.id(43), t.wp(81), t.byname('x'))->>'waitpoint_token') LIKE 'k2:%', '42. new waitpoints get k2 tokens');
+-- a token verifies only under the kid its waitpoint was minted with: during the
+-- grace both kids verify, but a correct MAC under the other one opens nothing
+CREATE FUNCTION t.mac(kid text, wp uuid) RETURNS text LANGUAGE sql AS $$
+    SELECT k.kid || ':' || ff._hmac_sha1_hex(k.secret, convert_to(w.waitpoint_id || '|' || w.waitpoint_key || '|' || w.created_at, 'UTF8'))
+    FROM ff.waitpoint_hmac_key k, ff.waitpoint w WHERE k.kid = $1 AND w.waitpoint_id = $2
+$$;
+SELECT is(t.mac('k1', t.wp(80)), :'k1tok'::jsonb->>'waitpoint_token', 'kid binding: t.mac computes the minted token');
+SELECT is(t.mac('k2', t.wp(81)), ff.read_waitpoint_token(t.id(43), t.wp(81)), 'kid binding: and the k2 one');
+SELECT is(ff.deliver_signal(t.id(42), t.wp(80), gen_random_uuid(), 'y', t.mac('k2', t.wp(80)))->>'error', 'invalid_token',
+          'kid binding: a MAC under the new kid does not open a waitpoint minted under the old one');
+SELECT is(ff.deliver_signal(t.id(43), t.wp(81), gen_random_uuid(), 'y', t.mac('k1', t.wp(81)))->>'error', 'invalid_token',
+          'kid binding: nor a MAC under the old kid (in grace) one minted under the new one');
+SELECT is(ff.buffer_signal_for_pending_waitpoint(t.id(43), t.wp(81), gen_random_uuid(), 'y', t.mac('k1', t.wp(81)))->>'error', 'invalid_token',
+          'kid binding: buffer_signal_for_pending_waitpoint too');
+SELECT is((SELECT count(*)::int FROM ff.signal WHERE waitpoint_id IN (t.wp(80), t.wp(81))), 0, 'kid binding: no signal recorded');
 SELECT t.at(1000000002000 + 60000);
 SELECT is(ff.deliver_signal(t.id(42), t.wp(80), gen_random_uuid(), 'y', :'k1tok'::jsonb->>'waitpoint_token')->>'effect', 'no_op',
           '44. k1 verifies at now = its expiry');
@@ -524,7 +540,7 @@ SELECT is(ff.deliver_signal(t.id(42), t.wp(80), gen_random_uuid(), 'y', :'k1tok'
           '42/44. k1 after its grace -> token_expired');
 SELECT is(ff.list_waitpoint_hmac_kids(), '{"ok": true, "kids": [], "status": "OK", "current_kid": "k2"}', 'list kids omits expired ones');
 SELECT t.at(1000000002000 + 60000);
-SELECT is(ff.rotate_waitpoint_hmac_secret('k3', 'cc', 1000)->>'gc_count', '0', '44. rotation at now = T keeps k1');
+SELECT is(ff.rotate_waitpoint_hmac_secret('k3', t.secret('cc'), 1000)->>'gc_count', '0', '44. rotation at now = T keeps k1');
 SELECT is(ff.list_waitpoint_hmac_kids()->'kids', '[{"kid": "k1", "expires_at": 1000000062000}, {"kid": "k2", "expires_at": 1000000063000}]',
           '43. every kid in grace is listed');
 SELECT t.new(44);
@@ -534,16 +550,29 @@ SELECT is(t.sig(t.id(44), t.wp(82), 'y')->>'effect', 'no_op', '43. k3 tokens ver
 SELECT is(ff.deliver_signal(t.id(42), t.wp(80), gen_random_uuid(), 'y', :'k1tok'::jsonb->>'waitpoint_token')->>'effect', 'no_op',
           '43. k1 still verifies after k2 -> k3');
 SELECT t.at(1000000002000 + 60001);
-SELECT is(ff.rotate_waitpoint_hmac_secret('k4', 'dd', 1000)->>'gc_count', '1', '44. rotation at T+1 collects k1');
+SELECT is(ff.rotate_waitpoint_hmac_secret('k4', t.secret('dd'), 1000)->>'gc_count', '1', '44. rotation at T+1 collects k1');
 SELECT is(ff.deliver_signal(t.id(42), t.wp(80), gen_random_uuid(), 'y', :'k1tok'::jsonb->>'waitpoint_token')->>'error', 'invalid_token',
           '42. a collected kid -> invalid_token');
 SELECT is(array_agg(ff.rotate_waitpoint_hmac_secret(k, s, g)->>'error' ORDER BY n),
           ARRAY['invalid_kid', 'invalid_kid', 'invalid_secret_hex', 'invalid_secret_hex', 'invalid_secret_hex', 'invalid_grace_ms',
                 'invalid_grace_ms', 'invalid_grace_ms', 'rotation_conflict', 'rotation_conflict'], '45. rotation input checks')
-FROM (VALUES (1, '', 'aa', 0::numeric), (2, 'a:b', 'aa', 0), (3, 'k9', '', 0), (4, 'k9', 'abc', 0), (5, 'k9', 'zz', 0),
-             (6, 'k9', 'aa', -1), (7, 'k9', 'aa', 1.5), (8, 'k9', 'aa', 9007199254740992), (9, 'k4', 'ee', 0), (10, 'k3', 'ee', 0)) v(n, k, s, g);
-SELECT is(ff.rotate_waitpoint_hmac_secret('k4', 'DD', 0) - 'status', '{"ok": true, "kid": "k4", "result": "noop"}', '45. same kid, same secret -> noop');
-SELECT is(ff.rotate_waitpoint_hmac_secret('k4', 'de', 0)->>'error', 'rotation_conflict', '45. same kid, other secret -> rotation_conflict');
+FROM (VALUES (1, '', t.secret('aa'), 0::numeric), (2, 'a:b', t.secret('aa'), 0), (3, 'k9', '', 0), (4, 'k9', 'abc', 0), (5, 'k9', 'zz', 0),
+             (6, 'k9', t.secret('aa'), -1), (7, 'k9', t.secret('aa'), 1.5), (8, 'k9', t.secret('aa'), 9007199254740992), (9, 'k4', t.secret('ee'), 0),
+             (10, 'k3', t.secret('ee'), 0)) v(n, k, s, g);
+SELECT is(ff.rotate_waitpoint_hmac_secret('k4', t.secret('DD'), 0) - 'status', '{"ok": true, "kid": "k4", "result": "noop"}', '45. same kid, same secret -> noop');
+SELECT is(ff.rotate_waitpoint_hmac_secret('k4', t.secret('de'), 0)->>'error', 'rotation_conflict', '45. same kid, other secret -> rotation_conflict');
+-- a secret under 32 bytes is misuse (every MAC input is public): nothing written
+SELECT (SELECT string_agg(k::text, ',' ORDER BY k.kid) FROM ff.waitpoint_hmac_key k) AS keys45 \gset
+SELECT throws_ok($$SELECT ff.rotate_waitpoint_hmac_secret('k9', repeat('ab', 31), 0)$$, '22023', NULL, 'rotate: a 31-byte secret is refused');
+SELECT throws_ok($$SELECT ff.rotate_waitpoint_hmac_secret('k9', 'ab', 0)$$, '22023', NULL, 'rotate: a 1-byte secret is refused');
+SELECT throws_ok($$SELECT ff.rotate_waitpoint_hmac_secret('k4', 'dd', 0)$$, '22023', NULL, 'rotate: even as a same-kid noop');
+SELECT throws_ok($$SELECT ff.seed_waitpoint_hmac_secret('k4', 'dd')$$, '22023', NULL, 'seed: a 1-byte secret is refused');
+SELECT is((SELECT string_agg(k::text, ',' ORDER BY k.kid) FROM ff.waitpoint_hmac_key k), :'keys45', 'short secrets: the keystore is unchanged');
+CREATE TABLE t.keys45 AS SELECT * FROM ff.waitpoint_hmac_key;
+DELETE FROM ff.waitpoint_hmac_key;
+SELECT throws_ok($$SELECT ff.seed_waitpoint_hmac_secret('k1', repeat('ab', 31))$$, '22023', NULL, 'seed: a 31-byte secret is refused on an empty keystore');
+SELECT is((SELECT count(*)::int FROM ff.waitpoint_hmac_key), 0, 'short secrets: nothing seeded');
+INSERT INTO ff.waitpoint_hmac_key SELECT * FROM t.keys45;
 
 -- 46. empty keystore / unusable secret: nothing written
 SELECT t.new(46);

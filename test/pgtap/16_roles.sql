@@ -110,5 +110,65 @@ SELECT is(t.as_role('t_reader', $$SELECT set_config('search_path', 'evil, pg_cat
           (ff.list_pending_waitpoints(t.id(6)) -> 'waitpoints' -> 0 ->> 'token_kid')$$), 'evil, pg_catalog k1',
           'a hostile search_path does not reach inside a function');
 
+-- waitpoint token material: every MAC input is readable, so no reader sees any
+-- part of the MAC; the admin keeps the fingerprint (and ff.waitpoints)
+SELECT ff.read_waitpoint_token(t.id(6), '00000000-0000-4000-a000-000000000006') AS tok6 \gset
+SELECT is(t.as_role('t_reader', $$SELECT (ff.list_pending_waitpoints(t.id(6)) -> 'waitpoints' -> 0 ? 'token_fingerprint')::text$$), 'false',
+          'a reader gets no token fingerprint');
+SELECT is(t.as_role('t_submitter', format($$SELECT (position(%L IN ff.list_pending_waitpoints(t.id(6))::text) > 0)::text$$,
+          left(split_part(:'tok6', ':', 2), 8))), 'false', 'no part of the digest in what a submitter lists');
+SELECT is(t.as_role('t_reader', $$SELECT ff.list_pending_waitpoints(t.id(6)) -> 'waitpoints' -> 0 ->> 'token_kid'$$), 'k1',
+          'the kid is not secret: readers see it');
+SELECT is(t.as_role('t_admin', $$SELECT ff.list_pending_waitpoints(t.id(6)) -> 'waitpoints' -> 0 ->> 'token_fingerprint'$$),
+          left(split_part(:'tok6', ':', 2), 16), 'the admin sees the fingerprint');
+SELECT is((SELECT array_agg(c.relname || '.' || a.attname ORDER BY 1) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           WHERE n.nspname = 'ff' AND c.relkind = 'v' AND has_table_privilege('ff_submitter', c.oid, 'SELECT')
+             AND (a.attname ~ 'token|secret|fingerprint')), NULL, 'no view a non-admin reads has a token column');
+
+-- cancel: acting on an active execution without its lease is ff_admin's
+SELECT ff.create_execution(t.id(10), lane_id => 'roles');
+SELECT t.claim(t.id(10));
+SELECT t.row(t.id(10)) AS c10 \gset
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L) ->> 'status'$$, t.id(10))), 'ERROR 42501',
+          'a submitter cannot cancel an active execution without its lease (default source)');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', 'operator_override') ->> 'status'$$, t.id(10))), 'ERROR 42501',
+          'nor with source operator_override');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', 'lease_holder') ->> 'error'$$, t.id(10))), 'fence_required',
+          'another source without the lease -> fence_required');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', lease_id => %L, lease_epoch => %s) ->> 'error'$$, t.id(10),
+          gen_random_uuid(), (:'c10'::ff.executions).current_lease_epoch)), 'stale_lease',
+          'a non-admin''s operator_override with a lease is checked against it');
+SELECT is((t.row(t.id(10))).public_state::text, 'active', 'the active execution is untouched');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', lease_id => %L, lease_epoch => %s) ->> 'cancelled_from'$$, t.id(10),
+          (:'c10'::ff.executions).current_lease_id, (:'c10'::ff.executions).current_lease_epoch)), 'active',
+          'with the lease a submitter cancels it (default source)');
+SELECT ff.create_execution(t.id(11), lane_id => 'roles');
+SELECT t.claim(t.id(11));
+SELECT t.row(t.id(11)) AS c11 \gset
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', 'lease_holder', %L, %s) ->> 'cancelled_from'$$, t.id(11),
+          (:'c11'::ff.executions).current_lease_id, (:'c11'::ff.executions).current_lease_epoch)), 'active',
+          'and with source lease_holder');
+SELECT ff.create_execution(t.id(12), lane_id => 'roles');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L) ->> 'cancelled_from'$$, t.id(12))), 'runnable',
+          'a submitter cancels a waiting execution');
+SELECT ff.create_execution(t.id(13), lane_id => 'roles', delay_until => ff.now_ms() + 600000);
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', 'operator_override') ->> 'cancelled_from'$$, t.id(13))), 'runnable',
+          'and a delayed one');
+SELECT ff.create_execution(t.id(14), lane_id => 'roles');
+SELECT t.claim(t.id(14));
+SELECT ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, gen_random_uuid(),
+       '00000000-0000-4000-a000-000000000014', NULL, 'waiting_for_signal', '{}') FROM t.row(t.id(14)) e;
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L) ->> 'cancelled_from'$$, t.id(14))), 'suspended',
+          'and a suspended one');
+SELECT ff.create_execution(t.id(15), lane_id => 'roles');
+SELECT is(t.as_role('t_submitter', format($$SELECT ff.cancel_execution(%L, 'x', 'flow_cascade') ->> 'status'$$, t.id(15))), 'ERROR 42501',
+          'source flow_cascade (no completion event) is the admin''s');
+SELECT t.claim(t.id(15));
+SELECT is(t.as_role('t_admin', format($$SELECT ff.cancel_execution(%L, 'x') ->> 'cancelled_from'$$, t.id(15))), 'active',
+          'the admin cancels an active execution without its lease');
+SELECT is((t.row(t.id(15))).cancelled_by, 'operator_override', 'recorded as an operator override');
+SELECT t.invariants('roles');
+
 SELECT * FROM finish();
 ROLLBACK;
