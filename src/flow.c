@@ -26,6 +26,7 @@
 #include "exec_core.h"
 #include "execution.h"
 #include "ff_engine.h"
+#include "lease.h"
 #include "partition.h"
 #include "spi_plan.h"
 #include "tenant.h"
@@ -153,8 +154,10 @@ static FFPlan plan_flow_member_added = {
  * ff.add_execution_to_flow(flow_id, execution_id) (§3.2)
  *		The execution must have been minted in the flow's partition
  *		(ff.flow_member_execution_id) and be of the flow's namespace (a
- *		decision of this port: a flow is one tenant's); it belongs to one
- *		flow for good.
+ *		decision of this port: a flow is one tenant's); one that is active
+ *		or suspended joins only by an administrator's call (cancel_flow
+ *		cancels members without their leases).  It belongs to one flow for
+ *		good.
  */
 Datum
 ff_add_execution_to_flow(PG_FUNCTION_ARGS)
@@ -189,6 +192,16 @@ ff_add_execution_to_flow(PG_FUNCTION_ARGS)
 	{
 		ffr_error(&r, "already_member_of_different_flow");
 		ffr_uuid(&r, "detail", &c.flow_id.v);
+	}
+	else if ((c.lifecycle_phase == PHASE_ACTIVE || c.lifecycle_phase == PHASE_SUSPENDED) &&
+			 !ff_caller_is_admin())
+	{
+		/*
+		 * cancel_flow cancels its members without their leases: a submitter
+		 * may put only work that has not started under a flow, or it could
+		 * adopt a running execution to cancel it (that needs ff_admin)
+		 */
+		ff_require_admin("adding a started execution to a flow");
 	}
 	else if (strcmp(c.namespace, f.namespace) != 0)
 	{

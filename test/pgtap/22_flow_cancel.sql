@@ -66,6 +66,17 @@ SELECT t.flow('fc000000-0000-4000-8000-000000000005', 'o', 1);
 SELECT ff.cancel_flow('fc000000-0000-4000-8000-000000000005', 'x', 'flow_only', wait => false) ->> 'status';
 SELECT is(ff.issue_claim_grant(t.m('o1'), 'w', 'w-1', 'flow') ->> 'status', 'OK', 'flow_only: members stay claimable');
 
+-- a running execution cannot be adopted by a flow to cancel it without its lease
+CREATE ROLE t_sub LOGIN IN ROLE ff_submitter;
+SELECT ff.create_flow('fc000000-0000-4000-8000-000000000006');
+SELECT ff.flow_member_execution_id('fc000000-0000-4000-8000-000000000006') AS runner \gset
+SELECT ff.create_execution(:'runner', lane_id => 'adopt');
+SELECT ff.issue_grant_and_claim(:'runner', 'w', 'w-1', 'adopt') ->> 'status';
+SELECT is(t.as_role('t_sub', format($$SELECT ff.add_execution_to_flow('fc000000-0000-4000-8000-000000000006', %L) ->> 'status'$$, :'runner')),
+          'ERROR 42501', 'a submitter cannot put a running execution under a flow');
+SELECT is((t.row(:'runner')).public_state::text, 'active', 'it runs on');
+SELECT is(ff.add_execution_to_flow('fc000000-0000-4000-8000-000000000006', :'runner') ->> 'status', 'OK', 'an administrator can');
+
 SELECT t.invariants('flow cancel without waiting');
 SELECT * FROM finish();
 ROLLBACK;
