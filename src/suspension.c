@@ -39,6 +39,7 @@
 #include "lease.h"
 #include "spi_plan.h"
 #include "suspension.h"
+#include "tenant.h"
 #include "validate.h"
 #include "waitpoint_hmac.h"
 
@@ -1209,9 +1210,27 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 
 	ff_spi_connect();
 
-	/* 2. idempotent replay, before every state check */
+	/*
+	 * 2. idempotent replay, before every state check.  A decision of this
+	 * port: the stored outcome holds the waitpoint tokens, so it is
+	 * replayed only to a caller that may see the execution and presents
+	 * the fence of the original call (the key is scoped by lease id and
+	 * epoch); anyone else goes through the checks below and fails them.
+	 */
 	if (idem_key)
 	{
+		char		lease[37];
+
+		if (!ff_execution_visible(id))
+		{
+			ff_result_not_found(&r);
+			FF_RETURN_RESULT(&r);
+		}
+		if (f.lease_id != NULL)
+			ff_format_uuid(f.lease_id, lease);
+		else
+			strcpy(lease, "-");
+		idem_key = psprintf("%s|%s|" INT64_FORMAT, idem_key, lease, f.has_epoch ? f.lease_epoch : -1);
 		v[0] = Int16GetDatum((int16) id.partition);
 		v[1] = UUIDPGetDatum(&id.uuid);
 		v[2] = CStringGetTextDatum(idem_key);

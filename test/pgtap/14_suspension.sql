@@ -144,21 +144,30 @@ SELECT throws_ok($$SELECT t.sus(t.id(7), t.wp(7), timeout_at => ff.now_ms() - 66
 SELECT is(t.sus(t.id(7), t.wp(7), timeout_at => ff.now_ms() - 300000)->>'status', 'OK', '8. 5 minutes in the past accepted');
 SELECT is(ff.expire_suspension(t.id(7))->>'result', 'fail', '8. and times out at once');
 
--- 9. idempotent suspend: the stored outcome, byte-identical, even after the execution moved on
+-- 9. idempotent suspend: the stored outcome, byte-identical, even after the
+-- execution moved on -- to the caller that presents the original fence (a
+-- decision of this port: the outcome holds the waitpoint tokens)
 SELECT t.new(8);
+SELECT t.row(t.id(8)) AS fence8 \gset
 SELECT t.sus(t.id(8), t.wp(8), idem => 'k8') AS s8 \gset
 SELECT t.snapshot() AS snap8 \gset
+SELECT is(ff.suspend_execution(t.id(8), 0, (:'fence8'::ff.executions).current_lease_id, (:'fence8'::ff.executions).current_lease_epoch,
+          (:'fence8'::ff.executions).current_attempt_id, gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal',
+          '{}', idempotency_key => 'k8'), :'s8'::jsonb, '9. same key and fence -> the first outcome verbatim');
+SELECT is(t.snapshot(), :'snap8', '9. and nothing written');
 SELECT is(ff.suspend_execution(t.id(8), 0, gen_random_uuid(), 9, gen_random_uuid(), gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal',
-          '{}', idempotency_key => 'k8'), :'s8'::jsonb, '9. same key -> the first outcome verbatim');
+          '{}', idempotency_key => 'k8')->>'error', 'execution_not_active', '9. same key with another fence -> checked like any call, no tokens');
 SELECT is(t.snapshot(), :'snap8', '9. and nothing written');
 SELECT t.sig(t.id(8), t.wp(8), 'go');
 SELECT t.claim(t.id(8));
 SELECT t.complete(t.id(8));
-SELECT is(ff.suspend_execution(t.id(8), 0, NULL, NULL, NULL, gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal', '{}',
+SELECT is(ff.suspend_execution(t.id(8), 0, (:'fence8'::ff.executions).current_lease_id, (:'fence8'::ff.executions).current_lease_epoch,
+          (:'fence8'::ff.executions).current_attempt_id, gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal', '{}',
           idempotency_key => 'k8'), :'s8'::jsonb, '9. still replayed after resume and completion');
 SELECT t.at(1000000002000 + 604800001);
-SELECT is(ff.suspend_execution(t.id(8), 0, NULL, NULL, NULL, gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal', '{}',
-          idempotency_key => 'k8')->>'error', 'fence_required', '9. after the dedup TTL the call is evaluated');
+SELECT is(ff.suspend_execution(t.id(8), 0, (:'fence8'::ff.executions).current_lease_id, (:'fence8'::ff.executions).current_lease_epoch,
+          (:'fence8'::ff.executions).current_attempt_id, gen_random_uuid(), t.wp(8), NULL, 'waiting_for_signal', '{}',
+          idempotency_key => 'k8')->>'error', 'execution_not_active', '9. after the dedup TTL the call is evaluated');
 SELECT t.at(1000000002000);
 
 -- 10. suspend twice; an injected open record -> already_suspended

@@ -61,9 +61,12 @@ SELECT is(t.as_role('t_alice', format($$SELECT ff.complete_execution(%L, %L, %s,
           (:'bob3'::ff.executions).current_attempt_id)), 'execution_not_found', 'bob''s fence does not open his execution to alice');
 -- signals: bob's waitpoint and token
 SELECT ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, gen_random_uuid(),
-       '00000000-0000-4000-a000-000000000003', NULL, 'waiting_for_signal', '{}') ->> 'waitpoint_token' AS tok3 FROM t.row(t.b(3)) e \gset
+       '00000000-0000-4000-a000-000000000003', NULL, 'waiting_for_signal', '{}', idempotency_key => 'k3') ->> 'waitpoint_token' AS tok3 FROM t.row(t.b(3)) e \gset
 SELECT is(t.as_role('t_alice', format($$SELECT ff.deliver_signal(%L, '00000000-0000-4000-a000-000000000003', gen_random_uuid(), 'go', %L) ->> 'error'$$,
           t.b(3), :'tok3')), 'execution_not_found', 'alice cannot signal bob''s waitpoint even with its token');
+SELECT is(t.as_role('t_alice', format($$SELECT ff.suspend_execution(%L, 0, gen_random_uuid(), 1, gen_random_uuid(), gen_random_uuid(),
+          '00000000-0000-4000-a000-000000000003', NULL, 'waiting_for_signal', '{}', idempotency_key => 'k3') ->> 'error'$$, t.b(3))),
+          'execution_not_found', 'alice cannot replay bob''s suspend to learn its tokens');
 SELECT is(t.as_role('t_bob', format($$SELECT ff.deliver_signal(%L, '00000000-0000-4000-a000-000000000003', gen_random_uuid(), 'go', %L) ->> 'effect'$$,
           t.b(3), :'tok3')), 'resume_condition_satisfied', 'bob can');
 SELECT is(t.as_role('t_alice', $$SELECT count(*)::text FROM ff.suspensions$$), '0', 'alice sees none of bob''s suspensions');
