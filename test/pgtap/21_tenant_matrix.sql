@@ -51,7 +51,7 @@ BEGIN
     CREATE ROLE mx_nobody LOGIN;
     INSERT INTO t.mx_caller VALUES ('mx_nobody', 'none', 'u');
 END $$;
-SELECT t.mx_callers();
+DO $$ BEGIN PERFORM t.mx_callers(); END $$;
 
 -- ---- the objects of each tenant ----
 -- Per namespace: W waiting (alone on its lane), WG waiting with a claim
@@ -130,12 +130,15 @@ BEGIN
     INSERT INTO t.mx_obj VALUES (ns, o);
     RETURN o;
 END $$;
-SELECT ff.create_budget('00000000-0000-4000-b000-000000000999', '{tokens}', '{1000}', '{800}');
-SELECT ff.create_quota_policy('00000000-0000-4000-c000-000000000999', 60, 100, 10);
-SELECT t.mx_make('a', 100);
-SELECT t.mx_make('b', 200);
--- sibling-cancel counters exist (they are over every tenant)
-INSERT INTO ff.sibling_cancel_stat VALUES ('sibling_quorum_satisfied', 'cancelled', 1);
+DO $$
+BEGIN
+    PERFORM ff.create_budget('00000000-0000-4000-b000-000000000999', '{tokens}', '{1000}', '{800}');
+    PERFORM ff.create_quota_policy('00000000-0000-4000-c000-000000000999', 60, 100, 10);
+    PERFORM t.mx_make('a', 100);
+    PERFORM t.mx_make('b', 200);
+    -- sibling-cancel counters exist (they count over every tenant)
+    INSERT INTO ff.sibling_cancel_stat VALUES ('sibling_quorum_satisfied', 'cancelled', 1);
+END $$;
 
 -- ---- the expected outcomes, once ----
 -- sig: the function's regprocedure, or view:<name>; kase: a second row for
