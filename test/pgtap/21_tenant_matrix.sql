@@ -5,11 +5,12 @@
 -- fails on any cell that differs and on any ff function (by signature) or
 -- view missing from that table.
 --
--- Callers (login roles made here), for each role R of ff_reader, ff_worker,
--- ff_submitter and ff_admin:
---   <R>_a  bound to namespace 'a' (ff.grant_namespace)
---   <R>_g  a member of a group role that is granted R and bound to 'a'
---   <R>_u  not bound
+-- Callers (login roles made here), for each r of reader, worker, submitter
+-- and admin (the role ff_<r>):
+--   mx_<r>_a  granted ff_<r>, bound to namespace 'a' (ff.grant_namespace)
+--   mx_<r>_g  a member of group mx_group_a_<r>, which is granted ff_<r> and
+--             bound to 'a' (bindings follow role membership)
+--   mx_<r>_u  granted ff_<r>, not bound
 -- and mx_nobody, with no ff role at all.
 --
 -- Outcome classes:
@@ -28,7 +29,9 @@
 --
 -- Each cell runs as its caller (SET ROLE) in a subtransaction that is rolled
 -- back (t.mx_cell), as a statement of its own under statement_timeout, so
--- cells neither disturb nor block each other.
+-- cells neither disturb nor block each other.  Besides the cells: no result
+-- shown to a non-admin carries a lease id or a waitpoint token, and the
+-- cells left the engine tables as they found them.
 BEGIN;
 \ir helpers.psql
 \set QUIET 1
@@ -116,15 +119,8 @@ BEGIN
     PERFORM ff.add_execution_to_flow(f, x) FROM unnest(ARRAY[m1, m2, m3]) x;
     res := ff.add_dependency(f, m1, m2);
     o := o || jsonb_build_object('F', f, 'M1', m1, 'M2', m2, 'M3', m3, 'E', res->>'edge_id', 'F_rev', res->>'graph_revision');
-    -- budgets and quotas take a namespace once issue 20's budget change is in;
-    -- until then they are global and the cells that expect b's hidden fail
-    IF EXISTS (SELECT 1 FROM pg_proc WHERE oid = 'ff.create_budget'::regproc AND 'namespace' = ANY (proargnames)) THEN
-        EXECUTE 'SELECT ff.create_budget($1, ''{tokens}'', ''{1000}'', ''{800}'', namespace => $2)' USING bud, ns;
-        EXECUTE 'SELECT ff.create_quota_policy($1, 60, 100, 10, namespace => $2)' USING quo, ns;
-    ELSE
-        PERFORM ff.create_budget(bud, '{tokens}', '{1000}', '{800}');
-        PERFORM ff.create_quota_policy(quo, 60, 100, 10);
-    END IF;
+    PERFORM ff.create_budget(bud, '{tokens}', '{1000}', '{800}', namespace => ns);
+    PERFORM ff.create_quota_policy(quo, 60, 100, 10, namespace => ns);
     PERFORM ff.register_worker('wk-' || ns, 'wk', ARRAY['mx_' || ns], namespace => ns);
     o := o || jsonb_build_object('B', bud, 'Q', quo, 'WK', 'wk-' || ns);
     INSERT INTO t.mx_obj VALUES (ns, o);
@@ -146,7 +142,7 @@ END $$;
 -- EXECUTE / SELECT (R = ff_reader and so every ff role, W = ff_worker, S =
 -- ff_submitter, A = ff_admin only, - = nobody); own / other / free / admin:
 -- see the header; cls: how a result is classified (env: a jsonb envelope,
--- not found -> hidden; has: a boolean, true -> reached, false or NULL ->
+-- an error *not_found* or the registry's result not_registered -> hidden; has: a boolean, true -> reached, false or NULL ->
 -- hidden; val: NULL -> hidden; ok: any result -> reached); tpl: the call,
 -- {{key}} standing for the target tenant's object (t.mx_obj) as a literal.
 CREATE TABLE t.mx_fn (id serial PRIMARY KEY, sig text NOT NULL, kase text NOT NULL DEFAULT '', grp text NOT NULL CHECK (grp IN ('R', 'W', 'S', 'A', '-')),
@@ -156,11 +152,13 @@ CREATE TABLE t.mx_fn (id serial PRIMARY KEY, sig text NOT NULL, kase text NOT NU
 INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 -- internal functions: the admin (who has every function) may call them; they know no tenant
 ('ff._binding_role(name)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._binding_role('mx_nobody')$$),
-('ff._budget_block_detail(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._budget_block_detail({{B}})$$),
+('ff._budget_block_detail(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._budget_block_detail({{B}}, {{ns}})$$),
 ('ff._cancel_owed_members(bigint,integer,integer,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._cancel_owed_members(0, 1, 1, {{ns}})$$),
+('ff._caller_now_ms(bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._caller_now_ms(NULL)$$),
+('ff._hmac_require_strong_secret(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_require_strong_secret(repeat('ab', 32))::text$$),
 ('ff._hmac_input_error(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_input_error('k', 'ab')$$),
 ('ff._hmac_sha1_hex(bytea,bytea)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_sha1_hex('k', 'm')$$),
-('ff._quota_refuses(uuid,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._quota_refuses({{Q}}, 0)$$),
+('ff._quota_refuses(uuid,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._quota_refuses({{Q}}, 0, {{ns}})$$),
 ('ff._random_secret()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._random_secret()$$),
 ('ff._reconcile_dependencies_of(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._reconcile_dependencies_of({{M2}})$$),
 ('ff._scan_apply(text,text[],bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_apply('delayed', ARRAY[{{W}}], ff.now_ms(), 10)$$),
@@ -251,8 +249,10 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
  $$SELECT ff.delay_execution({{A}}, {{A_lease}}, {{A_epoch}}, {{A_att}}, ff.now_ms() + 60000)$$),
 ('ff.move_to_waiting_children(text,uuid,bigint,uuid,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
  $$SELECT ff.move_to_waiting_children({{A}}, {{A_lease}}, {{A_epoch}}, {{A_att}})$$),
+-- (an unknown execution's stream reads as stream_closed: hidden too)
 ('ff.append_frame(text,integer,uuid,bigint,text,bytea,bigint,text,text,text,integer,uuid,integer,text,text,bigint,integer,integer,double precision)',
- '', 'W', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.append_frame({{A}}, {{A_idx}}, {{A_lease}}, {{A_epoch}}, 'stdout', 'x')$$),
+ '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT NULLIF(r, '{"ok": false, "error": "stream_closed"}') FROM ff.append_frame({{A}}, {{A_idx}}, {{A_lease}}, {{A_epoch}}, 'stdout', 'x') r$$),
 ('ff.suspend_execution(text,integer,uuid,bigint,uuid,uuid,uuid,text,text,jsonb,bigint,text,text,jsonb,text,boolean,text,bigint,uuid[],text[])',
  '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
  $$SELECT ff.suspend_execution({{A}}, {{A_idx}}, {{A_lease}}, {{A_epoch}}, {{A_att}}, gen_random_uuid(), gen_random_uuid(), 'k2',
@@ -348,10 +348,10 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.dispatch_completions(integer)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.dispatch_completions(10)$$),
 ('ff.dispatch_flow_cancels(integer)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.dispatch_flow_cancels(10)$$),
 -- admin only: budgets and quotas
-('ff.create_budget(uuid,text[],bigint[],bigint[],bigint,text,text,text,text,text,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
- $$SELECT ff.create_budget(gen_random_uuid())$$),
-('ff.create_quota_policy(uuid,bigint,bigint,bigint,bigint,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
- $$SELECT ff.create_quota_policy(gen_random_uuid(), 60, 10, 1)$$),
+('ff.create_budget(uuid,text[],bigint[],bigint[],bigint,text,text,text,text,text,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
+ $$SELECT ff.create_budget(gen_random_uuid(), namespace => {{ns}})$$),
+('ff.create_quota_policy(uuid,bigint,bigint,bigint,bigint,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
+ $$SELECT ff.create_quota_policy(gen_random_uuid(), 60, 10, 1, namespace => {{ns}})$$),
 ('ff.reset_budget(uuid,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.reset_budget({{B}})$$),
 ('ff.release_budget(uuid,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.release_budget({{B}}, {{W}})$$),
 ('ff.check_admission_and_record(uuid,text,bigint,bigint,bigint,text,bigint,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
@@ -437,7 +437,8 @@ CREATE FUNCTION t.mx_class(cls text, raw text) RETURNS text LANGUAGE sql IMMUTAB
         WHEN raw = 'N' THEN 'hidden'
         WHEN cls = 'val' THEN 'reached'
         WHEN cls = 'has' THEN CASE WHEN substr(raw, 3) = 'true' THEN 'reached' ELSE 'hidden' END
-        WHEN cls = 'env' THEN CASE WHEN (substr(raw, 3)::jsonb ->> 'error') LIKE '%not_found%' THEN 'hidden' ELSE 'reached' END
+        WHEN cls = 'env' THEN CASE WHEN (substr(raw, 3)::jsonb ->> 'error') LIKE '%not_found%'
+                                     OR (substr(raw, 3)::jsonb ->> 'result') = 'not_registered' THEN 'hidden' ELSE 'reached' END
     END
 $$;
 -- the expected class of a cell
