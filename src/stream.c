@@ -392,7 +392,9 @@ ff_append_frame(PG_FUNCTION_ARGS)
 					cur_epoch;
 		Datum		cur_lease;
 
-		if (ff_plan_exec(&plan_lease_view, key, NULL, 1) == 0 ||
+		/* another tenant's execution is as unknown as a missing one */
+		if (!ff_execution_visible(id) ||
+			ff_plan_exec(&plan_lease_view, key, NULL, 1) == 0 ||
 			strcmp(phase = ff_col_text(0, 1), "active") != 0)
 		{
 			ffr_error(&r, "stream_closed");
