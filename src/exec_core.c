@@ -20,7 +20,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
@@ -32,6 +31,7 @@
 #include "clock.h"
 #include "dependency.h"
 #include "exec_core.h"
+#include "notify.h"
 #include "ff_engine.h"
 #include "spi_plan.h"
 #include "tenant.h"
@@ -220,16 +220,16 @@ ff_lane_channel(const char *lane_id)
 
 /*
  * announce_work
- *		An execution became claimable: NOTIFY its lane's channel at commit
- *		so idle workers wake instead of polling.  PostgreSQL folds
- *		identical notifications of one transaction into one, so a batch
+ *		An execution became claimable: NOTIFY its lane's channel after
+ *		commit (notify.c) so idle workers wake instead of polling.  The
+ *		identical notifications of one transaction are folded, so a batch
  *		announces each lane once.
  */
 static void
 announce_work(ExecCore *c)
 {
 	if (ff_notify_work && core_claimable(c) && !c->loaded_claimable && c->lane_id)
-		Async_Notify(ff_lane_channel(c->lane_id), "");
+		ff_notify_at_commit(ff_lane_channel(c->lane_id), "");
 	c->loaded_claimable = core_claimable(c);
 }
 
@@ -789,7 +789,7 @@ completion_announce(int row)
 		return;
 	if (!isnull)
 		ff_format_uuid(DatumGetUUIDP(flow), flowbuf);
-	Async_Notify(ff_completion_channel(ff_col_text(row, 6)),
+	ff_notify_at_commit(ff_completion_channel(ff_col_text(row, 6)),
 				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
 						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
 						  ff_col_int64(row, 1, 0),

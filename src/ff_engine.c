@@ -24,6 +24,7 @@
 
 #include "clock.h"
 #include "ff_engine.h"
+#include "notify.h"
 #include "tenant.h"
 #include "workers.h"
 
@@ -133,6 +134,13 @@ _PG_init(void)
 				  "An execution becoming claimable sends NOTIFY on its lane's channel.",
 				  "Off: workers poll claim_next instead of waiting on the channel.",
 				  &ff_notify_work, PGC_SUSET);
+	DefineCustomBoolVariable("ff_engine.notify_in_transaction",
+							 "The committing transaction sends its own notifications (completions, lane wake-ups, signal events).",
+							 "Off (the default): the engine worker sends them just after the commit, "
+							 "because PostgreSQL serialises the commits of notifying transactions "
+							 "(one cluster-wide lock held through the commit's flush).  Where no "
+							 "engine worker runs for the database they are sent in the transaction anyway.",
+							 &ff_notify_in_transaction, false, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ff_engine.require_namespace_binding",
 							 "A role with no namespace binding sees and touches nothing (instead of everything).",
 							 "For multi-tenant databases: every non-admin role must then be bound "

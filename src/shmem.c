@@ -25,6 +25,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "notify.h"
 #include "workers.h"
 
 PG_FUNCTION_INFO_V1(ff_wake_launcher_sql);
@@ -51,6 +52,7 @@ ff_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(FFShared)));
+	ff_notify_shmem_request();
 }
 
 static void
@@ -67,6 +69,7 @@ ff_shmem_startup(void)
 		memset(ff_shared, 0, sizeof(FFShared));
 		SpinLockInit(&ff_shared->mutex);
 	}
+	ff_notify_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -312,7 +315,48 @@ ff_engine_slot_register(void)
 			break;
 		}
 	SpinLockRelease(&ff_shared->mutex);
+	ff_notify_ring_reset(my_engine_slot);
 	before_shmem_exit(engine_slot_release, (Datum) 0);
+}
+
+/* This engine worker's slot (-1 when it has none). */
+int
+ff_engine_my_slot(void)
+{
+	return my_engine_slot;
+}
+
+/* The slot of the engine worker running for a database, or -1. */
+int
+ff_engine_slot_of(Oid dboid)
+{
+	int			i,
+				slot = -1;
+
+	if (ff_shared == NULL)
+		return -1;
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_ENGINE_WORKERS; i++)
+		if (ff_shared->engines[i].dboid == dboid)
+		{
+			slot = i;
+			break;
+		}
+	SpinLockRelease(&ff_shared->mutex);
+	return slot;
+}
+
+/* The latch of a slot's worker while it still serves dboid, else NULL. */
+Latch *
+ff_engine_slot_latch(int slot, Oid dboid)
+{
+	Latch	   *latch = NULL;
+
+	SpinLockAcquire(&ff_shared->mutex);
+	if (ff_shared->engines[slot].dboid == dboid)
+		latch = ff_shared->engines[slot].latch;
+	SpinLockRelease(&ff_shared->mutex);
+	return latch;
 }
 
 /* Whether work was announced since the last call (and clears it). */

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
+#include "notify.h"
 #include "spi_plan.h"
 #include "suspension.h"
 #include "validate.h"
@@ -149,7 +150,7 @@ static FFPlan plan_event = {
 	"source_identity, effect, delivered_at, namespace, instance_tag) SELECT $1, $2, $3, $4, $5, "
 	"$6, $7, $8, (SELECT d.tags ->> 'cairn.instance_id' FROM ff.execution_data d "
 	"WHERE d.partition = $1 AND d.execution_id = $2) RETURNING event_id) "
-	"SELECT pg_catalog.pg_notify('ff_signal_event', event_id::text) FROM e",
+	"SELECT event_id::text FROM e",
 	8, {INT2OID, UUIDOID, UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT8OID, TEXTOID}
 };
 
@@ -330,7 +331,8 @@ deliver(SignalArgs *a, ExecCore *c, Waitpoint *w, int64 now, FFResult *r)
 	v[5] = CStringGetTextDatum(effect);
 	v[6] = Int64GetDatum(now);
 	v[7] = CStringGetTextDatum(c->namespace);
-	ff_plan_exec(&plan_event, v, NULL, 0);
+	if (ff_plan_exec(&plan_event, v, NULL, 1) == 1)
+		ff_notify_at_commit("ff_signal_event", ff_col_text(0, 1));
 
 	ffr_ok(r, "OK");
 	ffr_text(r, "signal_id", a->sig.id_text);

@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "notify.h"
 #include "spi_plan.h"
 #include "workers.h"
 
@@ -214,6 +215,36 @@ dispatch_completions(MemoryContext cxt)
 			break;
 }
 
+/*
+ * relay_notifications
+ *		Sends the notifications committed transactions of this database
+ *		left for it (notify.c), in a transaction of its own; a failure is
+ *		logged and those notifications are lost (they are wake-ups only).
+ */
+static void
+relay_notifications(MemoryContext cxt)
+{
+	MemoryContextReset(cxt);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		SetCurrentStatementStartTimestamp();
+		(void) ff_notify_relay(ff_engine_my_slot());
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG, (errmsg("ff_engine could not send notifications: %s", edata->message)));
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(TopMemoryContext);
+}
+
 static int64
 backoff_ms(const ScannerSlot *s)
 {
@@ -268,7 +299,8 @@ ff_engine_worker_main(Datum main_arg)
 		{
 			ScannerSlot *s = &scanners[i];
 
-			/* completions first: they are what a worker waits on */
+			/* notifications and completions first: workers wait on them */
+			relay_notifications(loop_cxt);
 			dispatch_completions(loop_cxt);
 			now = GetCurrentTimestamp();
 			if (now < s->next_due)
@@ -290,6 +322,7 @@ ff_engine_worker_main(Datum main_arg)
 					}
 					CHECK_FOR_INTERRUPTS();
 					/* a long backlog does not hold up completions */
+					relay_notifications(loop_cxt);
 					dispatch_completions(loop_cxt);
 				}
 				s->failures = 0;

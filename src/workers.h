@@ -94,6 +94,9 @@ extern void ff_stream_waiter_unregister(int slot);
 extern void ff_stream_wake_at_commit(const StreamKey *key);
 extern void ff_engine_slot_register(void);
 extern bool ff_engine_take_pending(void);
+extern int	ff_engine_my_slot(void);
+extern int	ff_engine_slot_of(Oid dboid);
+extern Latch *ff_engine_slot_latch(int slot, Oid dboid);
 
 PGDLLEXPORT void ff_launcher_main(Datum main_arg);
 PGDLLEXPORT void ff_engine_worker_main(Datum main_arg);

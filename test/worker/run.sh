@@ -209,6 +209,50 @@ wait $reader
 grep -q never "$tail_out" && fail "a rolled-back append is never seen by a tail" || pass "a rolled-back append is never seen by a tail"
 rm -f "$tail_out"
 
+# notifications are sent by the engine worker after the commit (ARCHITECTURE
+# §6): a listener hears every completion of its namespace's channel and the
+# lane's wake-up, with the same payloads, in commit order, from the engine
+# worker's process; with ff_engine.notify_in_transaction on, from the
+# committing session as before
+chan=$(q "SELECT ff.completion_channel('relayns')")
+lane_chan=$(q "SELECT ff.lane_channel('relay')")
+listen_out=$(mktemp)
+{ printf 'LISTEN "%s";\nLISTEN "%s";\n' "$chan" "$lane_chan"
+  for ((i = 0; i < 60; i++)); do echo "SELECT pg_sleep(0.05);"; done; } \
+  | psql -X -q -At -d ff_worker >"$listen_out" 2>&1 &
+listener=$!
+sleep 0.5
+q "SELECT ff.create_execution(format('{fp:2}:00000000-0000-4000-8000-%s', lpad(i::text, 12, '0')), namespace => 'relayns',
+          lane_id => 'relay') FROM generate_series(1, 5) i" >/dev/null
+q "SELECT count(*) FROM ff.claim_next('relay', 'w', 'w-1', max_count => 5)" >/dev/null
+for i in 1 2 3 4 5; do
+  q "SELECT ff.complete_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id)
+     FROM ff.executions e WHERE e.id = format('{fp:2}:00000000-0000-4000-8000-%s', lpad('$i', 12, '0'))" >/dev/null
+done
+q "SET ff_engine.notify_in_transaction = on;
+   SELECT ff.create_execution('{fp:2}:00000000-0000-4000-8000-000000000006', namespace => 'relayns', lane_id => 'relay');
+   SELECT count(*) FROM ff.claim_next('relay', 'w', 'w-1');
+   SELECT ff.complete_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id)
+   FROM ff.executions e WHERE e.id = '{fp:2}:00000000-0000-4000-8000-000000000006'" >/dev/null
+wait $listener
+engine=$(worker_pid)
+want=$(q "SELECT string_agg(format('{\"event_id\": %s, \"execution_id\": \"%s\", \"flow_id\": null, \"outcome\": \"success\"}',
+          event_id, ff.format_execution_id(partition, execution_id)), '|' ORDER BY event_id)
+          FROM ff.completion_event WHERE namespace = 'relayns'")
+got=$(sed -n "s/^Asynchronous notification \"$chan\" with payload \"\(.*\)\" received from server process with PID \([0-9]*\)\.$/\1/p" "$listen_out" | paste -sd'|')
+[ -n "$want" ] && [ "$got" = "$want" ] && pass "a listener hears every completion of its namespace, payloads as before, in commit order" \
+  || { fail "a listener hears every completion of its namespace, payloads as before, in commit order"; echo "# want $want"; echo "# got  $got"; cat "$listen_out"; }
+senders=$(sed -n "s/^Asynchronous notification \"$chan\" with payload .* received from server process with PID \([0-9]*\)\.$/\1/p" "$listen_out" | paste -sd' ')
+first5=$(echo "$senders" | cut -d' ' -f1-5 | tr ' ' '\n' | sort -u | paste -sd' ')
+[ "$first5" = "$engine" ] && pass "the engine worker sent them, not the committing sessions" \
+  || fail "the engine worker sent them, not the committing sessions (senders $senders, engine $engine)"
+sixth=$(echo "$senders" | cut -d' ' -f6)
+[ -n "$sixth" ] && [ "$sixth" != "$engine" ] && pass "with notify_in_transaction on, the committing session sends its own" \
+  || fail "with notify_in_transaction on, the committing session sends its own (senders $senders)"
+grep -q "^Asynchronous notification \"$lane_chan\" received from server process with PID $engine\.$" "$listen_out" \
+  && pass "the lane's wake-up is relayed too" || { fail "the lane's wake-up is relayed too"; cat "$listen_out"; }
+rm -f "$listen_out"
+
 # a flow cancelled without waiting (issue 28): its members are cancelled by
 # the engine worker as the cancel commits, not at the reconciler's next pass
 # (15 s) once the 10-minute grace has passed
