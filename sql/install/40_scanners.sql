@@ -542,6 +542,9 @@ DECLARE
     flows integer := 0;
     more boolean := false;
 BEGIN
+    IF due_before IS NULL OR max_flows IS NULL OR max_flows < 1 OR max_members IS NULL OR max_members < 1 THEN
+        RAISE EXCEPTION 'due_before, max_flows and max_members must be given and positive' USING ERRCODE = '22023';
+    END IF;
     FOR f IN SELECT fl.partition, fl.flow_id, coalesce(fl.cancel_reason, 'flow_cancelled') AS reason
              FROM ff.flow fl WHERE fl.cancel_due_at <= due_before
                AND (_cancel_owed_members.namespace IS NULL OR fl.namespace = _cancel_owed_members.namespace)
@@ -566,7 +569,7 @@ BEGIN
         more := more OR NOT FOUND;
         EXIT WHEN processed >= max_members;
     END LOOP;
-    RETURN jsonb_build_object('processed', processed, 'errors', errors,
+    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'processed', processed, 'errors', errors,
                               'more', more OR flows >= max_flows OR processed >= max_members);
 END $$;
 COMMENT ON FUNCTION ff._cancel_owed_members(bigint, integer, integer, text) IS
@@ -578,8 +581,7 @@ BEGIN
     IF max_members IS NULL OR max_members < 1 OR max_members > 10000 THEN
         RAISE EXCEPTION 'max_members must be between 1 and 10000, got %', max_members USING ERRCODE = '22023';
     END IF;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK')
-        || ff._cancel_owed_members(9223372036854775807, max_members, max_members);
+    RETURN ff._cancel_owed_members(9223372036854775807, max_members, max_members);
 END $$;
 COMMENT ON FUNCTION ff.dispatch_flow_cancels(integer) IS
     'Cancels members owed a cancel by cancel_flow(wait => false), grace or not, up to max_members in one transaction; the engine worker runs it as such a cancel commits';
@@ -593,7 +595,7 @@ BEGIN
     -- the backstop: members still owed a cancel once the grace has passed
     -- (flows §6.4), at most 500 per flow as in the reference
     r := ff._cancel_owed_members(c.now_ms, batch_size, 500 * batch_size, c.namespace);
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'flow_cancel') || r;
+    RETURN r || jsonb_build_object('scanner', 'flow_cancel');
 END $$;
 COMMENT ON FUNCTION ff.scan_flow_cancels(integer, text, text) IS
     'Cancels flow members still owed a cancel after the grace window, one batch (flows §6.4)';
