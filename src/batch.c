@@ -91,6 +91,11 @@ batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *name, 
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s must be a one-dimensional array", name)));
+	/* a huge array is refused before it is taken apart */
+	if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > FF_CREATE_BATCH_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has more than %d elements", name, FF_CREATE_BATCH_MAX)));
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &a.elems, &a.nulls, &a.n);
 	if (required)

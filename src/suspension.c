@@ -1183,6 +1183,11 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 		if (keys && ARR_NDIM(keys) > 1)
 			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 							errmsg("extra_waitpoint_keys must be one-dimensional")));
+		/* too many is refused before the arrays are taken apart */
+		if ((ids && ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids)) > FF_MAX_EXTRA_WAITPOINTS) ||
+			(keys && ArrayGetNItems(ARR_NDIM(keys), ARR_DIMS(keys)) > FF_MAX_EXTRA_WAITPOINTS))
+			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							errmsg("more than %d extra waitpoints", FF_MAX_EXTRA_WAITPOINTS)));
 		if (ids)
 			deconstruct_array(ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &ide, &idn, &nid);
 		if (keys)

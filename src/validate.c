@@ -675,6 +675,12 @@ ff_tag_pairs(ArrayType *pairs, Datum **elems)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("pairs must be a one-dimensional array")));
+	/* every key and value costs at least 4 bytes of the document: too many is refused unread */
+	if ((Size) ArrayGetNItems(ARR_NDIM(pairs), ARR_DIMS(pairs)) * 4 > (Size) ff_max_json_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%d tag keys and values are more than ff_engine.max_json_bytes (%d) allows",
+						ArrayGetNItems(ARR_NDIM(pairs), ARR_DIMS(pairs)), ff_max_json_bytes)));
 	deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, elems, &nulls, &n);
 	for (i = 0; i < n; i++)
 	{

@@ -205,6 +205,15 @@ SELECT is(t.try($$SELECT count(*) FROM ff.claim_next('default', 'w', 'w-1', (SEL
           'ERROR 54000', '200 000 worker capabilities -> 54000 at once');
 SELECT is(t.try($$SELECT ff.set_execution_tags('$$ || t.id(1) || $$', VARIADIC (SELECT array_agg('a.k' || g) FROM generate_series(1, 200000) g))$$),
           'ERROR 54000', '200 000 tag pairs (over ff_engine.max_json_bytes) -> 54000');
+SELECT is(t.try($$SELECT ff.create_executions(array_fill('x'::text, ARRAY[2000000]))$$), 'ERROR 54000',
+          '2 000 000 execution ids -> 54000 before they are read');
+SELECT is(t.try($$SELECT ff.complete_executions(array_fill('x'::text, ARRAY[2000000]), array_fill(gen_random_uuid(), ARRAY[2000000]),
+                  array_fill(1::bigint, ARRAY[2000000]), array_fill(gen_random_uuid(), ARRAY[2000000]))$$), 'ERROR 54000',
+          'complete_executions: 2 000 000 items -> 54000');
+SELECT is(t.try(format($q$SELECT ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id,
+                       gen_random_uuid(), %L, NULL, 'waiting_for_signal', '{}', extra_waitpoint_ids => array_fill(gen_random_uuid(), ARRAY[200000]),
+                       extra_waitpoint_keys => array_fill('k'::text, ARRAY[200000])) FROM t.row(%L) e$q$, t.wp(20), t.id(2))),
+          'ERROR 54000', 'suspend_execution: 200 000 extra waitpoints -> 54000');
 SET LOCAL statement_timeout = 0;
 
 SELECT * FROM t.invariants('hostile input');
