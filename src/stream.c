@@ -436,7 +436,7 @@ ff_append_frame(PG_FUNCTION_ARGS)
 			invalid_input(&r, "unsupported patch_kind");
 			FF_RETURN_RESULT(&r);
 		}
-		if (ff_json_text_too_deep(text, len, ff_max_json_depth))
+		if (ff_json_text_too_deep(VARDATA_ANY(payload), len, ff_max_json_depth))
 		{
 			invalid_input(&r, "patch_depth_exceeded");
 			FF_RETURN_RESULT(&r);

@@ -60,6 +60,11 @@ SELECT is(ff.append_frame('{fp:1}:00000000-0000-4000-8000-000000000001', 0, gen_
           'stream_closed', 'the report''s exact call: stream_closed at once');
 SET LOCAL statement_timeout = 0;
 SELECT is(t.append(t.id(1), '{"k": "' || repeat('{', 5000) || '"}')->>'status', 'OK', 'brackets inside strings do not count');
+SELECT is(ff.append_frame(t.id(1), 0, e.current_lease_id, e.current_lease_epoch, 'x', '\x7b0000005b5b5b'::bytea || decode(repeat('5b', 100), 'hex'),
+                          stream_mode => 'summary')->>'detail', 'patch_depth_exceeded',
+          'a patch with a NUL byte is judged on all its bytes') FROM t.row(t.id(1)) e;
+SELECT is(ff.append_frame(t.id(1), 0, e.current_lease_id, e.current_lease_epoch, 'x', '\x7b7d00'::bytea, stream_mode => 'summary')->>'detail',
+          'patch payload is not valid JSON', 'a NUL byte makes it invalid JSON') FROM t.row(t.id(1)) e;
 SELECT is(t.append(t.id(1), '{"b": ' || t.deep_obj(15) || '}')->>'status', 'OK', 'a merge 16 objects deep is still accepted');
 
 -- 2. deep JSON in every other call that takes a JSON document: 54000 at once, nothing written
