@@ -33,6 +33,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -90,6 +91,11 @@ batch_array(FunctionCallInfo fcinfo, int argno, Oid elemtype, const char *name, 
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("%s must be a one-dimensional array", name)));
+	/* a huge array is refused before it is taken apart */
+	if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > FF_CREATE_BATCH_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has more than %d elements", name, FF_CREATE_BATCH_MAX)));
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &a.elems, &a.nulls, &a.n);
 	if (required)
@@ -272,6 +278,8 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 		FFResult	r;
 		bytea	   *res = (results.n < 0 || results.nulls[i]) ? NULL : DatumGetByteaPP(results.elems[i]);
 
+		/* deferred items run no statement: a cancel is seen here */
+		CHECK_FOR_INTERRUPTS();
 		ff_complete_one(b.ids[i], &b.fences[i], res, "", now, &r);
 		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
 		items[i] = ffr_finish(&r);
@@ -315,6 +323,7 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 	{
 		FFResult	r;
 
+		CHECK_FOR_INTERRUPTS();
 		ff_fail_one(b.ids[i], &b.fences[i], why[i], category, "", now, &r);
 		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
 		items[i] = ffr_finish(&r);
@@ -355,6 +364,7 @@ ff_create_executions(PG_FUNCTION_ARGS)
 	data = palloc0(sizeof(bytea *) * Max(ids.n, 1));
 	for (i = 0; i < ids.n; i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (payloads.n >= 0 && !payloads.nulls[i])
 			data[i] = DatumGetByteaPP(payloads.elems[i]);
 		ff_check_create_item(eids[i], data[i], nparts);
@@ -369,6 +379,7 @@ ff_create_executions(PG_FUNCTION_ARGS)
 	{
 		FFResult	r;
 
+		CHECK_FOR_INTERRUPTS();
 		ff_create_one(&a, eids[i], data[i], now, &r);
 		items[i] = ffr_finish(&r);
 		ok += item_ok(items[i]);

@@ -160,11 +160,7 @@ void
 ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResult *r)
 {
 	ExecCore	c;
-	Jsonb	   *policy;
-	CapSet		caps;
-	char	   *budget_csv;
-	const char *err,
-			   *detail = NULL;
+	Jsonb	   *policy = a->policy;
 	pg_uuid_t	mapped;
 	Datum		v[6];
 	bool		n[6] = {false};
@@ -183,27 +179,27 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 		return;
 	}
 
-	/* 4. policy, fail-closed, nothing written yet */
-	if ((err = ff_validate_policy(a->policy_text, &policy, &caps, &detail)) != NULL)
+	/* 4. policy, fail-closed, nothing written yet (validated by ff_create_args) */
+	if (a->policy_err != NULL)
 	{
-		ffr_error(r, err);
-		ffr_text(r, "detail", detail);
+		ffr_error(r, a->policy_err);
+		ffr_text(r, "detail", a->policy_detail);
 		return;
 	}
 
 	/* budgets named by the policy are attached (budgets spec §2.3) */
+	if (a->budget_bad)
 	{
-		const char *bad;
+		ffr_error(r, "invalid_policy_json");
+		ffr_text(r, "detail", a->budget_bad);
+		return;
+	}
+	/* only budgets of its namespace (or global ones) may govern it */
+	if (a->budget_csv)
+	{
+		const char *bad = ff_admission_scope_error(a->budget_csv, NULL, a->ns);
 
-		budget_csv = ff_policy_budget_ids(policy, &bad);
-		if (bad)
-		{
-			ffr_error(r, "invalid_policy_json");
-			ffr_text(r, "detail", bad);
-			return;
-		}
-		/* only budgets of its namespace (or global ones) may govern it */
-		if (budget_csv && (bad = ff_admission_scope_error(budget_csv, NULL, a->ns)) != NULL)
+		if (bad != NULL)
 		{
 			ffr_error(r, "invalid_budget_scope");
 			ffr_text(r, "detail", bad);
@@ -219,9 +215,9 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	c.creator_identity = a->creator;
 	c.created_at = now;
 	c.priority = clamp_priority(a->priority);
-	c.required_caps_csv = caps.ntokens > 0 ? ff_caps_to_csv(&caps) : NULL;
+	c.required_caps_csv = a->caps.ntokens > 0 ? ff_caps_to_csv(&a->caps) : NULL;
 	c.current_lane = a->lane;
-	c.budget_ids = budget_csv;
+	c.budget_ids = a->budget_csv;
 	c.last_transition_at = now;
 	c.last_mutation_at = now;
 	c.execution_deadline_at = a->deadline;
@@ -316,6 +312,11 @@ ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg, 
 	ff_check_max_len(a.ns, FF_MAX_ID_BYTES, "namespace");
 	ff_check_max_len(a.kind, FF_MAX_ID_BYTES, "execution_kind");
 	ff_check_max_len(a.creator, FF_MAX_ID_BYTES, "creator_identity");
+	/* bounded before it is parsed; parsed once, however many items use it */
+	ff_check_json_text(a.policy_text, "policy_json");
+	a.policy_err = ff_validate_policy(a.policy_text, &a.policy, &a.caps, &a.policy_detail);
+	if (a.policy_err == NULL)
+		a.budget_csv = ff_policy_budget_ids(a.policy, &a.budget_bad);
 	return a;
 }
 
@@ -343,6 +344,7 @@ ff_create_execution(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("tags must be a JSON object")));
+	ff_check_jsonb(a.tags, "tags");
 	ff_check_create_item(id, payload, ff_num_flow_partitions());
 
 	ff_spi_connect();

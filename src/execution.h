@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 
 #include "exec_core.h"
+#include "validate.h"
 
 /* The arguments of a create shared by every item of create_executions. */
 typedef struct CreateArgs
@@ -30,6 +31,13 @@ typedef struct CreateArgs
 	char	   *idem_key;		/* NULL: none */
 	int64		dedup_ttl;
 	Jsonb	   *tags;			/* NULL: none */
+	/* policy_text validated once per call (ff_create_args), used per item */
+	const char *policy_err;		/* NULL: valid */
+	const char *policy_detail;
+	Jsonb	   *policy;
+	CapSet		caps;
+	char	   *budget_csv;
+	const char *budget_bad;
 } CreateArgs;
 
 extern CreateArgs ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg,

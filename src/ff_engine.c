@@ -32,6 +32,11 @@ PG_MODULE_MAGIC;
 
 int			ff_default_retention_s = 86400;
 int			ff_max_payload_bytes = 1048576;
+int			ff_max_json_bytes = 262144;
+int			ff_max_json_depth = 32;
+int			ff_max_frame_bytes = 65536;
+int			ff_max_stream_frames = 16384;
+int			ff_max_signals_per_execution = 10000;
 bool		ff_enabled = true;
 bool		ff_push_dispatch = true;
 bool		ff_notify_completions = true;
@@ -114,6 +119,61 @@ _PG_init(void)
 							MaxAllocSize / 2,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	/*
+	 * Limits a caller cannot raise: call arguments of the same meaning only
+	 * ask for less (the effective limit is the smaller of the two).
+	 */
+	DefineCustomIntVariable("ff_engine.max_json_bytes",
+							"Largest JSON document a caller may have stored (tags, policies, resume conditions, a stream summary), in bytes.",
+							"Larger ones are refused with SQLSTATE 54000 before anything is written.",
+							&ff_max_json_bytes,
+							262144,
+							1024,
+							MaxAllocSize / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.max_json_depth",
+							"Deepest nesting of arrays and objects accepted in a caller's JSON document.",
+							"Checked before the document is parsed or walked; deeper ones are refused.",
+							&ff_max_json_depth,
+							32,
+							2,
+							1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.max_frame_bytes",
+							"Largest stream frame payload accepted, in bytes (append_frame's max_payload_bytes may only lower it).",
+							NULL,
+							&ff_max_frame_bytes,
+							65536,
+							0,
+							MaxAllocSize / 2,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.max_stream_frames",
+							"Most frames one attempt stream keeps (append_frame's retention_maxlen and maxlen_ceiling may only lower it).",
+							"Durable streams without a retention_maxlen keep about min(10000, this).",
+							&ff_max_stream_frames,
+							16384,
+							64,
+							INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.max_signals_per_execution",
+							"Most signals one execution may receive over its life (a call's max_signals_per_execution may only lower it).",
+							"0: no limit.",
+							&ff_max_signals_per_execution,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	define_switch("enabled",

@@ -17,6 +17,11 @@
 /* GUCs (ff_engine.c) */
 extern int	ff_default_retention_s;
 extern int	ff_max_payload_bytes;
+extern int	ff_max_json_bytes;
+extern int	ff_max_json_depth;
+extern int	ff_max_frame_bytes;
+extern int	ff_max_stream_frames;
+extern int	ff_max_signals_per_execution;
 extern bool ff_notify_completions;
 extern bool ff_notify_work;
 

@@ -18,6 +18,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "ids.h"
@@ -47,6 +48,8 @@ ff_crc16(const unsigned char *data, size_t len)
 
 	for (i = 0; i < len; i++)
 	{
+		if ((i & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();	/* ff.crc16 takes any bytea */
 		crc ^= (uint16) data[i] << 8;
 		for (b = 0; b < 8; b++)
 			crc = (crc & 0x8000) ? (uint16) ((crc << 1) ^ 0x1021) : (uint16) (crc << 1);

@@ -23,6 +23,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -107,6 +108,7 @@ attempt_policy_arg(FunctionCallInfo fcinfo, int n)
 
 	if (s == NULL)
 		return NULL;
+	ff_check_json_text(s, "attempt_policy_json");
 	if (!ff_json_text_valid(s) || !JB_ROOT_IS_OBJECT(jb = ff_jsonb_from_text(s)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -987,6 +989,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 			ExecCore   *c = &rows[i].core;
 			const char *type = "resumed";
 
+			CHECK_FOR_INTERRUPTS();
 			/* budgets and quota (budgets spec §5.1): refused ones are blocked */
 			if ((c->budget_ids != NULL || c->quota_policy_id.set) && !ff_admit_for_claim(c, now))
 				continue;

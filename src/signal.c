@@ -34,7 +34,6 @@ PG_FUNCTION_INFO_V1(ff_deliver_signal);
 PG_FUNCTION_INFO_V1(ff_buffer_signal_for_pending_waitpoint);
 
 #define FF_DEFAULT_SIGNAL_DEDUP_TTL	INT64CONST(86400000)
-#define FF_DEFAULT_MAX_SIGNALS		10000
 
 typedef struct SignalArgs
 {
@@ -107,7 +106,9 @@ signal_args(FunctionCallInfo fcinfo, SignalArgs *a)
 	a->dedup_ttl = PG_ARGISNULL(14) ? FF_DEFAULT_SIGNAL_DEDUP_TTL : PG_GETARG_INT64(14);
 	a->resume_delay = PG_ARGISNULL(15) ? 0 : PG_GETARG_INT64(15);
 	ff_check_nonnegative(a->resume_delay, "resume_delay_ms");
-	a->max_signals = PG_ARGISNULL(16) ? FF_DEFAULT_MAX_SIGNALS : PG_GETARG_INT32(16);
+	/* ff_engine.max_signals_per_execution; the argument may only lower it */
+	a->max_signals = ff_limit_in_force(!PG_ARGISNULL(16), PG_ARGISNULL(16) ? 0 : PG_GETARG_INT32(16),
+									   ff_max_signals_per_execution);
 }
 
 static FFPlan plan_signal_count = {

@@ -73,19 +73,30 @@ static const char *const mode_labels[] = {"durable", "summary", "best_effort", N
 
 /* ---- JSON merge patch (RFC 7396) ---- */
 
-/* Nesting of objects along object members: what a merge recurses into. */
-static int
-patch_depth(JsonbContainer *obj)
+/*
+ * patch_too_deep
+ *		Whether objects nest along object members (what a merge recurses
+ *		into) deeper than left levels below obj.  Each container is visited
+ *		at most once and the walk stops at the bound, so a hostile patch
+ *		costs at most its size (the text was already bounded in nesting).
+ */
+static bool
+patch_too_deep(JsonbContainer *obj, int left)
 {
-	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	int			deepest = 0;
 
+	if (left <= 0)
+		return true;
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	it = JsonbIteratorInit(obj);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		if (tok == WJB_VALUE && v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
-			deepest = Max(deepest, patch_depth(v.val.binary.data));
-	return deepest + 1;
+		if (tok == WJB_VALUE && v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data) &&
+			patch_too_deep(v.val.binary.data, left - 1))
+			return true;
+	return false;
 }
 
 /*
@@ -159,10 +170,13 @@ replace_sentinel(Jsonb *doc)
 			   *res = NULL;
 	JsonbIteratorToken tok;
 	int			depth = 0;
+	uint32		steps = 0;
 	Size		slen = strlen(FF_NULL_SENTINEL);
 
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
+		if ((++steps & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		switch (tok)
 		{
 			case WJB_BEGIN_OBJECT:
@@ -190,12 +204,25 @@ replace_sentinel(Jsonb *doc)
 	return JsonbValueToJsonb(res);
 }
 
+/*
+ * The merged summary document.  It is a caller's document that is stored,
+ * so it is bounded by ff_engine.max_json_bytes like any other (54000):
+ * without the bound, patches adding keys would grow it, and the cost of
+ * every later append with it, without end.
+ */
 static Jsonb *
 merge_patch(Jsonb *doc, Jsonb *patch)
 {
 	JsonbParseState *st = NULL;
+	Jsonb	   *merged;
 
-	return replace_sentinel(JsonbValueToJsonb(push_merged(&st, doc ? &doc->root : NULL, &patch->root)));
+	merged = replace_sentinel(JsonbValueToJsonb(push_merged(&st, doc ? &doc->root : NULL, &patch->root)));
+	if (VARSIZE(merged) - VARHDRSZ > (Size) ff_max_json_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the summary document would be %zu bytes, more than ff_engine.max_json_bytes (%d)",
+						(Size) (VARSIZE(merged) - VARHDRSZ), ff_max_json_bytes)));
+	return merged;
 }
 
 /* ---- append ---- */
@@ -281,7 +308,12 @@ invalid_input(FFResult *r, const char *detail)
  *		patch_kind, ttl_ms, maxlen_floor, maxlen_ceiling, ema_alpha)
  *
  * Bad input (oversize payload, unknown mode, a patch that is not a JSON
- * object, too deep) is refused before anything is written.
+ * object, too deep) is refused before anything is written.  The payload
+ * limit is ff_engine.max_frame_bytes, and the retention caps
+ * (retention_maxlen, maxlen_ceiling) ff_engine.max_stream_frames: the
+ * arguments may only lower them.  The lease is checked (a cheap read)
+ * before a summary patch is parsed, so only the lease holder makes the
+ * server read one (spec §3.24 puts the lease checks first too).
  */
 Datum
 ff_append_frame(PG_FUNCTION_ARGS)
@@ -298,7 +330,7 @@ ff_append_frame(PG_FUNCTION_ARGS)
 	char	   *source = PG_ARGISNULL(9) ? "worker" : text_to_cstring(PG_GETARG_TEXT_PP(9));
 	int64		retention_maxlen = PG_ARGISNULL(10) ? 0 : PG_GETARG_INT32(10);
 	pg_uuid_t  *attempt_id = ff_arg_uuid_opt(fcinfo, 11);
-	int64		max_payload = PG_ARGISNULL(12) ? 65536 : PG_GETARG_INT32(12);
+	int64		max_payload = PG_ARGISNULL(12) ? ff_max_frame_bytes : PG_GETARG_INT32(12);
 	char	   *mode_text = ff_arg_text_opt(fcinfo, 13);
 	char	   *patch_kind = ff_arg_text_opt(fcinfo, 14);
 	int64		ttl_ms = PG_ARGISNULL(15) ? 0 : PG_GETARG_INT64(15);
@@ -332,6 +364,10 @@ ff_append_frame(PG_FUNCTION_ARGS)
 	ff_check_nonnegative(max_payload, "max_payload_bytes");
 	ff_check_nonnegative(ttl_ms, "ttl_ms");
 	len = VARSIZE_ANY_EXHDR(payload);
+	/* the caller may ask for less than the settings, never for more */
+	max_payload = Min(max_payload, ff_max_frame_bytes);
+	if (retention_maxlen > ff_max_stream_frames)
+		retention_maxlen = ff_max_stream_frames;
 
 	ff_spi_connect();
 	/* 1. size first, before reading anything */
@@ -341,7 +377,7 @@ ff_append_frame(PG_FUNCTION_ARGS)
 		ffr_text(&r, "detail", psprintf("payload is %zu bytes, the limit is " INT64_FORMAT, len, max_payload));
 		FF_RETURN_RESULT(&r);
 	}
-	/* mode and summary patch: refused before any write (Appendix C.15) */
+	/* mode: refused before any write (Appendix C.15) */
 	if (mode_text != NULL)
 	{
 		int			m = ff_label_lookup(mode_labels, mode_text);
@@ -352,32 +388,6 @@ ff_append_frame(PG_FUNCTION_ARGS)
 			FF_RETURN_RESULT(&r);
 		}
 		mode = (StreamMode) m;
-	}
-	if (mode == MODE_SUMMARY)
-	{
-		char	   *text = pnstrdup(VARDATA_ANY(payload), len);
-
-		if (patch_kind != NULL && strcmp(patch_kind, "json-merge-patch") != 0)
-		{
-			invalid_input(&r, "unsupported patch_kind");
-			FF_RETURN_RESULT(&r);
-		}
-		if (strlen(text) != len || !pg_verifymbstr(text, len, true) || !ff_json_text_valid(text))
-		{
-			invalid_input(&r, "patch payload is not valid JSON");
-			FF_RETURN_RESULT(&r);
-		}
-		patch = ff_jsonb_from_text(text);
-		if (!JB_ROOT_IS_OBJECT(patch))
-		{
-			invalid_input(&r, "patch must be a JSON object");
-			FF_RETURN_RESULT(&r);
-		}
-		if (patch_depth(&patch->root) > FF_MERGE_MAX_DEPTH)
-		{
-			invalid_input(&r, "patch_depth_exceeded");
-			FF_RETURN_RESULT(&r);
-		}
 	}
 
 	/* 2-6. the lease, as committed (no lock, no marking) */
@@ -410,6 +420,43 @@ ff_append_frame(PG_FUNCTION_ARGS)
 			cur_epoch != lease_epoch)
 		{
 			ffr_error(&r, "stale_owner_cannot_append");
+			FF_RETURN_RESULT(&r);
+		}
+	}
+
+	/*
+	 * 9. the summary patch, before any write (Appendix C.15).  Its nesting
+	 * is bounded on the text, before the parse, so a deep one costs one
+	 * pass over its bytes.
+	 */
+	if (mode == MODE_SUMMARY)
+	{
+		char	   *text = pnstrdup(VARDATA_ANY(payload), len);
+
+		if (patch_kind != NULL && strcmp(patch_kind, "json-merge-patch") != 0)
+		{
+			invalid_input(&r, "unsupported patch_kind");
+			FF_RETURN_RESULT(&r);
+		}
+		if (ff_json_text_too_deep(VARDATA_ANY(payload), len, ff_max_json_depth))
+		{
+			invalid_input(&r, "patch_depth_exceeded");
+			FF_RETURN_RESULT(&r);
+		}
+		if (strlen(text) != len || !pg_verifymbstr(text, len, true) || !ff_json_text_valid(text))
+		{
+			invalid_input(&r, "patch payload is not valid JSON");
+			FF_RETURN_RESULT(&r);
+		}
+		patch = ff_jsonb_from_text(text);
+		if (!JB_ROOT_IS_OBJECT(patch))
+		{
+			invalid_input(&r, "patch must be a JSON object");
+			FF_RETURN_RESULT(&r);
+		}
+		if (patch_too_deep(&patch->root, FF_MERGE_MAX_DEPTH))
+		{
+			invalid_input(&r, "patch_depth_exceeded");
 			FF_RETURN_RESULT(&r);
 		}
 	}
@@ -515,8 +562,8 @@ ff_append_frame(PG_FUNCTION_ARGS)
 		{
 			double		a = (alpha <= 0 || alpha > 1) ? 0.2 : alpha;
 			double		ttl_s = (double) Max(ttl_ms, 1) / 1000.0;
-			int64		lo = floor_k <= 0 ? 64 : floor_k;
-			int64		hi = ceiling_k <= 0 ? 16384 : Max(ceiling_k, lo);
+			int64		lo = Min(floor_k <= 0 ? 64 : floor_k, ff_max_stream_frames);
+			int64		hi = Min(ceiling_k <= 0 ? 16384 : Max(ceiling_k, lo), ff_max_stream_frames);
 
 			if (last_append == FF_NULL || rate_null)
 				rate = (double) lo / (2.0 * ttl_s);
@@ -547,8 +594,8 @@ ff_append_frame(PG_FUNCTION_ARGS)
 			}
 			else if (retention_maxlen > 0)
 				retained -= trim_to(key, retained, retention_maxlen);	/* exact */
-			else if (retained > FF_DEFAULT_DURABLE_MAXLEN + FF_TRIM_SLACK)
-				retained -= trim_to(key, retained, FF_DEFAULT_DURABLE_MAXLEN);
+			else if (retained > Min(FF_DEFAULT_DURABLE_MAXLEN, ff_max_stream_frames) + FF_TRIM_SLACK)
+				retained -= trim_to(key, retained, Min(FF_DEFAULT_DURABLE_MAXLEN, ff_max_stream_frames));
 		}
 
 		/* meta */

@@ -26,6 +26,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -243,6 +244,7 @@ validate_node(JsonbContainer *node, int depth, Condition *cond)
 		{
 			JsonbContainer *m = array_object(members, i);
 
+			CHECK_FOR_INTERRUPTS();
 			if (m == NULL)
 				bad_suspend("an AllOf member must be a node object");
 			validate_node(m, depth + 1, cond);
@@ -269,6 +271,7 @@ validate_node(JsonbContainer *node, int depth, Condition *cond)
 		{
 			char	   *k = array_string(wps, i);
 
+			CHECK_FOR_INTERRUPTS();
 			if (k == NULL)
 				bad_suspend("Count waitpoints must be strings");
 			cond->keys = lappend(cond->keys, k);
@@ -612,13 +615,44 @@ collect_tokens(JsonbContainer *node, const char *path, const Waitpoint *w,
 	}
 }
 
-/* Whether a node is satisfied by the suspension's tokens (per-node scope). */
+static int
+cmp_token(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* The first of the sorted tokens >= key (ntoks when none). */
+static int
+tokens_lower_bound(char **toks, int ntoks, const char *key)
+{
+	int			lo = 0,
+				hi = ntoks;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (strcmp(toks[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Whether a node is satisfied by the suspension's tokens (per-node scope).
+ * toks is sorted (strcmp): a node's tokens share the prefix "<path>|", so
+ * each node looks only at its own, and a signal costs about the size of
+ * the tree, not the tree times the tokens.
+ */
 static bool
 node_satisfied(JsonbContainer *node, const char *path, char **toks, int ntoks)
 {
 	char	   *kind = ff_jsonb_get_string(node, "kind");
 	int			i;
 
+	CHECK_FOR_INTERRUPTS();
 	if (kind == NULL)
 		return false;
 	if (strcmp(kind, "AllOf") == 0)
@@ -639,10 +673,8 @@ node_satisfied(JsonbContainer *node, const char *path, char **toks, int ntoks)
 	{
 		char	   *leaf = psprintf("%s|leaf", path);
 
-		for (i = 0; i < ntoks; i++)
-			if (strcmp(toks[i], leaf) == 0)
-				return true;
-		return false;
+		i = tokens_lower_bound(toks, ntoks, leaf);
+		return i < ntoks && strcmp(toks[i], leaf) == 0;
 	}
 	if (strcmp(kind, "Count") == 0)
 	{
@@ -652,9 +684,9 @@ node_satisfied(JsonbContainer *node, const char *path, char **toks, int ntoks)
 		int			have = 0;
 
 		(void) ff_jsonb_get_number(node, "n", &need);
-		for (i = 0; i < ntoks; i++)
-			if (strncmp(toks[i], prefix, plen) == 0 && strchr(toks[i] + plen, '|') == NULL &&
-				strcmp(toks[i] + plen, "leaf") != 0)
+		for (i = tokens_lower_bound(toks, ntoks, prefix);
+			 i < ntoks && strncmp(toks[i], prefix, plen) == 0; i++)
+			if (strchr(toks[i] + plen, '|') == NULL && strcmp(toks[i] + plen, "leaf") != 0)
 				have++;
 		return have >= need;
 	}
@@ -702,6 +734,7 @@ composite_eval(ExecCore *c, Waitpoint *w, Jsonb *tree, const Signal *s, bool *sa
 	toks = palloc(Max(ntoks, 1) * sizeof(char *));
 	for (i = 0; i < ntoks; i++)
 		toks[i] = ff_col_text(i, 1);
+	qsort(toks, ntoks, sizeof(char *), cmp_token);
 	*satisfied = node_satisfied(&tree->root, "", toks, ntoks);
 	return *satisfied ? "resume_condition_satisfied" : "appended_to_waitpoint";
 }
@@ -1108,6 +1141,9 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 		bad_suspend("waitpoints_empty");
 	if (cond_json == NULL)
 		bad_suspend("resume_condition must not be NULL");
+	/* stored documents: bounded before they are walked (54000) */
+	ff_check_jsonb(cond_json, "resume_condition");
+	ff_check_jsonb(policy, "resume_policy");
 	for (i = 0; i < lengthof(reason_map); i++)
 		if (strcmp(reason, reason_map[i].code) == 0)
 		{
@@ -1148,6 +1184,11 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 		if (keys && ARR_NDIM(keys) > 1)
 			ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 							errmsg("extra_waitpoint_keys must be one-dimensional")));
+		/* too many is refused before the arrays are taken apart */
+		if ((ids && ArrayGetNItems(ARR_NDIM(ids), ARR_DIMS(ids)) > FF_MAX_EXTRA_WAITPOINTS) ||
+			(keys && ArrayGetNItems(ARR_NDIM(keys), ARR_DIMS(keys)) > FF_MAX_EXTRA_WAITPOINTS))
+			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							errmsg("more than %d extra waitpoints", FF_MAX_EXTRA_WAITPOINTS)));
 		if (ids)
 			deconstruct_array(ids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR, &ide, &idn, &nid);
 		if (keys)

@@ -10,14 +10,23 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/jsonapi.h"
+#include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/rel.h"
 
+#include "ff_engine.h"
 #include "validate.h"
+
+PG_FUNCTION_INFO_V1(ff_json_limit_trigger);
 
 char *
 ff_arg_text(FunctionCallInfo fcinfo, int n, const char *name)
@@ -100,6 +109,22 @@ ff_check_max_len(const char *s, int max, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
 				 errmsg("%s is longer than %d bytes", name, max)));
+}
+
+/*
+ * ff_limit_in_force
+ *		A limit an admin sets (setting, 0 = none) that a call argument may
+ *		only lower: the smaller of the two; an argument absent or <= 0
+ *		asks for nothing, so the setting applies.
+ */
+int64
+ff_limit_in_force(bool given, int64 asked, int64 setting)
+{
+	if (!given || asked <= 0)
+		return setting;
+	if (setting <= 0)
+		return asked;
+	return Min(asked, setting);
 }
 
 /* Worker ids: 1..256 bytes, no whitespace or control characters (§1.3). */
@@ -211,6 +236,13 @@ ff_caps_from_array(ArrayType *arr, CapSet *out)
 	out->tokens = NULL;
 	if (arr == NULL)
 		return;
+	/* too many tokens is refused before any of them is looked at */
+	if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > FF_MAX_CAP_TOKENS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("worker_capabilities exceed the limits: worker:too_many_tokens"),
+				 errdetail("At most %d tokens and %d bytes as CSV.",
+						   FF_MAX_CAP_TOKENS, FF_MAX_CAP_BYTES)));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	out->tokens = palloc(sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -287,6 +319,170 @@ ff_caps_missing(const CapSet *required, const CapSet *have)
 static void
 noop_scalar(void *state, char *token, JsonTokenType tokentype)
 {
+}
+
+/*
+ * ff_json_text_too_deep
+ *		Whether JSON text nests arrays and objects deeper than max: one pass
+ *		over the bytes, before any parse, without recursion, so a hostile
+ *		document costs no more than reading it.  Brackets inside strings do
+ *		not count.  Invalid JSON may be misjudged; it is refused anyway.
+ */
+bool
+ff_json_text_too_deep(const char *s, Size len, int max)
+{
+	int			depth = 0;
+	bool		in_string = false;
+	Size		i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		ch = s[i];
+
+		if ((i & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (in_string)
+		{
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_string = false;
+		}
+		else if (ch == '"')
+			in_string = true;
+		else if (ch == '{' || ch == '[')
+		{
+			if (++depth > max)
+				return true;
+		}
+		else if (ch == '}' || ch == ']')
+			depth--;
+	}
+	return false;
+}
+
+/*
+ * ff_jsonb_too_deep
+ *		The same for a parsed document: an iterative walk (the iterator
+ *		keeps its own stack), stopping as soon as it is past max.
+ */
+bool
+ff_jsonb_too_deep(Jsonb *jb, int max)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0;
+	uint32		steps = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((++steps & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+		{
+			if (++depth > max)
+				return true;
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+			depth--;
+	}
+	return false;
+}
+
+static void
+pg_attribute_noreturn()
+json_too_large(const char *what, Size len)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s is %zu bytes, more than ff_engine.max_json_bytes (%d)",
+					what, len, ff_max_json_bytes)));
+}
+
+static void
+pg_attribute_noreturn()
+json_too_deep(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("%s nests deeper than ff_engine.max_json_depth (%d)",
+					what, ff_max_json_depth)));
+}
+
+/*
+ * ff_check_json_text / ff_check_jsonb
+ *		A caller's JSON document that is stored: at most
+ *		ff_engine.max_json_bytes and ff_engine.max_json_depth, else 54000
+ *		before anything is parsed further or written.  NULL passes.
+ */
+void
+ff_check_json_text(const char *s, const char *what)
+{
+	Size		len;
+
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	if (len > (Size) ff_max_json_bytes)
+		json_too_large(what, len);
+	if (ff_json_text_too_deep(s, len, ff_max_json_depth))
+		json_too_deep(what);
+}
+
+void
+ff_check_jsonb(Jsonb *jb, const char *what)
+{
+	if (jb == NULL)
+		return;
+	if (VARSIZE(jb) - VARHDRSZ > (Size) ff_max_json_bytes)
+		json_too_large(what, VARSIZE(jb) - VARHDRSZ);
+	if (ff_jsonb_too_deep(jb, ff_max_json_depth))
+		json_too_deep(what);
+}
+
+/*
+ * ff._json_limit(column): a BEFORE trigger bounding a jsonb column that
+ * statements grow in place (tags = tags || ...) by
+ * ff_engine.max_json_bytes, so repeated small calls cannot build a huge
+ * document either.
+ */
+Datum
+ff_json_limit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ff._json_limit must be a BEFORE ... FOR EACH ROW trigger")));
+	tup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	desc = RelationGetDescr(td->tg_relation);
+	for (i = 0; i < td->tg_trigger->tgnargs; i++)
+	{
+		const char *col = td->tg_trigger->tgargs[i];
+		int			attnum = SPI_fnumber(desc, col);
+		bool		isnull;
+		Datum		d;
+		Size		len;
+
+		if (attnum <= 0)
+			elog(ERROR, "ff._json_limit: no column \"%s\"", col);
+		d = heap_getattr(tup, attnum, desc, &isnull);
+		if (isnull)
+			continue;
+		len = toast_raw_datum_size(d) - VARHDRSZ;
+		if (len > (Size) ff_max_json_bytes)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s.%s would be %zu bytes, more than ff_engine.max_json_bytes (%d)",
+							RelationGetRelationName(td->tg_relation), col, len, ff_max_json_bytes)));
+	}
+	return PointerGetDatum(tup);
 }
 
 bool
@@ -411,6 +607,7 @@ ff_validate_policy(const char *text, Jsonb **policy, CapSet *caps, const char **
 
 		if (tok != WJB_ELEM)
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		if (elem.type != jbvString)
 		{
 			*detail = "required:non_string_token";
@@ -469,6 +666,7 @@ ff_tag_pairs(ArrayType *pairs, Datum **elems)
 	bool	   *nulls;
 	int			n,
 				i;
+	Size		bytes = 0;
 
 	*elems = NULL;
 	if (pairs == NULL)
@@ -477,12 +675,27 @@ ff_tag_pairs(ArrayType *pairs, Datum **elems)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("pairs must be a one-dimensional array")));
+	/* every key and value costs at least 4 bytes of the document: too many is refused unread */
+	if ((Size) ArrayGetNItems(ARR_NDIM(pairs), ARR_DIMS(pairs)) * 4 > (Size) ff_max_json_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%d tag keys and values are more than ff_engine.max_json_bytes (%d) allows",
+						ArrayGetNItems(ARR_NDIM(pairs), ARR_DIMS(pairs)), ff_max_json_bytes)));
 	deconstruct_array(pairs, TEXTOID, -1, false, TYPALIGN_INT, elems, &nulls, &n);
 	for (i = 0; i < n; i++)
+	{
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("tag keys and values must not be NULL")));
+		bytes += VARSIZE_ANY_EXHDR(DatumGetPointer((*elems)[i]));
+	}
+	/* what the stored document grows by; the whole one is bounded at the write */
+	if (bytes > (Size) ff_max_json_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("tags are %zu bytes, more than ff_engine.max_json_bytes (%d)",
+						bytes, ff_max_json_bytes)));
 	return n;
 }
 

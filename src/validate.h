@@ -38,6 +38,7 @@ extern void ff_check_positive(int64 v, const char *name);
 extern void ff_check_nonnegative(int64 v, const char *name);
 extern void ff_check_max_len(const char *s, int max, const char *name);
 extern void ff_check_worker_id(const char *s, const char *name);
+extern int64 ff_limit_in_force(bool given, int64 asked, int64 setting);
 
 /*
  * Capability token sets.  A set is a sorted array of C strings.  The
@@ -64,7 +65,16 @@ extern char *ff_caps_missing(const CapSet *required, const CapSet *have);
 extern const char *ff_validate_policy(const char *text, Jsonb **policy,
 									  CapSet *caps, const char **detail);
 
-/* JSON helpers. */
+/*
+ * JSON helpers.  ff_check_json_text / ff_check_jsonb bound a caller's
+ * document that is stored by ff_engine.max_json_bytes and
+ * ff_engine.max_json_depth (54000); the *_too_deep walks are linear and
+ * stop at the bound.
+ */
+extern bool ff_json_text_too_deep(const char *s, Size len, int max);
+extern bool ff_jsonb_too_deep(Jsonb *jb, int max);
+extern void ff_check_json_text(const char *s, const char *what);
+extern void ff_check_jsonb(Jsonb *jb, const char *what);
 extern bool ff_json_text_valid(const char *s);
 extern Jsonb *ff_jsonb_from_text(const char *s);
 extern JsonbValue *ff_jsonb_get(JsonbContainer *c, const char *key, JsonbValue *buf);

@@ -13,7 +13,7 @@ CREATE FUNCTION ff.append_frame(
     source text DEFAULT 'worker',
     retention_maxlen integer DEFAULT 0,
     attempt_id uuid DEFAULT NULL,
-    max_payload_bytes integer DEFAULT 65536,
+    max_payload_bytes integer DEFAULT NULL,
     stream_mode text DEFAULT 'durable',
     patch_kind text DEFAULT NULL,
     ttl_ms bigint DEFAULT 0,

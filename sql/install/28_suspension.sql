@@ -69,7 +69,7 @@ CREATE FUNCTION ff.deliver_signal(
     created_at bigint DEFAULT NULL,
     dedup_ttl_ms bigint DEFAULT 86400000,
     resume_delay_ms bigint DEFAULT 0,
-    max_signals_per_execution integer DEFAULT 10000)
+    max_signals_per_execution integer DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_deliver_signal' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.deliver_signal(text, uuid, uuid, text, text, bytea, text, text, text, text, text, text, text, bigint, bigint, bigint, integer) IS
     'Delivers a signal to a waitpoint, authorised by its token; resumes the execution when the condition is met (suspension spec §4.4)';
@@ -91,7 +91,7 @@ CREATE FUNCTION ff.buffer_signal_for_pending_waitpoint(
     created_at bigint DEFAULT NULL,
     dedup_ttl_ms bigint DEFAULT 86400000,
     resume_delay_ms bigint DEFAULT 0,
-    max_signals_per_execution integer DEFAULT 10000)
+    max_signals_per_execution integer DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_buffer_signal_for_pending_waitpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.buffer_signal_for_pending_waitpoint(text, uuid, uuid, text, text, bytea, text, text, text, text, text, text, text, bigint, bigint, bigint, integer) IS
     'Records a signal for a pending waitpoint, evaluated when a suspend activates it; a full delivery on an active one (suspension spec §4.5)';
@@ -359,7 +359,7 @@ COMMENT ON VIEW ff.signals IS 'Every accepted signal with its observed effect';
 
 CREATE FUNCTION ff.deliver_approval_signal(execution_id text, lane_id text, waitpoint_id uuid,
     signal_name text, idempotency_suffix text, signal_id uuid DEFAULT NULL,
-    signal_dedup_ttl_ms bigint DEFAULT 86400000, max_signals_per_execution integer DEFAULT 10000)
+    signal_dedup_ttl_ms bigint DEFAULT 86400000, max_signals_per_execution integer DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     stored_lane text;

@@ -410,7 +410,7 @@ SELECT t.sus(t.id(30), t.wp(57), t.byname('never'));
 SELECT t.sig(t.id(30), t.wp(57), 'a', maxs => 3);
 SELECT t.sig(t.id(30), t.wp(57), 'b', maxs => 3);
 SELECT is(t.sig(t.id(30), t.wp(57), 'c', maxs => 3)->>'error', 'signal_limit_exceeded', '29. the 4th -> signal_limit_exceeded');
-SELECT is(t.sig(t.id(30), t.wp(57), 'c', maxs => 0)->>'effect', 'no_op', '29. 0 = unlimited');
+SELECT is(t.sig(t.id(30), t.wp(57), 'c', maxs => 0)->>'effect', 'no_op', '29. 0 = the setting ff_engine.max_signals_per_execution (10 000)');
 
 -- 30-32. not signalable
 SELECT t.new(31);
