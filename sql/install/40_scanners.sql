@@ -93,6 +93,9 @@ BEGIN
         RAISE EXCEPTION 'capabilities must be at most 256 non-empty tokens without commas, whitespace or control characters'
             USING ERRCODE = '22023';
     END IF;
+    IF cardinality(lanes) > 1024 OR cardinality(capabilities) > 1024 THEN
+        RAISE EXCEPTION 'a worker registers at most 1024 lanes and 1024 capabilities' USING ERRCODE = '54000';
+    END IF;
     IF EXISTS (SELECT 1 FROM unnest(lanes) l WHERE l IS NULL OR l = '' OR length(l) > 256 OR l ~ '[[:cntrl:]]') THEN
         RAISE EXCEPTION 'lanes must be non-empty lane ids' USING ERRCODE = '22023';
     END IF;

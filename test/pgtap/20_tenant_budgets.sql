@@ -156,6 +156,8 @@ SELECT is((t.row(t.id(5))).public_state::text, 'waiting', 'the unblock scanner d
 SELECT is(t.as_role('tb_a', $$SELECT ff.register_worker('wa', 'pool', namespace => 'a') ->> 'result'$$), 'registered', 'a registers in a');
 SELECT is(t.as_role('tb_a', $$SELECT ff.register_worker('wx', 'pool', namespace => 'b') ->> 'result'$$), 'ERROR 42501', 'not in b');
 SELECT is(t.as_role('tb_a', $$SELECT ff.register_worker('wx', 'pool') ->> 'result'$$), 'ERROR 42501', 'nor in default');
+SELECT throws_ok($$SELECT ff.register_worker('wl', 'pool', lanes => array_fill('l'::text, ARRAY[1025]), namespace => 'a')$$, '54000', NULL,
+                 'a registration names at most 1024 lanes');
 SELECT is(t.as_role('tb_b', $$SELECT ff.register_worker('wb', 'pool', capabilities => '{gpu}', namespace => 'b') ->> 'result'$$), 'registered',
           'b registers in b');
 SELECT (SELECT expires_at FROM ff.worker WHERE worker_instance_id = 'wb') AS wb_exp \gset
