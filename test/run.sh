@@ -58,8 +58,8 @@ run_live() {
   return 0
 }
 run_live "live: background workers and stream tails" test/worker/run.sh
-run_live "live: pg_cancel_backend stops long calls" test/worker/cancel.sh
 run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
+run_live "live: pg_cancel_backend stops long calls" test/worker/cancel.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
 
 rm -rf "$logdir"

@@ -170,7 +170,7 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._wake_launcher()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._wake_launcher()$$),
 -- internal functions readers have: whether the caller is an admin, and its namespaces
 ('ff._is_admin()', '', 'R', 'hidden', 'hidden', NULL, 'reached', 'has', $$SELECT ff._is_admin()$$),
-('ff._json_limit()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._json_limit()$$),
+('ff._json_limit()', '', 'A', 'error:39P01', NULL, NULL, NULL, 'ok', $$SELECT ff._json_limit()$$),
 ('ff._namespaces()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT {{ns}} = ANY (coalesce(ff._namespaces(), ARRAY[{{ns}}]))$$),
 -- pure functions of their arguments (ids, partitions, clock): every ff role
 ('ff.budget_partition(uuid)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.budget_partition({{B}})$$),

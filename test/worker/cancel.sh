@@ -10,6 +10,10 @@ pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 qc() { psql -X -q -At -d ff_cancel -c "$1" 2>&1; }
 
+# the script before this one may have stopped the cluster
+as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" status >/dev/null 2>&1 \
+  || as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -w start >/dev/null 2>&1
+
 psql -X -q -c "DROP DATABASE IF EXISTS ff_cancel" -c "CREATE DATABASE ff_cancel" >/dev/null 2>&1
 qc "CREATE EXTENSION ff_engine" >/dev/null
 
