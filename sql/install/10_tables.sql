@@ -111,9 +111,9 @@ CREATE INDEX execution_lease_expiry_idx ON ff.execution (lease_expires_at)
 CREATE INDEX execution_lease_lost_idx ON ff.execution (lane_id, lease_expires_at)
     WHERE lifecycle_phase = 'active'
       AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked');
--- WORKER_LEASES(worker_instance_id).
-CREATE INDEX execution_worker_leases_idx ON ff.execution (current_worker_instance_id)
-    WHERE ownership_state = 'leased';
+-- (The reference's WORKER_LEASES(worker_instance_id) has no index here: no
+-- statement looks leases up by worker instance, and every claim would pay
+-- an index entry for it.)
 -- ATTEMPT_TIMEOUT and EXECUTION_DEADLINE: timer columns set exactly while
 -- the logical index would hold the execution.
 CREATE INDEX execution_attempt_timeout_idx ON ff.execution (attempt_timeout_at)
