@@ -146,6 +146,20 @@ run_batch(ScannerSlot *s, bool *more)
  *		announced events and at least every second.  Errors are contained:
  *		ff.dispatch_completions isolates each event in a subtransaction.
  */
+/* In a PG_CATCH: copy the error out, abort the transaction, log it. */
+static void
+abort_and_log(MemoryContext cxt, const char *activity)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	ereport(LOG, (errmsg("%s failed: %s", activity, edata->message)));
+}
+
 /* Runs one kept plan in its own transaction; its boolean answer, false on error. */
 static bool
 run_dispatch_batch(FFPlan *plan, const char *activity, MemoryContext cxt)
@@ -170,14 +184,7 @@ run_dispatch_batch(FFPlan *plan, const char *activity, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		ereport(LOG, (errmsg("ff_engine %s failed: %s", activity, edata->message)));
+		abort_and_log(cxt, activity);
 		more = false;
 	}
 	PG_END_TRY();
@@ -233,13 +240,7 @@ relay_notifications(MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		ereport(LOG, (errmsg("ff_engine could not send notifications: %s", edata->message)));
+		abort_and_log(cxt, "ff_engine sending notifications");
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(TopMemoryContext);
