@@ -583,6 +583,11 @@ ff_attempt_insert(ExecCore *c, int64 idx, const pg_uuid_t *attempt_id,
 	ff_plan_exec(&plan_attempt_insert, v, n, 0);
 }
 
+/*
+ * The attempt updates reach one row by its key: planned as index lookups
+ * (a generic plan made while ff.attempt was empty scanned the whole table
+ * on every complete, the drain's hottest spot in a profile).
+ */
 static FFPlan plan_attempt_end = {
 	"UPDATE ff.attempt SET attempt_state = $4::ff.attempt_record_state, "
 	"ended_at = $5, failure_reason = COALESCE($6, failure_reason), "
@@ -592,7 +597,8 @@ static FFPlan plan_attempt_end = {
 	"UPDATE ff.attempt t SET attempt_state = v.a4::ff.attempt_record_state, "
 	"ended_at = v.a5, failure_reason = COALESCE(v.a6, t.failure_reason), "
 	"failure_category = COALESCE(v.a7, t.failure_category) FROM %s "
-	"WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3"
+	"WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3",
+	.key_lookups = true
 };
 
 /* End attempt idx in one of the terminal attempt states. */
@@ -618,7 +624,7 @@ ff_attempt_end(ExecCore *c, int64 idx, const char *state, int64 now,
 static FFPlan plan_attempt_suspend = {
 	"UPDATE ff.attempt SET attempt_state = 'suspended', suspended_at = $4, "
 	"suspension_id = $5 WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
-	5, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID}
+	5, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID}, .key_lookups = true
 };
 
 /* Pause attempt idx (delay, wait-children, suspend): it resumes later. */
@@ -642,7 +648,7 @@ static FFPlan plan_attempt_resume = {
 	"lease_id = $5, lease_epoch = $6, worker_id = $7, worker_instance_id = $8, "
 	"suspended_at = NULL, suspension_id = NULL "
 	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
-	8, {INT2OID, UUIDOID, INT4OID, INT8OID, UUIDOID, INT8OID, TEXTOID, TEXTOID}
+	8, {INT2OID, UUIDOID, INT4OID, INT8OID, UUIDOID, INT8OID, TEXTOID, TEXTOID}, .key_lookups = true
 };
 
 /* Continue attempt idx under a new lease (resumed claim, §3.4). */
