@@ -44,13 +44,20 @@ if [ "$bad" -gt 0 ] || [ "$dubious" -gt 0 ]; then
 fi
 
 # run_live <title> <script>: a TAP-printing script sourced against the
-# cluster; its ok / not ok lines are counted, its "# " lines shown
+# cluster; its ok / not ok lines are counted, its "# " lines shown, and its
+# plan line (1..N) must be there and match: a script that stopped early
+# counts as one more failure
 run_live() {
-  local log="$logdir/$(basename "$(dirname "$2")").log" ok bad
+  local log="$logdir/$(echo "$2" | tr / _).log" ok bad plan
   say "$1"
   source "$FF_ROOT/$2" >"$log" 2>&1
   ok=$(grep -cE '^ok [0-9]+' "$log")
   bad=$(grep -cE '^not ok [0-9]+' "$log")
+  plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | tail -1)
+  if [ "$plan" != "$((ok + bad))" ]; then
+    echo "    the plan line says ${plan:-nothing}, $((ok + bad)) tests ran: the script stopped early"
+    bad=$((bad + 1))
+  fi
   passed=$((passed + ok)); failed=$((failed + bad))
   printf '    %d passed, %d failed\n' "$ok" "$bad"
   grep '^# ' "$log" | sed 's/^#/   /'

@@ -79,3 +79,4 @@ cancel_probe "create_executions, 30 batches of 10 000" 2 "SELECT 1" \
   && pass "the cancelled batches wrote nothing" || fail "the cancelled batches wrote nothing"
 
 psql -X -q -c "DROP DATABASE IF EXISTS ff_cancel" >/dev/null 2>&1
+echo "1..$n"
