@@ -87,7 +87,13 @@ SELECT is(ff.set_execution_tags(t.id(9), 'cairn.task_id', 't1', 'a.x', 'y', 'app
 SELECT is(ff.get_execution_tag(t.id(9), 'app.sub.field'), 'z', 'tag readable');
 SELECT is(ff.get_execution_tag(t.id(9), 'nope.x'), NULL, 'missing tag is NULL');
 SELECT is((t.row(t.id(9))).last_mutation_at, 1000000003000::bigint, 'tags bump last_mutation_at');
-SELECT is(ff.set_execution_tags(t.id(3), 'a.x', 'on-terminal')->>'status', 'OK', 'tags allowed on any phase');
+SELECT is(ff.set_execution_tags(t.id(3), 'a.x', 'on-retry')->>'status', 'OK', 'tags allowed on a runnable execution waiting for its retry');
+SELECT ff.create_execution(t.id(41));
+SELECT t.claim(t.id(41));
+SELECT t.complete(t.id(41));
+SELECT is((t.row(t.id(41))).public_state::text, 'completed', 'a terminal execution');
+SELECT is(ff.set_execution_tags(t.id(41), 'a.x', 'on-terminal')->>'status', 'OK', 'tags allowed on a terminal execution too');
+SELECT is(ff.get_execution_tag(t.id(41), 'a.x'), 'on-terminal', 'and stored');
 SELECT is(ff.set_execution_tags(t.id(99), 'a.x', 'y')->>'error', 'execution_not_found', 'tags on a missing execution');
 
 -- 67. describe: no attempt/lease before a claim; attempt but no lease after complete
