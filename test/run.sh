@@ -60,6 +60,7 @@ run_live() {
 run_live "live: background workers and stream tails" test/worker/run.sh
 run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
+run_live "dump and restore: every state through pg_dump / pg_restore" test/live/dump_restore.sh
 
 rm -rf "$logdir"
 stop_cluster

@@ -160,6 +160,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._hmac_sha1_hex(bytea,bytea)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_sha1_hex('k', 'm')$$),
 ('ff._quota_refuses(uuid,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._quota_refuses({{Q}}, 0, {{ns}})$$),
 ('ff._random_secret()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._random_secret()$$),
+-- the restore trigger (issue 27) runs only as a trigger
+('ff._restore_replaces()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._restore_replaces()::text$$),
 ('ff._reconcile_dependencies_of(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._reconcile_dependencies_of({{M2}})$$),
 ('ff._scan_apply(text,text[],bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_apply('delayed', ARRAY[{{W}}], ff.now_ms(), 10)$$),
 ('ff._scan_context(text,text,text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_context('delayed', {{ns}}, NULL, 10)::text$$),
