@@ -6,7 +6,11 @@ MODULE_big = ff_engine
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 # The install script is generated from the ordered pieces in sql/install/.
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+# Released versions' install scripts are frozen in sql/ (DATA); the upgrade
+# script to this version is generated from its hand-written table part and
+# the pieces (sql/upgrade/gen_upgrade.pl).
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--$(EXTVERSION).sql
+DATA = sql/$(EXTENSION)--0.1.0.sql
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9]*.sql)))
@@ -21,7 +25,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(DATA_built): $(INSTALL_PIECES)
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PIECES)
 	cat $^ > $@
+
+sql/$(EXTENSION)--0.1.0--$(EXTVERSION).sql: sql/upgrade/0.1.0--$(EXTVERSION).tables.sql sql/upgrade/gen_upgrade.pl $(INSTALL_PIECES)
+	perl sql/upgrade/gen_upgrade.pl sql/upgrade/0.1.0--$(EXTVERSION).tables.sql $(INSTALL_PIECES) > $@
 
 $(OBJS): $(wildcard src/*.h)

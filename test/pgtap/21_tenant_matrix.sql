@@ -160,6 +160,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._hmac_sha1_hex(bytea,bytea)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_sha1_hex('k', 'm')$$),
 ('ff._quota_refuses(uuid,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._quota_refuses({{Q}}, 0, {{ns}})$$),
 ('ff._random_secret()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._random_secret()$$),
+-- the restore trigger (issue 27) runs only as a trigger
+('ff._restore_replaces()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._restore_replaces()::text$$),
 ('ff._reconcile_dependencies_of(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._reconcile_dependencies_of({{M2}})$$),
 ('ff._scan_apply(text,text[],bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_apply('delayed', ARRAY[{{W}}], ff.now_ms(), 10)$$),
 ('ff._scan_context(text,text,text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_context('delayed', {{ns}}, NULL, 10)::text$$),
@@ -189,6 +191,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.solo_partition(text)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.solo_partition({{lane}})$$),
 -- the completion channel of a namespace: 42501 for one the caller is not bound to
 ('ff.completion_channel(text)', '', 'R', 'reached', 'denied', NULL, NULL, 'ok', $$SELECT ff.completion_channel({{ns}})$$),
+-- metrics (issue 27): a bound caller's exposition names only its own lanes
+('ff.metrics()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT strpos(ff.metrics(), 'lane="' || {{lane}} || '"') > 0$$),
 -- execution reads
 ('ff.read_execution_state(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_state({{W}})$$),
 ('ff.read_execution_info(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_info({{W}})$$),
@@ -396,6 +400,9 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('view:ff.sibling_cancel_status', '', 'R', 'hidden', 'hidden', 'reached', NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.sibling_cancel_status)$$),
 ('view:ff.scanner_status', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT count(*) FROM ff.scanner_status$$),
 ('view:ff.consistency_violations', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT count(*) FROM ff.consistency_violations$$),
+('view:ff.lane_metrics', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.lane_metrics WHERE namespace = {{ns}} AND lane_id = {{lane}})$$),
+('view:ff.dispatcher_status', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT pending FROM ff.dispatcher_status$$),
 ('view:ff.waitpoints', '', 'A', 'reached', NULL, NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.waitpoints WHERE waitpoint_id = {{S_wp}})$$),
 ('view:ff.namespace_bindings', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.namespace_bindings$$),
 ('view:ff.visible_execution', '', '-', NULL, NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.visible_execution$$),

@@ -1,0 +1,67 @@
+-- ff_engine 0.1.0 -> 0.2.0, part 1 (written by hand): the tables, in place.
+-- Part 2 (every function, view, comment and grant of 0.2.0) is generated
+-- from sql/install/ by sql/upgrade/gen_upgrade.pl; see README "Upgrades".
+-- Runs in ALTER EXTENSION's one transaction: all or nothing.
+
+-- Completion events carry their execution's namespace (the channel they are
+-- announced on).  An event whose execution was already purged has no
+-- namespace to take: it was dispatched long ago and counts as 'default'.
+ALTER TABLE ff.completion_event ADD COLUMN namespace text;
+UPDATE ff.completion_event ce SET namespace = e.namespace
+FROM ff.execution e WHERE e.partition = ce.partition AND e.execution_id = ce.execution_id;
+UPDATE ff.completion_event SET namespace = 'default' WHERE namespace IS NULL;
+ALTER TABLE ff.completion_event ALTER COLUMN namespace SET NOT NULL;
+
+-- Budgets and quota policies belong to a namespace or to none; the ones
+-- made under 0.1.0 stay global (NULL), as they behaved.
+ALTER TABLE ff.budget ADD COLUMN namespace text CHECK (namespace <> '');
+ALTER TABLE ff.quota_policy ADD COLUMN namespace text CHECK (namespace <> '');
+
+-- Namespace bindings by role OID (renaming a role keeps them), one row per
+-- role.  Grants naming a role that no longer exists are dropped, with a
+-- notice.
+CREATE TABLE ff.namespace_binding (
+    role        regrole PRIMARY KEY,
+    namespaces  text[] NOT NULL DEFAULT '{}'
+);
+INSERT INTO ff.namespace_binding (role, namespaces)
+SELECT r.oid::regrole, array_agg(g.namespace ORDER BY g.namespace)
+FROM ff.namespace_grant g JOIN pg_catalog.pg_roles r ON r.rolname = g.role_name
+GROUP BY r.oid;
+DO $grants$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT * FROM ff.namespace_grant x
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = x.role_name) LOOP
+        RAISE NOTICE 'ff_engine 0.2.0: dropping the binding of role "%" (it no longer exists) to namespace "%"',
+            g.role_name, g.namespace;
+    END LOOP;
+END $grants$;
+ALTER EXTENSION ff_engine DROP TABLE ff.namespace_grant;
+DROP TABLE ff.namespace_grant;
+SELECT pg_catalog.pg_extension_config_dump('ff.namespace_binding', '');
+
+-- The completion channels' key (channel names are an HMAC of the namespace).
+CREATE TABLE ff.channel_key (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    secret     bytea NOT NULL CHECK (octet_length(secret) >= 32)
+);
+INSERT INTO ff.channel_key (secret) VALUES (ff._random_secret());
+SELECT pg_catalog.pg_extension_config_dump('ff.channel_key', '');
+
+-- What pg_dump carries besides (issue 27).
+SELECT pg_catalog.pg_extension_config_dump('ff.partition_config', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.worker', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.sibling_cancel_stat', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.completion_event', 'event_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.signal_event', 'event_id'), '');
+
+-- Every scanner of 0.2.0 has its state row.
+INSERT INTO ff.scanner_state (scanner) VALUES
+    ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
+    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
+    ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
+    ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
+    ('worker_registry_sweep')
+ON CONFLICT (scanner) DO NOTHING;
