@@ -65,3 +65,7 @@ INSERT INTO ff.scanner_state (scanner) VALUES
     ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
     ('worker_registry_sweep')
 ON CONFLICT (scanner) DO NOTHING;
+
+-- No index for WORKER_LEASES: nothing reads it, and every claim paid an
+-- entry in it (issue 21).
+DROP INDEX ff.execution_worker_leases_idx;
