@@ -31,9 +31,6 @@ ORDER BY purge_after LIMIT 20;
 EXPLAIN (COSTS OFF)
 SELECT execution_id FROM ff.execution WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'blocked_by_route'
 ORDER BY created_at LIMIT 100;
--- WORKER_LEASES(worker_instance_id)
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution WHERE ownership_state = 'leased' AND current_worker_instance_id = 'w1-a';
 -- SUSPENSION_TIMEOUT: open suspensions past their timeout
 EXPLAIN (COSTS OFF)
 SELECT s.execution_id FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id

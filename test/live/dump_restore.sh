@@ -146,3 +146,4 @@ check "the registered worker is still registered" "$(dst "SELECT ff.heartbeat_wo
 rm -f "$dr_dump" "$dr_dump.err"
 psql -X -q -c "DROP DATABASE IF EXISTS ff_dr_src" -c "DROP DATABASE IF EXISTS ff_dr_dst" >/dev/null
 psql -X -q -c "DROP ROLE IF EXISTS dr_tenant" >/dev/null 2>&1
+echo "1..$n"

@@ -138,3 +138,4 @@ fi
 rm -rf "$up_old" "$cat_up" "$cat_fresh"
 psql -X -q -c "DROP DATABASE IF EXISTS ff_up" -c "DROP DATABASE IF EXISTS ff_up_fresh" >/dev/null
 psql -X -q -c "DROP ROLE IF EXISTS up_tenant" >/dev/null 2>&1
+echo "1..$n"
