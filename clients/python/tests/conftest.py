@@ -70,4 +70,5 @@ def wait_until(pred, timeout=10.0, step=0.05):
 
 def sql(query, params=None):
     with psycopg.connect(DSN, autocommit=True) as c:
-        return c.execute(query, params).fetchall()
+        cur = c.execute(query, params)
+        return cur.fetchall() if cur.description else []
