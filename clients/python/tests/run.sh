@@ -9,7 +9,7 @@
 py_root=${FF_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}/clients/python
 py_db=ff_python
 py_log=$(mktemp /tmp/ff_python_pytest.XXXXXX)
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $py_db WITH (FORCE)" -c "CREATE DATABASE $py_db" \
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $py_db WITH (FORCE)" -c "CREATE DATABASE $py_db" \
      -c "ALTER DATABASE $py_db SET ff_engine.enabled = on" >/dev/null
 psql -X -q -d $py_db -c "CREATE EXTENSION ff_engine" -c "SELECT ff._wake_launcher()" >/dev/null
 for _ in $(seq 1 100); do
