@@ -61,6 +61,8 @@ run_live "live: background workers and stream tails" test/worker/run.sh
 run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
 run_live "live: pg_cancel_backend stops long calls" test/worker/cancel.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
+# the Python client and worker runtime (pytest, one TAP line per test)
+run_live "Python client and worker (pytest)" clients/python/tests/run.sh
 
 rm -rf "$logdir"
 stop_cluster
