@@ -5,7 +5,8 @@ import psycopg
 from ff_engine import Client, RetryPolicy
 
 ff = Client(lane="emails")
-with psycopg.connect(os.environ.get("DATABASE_URL", "dbname=app")) as conn:
+# autocommit=True: each `with conn.transaction()` block is then a transaction of its own
+with psycopg.connect(os.environ.get("DATABASE_URL", "dbname=app"), autocommit=True) as conn:
     conn.execute("CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, email text NOT NULL)")
     with conn.transaction():
         order_id = conn.execute("INSERT INTO orders (email) VALUES (%s) RETURNING id",

@@ -14,7 +14,9 @@ FF_DURABLE=1 start_cluster
 psql -X -q -c "CREATE DATABASE bench_py" -c "ALTER DATABASE bench_py SET ff_engine.enabled = on" >/dev/null
 psql -X -q -d bench_py -c "CREATE EXTENSION ff_engine" >/dev/null
 for rep in $(seq 1 "$REPS"); do
-  PYTHONPATH="$FF_ROOT/clients/python" /usr/bin/python3 - "$N" "$CONCURRENCY" "$rep" <<'PY'
+  # from the package's folder: the repository root holds ff_engine.so, which
+  # Python would import as the ff_engine module
+  (cd "$FF_ROOT/clients/python" && /usr/bin/python3 - "$N" "$CONCURRENCY" "$rep" <<'PY'
 import sys, time, psycopg, os
 from ff_engine import Client, Worker
 n, conc, rep = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -36,5 +38,6 @@ w.stop(timeout=1)
 print("python drain rep %s: %d jobs in %.2f s = %.0f jobs/s (concurrency %d; %s)"
       % (rep, n, dt, n / dt, conc, {k: v for k, v in w.stats().items() if v}))
 PY
+  )
 done
 stop_cluster

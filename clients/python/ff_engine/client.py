@@ -367,7 +367,8 @@ class Client:
             conn = conn.connection
         if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             raise ArgumentError("wait_for_result needs a connection outside a transaction "
-                                "(a notification arrives only between transactions)")
+                                "(a notification arrives only between transactions): commit first, "
+                                "or use autocommit=True with conn.transaction() blocks")
         deadline = time.monotonic() + tmo
         was_autocommit = conn.autocommit
         conn.autocommit = True
