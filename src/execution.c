@@ -422,14 +422,41 @@ ff_complete_execution(PG_FUNCTION_ARGS)
 }
 
 /*
+ * category_retryable
+ *		Decision (a reference defect, spec §3.9 and Appendix B #10: the
+ *		reference ignores the category): a failure of category "permanent"
+ *		is never retried, and a retry_policy naming retryable_categories
+ *		(an array of strings) retries only those.
+ */
+static bool
+category_retryable(JsonbContainer *rp, const char *category)
+{
+	JsonbValue	buf,
+			   *list = ff_jsonb_get(rp, "retryable_categories", &buf);
+	JsonbValue	want;
+
+	if (category != NULL && strcmp(category, "permanent") == 0)
+		return false;
+	if (list == NULL || list->type != jbvBinary || !JsonContainerIsArray(list->val.binary.data))
+		return true;
+	if (category == NULL)
+		return false;
+	want.type = jbvString;
+	want.val.string.val = (char *) category;
+	want.val.string.len = strlen(category);
+	return findJsonbValueFromContainer(list->val.binary.data, JB_FARRAY, &want) != NULL;
+}
+
+/*
  * retry_delay_ms
  *		The retry decision of §3.9 from the stored policy's retry_policy.
  *		Returns -1 for "no retry".  Decision: a retry_policy object uses the
  *		SDK's defaults for missing fields (max_retries 3, exponential
- *		1000 ms x 2 capped at 60000); no retry_policy means no retry.
+ *		1000 ms x 2 capped at 60000); no retry_policy means no retry; the
+ *		failure's category may rule a retry out (category_retryable).
  */
 static int64
-retry_delay_ms(Jsonb *policy, int64 retry_count)
+retry_delay_ms(Jsonb *policy, int64 retry_count, const char *category)
 {
 	JsonbContainer *rp,
 			   *bo;
@@ -445,7 +472,7 @@ retry_delay_ms(Jsonb *policy, int64 retry_count)
 		(rp = ff_jsonb_get_object(&policy->root, "retry_policy")) == NULL)
 		return -1;
 	ff_jsonb_get_number(rp, "max_retries", &max_retries);
-	if ((double) retry_count >= max_retries)
+	if ((double) retry_count >= max_retries || !category_retryable(rp, category))
 		return -1;
 	bo = ff_jsonb_get_object(rp, "backoff");
 	type = bo ? ff_jsonb_get_string(bo, "type") : NULL;
@@ -489,7 +516,7 @@ ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char 
 
 	if (ff_lease_lock_and_validate(id, f, source, now, &c, r))
 	{
-		int64		backoff = retry_delay_ms(ff_execution_policy(&c), c.retry_count);
+		int64		backoff = retry_delay_ms(ff_execution_policy(&c), c.retry_count, category);
 		int64		idx = c.current_attempt_index;
 
 		ff_attempt_end(&c, idx, "ended_failure", now, reason ? reason : "", category);

@@ -181,6 +181,26 @@ SELECT is(ff.renew_lease(t.id(1), 0, l.current_attempt_id, l.current_lease_id, 1
 SELECT is(ff.change_priority(t.id(1), 5)->>'error', 'execution_not_eligible', 'I6: no re-prioritising a terminal execution');
 SELECT is((t.row(t.id(1))).lifecycle_phase, 'terminal', 'I6: still terminal');
 
+-- the failure's category (a reference defect: it ignores it): permanent is
+-- never retried, and retryable_categories limits retries to those named
+CREATE FUNCTION t.fail_as(id text, category text) RETURNS text LANGUAGE sql AS $$
+    SELECT ff.fail_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, 'x', category) ->> 'result'
+    FROM t.row(id) e
+$$;
+SELECT ff.create_execution(t.id(90), policy_json => '{"retry_policy": {"max_retries": 3}}');
+SELECT t.claim(t.id(90));
+SELECT is(t.fail_as(t.id(90), 'permanent'), 'terminal_failed', 'a permanent failure is not retried, retries left or not');
+SELECT is((t.row(t.id(90))).retry_count, 0, 'no retry counted');
+SELECT ff.create_execution(t.id(91), policy_json => '{"retry_policy": {"max_retries": 3, "retryable_categories": ["timeout"]}}');
+SELECT t.claim(t.id(91));
+SELECT is(t.fail_as(t.id(91), 'timeout'), 'retry_scheduled', 'a category named in retryable_categories is retried');
+SELECT ff.create_execution(t.id(92), policy_json => '{"retry_policy": {"max_retries": 3, "retryable_categories": ["timeout"]}}');
+SELECT t.claim(t.id(92));
+SELECT is(t.fail_as(t.id(92), 'transient'), 'terminal_failed', 'one not named is not');
+SELECT ff.create_execution(t.id(93), policy_json => '{"retry_policy": {"max_retries": 3}}');
+SELECT t.claim(t.id(93));
+SELECT is(t.fail_as(t.id(93), 'transient'), 'retry_scheduled', 'without retryable_categories any other category is retried');
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
