@@ -77,7 +77,7 @@ if (mode === 'drain') {
   await q(`TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant`);
   const started = [];
   const w = new Worker({ connection: conn, lanes: ['lat'], concurrency: C, logger: quiet, handleSignals: false, pollIntervalMs: 1000,
-    handlers: { noop: async (job) => { if (job.input !== 'w') started.push([job.id, performance.timeOrigin + performance.now()]); } } });
+    handlers: { noop: async (job) => { if (String(job.payload) !== 'w') started.push([job.id, performance.timeOrigin + performance.now()]); } } });
   await w.start();
   const p = fork(fileURLToPath(import.meta.url), ['produce'], { env: process.env });
   await new Promise((r) => p.on('exit', r));

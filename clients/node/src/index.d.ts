@@ -162,6 +162,8 @@ export interface WorkerOptions {
   /** take over executions whose worker died (default true) */
   reclaim?: boolean;
   capabilities?: string[];
+  /** namespaces whose completion channel is listened to from the start (cancellations); default ['default'] */
+  namespaces?: string[];
   workerId?: string;
   instanceId?: string;
   shutdownTimeoutMs?: number;

@@ -30,7 +30,7 @@ const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const WORKER_KEYS = ['pool', 'connection', 'lanes', 'handlers', 'concurrency', 'leaseTtlMs', 'pollIntervalMs', 'reclaim',
-  'capabilities', 'workerId', 'instanceId', 'shutdownTimeoutMs', 'handleSignals', 'logger', 'poolSize', 'attemptTimeoutMs'];
+  'capabilities', 'namespaces', 'workerId', 'instanceId', 'shutdownTimeoutMs', 'handleSignals', 'logger', 'poolSize', 'attemptTimeoutMs'];
 
 /**
  * One claimed execution, as its handler sees it.  The fence (lease id,
@@ -169,6 +169,7 @@ export class Worker extends EventEmitter {
     this.workerId = checkString(o.workerId ?? 'ff-node', 'workerId', { min: 1, max: 256, pattern: /^\S+$/, hint: 'no whitespace' });
     this.instanceId = checkString(o.instanceId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, 'instanceId', { min: 1, max: 256, pattern: /^\S+$/, hint: 'no whitespace' });
     this.handleSignals = o.handleSignals ?? true;
+    this.namespaces = (o.namespaces ?? ['default']).map((n, i) => checkString(n, `namespaces[${i}]`, { min: 1, max: 256 }));
     this.log = o.logger ?? jsonLogger();
     this.handlers = new Map();
     for (const [kind, fn] of Object.entries(o.handlers ?? {})) this.register(kind, fn);
@@ -224,6 +225,13 @@ export class Worker extends EventEmitter {
     this.channels = new Map();           // channel -> 'lane' | namespace (completions)
     if (this.ownPool || this.pool.listenerCount('error') === 0) this.pool.on('error', (e) => this._count('error', { error: e, where: 'pool' }));
     this.isAdmin = (await this._rows('SELECT ff._is_admin() AS a'))[0].a === true;
+    // the completion channels are listened to from the start (a cancel right
+    // after the first claim must not slip by); other namespaces as met
+    for (const ns of this.namespaces) {
+      try {
+        this.channels.set((await this._rows('SELECT ff.completion_channel($1) AS ch', [ns]))[0].ch, ns);
+      } catch (e) { this.log.debug('no completion channel', { worker: this.instanceId, namespace: ns, error: e.message }); }
+    }
     await this._connectListener();
     this.renewTimer = setInterval(() => this._renewTick(), Math.max(20, Math.floor(this.leaseTtlMs / 6)));
     this.claimDone = this._claimLoop();
@@ -302,6 +310,9 @@ export class Worker extends EventEmitter {
   async _claimLoop() {
     let failures = 0;
     while (!this.stopping) {
+      // let every release of the same completed batch land first: one claim
+      // of many slots, not many claims of one
+      await new Promise((r) => setImmediate(r));
       const free = this.concurrency - this.running.size;
       if (free <= 0) { this.wakePending = false; await this._waitWake(this.pollIntervalMs); continue; }
       this.wakePending = false;
@@ -404,7 +415,11 @@ export class Worker extends EventEmitter {
     try { bytes = encodePayload(value); } catch (e) { return this._fail(job, new Permanent(`result not serialisable: ${e.message}`), ms); }
     return new Promise((resolve) => {
       this.completeQueue.push({ job, bytes, ms, resolve });
-      this._flushCompletes();
+      // handlers finishing in the same turn share one complete_executions
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => { this.flushScheduled = false; this._flushCompletes(); });
+      }
     });
   }
   _flushCompletes() {
