@@ -31,6 +31,9 @@ ensure_deps() {
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
   done
+  # the Node client's tests (clients/node) need node and npm: Debian's packages when absent
+  command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
   if [ -n "$missing" ]; then
     say "installing:$missing"
     as_root apt-get update -qq

@@ -1,0 +1,596 @@
+// The ff_engine worker runtime: claims executions of its lanes, runs the
+// handler registered for each execution's kind, renews leases, finishes
+// every execution under the fence of its own claim, and hands unfinished
+// work back on shutdown.
+//
+// Connections (one pg Pool): one held connection LISTENs for the whole
+// worker (the lanes' wake-up channels and the namespaces' completion
+// channels), one held connection renews leases, and the rest claim,
+// complete and serve the handlers' helpers.
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { FfError, Permanent, argError, wrapDbError } from './errors.js';
+import { encodePayload, decodePayload, checkLane, checkString, checkInt, checkUuid } from './client.js';
+
+const LOST = new Set(['lease_expired', 'lease_revoked', 'stale_lease', 'execution_not_active']);
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** A logger writing one JSON object per line to stderr, at `level` and above. */
+export function jsonLogger(level = 'info', stream = process.stderr) {
+  const min = LEVELS[level] ?? 20;
+  const out = (lvl) => (msg, fields) => {
+    if (LEVELS[lvl] < min) return;
+    stream.write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + '\n');
+  };
+  return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error') };
+}
+const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const WORKER_KEYS = ['pool', 'connection', 'lanes', 'handlers', 'concurrency', 'leaseTtlMs', 'pollIntervalMs', 'reclaim',
+  'capabilities', 'namespaces', 'workerId', 'instanceId', 'shutdownTimeoutMs', 'handleSignals', 'logger', 'poolSize', 'attemptTimeoutMs'];
+
+/**
+ * One claimed execution, as its handler sees it.  The fence (lease id,
+ * epoch, attempt id) stays inside: every helper presents it for you.
+ */
+export class Job {
+  #w; #fence;
+  constructor(worker, row) {
+    const c = row.claim;
+    this.#w = worker;
+    this.#fence = { leaseId: c.lease_id, epoch: c.lease_epoch, attemptId: c.attempt_id };
+    this.id = c.execution_id;
+    this.kind = row.execution_kind ?? '';
+    this.namespace = row.namespace ?? 'default';
+    this.lane = row.lane;
+    this.attempt = c.attempt_index;
+    this.attemptType = c.attempt_type;   // initial, retry, reclaim, resumed, replay
+    this.resumed = c.attempt_type === 'resumed';
+    this.payload = row.input_payload ?? null;
+    this.leaseExpiresAt = 0;             // local clock, set by the worker
+    this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
+    this.lost = null;                    // why the lease was lost
+    this.controller = new AbortController();
+    /** Aborted the moment the lease is lost, revoked or the execution cancelled (reason: the cause). */
+    this.signal = this.controller.signal;
+  }
+  /** The input: parsed JSON when it is JSON, else the bytes; null when none. */
+  get input() { return decodePayload(this.payload); }
+  get fence() { return this.#fence; }
+
+  async #call(sql, args, what) {
+    if (this.lost) throw new FfError(`${what}: the lease is lost (${this.lost})`, { code: this.lost });
+    const env = await this.#w._query(sql, args);
+    if (env && env.ok === false) {
+      if (LOST.has(env.error) || env.error === 'stale_owner_cannot_append') this.#w._lose(this, env.error === 'stale_owner_cannot_append' ? 'stale_lease' : env.error);
+      throw new FfError(`${what}: ${env.error}${env.detail ? ` (${env.detail})` : ''}`, { code: env.error, envelope: env });
+    }
+    return env;
+  }
+
+  /** Records progress (0..100) and a message. */
+  async progress(pct, message = null) {
+    checkInt(pct, 'pct', { max: 100 });
+    if (message !== null) checkString(message, 'message', { max: 4096 });
+    const f = this.#fence;
+    return this.#call('SELECT ff.update_progress($1, $2, $3, $4, $5) AS r', [this.id, f.leaseId, f.epoch, pct, message], 'update_progress');
+  }
+
+  /**
+   * Appends one frame to the attempt's output stream (readers follow it with
+   * ff.tail_attempt_stream). data: a string (text) or bytes or JSON.
+   * options: {mode: 'durable' | 'summary' | 'best_effort', ttlMs}.
+   */
+  async appendFrame(frameType, data, { mode = 'durable', ttlMs = 0 } = {}) {
+    checkString(frameType, 'frameType', { min: 1, max: 256 });
+    if (!['durable', 'summary', 'best_effort'].includes(mode)) throw argError('mode: expected durable, summary or best_effort');
+    checkInt(ttlMs, 'ttlMs');
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : encodePayload(data) ?? Buffer.alloc(0);
+    const f = this.#fence;
+    return this.#call(`SELECT ff.append_frame($1, $2, $3, $4, $5, $6, attempt_id => $7, stream_mode => $8, ttl_ms => $9) AS r`,
+      [this.id, this.attempt, f.leaseId, f.epoch, frameType, bytes, f.attemptId, mode, ttlMs], 'append_frame');
+  }
+
+  /**
+   * Parks the execution for ms: the lease is given up and the handler runs
+   * again (job.resumed true, same attempt) once the delay has passed.
+   * Return from the handler after it.
+   */
+  async delay(ms) {
+    checkInt(ms, 'ms');
+    const f = this.#fence;
+    const env = await this.#call('SELECT ff.delay_execution($1, $2, $3, $4, ff.now_ms() + $5) AS r',
+      [this.id, f.leaseId, f.epoch, f.attemptId, ms], 'delay_execution');
+    this.settled = 'delayed';
+    this.#w._settled(this);
+    return env;
+  }
+
+  /**
+   * Suspends until a signal arrives (or the timeout): the lease is given up
+   * and the handler runs again (job.resumed true; job.signals() tells what
+   * woke it). Returns {waitpointId, token} — hand the token to whoever will
+   * signal (client deliverSignal) — or, when signals buffered earlier already
+   * satisfy the condition, {alreadySatisfied: true} with the lease kept.
+   * options: {key, signals: names ([] = any), timeoutMs, onTimeout: fail |
+   * cancel | expire | auto_resume, waitpointId}.
+   */
+  async suspend({ key = 'signal', signals = [], timeoutMs, onTimeout = 'fail', waitpointId = randomUUID(), reason = 'waiting_for_signal' } = {}) {
+    checkString(key, 'key', { min: 1, max: 256 });
+    if (!Array.isArray(signals)) throw argError('signals: expected an array of signal names');
+    signals.forEach((s, i) => checkString(s, `signals[${i}]`, { min: 1, max: 256 }));
+    if (timeoutMs !== undefined) checkInt(timeoutMs, 'timeoutMs', { min: 1 });
+    if (!['fail', 'cancel', 'expire', 'auto_resume', 'auto_resume_with_timeout_signal', 'escalate'].includes(onTimeout)) throw argError(`onTimeout: unknown behaviour ${onTimeout}`);
+    checkUuid(waitpointId, 'waitpointId');
+    const f = this.#fence;
+    const env = await this.#call(`SELECT ff.suspend_execution($1, $2, $3, $4, $5, gen_random_uuid(), $6, $7, $8, $9::jsonb,
+                                        timeout_at => ff.now_ms() + $10::bigint, timeout_behavior => $11) AS r`,
+      [this.id, this.attempt, f.leaseId, f.epoch, f.attemptId, waitpointId, key, reason,
+        JSON.stringify({ required_signal_names: signals }), timeoutMs ?? null, onTimeout], 'suspend_execution');
+    if (env.status === 'ALREADY_SATISFIED') return { alreadySatisfied: true, waitpointId };
+    this.settled = 'suspended';
+    this.#w._settled(this);
+    return { alreadySatisfied: false, waitpointId: env.waitpoint_id, token: env.waitpoint_token };
+  }
+
+  /** The signals that resumed this attempt's last suspension: [{name, value, payload, ...}]. */
+  async signals() {
+    const res = await this.#w._rows('SELECT * FROM ff.observe_signals($1, $2)', [this.id, this.attempt]);
+    return res.map((s) => ({ signalId: s.signal_id, name: s.signal_name, value: decodePayload(s.payload), payload: s.payload,
+      category: s.signal_category, sourceType: s.source_type, sourceIdentity: s.source_identity, acceptedAt: Number(s.accepted_at) }));
+  }
+}
+
+/**
+ * The worker.  Events (counters): 'claimed', 'started', 'completed',
+ * 'failed' (terminal), 'retried', 'lease_lost', 'refused' (a finishing call
+ * the fence refused), 'handed_back', 'error' only when listened to
+ * (otherwise logged), 'stopped'.  worker.counters holds their counts.
+ */
+export class Worker extends EventEmitter {
+  constructor(options = {}) {
+    super();
+    for (const k of Object.keys(options)) if (!WORKER_KEYS.includes(k)) throw argError(`Worker: unknown option "${k}" (known: ${WORKER_KEYS.join(', ')})`);
+    const o = options;
+    if (!o.pool && !o.connection) throw argError('Worker: give pool (a pg Pool) or connection (a connection string or pg config)');
+    this.lanes = (o.lanes ?? ['default']).map((l, i) => checkLane(l, `lanes[${i}]`));
+    if (this.lanes.length === 0) throw argError('lanes: expected at least one lane');
+    this.concurrency = checkInt(o.concurrency ?? 10, 'concurrency', { min: 1, max: 1000 });
+    this.leaseTtlMs = checkInt(o.leaseTtlMs ?? 30000, 'leaseTtlMs', { min: 100 });
+    this.pollIntervalMs = checkInt(o.pollIntervalMs ?? 2000, 'pollIntervalMs', { min: 10 });
+    this.shutdownTimeoutMs = checkInt(o.shutdownTimeoutMs ?? 10000, 'shutdownTimeoutMs');
+    this.attemptTimeoutMs = o.attemptTimeoutMs === undefined ? null : checkInt(o.attemptTimeoutMs, 'attemptTimeoutMs', { min: 1 });
+    this.reclaim = o.reclaim ?? true;
+    this.capabilities = o.capabilities ?? [];
+    if (!Array.isArray(this.capabilities)) throw argError('capabilities: expected an array of strings');
+    this.workerId = checkString(o.workerId ?? 'ff-node', 'workerId', { min: 1, max: 256, pattern: /^\S+$/, hint: 'no whitespace' });
+    this.instanceId = checkString(o.instanceId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, 'instanceId', { min: 1, max: 256, pattern: /^\S+$/, hint: 'no whitespace' });
+    this.handleSignals = o.handleSignals ?? true;
+    this.namespaces = (o.namespaces ?? ['default']).map((n, i) => checkString(n, `namespaces[${i}]`, { min: 1, max: 256 }));
+    this.log = o.logger ?? jsonLogger();
+    this.handlers = new Map();
+    for (const [kind, fn] of Object.entries(o.handlers ?? {})) this.register(kind, fn);
+    if (o.pool) { this.pool = o.pool; this.ownPool = false; } else {
+      const cfg = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection };
+      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 2 });
+      this.ownPool = true;
+    }
+    this.counters = { claimed: 0, started: 0, completed: 0, failed: 0, retried: 0, lease_lost: 0, refused: 0, handed_back: 0, errors: 0 };
+    this.running = new Map();          // execution id -> Job
+    this.completeQueue = [];           // [{job, bytes, resolve}]
+    this.completing = 0;
+    this.state = 'new';
+  }
+
+  /** Registers the handler of an execution kind ('*' for every kind without one). */
+  register(kind, fn) {
+    checkString(kind, 'kind', { max: 256 });
+    if (typeof fn !== 'function') throw argError(`handler for kind "${kind}": expected a function`);
+    this.handlers.set(kind, fn);
+    return this;
+  }
+
+  _count(event, fields, level = 'debug', msg = event) {
+    if (event in this.counters) this.counters[event]++;
+    if (event === 'error') {
+      if (this.listenerCount('error') > 0) this.emit('error', fields.error);
+      this.log.error(msg, { worker: this.instanceId, ...fields, error: String(fields.error?.message ?? fields.error) });
+      return;
+    }
+    this.emit(event, fields);
+    this.log[level](msg, { event, worker: this.instanceId, ...fields });
+  }
+
+  async _query(sql, args) {
+    try {
+      const res = await this.pool.query(sql, args);
+      return res.rows[0]?.r;
+    } catch (e) { throw wrapDbError(e); }
+  }
+  async _rows(sql, args) {
+    try { return (await this.pool.query(sql, args)).rows; } catch (e) { throw wrapDbError(e); }
+  }
+
+  /** Starts claiming; resolves once the worker listens. */
+  async start() {
+    if (this.state !== 'new') throw new FfError('the worker was started already', { code: 'invalid_state' });
+    this.state = 'running';
+    this.stopping = false;
+    this.wakePending = true;
+    this.waiter = null;
+    this.nextLane = 0;
+    this.channels = new Map();           // channel -> 'lane' | namespace (completions)
+    if (this.ownPool || this.pool.listenerCount('error') === 0) this.pool.on('error', (e) => this._count('error', { error: e, where: 'pool' }));
+    this.isAdmin = (await this._rows('SELECT ff._is_admin() AS a'))[0].a === true;
+    // the completion channels are listened to from the start (a cancel right
+    // after the first claim must not slip by); other namespaces as met
+    for (const ns of this.namespaces) {
+      try {
+        this.channels.set((await this._rows('SELECT ff.completion_channel($1) AS ch', [ns]))[0].ch, ns);
+      } catch (e) { this.log.debug('no completion channel', { worker: this.instanceId, namespace: ns, error: e.message }); }
+    }
+    await this._connectListener();
+    this.renewTimer = setInterval(() => this._renewTick(), Math.max(20, Math.floor(this.leaseTtlMs / 6)));
+    this.claimDone = this._claimLoop();
+    if (this.handleSignals) {
+      this._onSignal = (sig) => {
+        this.log.info('signal received, stopping', { worker: this.instanceId, signal: sig });
+        this.stop().catch((e) => this._count('error', { error: e, where: 'stop' }));
+      };
+      process.once('SIGTERM', this._onSignal);
+      process.once('SIGINT', this._onSignal);
+    }
+    this.log.info('worker started', { event: 'started', worker: this.instanceId, lanes: this.lanes, concurrency: this.concurrency });
+    return this;
+  }
+
+  // The listening connection: the lanes' channels wake the claim loop, the
+  // namespaces' completion channels tell a running handler its execution
+  // was cancelled.  Reconnects after a loss; polling covers the gap.
+  async _connectListener() {
+    try {
+      const c = await this.pool.connect();
+      this.listener = c;
+      c.on('notification', (m) => this._onNotification(m));
+      c.on('error', (e) => {
+        this._count('error', { error: e, where: 'listener' });
+        if (this.listener === c) { this.listener = null; c.release(true); }
+        if (!this.stopping) setTimeout(() => this._connectListener(), this.pollIntervalMs);
+      });
+      for (const lane of this.lanes) {
+        const ch = (await c.query('SELECT ff.lane_channel($1) AS ch', [lane])).rows[0].ch;
+        this.channels.set(ch, 'lane');
+        await c.query(`LISTEN ${quoteIdent(ch)}`);
+      }
+      for (const [ch, kind] of this.channels) if (kind !== 'lane') await c.query(`LISTEN ${quoteIdent(ch)}`);
+    } catch (e) {
+      this._count('error', { error: e, where: 'listen' });
+      if (!this.stopping) setTimeout(() => this._connectListener(), this.pollIntervalMs);
+    }
+  }
+
+  // Learns a namespace's completion channel the first time one of its jobs runs.
+  async _watchNamespace(ns) {
+    if ([...this.channels.values()].includes(ns) || this.watching?.has(ns)) return;
+    (this.watching ??= new Set()).add(ns);
+    try {
+      const ch = (await this.pool.query('SELECT ff.completion_channel($1) AS ch', [ns])).rows[0].ch;
+      this.channels.set(ch, ns);
+      if (this.listener) await this.listener.query(`LISTEN ${quoteIdent(ch)}`);
+    } catch (e) {
+      this.log.debug('no completion channel: cancellations are seen at renewal', { worker: this.instanceId, namespace: ns, error: e.message });
+    }
+  }
+
+  _onNotification(m) {
+    const kind = this.channels.get(m.channel);
+    if (kind === 'lane') { this._wake(); return; }
+    if (kind === undefined) return;
+    let p;
+    try { p = JSON.parse(m.payload); } catch { return; }
+    const job = this.running.get(p.execution_id);
+    if (job && p.outcome === 'cancelled' && !job.settled) this._lose(job, 'cancelled');
+  }
+
+  _wake() {
+    this.wakePending = true;
+    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
+  }
+  _waitWake(ms) {
+    if (this.wakePending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.waiter = null; resolve(); }, ms);
+      this.waiter = () => { clearTimeout(t); resolve(); };
+    });
+  }
+
+  async _claimLoop() {
+    let failures = 0;
+    while (!this.stopping) {
+      // let every release of the same completed batch land first: one claim
+      // of many slots, not many claims of one
+      await new Promise((r) => setImmediate(r));
+      const free = this.concurrency - this.running.size;
+      if (free <= 0) { this.wakePending = false; await this._waitWake(this.pollIntervalMs); continue; }
+      this.wakePending = false;
+      let got = 0;
+      try {
+        for (let i = 0; i < this.lanes.length && got < free && !this.stopping; i++) {
+          const lane = this.lanes[(this.nextLane + i) % this.lanes.length];
+          got += await this._claim(lane, free - got);
+        }
+        this.nextLane = (this.nextLane + 1) % this.lanes.length;
+        failures = 0;
+      } catch (e) {
+        failures++;
+        this._count('error', { error: e, where: 'claim' });
+        await sleep(Math.min(this.pollIntervalMs, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      if (got === 0) await this._waitWake(this.pollIntervalMs);
+    }
+  }
+
+  // One claim_next of up to n.  The claim envelope carries neither the
+  // execution's kind nor its namespace, so a second statement reads them:
+  // not a join in the claim's statement, whose snapshot predates claim_next's
+  // own (an execution committed in between is claimed but not seen there).
+  async _claim(lane, n) {
+    const sent = Date.now();
+    const res = await this.pool.query('SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)',
+      [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, Math.min(n, 1000), this.attemptTimeoutMs, this.reclaim]);
+    const rows = res.rows.filter((r) => r.claim.ok !== false);
+    if (rows.length && !(this.handlers.size === 1 && this.handlers.has('*'))) {
+      try {
+        const info = await this.pool.query('SELECT ff.read_execution_info(u.id) AS r FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) ORDER BY u.ord',
+          [rows.map((r) => r.claim.execution_id)]);
+        info.rows.forEach((x, i) => { rows[i].execution_kind = x.r.execution_kind; rows[i].namespace = x.r.namespace; });
+      } catch (e) {
+        // the claims stand: their handlers still run ('*'), or they fail as unknown kinds
+        this._count('error', { error: wrapDbError(e), where: 'claim kinds' });
+      }
+    }
+    for (const row of rows) {
+      row.lane = lane;
+      const job = new Job(this, row);
+      job.leaseExpiresAt = sent + this.leaseTtlMs;
+      job.renewAt = sent + Math.floor(this.leaseTtlMs / 3);
+      this.running.set(job.id, job);
+      this._count('claimed', { executionId: job.id, kind: job.kind, attemptType: job.attemptType, lane });
+      this._run(job);
+    }
+    return rows.length;
+  }
+
+  async _run(job) {
+    if (job.namespace) this._watchNamespace(job.namespace);
+    const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
+    const t0 = Date.now();
+    let value, error = null;
+    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`, { category: 'no_handler' });
+    else {
+      this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType });
+      try { value = await handler(job); } catch (e) { error = e ?? new Error('handler threw a nullish value'); }
+    }
+    try {
+      if (job.settled) return;        // delayed, suspended or handed back: nothing to finish
+      if (error) await this._fail(job, error, Date.now() - t0);
+      else await this._complete(job, value, Date.now() - t0);
+    } catch (e) {
+      this._count('error', { error: e, where: 'finish', executionId: job.id });
+    } finally {
+      this._release(job);
+    }
+  }
+
+  _release(job) {
+    if (this.running.get(job.id) === job) this.running.delete(job.id);
+    this._wake();
+    if (this.running.size === 0 && this.idleWaiter) this.idleWaiter();
+  }
+  _settled(job) {
+    this.log.debug(job.settled, { event: job.settled, worker: this.instanceId, executionId: job.id });
+  }
+
+  // Lost: aborted at once; whatever the handler still writes, the fence refuses.
+  _lose(job, reason) {
+    if (job.lost || job.settled) return;
+    job.lost = reason;
+    this._count('lease_lost', { executionId: job.id, reason }, 'warn', 'lease lost');
+    job.controller.abort(new FfError(`lease lost: ${reason}`, { code: reason }));
+  }
+
+  _refused(job, env, what) {
+    if (LOST.has(env.error)) this._lose(job, env.error);
+    this._count('refused', { executionId: job.id, call: what, error: env.error }, 'warn', `${what} refused`);
+  }
+
+  // Completions are batched: what accumulates while a batch is in flight
+  // goes in the next complete_executions (up to 2 in flight).
+  _complete(job, value, ms) {
+    let bytes;
+    try { bytes = encodePayload(value); } catch (e) { return this._fail(job, new Permanent(`result not serialisable: ${e.message}`), ms); }
+    return new Promise((resolve) => {
+      this.completeQueue.push({ job, bytes, ms, resolve });
+      // handlers finishing in the same turn share one complete_executions
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => { this.flushScheduled = false; this._flushCompletes(); });
+      }
+    });
+  }
+  _flushCompletes() {
+    while (this.completeQueue.length && this.completing < 2) {
+      const batch = this.completeQueue.splice(0, 1000);
+      this.completing++;
+      this._completeBatch(batch).finally(() => { this.completing--; this._flushCompletes(); });
+    }
+  }
+  async _completeBatch(batch) {
+    try {
+      const f = batch.map((b) => b.job.fence);
+      const env = await this._query('SELECT ff.complete_executions($1, $2, $3, $4, $5) AS r',
+        [batch.map((b) => b.job.id), f.map((x) => x.leaseId), f.map((x) => x.epoch), f.map((x) => x.attemptId), batch.map((b) => b.bytes)]);
+      batch.forEach((b, i) => {
+        const r = env.results[i];
+        if (r.ok) this._count('completed', { executionId: b.job.id, kind: b.job.kind, durationMs: b.ms });
+        else this._refused(b.job, r, 'complete_execution');
+      });
+    } catch (e) {
+      this._count('error', { error: e, where: 'complete', executionIds: batch.map((b) => b.job.id) });
+    } finally {
+      batch.forEach((b) => b.resolve());
+    }
+  }
+
+  // A thrown error fails the attempt: retried as the execution's policy
+  // allows, unless it is Permanent.  The engine retries whatever the
+  // category (it ignores failure_category), so for a permanent failure the
+  // retry it scheduled is cancelled in the same transaction: the execution
+  // ends cancelled, the failure kept on its attempt and in the reason.
+  async _fail(job, error, ms) {
+    const permanent = error instanceof Permanent;
+    const category = String(error.category ?? (permanent ? 'permanent' : 'transient')).slice(0, 256);
+    const reason = String(error.message ?? error).slice(0, 4000) || error.name || 'error';
+    const f = job.fence;
+    let conn;
+    try {
+      conn = await this.pool.connect();
+      await conn.query('BEGIN');
+      let env = (await conn.query('SELECT ff.fail_execution($1, $2, $3, $4, $5, $6) AS r', [job.id, f.leaseId, f.epoch, f.attemptId, reason, category])).rows[0].r;
+      let cancelled = false;
+      if (permanent && env.ok && env.result === 'retry_scheduled') {
+        await conn.query('SAVEPOINT ff_permanent');
+        try {
+          const c = (await conn.query("SELECT ff.cancel_execution($1, $2, 'worker_permanent_failure') AS r", [job.id, `permanent failure: ${reason}`.slice(0, 4096)])).rows[0].r;
+          cancelled = c.ok === true;
+          await conn.query('RELEASE SAVEPOINT ff_permanent');
+        } catch (e) {
+          await conn.query('ROLLBACK TO SAVEPOINT ff_permanent');
+          this.log.warn('cannot stop the retry of a permanent failure (the role may not cancel)', { worker: this.instanceId, executionId: job.id, error: e.message });
+        }
+      }
+      await conn.query('COMMIT');
+      if (!env.ok) { this._refused(job, env, 'fail_execution'); return; }
+      const fields = { executionId: job.id, kind: job.kind, reason, category, permanent, durationMs: ms };
+      if (env.result === 'retry_scheduled' && !cancelled) this._count('retried', { ...fields, delayUntil: env.delay_until }, 'warn', 'attempt failed, retry scheduled');
+      else this._count('failed', { ...fields, cancelled }, 'error', 'execution failed');
+    } catch (e) {
+      if (conn) await conn.query('ROLLBACK').catch(() => {});
+      this._count('error', { error: e, where: 'fail', executionId: job.id });
+    } finally {
+      if (conn) conn.release();
+    }
+  }
+
+  // Lease renewal at a third of the TTL, every due lease in one statement on
+  // a connection of its own; a lease whose local deadline passes with no
+  // renewal is given up at once (its writes would be refused anyway).
+  async _renewTick() {
+    if (this.renewing) return;
+    const now = Date.now();
+    const due = [];
+    for (const job of this.running.values()) {
+      if (job.lost || job.settled) continue;
+      if (now >= job.leaseExpiresAt) { this._lose(job, 'lease_expired'); continue; }
+      if (now >= job.renewAt) due.push(job);
+    }
+    if (!due.length) return;
+    this.renewing = true;
+    try {
+      if (!this.renewConn) {
+        this.renewConn = await this.pool.connect();
+        this.renewConn.on('error', () => {});
+      }
+      const res = await this.renewConn.query(
+        `SELECT ff.renew_lease(u.id, u.idx, u.att, u.lease, u.epoch, $6) AS r
+           FROM unnest($1::text[], $2::int[], $3::uuid[], $4::uuid[], $5::bigint[]) WITH ORDINALITY AS u(id, idx, att, lease, epoch, ord)
+          ORDER BY u.ord`,
+        [due.map((j) => j.id), due.map((j) => j.attempt), due.map((j) => j.fence.attemptId), due.map((j) => j.fence.leaseId),
+          due.map((j) => j.fence.epoch), this.leaseTtlMs]);
+      res.rows.forEach((row, i) => {
+        const job = due[i];
+        if (job.settled) return;
+        if (row.r.ok) {
+          job.leaseExpiresAt = now + this.leaseTtlMs;
+          job.renewAt = now + Math.floor(this.leaseTtlMs / 3);
+        } else if (LOST.has(row.r.error)) {
+          this._lose(job, row.r.error === 'execution_not_active' && row.r.terminal_outcome === 'cancelled' ? 'cancelled' : row.r.error);
+        } else {
+          this._count('error', { error: new FfError(`renew_lease: ${row.r.error}`, { code: row.r.error }), where: 'renew', executionId: job.id });
+        }
+      });
+    } catch (e) {
+      this._count('error', { error: wrapDbError(e), where: 'renew' });
+      if (this.renewConn) { this.renewConn.release(true); this.renewConn = null; }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /**
+   * Graceful stop: claims stop, running handlers get until timeoutMs to
+   * finish, then the unfinished are handed back (their lease given up with
+   * delay_execution to now, so another worker claims them at once rather
+   * than after the lease's expiry) and their signals aborted.
+   */
+  async stop({ timeoutMs = this.shutdownTimeoutMs } = {}) {
+    if (this.state === 'stopped' || this.state === 'new') return;
+    if (this.stopPromise) return this.stopPromise;
+    this.stopPromise = (async () => {
+      this.stopping = true;
+      this.state = 'stopping';
+      if (this._onSignal) { process.removeListener('SIGTERM', this._onSignal); process.removeListener('SIGINT', this._onSignal); }
+      this._wake();
+      await this.claimDone;
+      if (this.running.size > 0) {
+        this.log.info('waiting for running handlers', { worker: this.instanceId, running: this.running.size, timeoutMs });
+        await new Promise((resolve) => {
+          const t = setTimeout(resolve, timeoutMs);
+          this.idleWaiter = () => { clearTimeout(t); resolve(); };
+        });
+        this.idleWaiter = null;
+      }
+      for (const job of [...this.running.values()]) await this._handBack(job);
+      while (this.completeQueue.length || this.completing) await sleep(5);
+      clearInterval(this.renewTimer);
+      while (this.renewing) await sleep(5);
+      if (this.renewConn) { this.renewConn.release(); this.renewConn = null; }
+      if (this.listener) { const l = this.listener; this.listener = null; l.release(true); }
+      if (this.ownPool) await this.pool.end();
+      this.state = 'stopped';
+      this._count('stopped', { counters: { ...this.counters } }, 'info', 'worker stopped');
+    })();
+    return this.stopPromise;
+  }
+
+  // delay_execution to now parks the attempt; an admin's promote_delayed
+  // makes it claimable in the same transaction, otherwise the delayed
+  // scanner does within its interval (750 ms).  Nothing else lets a lease
+  // holder give its lease up without ending or failing the attempt.
+  async _handBack(job) {
+    if (job.settled || job.lost) return;
+    job.settled = 'handed_back';
+    const f = job.fence;
+    let conn;
+    try {
+      conn = await this.pool.connect();
+      await conn.query('BEGIN');
+      const env = (await conn.query('SELECT ff.delay_execution($1, $2, $3, $4, ff.now_ms()) AS r', [job.id, f.leaseId, f.epoch, f.attemptId])).rows[0].r;
+      if (env.ok && this.isAdmin) await conn.query('SELECT ff.promote_delayed($1)', [job.id]);
+      await conn.query('COMMIT');
+      if (env.ok) this._count('handed_back', { executionId: job.id, kind: job.kind }, 'warn', 'handler unfinished at shutdown, execution handed back');
+      else this._count('refused', { executionId: job.id, call: 'delay_execution', error: env.error }, 'warn', 'hand back refused');
+    } catch (e) {
+      if (conn) await conn.query('ROLLBACK').catch(() => {});
+      this._count('error', { error: e, where: 'hand_back', executionId: job.id });
+    } finally {
+      if (conn) conn.release();
+      job.controller.abort(new FfError('worker shutting down: execution handed back', { code: 'shutdown' }));
+      this.running.delete(job.id);
+    }
+  }
+}
