@@ -64,11 +64,12 @@ SELECT throws_like(t.q($$SELECT ff.update_progress({ID}, {ATT}, {EPOCH})$$, t.id
                    'with only a lease id: the message says it is the attempt''s id');
 SELECT is(t.snap(t.id(1)), :'before', 'nothing was written by any swapped call');
 -- past its expiry the swap still raises, and the lease is not marked
+SELECT ff.now_ms() AS clock0 \gset
 SELECT t.at(ff.now_ms() + 3600000);
 SELECT throws_ok(t.q($$SELECT ff.complete_execution({ID}, {ATT}, {EPOCH}, {LEASE})$$, t.id(1)), '22023', NULL,
                  'swapped ids past the lease''s expiry: still 22023 ...');
 SELECT is((t.row(t.id(1))).ownership_state::text, 'leased', '... and the expiry is not marked by it');
-SELECT set_config('ff_engine.test_clock_ms', '', true);
+SELECT t.at(:clock0);
 -- the right order works, and a fence that is merely old stays stale_lease
 SELECT is(ff.renew_lease(e.id, e.current_attempt_index, e.current_attempt_id, e.current_lease_id, e.current_lease_epoch) ->> 'status',
           'OK', 'the right order renews') FROM t.row(t.id(1)) e;
