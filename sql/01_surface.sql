@@ -41,6 +41,18 @@ SELECT ff.set_partition_config(16);
 SET ff_engine.max_payload_bytes = 4;
 SELECT ff.create_execution('{fp:3}:00000000-0000-4000-8000-000000000003', input_payload => 'too big');
 RESET ff_engine.max_payload_bytes;
+-- a fence passed in the wrong order, and a fence as one value that is not a claim
+SELECT ff.create_execution('{fp:3}:00000000-0000-4000-8000-000000000004');
+SELECT ff.issue_grant_and_claim('{fp:3}:00000000-0000-4000-8000-000000000004', 'w1', 'w1-a', 'default',
+       lease_id => '11111111-0000-4000-8000-000000000004', attempt_id => '22222222-0000-4000-8000-000000000004');
+SELECT ff.complete_execution('{fp:3}:00000000-0000-4000-8000-000000000004', '22222222-0000-4000-8000-000000000004', 1,
+       '11111111-0000-4000-8000-000000000004');
+SELECT ff.update_progress('{fp:3}:00000000-0000-4000-8000-000000000004', '22222222-0000-4000-8000-000000000004', 1);
+SELECT ff.complete_execution('{"execution_id": "{fp:3}:00000000-0000-4000-8000-000000000004", "lease_id": "11111111-0000-4000-8000-000000000004"}'::jsonb);
+SELECT ff.complete_execution('{"execution_id": "{fp:3}:00000000-0000-4000-8000-000000000004", "lease_id": "11111111-0000-4000-8000-000000000004",
+       "lease_epoch": 1, "attempt_id": "22222222-0000-4000-8000-000000000004", "attempt_index": 0, "worker": "w1"}'::jsonb);
+SELECT ff.complete_execution('{"execution_id": "{fp:3}:00000000-0000-4000-8000-000000000004", "lease_id": "11111111-0000-4000-8000-000000000004",
+       "lease_epoch": 1, "attempt_id": "22222222-0000-4000-8000-000000000004", "attempt_index": 0}'::jsonb, 'done');
 SET ff_engine.test_clock_ms = 'soon';
 SET ff_engine.no_such_setting = 1;
 

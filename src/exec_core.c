@@ -193,10 +193,19 @@ col_enum(int row, int col, const char *const *labels)
 #define GET_U(n) c->n = col_uuid(row, col++);
 #define GET_E(n, ct, lab, st) c->n = (ct) col_enum(row, col++, lab);
 
+/*
+ * core_claimable
+ *		Work a worker of the lane can take: eligible to claim, or active
+ *		with a lease that expired or was revoked (what claim_next with
+ *		reclaim takes over).
+ */
 static inline bool
 core_claimable(const ExecCore *c)
 {
-	return c->lifecycle_phase == PHASE_RUNNABLE && c->eligibility_state == ELIG_ELIGIBLE_NOW;
+	return (c->lifecycle_phase == PHASE_RUNNABLE && c->eligibility_state == ELIG_ELIGIBLE_NOW) ||
+		(c->lifecycle_phase == PHASE_ACTIVE &&
+		 (c->ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE ||
+		  c->ownership_state == OWN_LEASE_REVOKED));
 }
 
 /*
@@ -220,10 +229,10 @@ ff_lane_channel(const char *lane_id)
 
 /*
  * announce_work
- *		An execution became claimable: NOTIFY its lane's channel after
- *		commit (notify.c) so idle workers wake instead of polling.  The
- *		identical notifications of one transaction are folded, so a batch
- *		announces each lane once.
+ *		An execution became claimable (eligible, or its lease lost and so
+ *		reclaimable): NOTIFY its lane's channel after commit (notify.c) so
+ *		idle workers wake instead of polling.  The identical notifications
+ *		of one transaction are folded, so a batch announces each lane once.
  */
 static void
 announce_work(ExecCore *c)

@@ -94,7 +94,8 @@ typedef struct ExecCore
 	char	   *required_caps_csv;	/* sorted CSV, NULL when no requirement */
 	FF_CORE_IMMUTABLE_FIELDS(FF_DECL_T, FF_DECL_I, FF_DECL_U, FF_DECL_E)
 	FF_CORE_MUTABLE_FIELDS(FF_DECL_T, FF_DECL_I, FF_DECL_U, FF_DECL_E)
-	bool		loaded_claimable;	/* claimable as read: store announces a change */
+	bool		loaded_claimable;	/* claimable (or reclaimable) as read: store
+									 * announces a change */
 } ExecCore;
 
 /* A lease fence as passed by a caller; each part may be absent. */

@@ -633,6 +633,7 @@ ff_cancel_execution(PG_FUNCTION_ARGS)
 	}
 	if (from == PHASE_ACTIVE && !override)
 	{
+		ff_fence_check_swapped(&c.current_lease_id, &c.current_attempt_id, f.lease_id, NULL);
 		if (c.ownership_state == OWN_LEASE_REVOKED)
 			ffr_error(&r, "lease_revoked");
 		else if (f.lease_id == NULL)

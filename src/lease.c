@@ -126,6 +126,37 @@ lease_uuid_eq(const UuidOpt *stored, const pg_uuid_t *given)
 }
 
 /*
+ * ff_fence_check_swapped
+ *		The fence's two uuids passed in each other's place - renew_lease
+ *		takes (attempt_id, lease_id), complete_execution (lease_id, ...,
+ *		attempt_id) - would read as stale_lease, which tells a worker to
+ *		stop: a coding bug must not look like a race.  Raises 22023 when
+ *		the presented lease id is the current attempt's id (and not also
+ *		the lease's) and the presented attempt id, when the call takes one,
+ *		is the current lease's id.  The caller holds both ids, so saying
+ *		so reveals nothing.
+ */
+void
+ff_fence_check_swapped(const UuidOpt *cur_lease, const UuidOpt *cur_attempt,
+					   const pg_uuid_t *lease_id, const pg_uuid_t *attempt_id)
+{
+	if (lease_id == NULL || !lease_uuid_eq(cur_attempt, lease_id) ||
+		lease_uuid_eq(cur_lease, lease_id))
+		return;
+	if (attempt_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease_id is the attempt's id, not the lease's"),
+				 errhint("Pass the lease_id the claim returned (or the claim itself as the fence).")));
+	if (lease_uuid_eq(cur_lease, attempt_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lease_id and attempt_id look swapped"),
+				 errdetail("The lease_id presented is the attempt's id and the attempt_id presented is the lease's id."),
+				 errhint("Check the argument order of this function (or pass the claim itself as the fence).")));
+}
+
+/*
  * ff_lease_is_expired
  *		A lease is dead once marked, whatever this caller's clock says (a
  *		marked lease is never resurrected), or once its expiry has passed.
@@ -141,11 +172,16 @@ ff_lease_is_expired(const ExecCore *c, int64 now)
  * ff_lease_validate
  *		validate_lease_and_mark_expired (§4.3): active phase, not revoked,
  *		not past expiry (marking it expired otherwise, before any identity
- *		check), then the fence.  On failure the envelope is in *r.
+ *		check), then the fence.  On failure the envelope is in *r.  A
+ *		swapped fence raises first (ff_fence_check_swapped).
  */
 bool
 ff_lease_validate(ExecCore *c, const Fence *f, bool trusted, int64 now, FFResult *r)
 {
+	/* a misuse raises before anything, even the expiry mark, is written */
+	if (!trusted)
+		ff_fence_check_swapped(&c->current_lease_id, &c->current_attempt_id,
+							   f->lease_id, f->attempt_id);
 	if (c->lifecycle_phase != PHASE_ACTIVE)
 	{
 		ff_result_not_active(r, c);
@@ -225,12 +261,17 @@ ff_renew_lease(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	FFResult	r;
 	ExecCore	c;
-	bool		trusted;
+	bool		trusted,
+				found;
 
 	ff_check_positive(ttl, "lease_ttl_ms");
 	ff_check_nonnegative(grace, "lease_history_grace_ms");
 	ff_spi_connect();
-	if (!ff_core_lock(id, &c))
+	found = ff_core_lock(id, &c);
+	if (found)
+		ff_fence_check_swapped(&c.current_lease_id, &c.current_attempt_id,
+							   f.lease_id, f.attempt_id);
+	if (!found)
 		ff_result_not_found(&r);
 	else if (!ff_fence_resolve(&f, NULL, false, &trusted, &r))
 		 /* result set */ ;
@@ -278,6 +319,7 @@ ff_update_progress(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	FFResult	r;
 	ExecCore	c;
+	bool		found;
 
 	if (f.lease_id == NULL || !f.has_epoch)
 		ereport(ERROR,
@@ -290,7 +332,10 @@ ff_update_progress(PG_FUNCTION_ARGS)
 	ff_check_max_len(message, 4096, "progress_message");
 
 	ff_spi_connect();
-	if (!ff_core_lock(id, &c))
+	found = ff_core_lock(id, &c);
+	if (found)
+		ff_fence_check_swapped(&c.current_lease_id, &c.current_attempt_id, f.lease_id, NULL);
+	if (!found)
 		ff_result_not_found(&r);
 	else if (c.lifecycle_phase != PHASE_ACTIVE)
 		ff_result_not_active(&r, &c);

@@ -20,6 +20,8 @@ extern Fence ff_fence_args(FunctionCallInfo fcinfo, int lease_id_arg,
 						   int epoch_arg, int attempt_id_arg);
 extern bool ff_fence_resolve(const Fence *f, const char *source,
 							 bool allow_override, bool *trusted, FFResult *r);
+extern void ff_fence_check_swapped(const UuidOpt *cur_lease, const UuidOpt *cur_attempt,
+								   const pg_uuid_t *lease_id, const pg_uuid_t *attempt_id);
 extern bool ff_lease_validate(ExecCore *c, const Fence *f, bool trusted,
 							  int64 now, FFResult *r);
 extern bool ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,

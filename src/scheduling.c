@@ -895,7 +895,11 @@ reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool 
 		ExecCore   *c = &rows[i].core;
 
 		if (c->ownership_state == OWN_LEASED)
+		{
+			/* taken over below, in this transaction: nobody need be woken */
+			c->loaded_claimable = true;
 			ff_lease_mark_expired(c, now);
+		}
 		ff_grant_delete(c);
 		if (c->lease_reclaim_count >= reclaim_cap(c, FF_DEFAULT_MAX_RECLAIMS))
 		{

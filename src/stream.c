@@ -45,6 +45,7 @@
 #include "clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
+#include "lease.h"
 #include "spi_plan.h"
 #include "tenant.h"
 #include "validate.h"
@@ -229,7 +230,8 @@ merge_patch(Jsonb *doc, Jsonb *patch)
 
 static FFPlan plan_lease_view = {
 	"SELECT lifecycle_phase::text, ownership_state::text, lease_expires_at, current_attempt_index, "
-	"current_lease_id, current_lease_epoch FROM ff.execution WHERE partition = $1 AND execution_id = $2",
+	"current_lease_id, current_lease_epoch, current_attempt_id FROM ff.execution "
+	"WHERE partition = $1 AND execution_id = $2",
 	2, {INT2OID, UUIDOID}
 };
 static FFPlan plan_meta_lock = {
@@ -415,6 +417,18 @@ ff_append_frame(PG_FUNCTION_ARGS)
 		cur_idx = ff_col_int64(0, 4, -1);
 		cur_lease = ff_col_datum(0, 5, &isnull);
 		cur_epoch = ff_col_int64(0, 6, -1);
+		{
+			UuidOpt		l = {!isnull},
+						a = {false};
+			bool		anull;
+			Datum		att = ff_col_datum(0, 7, &anull);
+
+			if (!isnull)
+				l.v = *DatumGetUUIDP(cur_lease);
+			if ((a.set = !anull))
+				a.v = *DatumGetUUIDP(att);
+			ff_fence_check_swapped(&l, &a, lease_id, attempt_id);
+		}
 		if (strcmp(own, "leased") != 0 || expires <= now || cur_idx != attempt_index ||
 			isnull || memcmp(DatumGetUUIDP(cur_lease)->data, lease_id->data, UUID_LEN) != 0 ||
 			cur_epoch != lease_epoch)

@@ -4,19 +4,27 @@
 -- ff.execution's columns in table order, after the text id.  The lease id
 -- is the secret part of a fence: a worker learns it from its own claim, so
 -- the view shows it to administrators only (NULL to everyone else).
+-- The stored failure_reason is the newest failure any attempt recorded and
+-- stays after a successful retry (as in FlowFabric); it is presented as
+-- failure_reason only when the execution's outcome is a failure (failed or
+-- expired), and always as last_failure_reason (the last column).
 DO $view$
 BEGIN
     EXECUTE format('CREATE VIEW ff.executions WITH (security_barrier) AS '
-                   'SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, %s '
+                   'SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, %s, '
+                   'e.failure_reason AS last_failure_reason '
                    'FROM ff.visible_execution e',
-                   (SELECT string_agg(CASE WHEN a.attname = 'current_lease_id'
-                                           THEN 'CASE WHEN (SELECT ff._is_admin()) THEN e.current_lease_id END AS current_lease_id'
-                                           ELSE format('e.%I', a.attname) END, ', ' ORDER BY a.attnum)
+                   (SELECT string_agg(CASE a.attname
+                                      WHEN 'current_lease_id'
+                                      THEN 'CASE WHEN (SELECT ff._is_admin()) THEN e.current_lease_id END AS current_lease_id'
+                                      WHEN 'failure_reason'
+                                      THEN 'CASE WHEN e.terminal_outcome IN (''failed'', ''expired'') THEN e.failure_reason END AS failure_reason'
+                                      ELSE format('e.%I', a.attname) END, ', ' ORDER BY a.attnum)
                     FROM pg_catalog.pg_attribute a
                     WHERE a.attrelid = 'ff.execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped));
 END $view$;
 COMMENT ON VIEW ff.executions IS
-    'Every execution with its text id {fp:N}:<uuid> and all core columns (current_lease_id to administrators only)';
+    'Every execution with its text id {fp:N}:<uuid> and all core columns (current_lease_id to administrators only; failure_reason only when the outcome is failed or expired, last_failure_reason always)';
 
 -- The public state §2.2 derives from a vector (an independent oracle of
 -- the C derivation, used by the consistency check).
@@ -120,13 +128,14 @@ LANGUAGE sql STABLE AS $$
             'created_at', e.created_at, 'started_at', e.started_at,
             'completed_at', e.completed_at, 'current_attempt_index', e.current_attempt_index,
             'flow_id', e.flow_id, 'retry_count', e.retry_count, 'replay_count', e.replay_count,
-            'failure_reason', e.failure_reason, 'delay_until', e.delay_until)
+            'failure_reason', CASE WHEN e.terminal_outcome IN ('failed', 'expired') THEN e.failure_reason END,
+            'last_failure_reason', e.failure_reason, 'delay_until', e.delay_until)
          FROM ff.visible_execution e, ff.parse_execution_id($1) p
          WHERE e.partition = p.partition AND e.execution_id = p.execution_uuid),
         '{"ok": false, "error": "execution_not_found"}'::jsonb)
 $$;
 COMMENT ON FUNCTION ff.read_execution_info(text) IS
-    'Namespace, lane, priority, kind, the full state vector and timestamps of one execution';
+    'Namespace, lane, priority, kind, the full state vector and timestamps of one execution (failure_reason only when it failed or expired; last_failure_reason, the newest failure of any attempt, always)';
 
 CREATE FUNCTION ff.describe_execution(execution_id text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -149,6 +158,8 @@ LANGUAGE sql STABLE AS $$
             'created_at', e.created_at, 'last_mutation_at', e.last_mutation_at,
             'total_attempt_count', e.total_attempt_count,
             'progress_pct', e.progress_pct, 'progress_message', e.progress_message,
+            'failure_reason', CASE WHEN e.terminal_outcome IN ('failed', 'expired') THEN e.failure_reason END,
+            'last_failure_reason', e.failure_reason,
             'tags', COALESCE(d.tags, '{}'::jsonb))
          FROM ff.visible_execution e
          CROSS JOIN ff.parse_execution_id($1) p
@@ -157,7 +168,7 @@ LANGUAGE sql STABLE AS $$
         '{"ok": false, "error": "execution_not_found"}'::jsonb)
 $$;
 COMMENT ON FUNCTION ff.describe_execution(text) IS
-    'Snapshot of one execution: state, current attempt and lease (when held; its lease_id to administrators only), tags';
+    'Snapshot of one execution: state, current attempt and lease (when held; its lease_id to administrators only), failure_reason (only when it failed or expired) and last_failure_reason, tags';
 
 CREATE FUNCTION ff.get_execution_result(execution_id text) RETURNS bytea
 LANGUAGE sql STABLE AS $$

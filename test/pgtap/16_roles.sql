@@ -38,6 +38,13 @@ INSERT INTO t.matrix VALUES
     ('claim_next', false, true, false, true),
     ('renew_lease', false, true, false, true),
     ('complete_execution', false, true, false, true),
+    ('update_progress', false, true, false, true),
+    ('fail_execution', false, true, false, true),
+    ('complete_executions', false, true, false, true),
+    ('delay_execution', false, true, false, true),
+    ('move_to_waiting_children', false, true, false, true),
+    ('create_pending_waitpoint', false, true, false, true),
+    ('close_waitpoint', false, true, false, true),
     ('fail_executions', false, true, false, true),
     ('append_frame', false, true, false, true),
     ('suspend_execution', false, true, false, true),
@@ -63,6 +70,17 @@ WHERE n.nspname = 'ff' AND p.proname = m.fn
     OR has_function_privilege('ff_submitter', p.oid, 'EXECUTE') <> m.submitter
     OR has_function_privilege('ff_admin', p.oid, 'EXECUTE') <> m.admin);
 SELECT is((SELECT count(*)::int FROM t.matrix m WHERE NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.proname = m.fn)), 0, 'the matrix names real functions');
+-- the fence forms (issue 29) are granted by name, so exactly as their separate-ids forms
+CREATE TABLE t.fence_forms AS
+SELECT p.oid AS fence_form, o.oid AS ids_form FROM pg_proc p
+JOIN pg_proc o ON o.proname = p.proname AND o.pronamespace = p.pronamespace AND o.oid <> p.oid
+WHERE p.pronamespace = 'ff'::regnamespace AND p.proargtypes[0] IN ('jsonb'::regtype, 'jsonb[]'::regtype)
+  AND o.proargtypes[0] IN ('text'::regtype, 'text[]'::regtype);
+SELECT is((SELECT count(*)::int FROM t.fence_forms), 13, 'thirteen fence forms');
+SELECT is((SELECT array_agg(f.fence_form::regprocedure::text) FROM t.fence_forms f,
+           unnest(ARRAY['ff_reader', 'ff_worker', 'ff_submitter', 'ff_admin', 't_nobody']) r
+           WHERE has_function_privilege(r, f.fence_form, 'EXECUTE') <> has_function_privilege(r, f.ids_form, 'EXECUTE')), NULL,
+          'each fence form is granted exactly as its separate-ids form');
 
 -- the matrix, by behaviour: each role logged in as itself
 SELECT is(t.as_role('t_submitter', $$SELECT ff.create_execution(t.id(1), lane_id => 'roles') ->> 'status'$$), 'OK', 'a submitter submits');

@@ -94,7 +94,10 @@ BEGIN
                                         ff.now_ms() + 3600000);
     o := o || jsonb_build_object('W', w, 'WG', wg, 'A', a, 'A_lease', e.current_lease_id, 'A_epoch', e.current_lease_epoch,
                                  'A_att', e.current_attempt_id, 'A_idx', e.current_attempt_index, 'P_wp', pwp,
-                                 'P_token', ff.read_waitpoint_token(a, pwp));
+                                 'P_token', ff.read_waitpoint_token(a, pwp),
+                                 'A_fence', jsonb_build_object('execution_id', a, 'lease_id', e.current_lease_id,
+                                     'lease_epoch', e.current_lease_epoch, 'attempt_id', e.current_attempt_id,
+                                     'attempt_index', e.current_attempt_index));
     PERFORM ff.create_execution(s, namespace => ns, lane_id => 'mxo_' || ns);
     PERFORM t.claim(s);
     e := t.row(s);
@@ -266,6 +269,29 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
  $$SELECT ff.create_pending_waitpoint({{A}}, {{A_idx}}, {{A_lease}}, {{A_epoch}}, {{A_att}}, gen_random_uuid(), 'k2', ff.now_ms() + 60000)$$),
 ('ff.close_waitpoint(text,uuid,text,uuid,bigint,uuid,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
  $$SELECT ff.close_waitpoint({{A}}, {{P_wp}}, 'proactive_close', {{A_lease}}, {{A_epoch}}, {{A_att}})$$),
+-- worker: the same calls with the fence as one value (issue 29)
+('ff.renew_lease(jsonb,bigint,bigint)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.renew_lease({{A_fence}}::jsonb)$$),
+('ff.update_progress(jsonb,integer)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.update_progress({{A_fence}}::jsonb, 50)$$),
+('ff.complete_execution(jsonb,bytea)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.complete_execution({{A_fence}}::jsonb, 'r')$$),
+('ff.fail_execution(jsonb,text,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.fail_execution({{A_fence}}::jsonb, 'boom', 'transient')$$),
+('ff.complete_executions(jsonb[],bytea[])', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.complete_executions(ARRAY[{{A_fence}}::jsonb]) -> 'results' -> 0$$),
+('ff.fail_executions(jsonb[],text[],text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.fail_executions(ARRAY[{{A_fence}}::jsonb]) -> 'results' -> 0$$),
+('ff.delay_execution(jsonb,bigint,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.delay_execution({{A_fence}}::jsonb, ff.now_ms() + 60000)$$),
+('ff.move_to_waiting_children(jsonb,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.move_to_waiting_children({{A_fence}}::jsonb)$$),
+('ff.append_frame(jsonb,text,bytea,text,integer)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT NULLIF(r, '{"ok": false, "error": "stream_closed"}') FROM ff.append_frame({{A_fence}}::jsonb, 'stdout', 'x') r$$),
+('ff.suspend_execution(jsonb,uuid,uuid,text,text,jsonb,bigint,text,boolean)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.suspend_execution({{A_fence}}::jsonb, gen_random_uuid(), gen_random_uuid(), 'k2', 'waiting_for_signal',
+                               '{"required_signal_names": ["go"]}')$$),
+('ff.create_pending_waitpoint(jsonb,uuid,text,bigint)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.create_pending_waitpoint({{A_fence}}::jsonb, gen_random_uuid(), 'k2', ff.now_ms() + 60000)$$),
+('ff.close_waitpoint(jsonb,uuid,text)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.close_waitpoint({{A_fence}}::jsonb, {{P_wp}}, 'proactive_close')$$),
 ('ff.observe_signals(text,integer)', '', 'W', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.observe_signals({{R}}, 0))$$),
 -- worker: budgets and the registry
 ('ff.report_usage_and_check(uuid,text[],bigint[],text,bigint)', '', 'W', 'reached', 'hidden', NULL, NULL, 'env',
@@ -292,6 +318,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
  $$SELECT ff.cancel_execution({{A}}, 'mx')$$),
 ('ff.cancel_execution(text,text,text,uuid,bigint)', 'lease', 'S', 'reached', 'hidden', NULL, NULL, 'env',
  $$SELECT ff.cancel_execution({{A}}, 'mx', 'lease_holder', {{A_lease}}, {{A_epoch}})$$),
+('ff.cancel_execution(jsonb,text,text)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env',
+ $$SELECT ff.cancel_execution({{A_fence}}::jsonb, 'mx')$$),
 ('ff.set_execution_tags(text,text[])', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.set_execution_tags({{W}}, 'mx.k', 'v')$$),
 ('ff.change_priority(text,bigint)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.change_priority({{W}}, 5)$$),
 ('ff.deliver_signal(text,uuid,uuid,text,text,bytea,text,text,text,text,text,text,text,bigint,bigint,bigint,integer)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env',

@@ -65,6 +65,56 @@ q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000aa', lan
 q "SELECT count(*) FROM ff.claim_next('lx', 'w', 'w-1', lease_ttl_ms => 200)" >/dev/null
 wait_for "an expired lease is marked by itself" 5 \
   "SELECT ownership_state = 'lease_expired_reclaimable' FROM ff.executions WHERE id = '{fp:1}:00000000-0000-4000-8000-0000000000aa'"
+# a lost lease is announced on the lane channel (issue 29): a worker that
+# LISTENs takes it over (claim_next with reclaim) as soon as the scanner
+# marks it expired - and again when an operator revokes the new holder's
+# lease - with nothing else happening on the lane.  The listener is psql
+# reading commands from a FIFO: it reports a notification after each
+# command, so the loop sends a no-op every 50 ms and claims only when told.
+rid='{fp:1}:00000000-0000-4000-8000-0000000000dd'
+q "SELECT ff.create_execution('$rid', lane_id => 'lr')" >/dev/null
+# the peer claims with a 2 s lease, then dies (SIGKILL) without renewing
+bash -c "psql -X -q -d ff_worker -c \"SELECT count(*) FROM ff.claim_next('lr', 'w', 'peer-1', lease_ttl_ms => 2000)\" >/dev/null; exec sleep 60" &
+peer=$!
+for i in $(seq 1 50); do [ "$(q "SELECT ownership_state FROM ff.executions WHERE id = '$rid'")" = leased ] && break; sleep 0.1; done
+kill -9 $peer 2>/dev/null; wait $peer 2>/dev/null
+lr_in=$(mktemp -u); mkfifo "$lr_in"; lr_out=$(mktemp)
+psql -X -q -At -d ff_worker <"$lr_in" >"$lr_out" 2>&1 &
+listener=$!
+exec 7>"$lr_in"
+echo "LISTEN \"$(q "SELECT ff.lane_channel('lr')")\";" >&7
+# listen_and_reclaim: wait (at most 10 s) for a notification, then claim
+# with reclaim; prints the claimed attempt's type, or nothing
+listen_and_reclaim() {
+  local i seen=$(grep -c "Asynchronous notification" "$lr_out")
+  for ((i = 0; i < 200; i++)); do
+    echo "SELECT 1;" >&7
+    sleep 0.05
+    if [ "$(grep -c "Asynchronous notification" "$lr_out")" -gt "$seen" ]; then
+      q "SELECT claim ->> 'attempt_type' FROM ff.claim_next('lr', 'w', 'w-2', lease_ttl_ms => 600000, reclaim => true)"
+      return
+    fi
+  done
+}
+got=$(listen_and_reclaim)
+lag=$(q "SELECT r.ts - x.ts FROM ff.lease_history x, ff.lease_history r WHERE x.execution_id = r.execution_id
+         AND x.execution_id = (ff.parse_execution_id('$rid')).execution_uuid AND x.event = 'expired' AND r.event = 'reclaimed'")
+[ "$got" = reclaim ] && [ -n "$lag" ] && [ "$lag" -lt 1000 ] \
+  && pass "a listening worker reclaims a dead peer's lease when it is marked expired ($lag ms after the mark)" \
+  || fail "a listening worker reclaims a dead peer's lease when it is marked expired (got '$got', $lag ms after the mark)"
+q "SELECT ff.revoke_lease('$rid', revoke_reason => 'wedged')" >/dev/null
+got=$(listen_and_reclaim)
+lag=$(q "SELECT max(r.ts) - x.ts FROM ff.lease_history x, ff.lease_history r WHERE x.execution_id = r.execution_id
+         AND x.execution_id = (ff.parse_execution_id('$rid')).execution_uuid AND x.event = 'revoked' AND r.event = 'reclaimed'
+         GROUP BY x.ts")
+[ "$got" = reclaim ] && [ -n "$lag" ] && [ "$lag" -lt 1000 ] \
+  && pass "and a revoked lease the same way ($lag ms after the revoke)" \
+  || fail "and a revoked lease the same way (got '$got', $lag ms after the revoke)"
+exec 7>&-
+wait $listener 2>/dev/null
+rm -f "$lr_in" "$lr_out"
+q "SELECT ff.complete_execution('$rid', source => 'operator_override')" >/dev/null
+
 # a suspension whose timeout passes resumes with no client call (2 s scanner),
 # and a pending waitpoint past its expiry closes (5 s scanner)
 q "SELECT ff.create_execution('{fp:1}:00000000-0000-4000-8000-0000000000bb', lane_id => 'ls')" >/dev/null
