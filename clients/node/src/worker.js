@@ -358,6 +358,10 @@ export class Worker extends EventEmitter {
       const job = new Job(this, row);
       job.leaseExpiresAt = sent + this.leaseTtlMs;
       job.renewAt = sent + Math.floor(this.leaseTtlMs / 3);
+      // this worker took over its own lost lease (a revoke or an expiry is
+      // announced, and reclaims answer at once): the old run is over
+      const old = this.running.get(job.id);
+      if (old) this._lose(old, 'stale_lease');
       this.running.set(job.id, job);
       this._count('claimed', { executionId: job.id, kind: job.kind, attemptType: job.attemptType, lane });
       this._run(job);
