@@ -541,6 +541,12 @@ class Worker:
             job._deadline = now + self.lease_ttl_ms / 1000.0
             job._next_renew = now + self.lease_ttl_ms / 3000.0
             with self._lock:
+                # this worker took over its own lost lease (revokes and
+                # expiries are announced, reclaims answer at once): the old
+                # run is over
+                old = self._running.get(job.execution_id)
+                if old is not None:
+                    old._lose("stale_lease")
                 self._running[job.execution_id] = job
                 if ns and ns not in self._namespaces_heard:
                     self._namespaces_heard.add(ns)
@@ -570,7 +576,8 @@ class Worker:
                 self._emit("error", job, logging.ERROR, "worker error: " + traceback.format_exc())
             finally:
                 with self._lock:
-                    self._running.pop(job.execution_id, None)
+                    if self._running.get(job.execution_id) is job:
+                        del self._running[job.execution_id]
                 if self._saturated or self._stop_claiming.is_set():
                     self._wake.set()
 
