@@ -134,7 +134,8 @@ json_string_is(const JsonbValue *v, const char *want)
  * fence_from_jsonb
  *		Parse a fence strictly.  Besides its five fields it may carry the
  *		rest of a claim envelope (ok true, status "OK", lease_expires_at,
- *		attempt_type), so the claim itself can be passed; any other field
+ *		attempt_type, namespace, execution_kind), so the claim itself can be
+ *		passed; any other field
  *		is refused, as is a missing or mistyped one.
  */
 static void
@@ -210,10 +211,11 @@ fence_from_jsonb(Jsonb *j, const char *name, JsonFence *out)
 			if (!json_integer(&v, PG_INT64_MIN, PG_INT64_MAX, &n))
 				bad_fence(name, "lease_expires_at must be an integer");
 		}
-		else if (strcmp(key, "attempt_type") == 0)
+		else if (strcmp(key, "attempt_type") == 0 || strcmp(key, "namespace") == 0 ||
+				 strcmp(key, "execution_kind") == 0)
 		{
 			if (v.type != jbvString)
-				bad_fence(name, "attempt_type must be a string");
+				bad_fence(name, psprintf("%s must be a string", key));
 		}
 		else
 			bad_fence(name, psprintf("unknown field \"%.64s\"", key));

@@ -330,6 +330,9 @@ result_claimed(FFResult *r, ExecCore *c, const char *attempt_type)
 	ffr_uuid(r, "attempt_id", &c->current_attempt_id.v);
 	ffr_int(r, "attempt_index", c->current_attempt_index);
 	ffr_text(r, "attempt_type", attempt_type);
+	/* what a worker dispatches on, so it needs no second read */
+	ffr_text(r, "namespace", c->namespace);
+	ffr_text(r, "execution_kind", c->execution_kind ? c->execution_kind : "");
 }
 
 /* ---- claim grants ---- */

@@ -59,7 +59,8 @@ SELECT ff.claim_execution(t.id(5), 'w1', 'w1-1', 'default', lease_id => 'aaaaaaa
                           attempt_id => 'bbbbbbbb-0000-4000-8000-000000000001', lease_ttl_ms => 9000) AS c \gset
 SELECT is(:'c'::jsonb, jsonb_build_object('ok', true, 'status', 'OK', 'execution_id', t.id(5),
           'lease_id', 'aaaaaaaa-0000-4000-8000-000000000001', 'lease_epoch', 1, 'lease_expires_at', 1000000012101,
-          'attempt_id', 'bbbbbbbb-0000-4000-8000-000000000001', 'attempt_index', 0, 'attempt_type', 'initial'), 'claim result');
+          'attempt_id', 'bbbbbbbb-0000-4000-8000-000000000001', 'attempt_index', 0, 'attempt_type', 'initial',
+          'namespace', 'default', 'execution_kind', ''), 'claim result (with the kind and namespace a worker dispatches on)');
 SELECT is(ARRAY[e.lifecycle_phase::text, e.ownership_state::text, e.eligibility_state::text, e.blocking_reason::text,
                 e.attempt_state::text, e.public_state::text],
           ARRAY['active', 'leased', 'not_applicable', 'none', 'running_attempt', 'active'], 'claimed state vector') FROM t.row(t.id(5)) e;
@@ -88,7 +89,7 @@ SELECT t.at(1000000004000);
 SELECT ff.claim_resumed_execution(t.id(5), 'w2', 'w2-2', 'default', lease_ttl_ms => 3000) AS r \gset
 SELECT is(:'r'::jsonb - 'lease_id', jsonb_build_object('ok', true, 'status', 'OK', 'execution_id', t.id(5), 'lease_epoch', 2,
           'lease_expires_at', 1000000007000, 'attempt_id', 'bbbbbbbb-0000-4000-8000-000000000001', 'attempt_index', 0,
-          'attempt_type', 'resumed'), 'resumed claim keeps attempt index and id, bumps the epoch');
+          'attempt_type', 'resumed', 'namespace', 'default', 'execution_kind', ''), 'resumed claim keeps attempt index and id, bumps the epoch');
 SELECT is(ARRAY[e.total_attempt_count::bigint, e.started_at], ARRAY[1, 1000000003101]::bigint[], 'total_attempt_count and started_at unchanged') FROM t.row(t.id(5)) e;
 SELECT is((SELECT ARRAY[attempt_state::text, resumed_at::text, worker_instance_id, suspension_id] FROM ff.attempt WHERE execution_id = (ff.parse_execution_id(t.id(5))).execution_uuid),
           ARRAY['started', '1000000004000', 'w2-2', NULL], 'attempt resumed');
@@ -135,5 +136,9 @@ SELECT t.invariants('claim_next');
 
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
+-- a claim carries what a worker dispatches on: the kind and the namespace
+SELECT ff.create_execution(t.id(70), namespace => 'mailns', lane_id => 'kinds', execution_kind => 'send_mail');
+SELECT is((SELECT claim ->> 'execution_kind' || ' ' || (claim ->> 'namespace') FROM ff.claim_next('kinds', 'wk', 'wk-1')),
+          'send_mail mailns', 'claim_next''s claim names the execution''s kind and namespace');
 SELECT * FROM finish();
 ROLLBACK;

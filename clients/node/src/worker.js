@@ -334,24 +334,16 @@ export class Worker extends EventEmitter {
     }
   }
 
-  // One claim_next of up to n.  The claim envelope carries neither the
-  // execution's kind nor its namespace, so a second statement reads them:
-  // not a join in the claim's statement, whose snapshot predates claim_next's
-  // own (an execution committed in between is claimed but not seen there).
+  // One claim_next of up to n; each claim carries the execution's kind and
+  // namespace, which is what the handler dispatch needs.
   async _claim(lane, n) {
     const sent = Date.now();
     const res = await this.pool.query('SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)',
       [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, Math.min(n, 1000), this.attemptTimeoutMs, this.reclaim]);
     const rows = res.rows.filter((r) => r.claim.ok !== false);
-    if (rows.length && !(this.handlers.size === 1 && this.handlers.has('*'))) {
-      try {
-        const info = await this.pool.query('SELECT ff.read_execution_info(u.id) AS r FROM unnest($1::text[]) WITH ORDINALITY AS u(id, ord) ORDER BY u.ord',
-          [rows.map((r) => r.claim.execution_id)]);
-        info.rows.forEach((x, i) => { rows[i].execution_kind = x.r.execution_kind; rows[i].namespace = x.r.namespace; });
-      } catch (e) {
-        // the claims stand: their handlers still run ('*'), or they fail as unknown kinds
-        this._count('error', { error: wrapDbError(e), where: 'claim kinds' });
-      }
+    for (const row of rows) {
+      row.execution_kind = row.claim.execution_kind;
+      row.namespace = row.claim.namespace;
     }
     for (const row of rows) {
       row.lane = lane;

@@ -528,15 +528,10 @@ class Worker:
             return 0
         now = time.monotonic()
         claims = [(r[0], None if r[1] is None else bytes(r[1])) for r in rows]
-        ids = [c["execution_id"] for c, _ in claims]
-        # the claim does not carry the kind: read it (and the namespace) in one statement
-        meta = {r[0]: (r[1] or "", r[2]) for r in S.run(
-            self._claim_conn,
-            "SELECT t.id, i ->> 'execution_kind', i ->> 'namespace' "
-            "FROM unnest(%s::text[]) AS t(id) CROSS JOIN LATERAL ff.read_execution_info(t.id) AS i", (ids,))}
         new_ns = []
         for claim, payload in claims:
-            kind, ns = meta.get(claim["execution_id"], ("", None))
+            # the claim carries what the dispatch needs: kind and namespace
+            kind, ns = claim.get("execution_kind") or "", claim.get("namespace")
             job = Job(self, claim, payload, kind, ns or "default", lane)
             job._deadline = now + self.lease_ttl_ms / 1000.0
             job._next_renew = now + self.lease_ttl_ms / 3000.0
