@@ -7,7 +7,7 @@
 -- role bound to namespaces sees and touches only those of its namespaces;
 -- an execution is governed only by budgets and a quota of its own
 -- namespace or global ones (issue 20; the reference has no namespaces on
--- budgets, see README "Behaviour notes").
+-- budgets, see doc/decisions.md).
 --
 -- Lock order: a budget row, then its usage rows by dimension ascending.
 -- Quota admissions lock only slot rows they take with SKIP LOCKED (they
