@@ -788,30 +788,40 @@ static FFPlan plan_completion_insert = {
 };
 
 /*
- * Announce the event in row `row` of the insert's result on its namespace's
- * completion channel (ff_completion_channel: a name only roles that may
- * read the namespace can learn, since PostgreSQL lets any role LISTEN on
- * any channel).
+ * Announce a terminal transition on its namespace's completion channel
+ * (ff_completion_channel: a name only roles that may read the namespace
+ * can learn, since PostgreSQL lets any role LISTEN on any channel).
  */
+static void
+announce(int64 event_id, int partition, const pg_uuid_t *exec_uuid,
+		 const pg_uuid_t *flow, const char *outcome, const char *ns)
+{
+	char		flowbuf[37];
+
+	if (flow)
+		ff_format_uuid(flow, flowbuf);
+	ff_notify_at_commit(ff_completion_channel(ns),
+				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
+						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
+						  event_id, ff_format_exec_id(partition, exec_uuid),
+						  flow ? "\"" : "", flow ? flowbuf : "null",
+						  flow ? "\"" : "", outcome));
+}
+
+/* Announce the event in row `row` of the insert's result. */
 static void
 completion_announce(int row)
 {
 	bool		isnull;
 	Datum		flow = ff_col_datum(row, 4, &isnull);
-	char		flowbuf[37];
+	bool		noflow = isnull;
 
 	if (!ff_notify_completions)
 		return;
-	if (!isnull)
-		ff_format_uuid(DatumGetUUIDP(flow), flowbuf);
-	ff_notify_at_commit(ff_completion_channel(ff_col_text(row, 6)),
-				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
-						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
-						  ff_col_int64(row, 1, 0),
-						  ff_format_exec_id((int) ff_col_int64(row, 2, 0),
-											DatumGetUUIDP(ff_col_datum(row, 3, &isnull))),
-						  isnull ? "" : "\"", isnull ? "null" : flowbuf,
-						  isnull ? "" : "\"", ff_col_text(row, 5)));
+	announce(ff_col_int64(row, 1, 0), (int) ff_col_int64(row, 2, 0),
+			 DatumGetUUIDP(ff_col_datum(row, 3, &isnull)),
+			 noflow ? NULL : DatumGetUUIDP(flow), ff_col_text(row, 5),
+			 ff_col_text(row, 6));
 }
 
 static void
@@ -823,11 +833,20 @@ completion_announce_all(uint64 n)
 		completion_announce((int) i);
 }
 
+/* An event id for an announcement without a row: the rows' own sequence. */
+static FFPlan plan_event_id = {
+	"SELECT nextval('ff.completion_event_event_id_seq'::regclass)", 0, {0}
+};
+
 /*
  * ff_completion_emit
  *		Record the terminal transition and announce it on its namespace's
- *		completion channel.
- *		The notification is delivered at commit, with the event row.
+ *		completion channel; the notification is delivered after commit.
+ *		Only a flow member's transition needs its row (the dispatcher
+ *		resolves its dependents from it); outside a flow the row is written
+ *		only under ff_engine.completion_events = all, and the announcement
+ *		takes its event id from the rows' sequence, so listeners see the
+ *		same payload either way (doc/decisions.md, "Completion events").
  */
 void
 ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
@@ -835,6 +854,16 @@ ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
 	Datum		v[6];
 	bool		n[6] = {false};
 
+	if (!c->flow_id.set && ff_completion_events == FF_COMPLETION_EVENTS_FLOWS)
+	{
+		if (!ff_notify_completions)
+			return;
+		ff_completion_channel_key_load();
+		ff_plan_exec(&plan_event_id, NULL, NULL, 1);
+		announce(ff_col_int64(0, 1, 0), c->id.partition, &c->id.uuid, NULL,
+				 ff_outcome_labels[outcome], c->namespace);
+		return;
+	}
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = UUIDPGetDatum(&c->flow_id.v);

@@ -40,6 +40,7 @@ int			ff_max_signals_per_execution = 10000;
 bool		ff_enabled = true;
 bool		ff_push_dispatch = true;
 bool		ff_notify_completions = true;
+int			ff_completion_events = FF_COMPLETION_EVENTS_FLOWS;
 bool		ff_notify_work = true;
 int			ff_launcher_naptime_ms = 5000;
 int			ff_lease_expiry_interval_ms = 1500;
@@ -190,6 +191,21 @@ _PG_init(void)
 				  "cluster-wide lock held through the commit's flush); off lifts that "
 				  "ceiling where nobody LISTENs.  Dependency resolution does not need it.",
 				  &ff_notify_completions, PGC_SUSET);
+	{
+		static const struct config_enum_entry kinds[] = {
+			{"flows", FF_COMPLETION_EVENTS_FLOWS, false},
+			{"all", FF_COMPLETION_EVENTS_ALL, false},
+			{NULL, 0, false}
+		};
+
+		DefineCustomEnumVariable("ff_engine.completion_events",
+								 "Which terminal transitions leave a row in ff.completion_event.",
+								 "flows (the default): only flow members', whose dependents the dispatcher "
+								 "resolves from the row; every transition is still announced on the "
+								 "completion channel.  all: every execution's, as in 0.1.",
+								 &ff_completion_events, FF_COMPLETION_EVENTS_FLOWS, kinds,
+								 PGC_SUSET, 0, NULL, NULL, NULL);
+	}
 	define_switch("notify_work",
 				  "An execution becoming claimable sends NOTIFY on its lane's channel.",
 				  "Off: workers poll claim_next instead of waiting on the channel.",

@@ -23,6 +23,11 @@ extern int	ff_max_frame_bytes;
 extern int	ff_max_stream_frames;
 extern int	ff_max_signals_per_execution;
 extern bool ff_notify_completions;
+
+/* ff_engine.completion_events: rows for flow members only, or for all */
+#define FF_COMPLETION_EVENTS_FLOWS 0
+#define FF_COMPLETION_EVENTS_ALL 1
+extern int	ff_completion_events;
 extern bool ff_notify_work;
 
 /* Finish SPI and return the envelope built in *r (SPI must be connected). */

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 FF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${FF_PGBIN:-/usr/lib/postgresql/15/bin}
 export PGPORT=${FF_PGPORT:-54329}
 export PGHOST=${FF_PGHOST:-/tmp}
 export PGUSER=postgres

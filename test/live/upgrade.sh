@@ -108,7 +108,7 @@ check "the suspended execution's token verifies: the signal resumes it" \
   "resume_condition_satisfied"
 check "the live lease's holder completes" \
   "$(up "SELECT ff.complete_execution(id, lease_id, epoch, attempt_id) ->> 'result' FROM up WHERE name = 'active'")" "completed"
-check "new completion events go on above the old ids" "$(up "SELECT max(event_id) > $old_event FROM ff.completion_event")" "t"
+check "new completion events go on above the old ids" "$(up "SELECT last_value > $old_event FROM ff.completion_event_event_id_seq")" "t"
 check "the waiting, resumed and budgeted executions complete" "$(up "SELECT up_finish('up_w') + up_finish('up_s') + up_finish('up_b')")" "3"
 check "the flow's upstream completes and its edge resolves" \
   "$(up "SELECT up_finish('up_f')")/$(up "SELECT (ff.dispatch_completions(100)) ->> 'processed'")/$(up "SELECT up_finish('up_f')")" "1/1/1"

@@ -1,5 +1,7 @@
 -- Terminal operations: spec §3.8-§3.10, §3.32, checklist 33-43.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 -- 33. complete
@@ -200,6 +202,38 @@ SELECT is(t.fail_as(t.id(92), 'transient'), 'terminal_failed', 'one not named is
 SELECT ff.create_execution(t.id(93), policy_json => '{"retry_policy": {"max_retries": 3}}');
 SELECT t.claim(t.id(93));
 SELECT is(t.fail_as(t.id(93), 'transient'), 'retry_scheduled', 'without retryable_categories any other category is retried');
+
+-- §3.32 with ff_engine.completion_events = flows (the default): only a flow
+-- member's transition leaves a row; the others are still announced, with an
+-- event id taken from the rows' sequence
+SET LOCAL ff_engine.completion_events = DEFAULT;
+SELECT is(current_setting('ff_engine.completion_events'), 'flows', 'completion_events defaults to flows');
+SELECT last_value AS seq0 FROM ff.completion_event_event_id_seq \gset
+SELECT ff.create_execution(t.id(120));
+SELECT t.claim(t.id(120)), t.complete(t.id(120));
+SELECT is((SELECT count(*)::int FROM ff.completion_event WHERE execution_id = t.exec_uuid(t.id(120))), 0,
+          'flows: no event row for an execution outside any flow');
+SELECT is((SELECT last_value FROM ff.completion_event_event_id_seq), :seq0 + 1::bigint, 'flows: its announcement took an event id');
+SELECT ff.create_flow('f1200000-0000-4000-8000-000000000001');
+SELECT t.member('f1200000-0000-4000-8000-000000000001', 'ce1');
+SELECT t.claim(t.m('ce1')), t.complete(t.m('ce1'));
+SELECT is((SELECT outcome::text || ':' || (event_id = :seq0 + 2) FROM ff.completion_event WHERE execution_id = t.exec_uuid(t.m('ce1'))),
+          'success:true', 'flows: a flow member''s transition has its row, next in the sequence');
+SET LOCAL ff_engine.notify_completions = off;
+SELECT ff.create_execution(t.id(121));
+SELECT t.claim(t.id(121)), t.complete(t.id(121));
+SELECT is((SELECT count(*)::int FROM ff.completion_event WHERE execution_id = t.exec_uuid(t.id(121))), 0,
+          'flows, notify_completions off: no row');
+SELECT is((SELECT last_value FROM ff.completion_event_event_id_seq), :seq0 + 2::bigint, 'flows, notify_completions off: nothing announced, no id taken');
+RESET ff_engine.notify_completions;
+SELECT ff.create_execution(t.id(122));
+SELECT t.claim(t.id(122)), t.complete(t.id(122));
+SET LOCAL ff_engine.completion_events = 'all';
+SELECT ff.create_execution(t.id(123));
+SELECT t.claim(t.id(123)), t.complete(t.id(123));
+SELECT is((SELECT count(*)::int FROM ff.completion_event WHERE execution_id IN (t.exec_uuid(t.id(122)), t.exec_uuid(t.id(123)))), 1,
+          'all: the row is written again');
+SELECT throws_ok($$SET ff_engine.completion_events = 'some'$$, '22023', NULL, 'completion_events takes flows or all');
 
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');

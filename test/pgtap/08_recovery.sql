@@ -1,6 +1,8 @@
 -- Lease recovery, expiry, replay and admission: spec §3.14-§3.22, §4.5,
 -- checklist 26-32a, 42, 48-49, 52-54.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 

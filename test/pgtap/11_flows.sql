@@ -1,5 +1,7 @@
 -- Flows, edges, edge groups, dependency resolution: spec/flows.md §3-§6, checklist.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 -- run a member to an outcome

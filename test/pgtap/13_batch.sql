@@ -1,6 +1,8 @@
 -- Batched hot paths (issue 9): ff.claim_next with max_count, then
 -- ff.complete_executions / ff.fail_executions with per-item fences.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 -- claim n executions of lane `lane` in one call; keep their fences

@@ -1,6 +1,8 @@
 -- Suspension, waitpoints, signals and tokens: spec/suspension.md §10 items
 -- 1-74 (numbers in the comments).  Time moves by the test clock.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 CREATE FUNCTION t.wp(n integer) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$

@@ -1,6 +1,8 @@
 -- Namespace isolation (issue 10): two tenants sharing one database neither
 -- see nor touch each other's executions.
 BEGIN;
+-- these checks read the event rows of executions outside flows too
+SET LOCAL ff_engine.completion_events = 'all';
 \ir helpers.psql
 
 GRANT USAGE ON SCHEMA t TO PUBLIC;

@@ -272,6 +272,9 @@ listen_out=$(mktemp)
   | psql -X -q -At -d ff_worker >"$listen_out" 2>&1 &
 listener=$!
 sleep 0.5
+# outside a flow no event row is kept (ff_engine.completion_events = flows):
+# the announcements take their ids from the rows' sequence, one each in order
+s0=$(q "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM ff.completion_event_event_id_seq")
 q "SELECT ff.create_execution(format('{fp:2}:00000000-0000-4000-8000-%s', lpad(i::text, 12, '0')), namespace => 'relayns',
           lane_id => 'relay') FROM generate_series(1, 5) i" >/dev/null
 q "SELECT count(*) FROM ff.claim_next('relay', 'w', 'w-1', max_count => 5)" >/dev/null
@@ -286,9 +289,8 @@ q "SET ff_engine.notify_in_transaction = on;
    FROM ff.executions e WHERE e.id = '{fp:2}:00000000-0000-4000-8000-000000000006'" >/dev/null
 wait $listener
 engine=$(worker_pid)
-want=$(q "SELECT string_agg(format('{\"event_id\": %s, \"execution_id\": \"%s\", \"flow_id\": null, \"outcome\": \"success\"}',
-          event_id, ff.format_execution_id(partition, execution_id)), '|' ORDER BY event_id)
-          FROM ff.completion_event WHERE namespace = 'relayns'")
+want=$(q "SELECT string_agg(format('{\"event_id\": %s, \"execution_id\": \"{fp:2}:00000000-0000-4000-8000-%s\", \"flow_id\": null, \"outcome\": \"success\"}',
+          $s0 + i, lpad(i::text, 12, '0')), '|' ORDER BY i) FROM generate_series(1, 6) i")
 got=$(sed -n "s/^Asynchronous notification \"$chan\" with payload \"\(.*\)\" received from server process with PID \([0-9]*\)\.$/\1/p" "$listen_out" | paste -sd'|')
 [ -n "$want" ] && [ "$got" = "$want" ] && pass "a listener hears every completion of its namespace, payloads as before, in commit order" \
   || { fail "a listener hears every completion of its namespace, payloads as before, in commit order"; echo "# want $want"; echo "# got  $got"; cat "$listen_out"; }

@@ -169,7 +169,7 @@ test('a worker killed with SIGKILL mid-job: its execution is reclaimed and compl
     const r = await waitForResult(pool, executionId, { timeoutMs: 6000 });
     assert.equal(r.value, 'second');
     assert.deepEqual(runs, ['reclaim'], 'run once more, as a reclaim');
-    const ev = (await pool.query(`SELECT count(*)::int AS n FROM ff.completion_event WHERE execution_id = (SELECT execution_uuid FROM ff.parse_execution_id($1))`, [executionId])).rows[0].n;
+    const ev = (await pool.query(`SELECT count(*)::int AS n FROM ff.attempt a, ff.parse_execution_id($1) x WHERE a.partition = x.partition AND a.execution_id = x.execution_uuid AND a.attempt_state = 'ended_success'`, [executionId])).rows[0].n;
     assert.equal(ev, 1, 'completed exactly once');
   } finally { await w.stop(); }
 });

@@ -260,8 +260,9 @@ def test_a_worker_killed_mid_job_is_taken_over_and_completed_once(conn, ff, lane
     time.sleep(0.5)
     assert runs == ["reclaim"]
     assert w.stats()["completed"] == 1
-    assert sql("SELECT count(*) FROM ff.completion_event c, ff.parse_execution_id(%s) x "
-               "WHERE c.partition = x.partition AND c.execution_id = x.execution_uuid", (eid,))[0][0] == 1
+    assert sql("SELECT count(*) FROM ff.attempt a, ff.parse_execution_id(%s) x "
+               "WHERE a.partition = x.partition AND a.execution_id = x.execution_uuid "
+               "AND a.attempt_state = 'ended_success'", (eid,))[0][0] == 1
 
 
 def test_graceful_shutdown_finishes_short_work_and_hands_back_the_rest(conn, ff, lane, make_worker):
