@@ -680,29 +680,59 @@ ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id, int64 epoch
 
 /* ---- lease history (§4.6) ---- */
 
+/*
+ * One row of ff.lease_log per lease: the acquisition inserts it, the expiry
+ * mark and the end are written into it (a HOT update: no indexed column
+ * changes).  Events that belong to no lease get a row of their own.
+ */
 #define FF_HISTORY_CAP 1000
 
 static FFPlan plan_history_insert = {
-	"INSERT INTO ff.lease_history (partition, execution_id, seq, event, lease_id, "
+	"INSERT INTO ff.lease_log (partition, execution_id, seq, event, lease_id, "
 	"lease_epoch, attempt_index, attempt_id, worker_id, worker_instance_id, "
 	"reason, detail, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
 	13, {INT2OID, UUIDOID, INT8OID, TEXTOID, UUIDOID, INT8OID, INT4OID, UUIDOID,
 	TEXTOID, TEXTOID, TEXTOID, JSONBOID, INT8OID}, NULL, false,
-	"INSERT INTO ff.lease_history (partition, execution_id, seq, event, lease_id, "
+	"INSERT INTO ff.lease_log (partition, execution_id, seq, event, lease_id, "
 	"lease_epoch, attempt_index, attempt_id, worker_id, worker_instance_id, "
 	"reason, detail, ts) SELECT a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13 FROM %s",
 	0, true
 };
+
+/*
+ * The lease's row is the execution's newest: nothing else is inserted while
+ * a lease is held.  Matching its epoch keeps a row from another lease (a
+ * 0.1.0 event row) from taking the end.
+ */
+static FFPlan plan_history_end = {
+	"UPDATE ff.lease_log SET end_seq = $3, end_event = $4, end_reason = $5, ended_at = $6 "
+	"WHERE partition = $1 AND execution_id = $2 AND lease_epoch = $7 AND end_seq IS NULL "
+	"AND seq = (SELECT max(seq) FROM ff.lease_log WHERE partition = $1 AND execution_id = $2)",
+	7, {INT2OID, UUIDOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID}, NULL, false,
+	"UPDATE ff.lease_log t SET end_seq = v.a3, end_event = v.a4, end_reason = v.a5, ended_at = v.a6 "
+	"FROM %s WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.lease_epoch = v.a7 "
+	"AND t.end_seq IS NULL AND t.seq = (SELECT max(m.seq) FROM ff.lease_log m "
+	"WHERE m.partition = v.a1 AND m.execution_id = v.a2)",
+	.key_lookups = true
+};
+static FFPlan plan_history_expired = {
+	"UPDATE ff.lease_log SET expired_seq = $3, expired_at = $4 "
+	"WHERE partition = $1 AND execution_id = $2 AND lease_epoch = $5 AND expired_seq IS NULL "
+	"AND end_seq IS NULL AND seq = (SELECT max(seq) FROM ff.lease_log WHERE partition = $1 AND execution_id = $2)",
+	5, {INT2OID, UUIDOID, INT8OID, INT8OID, INT8OID}, .key_lookups = true
+};
 static FFPlan plan_history_trim = {
-	"DELETE FROM ff.lease_history WHERE partition = $1 AND execution_id = $2 AND seq <= $3",
+	"DELETE FROM ff.lease_log WHERE partition = $1 AND execution_id = $2 AND seq <= $3",
 	3, {INT2OID, UUIDOID, INT8OID}
 };
 
 /*
  * ff_history_append
- *		Append an event carrying the current lease identity of the core
- *		(call before the lease mirror is cleared).  Every 100 events the
- *		log is trimmed to the newest FF_HISTORY_CAP.
+ *		Record a lease event carrying the current lease identity of the core
+ *		(call before the lease mirror is cleared): 'expired', 'released' and
+ *		'revoked' go into the lease's row, when it has one; any other event,
+ *		or an end whose lease has no row, is a row of its own.  Every 100
+ *		events the log is trimmed to about the newest FF_HISTORY_CAP.
  */
 void
 ff_history_append(ExecCore *c, const char *event, const char *reason,
@@ -711,10 +741,35 @@ ff_history_append(ExecCore *c, const char *event, const char *reason,
 	Datum		v[13];
 	bool		n[13] = {false};
 	int64		seq = ++c->history_seq;
+	bool		is_end = strcmp(event, "released") == 0 || strcmp(event, "revoked") == 0;
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int64GetDatum(seq);
+	if (c->current_lease_id.set && detail == NULL &&
+		(is_end || strcmp(event, "expired") == 0))
+	{
+		uint64		done;
+
+		if (is_end)
+		{
+			v[3] = CStringGetTextDatum(event);
+			v[4] = text_or_null(reason, &n[4]);
+			v[5] = Int64GetDatum(now);
+			v[6] = Int64GetDatum(c->current_lease_epoch);
+			/* deferred in a batch: its set form touches every lease's row */
+			done = ff_plan_exec(&plan_history_end, v, n, 0);
+		}
+		else
+		{
+			v[3] = Int64GetDatum(now);
+			v[4] = Int64GetDatum(c->current_lease_epoch);
+			done = reason ? 0 : ff_plan_exec(&plan_history_expired, v, NULL, 0);
+		}
+		if (done > 0)
+			goto trim;
+		memset(n, 0, sizeof(n));
+	}
 	v[3] = CStringGetTextDatum(event);
 	v[4] = UUIDPGetDatum(&c->current_lease_id.v);
 	n[4] = !c->current_lease_id.set;
@@ -731,6 +786,7 @@ ff_history_append(ExecCore *c, const char *event, const char *reason,
 	v[12] = Int64GetDatum(now);
 	ff_plan_exec(&plan_history_insert, v, n, 0);
 
+trim:
 	if (seq > FF_HISTORY_CAP && seq % 100 == 0)
 	{
 		v[2] = Int64GetDatum(seq - FF_HISTORY_CAP);

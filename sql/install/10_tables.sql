@@ -171,9 +171,15 @@ CREATE TABLE ff.attempt (
     PRIMARY KEY (partition, execution_id, attempt_index)
 );
 
--- Lease history (spec §4.6): append-only, trimmed to about the newest 1000
--- events per execution.
-CREATE TABLE ff.lease_history (
+-- Lease history (spec §4.6), one row per lease: the acquisition (event
+-- 'acquired' or 'reclaimed'), then, written into the same row, the expiry
+-- mark and the end ('released' or 'revoked'), each with its own seq; or one
+-- row per event that belongs to no lease ('replay_initiated', and the rows
+-- 0.1.0 wrote, one per event).  Updating the lease's row at its end is a
+-- HOT update, where an event row of its own cost a job a heap tuple and an
+-- index entry.  The view ff.lease_history shows one row per event, as 0.1.0's
+-- table did.  Trimmed to about the newest 1000 events per execution.
+CREATE TABLE ff.lease_log (
     partition           smallint NOT NULL,
     execution_id        uuid NOT NULL,
     seq                 bigint NOT NULL,
@@ -187,8 +193,14 @@ CREATE TABLE ff.lease_history (
     reason              text,
     detail              jsonb,
     ts                  bigint NOT NULL,
+    expired_seq         bigint,
+    expired_at          bigint,
+    end_seq             bigint,
+    end_event           text CHECK (end_event IN ('released', 'revoked')),
+    end_reason          text,
+    ended_at            bigint,
     PRIMARY KEY (partition, execution_id, seq)
-);
+) WITH (fillfactor = 90);
 
 -- Claim grants (spec §5.3): at most one per execution; a grant whose
 -- grant_expires_at < now is treated as absent and replaced lazily.
@@ -301,7 +313,7 @@ CREATE TABLE ff.stream_summary (
 SELECT pg_catalog.pg_extension_config_dump('ff.execution', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.execution_data', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.attempt', '');
-SELECT pg_catalog.pg_extension_config_dump('ff.lease_history', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.lease_log', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.claim_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.idempotency_key', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.completion_event', '');

@@ -236,3 +236,21 @@ END
 $$;
 COMMENT ON FUNCTION ff.list_executions(smallint, text, integer) IS
     'Execution ids of one partition in ascending order, page by page (at most 1000)';
+
+-- The lease history one row per event, as it reads in spec §4.6: each lease
+-- row of ff.lease_log unfolds into its acquisition, its expiry mark and its
+-- end.  Administrators only (lease ids are the secret half of a fence).
+CREATE VIEW ff.lease_history AS
+SELECT l.partition, l.execution_id, l.seq, l.event, l.lease_id, l.lease_epoch, l.attempt_index,
+       l.attempt_id, l.worker_id, l.worker_instance_id, l.reason, l.detail, l.ts
+FROM ff.lease_log l
+UNION ALL
+SELECT l.partition, l.execution_id, l.expired_seq, 'expired', l.lease_id, l.lease_epoch, l.attempt_index,
+       l.attempt_id, l.worker_id, l.worker_instance_id, NULL, NULL, l.expired_at
+FROM ff.lease_log l WHERE l.expired_seq IS NOT NULL
+UNION ALL
+SELECT l.partition, l.execution_id, l.end_seq, l.end_event, l.lease_id, l.lease_epoch, l.attempt_index,
+       l.attempt_id, l.worker_id, l.worker_instance_id, l.end_reason, NULL, l.ended_at
+FROM ff.lease_log l WHERE l.end_seq IS NOT NULL;
+COMMENT ON VIEW ff.lease_history IS
+    'Lease events (acquired, reclaimed, expired, released, revoked, replay_initiated), one row per event, newest ~1000 per execution; from ff.lease_log, which keeps one row per lease';

@@ -9,7 +9,7 @@
 -- Cost (one call): ff.lane_metrics reads every row of ff.execution once (a
 -- sequential scan and a hash aggregate: counts by state need every row,
 -- retained terminal ones included) and the lease-history rows of the last
--- hour (a sequential scan of ff.lease_history with a filter on ts: no index
+-- hour (sequential scans of ff.lease_log with a filter on its times: no index
 -- on ts, on purpose, since one would cost every claim and completion an
 -- index insert).  ff.dispatcher_status reads only unprocessed completion
 -- events (completion_event_pending_idx).  Scanner figures read the 17 rows

@@ -69,3 +69,18 @@ ON CONFLICT (scanner) DO NOTHING;
 -- No index for WORKER_LEASES: nothing reads it, and every claim paid an
 -- entry in it (issue 21).
 DROP INDEX ff.execution_worker_leases_idx;
+
+-- The lease history keeps one row per lease (issue 21): the table becomes
+-- ff.lease_log, its rows of 0.1.0 stay one per event (the view
+-- ff.lease_history shows both kinds alike), and a lease held across the
+-- upgrade ends in its 0.1.0 'acquired' row.
+ALTER TABLE ff.lease_history RENAME TO lease_log;
+ALTER INDEX ff.lease_history_pkey RENAME TO lease_log_pkey;
+ALTER TABLE ff.lease_log
+    ADD COLUMN expired_seq bigint,
+    ADD COLUMN expired_at bigint,
+    ADD COLUMN end_seq bigint,
+    ADD COLUMN end_event text CHECK (end_event IN ('released', 'revoked')),
+    ADD COLUMN end_reason text,
+    ADD COLUMN ended_at bigint;
+ALTER TABLE ff.lease_log SET (fillfactor = 90);

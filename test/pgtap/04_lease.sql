@@ -90,6 +90,38 @@ SELECT ff.create_execution(t.id(4));
 SELECT is((ff.mark_lease_expired_if_due(t.id(4)))->>'reason', 'not_active', 'runnable -> not_active');
 SELECT t.invariants('scanner marking');
 
+-- §4.6 storage: one ff.lease_log row per lease; the view unfolds its events
+SELECT ff.create_execution(t.id(400));
+SELECT t.claim(t.id(400)), t.complete(t.id(400));
+SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(400))), 1,
+          'a claimed and completed execution has one lease row');
+SELECT is((SELECT event || '/' || end_event || ':' || end_reason || '/' || (end_seq = seq + 1) FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(400))),
+          'acquired/released:completed/true', 'the lease row holds its acquisition and its end, each with its own seq');
+SELECT is((SELECT array_agg(event || ':' || coalesce(reason, '') || ':' || lease_epoch ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(400))),
+          ARRAY['acquired::1', 'released:completed:1'], 'ff.lease_history shows the two events');
+SELECT ff.create_execution(t.id(401));
+SELECT t.claim(t.id(401), ttl => 1000);
+SELECT t.at(ff.now_ms() + 5000);
+SELECT ff.mark_lease_expired_if_due(t.id(401));
+SELECT ok((SELECT expired_seq IS NOT NULL AND end_seq IS NULL FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(401))),
+          'an expiry is marked in the lease row, which stays open');
+SELECT ff.cancel_execution(t.id(401), 'stop', 'operator_override');
+SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(401))),
+          ARRAY['acquired', 'expired', 'released'], 'acquired, expired, released: three events of one row');
+SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(401))), 1, 'still one row');
+SELECT ff.create_execution(t.id(403));
+SELECT t.claim(t.id(403));
+SELECT ff.revoke_lease(t.id(403));
+SELECT is((SELECT event || '/' || end_event FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(403))), 'acquired/revoked',
+          'a revoke ends the lease in its row');
+-- a 0.1.0 event row (one per event) for the held lease takes the end in place
+SELECT ff.create_execution(t.id(402));
+SELECT t.claim(t.id(402));
+UPDATE ff.lease_log SET lease_epoch = 0 WHERE execution_id = t.exec_uuid(t.id(402));
+SELECT t.complete(t.id(402));
+SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(402))),
+          ARRAY['acquired', 'released'], 'an end whose lease has no row of its own gets an event row');
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();
