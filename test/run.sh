@@ -69,6 +69,7 @@ run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
 run_live "live: pg_cancel_backend stops long calls" test/worker/cancel.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
 run_live "node: the client and worker runtime (clients/node, node --test)" clients/node/test/tap.sh
+run_live "the reference covers every function, view and setting" test/live/docs.sh
 run_live "dump and restore: every state through pg_dump / pg_restore" test/live/dump_restore.sh
 # the Python client and worker runtime (pytest, one TAP line per test)
 run_live "Python client and worker (pytest)" clients/python/tests/run.sh
