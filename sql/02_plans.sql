@@ -102,7 +102,7 @@ FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer)
 WHERE e.partition = v.a1 AND e.execution_id = v.a2;
 EXPLAIN (COSTS OFF) EXECUTE store_many(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0)]);
 PREPARE end_attempts(record[]) AS
-UPDATE ff.attempt t SET ended_at = v.a4
+UPDATE ff.attempt_record t SET ended_at = v.a4
 FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer, a4 bigint)
 WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3;
 EXPLAIN (COSTS OFF) EXECUTE end_attempts(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0, 0::bigint)]);

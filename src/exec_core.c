@@ -531,7 +531,7 @@ ff_eligible_score(const ExecCore *c)
 /* ---- attempts ---- */
 
 static FFPlan plan_attempt_insert = {
-	"INSERT INTO ff.attempt (partition, execution_id, attempt_index, attempt_id, "
+	"INSERT INTO ff.attempt_record (partition, execution_id, attempt_index, attempt_id, "
 	"attempt_type, attempt_state, created_at, started_at, lease_id, lease_epoch, "
 	"worker_id, worker_instance_id, retry_reason, previous_attempt_index, "
 	"replay_reason, replay_requested_by, replayed_from_attempt_index, "
@@ -540,7 +540,7 @@ static FFPlan plan_attempt_insert = {
 	17, {INT2OID, UUIDOID, INT4OID, UUIDOID, TEXTOID, INT8OID, UUIDOID, INT8OID,
 		TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
 	JSONBOID}, NULL, false,
-	"INSERT INTO ff.attempt (partition, execution_id, attempt_index, attempt_id, "
+	"INSERT INTO ff.attempt_record (partition, execution_id, attempt_index, attempt_id, "
 	"attempt_type, attempt_state, created_at, started_at, lease_id, lease_epoch, "
 	"worker_id, worker_instance_id, retry_reason, previous_attempt_index, "
 	"replay_reason, replay_requested_by, replayed_from_attempt_index, "
@@ -569,6 +569,7 @@ ff_attempt_insert(ExecCore *c, int64 idx, const pg_uuid_t *attempt_id,
 	Datum		v[17];
 	bool		n[17] = {false};
 
+	ff_attempt_materialize(c);
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int32GetDatum((int32) idx);
@@ -594,16 +595,16 @@ ff_attempt_insert(ExecCore *c, int64 idx, const pg_uuid_t *attempt_id,
 
 /*
  * The attempt updates reach one row by its key: planned as index lookups
- * (a generic plan made while ff.attempt was empty scanned the whole table
+ * (a generic plan made while the table was empty scanned the whole table
  * on every complete, the drain's hottest spot in a profile).
  */
 static FFPlan plan_attempt_end = {
-	"UPDATE ff.attempt SET attempt_state = $4::ff.attempt_record_state, "
+	"UPDATE ff.attempt_record SET attempt_state = $4::ff.attempt_record_state, "
 	"ended_at = $5, failure_reason = COALESCE($6, failure_reason), "
 	"failure_category = COALESCE($7, failure_category) "
 	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
 	7, {INT2OID, UUIDOID, INT4OID, TEXTOID, INT8OID, TEXTOID, TEXTOID}, NULL, false,
-	"UPDATE ff.attempt t SET attempt_state = v.a4::ff.attempt_record_state, "
+	"UPDATE ff.attempt_record t SET attempt_state = v.a4::ff.attempt_record_state, "
 	"ended_at = v.a5, failure_reason = COALESCE(v.a6, t.failure_reason), "
 	"failure_category = COALESCE(v.a7, t.failure_category) FROM %s "
 	"WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3",
@@ -620,6 +621,10 @@ ff_attempt_end(ExecCore *c, int64 idx, const char *state, int64 now,
 
 	if (idx == FF_NULL)
 		return;
+	/* a held first attempt ends successfully on the execution row alone */
+	if (c->held_attempt_seq != FF_NULL && strcmp(state, "ended_success") == 0)
+		return;
+	ff_attempt_materialize(c);
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int32GetDatum((int32) idx);
@@ -631,7 +636,7 @@ ff_attempt_end(ExecCore *c, int64 idx, const char *state, int64 now,
 }
 
 static FFPlan plan_attempt_suspend = {
-	"UPDATE ff.attempt SET attempt_state = 'suspended', suspended_at = $4, "
+	"UPDATE ff.attempt_record SET attempt_state = 'suspended', suspended_at = $4, "
 	"suspension_id = $5 WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
 	5, {INT2OID, UUIDOID, INT4OID, INT8OID, TEXTOID}, .key_lookups = true
 };
@@ -644,6 +649,7 @@ ff_attempt_suspend(ExecCore *c, int64 idx, int64 now, const char *suspension_id)
 
 	if (idx == FF_NULL)
 		return;
+	ff_attempt_materialize(c);
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int32GetDatum((int32) idx);
@@ -653,7 +659,7 @@ ff_attempt_suspend(ExecCore *c, int64 idx, int64 now, const char *suspension_id)
 }
 
 static FFPlan plan_attempt_resume = {
-	"UPDATE ff.attempt SET attempt_state = 'started', resumed_at = $4, "
+	"UPDATE ff.attempt_record SET attempt_state = 'started', resumed_at = $4, "
 	"lease_id = $5, lease_epoch = $6, worker_id = $7, worker_instance_id = $8, "
 	"suspended_at = NULL, suspension_id = NULL "
 	"WHERE partition = $1 AND execution_id = $2 AND attempt_index = $3",
@@ -667,6 +673,7 @@ ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id, int64 epoch
 {
 	Datum		v[8];
 
+	ff_attempt_materialize(c);
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int32GetDatum((int32) idx);
@@ -740,8 +747,22 @@ ff_history_append(ExecCore *c, const char *event, const char *reason,
 {
 	Datum		v[13];
 	bool		n[13] = {false};
-	int64		seq = ++c->history_seq;
+	int64		seq;
 	bool		is_end = strcmp(event, "released") == 0 || strcmp(event, "revoked") == 0;
+
+	/* a held lease ending by completion stays on the execution row */
+	if (c->held_attempt_seq != FF_NULL && is_end && detail == NULL &&
+		reason != NULL && strcmp(reason, "completed") == 0 &&
+		strcmp(event, "released") == 0 && c->current_lease_id.set)
+	{
+		c->history_seq++;
+		c->held_lease_id = c->current_lease_id;
+		c->held_worker_id = c->current_worker_id;
+		c->held_worker_instance_id = c->current_worker_instance_id;
+		return;
+	}
+	ff_attempt_materialize(c);
+	seq = ++c->history_seq;
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
@@ -792,6 +813,97 @@ trim:
 		v[2] = Int64GetDatum(seq - FF_HISTORY_CAP);
 		ff_plan_exec(&plan_history_trim, v, NULL, 0);
 	}
+}
+
+/* ---- a first attempt held on the execution row ---- */
+
+/*
+ * A fresh claim's first attempt and its lease are, on the common path,
+ * written twice and then only read back rarely: an attempt row and a lease
+ * row inserted at the claim, each updated again at the completion.  Their
+ * every field is on the execution row already while the lease is held, so
+ * such a claim writes neither (ff_attempt_hold); a completion keeps them
+ * there too, with the lease's identity copied to held_lease_id and
+ * held_worker_*.  The views ff.attempt and ff.lease_history show the held
+ * attempt and its events as if they were rows.  Anything else that touches
+ * the attempt or the lease history (a failure, a suspension, an expiry, a
+ * second attempt, a replay...) first writes them out as rows
+ * (ff_attempt_materialize), then goes on as usual.
+ */
+static FFPlan plan_attempt_held = {
+	"INSERT INTO ff.attempt_record (partition, execution_id, attempt_index, attempt_id, "
+	"attempt_type, attempt_state, created_at, started_at, ended_at, lease_id, lease_epoch, "
+	"worker_id, worker_instance_id) VALUES ($1, $2, 0, $3, 'initial', "
+	"$4::ff.attempt_record_state, $5, $5, $6, $7, $8, $9, $10)",
+	10, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID, INT8OID, UUIDOID, INT8OID, TEXTOID, TEXTOID}
+};
+static FFPlan plan_lease_held = {
+	"INSERT INTO ff.lease_log (partition, execution_id, seq, event, lease_id, lease_epoch, "
+	"attempt_index, attempt_id, worker_id, worker_instance_id, ts, end_seq, end_event, "
+	"end_reason, ended_at) VALUES ($1, $2, $3, 'acquired', $4, $5, 0, $6, $7, $8, $9, $10, "
+	"$11, $12, $13)",
+	13, {INT2OID, UUIDOID, INT8OID, UUIDOID, INT8OID, UUIDOID, TEXTOID, TEXTOID, INT8OID,
+	INT8OID, TEXTOID, TEXTOID, INT8OID}
+};
+
+/* In place of ff_attempt_insert and the 'acquired' event of a fresh claim. */
+void
+ff_attempt_hold(ExecCore *c)
+{
+	c->held_attempt_seq = ++c->history_seq;
+	c->held_lease_id.set = false;
+	c->held_worker_id = NULL;
+	c->held_worker_instance_id = NULL;
+}
+
+/* Write a held first attempt and its lease out as rows (at once, never deferred). */
+void
+ff_attempt_materialize(ExecCore *c)
+{
+	Datum		v[13];
+	bool		n[13] = {false};
+	bool		ended = c->held_lease_id.set;
+	const UuidOpt *lease = ended ? &c->held_lease_id : &c->current_lease_id;
+	const char *w = ended ? c->held_worker_id : c->current_worker_id;
+	const char *wi = ended ? c->held_worker_instance_id : c->current_worker_instance_id;
+	int64		seq = c->held_attempt_seq;
+
+	if (seq == FF_NULL)
+		return;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	v[2] = UUIDPGetDatum(&c->current_attempt_id.v);
+	v[3] = CStringGetTextDatum(ended ? "ended_success" : "started");
+	v[4] = Int64GetDatum(c->lease_acquired_at);
+	v[5] = Int64GetDatum(c->completed_at);
+	n[5] = !ended;
+	v[6] = UUIDPGetDatum(&lease->v);
+	n[6] = !lease->set;
+	v[7] = Int64GetDatum(c->current_lease_epoch);
+	v[8] = text_or_null(w, &n[8]);
+	v[9] = text_or_null(wi, &n[9]);
+	ff_plan_exec(&plan_attempt_held, v, n, 0);
+
+	memset(n, 0, sizeof(n));
+	v[2] = Int64GetDatum(seq);
+	v[3] = UUIDPGetDatum(&lease->v);
+	n[3] = !lease->set;
+	v[4] = Int64GetDatum(c->current_lease_epoch);
+	v[5] = UUIDPGetDatum(&c->current_attempt_id.v);
+	v[6] = text_or_null(w, &n[6]);
+	v[7] = text_or_null(wi, &n[7]);
+	v[8] = Int64GetDatum(c->lease_acquired_at);
+	v[9] = Int64GetDatum(seq + 1);
+	v[10] = CStringGetTextDatum("released");
+	v[11] = CStringGetTextDatum("completed");
+	v[12] = Int64GetDatum(c->completed_at);
+	n[9] = n[10] = n[11] = n[12] = !ended;
+	ff_plan_exec(&plan_lease_held, v, n, 0);
+
+	c->held_attempt_seq = FF_NULL;
+	c->held_lease_id.set = false;
+	c->held_worker_id = NULL;
+	c->held_worker_instance_id = NULL;
 }
 
 /* ---- streams ---- */

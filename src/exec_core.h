@@ -81,7 +81,8 @@ typedef struct UuidOpt
 	U(current_suspension_id) U(current_waitpoint_id) I(last_hmac_validation_failed_at) \
 	T(budget_ids) U(quota_policy_id) \
 	I(progress_pct) T(progress_message) I(progress_updated_at) \
-	I(last_capability_mismatch_at) I(history_seq)
+	I(last_capability_mismatch_at) I(history_seq) \
+	I(held_attempt_seq) U(held_lease_id) T(held_worker_id) T(held_worker_instance_id)
 
 #define FF_DECL_T(n) char *n;
 #define FF_DECL_I(n) int64 n;
@@ -143,6 +144,8 @@ extern void ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id,
 
 extern void ff_history_append(ExecCore *c, const char *event, const char *reason,
 							  int64 now, Jsonb *detail);
+extern void ff_attempt_hold(ExecCore *c);
+extern void ff_attempt_materialize(ExecCore *c);
 extern void ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now,
 							bool only_if_open);
 extern void ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now);

@@ -191,6 +191,7 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 			   *replay_by = NULL;
 	int64		prev = FF_NULL,
 				replayed_from = FF_NULL;
+	bool		hold;
 
 	if (c->attempt_state == ATT_PENDING_RETRY_ATTEMPT)
 	{
@@ -205,10 +206,19 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 		replay_by = c->pending_replay_requested_by;
 		replayed_from = c->pending_previous_attempt_index;
 	}
-	ff_attempt_insert(c, idx, &req->attempt_id, type, &req->lease_id, epoch,
-					  req->worker_id, req->worker_instance_id, now,
-					  retry_reason, prev, replay_reason, replay_by, replayed_from,
-					  NULL, req->attempt_policy);
+	/*
+	 * The first attempt of a plain claim is held on the execution row
+	 * (exec_core.c, "a first attempt held on the execution row"): nothing
+	 * of it is in the attempt or lease tables unless something other than
+	 * its completion happens to it.
+	 */
+	hold = idx == 0 && strcmp(type, ATTEMPT_TYPE_INITIAL) == 0 && req->attempt_policy == NULL &&
+		history_reason == NULL;
+	if (!hold)
+		ff_attempt_insert(c, idx, &req->attempt_id, type, &req->lease_id, epoch,
+						  req->worker_id, req->worker_instance_id, now,
+						  retry_reason, prev, replay_reason, replay_by, replayed_from,
+						  NULL, req->attempt_policy);
 	set_leased(c, req, epoch, now);
 	c->current_attempt_index = idx;
 	c->total_attempt_count = idx + 1;
@@ -223,7 +233,10 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 	c->attempt_timeout_at = req->attempt_timeout_ms > 0 ? now + req->attempt_timeout_ms : FF_NULL;
 	if (req->execution_deadline_at > 0)
 		c->execution_deadline_at = req->execution_deadline_at;
-	ff_history_append(c, "acquired", history_reason, now, NULL);
+	if (hold)
+		ff_attempt_hold(c);
+	else
+		ff_history_append(c, "acquired", history_reason, now, NULL);
 	ff_core_store(c);
 	return type;
 }

@@ -91,6 +91,14 @@ CREATE TABLE ff.execution (
     progress_updated_at          bigint,
     last_capability_mismatch_at  bigint,
     history_seq                  bigint NOT NULL DEFAULT 0,
+    -- a first attempt and its one lease, kept here instead of in
+    -- ff.attempt_record and ff.lease_log while nothing else happens to
+    -- them (see ff_attempt_hold): the acquisition's seq, and the lease's
+    -- identity once it ended by completion
+    held_attempt_seq             bigint,
+    held_lease_id                uuid,
+    held_worker_id               text,
+    held_worker_instance_id      text,
     PRIMARY KEY (partition, execution_id)
 ) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05,
         autovacuum_analyze_scale_factor = 0.05);
@@ -140,8 +148,10 @@ CREATE TABLE ff.execution_data (
     PRIMARY KEY (partition, execution_id)
 );
 
--- Attempts (spec §2.5): one row per attempt index, dense from 0.
-CREATE TABLE ff.attempt (
+-- Attempts (spec §2.5): one row per attempt index, dense from 0, read
+-- through the view ff.attempt, which adds the first attempt an execution
+-- row holds (held_attempt_seq).
+CREATE TABLE ff.attempt_record (
     partition                   smallint NOT NULL,
     execution_id                uuid NOT NULL,
     attempt_index               integer NOT NULL,
@@ -312,7 +322,7 @@ CREATE TABLE ff.stream_summary (
 
 SELECT pg_catalog.pg_extension_config_dump('ff.execution', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.execution_data', '');
-SELECT pg_catalog.pg_extension_config_dump('ff.attempt', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.attempt_record', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.lease_log', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.claim_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('ff.idempotency_key', '');

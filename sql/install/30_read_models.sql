@@ -1,7 +1,8 @@
 -- ff_engine install script: read models (spec §3.31) and the consistency check.
 -- These only read; they are plain SQL over the tables.
 
--- ff.execution's columns in table order, after the text id.  The lease id
+-- ff.execution's columns in table order, after the text id (but the held_*
+-- columns, storage of ff.attempt and ff.lease_history).  The lease id
 -- is the secret part of a fence: a worker learns it from its own claim, so
 -- the view shows it to administrators only (NULL to everyone else).
 -- The stored failure_reason is the newest failure any attempt recorded and
@@ -21,7 +22,8 @@ BEGIN
                                       THEN 'CASE WHEN e.terminal_outcome IN (''failed'', ''expired'') THEN e.failure_reason END AS failure_reason'
                                       ELSE format('e.%I', a.attname) END, ', ' ORDER BY a.attnum)
                     FROM pg_catalog.pg_attribute a
-                    WHERE a.attrelid = 'ff.execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped));
+                    WHERE a.attrelid = 'ff.execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                      AND a.attname !~ '^held_'));
 END $view$;
 COMMENT ON VIEW ff.executions IS
     'Every execution with its text id {fp:N}:<uuid> and all core columns (current_lease_id to administrators only; failure_reason only when the outcome is failed or expired, last_failure_reason always)';
@@ -48,6 +50,28 @@ CREATE FUNCTION ff.derive_public_state(phase ff.lifecycle_phase,
 $$;
 COMMENT ON FUNCTION ff.derive_public_state(ff.lifecycle_phase, ff.eligibility_state, ff.terminal_outcome) IS
     'The public state spec §2.2 derives from a state vector';
+
+-- Attempts (spec §2.5), one row per attempt: ff.attempt_record's, and the
+-- first attempt an execution row holds (held_attempt_seq: running, or ended
+-- by its completion).  Administrators only.
+CREATE VIEW ff.attempt AS
+SELECT a.partition, a.execution_id, a.attempt_index, a.attempt_id, a.attempt_type, a.attempt_state,
+       a.created_at, a.started_at, a.ended_at, a.lease_id, a.lease_epoch, a.worker_id, a.worker_instance_id,
+       a.failure_reason, a.failure_category, a.suspended_at, a.suspension_id, a.resumed_at, a.retry_reason,
+       a.previous_attempt_index, a.replay_reason, a.replay_requested_by, a.replayed_from_attempt_index,
+       a.reclaim_reason, a.last_usage_report_seq, a.policy
+FROM ff.attempt_record a
+UNION ALL
+SELECT e.partition, e.execution_id, 0, e.current_attempt_id, 'initial'::ff.attempt_type,
+       CASE WHEN e.held_lease_id IS NOT NULL THEN 'ended_success' ELSE 'started' END::ff.attempt_record_state,
+       e.lease_acquired_at, e.lease_acquired_at, CASE WHEN e.held_lease_id IS NOT NULL THEN e.completed_at END,
+       coalesce(e.current_lease_id, e.held_lease_id), e.current_lease_epoch,
+       coalesce(e.current_worker_id, e.held_worker_id), coalesce(e.current_worker_instance_id, e.held_worker_instance_id),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0::bigint, NULL::jsonb
+FROM ff.execution e WHERE e.held_attempt_seq IS NOT NULL;
+COMMENT ON VIEW ff.attempt IS
+    'Attempts, one row per attempt index (spec §2.5): ff.attempt_record''s rows and the first attempt an execution row holds';
+
 
 -- Every execution whose state vector breaks an invariant of spec §2.3, or
 -- whose timer columns disagree with its state (stands in for the
@@ -86,6 +110,10 @@ CROSS JOIN LATERAL (VALUES
           THEN 'terminal with live timers or lease' END),
     (CASE WHEN e.lifecycle_phase = 'active' AND e.eligibility_state = 'eligible_now'
           THEN 'active but eligible' END),
+    (CASE WHEN e.held_attempt_seq IS NOT NULL AND NOT (e.current_attempt_index = 0 AND e.total_attempt_count = 1
+              AND CASE WHEN e.held_lease_id IS NULL THEN e.ownership_state = 'leased'
+                       ELSE e.terminal_outcome = 'success' END)
+          THEN 'a held first attempt on an execution that is neither leased in it nor completed by it' END),
     -- suspension spec §10 items 69-71
     (CASE WHEN (e.lifecycle_phase = 'suspended') <> EXISTS (SELECT 1 FROM ff.suspension s
                  WHERE s.partition = e.partition AND s.execution_id = e.execution_id AND s.closed_at IS NULL
@@ -239,7 +267,9 @@ COMMENT ON FUNCTION ff.list_executions(smallint, text, integer) IS
 
 -- The lease history one row per event, as it reads in spec §4.6: each lease
 -- row of ff.lease_log unfolds into its acquisition, its expiry mark and its
--- end.  Administrators only (lease ids are the secret half of a fence).
+-- end, and a lease an execution row holds (held_attempt_seq) into its
+-- acquisition and, once completed, its release.  Administrators only (lease
+-- ids are the secret half of a fence).
 CREATE VIEW ff.lease_history AS
 SELECT l.partition, l.execution_id, l.seq, l.event, l.lease_id, l.lease_epoch, l.attempt_index,
        l.attempt_id, l.worker_id, l.worker_instance_id, l.reason, l.detail, l.ts
@@ -251,6 +281,16 @@ FROM ff.lease_log l WHERE l.expired_seq IS NOT NULL
 UNION ALL
 SELECT l.partition, l.execution_id, l.end_seq, l.end_event, l.lease_id, l.lease_epoch, l.attempt_index,
        l.attempt_id, l.worker_id, l.worker_instance_id, l.end_reason, NULL, l.ended_at
-FROM ff.lease_log l WHERE l.end_seq IS NOT NULL;
+FROM ff.lease_log l WHERE l.end_seq IS NOT NULL
+UNION ALL
+SELECT e.partition, e.execution_id, e.held_attempt_seq, 'acquired', coalesce(e.current_lease_id, e.held_lease_id),
+       e.current_lease_epoch, 0, e.current_attempt_id, coalesce(e.current_worker_id, e.held_worker_id),
+       coalesce(e.current_worker_instance_id, e.held_worker_instance_id), NULL, NULL, e.lease_acquired_at
+FROM ff.execution e WHERE e.held_attempt_seq IS NOT NULL
+UNION ALL
+SELECT e.partition, e.execution_id, e.held_attempt_seq + 1, 'released', e.held_lease_id, e.current_lease_epoch, 0,
+       e.current_attempt_id, e.held_worker_id, e.held_worker_instance_id, 'completed', NULL, e.completed_at
+FROM ff.execution e WHERE e.held_attempt_seq IS NOT NULL AND e.held_lease_id IS NOT NULL;
 COMMENT ON VIEW ff.lease_history IS
     'Lease events (acquired, reclaimed, expired, released, revoked, replay_initiated), one row per event, newest ~1000 per execution; from ff.lease_log, which keeps one row per lease';
+

@@ -237,7 +237,7 @@ BEGIN
     DELETE FROM ff.stream_frame f WHERE f.partition = p AND f.execution_id = u;
     DELETE FROM ff.stream_summary s WHERE s.partition = p AND s.execution_id = u;
     DELETE FROM ff.stream_meta s WHERE s.partition = p AND s.execution_id = u;
-    DELETE FROM ff.attempt a WHERE a.partition = p AND a.execution_id = u;
+    DELETE FROM ff.attempt_record a WHERE a.partition = p AND a.execution_id = u;
     DELETE FROM ff.lease_log h WHERE h.partition = p AND h.execution_id = u;
     DELETE FROM ff.claim_grant g WHERE g.partition = p AND g.execution_id = u;
     DELETE FROM ff.completion_event c WHERE c.partition = p AND c.execution_id = u;

@@ -84,3 +84,14 @@ ALTER TABLE ff.lease_log
     ADD COLUMN end_reason text,
     ADD COLUMN ended_at bigint;
 ALTER TABLE ff.lease_log SET (fillfactor = 90);
+
+-- A first attempt and its lease may be held on the execution row (issue
+-- 21): the attempt table becomes ff.attempt_record, read through the view
+-- ff.attempt with the held ones; work in flight keeps its rows.
+ALTER TABLE ff.attempt RENAME TO attempt_record;
+ALTER INDEX ff.attempt_pkey RENAME TO attempt_record_pkey;
+ALTER TABLE ff.execution
+    ADD COLUMN held_attempt_seq bigint,
+    ADD COLUMN held_lease_id uuid,
+    ADD COLUMN held_worker_id text,
+    ADD COLUMN held_worker_instance_id text;

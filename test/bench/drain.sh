@@ -44,7 +44,7 @@ run_bench() {
 
 fill_ff() {   # n executions in lane 'drain', nothing else left over
   psql -X -q -d bench_drain >/dev/null <<SQL
-TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_log, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame;
+TRUNCATE ff.execution, ff.execution_data, ff.attempt_record, ff.lease_log, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame;
 SELECT count(ff.create_execution(ff.execution_id('drain'), lane_id => 'drain')) FROM generate_series(1, $1);
 VACUUM ANALYZE ff.execution;
 SQL

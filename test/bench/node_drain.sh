@@ -46,7 +46,7 @@ const q = async (sql, args) => { const c = new pg.Client(conn); await c.connect(
 const pct = (v, p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
 
 if (mode === 'drain') {
-  await q(`TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_log, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame`);
+  await q(`TRUNCATE ff.execution, ff.execution_data, ff.attempt_record, ff.lease_log, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame`);
   await q(`SELECT count(ff.create_execution(ff.execution_id('drain'), lane_id => 'drain', execution_kind => 'noop')) FROM generate_series(1, ${N})`);
   await q('VACUUM ANALYZE ff.execution');
   let done;
@@ -74,7 +74,7 @@ if (mode === 'drain') {
   }
   await c.end();
 } else if (mode === 'latency') {
-  await q(`TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_log, ff.completion_event, ff.claim_grant`);
+  await q(`TRUNCATE ff.execution, ff.execution_data, ff.attempt_record, ff.lease_log, ff.completion_event, ff.claim_grant`);
   const started = [];
   const w = new Worker({ connection: conn, lanes: ['lat'], concurrency: C, logger: quiet, handleSignals: false, pollIntervalMs: 1000,
     handlers: { noop: async (job) => { if (String(job.payload) !== 'w') started.push([job.id, performance.timeOrigin + performance.now()]); } } });

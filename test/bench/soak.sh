@@ -39,7 +39,7 @@ sleep 1; c1=$(completions)
 peak=$(( (c1 - c0) / 15 ))
 [ "$peak" -gt 0 ] || { echo "no peak measured (the consumers completed nothing)"; stop_cluster; exit 1; }
 rate=$(( peak * 7 / 10 ))
-psql -X -q -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_log, ff.completion_event, ff.claim_grant" \
+psql -X -q -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt_record, ff.lease_log, ff.completion_event, ff.claim_grant" \
      -c "VACUUM ANALYZE" >/dev/null
 echo "peak $peak completions/s; soak at $rate/s for $MINUTES min"
 

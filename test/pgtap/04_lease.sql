@@ -91,14 +91,42 @@ SELECT is((ff.mark_lease_expired_if_due(t.id(4)))->>'reason', 'not_active', 'run
 SELECT t.invariants('scanner marking');
 
 -- §4.6 storage: one ff.lease_log row per lease; the view unfolds its events
+-- (a claim through issue_grant_and_claim writes its rows at once)
 SELECT ff.create_execution(t.id(400));
-SELECT t.claim(t.id(400)), t.complete(t.id(400));
+SELECT ff.issue_grant_and_claim(t.id(400), 'w1', 'w1-1', 'default'), t.complete(t.id(400));
 SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(400))), 1,
           'a claimed and completed execution has one lease row');
 SELECT is((SELECT event || '/' || end_event || ':' || end_reason || '/' || (end_seq = seq + 1) FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(400))),
           'acquired/released:completed/true', 'the lease row holds its acquisition and its end, each with its own seq');
 SELECT is((SELECT array_agg(event || ':' || coalesce(reason, '') || ':' || lease_epoch ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(400))),
-          ARRAY['acquired::1', 'released:completed:1'], 'ff.lease_history shows the two events');
+          ARRAY['acquired:issue_grant_and_claim:1', 'released:completed:1'], 'ff.lease_history shows the two events');
+-- a plain claim's first attempt and lease are held on the execution row
+SELECT ff.create_execution(t.id(404));
+SELECT t.claim(t.id(404)) AS held_claim \gset
+SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(404)))
+          + (SELECT count(*)::int FROM ff.attempt_record WHERE execution_id = t.exec_uuid(t.id(404))), 0,
+          'held: a plain claim writes no attempt or lease row');
+SELECT is((SELECT attempt_state || ':' || attempt_type || ':' || (lease_id = (:'held_claim'::jsonb->>'lease_id')::uuid) || ':' || worker_id || ':' || lease_epoch
+           FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(404))), 'started:initial:true:w1:1', 'held: ff.attempt shows the running attempt');
+SELECT is((SELECT array_agg(event || ':' || worker_instance_id ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(404))),
+          ARRAY['acquired:w1-1'], 'held: ff.lease_history shows the acquisition');
+SELECT t.at(ff.now_ms() + 7);
+SELECT t.complete(t.id(404));
+SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(404)))
+          + (SELECT count(*)::int FROM ff.attempt_record WHERE execution_id = t.exec_uuid(t.id(404))), 0,
+          'held: its completion writes none either');
+SELECT is((SELECT attempt_state || ':' || (ended_at - started_at) || ':' || (lease_id = (:'held_claim'::jsonb->>'lease_id')::uuid) || ':' || worker_instance_id
+           FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(404))), 'ended_success:7:true:w1-1', 'held: ff.attempt shows it ended, with its lease');
+SELECT is((SELECT array_agg(event || ':' || coalesce(reason, '') || ':' || seq ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(404))),
+          ARRAY['acquired::1', 'released:completed:2'], 'held: ff.lease_history shows acquired and released');
+SELECT is((SELECT current_lease_id::text || current_worker_id FROM ff.executions WHERE id = t.id(404)), NULL, 'held: the lease is released on the execution');
+-- a replay writes the held attempt and lease out as rows first
+SELECT ff.replay_execution(t.id(404));
+SELECT is((SELECT array_agg(attempt_index || ':' || attempt_state ORDER BY attempt_index) FROM ff.attempt_record WHERE execution_id = t.exec_uuid(t.id(404))),
+          ARRAY['0:ended_success'], 'replay: the held attempt is written out, ended');
+SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(404))),
+          ARRAY['acquired', 'released', 'replay_initiated'], 'replay: the history reads on, in order');
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE held_attempt_seq IS NOT NULL AND execution_id = t.exec_uuid(t.id(404))), 0, 'replay: nothing held any more');
 SELECT ff.create_execution(t.id(401));
 SELECT t.claim(t.id(401), ttl => 1000);
 SELECT t.at(ff.now_ms() + 5000);
@@ -116,7 +144,7 @@ SELECT is((SELECT event || '/' || end_event FROM ff.lease_log WHERE execution_id
           'a revoke ends the lease in its row');
 -- a 0.1.0 event row (one per event) for the held lease takes the end in place
 SELECT ff.create_execution(t.id(402));
-SELECT t.claim(t.id(402));
+SELECT ff.issue_grant_and_claim(t.id(402), 'w1', 'w1-1', 'default');
 UPDATE ff.lease_log SET lease_epoch = 0 WHERE execution_id = t.exec_uuid(t.id(402));
 SELECT t.complete(t.id(402));
 SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(402))),

@@ -128,17 +128,17 @@ BEGIN
     RETURN NEW;
 END $$;
 SELECT ff.create_execution(t.id(i), lane_id => 'refuse') FROM generate_series(71, 72) i;
-CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ff.attempt FOR EACH ROW EXECUTE FUNCTION t.refuse();
+CREATE TRIGGER refuse BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse();
 SELECT t.snapshot() AS before_refuse \gset
 SELECT throws_ok($$SELECT * FROM ff.claim_next('refuse', 'w', 'w-1', max_count => 2)$$, 'P0001', 'refused by the test', 'deferred claims: an error in the flush raises');
 SELECT is(t.snapshot(), :'before_refuse', 'and nothing of the batch is written');
-DROP TRIGGER refuse ON ff.attempt;
+DROP TRIGGER refuse ON ff.execution;
 SELECT is(t.claim_batch('refuse', 2), 2, 'the next claim batch in the session works');
-CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON ff.attempt FOR EACH ROW EXECUTE FUNCTION t.refuse();
+CREATE TRIGGER refuse BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse();
 SELECT t.snapshot() AS before_refuse \gset
 SELECT throws_ok($$SELECT ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())$$, 'P0001', 'refused by the test', 'deferred completes: an error in the flush raises');
 SELECT is(t.snapshot(), :'before_refuse', 'and nothing of the batch is written');
-DROP TRIGGER refuse ON ff.attempt;
+DROP TRIGGER refuse ON ff.execution;
 SELECT is(ff.complete_executions(t.ids(), t.leases(), t.epochs(), t.attempts())->>'succeeded', '2', 'the next complete batch in the session works');
 
 -- bulk create

@@ -434,6 +434,7 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('view:ff.waitpoints', '', 'A', 'reached', NULL, NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.waitpoints WHERE waitpoint_id = {{S_wp}})$$),
 ('view:ff.namespace_bindings', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.namespace_bindings$$),
 ('view:ff.lease_history', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.lease_history$$),
+('view:ff.attempt', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.attempt$$),
 ('view:ff.visible_execution', '', '-', NULL, NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.visible_execution$$),
 ('view:ff.visible_flow', '', '-', NULL, NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.visible_flow$$);
 
