@@ -22,12 +22,12 @@ count_regress() {	# $1 = output of a pg_regress run
 }
 
 say "pg_regress: the SQL surface"
-make -C "$FF_ROOT" -s installcheck ISOLATION= PG_CONFIG=$PGBIN/pg_config >"$logdir/regress.log" 2>&1
+make -C "$FF_ROOT" -s installcheck ISOLATION= PGTAP= PG_CONFIG=$PGBIN/pg_config >"$logdir/regress.log" 2>&1
 count_regress "$logdir/regress.log"
 [ -s "$FF_ROOT/regression.diffs" ] && cat "$FF_ROOT/regression.diffs"
 
 say "isolation: races between sessions"
-make -C "$FF_ROOT" -s installcheck REGRESS= PG_CONFIG=$PGBIN/pg_config >"$logdir/isolation.log" 2>&1
+make -C "$FF_ROOT" -s installcheck REGRESS= PGTAP= PG_CONFIG=$PGBIN/pg_config >"$logdir/isolation.log" 2>&1
 count_regress "$logdir/isolation.log"
 [ -s "$FF_ROOT/output_iso/regression.diffs" ] && cat "$FF_ROOT/output_iso/regression.diffs"
 
