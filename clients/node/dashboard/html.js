@@ -79,7 +79,7 @@ export function duration(ms) {
 }
 
 // A sparkline as inline SVG: one polyline per series, scaled to the max.
-export function sparkline(series, { width = 150, height = 28 } = {}) {
+export function sparkline(series, { width = 120, height = 26 } = {}) {
   const len = Math.max(...series.map((s) => s.values.length), 2);
   const max = Math.max(1, ...series.flatMap((s) => s.values));
   const x = (i) => ((i / (len - 1)) * (width - 2) + 1).toFixed(1);
@@ -109,9 +109,9 @@ export const CSS = `
 header{background:#0f172a;color:#e2e8f0;padding:10px 20px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}
 header b{color:#fff;font-size:16px;margin-right:8px}header a{color:#cbd5e1;text-decoration:none}header a:hover,header a.on{color:#fff;text-decoration:underline}
 header form{margin-left:auto}header input{width:340px;padding:4px 8px;border-radius:4px;border:1px solid #475569;background:#1e293b;color:#fff}
-main{padding:16px 20px;max-width:1500px}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;margin:22px 0 8px}
+main{padding:16px 20px;max-width:1600px}.scroll{overflow-x:auto}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;margin:22px 0 8px}
 table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}th,td{padding:5px 8px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
-th{background:#e2e8f0;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.02em}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#e2e8f0;font-weight:600;font-size:11px;text-transform:uppercase;letter-spacing:.02em}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:hover td{background:#f8fafc}.muted{color:#94a3b8}.zero{color:#cbd5e1}a{color:#1d4ed8}
 .badge{display:inline-block;color:#fff;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}
 .id{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}pre.data{background:#0f172a;color:#e2e8f0;padding:8px;border-radius:4px;white-space:pre-wrap;word-break:break-all;max-height:320px;overflow:auto;margin:0}

@@ -14,6 +14,8 @@ const SPARK_MINUTES = 30;
 const SCHEDULE_RELATIONS = ['ff.schedules', 'ff.schedule'];
 const DEPTH_STATES = ['waiting', 'delayed', 'rate_limited', 'waiting_children', 'active', 'suspended', 'resumable'];
 const END_STATES = ['completed', 'failed', 'cancelled', 'expired', 'skipped'];
+const SHORT = { rate_limited: 'rate ltd', waiting_children: 'children', suspended: 'susp.', resumable: 'resum.',
+  completed: 'compl.', cancelled: 'cancel.', expired: 'expired', skipped: 'skipped' };
 
 class HttpError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -97,22 +99,25 @@ export function createDashboard({ pool }) {
       const s = series.get(l.namespace + '\u0000' + l.lane_id) || { claims: Array(SPARK_MINUTES).fill(0), completions: Array(SPARK_MINUTES).fill(0), failures: Array(SPARK_MINUTES).fill(0) };
       return html`<tr data-namespace="${l.namespace}" data-lane="${l.lane_id}">
 <td>${l.namespace}</td><td><a href="${query('/lane', { namespace: l.namespace, lane: l.lane_id })}">${l.lane_id}</a></td>
+<td>${sparkline([{ label: 'claims', colour: '#2563eb', values: s.claims }, { label: 'completions', colour: '#16a34a', values: s.completions },
+    { label: 'failures', colour: '#dc2626', values: s.failures }])}</td>
 ${DEPTH_STATES.map((st) => html`<td class="n" data-k="${st}">${num(l[st])}</td>`)}
 ${END_STATES.map((st) => html`<td class="n" data-k="${st}">${num(l[st])}</td>`)}
 <td class="n" data-k="active_leases">${num(l.active_leases)}</td>
 <td class="n" data-k="oldest_eligible_age_ms">${l.oldest_eligible_age_ms === null ? html`<span class="zero">–</span>` : duration(l.oldest_eligible_age_ms)}</td>
 <td class="n" data-k="claims">${l.claims_1m} / ${l.claims_1h}</td><td class="n" data-k="completions">${l.completions_1m} / ${l.completions_1h}</td>
-<td class="n" data-k="failures">${l.failures_1m} / ${l.failures_1h}</td>
-<td>${sparkline([{ label: 'claims', colour: '#2563eb', values: s.claims }, { label: 'completions', colour: '#16a34a', values: s.completions },
-    { label: 'failures', colour: '#dc2626', values: s.failures }])}</td></tr>`;
+<td class="n" data-k="failures">${l.failures_1m} / ${l.failures_1h}</td></tr>`;
     });
     const body = html`
 ${disp ? html`<p>Completion dispatcher: <b>${disp.pending}</b> pending, oldest ${duration(disp.oldest_pending_age_ms)}, ${disp.failing} failing · engine clock ${ts(now)}</p>` : ''}
-${lanes.length === 0 ? none('No executions yet.') : html`<table id="lanes"><thead><tr><th>Namespace</th><th>Lane</th>
-${DEPTH_STATES.map((s) => html`<th class="n">${s.replace('_', ' ')}</th>`)}${END_STATES.map((s) => html`<th class="n">${s}</th>`)}
-<th class="n">leases</th><th class="n">oldest eligible</th><th class="n">claims 1m/1h</th><th class="n">completions 1m/1h</th><th class="n">failures 1m/1h</th><th>last ${SPARK_MINUTES} min</th></tr></thead>
-<tbody>${rows}</tbody></table>
-<p class="legend"><span><i style="background:#2563eb"></i>claims</span><span><i style="background:#16a34a"></i>completions</span><span><i style="background:#dc2626"></i>failures</span> per minute</p>`}`;
+${lanes.length === 0 ? none('No executions yet.') : html`<div class="scroll"><table id="lanes"><thead><tr><th>Namespace</th><th>Lane</th>
+<th>last ${SPARK_MINUTES} min</th>
+${DEPTH_STATES.map((s) => html`<th class="n" title="${s}">${SHORT[s] || s}</th>`)}${END_STATES.map((s) => html`<th class="n" title="${s}">${SHORT[s] || s}</th>`)}
+<th class="n" title="active leases">leases</th><th class="n" title="age of the oldest eligible execution">oldest</th><th class="n" title="claims in the last minute / hour">claims</th>
+<th class="n" title="completions in the last minute / hour">done</th><th class="n" title="failed attempts in the last minute / hour">failed</th></tr></thead>
+<tbody>${rows}</tbody></table></div>
+<p class="legend"><span><i style="background:#2563eb"></i>claims</span><span><i style="background:#16a34a"></i>completions</span><span><i style="background:#dc2626"></i>failures</span> per minute ·
+state columns count executions (terminal ones while retained); claims / done / failed: last minute / last hour</p>`}`;
     return page('Lanes', '/', body);
   }
 
