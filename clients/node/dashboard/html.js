@@ -78,14 +78,23 @@ export function duration(ms) {
   return age(ms).replace(/ ago$/, '');
 }
 
-// A sparkline as inline SVG: one polyline per series, scaled to the max.
-export function sparkline(series, { width = 120, height = 26 } = {}) {
-  const len = Math.max(...series.map((s) => s.values.length), 2);
-  const max = Math.max(1, ...series.flatMap((s) => s.values));
-  const x = (i) => ((i / (len - 1)) * (width - 2) + 1).toFixed(1);
-  const y = (v) => (height - 1 - (v / max) * (height - 4)).toFixed(1);
-  const lines = series.map((s) => html`<polyline fill="none" stroke="${s.colour}" stroke-width="1.5" points="${s.values.map((v, i) => `${x(i)},${y(v)}`).join(' ')}"><title>${s.label}: ${s.values.join(' ')}</title></polyline>`);
-  return html`<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="per-minute throughput"><rect x="0" y="0" width="${width}" height="${height}" fill="#f8fafc"/>${lines}</svg>`;
+// A throughput sparkline as inline SVG, one column per minute (oldest
+// left): completions (green) and failures (red) as stacked bars, claims as
+// a blue line, all scaled to the busiest minute.
+export function sparkline({ claims, completions, failures }, { width = 120, height = 26 } = {}) {
+  const len = Math.max(claims.length, 2);
+  const max = Math.max(1, ...claims, ...completions.map((c, i) => c + failures[i]));
+  const step = (width - 2) / len;
+  const h = (v) => (v / max) * (height - 4);
+  const bars = [];
+  for (let i = 0; i < len; i++) {
+    const x = (1 + i * step).toFixed(1), w = Math.max(step - 1, 1).toFixed(1);
+    const hc = h(completions[i]), hf = h(failures[i]);
+    if (hc > 0) bars.push(html`<rect class="bar" x="${x}" y="${(height - 1 - hc).toFixed(1)}" width="${w}" height="${hc.toFixed(1)}" fill="#16a34a"/>`);
+    if (hf > 0) bars.push(html`<rect class="bar" x="${x}" y="${(height - 1 - hc - hf).toFixed(1)}" width="${w}" height="${hf.toFixed(1)}" fill="#dc2626"/>`);
+  }
+  const pts = claims.map((v, i) => `${(1 + (i + 0.5) * step).toFixed(1)},${(height - 1 - h(v)).toFixed(1)}`).join(' ');
+  return html`<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="throughput per minute"><rect x="0" y="0" width="${width}" height="${height}" fill="#f8fafc"/>${bars}<polyline fill="none" stroke="#2563eb" stroke-width="1.2" points="${pts}"><title>claims: ${claims.join(' ')}</title></polyline><title>per minute, oldest first: claims ${claims.join(' ')}; completions ${completions.join(' ')}; failures ${failures.join(' ')}</title></svg>`;
 }
 
 // Renders a value that may be bytes (payload, result) as text when it is
@@ -110,7 +119,7 @@ header{background:#0f172a;color:#e2e8f0;padding:10px 20px;display:flex;gap:18px;
 header b{color:#fff;font-size:16px;margin-right:8px}header a{color:#cbd5e1;text-decoration:none}header a:hover,header a.on{color:#fff;text-decoration:underline}
 header form{margin-left:auto}header input{width:340px;padding:4px 8px;border-radius:4px;border:1px solid #475569;background:#1e293b;color:#fff}
 main{padding:16px 20px;max-width:1600px}.scroll{overflow-x:auto}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;margin:22px 0 8px}
-table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}th,td{padding:5px 8px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
+table{border-collapse:collapse;background:#fff;width:100%;box-shadow:0 1px 2px #0001}th,td{padding:5px 6px;border-bottom:1px solid #e2e8f0;text-align:left;vertical-align:top}
 th{background:#e2e8f0;font-weight:600;font-size:11px;text-transform:uppercase;letter-spacing:.02em}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 tr:hover td{background:#f8fafc}.muted{color:#94a3b8}.zero{color:#cbd5e1}a{color:#1d4ed8}
 .badge{display:inline-block;color:#fff;border-radius:10px;padding:0 8px;font-size:12px;font-weight:600}

@@ -22,19 +22,31 @@ class HttpError extends Error {
 }
 const notFound = (what) => new HttpError(404, what);
 
+// Settings every connection starts with, in the startup packet: read-only
+// transactions from the first statement, and a bound on each query.
+const SESSION_OPTIONS = '-c default_transaction_read_only=on -c statement_timeout=15000';
+
+// pg lets a URL's own ?options= replace the configured ones: add ours to
+// it (a later -c wins).  The query part is edited as text, since a URL
+// with an empty host (a Unix socket) is not a WHATWG URL.
+export function readOnlyUrl(databaseUrl) {
+  const url = String(databaseUrl);
+  if (!/^postgres(ql)?:\/\//.test(url)) return { connectionString: url, options: SESSION_OPTIONS };
+  const hash = url.indexOf('#');
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const qm = base.indexOf('?');
+  const params = new URLSearchParams(qm >= 0 ? base.slice(qm + 1) : '');
+  const own = params.get('options');
+  params.set('options', own ? own + ' ' + SESSION_OPTIONS : SESSION_OPTIONS);
+  return { connectionString: (qm >= 0 ? base.slice(0, qm) : base) + '?' + params.toString(), options: SESSION_OPTIONS };
+}
+
 export function createPool(databaseUrl, { max = 4 } = {}) {
   const pool = new pg.Pool({
-    connectionString: databaseUrl,
+    ...readOnlyUrl(databaseUrl),
     application_name: 'ff-dashboard',
-    // read-only from the first statement (the startup packet) ...
-    options: '-c default_transaction_read_only=on -c statement_timeout=15000',
     max,
     idleTimeoutMillis: 30000,
-  });
-  // ... and again per connection, in case the URL carried its own options
-  pool.on('connect', (client) => {
-    client.query('SET default_transaction_read_only = on').catch(() => {});
-    client.query('SET statement_timeout = 15000').catch(() => {});
   });
   pool.on('error', () => {});	// an idle client's lost connection: the next query reconnects
   return pool;
@@ -99,8 +111,7 @@ export function createDashboard({ pool }) {
       const s = series.get(l.namespace + '\u0000' + l.lane_id) || { claims: Array(SPARK_MINUTES).fill(0), completions: Array(SPARK_MINUTES).fill(0), failures: Array(SPARK_MINUTES).fill(0) };
       return html`<tr data-namespace="${l.namespace}" data-lane="${l.lane_id}">
 <td>${l.namespace}</td><td><a href="${query('/lane', { namespace: l.namespace, lane: l.lane_id })}">${l.lane_id}</a></td>
-<td>${sparkline([{ label: 'claims', colour: '#2563eb', values: s.claims }, { label: 'completions', colour: '#16a34a', values: s.completions },
-    { label: 'failures', colour: '#dc2626', values: s.failures }])}</td>
+<td>${sparkline(s)}</td>
 ${DEPTH_STATES.map((st) => html`<td class="n" data-k="${st}">${num(l[st])}</td>`)}
 ${END_STATES.map((st) => html`<td class="n" data-k="${st}">${num(l[st])}</td>`)}
 <td class="n" data-k="active_leases">${num(l.active_leases)}</td>
@@ -116,7 +127,7 @@ ${DEPTH_STATES.map((s) => html`<th class="n" title="${s}">${SHORT[s] || s}</th>`
 <th class="n" title="active leases">leases</th><th class="n" title="age of the oldest eligible execution">oldest</th><th class="n" title="claims in the last minute / hour">claims</th>
 <th class="n" title="completions in the last minute / hour">done</th><th class="n" title="failed attempts in the last minute / hour">failed</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
-<p class="legend"><span><i style="background:#2563eb"></i>claims</span><span><i style="background:#16a34a"></i>completions</span><span><i style="background:#dc2626"></i>failures</span> per minute ·
+<p class="legend"><span><i style="background:#2563eb"></i>claims</span><span><i style="background:#16a34a;height:8px"></i>completions</span><span><i style="background:#dc2626;height:8px"></i>failures</span> per minute ·
 state columns count executions (terminal ones while retained); claims / done / failed: last minute / last hour</p>`}`;
     return page('Lanes', '/', body);
   }
@@ -175,7 +186,7 @@ ${desc.current_waitpoint_id ? html`<p>Waiting on waitpoint <span class="id">${de
       const result = (await q1('SELECT ff.get_execution_result($1) AS r', [id])).r;
       return html`<div class="grid"><div class="card"><b>Input payload</b><div id="payload">${bytesText(c ? c.input_payload : null)}</div></div>
 <div class="card"><b>Tags</b><pre class="data" id="tags">${c && c.tags ? JSON.stringify(c.tags, null, 2) : '{}'}</pre></div>
-<div class="card"><b>Result</b>${bytesText(result)}</div></div>`;
+<div class="card"><b>Result</b><div id="result">${bytesText(result)}</div></div></div>`;
     });
 
     const attempts = await q('SELECT * FROM ff.list_attempts($1, 100)', [id]);

@@ -69,7 +69,7 @@ try {
   const shown = await pageObj.evaluate(() => [...document.querySelectorAll('#lanes tbody tr')].map((tr) => ({
     namespace: tr.dataset.namespace, lane: tr.dataset.lane, name: tr.cells[1].innerText,
     ...Object.fromEntries([...tr.querySelectorAll('td[data-k]')].map((td) => [td.dataset.k, td.innerText.trim()])),
-    spark: tr.querySelectorAll('svg.spark polyline').length,
+    spark: tr.querySelectorAll('svg.spark polyline').length + '/' + tr.querySelectorAll('svg.spark rect.bar').length,
   })));
   eq('lanes: one row per lane of ff.lane_metrics, names shown as text', shown.map((s) => [s.namespace, s.name]), lanes.map((l) => [l.namespace, l.lane_id]));
   eq('lanes: waiting / delayed / active / completed / failed / leases match SQL',
@@ -78,7 +78,11 @@ try {
   const main = shown.find((s) => s.lane === 'dash_main');
   eq('lanes: dash_main shows 3 waiting, 1 delayed, 1 active, 2 completed, 1 failed',
     main && [main.waiting, main.delayed, main.active, main.completed, main.failed], ['3', '1', '1', '2', '1']);
-  eq('lanes: each lane has a throughput sparkline (claims, completions, failures)', shown.map((s) => s.spark), shown.map(() => 3));
+  // bars: one per minute with completions, one per minute with failures
+  const bars = await rows(`SELECT l.lane_id, (SELECT count(*) FILTER (WHERE completions > 0) + count(*) FILTER (WHERE failures > 0)
+                                              FROM ff.lane_throughput(30) t WHERE t.namespace = l.namespace AND t.lane_id = l.lane_id)::int AS n
+                           FROM ff.lane_metrics l ORDER BY l.namespace, l.lane_id`);
+  eq('lanes: each lane has a throughput sparkline (a claims line, completion and failure bars)', shown.map((s) => s.spark), bars.map((b) => '1/' + b.n));
   const tp = await rows(`SELECT coalesce(sum(claims), 0)::int AS c FROM ff.lane_throughput(30) WHERE lane_id = 'dash_main'`);
   const sparkTitle = await pageObj.evaluate(() => document.querySelector('#lanes tr[data-lane="dash_main"] svg.spark polyline title').textContent);
   eq("lanes: the claims sparkline sums to the lane's claims of the last 30 minutes",
@@ -216,11 +220,16 @@ try {
     [await tryWrite(viewer, `SELECT ff.create_execution(ff.execution_id('x'))`), await tryWrite(viewer, `INSERT INTO ff.execution_data DEFAULT VALUES`)],
     ['42501', '42501']);
   await viewer.end();
-  const superPool = createPool(`postgres://${process.env.PGUSER}@/ff_dash?host=${encodeURIComponent(process.env.PGHOST)}&port=${process.env.PGPORT}`, { max: 1 });
-  eq('a dashboard connection is read-only even for a superuser URL (25006)',
-    [await tryWrite(superPool, 'CREATE TABLE dash_nope (x int)'), (await superPool.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only],
-    ['25006', 'on']);
-  await superPool.end();
+  // even with a superuser's URL, and one whose own options try to turn it off
+  const superUrl = `postgres://${process.env.PGUSER}@/ff_dash?host=${encodeURIComponent(process.env.PGHOST)}&port=${process.env.PGPORT}`;
+  for (const [what, url] of [['a superuser URL', superUrl],
+    ['a URL with options=-c default_transaction_read_only=off', superUrl + '&options=' + encodeURIComponent('-c default_transaction_read_only=off')]]) {
+    const superPool = createPool(url, { max: 1 });
+    eq(`a dashboard connection is read-only with ${what} (25006)`,
+      [await tryWrite(superPool, 'CREATE TABLE dash_nope (x int)'), (await superPool.query('SHOW default_transaction_read_only')).rows[0].default_transaction_read_only],
+      ['25006', 'on']);
+    await superPool.end();
+  }
   eq('no page threw a script error', consoleErrors, []);
 } catch (e) {
   report(false, 'the browser checks ran to the end', e.stack);
