@@ -39,7 +39,7 @@ if [ -f "$dash_node/node_modules/puppeteer-core/package.json" ]; then pass "pupp
 else fail "puppeteer-core is installed (npm ci in clients/node failed)"; fi
 
 # ---- a database with real data ----
-psql -X -q -c "DROP DATABASE IF EXISTS ff_dash WITH (FORCE)" -c "CREATE DATABASE ff_dash" >/dev/null
+psql -X -q -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ff_dash WITH (FORCE)" -c "CREATE DATABASE ff_dash" >/dev/null
 psql -X -q -c "DROP ROLE IF EXISTS dash_viewer" >/dev/null 2>&1
 if psql -X -q -d ff_dash -v ON_ERROR_STOP=1 >"$dash_log" 2>&1 <<'SQL'
 CREATE EXTENSION ff_engine;

@@ -312,8 +312,8 @@ ${groups.map((g) => html`<tr><td>${execLink(g.downstream_execution_id)}</td><td>
 <th class="n">Usage</th><th class="n">Soft</th><th class="n">Hard</th><th>Use</th><th>Status</th><th>Next reset</th></tr></thead><tbody>
 ${rows.map((r) => {
     const pct = Number(r.hard_limit) > 0 ? Math.min(100, (Number(r.usage) / Number(r.hard_limit)) * 100) : 0;
-    return html`<tr data-budget="${r.budget_id}"><td class="id">${r.budget_id}</td><td>${r.namespace ?? html`<span class="muted">global</span>`}</td><td>${r.scope_type} ${r.scope_id}</td>
-<td>${r.dimension}</td><td class="n" data-k="usage">${r.usage}</td><td class="n">${r.soft_limit}</td><td class="n">${r.hard_limit}</td>
+    return html`<tr data-budget="${r.budget_id}"><td class="id">${r.budget_id}</td><td>${r.namespace ?? html`<span class="muted">global</span>`}</td><td>${[r.scope_type, r.scope_id].filter(Boolean).join(' ') || '–'}</td>
+<td>${r.dimension}</td><td class="n" data-k="usage">${r.usage}</td><td class="n">${Number(r.soft_limit) > 0 ? r.soft_limit : '–'}</td><td class="n">${Number(r.hard_limit) > 0 ? r.hard_limit : '–'}</td>
 <td><svg width="100" height="10"><rect width="100" height="10" fill="#e2e8f0"/><rect width="${pct.toFixed(1)}" height="10" fill="${r.exhausted ? '#dc2626' : r.over_soft_limit ? '#d97706' : '#16a34a'}"/></svg></td>
 <td>${r.exhausted ? html`<span class="bad">exhausted</span>` : r.over_soft_limit ? html`<span class="bad">over soft limit</span>` : html`<span class="ok">ok</span>`}</td>
 <td>${ts(r.next_reset_at, now)}</td></tr>`;
@@ -321,11 +321,11 @@ ${rows.map((r) => {
     });
     const qs = await section('Quotas', async () => {
       const rows = await q('SELECT * FROM ff.quota_status ORDER BY quota_policy_id');
-      return rows.length === 0 ? none('No quota policies.') : html`<table id="quotas"><thead><tr><th>Policy</th><th class="n">Window</th><th class="n">Admitted / max</th>
+      return rows.length === 0 ? none('No quota policies.') : html`<table id="quotas"><thead><tr><th>Policy</th><th>Namespace</th><th class="n">Window</th><th class="n">Admitted / max</th>
 <th class="n">Concurrency / cap</th><th class="n">Live admissions</th><th>Refusing</th></tr></thead><tbody>
-${rows.map((r) => html`<tr><td class="id">${r.quota_policy_id}</td><td class="n">${r.window_seconds} s</td><td class="n">${r.admitted_in_window} / ${r.max_requests_per_window || '∞'}</td>
+${rows.map((r) => html`<tr><td class="id">${r.quota_policy_id}</td><td>${r.namespace ?? html`<span class="muted">global</span>`}</td><td class="n">${r.window_seconds} s</td><td class="n">${r.admitted_in_window} / ${r.max_requests_per_window || '∞'}</td>
 <td class="n">${r.active_concurrency} / ${r.active_concurrency_cap || '∞'}</td><td class="n">${r.live_admissions}</td>
-<td>${Object.entries(r).some(([k, v]) => /refus/.test(k) && v === true) ? html`<span class="bad">yes</span>` : html`<span class="ok">no</span>`}</td></tr>`)}</tbody></table>`;
+<td>${r.refusing ? html`<span class="bad">yes</span>` : html`<span class="ok">no</span>`}</td></tr>`)}</tbody></table>`;
     });
     return page('Budgets & quotas', '/budgets', html`${b}${qs}`);
   }
