@@ -34,6 +34,8 @@ ensure_deps() {
   # the Node client's tests (clients/node) need node and npm: Debian's packages when absent
   command -v node >/dev/null 2>&1 || missing="$missing nodejs"
   command -v npm >/dev/null 2>&1 || missing="$missing npm"
+  # the dashboard's browser test (test/live/dashboard.sh) drives Debian's Chromium
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
   if [ -n "$missing" ]; then
     say "installing:$missing"
     as_root apt-get update -qq

@@ -233,6 +233,13 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.get_budget_status(uuid)', 'global', 'R', 'hidden', 'hidden', 'reached', NULL, 'env', $$SELECT ff.get_budget_status({{G}})$$),
 ('ff.list_workers(text,text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
  $$SELECT EXISTS (SELECT 1 FROM ff.list_workers({{ns}}) w WHERE w.worker_instance_id = {{WK}})$$),
+-- the dashboard's reads (issue 27)
+('ff.list_attempts(text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.list_attempts({{A}}))$$),
+('ff.read_lease_history(text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.read_lease_history({{A}}) WHERE event = 'acquired')$$),
+('ff.read_stream_last(text,integer,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_stream_last({{A}}, 0)$$),
+('ff.lane_throughput(integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.lane_throughput(60) WHERE namespace = {{ns}} AND lane_id = {{olane}} AND claims > 0)$$),
 -- worker: claims
 ('ff.claim_next(text,text,text,text[],bigint,integer,bigint,boolean)', '', 'W', 'reached', 'hidden', NULL, NULL, 'has',
  $$SELECT EXISTS (SELECT 1 FROM ff.claim_next({{lane}}, 'mxw', 'mxw-1', max_count => 10) c WHERE c.claim ->> 'execution_id' = {{W}})$$),
