@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Concurrency keys under load (issue 26): the drain rate of a lane whose
+# 1 000 busy keys (each at its limit 1, with one more execution queued
+# behind it, queued first: ahead of all other work in claim order) must not
+# slow the draining of other keys' work, against a lane without keys, in
+# the same run on the same cluster.  Per item (claim 1 + complete 1), 4
+# clients, alternating the two lanes REPS times; median (min-max) jobs/s.
+#   bash test/bench/conc_keys.sh         (N=4000 REPS=3, about a minute)
+# Hold /tmp/ff_engine_install.lock when running it by hand.
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+N=${N:-4000}
+REPS=${REPS:-3}
+BUSY=${BUSY:-1000}
+C=4
+BENCH=$FF_ROOT/test/bench/conc_keys
+ensure_deps
+build_install
+FF_DURABLE=1 start_cluster
+psql -X -q -c "CREATE DATABASE bench_keys" >/dev/null
+psql -X -q -d bench_keys -c "CREATE EXTENSION ff_engine" >/dev/null
+results=$(mktemp)
+tps() { awk '/^tps = /{print $3}'; }
+
+fill() {   # fill <lane> <keyed 0|1>: N executions (+ slack), and for keyed the busy keys first
+  psql -X -q -d bench_keys -v ON_ERROR_STOP=1 >/dev/null <<SQL
+TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant, ff.stream_meta, ff.stream_frame;
+SELECT count(ff.create_execution(ff.execution_id('$1'), lane_id => '$1',
+       policy_json => CASE WHEN $2 = 1 THEN jsonb_build_object('concurrency', jsonb_build_object('key', 'busy-' || (i % $BUSY), 'limit', 1))::text END))
+FROM generate_series(1, CASE WHEN $2 = 1 THEN 2 * $BUSY ELSE 0 END) i;
+-- the busy keys: one execution of each claimed (never completed here), one queued behind it
+SELECT count(*) FROM ff.claim_next('$1', 'holder', 'holder-1', lease_ttl_ms => 3600000, max_count => 1000)
+  CROSS JOIN generate_series(1, ($BUSY + 999) / 1000) WHERE $2 = 1;
+SELECT count(ff.create_execution(ff.execution_id('$1'), lane_id => '$1',
+       policy_json => CASE WHEN $2 = 1 THEN jsonb_build_object('concurrency', jsonb_build_object('key', 'other-' || (i % 1000), 'limit', 1))::text END))
+FROM generate_series(1, $N + 200) i;
+VACUUM ANALYZE ff.execution;
+SQL
+}
+check() {   # check <lane> <keyed>: the busy keys still at their limit, nothing of theirs claimed twice
+  local held
+  held=$(psql -X -q -At -d bench_keys -c "SELECT count(*) FROM ff.execution WHERE concurrency_key LIKE 'busy-%' AND ownership_state = 'leased'")
+  [ "$2" = 0 ] || [ "$held" = "$BUSY" ] || { echo "  busy keys holding $held leases, expected $BUSY" >&2; bad=$((bad + 1)); }
+}
+bad=0
+per=$((N / C))
+for r in $(seq 1 "$REPS"); do
+  for keyed in 0 1; do
+    lane=$([ $keyed = 1 ] && echo keyed || echo plain)
+    fill $lane $keyed
+    t=$(pgbench -n -d bench_keys -f "$BENCH/per_item.pgbench" -D lane=$lane -c $C -j 2 -t $per 2>&1 | tps)
+    echo "$lane|$t" >>"$results"
+    check $lane $keyed
+  done
+done
+runs() { awk -F'|' -v w="$1" '$1 == w {print $2}' "$results"; }
+plain=$(runs plain | median); keyed=$(runs keyed | median)
+r=$(ratio "$keyed" "$plain")
+met=$(verdict "$r" ge 0.8)
+echo
+echo "Drain of $N executions per run, per item, $C clients, jobs/s, median of $REPS (min-max):"
+echo "  lane without keys:                                   $(runs plain | spread)"
+echo "  lane with $BUSY busy keys (other keys' work drained): $(runs keyed | spread)"
+echo "  keyed / plain: $r (target >= 0.80: $met); runs where a busy key lost its slot: $bad"
+bench_row "conc keys: drain $N past $BUSY busy keys, 4 clients, jobs/s" "$(runs keyed | spread)" "no keys $(runs plain | spread)" "$r" ">= 0.80: $met"
+rm -f "$results"
+stop_cluster
