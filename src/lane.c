@@ -57,6 +57,8 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "catalog/namespace.h"
 #include "utils/memutils.h"
 
 #include "clock.h"
@@ -88,6 +90,7 @@ typedef struct LaneEntry
 
 static HTAB *lane_cache = NULL;
 static uint64 lane_cache_gen = 0;
+static Oid	lane_cache_rel = InvalidOid;	/* ff.lane the cache was read from */
 static bool lane_cache_valid = false;
 static bool lane_changed_in_xact = false;
 static bool lane_callback_registered = false;
@@ -104,6 +107,11 @@ static FFPlan plan_lane_one = {
 static void
 lane_xact_callback(XactEvent event, void *arg)
 {
+	/* COMMIT PREPARED could run in any backend, with no bump after it */
+	if (event == XACT_EVENT_PRE_PREPARE && lane_changed_in_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot PREPARE a transaction that changed lane controls")));
 	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
 		event != XACT_EVENT_PREPARE)
 		return;
@@ -118,7 +126,7 @@ lane_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-lane_cache_load(uint64 gen)
+lane_cache_load(uint64 gen, Oid rel)
 {
 	HASHCTL		ctl;
 	uint64		n,
@@ -148,6 +156,7 @@ lane_cache_load(uint64 gen)
 		e->max_active = (int32) ff_col_int64((int) i, 3, 0);
 	}
 	lane_cache_gen = gen;
+	lane_cache_rel = rel;
 	lane_cache_valid = true;
 }
 
@@ -164,12 +173,14 @@ ff_lane_controls(const char *lane, bool *paused, int *max_active)
 	if (ff_shared != NULL && !lane_changed_in_xact && !IsolationUsesXactSnapshot())
 	{
 		uint64		gen = pg_atomic_read_u64(&ff_shared->lane_gen);
+		/* the extension dropped and created again: another table */
+		Oid			rel = get_relname_relid("lane", get_namespace_oid("ff", false));
 		char		key[FF_LANE_ID_MAX + 1];
 		LaneEntry  *e;
 
 		pg_read_barrier();
-		if (!lane_cache_valid || gen != lane_cache_gen)
-			lane_cache_load(gen);
+		if (!lane_cache_valid || gen != lane_cache_gen || rel != lane_cache_rel)
+			lane_cache_load(gen, rel);
 		memset(key, 0, sizeof(key));
 		strlcpy(key, lane, sizeof(key));
 		e = hash_search(lane_cache, key, HASH_FIND, NULL);
