@@ -356,6 +356,12 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.list_waitpoint_hmac_kids()', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.list_waitpoint_hmac_kids()$$),
 ('ff.read_waitpoint_token(text,uuid)', '', 'A', 'reached', NULL, NULL, NULL, 'val', $$SELECT ff.read_waitpoint_token({{S}}, {{S_wp}})$$),
 ('ff.set_partition_config(integer,integer,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff.set_partition_config(256, 32, 32)$$),
+-- admin only: lane controls (issue 26; lanes are shared by every namespace)
+('ff.pause_lane(text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.pause_lane({{lane}})$$),
+('ff.resume_lane(text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.resume_lane({{lane}})$$),
+('ff.set_lane_limit(text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.set_lane_limit({{lane}}, 5)$$),
+('ff._lane_changed()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._lane_changed()::text$$),
+('view:ff.lanes', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.lanes$$),
 -- admin only: operator actions on executions
 ('ff.issue_claim_grant(text,text,text,text,text,bigint,text,text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
  $$SELECT ff.issue_claim_grant({{W}}, 'mxw2', 'mxw2-1', {{lane}})$$),
