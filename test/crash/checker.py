@@ -410,14 +410,16 @@ def check(records, dsn, info):
     lo = sum(k["delta"] for k in keys.values() if k["applied"])
     hi = lo + sum(k["delta"] for k in keys.values() if k["maybe"] and not k["applied"])
     usage = q("SELECT coalesce(sum(value), 0) FROM ff.budget_usage WHERE budget_id = %s", (info["budget_id"],))[0][0]
+    breaches = sum(1 for c in calls if c["op"] == "usage" and c["type"] == "ok"
+                   and c["value"].get("status") == "HARD_BREACH")
     tap.ok(len(keys) > 0 and lo <= usage <= hi and usage <= info["budget_hard"],
-           "budget usage %d within the acknowledged %d .. %d (with unknown reports), %d keys"
-           % (usage, lo, hi, len(keys)))
+           "budget usage %d within the acknowledged %d .. %d (with unknown reports), at most the hard limit %d "
+           "(%d keys, %d reports refused as HARD_BREACH)" % (usage, lo, hi, info["budget_hard"], len(keys), breaches))
 
     # ---------------------------------------------------------- engine, invariants, storage
     tap.ok(settled, "the engine worker is back and dispatched every completion and cancel by itself "
-           "(%.1f s after the load; left: worker, events, sibling cancels, flow cancels = %s)"
-           % (settle_secs, left))
+           "(%d completion events found pending just after the restarts; settled %.1f s after the load; "
+           "left: worker, events, sibling cancels, flow cancels = %s)" % (info["pending_after"], settle_secs, left))
     dup_ev = q("""SELECT count(*) FROM (SELECT partition, execution_id FROM ff.completion_event
                   GROUP BY 1, 2 HAVING count(*) > 1) x""")[0][0]
     no_ev = q("""SELECT count(*) FROM ff.execution e WHERE e.lifecycle_phase = 'terminal' AND NOT EXISTS
@@ -449,7 +451,14 @@ def check(records, dsn, info):
         panics = [l.strip() for l in f if "PANIC" in l or "TRAP:" in l]
     tap.ok(not panics, "no PANIC or failed assertion in the server log", panics)
 
-    tap.note("unknown outcomes: %d calls, %d fenced ones found applied" % (unknown, applied_unknown))
+    uc = [c for c in calls if c["type"] == "unknown" and c["op"] in ("create", "create_batch", "create_flow")]
+    uc_ids = [i for c in uc for i in (c["args"].get("execution_ids") or [c["args"].get("execution_id")]) if i]
+    uc_found = sum(1 for i in uc_ids if i in ex)
+    uf = [c for c in uc if c["op"] == "create_flow"]
+    uf_found = sum(1 for c in uf if c["args"]["flow_id"] in flows)
+    tap.note("unknown outcomes: %d calls; of them %d lease-bound calls found applied, %d of %d executions "
+             "created by unknown creates exist, %d of %d flows (all or nothing, as one transaction)"
+             % (unknown, applied_unknown, uc_found, len(uc_ids), uf_found, len(uf)))
     tap.note("verified: %d acknowledged creates, %d completes, %d fails, %d suspends, %d signals, "
              "%d stale-fence calls refused (%d replayed on purpose, %d after a pause past the TTL), "
              "%d epochs checked for overlap" % (len(created), n_ok_complete, n_fail, n_sus, n_sig, stale - len(stale_bad),

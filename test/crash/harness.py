@@ -88,7 +88,7 @@ OLD_FENCES = []
 SIGNAL_QUEUE = []
 FLOWS = []
 BUDGET_ID = str(uuid.uuid4())
-BUDGET_HARD = 10 ** 9
+BUDGET_HARD = 8000   # low enough that concurrent reports reach it: HARD_BREACH applies nothing
 
 
 def unknown_error(e):
@@ -464,7 +464,7 @@ def main():
     for t in threads:
         t.start()
     kinds = ["immediate", "backend", "engine", "postmaster"]
-    kills, restarts, faults = 0, 0, {}
+    kills, restarts, faults, pending_after = 0, 0, {}, 0
     t0 = time.monotonic()
     for cycle in range(CYCLES):
         time.sleep(rnd.uniform(LOAD_MIN, LOAD_MAX))
@@ -482,6 +482,10 @@ def main():
             restarts += 1
         else:
             start_server() and wait_ready()
+        try:  # what the engine worker finds to dispatch after the restart
+            pending_after += admin_query("SELECT count(*) FROM ff.completion_event WHERE processed_at IS NULL")[0][0]
+        except psycopg.Error:
+            pass
     time.sleep(rnd.uniform(LOAD_MIN, LOAD_MAX))
     STOP.set()
     for t in threads:
@@ -490,7 +494,7 @@ def main():
     HIST.close()
     import checker
     return checker.check(HIST.records, DSN, {
-        "cycles": CYCLES, "kills": kills, "restarts": restarts, "faults": faults, "load_secs": load_secs,
+        "cycles": CYCLES, "kills": kills, "restarts": restarts, "faults": faults, "load_secs": load_secs, "pending_after": pending_after,
         "server_log": SERVER_LOG, "log_from": log_from, "budget_id": BUDGET_ID, "budget_hard": BUDGET_HARD})
 
 
