@@ -457,7 +457,7 @@ def check(records, dsn, info):
     uf = [c for c in uc if c["op"] == "create_flow"]
     uf_found = sum(1 for c in uf if c["args"]["flow_id"] in flows)
     tap.note("unknown outcomes: %d calls; of them %d lease-bound calls found applied, %d of %d executions "
-             "created by unknown creates exist, %d of %d flows (all or nothing, as one transaction)"
+             "created by unknown creates exist, %d of %d flows"
              % (unknown, applied_unknown, uc_found, len(uc_ids), uf_found, len(uf)))
     tap.note("verified: %d acknowledged creates, %d completes, %d fails, %d suspends, %d signals, "
              "%d stale-fence calls refused (%d replayed on purpose, %d after a pause past the TTL), "
