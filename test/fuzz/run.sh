@@ -34,7 +34,7 @@ fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 if [ "${FUZZ_LONG:-0}" = 1 ]; then
   CALLS=${FUZZ_CALLS:-10000}; HOT=${FUZZ_HOT_CALLS:-15000}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-3000}; VG_HOT=${FUZZ_VALGRIND_HOT:-600}
 else
-  CALLS=${FUZZ_CALLS:-3000}; HOT=${FUZZ_HOT_CALLS:-1500}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-200}; VG_HOT=${FUZZ_VALGRIND_HOT:-60}
+  CALLS=${FUZZ_CALLS:-3000}; HOT=${FUZZ_HOT_CALLS:-1500}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-200}; VG_HOT=${FUZZ_VALGRIND_HOT:-150}
 fi
 fuzz_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fuzz_src=$(cd "$fuzz_here/../../src" && pwd)
