@@ -18,7 +18,7 @@ or no row) or sql (an ERROR, by SQLSTATE).  Findings: an internal error
 (class XX) or a plpgsql error escaping, a jsonb result that is not an
 envelope, a lost connection (a crashed backend).  Prints TAP lines.
 
-Environment: FUZZ_DSN, FUZZ_HOT_CALLS (default 1500), FUZZ_SEED,
+Environment: FUZZ_DSN, FUZZ_HOT_CALLS (default 4000), FUZZ_SEED,
 FUZZ_TIMEOUT_MS (statement timeout, default 20000).
 """
 import json
@@ -32,7 +32,7 @@ from collections import defaultdict
 import psycopg
 
 DSN = os.environ["FUZZ_DSN"]
-CALLS = int(os.environ.get("FUZZ_HOT_CALLS", "1500"))
+CALLS = int(os.environ.get("FUZZ_HOT_CALLS", "4000"))
 SEED = int(os.environ.get("FUZZ_SEED", str(int(time.time()))))
 TIMEOUT = int(os.environ.get("FUZZ_TIMEOUT_MS", "20000"))
 LANE = "fz"
@@ -436,8 +436,9 @@ def main():
     tap(not never, "every hot-path function returned OK at least once (%d functions)%s"
         % (len(HOT), (": never " + ", ".join(never)) if never else ""))
     unrefused = [fn for fn in HOT if fz.stats[fn]["domain"] + fz.stats[fn]["sql"] == 0]
-    tap(not unrefused or CALLS < 200, "every hot-path function was also refused (mutated arguments reach its checks)%s"
-        % ((": never " + ", ".join(unrefused)) if unrefused else ""))
+    if CALLS >= 500:   # a short run (under valgrind) may not mutate every function
+        tap(not unrefused, "every hot-path function was also refused (mutated arguments reach its checks)%s"
+            % ((": never " + ", ".join(unrefused)) if unrefused else ""))
     tap(not fz.findings, "no internal error, escaped plpgsql error, lost connection or non-envelope result "
         "(%d findings)" % len(fz.findings))
     for f in fz.findings[:20]:

@@ -24,17 +24,17 @@
 # Findings: an internal error (class XX), an escaped plpgsql error, a jsonb
 # result that is not an envelope, a crashed backend, a row left
 # inconsistent, a valgrind report in the extension.
-#   FUZZ_CALLS=3000 (breadth, per run, 3 runs) FUZZ_HOT_CALLS=1500
+#   FUZZ_CALLS=3000 (breadth, per run, 3 runs) FUZZ_HOT_CALLS=4000
 #   FUZZ_VALGRIND_CALLS=200 FUZZ_VALGRIND_HOT=150; FUZZ_LONG=1 for a long
-#   manual run (30 000 + 15 000 calls, 3 000 + 600 under valgrind).
+#   manual run (30 000 + 40 000 calls, 3 000 + 600 under valgrind).
 set -u
 n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 if [ "${FUZZ_LONG:-0}" = 1 ]; then
-  CALLS=${FUZZ_CALLS:-10000}; HOT=${FUZZ_HOT_CALLS:-15000}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-3000}; VG_HOT=${FUZZ_VALGRIND_HOT:-600}
+  CALLS=${FUZZ_CALLS:-10000}; HOT=${FUZZ_HOT_CALLS:-40000}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-3000}; VG_HOT=${FUZZ_VALGRIND_HOT:-600}
 else
-  CALLS=${FUZZ_CALLS:-3000}; HOT=${FUZZ_HOT_CALLS:-1500}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-200}; VG_HOT=${FUZZ_VALGRIND_HOT:-150}
+  CALLS=${FUZZ_CALLS:-3000}; HOT=${FUZZ_HOT_CALLS:-4000}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-200}; VG_HOT=${FUZZ_VALGRIND_HOT:-150}
 fi
 fuzz_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fuzz_src=$(cd "$fuzz_here/../../src" && pwd)
