@@ -50,6 +50,7 @@ What is checked (each a TAP line below):
     table) finds nothing; no PANIC in the server log.
 """
 import time
+import uuid
 from collections import defaultdict
 
 import psycopg
@@ -58,22 +59,29 @@ FENCED = ("complete", "fail", "renew", "append", "suspend")
 
 
 class Tap:
-    def __init__(self):
+    def __init__(self, quiet=False):
         self.n = 0
         self.failed = 0
+        self.failures = []
+        self.quiet = quiet
 
     def ok(self, cond, what, detail=None):
         self.n += 1
+        if not cond:
+            self.failed += 1
+            self.failures.append(what)
+        if self.quiet:
+            return
         if cond:
             print("ok %d - %s" % (self.n, what), flush=True)
         else:
-            self.failed += 1
             print("not ok %d - %s" % (self.n, what), flush=True)
             for line in (detail or [])[:15]:
                 print("#   %s" % (line,), flush=True)
 
     def note(self, s):
-        print("# " + s, flush=True)
+        if not self.quiet:
+            print("# " + s, flush=True)
 
 
 def pair(records):
@@ -110,8 +118,10 @@ def settle(conn, secs=60):
     return False, last
 
 
-def check(records, dsn, info):
-    tap = Tap()
+def check(records, dsn, info, tap=None):
+    """Checks; prints TAP unless given a quiet Tap (the self-test)."""
+    selftest = tap is not None
+    tap = tap or Tap()
     calls = pair(records)
     conn = None
     for _ in range(300):
@@ -121,10 +131,19 @@ def check(records, dsn, info):
         except psycopg.Error:
             time.sleep(0.1)
     t_settle = time.monotonic()
-    settled, left = settle(conn)
+    if selftest:
+        settled, left = True, info["_left"]
+    else:
+        settled, left = settle(conn)
+        info["_left"] = left
     settle_secs = time.monotonic() - t_settle
+    cache = info.setdefault("_qcache", {})   # the self-test reuses the snapshot
 
-    q = lambda sql, p=None: conn.execute(sql, p).fetchall()
+    def q(sql, p=None):
+        key = (sql, tuple(p) if p else None)
+        if key not in cache:
+            cache[key] = conn.execute(sql, p).fetchall()
+        return cache[key]
     ex = {}
     for r in q("""SELECT ff.format_execution_id(e.partition, e.execution_id), e.terminal_outcome::text,
                          e.lifecycle_phase::text, e.eligibility_state::text, e.current_lease_epoch,
@@ -429,6 +448,9 @@ def check(records, dsn, info):
            % (dup_ev, no_ev))
     viol = q("SELECT id, problem FROM ff.consistency_violations LIMIT 15")
     tap.ok(not viol, "ff.consistency_violations is empty", viol)
+    if selftest:
+        conn.close()
+        return tap
     conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
     idx = q("""SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam
@@ -471,6 +493,59 @@ def check(records, dsn, info):
     tap.ok(all(v > 0 for v in kinds.values()) and unknown > 0,
            "the load exercised every kind of call, and some outcomes were unknown",
            ["%s: %d" % kv for kv in kinds.items() if kv[1] == 0] + ([] if unknown else ["no unknown outcome"]))
-    print("1..%d" % tap.n, flush=True)
     conn.close()
+    planted = selftest_catches(records, dsn, info)
+    tap.ok(all(planted.values()), "the checker catches violations planted in a copy of this history: %s"
+           % ", ".join("%s %s" % (k, "caught" if v else "MISSED") for k, v in planted.items()))
+    print("1..%d" % tap.n, flush=True)
     return 1 if tap.failed else 0
+
+
+def selftest_catches(records, dsn, info):
+    """Plants one violation of each kind in a copy of the history and runs
+    the checker on it quietly: each must make its check fail (a checker
+    that passes everything would pass here too)."""
+    calls = pair(records)
+    nid = max(r["id"] for r in records) + 1
+    out = {}
+
+    def run(extra, expect):
+        tap = check(records + extra, dsn, info, tap=Tap(quiet=True))
+        return any(expect in f for f in tap.failures)
+
+    def rec(oid, op, proc, ti, ta, typ, args, value):
+        return [{"id": oid, "proc": proc, "type": "invoke", "op": op, "t": ti, "args": args},
+                {"id": oid, "proc": proc, "type": typ, "op": op, "t": ta, "value": value}]
+
+    last = max(r["t"] for r in records)
+    out["lost create"] = run(rec(nid, "create", "p", last, last, "ok", {"execution_id": "{fp:1}:%s" % uuid.uuid4()},
+                                 {"ok": True, "status": "OK"}), "every acknowledged create exists")
+    done = [c for c in calls if c["op"] == "complete" and c["type"] == "ok"]
+    if done:
+        c = done[0]
+        args = dict(c["args"], payload="r-planted")
+        out["double complete"] = run(rec(nid, "complete", "planted", c["i"], c["a"], "ok", args,
+                                         {"ok": True, "result": "completed"}), "acknowledged as completed to two")
+        fargs = dict(c["args"], reason="fr-planted")
+        out["lost fail"] = run(rec(nid, "fail", "planted", c["i"], c["a"], "ok", fargs,
+                                   {"ok": True, "result": "terminal_failed"}), "every acknowledged fail")
+    by_exec = defaultdict(list)
+    for c in calls:
+        if c["op"] == "claim" and c["type"] == "ok":
+            for cl in c["value"]:
+                by_exec[cl["execution_id"]].append((cl["lease_epoch"], c, cl))
+    multi = [v for v in by_exec.values() if len(v) > 1]
+    if multi:
+        v = sorted(multi[0], key=lambda x: x[0])
+        (e1, c1, cl1), (e2, c2, cl2) = v[0], v[-1]
+        fence = {k: cl1[k] for k in ("execution_id", "lease_epoch", "lease_id", "attempt_id", "attempt_index")}
+        t = c2["a"] + 0.001
+        out["stale fence acting"] = run(rec(nid, "renew", "planted", t, t + 0.001, "ok", {"fence": fence},
+                                            {"ok": True}), "every call with a stale fence refused")
+        out["overlapping fences"] = run(rec(nid, "renew", "planted", t, t + 0.001, "ok", {"fence": fence},
+                                            {"ok": True}), "no two lease epochs")
+        out["epoch granted twice"] = run(rec(nid, "claim", "planted", c2["a"] + 1, c2["a"] + 1.001, "ok", {},
+                                             [cl2]), "no lease epoch granted twice")
+    out["budget drift"] = run(rec(nid, "usage", "planted", last, last, "ok", {"dedup_key": "planted", "delta": 7},
+                                  {"ok": True, "status": "OK"}), "budget usage")
+    return out
