@@ -196,6 +196,8 @@ class Fuzzer:
         self.by_role = defaultdict(lambda: defaultdict(int))     # role -> outcome -> n
         self.states = defaultdict(int)                           # sqlstate -> n
         self.findings = []
+        self.errors = defaultdict(lambda: defaultdict(int))      # fn -> sqlstate / error -> n
+        self.sample = {}                                         # (fn, state) -> first message
         self.ids = []
         self.budget = str(uuid.uuid4())
         self.s("SELECT ff.create_budget(%s, '{tokens}', '{1000000}', '{900000}', namespace => NULL)", (self.budget,))
@@ -307,8 +309,9 @@ class Fuzzer:
                           "reason_code": "waiting_for_signal",
                           "resume_condition": J(rnd.choice([json.dumps({"required_signal_names": ["go"]}),
                                                             json.dumps({"v": 1, "composite": True, "tree": {
-                                                                "kind": "Single", "waitpoint_key": "k",
-                                                                "matcher": {"kind": "ByName", "name": "go"}}})])),
+                                                                "kind": "AllOf", "members": [{
+                                                                    "kind": "Single", "waitpoint_key": "k",
+                                                                    "matcher": {"kind": "ByName", "name": "go"}}]}})])),
                           "timeout_at": int(time.time() * 1000) + 600000, "timeout_behavior": "fail"})
                 K.update({"suspension_id": "uuid", "waitpoint_id": "uuid", "resume_condition": "json",
                           "timeout_at": "int"})
@@ -385,6 +388,8 @@ class Fuzzer:
             else:
                 out = "sql"
                 self.states[st] += 1
+                self.errors[fn][st] += 1
+                self.sample.setdefault((fn, st), "%s as %s: %s" % (label, role, str(e).strip().splitlines()[0][:160]))
                 if st.startswith(BAD_STATES):
                     self.findings.append("%s as %s: %s %s" % (label, role, st, str(e).strip()[:200]))
             self.stats[fn][out] += 1
@@ -403,6 +408,8 @@ class Fuzzer:
                 out = "ok" if v["ok"] else "domain"
                 if not v["ok"]:
                     self.states["domain:" + str(v.get("error"))] += 1
+                    self.errors[fn][str(v.get("error"))] += 1
+                    self.sample.setdefault((fn, str(v.get("error"))), "%s as %s" % (label, role))
         self.stats[fn][out] += 1
         self.by_role[role][out] += 1
 
@@ -435,6 +442,9 @@ def main():
     never = [fn for fn in HOT if fz.stats[fn]["ok"] == 0]
     tap(not never, "every hot-path function returned OK at least once (%d functions)%s"
         % (len(HOT), (": never " + ", ".join(never)) if never else ""))
+    for fn in never:   # what stopped it
+        for st, k in sorted(fz.errors[fn].items(), key=lambda kv: -kv[1])[:3]:
+            print("#   %s: %s %d, e.g. %s" % (fn, st, k, fz.sample[(fn, st)]))
     unrefused = [fn for fn in HOT if fz.stats[fn]["domain"] + fz.stats[fn]["sql"] == 0]
     if CALLS >= 500:   # a short run (under valgrind) may not mutate every function
         tap(not unrefused, "every hot-path function was also refused (mutated arguments reach its checks)%s"
