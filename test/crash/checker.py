@@ -174,8 +174,10 @@ def check(records, dsn, info, tap=None):
     tap.note("%d operations: %s" % (len(calls), "; ".join(
         "%s %d ok / %d fail / %d unknown" % (op, v["ok"], v["fail"], v["unknown"]) for op, v in sorted(by_op.items()))))
 
-    tap.ok(info["kills"] >= min(info["cycles"], 20) and info["restarts"] == info["kills"],
-           "%d kills, each followed by a restart (%d)" % (info["kills"], info["restarts"]))
+    tap.ok(info["kills"] >= min(info["cycles"], 20) and info["restarts"] == info["kills"]
+           and not info.get("harness_errors"),
+           "%d kills, each followed by a restart (%d); the load ran without a harness error (%d)"
+           % (info["kills"], info["restarts"], info.get("harness_errors", 0)))
 
     # ---------------------------------------------------------- derive
     claims = []          # (exec, epoch, invoke, ack, attempt_type, attempt_index, call id)

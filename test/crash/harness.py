@@ -87,6 +87,7 @@ SHARED_LOCK = threading.Lock()
 OLD_FENCES = []
 SIGNAL_QUEUE = []
 FLOWS = []
+HARNESS_ERRORS = []
 BUDGET_ID = str(uuid.uuid4())
 BUDGET_HARD = 8000   # low enough that concurrent reports reach it: HARD_BREACH applies nothing
 
@@ -202,7 +203,8 @@ class Worker(Client):
                     self.stale_call()
                 else:
                     self.claim_and_work()
-            except Exception as e:  # a bug of the harness: say so, keep going
+            except Exception as e:  # a bug of the harness: say so, keep going (the checker fails the run)
+                HARNESS_ERRORS.append(repr(e))
                 print("# harness error in %s: %r" % (self.name, e), flush=True)
                 time.sleep(0.05)
 
@@ -494,7 +496,7 @@ def main():
     HIST.close()
     import checker
     return checker.check(HIST.records, DSN, {
-        "cycles": CYCLES, "kills": kills, "restarts": restarts, "faults": faults, "load_secs": load_secs, "pending_after": pending_after,
+        "cycles": CYCLES, "kills": kills, "restarts": restarts, "faults": faults, "load_secs": load_secs, "pending_after": pending_after, "harness_errors": len(HARNESS_ERRORS),
         "server_log": SERVER_LOG, "log_from": log_from, "budget_id": BUDGET_ID, "budget_hard": BUDGET_HARD})
 
 
