@@ -15,12 +15,16 @@ export class FfError extends Error {
   /** The refused call's whole envelope. */
   envelope?: Record<string, unknown>;
 }
-/** Thrown by a handler: the execution fails with no retry. */
+/** Thrown by a handler: the execution fails with no retry (failure category "permanent"). */
 export class Permanent extends Error {
-  constructor(message: string, options?: { category?: string; cause?: unknown });
-  category: string;
+  constructor(message: string, options?: { cause?: unknown });
+  readonly category: 'permanent';
 }
-/** Thrown by a handler: the attempt fails and is retried as the retry policy allows (as any other error). */
+/**
+ * Thrown by a handler: the attempt fails and is retried as the retry policy
+ * allows (as any other error; category "transient" unless given; a policy's
+ * retryable_categories, when set, retries only the categories it names).
+ */
 export class Retryable extends Error {
   constructor(message: string, options?: { category?: string; cause?: unknown });
   category: string;

@@ -366,7 +366,7 @@ export class Worker extends EventEmitter {
     const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
     const t0 = Date.now();
     let value, error = null;
-    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`, { category: 'no_handler' });
+    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`);
     else {
       this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType });
       try { value = await handler(job); } catch (e) { error = e ?? new Error('handler threw a nullish value'); }
@@ -443,42 +443,21 @@ export class Worker extends EventEmitter {
   }
 
   // A thrown error fails the attempt: retried as the execution's policy
-  // allows, unless it is Permanent.  The engine retries whatever the
-  // category (it ignores failure_category), so for a permanent failure the
-  // retry it scheduled is cancelled in the same transaction: the execution
-  // ends cancelled, the failure kept on its attempt and in the reason.
+  // allows (and its retryable_categories, when it names them), unless it is
+  // Permanent: category "permanent", which the engine never retries.
   async _fail(job, error, ms) {
     const permanent = error instanceof Permanent;
-    const category = String(error.category ?? (permanent ? 'permanent' : 'transient')).slice(0, 256);
+    const category = permanent ? 'permanent' : String(error.category ?? 'transient').slice(0, 256) || 'transient';
     const reason = String(error.message ?? error).slice(0, 4000) || error.name || 'error';
     const f = job.fence;
-    let conn;
     try {
-      conn = await this.pool.connect();
-      await conn.query('BEGIN');
-      let env = (await conn.query('SELECT ff.fail_execution($1, $2, $3, $4, $5, $6) AS r', [job.id, f.leaseId, f.epoch, f.attemptId, reason, category])).rows[0].r;
-      let cancelled = false;
-      if (permanent && env.ok && env.result === 'retry_scheduled') {
-        await conn.query('SAVEPOINT ff_permanent');
-        try {
-          const c = (await conn.query("SELECT ff.cancel_execution($1, $2, 'worker_permanent_failure') AS r", [job.id, `permanent failure: ${reason}`.slice(0, 4096)])).rows[0].r;
-          cancelled = c.ok === true;
-          await conn.query('RELEASE SAVEPOINT ff_permanent');
-        } catch (e) {
-          await conn.query('ROLLBACK TO SAVEPOINT ff_permanent');
-          this.log.warn('cannot stop the retry of a permanent failure (the role may not cancel)', { worker: this.instanceId, executionId: job.id, error: e.message });
-        }
-      }
-      await conn.query('COMMIT');
+      const env = await this._query('SELECT ff.fail_execution($1, $2, $3, $4, $5, $6) AS r', [job.id, f.leaseId, f.epoch, f.attemptId, reason, category]);
       if (!env.ok) { this._refused(job, env, 'fail_execution'); return; }
       const fields = { executionId: job.id, kind: job.kind, reason, category, permanent, durationMs: ms };
-      if (env.result === 'retry_scheduled' && !cancelled) this._count('retried', { ...fields, delayUntil: env.delay_until }, 'warn', 'attempt failed, retry scheduled');
-      else this._count('failed', { ...fields, cancelled }, 'error', 'execution failed');
+      if (env.result === 'retry_scheduled') this._count('retried', { ...fields, delayUntil: env.delay_until }, 'warn', 'attempt failed, retry scheduled');
+      else this._count('failed', fields, 'error', 'execution failed');
     } catch (e) {
-      if (conn) await conn.query('ROLLBACK').catch(() => {});
       this._count('error', { error: e, where: 'fail', executionId: job.id });
-    } finally {
-      if (conn) conn.release();
     }
   }
 

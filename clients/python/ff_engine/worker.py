@@ -621,7 +621,8 @@ class Worker:
         if job.cancelled.is_set() and job.cancel_reason != "shutdown":
             self.log.info("handler of %s raised after losing its lease (%s): %s", job.execution_id,
                           job.cancel_reason, reason)
-        env = self._fail(job, reason, "permanent" if permanent else category, permanent)
+        # one fail_execution: the engine never retries category "permanent"
+        env = job._fence.fail(job._conn, reason, "permanent" if permanent else category)
         if not env.get("ok"):
             self._emit("refused", job, logging.WARNING, f"fail refused: {env.get('error')}",
                        error=env.get("error"), reason=reason)
@@ -631,29 +632,6 @@ class Worker:
         else:
             self._emit("failed", job, logging.ERROR, reason, reason=reason, category=category,
                        permanent=permanent, duration_ms=ms)
-
-    def _fail(self, job: Job, reason: str, category: str, permanent: bool) -> dict:
-        """fail_execution; for a permanent failure the engine still retries
-        while the policy allows (it ignores failure_category), so the retry
-        it scheduled is cancelled in the same transaction: the execution ends
-        ``cancelled`` with the failure recorded on its attempt.  Without the
-        privilege to cancel (ff_worker alone), the retry stays."""
-        conn = job._conn
-        if not permanent:
-            return job._fence.fail(conn, reason, category)
-        with conn.transaction():
-            env = job._fence.fail(conn, reason, category)
-            if env.get("ok") and env.get("result") == "retry_scheduled":
-                try:
-                    with conn.transaction():
-                        c = S.run_one(conn, "SELECT ff.cancel_execution(%s, %s, '')",
-                                      (job.execution_id, "permanent failure: " + reason[:4000]))
-                    if c.get("ok"):
-                        env = dict(env, result="terminal_failed", cancelled=True)
-                except SQLError as exc:
-                    self.log.warning("cannot stop the retry of a permanent failure of %s: %s",
-                                     job.execution_id, exc)
-        return env
 
     # ---- lease renewal ----
 

@@ -114,7 +114,9 @@ def test_a_permanent_error_is_not_retried(conn, ff, make_worker):
         wait_result(ff, eid)
     time.sleep(1.2)     # a retry would have been promoted and run by now
     assert runs == [0]
-    assert ei.value.outcome in ("failed", "cancelled")
+    assert ei.value.outcome == "failed"     # one fail_execution, nothing cancelled
+    assert "malformed address" in ei.value.info["failure_reason"]
+    assert w.stats()["failed"] == 1 and w.stats().get("retry_scheduled", 0) == 0
     cat = sql("SELECT a.failure_category FROM ff.attempt a, ff.parse_execution_id(%s) p "
               "WHERE a.partition = p.partition AND a.execution_id = p.execution_uuid", (eid,))
     assert cat == [("permanent",)]
