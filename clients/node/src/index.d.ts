@@ -160,7 +160,14 @@ export interface WorkerOptions {
   lanes?: string[];
   /** by execution kind; '*' catches kinds without a handler */
   handlers?: Record<string, Handler>;
+  /** handlers running at once (default 10) */
   concurrency?: number;
+  /**
+   * executions claimed ahead of free slots (default 0): they wait their turn
+   * under a renewed lease, which makes claims fewer and larger for short
+   * jobs, but other workers cannot take them meanwhile; handed back at stop
+   */
+  prefetch?: number;
   leaseTtlMs?: number;
   pollIntervalMs?: number;
   /** take over executions whose worker died (default true) */

@@ -27,16 +27,22 @@ if (mode === 'drain') {
   const { Worker } = await import(NODEDIR + '/src/index.js');
   let done;
   const finished = new Promise((r) => (done = r));
-  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, logger: quiet, handleSignals: false, pollIntervalMs: 1000,
+  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, prefetch: Number(process.env.PREFETCH || 0), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
     handlers: { noop: async () => {} } });
   w.on('completed', () => { if (w.counters.completed === N) done(); });
+  const st = { claims: 0, claimMs: 0, claimed: 0, batches: 0, batchMs: 0, batched: 0 };
+  if (process.env.DETAIL) {   // where the time goes: claim and complete round trips
+    const cl = w._claim.bind(w), cb = w._completeBatch.bind(w);
+    w._claim = async (l, n) => { const t = performance.now(); const got = await cl(l, n); st.claims++; st.claimMs += performance.now() - t; st.claimed += got; return got; };
+    w._completeBatch = async (b) => { const t = performance.now(); await cb(b); st.batches++; st.batchMs += performance.now() - t; st.batched += b.length; };
+  }
   const t0 = performance.now();
   await w.start();
   await Promise.race([finished, sleep(600000)]);
   const dt = (performance.now() - t0) / 1000;
   await w.stop();
   const left = (await q("SELECT count(*)::int AS n FROM ff.execution WHERE public_state <> 'completed'"))[0].n;
-  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused }));
+  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, prefetch: w.prefetch, jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused, ...(process.env.DETAIL ? { detail: { ...st, claimAvgMs: st.claimMs / st.claims, claimAvgN: st.claimed / st.claims, batchAvgMs: st.batchMs / st.batches, batchAvgN: st.batched / st.batches } } : {}) }));
 } else if (mode === 'produce') {
   const c = new pg.Client(conn);
   await c.connect();
