@@ -5,8 +5,9 @@
 //
 // Connections (one pg Pool): one held connection LISTENs for the whole
 // worker (the lanes' wake-up channels and the namespaces' completion
-// channels), one held connection renews leases, and the rest claim,
-// complete and serve the handlers' helpers.
+// channels), one held connection renews leases, one held connection
+// claims, and the rest complete (batched, up to two calls in flight), fail
+// and serve the handlers' helpers.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -182,7 +183,7 @@ export class Worker extends EventEmitter {
     for (const [kind, fn] of Object.entries(o.handlers ?? {})) this.register(kind, fn);
     if (o.pool) { this.pool = o.pool; this.ownPool = false; } else {
       const cfg = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection };
-      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 2 });
+      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 3 });
       this.ownPool = true;
     }
     this.counters = { claimed: 0, started: 0, completed: 0, failed: 0, retried: 0, lease_lost: 0, refused: 0, handed_back: 0, errors: 0 };
@@ -471,6 +472,7 @@ export class Worker extends EventEmitter {
     try {
       env = await this._query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, values: [batch.map((b) => b.job.id),
         batch.map((b) => b.job.fence.leaseId), batch.map((b) => b.job.fence.epoch), batch.map((b) => b.job.fence.attemptId), batch.map((b) => b.bytes)] });
+      if (!Array.isArray(env?.results) || env.results.length !== batch.length) throw new FfError('complete_executions: unexpected answer', { envelope: env });
     } catch (e) {
       // the statement failed as a whole (one result over
       // ff_engine.max_payload_bytes, a lost connection): each item again on
