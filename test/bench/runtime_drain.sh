@@ -28,7 +28,6 @@ RATE=${RATE:-500}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
 PREFETCH=${PREFETCH:-"0 500"}
-PY_SWITCH=${PY_SWITCH:-"default 0.001"}   # the Python worker's gil_switch_interval in the latency runs
 WHAT=${WHAT:-"sql node python gw latency"}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 NODEDIR=$FF_ROOT/clients/node
@@ -75,10 +74,7 @@ for r in $(seq 1 "$REPS"); do
     psql -X -q -d bench_rt -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant" >/dev/null
     node "$HERE/node.mjs" latency >>"$out"
     psql -X -q -d bench_rt -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant" >/dev/null
-    for sw in $PY_SWITCH; do
-      psql -X -q -d bench_rt -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant" >/dev/null
-      (cd "$FF_ROOT/clients/python" && GIL_SWITCH=${sw#default} /usr/bin/python3 "$HERE/python.py" latency) >>"$out"
-    done
+    (cd "$FF_ROOT/clients/python" && /usr/bin/python3 "$HERE/python.py" latency) >>"$out"
     # the engine's own figure, same path: 4 SQL workers woken by the lane
     # channel, commit -> claim returned (test/bench/latency/latency.mjs)
     psql -X -q -d bench_rt -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt, ff.lease_history, ff.completion_event, ff.claim_grant" >/dev/null
@@ -105,9 +101,8 @@ node -e '
   if (py && gw) console.log(`  Python / graphile-worker: ${(py / gw).toFixed(2)}`);
   if (py && sq) console.log(`  Python / engine raw SQL: ${(py / sq).toFixed(2)}`);
   const names = { node: "Node runtime: create committed -> handler started", python: "Python runtime: create committed -> handler started",
-    "python, gil_switch_interval 0.001": "Python runtime, gil_switch_interval 0.001: create committed -> handler started",
     sql: "engine raw SQL (4 workers, LISTEN, claim_next + complete_executions): create committed -> claimed" };
-  for (const rt of ["node", "python", "python, gil_switch_interval 0.001", "sql"]) {
+  for (const rt of ["node", "python", "sql"]) {
     const t = l.filter((x) => x.runtime === rt && x.mode === "latency");
     if (!t.length) continue;
     const p99 = med(t.map((x) => x.p99_ms));

@@ -36,7 +36,6 @@ import os
 import queue
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -266,11 +265,6 @@ class Worker:
     capabilities: what this worker offers (executions requiring more are
     left to others).  shutdown_timeout: seconds running handlers get to
     finish at shutdown before their executions are handed back.
-    gil_switch_interval: when given (seconds, e.g. 0.001), start() sets
-    sys.setswitchinterval to it for the whole process: a thread woken by
-    the database (a notification, a claim's answer) then waits at most that
-    long for the GIL instead of Python's default 5 ms, which shortens the
-    tail of create -> handler-started latency; None leaves it alone.
     """
 
     def __init__(self, conninfo: Union[str, Callable[[], psycopg.Connection]], lanes: Union[str, Sequence[str]] = "default", *,
@@ -278,7 +272,7 @@ class Worker:
                  lease_ttl: float = 30.0, poll_interval: float = 2.0, reclaim: bool = True,
                  capabilities: Optional[Sequence[str]] = None, shutdown_timeout: float = 30.0,
                  attempt_timeout: Any = None, logger: Optional[logging.Logger] = None,
-                 renew: bool = True, gil_switch_interval: Optional[float] = None):
+                 renew: bool = True):
         if not (isinstance(conninfo, str) or callable(conninfo)):
             raise ArgumentError("conninfo must be a connection string or a callable returning a connection")
         self._conninfo = conninfo
@@ -302,10 +296,6 @@ class Worker:
         self.attempt_timeout_ms = S.seconds_to_ms(attempt_timeout, "attempt_timeout", positive=True)
         self.log = logger or log
         self._renew_enabled = renew   # off only in tests of lease loss
-        if gil_switch_interval is not None and not (isinstance(gil_switch_interval, (int, float))
-                                                    and 0 < gil_switch_interval <= 1):
-            raise ArgumentError("gil_switch_interval must be seconds in (0, 1], or None")
-        self._gil_switch_interval = gil_switch_interval
         self._handlers: Dict[str, Handler] = {}
         self._default: Optional[Handler] = None
         self._hooks: Dict[str, List[Callable[..., Any]]] = {e: [] for e in EVENTS}
@@ -405,8 +395,6 @@ class Worker:
         if not self._handlers and self._default is None:
             raise ArgumentError("register at least one handler before starting")
         self._started = True
-        if self._gil_switch_interval is not None:
-            sys.setswitchinterval(self._gil_switch_interval)
         # fail fast on a bad connection string or a missing extension
         conn = self._connect()
         self._claim_conn = conn

@@ -52,8 +52,7 @@ if mode == "drain":
                       "left": left, "refused": st.get("refused", 0)}))
 elif mode == "latency":
     started = []
-    sw = os.environ.get("GIL_SWITCH") or None
-    w = Worker(dsn, lanes="lat", concurrency=C, poll_interval=1.0, gil_switch_interval=sw and float(sw))
+    w = Worker(dsn, lanes="lat", concurrency=C, poll_interval=1.0)
 
     def noop(job):
         if job.payload != b"w":
@@ -70,5 +69,5 @@ elif mode == "latency":
                             "extract(epoch FROM pg_xact_commit_timestamp(d.xmin))::float8 * 1000 "
                             "FROM ff.execution_data d").fetchall())
     lat = sorted(t - at[i] for i, t in started if i in at)
-    print(json.dumps({"runtime": "python" if not sw else "python, gil_switch_interval " + sw, "mode": mode, "rate": RATE, "secs": SECS, "expected": RATE * SECS,
+    print(json.dumps({"runtime": "python", "mode": mode, "rate": RATE, "secs": SECS, "expected": RATE * SECS,
                       "n": len(lat), "p50_ms": pct(lat, 0.5), "p99_ms": pct(lat, 0.99), "max_ms": lat[-1]}))
