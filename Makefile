@@ -32,3 +32,16 @@ sql/$(EXTENSION)--0.1.0--$(EXTVERSION).sql: sql/upgrade/0.1.0--$(EXTVERSION).tab
 	perl sql/upgrade/gen_upgrade.pl sql/upgrade/0.1.0--$(EXTVERSION).tables.sql $(INSTALL_PIECES) > $@
 
 $(OBJS): $(wildcard src/*.h)
+
+# The router extension (router/, doc/scale-out.md) builds and installs with
+# the engine.
+all: router-all
+install: router-install
+clean: router-clean
+.PHONY: router-all router-install router-clean
+router-all:
+	$(MAKE) -C router PG_CONFIG=$(PG_CONFIG)
+router-install:
+	$(MAKE) -C router install PG_CONFIG=$(PG_CONFIG)
+router-clean:
+	$(MAKE) -C router clean PG_CONFIG=$(PG_CONFIG)
