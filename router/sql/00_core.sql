@@ -98,15 +98,19 @@ CREATE FUNCTION ffr.partition_of_quota(quota_policy_id uuid) RETURNS integer LAN
     SELECT ffr.uuid_crc16(quota_policy_id) % c.num_quota_partitions FROM ffr.config c
 $$;
 COMMENT ON FUNCTION ffr.partition_of_quota(uuid) IS 'crc16(quota policy uuid bytes) mod num_quota_partitions';
+-- A fence without a well-formed execution id goes to partition 0, whose
+-- shard refuses it with the engine's own error.
 CREATE FUNCTION ffr.partition_of_fence(fence jsonb) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-    IF jsonb_typeof(fence -> 'execution_id') IS DISTINCT FROM 'string' THEN
-        RAISE EXCEPTION 'the fence has no execution_id' USING ERRCODE = '22023',
-            HINT = 'Pass the claim as it was returned.';
+    IF jsonb_typeof(fence) IS DISTINCT FROM 'object' OR jsonb_typeof(fence -> 'execution_id') IS DISTINCT FROM 'string' THEN
+        RETURN 0;
     END IF;
     RETURN ffr.partition_of_execution(fence ->> 'execution_id');
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN 0;
 END $$;
-COMMENT ON FUNCTION ffr.partition_of_fence(jsonb) IS 'The partition of a fence''s (a claim''s) execution';
+COMMENT ON FUNCTION ffr.partition_of_fence(jsonb) IS
+    'The partition of a fence''s (a claim''s) execution; 0 for a malformed fence (that shard refuses it)';
 
 CREATE FUNCTION ffr.nshards() RETURNS integer LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
     SELECT count(*)::integer FROM ffr.shard
