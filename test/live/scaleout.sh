@@ -9,7 +9,7 @@ n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
-echo "1..25"
+echo "1..27"
 SO_T0=$(date +%s)
 
 SO_DIR=$(mktemp -d /tmp/ff_scaleout.XXXXXX)
@@ -89,6 +89,11 @@ check "every ff.* function of a shard has a routing rule (router/rules.tsv)" "$u
 unproxied=$(grep -v -F -x -f "$SO_DIR/router.fn" "$SO_DIR/shard.fn" | awk -F'(' 'NR==FNR{skip[$1]=1; next} !skip[$1]' "$SO_DIR/shardonly" - | tr '\n' ';')
 check "every routed function has a router function with the shard's arguments and result" "$unproxied" ""
 
+undocumented=$(while read -r f; do grep -q "| \`ff.$f\` |" "$FF_ROOT/doc/scale-out.md" || printf '%s ' "$f"; done < "$SO_DIR/rules")
+check "every rule is in doc/scale-out.md's routing table" "$undocumented" ""
+check "gather, sum and any routes answer from every shard" \
+  "$(rt "SELECT (SELECT count(*) FROM ff.list_expired_leases()) || '.' || (SELECT count(*) FROM ff.list_suspended()) || '.' ||
+             (ff.scan_lease_expiry() ->> 'ok') || '.' || jsonb_typeof(ff.run_scanners()) || '.' || (ff.lane_channel('x') IS NOT NULL)")" "0.0.true.array.true"
 # ---- global administration goes to ALL, and repeats ----
 check "partition config through the router reaches every shard" \
   "$(rt "SELECT ff.set_partition_config(256, 32, 32)")/$(rt "SELECT ff.set_partition_config(256, 32, 32)")/$(each "SELECT num_flow_partitions || '.' || num_budget_partitions FROM ff.partition_config" | sort -u)" \
