@@ -9,7 +9,7 @@ n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
-echo "1..27"
+echo "1..31"
 SO_T0=$(date +%s)
 
 SO_DIR=$(mktemp -d /tmp/ff_scaleout.XXXXXX)
@@ -46,6 +46,9 @@ synchronous_commit = off
 full_page_writes = off
 log_min_messages = warning
 ff_engine.enabled = off
+wal_level = logical
+max_wal_senders = 4
+max_replication_slots = 4
 CONF
 for i in 0 1 2 3 4; do
   cp -a "$SO_DIR/tmpl" "$SO_DIR/c$i"
@@ -222,6 +225,86 @@ check "shard 2 recovers: no consistency violation, its lane works again" \
   "$(sh 2 "SELECT count(*) FROM ff.consistency_violations")/$(rt "SELECT ff.create_execution(ff.execution_id('${LANES[2]}'), lane_id => '${LANES[2]}') ->> 'status'")" "0/OK"
 check "no consistency violation on any shard" "$(each "SELECT count(*) FROM ff.consistency_violations" | sort -u)" "0"
 
+# ---- moving from 2 shards to 4 with logical replication, under a workload ----
+# Database mv on clusters 1..4: shards 0 and 1 hold the work, 2 and 3 are new.
+# Shard 0 gives partitions p % 4 = 2 to shard 2, shard 1 gives p % 4 = 3 to shard 3.
+mv() { psql -X -q -At -v ON_ERROR_STOP=1 -p "${S[$1]}" -d mv -c "$2" 2>&1; }
+rmv() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$R" -d mv -c "$1" 2>&1; }
+rt "CREATE DATABASE mv" >/dev/null
+for i in 0 1 2 3; do sh "$i" "CREATE DATABASE mv" >/dev/null; mv "$i" "CREATE EXTENSION ff_engine" >/dev/null; done
+rmv "CREATE EXTENSION ff_engine_router CASCADE" >/dev/null
+rmv "INSERT INTO ffr.shard VALUES (0, 'host=/tmp port=${S[0]} dbname=mv'), (1, 'host=/tmp port=${S[1]} dbname=mv')" >/dev/null
+rmv "CREATE TABLE mv_ids (id text PRIMARY KEY, lane text NOT NULL)" >/dev/null
+# eight lanes, two on each partition class mod 4
+MVL=$(rmv "SELECT string_agg(quote_literal(l), ',') FROM (SELECT l, row_number() OVER (PARTITION BY ff.solo_partition(l) % 4 ORDER BY l) AS k
+          FROM (SELECT 'mv-' || g AS l FROM generate_series(1, 200) g) x) y WHERE k <= 2")
+cat > "$SO_DIR/mv_load.sql" <<SQL
+DO \$\$
+DECLARE l text; id text;
+BEGIN
+    FOR i IN 1 .. 40 LOOP
+        FOREACH l IN ARRAY ARRAY[$MVL] LOOP
+            id := ff.execution_id(l);
+            PERFORM ff.create_execution(id, lane_id => l);
+            INSERT INTO mv_ids VALUES (id, l);
+        END LOOP;
+        -- finish some of it as it goes: states of every kind move
+        PERFORM ff.complete_execution(c.claim) FROM unnest(ARRAY[$MVL]) l2, ff.claim_next(l2, 'mv-w', 'mv-w-1') c WHERE i % 2 = 0;
+        COMMIT;
+    END LOOP;
+END \$\$;
+SQL
+psql -X -q -p "$R" -d mv -f "$SO_DIR/mv_load.sql" > "$SO_DIR/mv_load1.log" 2>&1
+# the tables to move: every ff table with a partition column but the worker registry
+MVT="SELECT c.oid::regclass AS t FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'partition'
+     WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind = 'r' AND c.relname NOT LIKE 'worker%'"
+mv 0 "DO \$\$ BEGIN EXECUTE (SELECT 'CREATE PUBLICATION mv_out FOR TABLE ' || string_agg(format('%s WHERE (partition %% 4 = 2)', t), ', ') FROM ($MVT) x); END \$\$" >/dev/null
+mv 1 "DO \$\$ BEGIN EXECUTE (SELECT 'CREATE PUBLICATION mv_out FOR TABLE ' || string_agg(format('%s WHERE (partition %% 4 = 3)', t), ', ') FROM ($MVT) x); END \$\$" >/dev/null
+# the workload keeps running while the new shards copy and follow
+psql -X -q -p "$R" -d mv -f "$SO_DIR/mv_load.sql" > "$SO_DIR/mv_load2.log" 2>&1 &
+mvpid=$!
+mv 2 "CREATE SUBSCRIPTION mv_in CONNECTION 'host=/tmp port=${S[0]} dbname=mv' PUBLICATION mv_out" >/dev/null
+mv 3 "CREATE SUBSCRIPTION mv_in CONNECTION 'host=/tmp port=${S[1]} dbname=mv' PUBLICATION mv_out" >/dev/null
+wait $mvpid
+# cut-over: no traffic now; wait until both new shards hold exactly what they are to own
+mvsum() { psql -X -q -At -p "${S[$1]}" -d mv -c "SELECT md5(string_agg(e::text, ',' ORDER BY e.partition, e.execution_id)) FROM ff.execution e WHERE e.partition % 4 = $2" 2>&1; }
+caught=no
+for t in $(seq 1 150); do
+  if [ "$(mv 2 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")$(mv 3 "SELECT count(*) FROM pg_subscription_rel WHERE srsubstate <> 'r'")" = "00" ] &&
+     [ "$(mvsum 0 2)" = "$(mvsum 2 2)" ] && [ "$(mvsum 1 3)" = "$(mvsum 3 3)" ]; then caught=yes; break; fi
+  sleep 0.1
+done
+check "2 -> 4: the new shards caught up with the moving partitions under the workload" "$caught" "yes"
+for pair in "0 2" "1 3"; do
+  set -- $pair
+  # identity sequences do not travel with logical replication
+  mv "$2" "SELECT setval(pg_get_serial_sequence(t, 'event_id'), GREATEST(1, $(mv "$1" "SELECT COALESCE(max(event_id), 1) FROM ff.completion_event") + 1000000))
+           FROM unnest(ARRAY['ff.completion_event']) t" >/dev/null
+  mv "$2" "SELECT setval(pg_get_serial_sequence('ff.signal_event', 'event_id'), GREATEST(1, $(mv "$1" "SELECT COALESCE(max(event_id), 1) FROM ff.signal_event") + 1000000))" >/dev/null
+  mv "$2" "DROP SUBSCRIPTION mv_in" >/dev/null
+  mv "$1" "DROP PUBLICATION mv_out" >/dev/null
+done
+rmv "INSERT INTO ffr.shard VALUES (2, 'host=/tmp port=${S[2]} dbname=mv'), (3, 'host=/tmp port=${S[3]} dbname=mv')" >/dev/null
+# the old shards drop what they gave away (no triggers: the rows go as a whole)
+for pair in "0 2" "1 3"; do
+  set -- $pair
+  mv "$1" "SET session_replication_role = replica; DO \$\$ DECLARE t regclass; BEGIN
+           FOR t IN $MVT LOOP EXECUTE format('DELETE FROM %s WHERE partition %% 4 = $2', t); END LOOP; END \$\$" >/dev/null
+done
+# after the cut-over: finish everything through the four-shard router
+psql -X -q -p "$R" -d mv -c "DO \$\$ DECLARE k integer; BEGIN LOOP
+      SELECT count(*) INTO k FROM unnest(ARRAY[$MVL]) l, ff.claim_next(l, 'mv-w', 'mv-w-2', max_count => 50) c, ff.complete_execution(c.claim) r;
+      EXIT WHEN k = 0; END LOOP; END \$\$" >/dev/null 2>&1
+total=$(rmv "SELECT count(*) FROM mv_ids")
+found=$(for i in 0 1 2 3; do mv "$i" "SELECT count(*) FROM ff.execution"; done | paste -sd+ | bc)
+check "2 -> 4: every execution created ($total) exists exactly once over the four shards" "$found" "$total"
+check "2 -> 4: all completed, one attempt each, each on the shard owning its partition" \
+  "$(for i in 0 1 2 3; do mv "$i" "SELECT count(*) FILTER (WHERE e.public_state <> 'completed') || '.' ||
+        (SELECT count(*) FROM ff.attempt a WHERE a.partition & 3 <> $i) || '.' ||
+        (SELECT count(*) - count(DISTINCT (partition, execution_id)) FROM ff.attempt) || '.' ||
+        count(*) FILTER (WHERE e.partition & 3 <> $i) FROM ff.executions e"; done | sort -u | tr '\n' ' ')" "0.0.0.0 "
+check "2 -> 4: no consistency violation on any shard" \
+  "$(for i in 0 1 2 3; do mv "$i" "SELECT count(*) FROM ff.consistency_violations"; done | sort -u | tr '\n' ' ')" "0 "
 echo "# scale-out suite: $(( $(date +%s) - SO_T0 )) s"
 trap stop_cluster EXIT
 so_stop
