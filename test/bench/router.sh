@@ -4,12 +4,16 @@
 # the PL/Proxy router to one shard, and through it to two and four shards,
 # in one run on five local clusters; then the router's cost per call (one
 # client, a one-row read by execution id, direct and routed).
-#   bash test/bench/router.sh        (CLIENTS=4 SECS=10)
+# Last, the worker question: drain N executions on four shards with four
+# workers claiming through the router's ff.claim_next, and with four
+# workers each claiming from one shard directly (doc/scale-out.md).
+#   bash test/bench/router.sh        (CLIENTS=4 SECS=10 N=4000)
 # All clusters share this machine's cores and run with fsync off: the
 # figures compare CPU per job, not disk latency (doc/scale-out.md reads them).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-10}
+N=${N:-4000}
 ensure_deps
 build_install
 
@@ -55,6 +59,7 @@ cat > "$B_DIR/life.sql" <<'SQL'
 SELECT ff.create_execution(ff.execution_id('b' || :l), lane_id => 'b' || :l);
 SELECT ff.complete_execution(c.claim) FROM ff.claim_next('b' || :l, 'w', 'w-' || :client_id) c;
 SQL
+echo 'SELECT 1;' > "$B_DIR/one.sql"
 cat > "$B_DIR/read.sql" <<'SQL'
 SELECT ff.read_execution_state('{fp:0}:00000000-0000-4000-8000-000000000000');
 SQL
@@ -69,6 +74,44 @@ for k in 1 2 4; do
 done
 echo
 printf '%-28s %10s %12s\n' "one read (1 client)" "calls/s" "latency ms"
+read -r t0 l0 < <(bench "${PORTS[1]}" postgres "$B_DIR/one.sql" 1); printf '%-28s %10s %12s\n' "SELECT 1, direct" "$t0" "$l0"
 read -r t1 l1 < <(bench "${PORTS[1]}" postgres "$B_DIR/read.sql" 1); printf '%-28s %10s %12s\n' "direct" "$t1" "$l1"
 read -r t2 l2 < <(bench "$R" r4 "$B_DIR/read.sql" 1); printf '%-28s %10s %12s\n' "router (4 shards)" "$t2" "$l2"
 awk -v a="$l1" -v b="$l2" 'BEGIN {printf "router cost per call: %.3f ms\n", b - a}'
+
+# ---- draining: workers through the router vs on the shards directly ----
+cat > "$B_DIR/drain.sql" <<'SQL'
+DO $$
+DECLARE lane text := current_setting('b.lane'); fences jsonb[];
+BEGIN
+    LOOP
+        fences := ARRAY(SELECT c.claim FROM ff.claim_next(lane, 'd', current_setting('b.wid'), max_count => 1) c);
+        EXIT WHEN cardinality(fences) = 0;
+        PERFORM ff.complete_executions(fences);
+        COMMIT;
+    END LOOP;
+END $$;
+SQL
+# one lane per shard
+mapfile -t BL < <(psql -X -q -At -p "$R" -d r4 -c "SELECT DISTINCT ON (ffr.shard_of_partition(ff.solo_partition(l))) l
+    FROM (SELECT 'd' || g AS l FROM generate_series(1, 100) g) x ORDER BY ffr.shard_of_partition(ff.solo_partition(l)), l")
+fill() {
+  psql -X -q -p "$R" -d r4 -c "SELECT ff.create_executions(ARRAY(SELECT ff.execution_id(l) FROM generate_series(1, 250)), l)
+      FROM unnest(ARRAY['${BL[0]}', '${BL[1]}', '${BL[2]}', '${BL[3]}']) l, generate_series(1, $N / 1000)" >/dev/null
+}
+echo
+printf '%-40s %10s\n' "drain $N on 4 shards, 4 workers, 1 per claim" "jobs/s"
+fill
+t0=$(date +%s.%N)
+for i in 0 1 2 3; do
+  PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=r-$i" psql -X -q -p "$R" -d r4 -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
+done
+wait
+printf '%-40s %10.0f\n' "through the router's ff.claim_next" "$(echo "$N / ($(date +%s.%N) - $t0)" | bc -l)"
+fill
+t0=$(date +%s.%N)
+for i in 0 1 2 3; do
+  PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=d-$i" psql -X -q -p "${PORTS[$((i + 1))]}" -d postgres -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
+done
+wait
+printf '%-40s %10.0f\n' "on the shards directly" "$(echo "$N / ($(date +%s.%N) - $t0)" | bc -l)"
