@@ -60,9 +60,6 @@ SELECT ff.create_execution(ff.execution_id('b' || :l), lane_id => 'b' || :l);
 SELECT ff.complete_execution(c.claim) FROM ff.claim_next('b' || :l, 'w', 'w-' || :client_id) c;
 SQL
 echo 'SELECT 1;' > "$B_DIR/one.sql"
-cat > "$B_DIR/read.sql" <<'SQL'
-SELECT ff.read_execution_state('{fp:0}:00000000-0000-4000-8000-000000000000');
-SQL
 bench() {  # bench <port> <db> <script> <clients>: "tps latency_ms"
   pgbench -n -p "$1" -d "$2" -f "$3" -c "$4" -j "$4" -T "$SECS" 2>/dev/null |
     awk '/latency average/ {lat = $4} /^tps/ {tps = $3} END {printf "%.0f %.3f\n", tps, lat}'
@@ -75,7 +72,12 @@ done
 echo
 printf '%-28s %10s %12s\n' "one read (1 client)" "calls/s" "latency ms"
 read -r t0 l0 < <(bench "${PORTS[1]}" postgres "$B_DIR/one.sql" 1); printf '%-28s %10s %12s\n' "SELECT 1, direct" "$t0" "$l0"
-read -r t1 l1 < <(bench "${PORTS[1]}" postgres "$B_DIR/read.sql" 1); printf '%-28s %10s %12s\n' "direct" "$t1" "$l1"
+# an existing execution, read on its shard directly and through the router
+RID=$(psql -X -q -At -p "$R" -d r4 -c "SELECT ff.execution_id('rd')")
+psql -X -q -p "$R" -d r4 -c "SELECT ff.create_execution('$RID', lane_id => 'rd')" >/dev/null
+RPORT=${PORTS[$(( $(psql -X -q -At -p "$R" -d r4 -c "SELECT ffr.shard_of_execution('$RID')") + 1 ))]}
+echo "SELECT ff.read_execution_state('$RID');" > "$B_DIR/read.sql"
+read -r t1 l1 < <(bench "$RPORT" postgres "$B_DIR/read.sql" 1); printf '%-28s %10s %12s\n' "direct" "$t1" "$l1"
 read -r t2 l2 < <(bench "$R" r4 "$B_DIR/read.sql" 1); printf '%-28s %10s %12s\n' "router (4 shards)" "$t2" "$l2"
 awk -v a="$l1" -v b="$l2" 'BEGIN {printf "router cost per call: %.3f ms\n", b - a}'
 

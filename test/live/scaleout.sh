@@ -9,7 +9,7 @@ n=0
 pass() { n=$((n + 1)); echo "ok $n - $1"; }
 fail() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
-echo "1..31"
+echo "1..32"
 SO_T0=$(date +%s)
 
 SO_DIR=$(mktemp -d /tmp/ff_scaleout.XXXXXX)
@@ -159,6 +159,11 @@ check "the DAG: the child runs, the losing parent is cancelled, all on the flow'
   "$(rt "SELECT string_agg(name || '=' || (ff.read_execution_state(id) ->> 'public_state'), ' ' ORDER BY name) FROM so_dag")/$(rt "SELECT count(DISTINCT ffr.shard_of_execution(id)) FROM so_dag")" \
   "a=completed b=cancelled child=waiting/1"
 
+check "partition, composite-row and OUT-parameter routes: list_executions, list_edges, read_execution_context" \
+  "$(rt "SELECT (SELECT ff.list_executions(ff.flow_partition('$F')) -> 'executions' @> to_jsonb(ARRAY[(SELECT id FROM so_dag WHERE name = 'child')]))
+             || '.' || (SELECT count(*) FROM ff.list_edges('$F', (SELECT id FROM so_dag WHERE name = 'child'), 'incoming') e
+                        WHERE e.dependency_state IS NOT NULL)
+             || '.' || (SELECT encode(c.input_payload, 'escape') FROM so_ids, ff.read_execution_context(id) c LIMIT 1)")" "true.2.job"
 # ---- budgets: admission never crosses a shard ----
 check "attaching a budget of another shard is refused (0A000), nothing written" \
   "$(rt "DO \$\$ DECLARE b uuid; e text := (SELECT id FROM so_ids LIMIT 1); BEGIN
