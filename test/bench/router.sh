@@ -109,11 +109,11 @@ for i in 0 1 2 3; do
   PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=r-$i" psql -X -q -p "$R" -d r4 -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
 done
 wait
-printf '%-40s %10.0f\n' "through the router's ff.claim_next" "$(echo "$N / ($(date +%s.%N) - $t0)" | bc -l)"
+printf '%-40s %10.0f\n' "through the router's ff.claim_next" "$(awk -v n="$N" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print n / (b - a)}')"
 fill
 t0=$(date +%s.%N)
 for i in 0 1 2 3; do
   PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=d-$i" psql -X -q -p "${PORTS[$((i + 1))]}" -d postgres -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
 done
 wait
-printf '%-40s %10.0f\n' "on the shards directly" "$(echo "$N / ($(date +%s.%N) - $t0)" | bc -l)"
+printf '%-40s %10.0f\n' "on the shards directly" "$(awk -v n="$N" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print n / (b - a)}')"
