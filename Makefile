@@ -43,3 +43,15 @@ installcheck-pgtap:
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $(PGTAP_DB)" -c "CREATE DATABASE $(PGTAP_DB)"
 	cd test/pgtap && pg_prove -d $(PGTAP_DB) $(notdir $(PGTAP))
 .PHONY: installcheck-pgtap
+# The router extension (router/, doc/scale-out.md) builds and installs with
+# the engine.
+all: router-all
+install: router-install
+clean: router-clean
+.PHONY: router-all router-install router-clean
+router-all:
+	$(MAKE) -C router PG_CONFIG=$(PG_CONFIG)
+router-install:
+	$(MAKE) -C router install PG_CONFIG=$(PG_CONFIG)
+router-clean:
+	$(MAKE) -C router clean PG_CONFIG=$(PG_CONFIG)

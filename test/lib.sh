@@ -26,7 +26,7 @@ as_postgres() {
 }
 
 ensure_deps() {
-  local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron libpq-dev libtap-parser-sourcehandler-pgtap-perl make gcc valgrind python3-psycopg python3-pytest"
+  local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron postgresql-15-plproxy libpq-dev libtap-parser-sourcehandler-pgtap-perl make gcc valgrind python3-psycopg python3-pytest"
   local missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
