@@ -6,7 +6,8 @@ Usage: test/specs/permute.py [--first STEPS] [--then STEPS] SESSION_STEPS...
 Each SESSION_STEPS argument is one session's steps in order, separated by
 spaces; a step is NAME or NAME:LOCKS, where LOCKS names the row locks the
 step takes (comma-separated), suffixed with '!' when the step is its own
-transaction (it releases them when it ends).  A step named *_commit or
+transaction (it releases them when it ends) and with '?' when it takes them
+with SKIP LOCKED (a lock another session holds is skipped, never waited for).  A step named *_commit or
 *_abort (or suffixed ':end') ends its session's transaction and releases its
 locks.  A step whose lock another session holds waits; the tester cannot
 issue a further step to a session that waits, so an ordering that does is
@@ -26,17 +27,18 @@ def parse(arg):
     steps = []
     for tok in arg.split():
         name, _, locks = tok.partition(':')
-        own = locks.endswith('!')
-        locks = locks.rstrip('!')
+        own = '!' in locks
+        skip = '?' in locks
+        locks = locks.rstrip('!?')
         end = name.endswith(('_commit', '_abort')) or locks == 'end'
-        steps.append((name, set() if end or not locks else set(locks.split(',')), own, end))
+        steps.append((name, set() if end or not locks else set(locks.split(',')), own, end, skip))
     # glue each *_begin to the step after it
     units, pending = [], []
     for s in steps:
         if s[0].endswith('_begin'):
             pending.append(s[0])
             continue
-        units.append((pending + [s[0]], s[1], s[2], s[3]))
+        units.append((pending + [s[0]], s[1], s[2], s[3], s[4]))
         pending = []
     return units
 
@@ -69,8 +71,10 @@ def runnable(order, sessions):
     for i in order:
         if i in waiting:
             return False
-        _, locks, own, end = sessions[i][pos[i]]
+        _, locks, own, end, skip = sessions[i][pos[i]]
         pos[i] += 1
+        if skip:
+            locks = {l for l in locks if held.get(l, i) == i}
         if all(held.get(l, i) == i for l in locks):
             grant(i, locks, own, end)
             settle()
