@@ -255,6 +255,25 @@ SELECT is(ff.cancel_flow('fc730000-0000-4000-8000-000000000001', 'stop') - 'memb
           'flows #73: the retry cancels the live members, the finished one is left as it is');
 SELECT is(ARRAY[t.st('f73_1'), t.st('f73_2'), t.st('f73_3')], ARRAY['cancelled', 'cancelled', 'completed'], 'flows #73: all terminal on return');
 
+-- ======================= budgets =======================
+
+-- budgets #57 / #72: a budget read that fails at claim time fails the claim
+-- (an ERROR: the caller's transaction rolls back, nothing granted, no block
+-- written) -- fail-closed.  The failure is planted by hiding the budget
+-- table in a savepoint.
+SELECT ff.create_budget('00000000-0000-4000-b000-000000005701', '{tokens}', '{10}', '{0}');
+SELECT ff.create_execution(t.id(1030), lane_id => 'b57');
+SELECT ff.set_execution_admission(t.id(1030), ARRAY['00000000-0000-4000-b000-000000005701']::uuid[]);
+SELECT t.snapshot() AS snap57 \gset
+SAVEPOINT fail57;
+ALTER TABLE ff.budget RENAME TO budget_hidden;
+SELECT t.as_role('postgres', $$SELECT count(*)::text FROM ff.claim_next('b57', 'w', 'w-1')$$) AS claim57 \gset
+SELECT t.snapshot() AS after57 \gset
+ROLLBACK TO SAVEPOINT fail57;
+SELECT is(:'claim57'::text, 'ERROR 42P01', 'budgets #57: the budget read fails -> the claim fails (an error, not a grant)');
+SELECT is(:'after57'::text, :'snap57'::text, 'budgets #57 / #72: nothing granted, no block written: the execution stays as it was (fail-closed)');
+SELECT is((SELECT count(*)::int FROM ff.claim_next('b57', 'w', 'w-1')), 1, 'budgets #72: with the read working again the claim admits it');
+
 SELECT t.invariants('checklist suite');
 SELECT * FROM finish();
 ROLLBACK;
