@@ -255,6 +255,41 @@ SELECT is(ff.cancel_flow('fc730000-0000-4000-8000-000000000001', 'stop') - 'memb
           'flows #73: the retry cancels the live members, the finished one is left as it is');
 SELECT is(ARRAY[t.st('f73_1'), t.st('f73_2'), t.st('f73_3')], ARRAY['cancelled', 'cancelled', 'completed'], 'flows #73: all terminal on return');
 
+-- flows #27: apply to a child stamped with another flow (the stamp injected
+-- between stage and apply, rolled back)
+SELECT ff.create_flow('fc270000-0000-4000-8000-000000000001');
+SELECT t.member('fc270000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f27a', 'f27b']) n;
+SELECT ff.stage_dependency_edge('fc270000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000027', t.m('f27a'), t.m('f27b'),
+       (SELECT graph_revision FROM ff.flow WHERE flow_id = 'fc270000-0000-4000-8000-000000000001'))->>'graph_revision' AS rev27 \gset
+SAVEPOINT other27;
+ALTER TABLE ff.execution DISABLE TRIGGER USER;
+UPDATE ff.execution SET flow_id = 'fc270000-0000-4000-8000-0000000000ff' WHERE execution_id = t.exec_uuid(t.m('f27b'));
+SELECT ff.apply_dependency_to_child('fc270000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000027', t.m('f27b'), t.m('f27a'),
+       :rev27)->>'error' AS apply27 \gset
+ROLLBACK TO SAVEPOINT other27;
+SELECT is(:'apply27'::text, 'execution_already_in_flow', 'flows #27: apply to a child stamped with another flow -> execution_already_in_flow');
+
+-- flows #41: any_of whose three parents all fail: impossible after the
+-- third (not before), the child skipped
+SELECT ff.create_flow('fc410000-0000-4000-8000-000000000001');
+SELECT t.member('fc410000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f41a', 'f41b', 'f41c', 'f41d']) n;
+SELECT ff.set_edge_group_policy('fc410000-0000-4000-8000-000000000001', t.m('f41d'), 'any_of', 'cancel_remaining');
+SELECT t.edge('fc410000-0000-4000-8000-000000000001', n, 'f41d') FROM unnest(ARRAY['f41a', 'f41b', 'f41c']) n;
+SELECT t.run('f41a', 'failed'); SELECT t.dispatch();
+SELECT t.run('f41b', 'failed'); SELECT t.dispatch();
+SELECT is((SELECT failed || '/' || group_state FROM ff.edge_group WHERE downstream_execution_id = t.exec_uuid(t.m('f41d'))), '2/pending',
+          'flows #41: two of three failed: still pending');
+SELECT is(t.st('f41d'), 'waiting_children', 'flows #41: the child still waits');
+SELECT t.run('f41c', 'failed'); SELECT t.dispatch();
+SELECT is((SELECT failed || '/' || group_state FROM ff.edge_group WHERE downstream_execution_id = t.exec_uuid(t.m('f41d'))), '3/impossible',
+          'flows #41: the third failure makes the group impossible');
+SELECT is(t.st('f41d'), 'skipped', 'flows #41: the child is skipped');
+SELECT is((SELECT count(*)::int FROM ff.pending_cancel_group g WHERE g.downstream_execution_id = t.exec_uuid(t.m('f41d'))), 1,
+          'flows #41: with cancel_remaining the request is indexed ...');
+SELECT is(ff.scan_edge_cancel_dispatch(50)->>'cancelled', '0', 'flows #41: ... with nothing in it to cancel');
+SELECT is((SELECT count(*)::int FROM ff.pending_cancel_group g WHERE g.downstream_execution_id = t.exec_uuid(t.m('f41d'))), 0,
+          'flows #41: and then drained');
+
 -- ======================= budgets =======================
 
 -- budgets #57 / #72: a budget read that fails at claim time fails the claim
