@@ -196,6 +196,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.completion_channel(text)', '', 'R', 'reached', 'denied', NULL, NULL, 'ok', $$SELECT ff.completion_channel({{ns}})$$),
 -- metrics (issue 27): a bound caller's exposition names only its own lanes
 ('ff.metrics()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT strpos(ff.metrics(), 'lane="' || {{lane}} || '"') > 0$$),
+-- the engine's kept statements: SQL text, no tenant data
+('ff._engine_statements()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff._engine_statements()$$),
 -- execution reads
 ('ff.read_execution_state(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_state({{W}})$$),
 ('ff.read_execution_info(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_info({{W}})$$),
