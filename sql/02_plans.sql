@@ -84,8 +84,10 @@ CREATE TEMP TABLE fences AS SELECT row_number() OVER () AS n, c.claim->>'executi
     (c.claim->>'lease_epoch')::bigint AS epoch, (c.claim->>'attempt_id')::uuid AS attempt
     FROM ff.claim_next('default', 'w', 'w-1', max_count => 3) c;
 SELECT count(*) AS reclaimed FROM ff.claim_next('default', 'w', 'w-1', reclaim => true);
-SELECT ff.complete_executions(ARRAY(SELECT id FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT lease FROM fences WHERE n < 3 ORDER BY n),
-    ARRAY(SELECT epoch FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT attempt FROM fences WHERE n < 3 ORDER BY n)) ->> 'succeeded' AS completed;
+-- (a batch fail: a batch complete of first attempts writes no attempt row)
+SELECT ff.fail_executions(ARRAY(SELECT id FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT lease FROM fences WHERE n < 3 ORDER BY n),
+    ARRAY(SELECT epoch FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT attempt FROM fences WHERE n < 3 ORDER BY n),
+    ARRAY['planned', 'planned']) ->> 'succeeded' AS failed;
 SELECT ff.complete_execution(id, lease, epoch, attempt) ->> 'status' AS completed FROM fences WHERE n = 3;
 -- a flow: an edge resolved by the dispatcher
 SELECT ff.create_flow('f0000000-0000-4000-8000-000000000001') ->> 'status' AS flow;
@@ -122,7 +124,7 @@ SELECT pg_temp.explain_kept('%FROM ff.execution WHERE (partition, execution_id) 
 -- a batch's deferred writes, one statement per table for all its rows (as
 -- index lookups even over an empty table: FFPlan.key_lookups)
 SELECT pg_temp.explain_kept('UPDATE ff.execution e SET %FROM pg_catalog.unnest($1)%');
-SELECT pg_temp.explain_kept('UPDATE ff.attempt t SET %FROM pg_catalog.unnest($1)%');
+SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');
 
 -- the scanners' selections
 SELECT pg_temp.explain_scan('ff.scan_delayed'::regproc);
