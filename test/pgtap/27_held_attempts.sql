@@ -323,16 +323,24 @@ UPDATE ff.execution SET held_attempt_seq = NULL WHERE execution_id = t.exec_uuid
 
 -- ---- (lease_log, not held) an end whose lease has no row of its own, in a batch ----
 -- A single complete gives it an event row (04_lease); in a batch the end is
--- deferred and its set form reports a row it did not touch, so the end is lost.
+-- deferred, and its set form inserts the ends that matched no row (it used
+-- to report a row it had not touched, and the end was lost).
 SELECT ff.create_execution(t.id(n)) FROM generate_series(50, 51) n;
 SELECT ff.issue_grant_and_claim(t.id(n), 'w1', 'w1-1', 'default') FROM generate_series(50, 51) n;
 UPDATE ff.lease_log SET lease_epoch = 0 WHERE execution_id IN (t.exec_uuid(t.id(50)), t.exec_uuid(t.id(51)));
 SELECT ff.complete_executions(array_agg(e.id ORDER BY e.id), array_agg(e.current_lease_id ORDER BY e.id),
           array_agg(e.current_lease_epoch ORDER BY e.id), array_agg(e.current_attempt_id ORDER BY e.id))->>'succeeded'
 FROM ff.executions e WHERE e.id IN (t.id(50), t.id(51));
-SELECT todo('a deferred lease end that matches no row is dropped (plan_history_end set form)', 1);
 SELECT is((SELECT array_agg(event ORDER BY seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(50))),
           ARRAY['acquired', 'released'], 'batch: an end whose lease has no row of its own gets an event row, as one complete does');
+SELECT is((SELECT string_agg(event || ':' || reason || ':' || lease_epoch || ':' || attempt_index || ':' || worker_instance_id
+                             || ':' || (lease_id = e.current_lease_id OR e.current_lease_id IS NULL), ',')
+           FROM ff.lease_history h JOIN ff.execution e USING (partition, execution_id)
+           WHERE h.execution_id = t.exec_uuid(t.id(51)) AND h.event = 'released'), 'released:completed:1:0:w1-1:true',
+          'batch: and that row carries the lease');
+SELECT is((SELECT count(*)::int FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(51)) AND event = 'released'
+           AND lease_id = (SELECT lease_id FROM ff.lease_log WHERE execution_id = t.exec_uuid(t.id(51)) AND event = 'acquired')), 1,
+          'batch: the same lease as the acquisition');
 
 SELECT t.invariants('held attempts');
 SELECT * FROM finish();
