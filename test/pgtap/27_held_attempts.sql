@@ -321,6 +321,17 @@ SELECT is((SELECT count(*)::int FROM ff.consistency_violations WHERE problem ~ '
 UPDATE ff.execution SET held_attempt_seq = NULL WHERE execution_id = t.exec_uuid(t.id(43));
 
 
+-- ---- a pending waitpoint keeps it held; a lease past its expiry, not yet marked, is consistent ----
+SELECT t.pair(44);
+SELECT t.both(44, 't.pclaim($ID, ttl => 100)::text');
+SELECT t.both(44, $$ff.create_pending_waitpoint(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id,
+    gen_random_uuid(), NULL, ff.now_ms() + 60000)->>'status' FROM t.row($ID) e$$);
+SELECT ok(t.held(44), 'a pending waitpoint keeps it held');
+SELECT t.tick(500);
+SELECT is((SELECT count(*)::int FROM ff.consistency_violations WHERE problem ~ 'held'), 0, 'a held lease past its expiry, not yet marked, is no violation');
+SELECT t.tick(), t.both(44, 'ff.cancel_execution($ID, ''x'')::text');
+SELECT * FROM t.same(44, 'cancelled with a pending waitpoint and an unmarked expired lease');
+
 -- ---- (lease_log, not held) an end whose lease has no row of its own, in a batch ----
 -- A single complete gives it an event row (04_lease); in a batch the end is
 -- deferred, and its set form inserts the ends that matched no row (it used
