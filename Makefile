@@ -18,6 +18,11 @@ REGRESS_OPTS = --inputdir=. --load-extension=ff_engine
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --load-extension=ff_engine
 
+# pgTAP suites (test/pgtap): part of `make installcheck` (pg_prove, against a
+# database of their own); PGTAP= skips them (test/run.sh counts them apart).
+PGTAP = $(sort $(wildcard test/pgtap/[0-9]*.sql))
+PGTAP_DB ?= ff_installcheck_tap
+
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -I$(srcdir)/src
 EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
 
@@ -32,3 +37,21 @@ sql/$(EXTENSION)--0.1.0--$(EXTVERSION).sql: sql/upgrade/0.1.0--$(EXTVERSION).tab
 	perl sql/upgrade/gen_upgrade.pl sql/upgrade/0.1.0--$(EXTVERSION).tables.sql $(INSTALL_PIECES) > $@
 
 $(OBJS): $(wildcard src/*.h)
+
+installcheck: $(if $(PGTAP),installcheck-pgtap)
+installcheck-pgtap:
+	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $(PGTAP_DB)" -c "CREATE DATABASE $(PGTAP_DB)"
+	cd test/pgtap && pg_prove -d $(PGTAP_DB) $(notdir $(PGTAP))
+.PHONY: installcheck-pgtap
+# The router extension (router/, doc/scale-out.md) builds and installs with
+# the engine.
+all: router-all
+install: router-install
+clean: router-clean
+.PHONY: router-all router-install router-clean
+router-all:
+	$(MAKE) -C router PG_CONFIG=$(PG_CONFIG)
+router-install:
+	$(MAKE) -C router install PG_CONFIG=$(PG_CONFIG)
+router-clean:
+	$(MAKE) -C router clean PG_CONFIG=$(PG_CONFIG)

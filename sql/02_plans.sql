@@ -1,113 +1,145 @@
--- The claim query and the scanners' selections are served by partial
--- indexes (no sequential scan of ff.execution), whatever the table size.
+-- The engine's own statements are served by indexes (no sequential scan of
+-- a growing table), whatever the table size.  Nothing here is a copy: the
+-- C statements are read from ff._engine_statements() (what this backend
+-- has prepared and kept), the scanners' selections from their functions'
+-- source, and each is explained as the engine plans it (generic when the
+-- engine keeps it generic, as index lookups when it asks for that).
+SET ff_engine.test_clock_ms = '1700000000000';
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
--- ELIGIBLE(lane): ff.claim_next's candidate query
-EXPLAIN (COSTS OFF)
-SELECT e.execution_id FROM ff.execution e
-WHERE lane_id = 'default' AND lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now'
-  AND (required_capabilities IS NULL OR required_capabilities <@ '{}'::text[])
-ORDER BY priority DESC, created_at, partition, execution_id LIMIT 10 FOR UPDATE OF e SKIP LOCKED;
--- DELAYED: due delayed executions
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution
-WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'not_eligible_until_time' AND delay_until <= 1700000000000
-ORDER BY delay_until LIMIT 50 FOR UPDATE SKIP LOCKED;
--- LEASE_EXPIRY: leases past their expiry
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution
-WHERE lifecycle_phase = 'active' AND ownership_state = 'leased' AND lease_expires_at <= 1700000000000
-ORDER BY lease_expires_at LIMIT 50 FOR UPDATE SKIP LOCKED;
--- ATTEMPT_TIMEOUT and EXECUTION_DEADLINE
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution WHERE attempt_timeout_at <= 1700000000000 ORDER BY attempt_timeout_at LIMIT 50;
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution WHERE execution_deadline_at <= 1700000000000 ORDER BY execution_deadline_at LIMIT 50;
--- TERMINAL by each row's own retention
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution WHERE lifecycle_phase = 'terminal' AND purge_after <= 1700000000000
-ORDER BY purge_after LIMIT 20;
--- BLOCKED_* for the unblock scanner
-EXPLAIN (COSTS OFF)
-SELECT execution_id FROM ff.execution WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'blocked_by_route'
-ORDER BY created_at LIMIT 100;
--- SUSPENSION_TIMEOUT: open suspensions past their timeout
-EXPLAIN (COSTS OFF)
-SELECT s.execution_id FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition AND e.execution_id = s.execution_id
-WHERE s.closed_at IS NULL AND s.timeout_at <= 1700000000000 AND e.lifecycle_phase = 'suspended'
-ORDER BY s.timeout_at, s.partition, s.execution_id LIMIT 50 FOR UPDATE OF e SKIP LOCKED;
--- PENDING_WP_EXPIRY: pending waitpoints past their expiry
-EXPLAIN (COSTS OFF)
-SELECT w.waitpoint_id FROM ff.waitpoint w WHERE w.state = 'pending' AND w.expires_at <= 1700000000000
-ORDER BY w.expires_at, w.partition, w.waitpoint_id LIMIT 100 FOR UPDATE OF w SKIP LOCKED;
--- a waitpoint's signal log, in order (activation replay)
-EXPLAIN (COSTS OFF)
-SELECT signal_id FROM ff.signal WHERE partition = 0 AND waitpoint_id = '00000000-0000-4000-a000-000000000001'
-ORDER BY seq DESC LIMIT 1000;
--- Statements the engine keeps as generic plans (planned once per backend,
--- whatever the arguments) must still be served by the indexes.
-SET plan_cache_mode = force_generic_plan;
--- ff.claim_next's candidates, with their payload
-PREPARE candidates(text, text[], bigint, int, text[]) AS
-SELECT e.execution_id, (SELECT d.payload FROM ff.execution_data d WHERE d.partition = e.partition AND d.execution_id = e.execution_id)
-FROM ff.execution e
-WHERE lane_id = $1 AND lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now'
-  AND (required_capabilities IS NULL OR required_capabilities <@ $2)
-  AND ($5::text[] IS NULL OR namespace = ANY ($5))
-  AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3)
-ORDER BY priority DESC, created_at, partition, execution_id LIMIT $4 FOR UPDATE OF e SKIP LOCKED;
-EXPLAIN (COSTS OFF) EXECUTE candidates('default', '{}', 0, 10, NULL);
--- ff.claim_next's reclaim candidates, each statement on its own index (no
--- index of all active executions, which every claim would insert into):
--- the lane's leases marked expired or revoked (LEASE_LOST) ...
-PREPARE lost_candidates(text, int) AS
-SELECT e.execution_id FROM ff.execution e
-WHERE lane_id = $1 AND lifecycle_phase = 'active'
-  AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
-ORDER BY lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED;
-EXPLAIN (COSTS OFF) EXECUTE lost_candidates('default', 10);
+\pset format unaligned
+\pset tuples_only on
+
+-- explain one statement: PREPAREd with its argument types, run with args
+-- (NULLs when none are given: a generic plan does not look at them)
+CREATE FUNCTION pg_temp.explain_statement(stmt text, types regtype[], args text, generic boolean, key_lookups boolean,
+                                          fmt text DEFAULT 'TEXT')
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+    PERFORM set_config('plan_cache_mode', CASE WHEN generic THEN 'force_generic_plan' ELSE 'force_custom_plan' END, true);
+    PERFORM set_config('enable_hashjoin', CASE WHEN key_lookups THEN 'off' ELSE 'on' END, true);
+    PERFORM set_config('enable_mergejoin', CASE WHEN key_lookups THEN 'off' ELSE 'on' END, true);
+    IF cardinality(types) > 0 THEN
+        EXECUTE format('PREPARE explained(%s) AS %s', array_to_string(types, ', '), stmt);
+        FOR line IN EXECUTE format('EXPLAIN (COSTS OFF, FORMAT %s) EXECUTE explained(%s)', fmt,
+                coalesce(args, array_to_string(array_fill('NULL'::text, ARRAY[cardinality(types)]), ', '))) LOOP
+            RETURN NEXT line;
+        END LOOP;
+    ELSE
+        EXECUTE format('PREPARE explained AS %s', stmt);
+        FOR line IN EXECUTE format('EXPLAIN (COSTS OFF, FORMAT %s) EXECUTE explained', fmt) LOOP
+            RETURN NEXT line;
+        END LOOP;
+    END IF;
+    DEALLOCATE explained;
+END $$;
+
+-- the one kept C statement matching a pattern, explained
+CREATE FUNCTION pg_temp.explain_kept(pattern text, args text DEFAULT NULL) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE s record; n integer;
+BEGIN
+    SELECT count(*) INTO n FROM ff._engine_statements() k WHERE k.statement LIKE pattern;
+    IF n <> 1 THEN RAISE EXCEPTION '% kept statements match %', n, pattern; END IF;
+    SELECT * INTO s FROM ff._engine_statements() k WHERE k.statement LIKE pattern;
+    RETURN QUERY SELECT pg_temp.explain_statement(s.statement, s.argument_types, args, s.generic, s.key_lookups);
+END $$;
+
+-- a scanner's selection as written in its function: the query it hands to
+-- ff._scan_apply, with its variables as parameters ($1 the clock, $2 the
+-- batch size, $3 the scan context), planned custom as PL/pgSQL first does
+CREATE FUNCTION pg_temp.explain_scan(fn regproc) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE q text;
+BEGIN
+    SELECT substring(prosrc FROM '_scan_apply\(''[a-z_]+'', ARRAY\(\s*(SELECT .*? SKIP LOCKED)\), c\.now_ms') INTO q
+    FROM pg_proc WHERE oid = fn;
+    IF q IS NULL THEN RAISE EXCEPTION 'no scanner selection in %', fn; END IF;
+    q := regexp_replace(regexp_replace(regexp_replace(q, 'c\.now_ms', '$1', 'g'), '\mbatch_size\M', '$2', 'g'), ', c\)', ', $3)', 'g');
+    RETURN QUERY SELECT pg_temp.explain_statement(q, '{bigint,integer,ff._scan_context}',
+        '1700000000000, 50, ROW(1700000000000, NULL, NULL, NULL, 0)::ff._scan_context', false, false);
+END $$;
+
+-- the growing tables a statement's generic plan reads whole: a sequential
+-- scan, or an index scan with no index condition over an index that is not
+-- partial (a partial index holds only the rows its scanner wants)
+CREATE FUNCTION pg_temp.full_scans(stmt text, types regtype[], key_lookups boolean) RETURNS SETOF text LANGUAGE sql AS $$
+    SELECT DISTINCT n ->> 'Relation Name'
+    FROM pg_temp.explain_statement(stmt, types, NULL, true, key_lookups, 'JSON') j,
+         jsonb_path_query(j::jsonb, 'strict $.**') n
+    WHERE jsonb_typeof(n) = 'object' AND n ->> 'Relation Name' IN ('execution', 'execution_data', 'attempt', 'lease_history',
+            'claim_grant', 'completion_event', 'signal', 'waitpoint', 'suspension', 'dependency', 'edge_group', 'stream_frame',
+            'flow_edge', 'signal_dedup', 'idempotency_key', 'quota_admission', 'quota_slot')
+      AND (n ->> 'Node Type' = 'Seq Scan'
+           OR (n ? 'Index Name' AND NOT n ? 'Index Cond'
+               AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                               JOIN pg_namespace s ON s.oid = c.relnamespace
+                               WHERE s.nspname = 'ff' AND c.relname = n ->> 'Index Name' AND i.indpred IS NOT NULL)))
+$$;
+
+-- run the hot paths once, so that their statements are kept
+SELECT count(*) AS created FROM jsonb_array_elements(ff.create_executions(
+    ARRAY(SELECT ff.format_execution_id(1::smallint, ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid)
+          FROM generate_series(1, 3) g))->'results');
+CREATE TEMP TABLE fences AS SELECT row_number() OVER () AS n, c.claim->>'execution_id' AS id, (c.claim->>'lease_id')::uuid AS lease,
+    (c.claim->>'lease_epoch')::bigint AS epoch, (c.claim->>'attempt_id')::uuid AS attempt
+    FROM ff.claim_next('default', 'w', 'w-1', max_count => 3) c;
+SELECT count(*) AS reclaimed FROM ff.claim_next('default', 'w', 'w-1', reclaim => true);
+-- (a batch fail: a batch complete of first attempts writes no attempt row)
+SELECT ff.fail_executions(ARRAY(SELECT id FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT lease FROM fences WHERE n < 3 ORDER BY n),
+    ARRAY(SELECT epoch FROM fences WHERE n < 3 ORDER BY n), ARRAY(SELECT attempt FROM fences WHERE n < 3 ORDER BY n),
+    ARRAY['planned', 'planned']) ->> 'succeeded' AS failed;
+SELECT ff.complete_execution(id, lease, epoch, attempt) ->> 'status' AS completed FROM fences WHERE n = 3;
+-- a flow: an edge resolved by the dispatcher
+SELECT ff.create_flow('f0000000-0000-4000-8000-000000000001') ->> 'status' AS flow;
+CREATE TEMP TABLE members AS SELECT g, ff.flow_member_execution_id('f0000000-0000-4000-8000-000000000001') AS id FROM generate_series(1, 2) g;
+SELECT count(*) AS members FROM members, ff.create_execution(id, lane_id => 'plans'),
+    ff.add_execution_to_flow('f0000000-0000-4000-8000-000000000001', id);
+SELECT ff.add_dependency('f0000000-0000-4000-8000-000000000001', (SELECT id FROM members WHERE g = 1), (SELECT id FROM members WHERE g = 2)) ->> 'status' AS edge;
+SELECT ff.complete_execution(c.claim->>'execution_id', (c.claim->>'lease_id')::uuid, (c.claim->>'lease_epoch')::bigint,
+    (c.claim->>'attempt_id')::uuid) ->> 'status' AS completed FROM ff.claim_next('plans', 'w', 'w-1') c;
+SELECT ff.dispatch_completions(10) ->> 'resolved' AS resolved;
+-- a suspension resumed by a signal, a failure, a cancel
+SELECT count(*) AS created FROM generate_series(4, 6) g,
+    ff.create_execution(ff.format_execution_id(1::smallint, ('00000000-0000-4000-8000-' || lpad(g::text, 12, '0'))::uuid), lane_id => 'plans2');
+CREATE TEMP TABLE f2 AS SELECT row_number() OVER () AS n, c.claim->>'execution_id' AS id, (c.claim->>'lease_id')::uuid AS lease,
+    (c.claim->>'lease_epoch')::bigint AS epoch, (c.claim->>'attempt_id')::uuid AS attempt
+    FROM ff.claim_next('plans2', 'w', 'w-1', max_count => 3) c;
+SELECT ff.suspend_execution(id, 0, lease, epoch, attempt, gen_random_uuid(), '00000000-0000-4000-a000-000000000001', NULL,
+    'waiting_for_signal', '{"required_signal_names": ["go"]}') ->> 'status' AS suspended FROM f2 WHERE n = 1;
+SELECT ff.deliver_signal(id, '00000000-0000-4000-a000-000000000001', gen_random_uuid(), 'go',
+    ff.read_waitpoint_token(id, '00000000-0000-4000-a000-000000000001')) ->> 'effect' AS signal FROM f2 WHERE n = 1;
+SELECT ff.fail_execution(id, lease, epoch, attempt, 'boom', 'transient') ->> 'status' AS failed FROM f2 WHERE n = 2;
+SELECT ff.cancel_execution(id, 'stop', 'operator_override') ->> 'status' AS cancelled FROM f2 WHERE n = 3;
+
+-- ELIGIBLE(lane): ff.claim_next's candidates (kept generic)
+SELECT pg_temp.explain_kept('%eligible_now%FOR UPDATE OF e SKIP LOCKED%');
+-- its reclaim candidates, each on its own index (no index of all active
+-- executions, which every claim would insert into): the lane's leases
+-- marked expired or revoked (LEASE_LOST) ...
+SELECT pg_temp.explain_kept('%ownership_state IN (''lease_expired_reclaimable'', ''lease_revoked'')%FOR UPDATE OF e SKIP LOCKED%');
 -- ... then its leases past their expiry (LEASE_EXPIRY)
-PREPARE expired_candidates(text, bigint, int) AS
-SELECT e.execution_id FROM ff.execution e
-WHERE lifecycle_phase = 'active' AND ownership_state = 'leased'
-  AND lease_expires_at <= $2 AND lane_id = $1
-ORDER BY lease_expires_at LIMIT $3 FOR UPDATE OF e SKIP LOCKED;
-EXPLAIN (COSTS OFF) EXECUTE expired_candidates('default', 1700000000000, 10);
--- ff.list_expired_leases: both indexes, every lane
-EXPLAIN (COSTS OFF)
-SELECT e.execution_id FROM ff.execution e
-WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' AND e.lease_expires_at <= 1700000000000
-UNION ALL
-SELECT e.execution_id FROM ff.execution e
-WHERE e.lifecycle_phase = 'active' AND e.ownership_state IN ('lease_expired_reclaimable', 'lease_revoked')
-  AND e.lease_expires_at <= 1700000000000;
--- A batch's statements reach rows by key and are planned as index lookups
--- even over an empty table (FFPlan.key_lookups: sequential and bitmap
--- scans, hash and merge joins off, as a generic plan made while a table is
--- small is kept as it grows).  Its executions, locked by one statement in
--- id order:
-SET enable_hashjoin = off;
-SET enable_mergejoin = off;
+SELECT pg_temp.explain_kept('%ownership_state = ''leased''%lease_expires_at <= $%FOR UPDATE OF e SKIP LOCKED%');
 -- a batch's executions, locked by one statement in id order
-PREPARE lock_many(int2[], uuid[]) AS
-SELECT execution_id FROM ff.execution WHERE (partition, execution_id) IN
-  (SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))
-ORDER BY partition, execution_id FOR UPDATE;
-EXPLAIN (COSTS OFF) EXECUTE lock_many('{1}', '{00000000-0000-4000-8000-000000000001}');
--- its deferred writes: one statement per table for all its rows, given as
--- one array of rows
-PREPARE store_many(record[]) AS
-UPDATE ff.execution e SET priority = v.a3
-FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer)
-WHERE e.partition = v.a1 AND e.execution_id = v.a2;
-EXPLAIN (COSTS OFF) EXECUTE store_many(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0)]);
-PREPARE end_attempts(record[]) AS
-UPDATE ff.attempt_record t SET ended_at = v.a4
-FROM pg_catalog.unnest($1) AS v(a1 smallint, a2 uuid, a3 integer, a4 bigint)
-WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.attempt_index = v.a3;
-EXPLAIN (COSTS OFF) EXECUTE end_attempts(ARRAY[ROW(1::int2, '00000000-0000-4000-8000-000000000001'::uuid, 0, 0::bigint)]);
-RESET enable_seqscan;
-RESET enable_bitmapscan;
-RESET enable_hashjoin;
-RESET enable_mergejoin;
-RESET plan_cache_mode;
+SELECT pg_temp.explain_kept('%FROM ff.execution WHERE (partition, execution_id) IN%FOR UPDATE');
+-- a batch's deferred writes, one statement per table for all its rows (as
+-- index lookups even over an empty table: FFPlan.key_lookups)
+SELECT pg_temp.explain_kept('UPDATE ff.execution e SET %FROM pg_catalog.unnest($1)%');
+SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');
+
+-- the scanners' selections
+SELECT pg_temp.explain_scan('ff.scan_delayed'::regproc);
+SELECT pg_temp.explain_scan('ff.scan_lease_expiry'::regproc);
+SELECT pg_temp.explain_scan('ff.scan_attempt_timeouts'::regproc);
+SELECT pg_temp.explain_scan('ff.scan_execution_deadlines'::regproc);
+SELECT pg_temp.explain_scan('ff.trim_retention'::regproc);
+SELECT pg_temp.explain_scan('ff.scan_unblock'::regproc);
+
+-- and every statement kept so far, generic as the engine may keep any of
+-- them: none reads a growing table whole (the list is empty) ...
+SELECT k.statement, pg_temp.full_scans(k.statement, k.argument_types, k.key_lookups) AS read_whole
+FROM ff._engine_statements() k;
+SELECT count(*) > 15 AS many_statements_checked FROM ff._engine_statements();
+-- ... which the check would see: a filter on an unindexed column
+SELECT pg_temp.full_scans('SELECT 1 FROM ff.execution WHERE creator_identity = $1', '{text}', false) AS control_read_whole;
+SELECT pg_temp.full_scans('SELECT 1 FROM ff.execution e WHERE e.current_worker_id = $1 ORDER BY e.partition, e.execution_id', '{text}', false)
+    AS control_read_whole_by_index;

@@ -54,7 +54,7 @@ typedef struct UuidOpt
  */
 #define FF_CORE_IMMUTABLE_FIELDS(T, I, U, E) \
 	T(namespace) T(lane_id) T(execution_kind) T(creator_identity) \
-	I(created_at) I(retention_ms)
+	I(created_at) I(retention_ms) T(concurrency_key) I(concurrency_limit)
 
 #define FF_CORE_MUTABLE_FIELDS(T, I, U, E) \
 	I(priority) U(flow_id) \

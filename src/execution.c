@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "dependency.h"
 #include "exec_core.h"
+#include "lane.h"
 #include "execution.h"
 #include "ff_engine.h"
 #include "lease.h"
@@ -221,6 +222,8 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	c.last_transition_at = now;
 	c.last_mutation_at = now;
 	c.execution_deadline_at = a->deadline;
+	c.concurrency_key = a->conc_key;
+	c.concurrency_limit = a->conc_limit;
 	if (policy && JB_ROOT_IS_OBJECT(policy))
 	{
 		JsonbContainer *sp = ff_jsonb_get_object(&policy->root, "stream_policy");
@@ -317,6 +320,10 @@ ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg, 
 	a.policy_err = ff_validate_policy(a.policy_text, &a.policy, &a.caps, &a.policy_detail);
 	if (a.policy_err == NULL)
 		a.budget_csv = ff_policy_budget_ids(a.policy, &a.budget_bad);
+	a.conc_key = NULL;
+	a.conc_limit = FF_NULL;
+	if (a.policy_err == NULL)
+		ff_concurrency_from_policy(a.policy, &a.conc_key, &a.conc_limit);
 	return a;
 }
 

@@ -38,6 +38,8 @@ typedef struct CreateArgs
 	CapSet		caps;
 	char	   *budget_csv;
 	const char *budget_bad;
+	char	   *conc_key;		/* policy concurrency (issue 26); NULL: none */
+	int64		conc_limit;
 } CreateArgs;
 
 extern CreateArgs ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg,

@@ -13,6 +13,18 @@
  *	  skipped when its required capabilities are not a subset of the
  *	  worker's, and when a live claim grant reserves it for someone else.
  *
+ *	  Lane controls and concurrency keys (lane.c): a claim on a paused lane
+ *	  takes nothing; on a limited lane it takes at most the lane's free
+ *	  slots; an execution whose key is at its limit is passed over (the
+ *	  candidate query filters keys found full, the claim re-checks under
+ *	  the key's lock) and the scan goes on to other keys, so one busy key
+ *	  holds back no other.  Fair rule: keys are served in claim order
+ *	  (priority, then age), each at most up to its limit at a time; with
+ *	  limit 1 a key's next execution waits until its running one leaves,
+ *	  while every other key with eligible work is served in between.  The
+ *	  lane's controls come from a cache (no statement on a lane without
+ *	  them), and a claim of an execution without a key runs nothing more.
+ *
  * IDENTIFICATION
  *	  src/scheduling.c
  *
@@ -34,6 +46,7 @@
 #include "budget.h"
 #include "clock.h"
 #include "exec_core.h"
+#include "lane.h"
 #include "ff_engine.h"
 #include "lease.h"
 #include "partition.h"
@@ -571,6 +584,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 	FFResult	r;
 	ExecCore	c;
 	Grant		g;
+	const char *refusal;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
 	lease_args(fcinfo, 5, 6, &req);
@@ -602,6 +616,8 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
 		ffr_error(&r, "claim_grant_expired");
+	else if ((refusal = ff_claim_refusal(&c, false)) != NULL)
+		ffr_error(&r, refusal);
 	else
 	{
 		const char *type;
@@ -629,6 +645,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 	FFResult	r;
 	ExecCore	c;
 	Grant		g;
+	const char *refusal;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
 	lease_args(fcinfo, 5, 6, &req);
@@ -655,6 +672,8 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 		ff_grant_delete(&c);
 		ffr_error(&r, "claim_grant_expired");
 	}
+	else if ((refusal = ff_claim_refusal(&c, false)) != NULL)
+		ffr_error(&r, refusal);
 	else
 	{
 		ff_grant_delete(&c);
@@ -683,6 +702,7 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 	FFResult	r;
 	ExecCore	c;
 	Grant		g;
+	const char *refusal;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
 	lease_args(fcinfo, 5, 6, &req);
@@ -714,6 +734,8 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 		ffr_error(&r, "execution_not_eligible");
 	else if (flow_cancel_owed(&c, &r))
 		;
+	else if ((refusal = ff_claim_refusal(&c, false)) != NULL)
+		ffr_error(&r, refusal);
 	else
 	{
 		if (g.exists)
@@ -750,6 +772,7 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 	FFResult	r;
 	ExecCore	c;
 	Grant		g;
+	const char *refusal;
 	int64		cap;
 
 	claimer_args(fcinfo, 1, 2, 3, &req);
@@ -768,6 +791,8 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 	else if (!(g = grant_get(&c)).exists || !grant_live(&g, now) ||
 			 strcmp(g.worker_id, req.worker_id) != 0)
 		ffr_error(&r, "invalid_claim_grant");
+	else if ((refusal = ff_claim_refusal(&c, c.ownership_state == OWN_LEASED)) != NULL)
+		ffr_error(&r, refusal);
 	else if (c.lease_reclaim_count >= (cap = reclaim_cap(&c, default_max)))
 	{
 		ff_grant_delete(&c);
@@ -807,6 +832,17 @@ static FFPlan plan_expired_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OI
 	"AND (e.flow_id IS NULL OR NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p " \
 	"WHERE p.partition = e.partition AND p.flow_id = e.flow_id AND p.execution_id = e.execution_id)) "
 
+/*
+ * An execution whose concurrency key is at its limit is passed over
+ * without being locked (a hint: the claim re-checks under the key's lock).
+ * Not in the expired-lease query: such an execution holds its slot.
+ */
+#define KEY_FILTER \
+	"AND (e.concurrency_key IS NULL OR (SELECT count(*) FROM ff.execution a " \
+	"WHERE a.namespace = e.namespace AND a.concurrency_key = e.concurrency_key " \
+	"AND a.concurrency_key IS NOT NULL AND a.lifecycle_phase = 'active' " \
+	"AND a.ownership_state = 'leased') < e.concurrency_limit) "
+
 /* The input payload comes with each candidate, its last column. */
 #define CANDIDATE_PAYLOAD \
 	"(SELECT d.payload FROM ff.execution_data d " \
@@ -822,7 +858,7 @@ prepare_candidate_plans(void)
 		MemoryContextStrdup(TopMemoryContext,
 							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
 									 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
-									 "AND eligibility_state = 'eligible_now' " CANDIDATE_FILTER
+									 "AND eligibility_state = 'eligible_now' " CANDIDATE_FILTER KEY_FILTER
 									 "ORDER BY priority DESC, created_at, partition, execution_id "
 									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
 									 ff_core_select_list()));
@@ -837,7 +873,7 @@ prepare_candidate_plans(void)
 							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
 									 "WHERE lane_id = $1 AND lifecycle_phase = 'active' "
 									 "AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
-									 CANDIDATE_FILTER
+									 CANDIDATE_FILTER KEY_FILTER
 									 "ORDER BY lease_expires_at "
 									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
 									 ff_core_select_list()));
@@ -910,6 +946,10 @@ reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool 
 	{
 		ExecCore   *c = &rows[i].core;
 
+		/* a lost lease gave its slot up: take one again (an expired one keeps it) */
+		if (c->concurrency_key != NULL && c->ownership_state != OWN_LEASED &&
+			!ff_key_slot_free(c, 0, false))
+			continue;
 		if (c->ownership_state == OWN_LEASED)
 		{
 			/* taken over below, in this transaction: nobody need be woken */
@@ -962,6 +1002,16 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	uint64		n,
 				i;
 	Candidate  *rows;
+	bool		paused;
+	int			max_active;
+	int			round;
+	int			ntaken = 0;
+	struct
+	{
+		const char *ns;
+		const char *key;
+		int64		n;
+	}		   *taken = NULL;
 
 	claimer_args(fcinfo, 1, 2, 0, &req);
 	ff_caps_from_array(caps_arr, &caps);
@@ -989,6 +1039,18 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	/* a worker bound to namespaces claims only from them */
 	args[4] = ff_namespaces_array(&argnulls[4]);
 
+	/* a paused lane gives nothing; a limited one at most its free slots */
+	if (ff_lane_controls(req.lane, &paused, &max_active))
+	{
+		if (!paused && max_active > 0)
+			max_count = Min(max_count, ff_lane_slots_free(req.lane, max_active));
+		if (paused || max_count <= 0)
+		{
+			SPI_finish();
+			return (Datum) 0;
+		}
+	}
+
 	if (reclaim)
 	{
 		claimed = reclaim_candidates(rsinfo, &plan_lost_candidates, args, argnulls,
@@ -998,8 +1060,16 @@ ff_claim_next(PG_FUNCTION_ARGS)
 										  &req, max_count - claimed, now);
 	}
 
-	if (claimed < max_count)
+	/*
+	 * Keys passed over because this batch filled them: once the batch is
+	 * written the candidate query sees them full, so a new scan finds other
+	 * keys' work (a few rounds at most; one when no key is involved).
+	 */
+	for (round = 0; claimed < max_count && round < 4; round++)
 	{
+		bool		key_full = false;
+
+		ntaken = 0;
 		rows = lock_candidates(&plan_claim_candidates, args, argnulls, (int) (max_count - claimed), &n);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
@@ -1008,8 +1078,22 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		{
 			ExecCore   *c = &rows[i].core;
 			const char *type = "resumed";
+			int			k = -1;
 
 			CHECK_FOR_INTERRUPTS();
+			if (c->concurrency_key != NULL)
+			{
+				/* slots this batch took of the key, not yet written */
+				for (k = 0; k < ntaken; k++)
+					if (strcmp(taken[k].key, c->concurrency_key) == 0 &&
+						strcmp(taken[k].ns, c->namespace) == 0)
+						break;
+				if (!ff_key_slot_free(c, k < ntaken ? taken[k].n : 0, false))
+				{
+					key_full = true;
+					continue;
+				}
+			}
 			/* budgets and quota (budgets spec §5.1): refused ones are blocked */
 			if ((c->budget_ids != NULL || c->quota_policy_id.set) && !ff_admit_for_claim(c, now))
 				continue;
@@ -1023,9 +1107,27 @@ ff_claim_next(PG_FUNCTION_ARGS)
 				type = claim_fresh(c, &req, NULL, now);
 			}
 			emit_claim(rsinfo, &rows[i], type);
+			claimed++;
+			if (k >= 0)
+			{
+				if (k == ntaken)
+				{
+					if (taken == NULL)
+						taken = palloc(sizeof(*taken) * Max(n, 1));
+					taken[ntaken].ns = c->namespace;
+					taken[ntaken].key = c->concurrency_key;
+					taken[ntaken++].n = 0;
+				}
+				taken[k].n++;
+			}
 		}
 		if (ff_deferring())
 			ff_defer_flush();
+		if (!key_full || n == 0)
+			break;
+		if (taken != NULL)
+			pfree(taken);
+		taken = NULL;
 	}
 	SPI_finish();
 	return (Datum) 0;

@@ -68,6 +68,7 @@ ff_shmem_startup(void)
 	{
 		memset(ff_shared, 0, sizeof(FFShared));
 		SpinLockInit(&ff_shared->mutex);
+		pg_atomic_init_u64(&ff_shared->lane_gen, 0);
 	}
 	ff_notify_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);

@@ -24,6 +24,7 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -34,8 +35,43 @@
 
 #include "spi_plan.h"
 
+/*
+ * The statements this backend has kept, in the order they were first
+ * prepared: what ff._engine_statements() reports, so that a test can
+ * explain the engine's own statements rather than copies of them.
+ */
+typedef struct KeptStatement
+{
+	char	   *sql;
+	int			nargs;
+	Oid			argtypes[FF_PLAN_MAX_ARGS];
+	bool		generic;
+	bool		key_lookups;
+	struct KeptStatement *next;
+} KeptStatement;
+
+static KeptStatement *kept_head = NULL,
+		   *kept_tail = NULL;
+
+static void
+remember_statement(const char *sql, int nargs, const Oid *argtypes, bool generic, bool key_lookups)
+{
+	KeptStatement *k = MemoryContextAllocZero(TopMemoryContext, sizeof(KeptStatement));
+
+	k->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	k->nargs = nargs;
+	memcpy(k->argtypes, argtypes, sizeof(Oid) * nargs);
+	k->generic = generic;
+	k->key_lookups = key_lookups;
+	if (kept_tail)
+		kept_tail->next = k;
+	else
+		kept_head = k;
+	kept_tail = k;
+}
+
 static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic)
+keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic, bool key_lookups)
 {
 	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
 										  generic ? CURSOR_OPT_GENERIC_PLAN : 0);
@@ -45,7 +81,46 @@ keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic)
 			 SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
+	remember_statement(sql, nargs, argtypes, generic, key_lookups);
 	return plan;
+}
+
+PG_FUNCTION_INFO_V1(ff_engine_statements);
+
+/*
+ * ff._engine_statements() -> TABLE(statement, argument_types, generic,
+ * key_lookups)
+ *		Every statement the engine has kept in this backend so far (a
+ *		statement is kept the first time its code path runs), with the
+ *		argument types it was prepared with, whether it is planned once for
+ *		all arguments (generic) and whether it is planned as index lookups
+ *		(key_lookups).  For tests and diagnosis: EXPLAIN what the engine
+ *		runs.
+ */
+Datum
+ff_engine_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KeptStatement *k;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (k = kept_head; k != NULL; k = k->next)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		Datum	   *types = palloc(sizeof(Datum) * Max(k->nargs, 1));
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		for (i = 0; i < k->nargs; i++)
+			types[i] = ObjectIdGetDatum(k->argtypes[i]);
+		values[0] = CStringGetTextDatum(k->sql);
+		values[1] = PointerGetDatum(construct_array(types, k->nargs, REGTYPEOID, sizeof(Oid), true, TYPALIGN_INT));
+		values[2] = BoolGetDatum(k->generic);
+		values[3] = BoolGetDatum(k->key_lookups);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 static const char *const key_lookup_gucs[] = {
@@ -91,7 +166,7 @@ ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
 	if (p->after_flush == NULL && ff_plan_defer(p, values, nulls))
 		return 1;
 	if (p->plan == NULL)
-		p->plan = keep_plan(p->sql, p->nargs, p->argtypes, p->generic);
+		p->plan = keep_plan(p->sql, p->nargs, p->argtypes, p->generic, p->key_lookups);
 	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount, p->key_lookups);
 }
 
@@ -288,7 +363,7 @@ prepare_set_plan(FFPlan *p)
 	appendStringInfoChar(&rows, ')');
 	p->set_desc = BlessTupleDesc(desc);
 	MemoryContextSwitchTo(old);
-	p->set_plan = keep_plan(psprintf(p->set_sql, rows.data), 1, &type, true);
+	p->set_plan = keep_plan(psprintf(p->set_sql, rows.data), 1, &type, true, true);
 	pfree(rows.data);
 }
 

@@ -15,6 +15,7 @@
 
 #include "postgres.h"
 
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
 #include "utils/uuid.h"
@@ -60,6 +61,7 @@ typedef struct FFShared
 	bool		launcher_wake_requested;	/* retry every database now */
 	StreamWaiter waiters[FF_MAX_STREAM_WAITERS];
 	EngineSlot	engines[FF_MAX_ENGINE_WORKERS];
+	pg_atomic_uint64 lane_gen;	/* bumped when ff.lane changes (lane.c) */
 } FFShared;
 
 extern FFShared *ff_shared;

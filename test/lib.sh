@@ -26,7 +26,7 @@ as_postgres() {
 }
 
 ensure_deps() {
-  local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron libpq-dev libtap-parser-sourcehandler-pgtap-perl make gcc valgrind python3-psycopg python3-pytest"
+  local pkgs="postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron postgresql-15-plproxy libpq-dev libtap-parser-sourcehandler-pgtap-perl make gcc valgrind python3-psycopg python3-pytest"
   local missing=""
   for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -34,6 +34,8 @@ ensure_deps() {
   # the Node client's tests (clients/node) need node and npm: Debian's packages when absent
   command -v node >/dev/null 2>&1 || missing="$missing nodejs"
   command -v npm >/dev/null 2>&1 || missing="$missing npm"
+  # the dashboard's browser test (test/live/dashboard.sh) drives Debian's Chromium
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
   if [ -n "$missing" ]; then
     say "installing:$missing"
     as_root apt-get update -qq

@@ -22,12 +22,12 @@ count_regress() {	# $1 = output of a pg_regress run
 }
 
 say "pg_regress: the SQL surface"
-make -C "$FF_ROOT" -s installcheck ISOLATION= PG_CONFIG=$PGBIN/pg_config >"$logdir/regress.log" 2>&1
+make -C "$FF_ROOT" -s installcheck ISOLATION= PGTAP= PG_CONFIG=$PGBIN/pg_config >"$logdir/regress.log" 2>&1
 count_regress "$logdir/regress.log"
 [ -s "$FF_ROOT/regression.diffs" ] && cat "$FF_ROOT/regression.diffs"
 
 say "isolation: races between sessions"
-make -C "$FF_ROOT" -s installcheck REGRESS= PG_CONFIG=$PGBIN/pg_config >"$logdir/isolation.log" 2>&1
+make -C "$FF_ROOT" -s installcheck REGRESS= PGTAP= PG_CONFIG=$PGBIN/pg_config >"$logdir/isolation.log" 2>&1
 count_regress "$logdir/isolation.log"
 [ -s "$FF_ROOT/output_iso/regression.diffs" ] && cat "$FF_ROOT/output_iso/regression.diffs"
 
@@ -73,6 +73,9 @@ run_live "the reference covers every function, view and setting" test/live/docs.
 run_live "dump and restore: every state through pg_dump / pg_restore" test/live/dump_restore.sh
 # the Python client and worker runtime (pytest, one TAP line per test)
 run_live "Python client and worker (pytest)" clients/python/tests/run.sh
+run_live "dashboard: every page in headless Chromium, as a read-only role" test/live/dashboard.sh
+run_live "README: the quick-start samples, run as written" test/live/readme_samples.sh
+run_live "scale-out: a router and four shards (PL/Proxy)" test/live/scaleout.sh
 # last: it installs the released 0.1.0 and restarts the cluster, then installs the current build again
 run_live "upgrade 0.1.0 -> current: in-flight work and the catalogue" test/live/upgrade.sh
 

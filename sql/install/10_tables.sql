@@ -99,6 +99,10 @@ CREATE TABLE ff.execution (
     held_lease_id                uuid,
     held_worker_id               text,
     held_worker_instance_id      text,
+    -- concurrency key (issue 26): at most concurrency_limit executions of
+    -- (namespace, concurrency_key) hold a live lease at once; NULL: none
+    concurrency_key              text,
+    concurrency_limit            integer CHECK (concurrency_limit > 0),
     PRIMARY KEY (partition, execution_id)
 ) WITH (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05,
         autovacuum_analyze_scale_factor = 0.05);
@@ -107,6 +111,12 @@ CREATE TABLE ff.execution (
 CREATE INDEX execution_eligible_idx ON ff.execution
     (lane_id, priority DESC, created_at, partition, execution_id)
     WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
+-- The slots of each concurrency key: its executions holding a live lease.
+-- Only executions with a key have an entry, so a claim without one pays
+-- nothing; the index is the slot table (an execution leaving the state
+-- leaves the index, whatever the way out).
+CREATE INDEX execution_concurrency_idx ON ff.execution (namespace, concurrency_key)
+    WHERE concurrency_key IS NOT NULL AND lifecycle_phase = 'active' AND ownership_state = 'leased';
 -- DELAYED: the promoter's due items.
 CREATE INDEX execution_delayed_idx ON ff.execution (delay_until)
     WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'not_eligible_until_time';

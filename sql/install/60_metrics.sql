@@ -172,3 +172,11 @@ CROSS JOIN LATERAL (
 $$;
 COMMENT ON FUNCTION ff.metrics() IS
     'Every figure of ff.lane_metrics, ff.dispatcher_status and the scanners in the Prometheus text exposition format (for postgres_exporter or any scraper); a role bound to namespaces sees only its lanes';
+
+-- What the engine runs, for tests and diagnosis (admin only, as every
+-- function not granted to a role): the statements kept in this backend.
+CREATE FUNCTION ff._engine_statements()
+RETURNS TABLE (statement text, argument_types regtype[], generic boolean, key_lookups boolean)
+AS 'MODULE_PATHNAME', 'ff_engine_statements' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION ff._engine_statements() IS
+    'The SQL statements the engine has prepared and kept in this backend so far (each on first use), with their argument types and planning mode (generic: planned once for all arguments; key_lookups: planned as index lookups), for EXPLAIN by tests and operators';

@@ -83,4 +83,4 @@ GRANT SELECT ON ff.executions, ff.flows, ff.flow_edges, ff.edge_groups, ff.suspe
                 ff.budget_status, ff.quota_status, ff.scanner_status, ff.sibling_cancel_status,
                 ff.consistency_violations TO ff_reader;
 GRANT ff_reader TO ff_admin;
-GRANT SELECT ON ff.waitpoints, ff.namespace_bindings, ff.lease_history, ff.attempt TO ff_admin;
+GRANT SELECT ON ff.waitpoints, ff.namespace_bindings, ff.lease_history, ff.attempt, ff.lanes TO ff_admin;

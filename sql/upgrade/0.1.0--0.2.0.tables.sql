@@ -95,3 +95,17 @@ ALTER TABLE ff.execution
     ADD COLUMN held_lease_id uuid,
     ADD COLUMN held_worker_id text,
     ADD COLUMN held_worker_instance_id text;
+
+-- Lane controls and concurrency keys (issue 26).
+ALTER TABLE ff.execution ADD COLUMN concurrency_key text,
+    ADD COLUMN concurrency_limit integer CHECK (concurrency_limit > 0);
+CREATE INDEX execution_concurrency_idx ON ff.execution (namespace, concurrency_key)
+    WHERE concurrency_key IS NOT NULL AND lifecycle_phase = 'active' AND ownership_state = 'leased';
+CREATE TABLE ff.lane (
+    lane_id     text PRIMARY KEY,
+    paused      boolean NOT NULL DEFAULT false,
+    max_active  integer CHECK (max_active > 0),
+    updated_at  bigint NOT NULL,
+    updated_by  text NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('ff.lane', '');

@@ -62,8 +62,9 @@ BEGIN
     END CASE;
 END $$;
 
--- n random calls; returns how many there were.
-CREATE OR REPLACE FUNCTION fuzz.run(n integer) RETURNS integer LANGUAGE plpgsql AS $$
+-- n random calls, each as one of roles (NULL: the caller, a superuser);
+-- returns how many there were.
+CREATE OR REPLACE FUNCTION fuzz.run(n integer, roles text[] DEFAULT '{NULL}') RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     f record;
     args text;
@@ -71,6 +72,7 @@ DECLARE
     res text;
     state text;
     outcome text;
+    who text;
 BEGIN
     FOR i IN 1..n LOOP
         IF i % 50 = 1 THEN
@@ -88,8 +90,12 @@ BEGIN
          ORDER BY random() LIMIT 1;
         SELECT string_agg(fuzz.pick(t), ', ') INTO args FROM unnest(f.types) t;
         q := format('SELECT ff.%I(%s)::text', f.proname, coalesce(args, ''));
+        who := roles[1 + floor(random() * cardinality(roles))::int];
         BEGIN
+            -- the role holds for this subtransaction only (an error rolls it back with it)
+            IF who IS NOT NULL THEN EXECUTE format('SET LOCAL ROLE %I', who); END IF;
             EXECUTE q INTO res;
+            IF who IS NOT NULL THEN RESET ROLE; END IF;
             outcome := 'returned';
             IF f.rettype = 'jsonb' AND res IS NOT NULL
                AND NOT (jsonb_typeof(res::jsonb) = 'object' AND (res::jsonb) ? 'ok'
@@ -103,7 +109,7 @@ BEGIN
                 INSERT INTO fuzz.finding VALUES (f.proname, left(args, 500), state || ': ' || left(res, 300));
             END IF;
         END;
-        INSERT INTO fuzz.tally AS t VALUES (outcome, 1) ON CONFLICT ON CONSTRAINT tally_pkey DO UPDATE SET n = t.n + 1;
+        INSERT INTO fuzz.tally AS t VALUES (CASE WHEN outcome = 'error 42501' THEN outcome || ' (' || coalesce(who, 'superuser') || ')' ELSE outcome END, 1) ON CONFLICT ON CONSTRAINT tally_pkey DO UPDATE SET n = t.n + 1;
         INSERT INTO fuzz.called AS c VALUES (f.proname, 1) ON CONFLICT ON CONSTRAINT called_pkey DO UPDATE SET n = c.n + 1;
     END LOOP;
     RETURN n;

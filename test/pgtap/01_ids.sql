@@ -49,6 +49,17 @@ SELECT throws_ok($$SELECT ff.set_partition_config(0)$$, '22023', NULL, 'zero par
 SELECT throws_ok($$SELECT ff.create_execution('{fp:300}:00000000-0000-4000-8000-000000000001')$$, '22023', NULL,
                  'create refuses an id whose partition is outside the configuration');
 
+-- the shared partition test vector: test/live/scaleout.sh checks the router on the same rows
+\ir ../vectors/partition.sql
+SELECT is((SELECT count(*) FROM partition_vector v
+           WHERE CASE v.kind WHEN 'lane' THEN ff.crc16(convert_to(v.input, 'UTF8')) <> v.crc16
+                                              OR ff.solo_partition(v.input) <> v.p256
+                             ELSE ff.crc16(decode(replace(v.input, '-', ''), 'hex')) <> v.crc16
+                                  OR ff.flow_partition(v.input::uuid) <> v.p256
+                                  OR ff.budget_partition(v.input::uuid) <> v.p32
+                                  OR ff.quota_partition(v.input::uuid) <> v.p32 END),
+          0::bigint, 'the shared partition vector (test/vectors/partition.sql) holds');
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();

@@ -244,6 +244,11 @@ SELECT is(:'p14'::jsonb - 'waitpoint_token', jsonb_build_object('ok', true, 'sta
 SELECT is(((t.w(t.wp(20))).state, (t.w(t.wp(20))).expires_at, (t.w(t.wp(20))).cond_kind)::text, '(pending,1000000090000,)',
           '14. pending, in PENDING_WP_EXPIRY, no condition record');
 SELECT is(t.row(t.id(14))::text, :'row14', '14. execution unchanged (its whole row, as before the call)');
+SAVEPOINT only14;
+DELETE FROM ff.waitpoint WHERE waitpoint_id = t.wp(20);
+SELECT t.snapshot() AS without14 \gset
+ROLLBACK TO SAVEPOINT only14;
+SELECT is(:'without14'::text, :'snap14'::text, '14. the pending waitpoint is the only thing written (no suspension, condition, token or signal record)');
 SELECT is(ff.create_pending_waitpoint(t.id(5), 0, gen_random_uuid(), 1, gen_random_uuid(), t.wp(21), NULL, ff.now_ms() + 1000)->>'error',
           'execution_not_active', '15. on a runnable execution -> execution_not_active');
 SELECT is(ff.create_pending_waitpoint(e.id, 3, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, t.wp(21), NULL, ff.now_ms() + 1000)->>'error',
@@ -414,6 +419,20 @@ SELECT t.sig(t.id(30), t.wp(57), 'a', maxs => 3);
 SELECT t.sig(t.id(30), t.wp(57), 'b', maxs => 3);
 SELECT is(t.sig(t.id(30), t.wp(57), 'c', maxs => 3)->>'error', 'signal_limit_exceeded', '29. the 4th -> signal_limit_exceeded');
 SELECT is(t.sig(t.id(30), t.wp(57), 'c', maxs => 0)->>'effect', 'no_op', '29. 0 = the setting ff_engine.max_signals_per_execution (10 000)');
+-- 29 / 72. the cap at the admin setting itself, lowered to 5 for the test:
+-- the 5th signal lands, the 6th is refused whatever the call asks (NULL
+-- and 0 mean the setting; a larger argument is clamped to it)
+SELECT set_config('ff_engine.max_signals_per_execution', '5', true);
+SELECT t.new(120);
+SELECT t.sus(t.id(120), t.wp(300), t.byname('never'));
+SELECT is(array_agg(t.sig(t.id(120), t.wp(300), 's' || g, maxs => NULL)->>'effect' ORDER BY g), array_fill('no_op'::text, ARRAY[5]),
+          '29. with the setting at 5: signals 1-5 land') FROM generate_series(1, 5) g;
+SELECT is(t.sig(t.id(120), t.wp(300), 's6', maxs => NULL)->>'error', 'signal_limit_exceeded', '29. the 6th -> signal_limit_exceeded (the setting)');
+SELECT is(t.sig(t.id(120), t.wp(300), 's6', maxs => 0)->>'error', 'signal_limit_exceeded', '29. 0 = the setting: refused');
+SELECT is(t.sig(t.id(120), t.wp(300), 's6', maxs => 100)->>'error', 'signal_limit_exceeded', '29. an argument above the setting is clamped to it');
+SELECT is((SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(t.id(120))), 5, '72. exactly at the limit in force, never over it');
+SELECT set_config('ff_engine.max_signals_per_execution', '10000', true);
+SELECT is(t.sig(t.id(120), t.wp(300), 's6', maxs => NULL)->>'effect', 'no_op', '29. the setting raised again: the 6th lands');
 
 -- 30-32. not signalable
 SELECT t.new(31);
@@ -829,7 +848,7 @@ SELECT is((SELECT count(*)::int FROM ff.execution e WHERE (e.lifecycle_phase = '
            AND EXISTS (SELECT 1 FROM ff.suspension s WHERE s.execution_id = e.execution_id AND s.closed_at IS NULL AND s.timeout_at IS NOT NULL)), 0,
           '71. SUSPENSION_TIMEOUT membership only while suspended');
 SELECT is((SELECT count(*)::int FROM ff.execution e WHERE (SELECT count(*) FROM ff.signal g WHERE g.execution_id = e.execution_id) > 10000), 0,
-          '72. no execution over the limit');
+          '72. no execution over the default limit (the cap at the limit itself: item 29 with the setting at 5)');
 
 -- 74. retention deletes everything of the execution
 SELECT ff.purge_execution(t.id(62));

@@ -113,7 +113,12 @@ SELECT is(ff.record_spend(t.b(17), t.id(1), '{tokens}', '{5}', 'k'), '{"ok": tru
           '20. report_usage and record_spend share the marks of a budget');
 SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens,tokens}', '{1,1}')$$, '22023', NULL, '21. duplicate dimensions -> invalid_input');
 SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens}', '{-1}')$$, '22023', NULL, '22. negative delta');
-SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens}', '{1.5}')$$, '22P02', NULL, '22. non-integer delta');
+-- 22. a non-integer delta cannot reach the engine at all: deltas are bigint[],
+-- and PostgreSQL's own cast refuses '1.5' before the call.  The one
+-- malformed delta a bigint[] can carry, NULL, is the engine's to refuse.
+SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens}', '{1.5}')$$, '22P02', NULL, '22. non-integer delta: refused by the bigint[] type before the call');
+SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens}', ARRAY[NULL]::bigint[])$$, '22004', NULL, '22. a NULL delta -> the engine''s own check (22004)');
+SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens,cost}', ARRAY[1, NULL]::bigint[])$$, '22004', NULL, '22. a NULL among valid deltas -> refused whole');
 SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens}', ARRAY[9223372036854775807])$$, '22003', NULL, 'overflow');
 SELECT is(t.usage(t.b(17), 'tokens'), 1::bigint, '22. nothing written by refused reports');
 SELECT t.snapshot() AS snap23 \gset
@@ -220,7 +225,16 @@ SELECT t.admit(t.q(4), 3, 100, 1, 10);
 SELECT ff.release_admission(t.q(4), t.id(2));
 SELECT is((SELECT active_concurrency FROM ff.quota_status WHERE quota_policy_id = t.q(4)), 1::bigint,
           '46. a second release frees nothing (Appendix C #6)');
-SELECT throws_ok($$SELECT ff.check_admission_and_record(t.q(1), t.id(9), 60, 'x', 0)$$, '22P02', NULL, '47. non-numeric rate_limit');
+-- 47. a non-numeric rate_limit cannot reach the engine (rate_limit is bigint:
+-- PostgreSQL refuses 'x' before the call); what the engine itself refuses
+-- is a missing or negative one, and nothing is written
+SELECT throws_ok($$SELECT ff.check_admission_and_record(t.q(1), t.id(9), 60, 'x', 0)$$, '22P02', NULL, '47. non-numeric rate_limit: refused by the bigint type before the call');
+SELECT count(*) AS adm47 FROM ff.quota_admission \gset
+SELECT count(*) AS slot47 FROM ff.quota_slot \gset
+SELECT throws_ok($$SELECT ff.check_admission_and_record(t.q(1), t.id(9), 60, NULL, 0)$$, '22004', NULL, '47. a NULL rate_limit -> the engine''s own check (22004)');
+SELECT throws_ok($$SELECT ff.check_admission_and_record(t.q(1), t.id(9), 60, -1, 0)$$, '22023', NULL, '47. a negative rate_limit -> the engine''s own check (22023)');
+SELECT is(ARRAY[(SELECT count(*) FROM ff.quota_admission), (SELECT count(*) FROM ff.quota_slot)], ARRAY[:adm47, :slot47]::bigint[],
+          '47. nothing written by the refused admissions');
 SELECT throws_ok($$SELECT ff.create_quota_policy(t.q(2), 60, 1000001, 0)$$, '54000', NULL, 'a limit above a million');
 SELECT ff.create_quota_policy(t.q(5), 60, 1, 0, jitter_ms => 500);
 SELECT t.admit(t.q(5), 1, 1, 0, 60, 500);
@@ -408,8 +422,21 @@ SELECT is(ARRAY(SELECT execution_id FROM ff.list_expired_leases(after_expires_at
           '85. by (expiry, id), limit');
 SELECT is(ARRAY(SELECT execution_id FROM ff.list_expired_leases(after_expires_at => 1000000106500, after_execution_id => t.id(92)) x
                 WHERE x.execution_id LIKE '%0000009_'), ARRAY[t.id(93), t.id(94)], '85. the tuple cursor: no gap, no duplicate');
-SELECT is((SELECT count(*)::int FROM ff.list_expired_leases("limit" => 20000)), (SELECT count(*)::int FROM ff.list_expired_leases("limit" => 10000)),
-          '85. the limit is clamped at 10 000');
+-- 85. the clamp, over more than 10 000 expired leases (copies of one, made by
+-- one statement and rolled back after)
+SAVEPOINT many85;
+INSERT INTO ff.execution
+SELECT (jsonb_populate_record(NULL::ff.execution, to_jsonb(e) || jsonb_build_object('execution_id',
+        format('00000000-0000-4000-9000-%s', lpad(g::text, 12, '0'))))).*
+FROM ff.execution e, generate_series(1, 10001) g WHERE e.execution_id = t.exec_uuid(t.id(91));
+SELECT (SELECT count(*)::int FROM ff.execution WHERE lifecycle_phase = 'active' AND ownership_state = 'leased'
+        AND lease_expires_at <= ff.now_ms()) AS expired85,
+       (SELECT count(*)::int FROM ff.list_expired_leases("limit" => 20000)) AS listed85,
+       (SELECT count(*)::int FROM ff.list_expired_leases("limit" => 10000)) AS whole85 \gset
+ROLLBACK TO SAVEPOINT many85;
+SELECT cmp_ok(:expired85, '>', 10001, '85. more than 10 000 expired leases');
+SELECT is(:listed85, 10000, '85. a limit of 20 000 is clamped at 10 000');
+SELECT is(:whole85, 10000, '85. a limit of 10 000 is served whole');
 
 -- 89-95. invariants
 SELECT is((SELECT count(*)::int FROM ff.budget_usage WHERE value < 0), 0, '89. usage never negative');

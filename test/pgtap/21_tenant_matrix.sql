@@ -196,6 +196,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.completion_channel(text)', '', 'R', 'reached', 'denied', NULL, NULL, 'ok', $$SELECT ff.completion_channel({{ns}})$$),
 -- metrics (issue 27): a bound caller's exposition names only its own lanes
 ('ff.metrics()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT strpos(ff.metrics(), 'lane="' || {{lane}} || '"') > 0$$),
+-- the engine's kept statements: SQL text, no tenant data
+('ff._engine_statements()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff._engine_statements()$$),
 -- execution reads
 ('ff.read_execution_state(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_state({{W}})$$),
 ('ff.read_execution_info(text)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_execution_info({{W}})$$),
@@ -233,6 +235,13 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.get_budget_status(uuid)', 'global', 'R', 'hidden', 'hidden', 'reached', NULL, 'env', $$SELECT ff.get_budget_status({{G}})$$),
 ('ff.list_workers(text,text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
  $$SELECT EXISTS (SELECT 1 FROM ff.list_workers({{ns}}) w WHERE w.worker_instance_id = {{WK}})$$),
+-- the dashboard's reads (issue 27)
+('ff.list_attempts(text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.list_attempts({{A}}))$$),
+('ff.read_lease_history(text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.read_lease_history({{A}}) WHERE event = 'acquired')$$),
+('ff.read_stream_last(text,integer,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.read_stream_last({{A}}, 0)$$),
+('ff.lane_throughput(integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.lane_throughput(60) WHERE namespace = {{ns}} AND lane_id = {{olane}} AND claims > 0)$$),
 -- worker: claims
 ('ff.claim_next(text,text,text,text[],bigint,integer,bigint,boolean)', '', 'W', 'reached', 'hidden', NULL, NULL, 'has',
  $$SELECT EXISTS (SELECT 1 FROM ff.claim_next({{lane}}, 'mxw', 'mxw-1', max_count => 10) c WHERE c.claim ->> 'execution_id' = {{W}})$$),
@@ -349,6 +358,12 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.list_waitpoint_hmac_kids()', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.list_waitpoint_hmac_kids()$$),
 ('ff.read_waitpoint_token(text,uuid)', '', 'A', 'reached', NULL, NULL, NULL, 'val', $$SELECT ff.read_waitpoint_token({{S}}, {{S_wp}})$$),
 ('ff.set_partition_config(integer,integer,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff.set_partition_config(256, 32, 32)$$),
+-- admin only: lane controls (issue 26; lanes are shared by every namespace)
+('ff.pause_lane(text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.pause_lane({{lane}})$$),
+('ff.resume_lane(text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.resume_lane({{lane}})$$),
+('ff.set_lane_limit(text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.set_lane_limit({{lane}}, 5)$$),
+('ff._lane_changed()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._lane_changed()::text$$),
+('view:ff.lanes', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.lanes$$),
 -- admin only: operator actions on executions
 ('ff.issue_claim_grant(text,text,text,text,text,bigint,text,text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env',
  $$SELECT ff.issue_claim_grant({{W}}, 'mxw2', 'mxw2-1', {{lane}})$$),

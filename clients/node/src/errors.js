@@ -16,12 +16,15 @@ export class FfError extends Error {
   }
 }
 
-/** Thrown by a handler: fail the execution with no retry. */
+/**
+ * Thrown by a handler: fail the execution with no retry (failure category
+ * "permanent", which the engine never retries).
+ */
 export class Permanent extends Error {
-  constructor(message, { category = 'permanent', cause } = {}) {
+  constructor(message, { cause } = {}) {
     super(message, cause ? { cause } : undefined);
     this.name = 'Permanent';
-    this.category = category;
+    this.category = 'permanent';
   }
 }
 

@@ -15,12 +15,16 @@ export class FfError extends Error {
   /** The refused call's whole envelope. */
   envelope?: Record<string, unknown>;
 }
-/** Thrown by a handler: the execution fails with no retry. */
+/** Thrown by a handler: the execution fails with no retry (failure category "permanent"). */
 export class Permanent extends Error {
-  constructor(message: string, options?: { category?: string; cause?: unknown });
-  category: string;
+  constructor(message: string, options?: { cause?: unknown });
+  readonly category: 'permanent';
 }
-/** Thrown by a handler: the attempt fails and is retried as the retry policy allows (as any other error). */
+/**
+ * Thrown by a handler: the attempt fails and is retried as the retry policy
+ * allows (as any other error; category "transient" unless given; a policy's
+ * retryable_categories, when set, retries only the categories it names).
+ */
 export class Retryable extends Error {
   constructor(message: string, options?: { category?: string; cause?: unknown });
   category: string;
@@ -156,7 +160,14 @@ export interface WorkerOptions {
   lanes?: string[];
   /** by execution kind; '*' catches kinds without a handler */
   handlers?: Record<string, Handler>;
+  /** handlers running at once (default 10) */
   concurrency?: number;
+  /**
+   * executions claimed ahead of free slots (default 0): they wait their turn
+   * under a renewed lease, which makes claims fewer and larger for short
+   * jobs, but other workers cannot take them meanwhile; handed back at stop
+   */
+  prefetch?: number;
   leaseTtlMs?: number;
   pollIntervalMs?: number;
   /** take over executions whose worker died (default true) */

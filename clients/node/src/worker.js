@@ -5,8 +5,9 @@
 //
 // Connections (one pg Pool): one held connection LISTENs for the whole
 // worker (the lanes' wake-up channels and the namespaces' completion
-// channels), one held connection renews leases, and the rest claim,
-// complete and serve the handlers' helpers.
+// channels), one held connection renews leases, one held connection
+// claims, and the rest complete (batched, up to two calls in flight), fail
+// and serve the handlers' helpers.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -26,18 +27,21 @@ export function jsonLogger(level = 'info', stream = process.stderr) {
   };
   return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error') };
 }
+const CLAIM_SQL = 'SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)';
+const COMPLETE_SQL = 'SELECT ff.complete_execution($1, $2, $3, $4, $5) AS r';
+const COMPLETE_MANY_SQL = 'SELECT ff.complete_executions($1, $2, $3, $4, $5) AS r';
 const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const WORKER_KEYS = ['pool', 'connection', 'lanes', 'handlers', 'concurrency', 'leaseTtlMs', 'pollIntervalMs', 'reclaim',
-  'capabilities', 'namespaces', 'workerId', 'instanceId', 'shutdownTimeoutMs', 'handleSignals', 'logger', 'poolSize', 'attemptTimeoutMs'];
+  'capabilities', 'namespaces', 'workerId', 'instanceId', 'shutdownTimeoutMs', 'handleSignals', 'logger', 'poolSize', 'attemptTimeoutMs', 'prefetch'];
 
 /**
  * One claimed execution, as its handler sees it.  The fence (lease id,
  * epoch, attempt id) stays inside: every helper presents it for you.
  */
 export class Job {
-  #w; #fence;
+  #w; #fence; #ctl = null;
   constructor(worker, row) {
     const c = row.claim;
     this.#w = worker;
@@ -53,10 +57,11 @@ export class Job {
     this.leaseExpiresAt = 0;             // local clock, set by the worker
     this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
     this.lost = null;                    // why the lease was lost
-    this.controller = new AbortController();
-    /** Aborted the moment the lease is lost, revoked or the execution cancelled (reason: the cause). */
-    this.signal = this.controller.signal;
   }
+  /** Aborted the moment the lease is lost, revoked or the execution cancelled (reason: the cause). */
+  get signal() { return (this.#ctl ??= new AbortController()).signal; }
+  // made on first use: most handlers never look
+  _abort(reason) { (this.#ctl ??= new AbortController()).abort(reason); }
   /** The input: parsed JSON when it is JSON, else the bytes; null when none. */
   get input() { return decodePayload(this.payload); }
   get fence() { return this.#fence; }
@@ -159,6 +164,9 @@ export class Worker extends EventEmitter {
     this.lanes = (o.lanes ?? ['default']).map((l, i) => checkLane(l, `lanes[${i}]`));
     if (this.lanes.length === 0) throw argError('lanes: expected at least one lane');
     this.concurrency = checkInt(o.concurrency ?? 10, 'concurrency', { min: 1, max: 1000 });
+    // claimed ahead of free slots, waiting their turn under a renewed lease
+    // (fewer, larger claims for short jobs; other workers cannot take them)
+    this.prefetch = checkInt(o.prefetch ?? 0, 'prefetch', { max: 10000 });
     this.leaseTtlMs = checkInt(o.leaseTtlMs ?? 30000, 'leaseTtlMs', { min: 100 });
     this.pollIntervalMs = checkInt(o.pollIntervalMs ?? 2000, 'pollIntervalMs', { min: 10 });
     this.shutdownTimeoutMs = checkInt(o.shutdownTimeoutMs ?? 10000, 'shutdownTimeoutMs');
@@ -175,12 +183,14 @@ export class Worker extends EventEmitter {
     for (const [kind, fn] of Object.entries(o.handlers ?? {})) this.register(kind, fn);
     if (o.pool) { this.pool = o.pool; this.ownPool = false; } else {
       const cfg = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection };
-      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 2 });
+      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 3 });
       this.ownPool = true;
     }
     this.counters = { claimed: 0, started: 0, completed: 0, failed: 0, retried: 0, lease_lost: 0, refused: 0, handed_back: 0, errors: 0 };
-    this.running = new Map();          // execution id -> Job
-    this.completeQueue = [];           // [{job, bytes, resolve}]
+    this.running = new Map();          // execution id -> Job, from its claim until its finishing call returns
+    this.active = 0;                   // handlers running: what the concurrency limit counts
+    this.queued = [];                  // claimed (prefetch), waiting for a slot
+    this.completeQueue = [];           // [{job, bytes, ms, resolve}]
     this.completing = 0;
     this.state = 'new';
   }
@@ -223,6 +233,7 @@ export class Worker extends EventEmitter {
     this.waiter = null;
     this.nextLane = 0;
     this.channels = new Map();           // channel -> 'lane' | namespace (completions)
+    this.nsSeen = new Set();             // namespaces whose completion channel was looked for
     if (this.ownPool || this.pool.listenerCount('error') === 0) this.pool.on('error', (e) => this._count('error', { error: e, where: 'pool' }));
     this.isAdmin = (await this._rows('SELECT ff._is_admin() AS a'))[0].a === true;
     // the completion channels are listened to from the start (a cancel right
@@ -313,7 +324,7 @@ export class Worker extends EventEmitter {
       // let every release of the same completed batch land first: one claim
       // of many slots, not many claims of one
       await new Promise((r) => setImmediate(r));
-      const free = this.concurrency - this.running.size;
+      const free = this.concurrency + this.prefetch - this.active - this.queued.length;
       if (free <= 0) { this.wakePending = false; await this._waitWake(this.pollIntervalMs); continue; }
       this.wakePending = false;
       let got = 0;
@@ -336,16 +347,29 @@ export class Worker extends EventEmitter {
 
   // One claim_next of up to n; each claim carries the execution's kind and
   // namespace, which is what the handler dispatch needs.
+  // Claims run on a connection of their own (held), so that a claim and
+  // the previous batch's completion travel side by side.
   async _claim(lane, n) {
     const sent = Date.now();
-    const res = await this.pool.query('SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)',
-      [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, Math.min(n, 1000), this.attemptTimeoutMs, this.reclaim]);
+    if (!this.claimConn) {
+      const c = await this.pool.connect();
+      c.on('error', () => {});          // a dead connection fails its next query, which replaces it
+      this.claimConn = c;
+    }
+    let res;
+    try {
+      res = await this.claimConn.query({ name: 'ff_claim', text: CLAIM_SQL,
+        values: [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, Math.min(n, 1000), this.attemptTimeoutMs, this.reclaim] });
+    } catch (e) {
+      const c = this.claimConn;
+      this.claimConn = null;
+      c.release(true);
+      throw wrapDbError(e);
+    }
     const rows = res.rows.filter((r) => r.claim.ok !== false);
     for (const row of rows) {
       row.execution_kind = row.claim.execution_kind;
       row.namespace = row.claim.namespace;
-    }
-    for (const row of rows) {
       row.lane = lane;
       const job = new Job(this, row);
       job.leaseExpiresAt = sent + this.leaseTtlMs;
@@ -355,22 +379,40 @@ export class Worker extends EventEmitter {
       const old = this.running.get(job.id);
       if (old) this._lose(old, 'stale_lease');
       this.running.set(job.id, job);
+      this.queued.push(job);
       this._count('claimed', { executionId: job.id, kind: job.kind, attemptType: job.attemptType, lane });
-      this._run(job);
     }
+    this._startQueued();
     return rows.length;
   }
 
+  // Starts claimed jobs while slots are free; a job whose lease was lost
+  // while it waited never starts.
+  _startQueued() {
+    while (this.active < this.concurrency && this.queued.length && !this.stopping) {
+      const job = this.queued.shift();
+      if (job.lost || job.settled) { this._release(job); continue; }
+      this.active++;
+      this._run(job);
+    }
+  }
+
   async _run(job) {
-    if (job.namespace) this._watchNamespace(job.namespace);
+    if (!this.nsSeen.has(job.namespace)) { this.nsSeen.add(job.namespace); this._watchNamespace(job.namespace); }
     const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
     const t0 = Date.now();
     let value, error = null;
-    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`, { category: 'no_handler' });
+    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`);
     else {
       this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType });
       try { value = await handler(job); } catch (e) { error = e ?? new Error('handler threw a nullish value'); }
     }
+    // the slot is free once the handler returns: the next claim need not
+    // wait for this one's finishing call (the lease is kept, and renewed,
+    // until that call returns)
+    this.active--;
+    this._startQueued();
+    this._wake();
     try {
       if (job.settled) return;        // delayed, suspended or handed back: nothing to finish
       if (error) await this._fail(job, error, Date.now() - t0);
@@ -384,7 +426,6 @@ export class Worker extends EventEmitter {
 
   _release(job) {
     if (this.running.get(job.id) === job) this.running.delete(job.id);
-    this._wake();
     if (this.running.size === 0 && this.idleWaiter) this.idleWaiter();
   }
   _settled(job) {
@@ -396,7 +437,7 @@ export class Worker extends EventEmitter {
     if (job.lost || job.settled) return;
     job.lost = reason;
     this._count('lease_lost', { executionId: job.id, reason }, 'warn', 'lease lost');
-    job.controller.abort(new FfError(`lease lost: ${reason}`, { code: reason }));
+    job._abort(new FfError(`lease lost: ${reason}`, { code: reason }));
   }
 
   _refused(job, env, what) {
@@ -404,14 +445,14 @@ export class Worker extends EventEmitter {
     this._count('refused', { executionId: job.id, call: what, error: env.error }, 'warn', `${what} refused`);
   }
 
-  // Completions are batched: what accumulates while a batch is in flight
-  // goes in the next complete_executions (up to 2 in flight).
+  // Completions are batched: handlers finishing in the same turn, and what
+  // accumulates while batches are in flight (at most 2), share one
+  // complete_executions; each handler's item gets its own outcome.
   _complete(job, value, ms) {
     let bytes;
     try { bytes = encodePayload(value); } catch (e) { return this._fail(job, new Permanent(`result not serialisable: ${e.message}`), ms); }
     return new Promise((resolve) => {
       this.completeQueue.push({ job, bytes, ms, resolve });
-      // handlers finishing in the same turn share one complete_executions
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => { this.flushScheduled = false; this._flushCompletes(); });
@@ -426,59 +467,57 @@ export class Worker extends EventEmitter {
     }
   }
   async _completeBatch(batch) {
+    if (batch.length === 1) return this._completeOne(batch[0]);
+    let env;
     try {
-      const f = batch.map((b) => b.job.fence);
-      const env = await this._query('SELECT ff.complete_executions($1, $2, $3, $4, $5) AS r',
-        [batch.map((b) => b.job.id), f.map((x) => x.leaseId), f.map((x) => x.epoch), f.map((x) => x.attemptId), batch.map((b) => b.bytes)]);
-      batch.forEach((b, i) => {
-        const r = env.results[i];
-        if (r.ok) this._count('completed', { executionId: b.job.id, kind: b.job.kind, durationMs: b.ms });
-        else this._refused(b.job, r, 'complete_execution');
-      });
+      env = await this._query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, values: [batch.map((b) => b.job.id),
+        batch.map((b) => b.job.fence.leaseId), batch.map((b) => b.job.fence.epoch), batch.map((b) => b.job.fence.attemptId), batch.map((b) => b.bytes)] });
+      if (!Array.isArray(env?.results) || env.results.length !== batch.length) throw new FfError('complete_executions: unexpected answer', { envelope: env });
     } catch (e) {
-      this._count('error', { error: e, where: 'complete', executionIds: batch.map((b) => b.job.id) });
-    } finally {
-      batch.forEach((b) => b.resolve());
+      // the statement failed as a whole (one result over
+      // ff_engine.max_payload_bytes, a lost connection): each item again on
+      // its own, so every handler gets the outcome a single complete gives it
+      this.log.debug('batched complete failed, completing one by one', { worker: this.instanceId, count: batch.length, error: e.message });
+      for (const b of batch) await this._completeOne(b);
+      return;
     }
+    batch.forEach((b, i) => { this._completed(b, env.results[i]); b.resolve(); });
+  }
+  async _completeOne(b) {
+    const f = b.job.fence;
+    try {
+      this._completed(b, await this._query({ name: 'ff_complete', text: COMPLETE_SQL, values: [b.job.id, f.leaseId, f.epoch, f.attemptId, b.bytes] }));
+    } catch (e) {
+      // a result the engine refuses to store (SQLSTATE class 54 or 22: too
+      // large, malformed) would be refused again after a reclaim: the
+      // execution fails for good instead of running again
+      if (e instanceof FfError && /^(54|22)/.test(e.sqlstate ?? '')) await this._fail(b.job, new Permanent(`result refused: ${e.message}`), b.ms);
+      else this._count('error', { error: e, where: 'complete', executionId: b.job.id });
+    } finally {
+      b.resolve();
+    }
+  }
+  _completed(b, r) {
+    if (r.ok) this._count('completed', { executionId: b.job.id, kind: b.job.kind, durationMs: b.ms });
+    else this._refused(b.job, r, 'complete_execution');
   }
 
   // A thrown error fails the attempt: retried as the execution's policy
-  // allows, unless it is Permanent.  The engine retries whatever the
-  // category (it ignores failure_category), so for a permanent failure the
-  // retry it scheduled is cancelled in the same transaction: the execution
-  // ends cancelled, the failure kept on its attempt and in the reason.
+  // allows (and its retryable_categories, when it names them), unless it is
+  // Permanent: category "permanent", which the engine never retries.
   async _fail(job, error, ms) {
     const permanent = error instanceof Permanent;
-    const category = String(error.category ?? (permanent ? 'permanent' : 'transient')).slice(0, 256);
+    const category = permanent ? 'permanent' : String(error.category ?? 'transient').slice(0, 256) || 'transient';
     const reason = String(error.message ?? error).slice(0, 4000) || error.name || 'error';
     const f = job.fence;
-    let conn;
     try {
-      conn = await this.pool.connect();
-      await conn.query('BEGIN');
-      let env = (await conn.query('SELECT ff.fail_execution($1, $2, $3, $4, $5, $6) AS r', [job.id, f.leaseId, f.epoch, f.attemptId, reason, category])).rows[0].r;
-      let cancelled = false;
-      if (permanent && env.ok && env.result === 'retry_scheduled') {
-        await conn.query('SAVEPOINT ff_permanent');
-        try {
-          const c = (await conn.query("SELECT ff.cancel_execution($1, $2, 'worker_permanent_failure') AS r", [job.id, `permanent failure: ${reason}`.slice(0, 4096)])).rows[0].r;
-          cancelled = c.ok === true;
-          await conn.query('RELEASE SAVEPOINT ff_permanent');
-        } catch (e) {
-          await conn.query('ROLLBACK TO SAVEPOINT ff_permanent');
-          this.log.warn('cannot stop the retry of a permanent failure (the role may not cancel)', { worker: this.instanceId, executionId: job.id, error: e.message });
-        }
-      }
-      await conn.query('COMMIT');
+      const env = await this._query('SELECT ff.fail_execution($1, $2, $3, $4, $5, $6) AS r', [job.id, f.leaseId, f.epoch, f.attemptId, reason, category]);
       if (!env.ok) { this._refused(job, env, 'fail_execution'); return; }
       const fields = { executionId: job.id, kind: job.kind, reason, category, permanent, durationMs: ms };
-      if (env.result === 'retry_scheduled' && !cancelled) this._count('retried', { ...fields, delayUntil: env.delay_until }, 'warn', 'attempt failed, retry scheduled');
-      else this._count('failed', { ...fields, cancelled }, 'error', 'execution failed');
+      if (env.result === 'retry_scheduled') this._count('retried', { ...fields, delayUntil: env.delay_until }, 'warn', 'attempt failed, retry scheduled');
+      else this._count('failed', fields, 'error', 'execution failed');
     } catch (e) {
-      if (conn) await conn.query('ROLLBACK').catch(() => {});
       this._count('error', { error: e, where: 'fail', executionId: job.id });
-    } finally {
-      if (conn) conn.release();
     }
   }
 
@@ -542,6 +581,8 @@ export class Worker extends EventEmitter {
       if (this._onSignal) { process.removeListener('SIGTERM', this._onSignal); process.removeListener('SIGINT', this._onSignal); }
       this._wake();
       await this.claimDone;
+      // claimed ahead and not started: handed back at once
+      for (const job of this.queued.splice(0)) await this._handBack(job);
       if (this.running.size > 0) {
         this.log.info('waiting for running handlers', { worker: this.instanceId, running: this.running.size, timeoutMs });
         await new Promise((resolve) => {
@@ -555,6 +596,7 @@ export class Worker extends EventEmitter {
       clearInterval(this.renewTimer);
       while (this.renewing) await sleep(5);
       if (this.renewConn) { this.renewConn.release(); this.renewConn = null; }
+      if (this.claimConn) { this.claimConn.release(); this.claimConn = null; }
       if (this.listener) { const l = this.listener; this.listener = null; l.release(true); }
       if (this.ownPool) await this.pool.end();
       this.state = 'stopped';
@@ -585,7 +627,7 @@ export class Worker extends EventEmitter {
       this._count('error', { error: e, where: 'hand_back', executionId: job.id });
     } finally {
       if (conn) conn.release();
-      job.controller.abort(new FfError('worker shutting down: execution handed back', { code: 'shutdown' }));
+      job._abort(new FfError('worker shutting down: execution handed back', { code: 'shutdown' }));
       this.running.delete(job.id);
     }
   }

@@ -71,15 +71,109 @@ test('a thrown error is retried per the retry policy; Permanent is not', async (
     assert.equal(flaky, 3, 'two failures, then success on the third attempt');
     assert.equal(Number((await row(pool, a.executionId)).retry_count), 2);
     const rb = await waitForResult(pool, b.executionId, { timeoutMs: 5000 });
-    assert.ok(['failed', 'cancelled'].includes(rb.state), `permanent failure ends it (${rb.state})`);
-    assert.match(rb.failureReason ?? (await row(pool, b.executionId)).cancellation_reason, /bad input/);
+    assert.equal(rb.state, 'failed', 'a permanent failure ends it failed (one fail_execution, nothing cancelled)');
+    assert.equal(rb.failureReason, 'bad input');
+    await sleep(1000);   // a retry (fixed 50 ms, promoted within 750 ms) would have run by now
     assert.equal(perm, 1, 'a permanent failure is not retried');
+    assert.deepEqual(events.filter((e) => e[1] === b.executionId), [['failed', b.executionId, true]]);
     const rc = await waitForResult(pool, c.executionId, { timeoutMs: 5000 });
     assert.equal(rc.state, 'failed', 'no retry policy: failed at once');
     assert.equal(rc.failureReason, 'boom');
     assert.equal(plain, 1);
     assert.equal(events.filter((e) => e[0] === 'retried').length, 2);
   } finally { await w.stop(); }
+});
+
+// Handlers that finish in the same turn share one complete_executions; the
+// wrapper records each batch's size (internal, for the test only).
+function recordBatches(w) {
+  const sizes = [];
+  const orig = w._completeBatch.bind(w);
+  w._completeBatch = (b) => { sizes.push(b.length); return orig(b); };
+  return sizes;
+}
+
+test('batched completions: handlers finishing together share one complete_executions, each gets its own outcome, a refused item fails no other', async () => {
+  const L = lane('batch');
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let started = 0;
+  const w = worker({ lanes: [L], concurrency: 8, handlers: { k: async (job) => { started++; await gate; return { i: job.input.i }; } } });
+  const sizes = recordBatches(w);
+  const completed = [], refused = [];
+  w.on('completed', (f) => completed.push(f.executionId));
+  w.on('refused', (f) => refused.push(f));
+  const ids = (await enqueueMany(pool, [0, 1, 2, 3, 4, 5].map((i) => ({ lane: L, kind: 'k', input: { i } })))).map((x) => x.executionId);
+  await w.start();
+  try {
+    await waitFor('all six handlers running', () => started === 6, 5000);
+    await cancel(pool, ids[2], { reason: 'gone' });   // its complete will be refused
+    release();
+    await waitFor('six outcomes', () => completed.length + refused.length === 6, 5000);
+    assert.deepEqual(sizes, [6], 'one complete_executions of six');
+    assert.deepEqual(refused.map((f) => [f.executionId, f.call]), [[ids[2], 'complete_execution']], 'only the cancelled one refused');
+    assert.ok(['execution_not_active', 'lease_revoked', 'stale_lease'].includes(refused[0].error), refused[0].error);
+    assert.deepEqual(completed.sort(), ids.filter((_, i) => i !== 2).sort());
+    for (const [i, id] of ids.entries()) {
+      const r = await getResult(pool, id);
+      if (i === 2) assert.equal(r.state, 'cancelled');
+      else assert.deepEqual([r.state, r.value], ['completed', { i }]);
+    }
+    assert.equal(w.counters.completed, 5);
+    assert.equal(w.counters.refused, 1);
+  } finally { release(); await w.stop(); }
+});
+
+test('a batch rejected as a whole (one result over max_payload_bytes) is completed item by item: the others complete, that one fails for good', async () => {
+  const L = lane('batchbig');
+  let release;
+  const gate = new Promise((r) => (release = r));
+  let started = 0;
+  const w = worker({ lanes: [L], concurrency: 8, handlers: {
+    k: async (job) => { started++; await gate; return job.input.big ? 'x'.repeat(1100000) : job.input.i; },
+  } });
+  const sizes = recordBatches(w);
+  const failed = [];
+  w.on('failed', (f) => failed.push(f));
+  const ids = (await enqueueMany(pool, [0, 1, 2, 3].map((i) => ({ lane: L, kind: 'k', input: { i, big: i === 1 }, retry: { maxRetries: 3 } })))).map((x) => x.executionId);
+  await w.start();
+  try {
+    await waitFor('all four handlers running', () => started === 4, 5000);
+    release();
+    await waitFor('four outcomes', () => w.counters.completed + w.counters.failed === 4, 5000);
+    assert.deepEqual(sizes, [4], 'one batch, which the engine rejected');
+    for (const [i, id] of ids.entries()) {
+      const r = await getResult(pool, id);
+      if (i === 1) {
+        assert.equal(r.state, 'failed', 'the oversized result fails the execution, with no retry');
+        assert.match(r.failureReason, /result refused: .*max_payload_bytes/);
+      } else assert.deepEqual([r.state, r.value], ['completed', i]);
+    }
+    assert.deepEqual(failed.map((f) => [f.executionId, f.permanent]), [[ids[1], true]]);
+    assert.equal(w.counters.errors, 0);
+  } finally { release(); await w.stop(); }
+});
+
+test('prefetch claims ahead of free slots: the extra wait for a slot, and are handed back at stop without running', async () => {
+  const L = lane('prefetch');
+  const startedIds = [];
+  const w = worker({ lanes: [L], concurrency: 1, prefetch: 3, shutdownTimeoutMs: 100, handlers: {
+    hold: (job) => { startedIds.push(job.id); return new Promise((resolve) => job.signal.addEventListener('abort', () => resolve())); },
+  } });
+  const handed = [];
+  w.on('handed_back', (f) => handed.push(f.executionId));
+  const ids = (await enqueueMany(pool, [0, 1, 2, 3, 4].map(() => ({ lane: L, kind: 'hold' })))).map((x) => x.executionId);
+  await w.start();
+  try {
+    await waitFor('four claimed', () => w.counters.claimed === 4, 5000);
+    await sleep(200);
+    assert.equal(startedIds.length, 1, 'one slot: one handler running');
+    assert.equal(w.counters.claimed, 4, 'concurrency + prefetch claimed, no more');
+  } finally { await w.stop(); }
+  assert.deepEqual(startedIds.length, 1, 'the claimed-ahead never ran');
+  assert.equal(handed.length, 4, 'all four handed back');
+  const states = await Promise.all(ids.map(async (id) => (await getState(pool, id)).public_state));
+  assert.ok(states.every((st) => ['waiting', 'delayed'].includes(st)), states.join());
 });
 
 test('delay and priority order', async () => {

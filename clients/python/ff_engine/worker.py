@@ -4,7 +4,8 @@ registered for each execution's kind, with a concurrency limit.
 Concurrency model: threads.  ``concurrency`` handler threads (slots), each
 with its own connection; one claim loop; one listener connection per worker
 (LISTEN on the lanes' channels and the namespaces' completion channels); one
-renewal connection.  Handlers are plain functions; they block freely (I/O,
+renewal connection; one completer thread and connection (completions of all
+slots, batched).  Handlers are plain functions; they block freely (I/O,
 psycopg, requests) without stalling the others.  A CPU-bound handler holds
 the GIL: run several worker processes for those.
 
@@ -256,7 +257,7 @@ class Worker:
     gracefully) or ``start()`` / ``stop()``.
 
     conninfo: a libpq connection string (or a callable returning a new
-    psycopg connection); the worker opens ``concurrency + 3`` connections.
+    psycopg connection); the worker opens ``concurrency + 4`` connections.
     lease_ttl: seconds a lease lasts without renewal (renewed every third).
     poll_interval: seconds between claims when no notification comes (also
     how soon a dead worker's lease is taken over: the lane channel does not
@@ -300,7 +301,9 @@ class Worker:
         self._hooks: Dict[str, List[Callable[..., Any]]] = {e: [] for e in EVENTS}
         self.counters: Counter = Counter()
         self._lock = threading.Lock()
-        self._running: Dict[str, Job] = {}
+        self._running: Dict[str, Job] = {}     # claimed, until the finishing call returns
+        self._busy = 0                          # claimed and not through the handler: the slots in use
+        self._done: "queue.Queue[Optional[tuple]]" = queue.Queue()   # (job, result bytes, t0) to complete
         self._queue: "queue.Queue[Optional[Job]]" = queue.Queue()
         self._wake = threading.Event()
         self._stop_claiming = threading.Event()
@@ -398,7 +401,7 @@ class Worker:
         self._lane_channels = [S.run_one(conn, "SELECT ff.lane_channel(%s)", (l,)) for l in self.lanes]
         self._renew_conn = self._connect()
         for name, target in [("listener", self._listen_loop), ("renewer", self._renew_loop),
-                             ("claimer", self._claim_loop)] + \
+                             ("claimer", self._claim_loop), ("completer", self._complete_loop)] + \
                             [(f"slot-{i}", self._slot_loop) for i in range(self.concurrency)]:
             t = threading.Thread(target=target, name=f"ff-{name}", daemon=True)
             t.start()
@@ -410,26 +413,31 @@ class Worker:
     def run(self) -> None:
         """start(), then block until SIGTERM or SIGINT (a second one hands
         running work back at once), then stop()."""
-        immediate = threading.Event()
+        hits: List[int] = []
 
         def on_signal(signum, frame):
-            if self._stop_requested.is_set():
-                immediate.set()
-            self.log.info("signal %d: shutting down", signum)
-            self._stop_requested.set()
-            self._stop_claiming.set()
-            self._wake.set()
+            # no lock here (no Event.set, no logging): the handler runs on the
+            # main thread between two bytecodes, possibly inside the very
+            # lock it would wait for, which deadlocks the process
+            hits.append(signum)
+
+        class _SecondSignal:
+            @staticmethod
+            def is_set() -> bool:
+                return len(hits) > 1
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             self.start()
-            while not self._stop_requested.wait(0.5):
-                pass
-            self.stop(immediate=immediate)
+            while not hits and not self._stop_requested.is_set():
+                time.sleep(0.1)
+            if hits:
+                self.log.info("signal %d: shutting down", hits[0])
+            self.stop(immediate=_SecondSignal)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
 
-    def stop(self, timeout: Optional[float] = None, immediate: Optional[threading.Event] = None) -> None:
+    def stop(self, timeout: Optional[float] = None, immediate: Any = None) -> None:
         """Graceful shutdown: stop claiming, wait up to timeout (default
         shutdown_timeout) seconds for running handlers, hand the rest back,
         close the connections."""
@@ -447,7 +455,12 @@ class Worker:
         with self._lock:
             left = list(self._running.values())
         for job in left:
-            self._hand_back(job)
+            if not job._finishing:      # finishing ones (a completion queued) end on their own
+                self._hand_back(job)
+        self._done.put(None)            # the completer sends what is queued, then ends
+        for t in self._threads:
+            if t.name == "ff-completer":
+                t.join(10)
         self._stopped.set()
         for _ in range(self.concurrency):
             self._queue.put(None)
@@ -493,7 +506,7 @@ class Worker:
             self._wake.clear()
             try:
                 with self._lock:
-                    free = self.concurrency - len(self._running)
+                    free = self.concurrency - self._busy
                 saturated = False
                 for k in range(len(self.lanes)):
                     if free <= 0:
@@ -543,6 +556,7 @@ class Worker:
                 if old is not None:
                     old._lose("stale_lease")
                 self._running[job.execution_id] = job
+                self._busy += 1
                 if ns and ns not in self._namespaces_heard:
                     self._namespaces_heard.add(ns)
                     new_ns.append(ns)
@@ -561,48 +575,125 @@ class Worker:
             job = self._queue.get()
             if job is None:
                 return
+            queued = False
             try:
                 if job.cancelled.is_set():
                     # lost or handed back before a slot took it: never start it
                     self._emit("lease_lost", job, logging.INFO, "not started", reason=job.cancel_reason)
                 else:
-                    self._run_job(job)
+                    queued = self._run_job(job)
             except Exception:
                 self._emit("error", job, logging.ERROR, "worker error: " + traceback.format_exc())
             finally:
+                # the slot is free once the handler is through; a completion
+                # queued for the completer keeps the job (and its renewal)
+                # until that call returns
                 with self._lock:
-                    if self._running.get(job.execution_id) is job:
+                    self._busy -= 1
+                    if not queued and self._running.get(job.execution_id) is job:
                         del self._running[job.execution_id]
                 if self._saturated or self._stop_claiming.is_set():
                     self._wake.set()
 
-    def _run_job(self, job: Job) -> None:
+    def _run_job(self, job: Job) -> bool:
+        """Runs the handler; True when its completion was queued for the completer."""
         try:
             job._conn = self._slot_conn()
         except Exception as exc:
             self._emit("error", job, logging.ERROR, f"no connection: {exc}")
-            return   # the lease expires and the job is reclaimed
+            return False   # the lease expires and the job is reclaimed
         fn = self._handlers.get(job.kind, self._default)
         self._emit("started", job, logging.DEBUG, attempt_type=job.attempt_type)
         t0 = time.monotonic()
         if fn is None:
             self._finish_fail(job, Permanent(f"no handler for kind {job.kind!r}"), t0)
-            return
+            return False
         try:
             result = fn(job)
         except _Parked as p:
             self._emit(p.how, job, logging.INFO, duration_ms=int((time.monotonic() - t0) * 1000))
-            return
+            return False
         except Exception as exc:
             self._finish_fail(job, exc, t0)
-            return
+            return False
         try:
             data = S.encode_payload(result, "the handler's return value")
         except ArgumentError as exc:
             self._finish_fail(job, Permanent(str(exc)), t0)
-            return
+            return False
         job._finishing = True
-        env = job._fence.complete(job._conn, data)
+        self._done.put((job, data, t0))
+        return True
+
+    # ---- completing (batched) ----
+
+    def _complete_loop(self) -> None:
+        """Completions of every slot go through here: what finished while the
+        previous call was in flight goes in one complete_executions (each
+        item its own outcome, reported per job as a single complete's)."""
+        conn = None
+        while True:
+            item = self._done.get()
+            if item is None:
+                return
+            batch = [item]
+            end = False
+            while len(batch) < 1000:
+                try:
+                    more = self._done.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    end = True
+                    break
+                batch.append(more)
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = self._connect()
+                self._complete_batch(conn, batch)
+            except Exception as exc:   # no connection: the leases expire and the jobs are reclaimed
+                for job, _, _ in batch:
+                    self._emit("error", job, logging.ERROR, f"complete failed: {exc}")
+            finally:
+                with self._lock:
+                    for job, _, _ in batch:
+                        if self._running.get(job.execution_id) is job:
+                            del self._running[job.execution_id]
+                if self._stop_claiming.is_set():
+                    self._wake.set()
+            if end:
+                return
+
+    def _complete_batch(self, conn: psycopg.Connection, batch: List[tuple]) -> None:
+        if len(batch) > 1:
+            fences = [job._fence for job, _, _ in batch]
+            try:
+                env = S.run_one(conn, "SELECT ff.complete_executions(%s::text[], %s::uuid[], %s::bigint[], "
+                                      "%s::uuid[], %s::bytea[])",
+                                ([f.execution_id for f in fences], [f.lease_id for f in fences],
+                                 [f.lease_epoch for f in fences], [f.attempt_id for f in fences],
+                                 [data for _, data, _ in batch]))
+            except SQLError as exc:
+                # the statement failed as a whole (one result over
+                # ff_engine.max_payload_bytes, say): each item again alone,
+                # so that every job gets the outcome a single complete gives
+                self.log.debug("batched complete failed (%s), completing one by one", exc)
+            else:
+                for (job, _, t0), r in zip(batch, env["results"]):
+                    self._completed(job, r, t0)
+                return
+        for job, data, t0 in batch:
+            try:
+                self._completed(job, job._fence.complete(conn, data), t0)
+            except SQLError as exc:
+                if (exc.sqlstate or "")[:2] in ("54", "22"):
+                    # a result the engine refuses to store would be refused
+                    # again after a reclaim: the execution fails for good
+                    self._finish_fail(job, Permanent(f"result refused: {exc}"), t0, conn)
+                else:
+                    raise
+
+    def _completed(self, job: Job, env: dict, t0: float) -> None:
         ms = int((time.monotonic() - t0) * 1000)
         if env.get("ok"):
             self._emit("completed", job, logging.INFO, duration_ms=ms)
@@ -610,7 +701,8 @@ class Worker:
             self._emit("refused", job, logging.WARNING, f"complete refused: {env.get('error')}",
                        error=env.get("error"), duration_ms=ms)
 
-    def _finish_fail(self, job: Job, exc: BaseException, t0: float) -> None:
+    def _finish_fail(self, job: Job, exc: BaseException, t0: float,
+                     conn: Optional[psycopg.Connection] = None) -> None:
         category = getattr(exc, "category", None)
         if not isinstance(category, str) or not category:
             category = "retryable"
@@ -621,7 +713,8 @@ class Worker:
         if job.cancelled.is_set() and job.cancel_reason != "shutdown":
             self.log.info("handler of %s raised after losing its lease (%s): %s", job.execution_id,
                           job.cancel_reason, reason)
-        env = self._fail(job, reason, "permanent" if permanent else category, permanent)
+        # one fail_execution: the engine never retries category "permanent"
+        env = job._fence.fail(conn or job._conn, reason, "permanent" if permanent else category)
         if not env.get("ok"):
             self._emit("refused", job, logging.WARNING, f"fail refused: {env.get('error')}",
                        error=env.get("error"), reason=reason)
@@ -631,29 +724,6 @@ class Worker:
         else:
             self._emit("failed", job, logging.ERROR, reason, reason=reason, category=category,
                        permanent=permanent, duration_ms=ms)
-
-    def _fail(self, job: Job, reason: str, category: str, permanent: bool) -> dict:
-        """fail_execution; for a permanent failure the engine still retries
-        while the policy allows (it ignores failure_category), so the retry
-        it scheduled is cancelled in the same transaction: the execution ends
-        ``cancelled`` with the failure recorded on its attempt.  Without the
-        privilege to cancel (ff_worker alone), the retry stays."""
-        conn = job._conn
-        if not permanent:
-            return job._fence.fail(conn, reason, category)
-        with conn.transaction():
-            env = job._fence.fail(conn, reason, category)
-            if env.get("ok") and env.get("result") == "retry_scheduled":
-                try:
-                    with conn.transaction():
-                        c = S.run_one(conn, "SELECT ff.cancel_execution(%s, %s, '')",
-                                      (job.execution_id, "permanent failure: " + reason[:4000]))
-                    if c.get("ok"):
-                        env = dict(env, result="terminal_failed", cancelled=True)
-                except SQLError as exc:
-                    self.log.warning("cannot stop the retry of a permanent failure of %s: %s",
-                                     job.execution_id, exc)
-        return env
 
     # ---- lease renewal ----
 

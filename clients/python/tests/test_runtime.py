@@ -1,6 +1,7 @@
 """The runtime end to end against the engine (with its engine worker on)."""
 
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -114,10 +115,104 @@ def test_a_permanent_error_is_not_retried(conn, ff, make_worker):
         wait_result(ff, eid)
     time.sleep(1.2)     # a retry would have been promoted and run by now
     assert runs == [0]
-    assert ei.value.outcome in ("failed", "cancelled")
+    assert ei.value.outcome == "failed"     # one fail_execution, nothing cancelled
+    assert "malformed address" in ei.value.info["failure_reason"]
+    assert w.stats()["failed"] == 1 and w.stats().get("retry_scheduled", 0) == 0
     cat = sql("SELECT a.failure_category FROM ff.attempt a, ff.parse_execution_id(%s) p "
               "WHERE a.partition = p.partition AND a.execution_id = p.execution_uuid", (eid,))
     assert cat == [("permanent",)]
+
+
+# ---- batched completions ----
+
+def _hold_first_batch(w, secs=0.3):
+    """Holds the completer's first batch back for secs and adds what queued
+    meanwhile (handlers finishing together then surely share one batch);
+    returns the list of every batch's size."""
+    sizes = []
+    real = w._complete_batch
+    first = [True]
+
+    def wrapped(conn, batch):
+        if first[0]:
+            first[0] = False
+            time.sleep(secs)
+            while True:
+                try:
+                    more = w._done.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    w._done.put(None)
+                    break
+                batch.append(more)
+        sizes.append(len(batch))
+        return real(conn, batch)
+    w._complete_batch = wrapped
+    return sizes
+
+
+def test_handlers_finishing_together_share_one_complete_each_with_its_outcome(conn, ff, make_worker):
+    n = 6
+    running = threading.Barrier(n + 1)
+    go = threading.Event()
+
+    def k(job):
+        running.wait(10)
+        go.wait(10)
+        return {"i": job.json()["i"]}
+    w = make_worker(concurrency=8, lease_ttl=30)
+    w.handler("k", k)
+    sizes = _hold_first_batch(w)
+    outcomes = {}
+    w.on("completed", lambda e, job, info: outcomes.__setitem__(job.execution_id, e))
+    w.on("refused", lambda e, job, info: outcomes.__setitem__(job.execution_id, (e, info.get("error"))))
+    with conn.transaction():
+        ids = ff.enqueue_many(conn, "k", [{"i": i} for i in range(n)])
+    w.start()
+    running.wait(10)                      # all six handlers running
+    with conn.transaction():
+        assert ff.cancel(conn, ids[2], "gone") is True     # its complete will be refused
+    go.set()
+    assert wait_until(lambda: len(outcomes) == n, 10)
+    assert sizes == [n], "one complete_executions of six"
+    assert outcomes.pop(ids[2]) == ("refused", "execution_not_active")
+    assert set(outcomes.values()) == {"completed"} and len(outcomes) == n - 1
+    for i, eid in enumerate(ids):
+        if i == 2:
+            assert ff.state(conn, eid) == "cancelled"
+        else:
+            assert ff.result(conn, eid) == ('{"i":%d}' % i).encode()
+    assert w.stats()["completed"] == n - 1 and w.stats()["refused"] == 1
+
+
+def test_a_batch_rejected_whole_is_completed_item_by_item(conn, ff, make_worker):
+    n = 4
+    running = threading.Barrier(n + 1)
+
+    def k(job):
+        running.wait(10)
+        i = job.json()["i"]
+        return "x" * 1100000 if i == 1 else i      # over ff_engine.max_payload_bytes (1 MiB)
+    w = make_worker(concurrency=8)
+    w.handler("k", k)
+    sizes = _hold_first_batch(w)
+    with conn.transaction():
+        ids = ff.enqueue_many(conn, "k", [{"i": i} for i in range(n)],
+                              retry=RetryPolicy(max_retries=3, backoff="fixed", delay=0.05))
+    w.start()
+    running.wait(10)
+    assert wait_until(lambda: w.stats().get("completed", 0) + w.stats().get("failed", 0) == n, 10)
+    assert sizes == [n], "one batch, which the engine rejected as a whole"
+    for i, eid in enumerate(ids):
+        if i == 1:
+            info = ff.info(conn, eid)
+            assert info["public_state"] == "failed", "the oversized result fails it, with no retry"
+            assert "result refused" in info["failure_reason"] and "max_payload_bytes" in info["failure_reason"]
+        else:
+            assert ff.result(conn, eid) == str(i).encode()
+    assert w.stats()["completed"] == n - 1 and w.stats()["failed"] == 1
+    assert w.stats().get("error", 0) == 0
 
 
 # ---- time and order ----
