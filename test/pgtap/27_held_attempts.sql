@@ -332,6 +332,24 @@ SELECT is((SELECT count(*)::int FROM ff.consistency_violations WHERE problem ~ '
 SELECT t.tick(), t.both(44, 'ff.cancel_execution($ID, ''x'')::text');
 SELECT * FROM t.same(44, 'cancelled with a pending waitpoint and an unmarked expired lease');
 
+-- ---- the dashboard's reads (ff_reader): held attempts and events, as rows read, never a lease id ----
+CREATE FUNCTION t.dash(id text) RETURNS text LANGUAGE sql AS $$
+    SELECT (SELECT string_agg(concat_ws(':', attempt_index, attempt_type, attempt_state, created_at, started_at, ended_at,
+                                        lease_epoch, worker_id, worker_instance_id), ' | ') FROM ff.list_attempts(id))
+           || ' // ' || (SELECT string_agg(concat_ws(':', seq, event, lease_epoch, attempt_index, worker_id, worker_instance_id, reason, ts), ' | ')
+                         FROM ff.read_lease_history(id))
+$$;
+GRANT USAGE ON SCHEMA t TO ff_reader;
+SELECT is(t.as_role('ff_reader', format('SELECT t.dash(%L)', t.id(n))), t.as_role('ff_reader', format('SELECT t.dash(%L)', t.id(n + 500))),
+          format('list_attempts / read_lease_history of pair %s read alike for ff_reader', n))
+FROM unnest(ARRAY[1, 6, 9, 15, 16, 44]) n;
+SELECT is(t.as_role('ff_reader', format('SELECT t.dash(%L)', t.id(6))),
+          '0:initial:ended_success:' || e.started_at || ':' || e.started_at || ':' || e.completed_at || ':1:w1:w1-1 // 2:released:1:0:w1:w1-1:completed:'
+          || e.completed_at || ' | 1:acquired:1:0:w1:w1-1:' || e.started_at, 'a reader sees a held completion''s attempt and events')
+FROM ff.execution e WHERE e.execution_id = t.exec_uuid(t.id(6));
+SELECT is((SELECT sum(claims)::int || '/' || sum(completions)::int FROM ff.lane_throughput(60) WHERE lane_id = 'lm'), '4/2',
+          'lane_throughput: held and written claims and completions count once each');
+
 -- ---- (lease_log, not held) an end whose lease has no row of its own, in a batch ----
 -- A single complete gives it an event row (04_lease); in a batch the end is
 -- deferred, and its set form inserts the ends that matched no row (it used
