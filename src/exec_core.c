@@ -709,17 +709,25 @@ static FFPlan plan_history_insert = {
 /*
  * The lease's row is the execution's newest: nothing else is inserted while
  * a lease is held.  Matching its epoch keeps a row from another lease (a
- * 0.1.0 event row) from taking the end.
+ * 0.1.0 event row) from taking the end.  $8.. are the lease's identity, for
+ * the set form: a deferred end that matches no row is inserted as an event
+ * row of its own, as a single call does (ff_history_append).
  */
 static FFPlan plan_history_end = {
 	"UPDATE ff.lease_log SET end_seq = $3, end_event = $4, end_reason = $5, ended_at = $6 "
 	"WHERE partition = $1 AND execution_id = $2 AND lease_epoch = $7 AND end_seq IS NULL "
 	"AND seq = (SELECT max(seq) FROM ff.lease_log WHERE partition = $1 AND execution_id = $2)",
-	7, {INT2OID, UUIDOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID}, NULL, false,
-	"UPDATE ff.lease_log t SET end_seq = v.a3, end_event = v.a4, end_reason = v.a5, ended_at = v.a6 "
-	"FROM %s WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.lease_epoch = v.a7 "
+	12, {INT2OID, UUIDOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID, UUIDOID, INT4OID, UUIDOID,
+	TEXTOID, TEXTOID}, NULL, false,
+	"WITH v AS (SELECT * FROM %s), "
+	"u AS (UPDATE ff.lease_log t SET end_seq = v.a3, end_event = v.a4, end_reason = v.a5, ended_at = v.a6 "
+	"FROM v WHERE t.partition = v.a1 AND t.execution_id = v.a2 AND t.lease_epoch = v.a7 "
 	"AND t.end_seq IS NULL AND t.seq = (SELECT max(m.seq) FROM ff.lease_log m "
-	"WHERE m.partition = v.a1 AND m.execution_id = v.a2)",
+	"WHERE m.partition = v.a1 AND m.execution_id = v.a2) RETURNING t.partition, t.execution_id) "
+	"INSERT INTO ff.lease_log (partition, execution_id, seq, event, lease_id, lease_epoch, "
+	"attempt_index, attempt_id, worker_id, worker_instance_id, reason, ts) "
+	"SELECT v.a1, v.a2, v.a3, v.a4, v.a8, v.a7, v.a9, v.a10, v.a11, v.a12, v.a5, v.a6 FROM v "
+	"WHERE NOT EXISTS (SELECT 1 FROM u WHERE u.partition = v.a1 AND u.execution_id = v.a2)",
 	.key_lookups = true
 };
 static FFPlan plan_history_expired = {
@@ -778,7 +786,17 @@ ff_history_append(ExecCore *c, const char *event, const char *reason,
 			v[4] = text_or_null(reason, &n[4]);
 			v[5] = Int64GetDatum(now);
 			v[6] = Int64GetDatum(c->current_lease_epoch);
-			/* deferred in a batch: its set form touches every lease's row */
+			v[7] = UUIDPGetDatum(&c->current_lease_id.v);
+			v[8] = Int32GetDatum((int32) c->current_attempt_index);
+			n[8] = (c->current_attempt_index == FF_NULL);
+			v[9] = UUIDPGetDatum(&c->current_attempt_id.v);
+			n[9] = !c->current_attempt_id.set;
+			v[10] = text_or_null(c->current_worker_id, &n[10]);
+			v[11] = text_or_null(c->current_worker_instance_id, &n[11]);
+			/*
+			 * deferred in a batch: its set form touches every lease's row,
+			 * and inserts the ends that matched none
+			 */
 			done = ff_plan_exec(&plan_history_end, v, n, 0);
 		}
 		else

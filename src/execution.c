@@ -998,6 +998,11 @@ ff_replay_execution(PG_FUNCTION_ARGS)
 			ffr_int(&r, "max_replay_count", (int64) max);
 			FF_RETURN_RESULT(&r);
 		}
+		/*
+		 * A held first attempt is written out while it still reads as
+		 * completed: the replay clears completed_at, its end time.
+		 */
+		ff_attempt_materialize(&c);
 		if (skipped_member)
 			unresolved = replay_skipped_member(&c, now);
 		if (skipped_member)
