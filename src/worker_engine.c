@@ -73,6 +73,7 @@ static ScannerSlot scanners[] = {
 	{"budget_reconcile", &ff_budget_reconcile_interval_ms, 0, 0},
 	{"quota_reconcile", &ff_quota_reconcile_interval_ms, 0, 0},
 	{"worker_registry_sweep", &ff_worker_registry_sweep_interval_ms, 0, 0},
+	{"schedules", &ff_schedules_interval_ms, 0, 0},
 };
 
 #define NUM_SCANNERS lengthof(scanners)
