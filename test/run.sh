@@ -72,6 +72,7 @@ run_live "node: the client and worker runtime (clients/node, node --test)" clien
 run_live "dump and restore: every state through pg_dump / pg_restore" test/live/dump_restore.sh
 # the Python client and worker runtime (pytest, one TAP line per test)
 run_live "Python client and worker (pytest)" clients/python/tests/run.sh
+run_live "schedules across crashes: no slot lost or doubled" test/live/schedule_crash.sh
 # last: it installs the released 0.1.0 and restarts the cluster, then installs the current build again
 run_live "upgrade 0.1.0 -> current: in-flight work and the catalogue" test/live/upgrade.sh
 

@@ -397,7 +397,7 @@ BEGIN
         -- slots older than the window are missed
         IF t < now_ - s.catch_up_window_ms THEN
             first_ := ff.cron_next_fire(s.cron, s.time_zone, now_ - s.catch_up_window_ms - 1);
-            missed := 1 + ff._cron_count(s.cron, s.time_zone, t, coalesce(least(first_, now_ + 1), now_ + 1), 1000000);
+            missed := 1 + ff._cron_count(s.cron, s.time_zone, t, coalesce(least(first_, now_ + 1), now_ + 1), 100000);
             t := first_;
         END IF;
         WHILE t IS NOT NULL AND t <= now_ AND cardinality(slots) < cap LOOP
@@ -406,9 +406,9 @@ BEGIN
         END LOOP;
     ELSE
         -- only the newest due slot may fire; those before it are missed
-        last_ := ff._cron_last(s.cron, s.time_zone, t - 1, now_);
+        last_ := coalesce(ff._cron_last(s.cron, s.time_zone, t - 1, now_), t);
         IF last_ > t THEN
-            missed := 1 + ff._cron_count(s.cron, s.time_zone, t, last_, 1000000);
+            missed := 1 + ff._cron_count(s.cron, s.time_zone, t, last_, 100000);
         END IF;
         IF s.catch_up = 'none' AND now_ - last_ > s.misfire_grace_ms THEN
             missed := missed + 1;

@@ -172,10 +172,11 @@ RESET ff_engine.schedule_catch_up_max;
 -- slots older than catch_up_window_ms are missed
 SELECT ff.update_schedule('all', catch_up_window_ms => 150000);
 SELECT t.at(t.ms('2026-01-01 01:15:30Z'));
-SELECT is(t.scan(), 2, 'catch-up all: only the slots within the window fire');
-SELECT is(row(s.missed_count, s.last_slot_at)::text, row(8, t.ms('2026-01-01 01:15:00Z'))::text,
-          'the older ones are missed')
+SELECT is(t.scan(), 3, 'catch-up all: only the slots within the window fire (01:13, 01:14, 01:15)');
+SELECT is(row(s.missed_count, s.last_slot_at)::text, row(7, t.ms('2026-01-01 01:15:00Z'))::text,
+          'the older ones (01:06 to 01:12) are missed')
 FROM t.sched('all') s;
+SELECT ff.delete_schedule('all');
 
 -- catch-up = none: a slot later than misfire_grace_ms is missed
 SELECT t.at(t.ms('2026-01-01 02:00:30Z'));
@@ -186,6 +187,7 @@ SELECT is(row(s.missed_count, s.next_fire_at)::text, row(5, t.ms('2026-01-01 02:
 FROM t.sched('none') s;
 SELECT t.at(t.ms('2026-01-01 02:06:05Z'));
 SELECT is(t.scan(), 1, 'catch-up none: a slot within the grace fires');
+SELECT ff.delete_schedule('none');
 
 -- overlap = skip
 SELECT t.at(t.ms('2026-01-01 03:00:30Z'));
@@ -201,6 +203,7 @@ SELECT ff.cancel_execution(s.last_execution_id, 'done') FROM t.sched('skip') s;
 SELECT t.at(t.ms('2026-01-01 03:03:00Z'));
 SELECT is(t.scan(), 1, 'overlap skip: fires again once the previous one is terminal');
 SELECT is(ff.trigger_schedule('skip') ->> 'error', 'overlap', 'trigger honours the overlap policy');
+SELECT ff.delete_schedule('skip');
 
 -- overlap = cancel_previous
 SELECT t.at(t.ms('2026-01-01 04:00:30Z'));
@@ -212,6 +215,7 @@ SELECT t.at(t.ms('2026-01-01 04:02:00Z'));
 SELECT is(t.scan(), 1, 'overlap cancel_previous: the next slot fires');
 SELECT is((t.row(:'prev')).public_state::text, 'cancelled', 'and the previous firing is cancelled');
 SELECT isnt((t.sched('cancelprev')).last_execution_id, :'prev', 'a new execution');
+SELECT ff.delete_schedule('cancelprev');
 
 -- overlap = allow
 SELECT t.at(t.ms('2026-01-01 05:00:30Z'));
@@ -222,6 +226,7 @@ SELECT t.at(t.ms('2026-01-01 05:02:00Z'));
 SELECT t.scan();
 SELECT is((SELECT count(*) FROM ff.executions e WHERE e.creator_identity = 'schedule:allow' AND e.public_state = 'waiting'),
           2::bigint, 'overlap allow: both firings wait side by side');
+SELECT ff.delete_schedule('allow');
 
 -- end date and maximum count
 SELECT t.at(t.ms('2026-01-01 06:00:30Z'));
@@ -253,11 +258,12 @@ SELECT is(ff.trigger_schedule('paused') ->> 'status', 'OK', 'trigger: fires now'
 SELECT is(row(t.fired('paused'), (t.sched('paused')).fire_count, (t.sched('paused')).next_fire_at)::text,
           row(1, 1, t.ms('2026-01-01 07:11:00Z'))::text, 'trigger: one execution, the slots unchanged');
 SELECT is((ff.update_schedule('paused', cron => '0 9 * * *', time_zone => 'Europe/Paris') ->> 'next_fire_at')::bigint,
-          t.ms('2026-01-02 08:00:00Z'), 'update: a new cron and zone recompute the next slot');
+          t.ms('2026-01-01 08:00:00Z'), 'update: a new cron and zone recompute the next slot (09:00 in Paris)');
 SELECT is((t.sched('paused')).time_zone, 'Europe/Paris', 'the zone is stored');
 SELECT throws_ok($$SELECT ff.update_schedule('paused', cron => '61 * * * *')$$, '22023', NULL, 'update: a bad cron is refused');
 SELECT is((t.sched('paused')).cron, '0 9 * * *', 'and nothing changed');
 SELECT is(ff.update_schedule('nope', cron => '@daily') ->> 'error', 'schedule_not_found', 'update: unknown schedule');
+SELECT ff.delete_schedule('paused'), ff.delete_schedule('later');
 
 -- a schedule firing in a time zone
 SELECT t.at(t.ms('2026-03-07 12:00:00Z'));
