@@ -136,7 +136,7 @@ BEGIN
         RAISE EXCEPTION 'the schedule''s policy is refused: %', bad USING ERRCODE = '22023';
     END IF;
     IF s.payload IS NOT NULL AND octet_length(s.payload) > coalesce(
-           (SELECT pg_catalog.current_setting('ff_engine.max_payload_bytes', true))::bigint, 1048576) THEN
+           (SELECT g.setting::bigint FROM pg_catalog.pg_settings g WHERE g.name = 'ff_engine.max_payload_bytes'), 1048576) THEN
         RAISE EXCEPTION 'payload is larger than ff_engine.max_payload_bytes' USING ERRCODE = '54000';
     END IF;
     RETURN s;
