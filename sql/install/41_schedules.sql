@@ -393,6 +393,9 @@ DECLARE
     r jsonb;
     err text;
 BEGIN
+    IF t IS NULL OR t > now_ THEN
+        RETURN 0;   -- not due (a row re-read after another runner advanced it)
+    END IF;
     IF s.catch_up = 'all' THEN
         -- slots older than the window are missed
         IF t < now_ - s.catch_up_window_ms THEN
