@@ -368,6 +368,10 @@ SELECT t.fail(t.id(911));
 SELECT is(((t.row(t.id(911))).purge_after - ff.now_ms()) / 86400000, 1::bigint,
           'retention_failed unset (-1): failures follow ff_engine.default_retention');
 
+-- schedules are configuration: pg_dump carries them (and their firings)
+SELECT ok((SELECT 'ff.schedule'::regclass::oid = ANY (e.extconfig) AND 'ff.schedule_firing'::regclass::oid = ANY (e.extconfig)
+           FROM pg_extension e WHERE e.extname = 'ff_engine'), 'ff.schedule and ff.schedule_firing are marked for pg_dump');
+
 SELECT t.invariants('schedules');
 SELECT * FROM finish();
 ROLLBACK;
