@@ -455,7 +455,7 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._schedule_lock(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT (ff._schedule_lock({{SC}}, {{ns}})).name$$),
 ('ff._schedule_fire(ff.schedule,bigint,bigint,boolean)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
  $$SELECT ff._schedule_fire(ff._schedule_lock({{SC}}, {{ns}}), 1, ff.now_ms(), true)$$),
-('ff._schedule_advance(ff.schedule,bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
+('ff._schedule_advance(ff.schedule,bigint,integer,boolean)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
  $$SELECT ff._schedule_advance(ff._schedule_lock({{SC}}, {{ns}}), ff.now_ms(), 1)$$),
 ('ff.cron_next_fire(text,text,bigint)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.cron_next_fire('@hourly', 'Europe/Paris')$$),
 ('ff.create_schedule(text,text,text,text,text,bytea,text,bigint,jsonb,text,text,text,bigint,bigint,bigint,bigint,bigint,boolean)', '', 'S',
