@@ -11,7 +11,8 @@
 -- (ff:schedule:<schedule_id>:<slot_ms>) and in ff.schedule_firing.
 -- Schedules are namespaced: a restricted caller sees and touches only its
 -- namespaces' schedules (another tenant's reads as schedule_not_found).
--- Firing creates executions only (no flow templates yet).
+-- Firing creates executions only (no flow templates yet).  The scanner
+-- reports the time to the next slot (next_in_ms); the engine worker wakes then.
 
 CREATE TABLE ff.schedule (
     namespace           text NOT NULL,
