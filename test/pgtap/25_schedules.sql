@@ -296,6 +296,40 @@ SELECT is(t.as_role('t_sched_a', $$SELECT ff.trigger_schedule('mine', 'a') ->> '
 SELECT is(t.as_role('t_sched_a', $$SELECT count(*) FROM ff.list_schedules('b')$$), '0', 'list_schedules hides the other tenant');
 SELECT is((SELECT paused FROM ff.schedule WHERE name = 'theirs'), false, 'the other tenant''s schedule is untouched');
 
+-- ---- the scanner's batch: set-based fast path, guarded redo, next_in_ms ----
+SELECT t.at(t.ms('2026-04-01 00:00:30Z'));
+SELECT ff.create_schedule('fp' || i, '* * * * *', namespace => 'fp', lane_id => 'fpl') FROM generate_series(1, 3) i;
+SELECT ff.create_schedule('fp-skip', '* * * * *', namespace => 'fp', lane_id => 'fpl', overlap => 'skip');
+SELECT is((ff.scan_schedules(1000, 'fp') ->> 'next_in_ms')::bigint, 30000::bigint,
+          'next_in_ms: the time to the next slot, for the engine worker to wake then');
+SELECT t.at(t.ms('2026-04-01 00:01:00Z'));
+SELECT is(ff.scan_schedules(1000, 'fp') - 'ok' - 'status' - 'scanner',
+          '{"processed": 4, "fired": 4, "errors": 0, "more": false, "next_in_ms": 60000}'::jsonb,
+          'a batch fires every due schedule (fast path and row by row) and reports the next slot');
+SELECT is((SELECT count(*) FROM ff.schedule_firing f JOIN ff.schedule s USING (schedule_id)
+           WHERE s.namespace = 'fp' AND f.slot_at = t.ms('2026-04-01 00:01:00Z')), 4::bigint, 'one firing record each');
+SELECT is((SELECT count(*) FILTER (WHERE s.last_slot_at = t.ms('2026-04-01 00:01:00Z') AND s.fire_count = 1
+                                     AND s.next_fire_at = t.ms('2026-04-01 00:02:00Z') AND s.last_execution_id IS NOT NULL)
+           FROM ff.schedule s WHERE s.namespace = 'fp'), 4::bigint, 'each row advanced: last slot, count, next slot, execution');
+SELECT is((SELECT count(*) FROM ff.execution e WHERE e.lane_id = 'fpl'), 4::bigint, 'four executions');
+-- a slot whose creation fails (a template made bad behind the checks) rolls
+-- the batch back; the redo guards each slot: that one is missed, the rest fire
+UPDATE ff.schedule SET lane_id = '' WHERE name = 'fp2';
+UPDATE ff.schedule SET policy_json = '{"retry_policy": {"jitter": "half"}}' WHERE name = 'fp3';
+SELECT t.at(t.ms('2026-04-01 00:02:00Z'));
+SELECT is((ff.scan_schedules(1000, 'fp') ->> 'fired')::integer, 1, 'the batch redone guarded: the good slot fires');
+SELECT is(row(s.fire_count, s.missed_count, s.next_fire_at, s.last_error IS NOT NULL)::text,
+          row(1, 1, t.ms('2026-04-01 00:03:00Z'), true)::text, 'a slot that raises is missed and the row advanced')
+FROM ff.schedule s WHERE s.name = 'fp2';
+SELECT is(row(s.fire_count, s.missed_count, s.next_fire_at, s.last_error IS NOT NULL)::text,
+          row(1, 1, t.ms('2026-04-01 00:03:00Z'), true)::text, 'a slot whose creation is refused is missed too')
+FROM ff.schedule s WHERE s.name = 'fp3';
+SELECT is(row(s.fire_count, s.skipped_count, s.next_fire_at)::text, row(1, 1, t.ms('2026-04-01 00:03:00Z'))::text,
+          'overlap skip: the previous firing is still waiting, the slot is skipped')
+FROM ff.schedule s WHERE s.name = 'fp-skip';
+SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'fp1'), 2::bigint, 'the good schedule fired its slot');
+SELECT is((SELECT count(*) FROM ff.execution e WHERE e.lane_id = 'fpl'), 5::bigint, 'one more execution, no other');
+
 -- ---- retry jitter ----
 SELECT t.at(t.ms('2026-05-01 00:00:00Z'));
 CREATE FUNCTION t.delays(jitter text, n integer) RETURNS bigint[] LANGUAGE plpgsql AS $$
