@@ -490,6 +490,22 @@ ff_core_clear_lease_mirror(ExecCore *c)
 }
 
 /*
+ * outcome_retention_s
+ *		Retention by outcome (issue 26): failures (failed, expired) and
+ *		cancellations may be kept longer than completed work; -1 means
+ *		ff_engine.default_retention.  A policy's retention_ttl_ms wins.
+ */
+static int
+outcome_retention_s(TerminalOutcome outcome)
+{
+	if ((outcome == OUTCOME_FAILED || outcome == OUTCOME_EXPIRED) && ff_retention_failed_s >= 0)
+		return ff_retention_failed_s;
+	if (outcome == OUTCOME_CANCELLED && ff_retention_cancelled_s >= 0)
+		return ff_retention_cancelled_s;
+	return ff_default_retention_s;
+}
+
+/*
  * ff_core_make_terminal
  *		The common part of every transition into terminal: the vector,
  *		completed_at, the lease released, every timer cleared and the
@@ -516,7 +532,7 @@ ff_core_make_terminal(ExecCore *c, TerminalOutcome outcome, int64 now)
 	c->execution_deadline_at = FF_NULL;
 	c->completed_at = now;
 	c->purge_after = now + (c->retention_ms != FF_NULL ? c->retention_ms
-							: (int64) ff_default_retention_s * 1000);
+							: (int64) outcome_retention_s(outcome) * 1000);
 	c->last_transition_at = now;
 	c->last_mutation_at = now;
 }

@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/pg_prng.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -455,6 +456,26 @@ category_retryable(JsonbContainer *rp, const char *category)
 }
 
 /*
+ * apply_jitter
+ *		retry_policy.jitter (issue 26): "full" draws the delay uniformly from
+ *		[0, d], "equal" from [d/2, d]; "none" or absent keeps d (FlowFabric's
+ *		behaviour).  Spreads retries of work that failed together.
+ */
+static int64
+apply_jitter(JsonbContainer *rp, int64 d)
+{
+	char	   *j = ff_jsonb_get_string(rp, "jitter");
+
+	if (j == NULL || d <= 0)
+		return d;
+	if (strcmp(j, "full") == 0)
+		return (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) d);
+	if (strcmp(j, "equal") == 0)
+		return d / 2 + (int64) pg_prng_uint64_range(&pg_global_prng_state, 0, (uint64) (d - d / 2));
+	return d;
+}
+
+/*
  * retry_delay_ms
  *		The retry decision of §3.9 from the stored policy's retry_policy.
  *		Returns -1 for "no retry".  Decision: a retry_policy object uses the
@@ -506,7 +527,7 @@ retry_delay_ms(Jsonb *policy, int64 retry_count, const char *category)
 		d = 0;
 	if (d > 1e12)
 		d = 1e12;
-	return (int64) floor(d);
+	return apply_jitter(rp, (int64) floor(d));
 }
 
 /*

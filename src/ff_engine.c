@@ -60,6 +60,10 @@ int			ff_budget_reset_interval_ms = 15000;
 int			ff_budget_reconcile_interval_ms = 30000;
 int			ff_quota_reconcile_interval_ms = 30000;
 int			ff_worker_registry_sweep_interval_ms = 30000;
+int			ff_schedules_interval_ms = 1000;
+int			ff_retention_failed_s = -1;
+int			ff_retention_cancelled_s = -1;
+static int	ff_schedule_catch_up_max = 100;	/* read by ff.scan_schedules */
 int			ff_waitpoint_hmac_grace_ms = 86400000;
 int			ff_signal_event_retention_ms = 86400000;
 static int	ff_max_worker_ttl_ms = 3600000;	/* read by ff.register_worker */
@@ -110,6 +114,14 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.retention_failed",
+							"How long a failed or expired execution is kept before retention may purge it (-1: ff_engine.default_retention).",
+							"Lets terminal failures (the ff.dead_letter view) outlive completed work; a policy's stream_policy.retention_ttl_ms still overrides it.",
+							&ff_retention_failed_s, -1, -1, INT_MAX, PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.retention_cancelled",
+							"How long a cancelled execution is kept before retention may purge it (-1: ff_engine.default_retention).",
+							"A policy's stream_policy.retention_ttl_ms still overrides it.",
+							&ff_retention_cancelled_s, -1, -1, INT_MAX, PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ff_engine.max_payload_bytes",
 							"Largest input or result payload accepted, in bytes.",
@@ -251,6 +263,12 @@ _PG_init(void)
 	define_interval("quota_reconcile", "Interval of the quota reconciler.", &ff_quota_reconcile_interval_ms, 30000);
 	define_interval("worker_registry_sweep", "Interval of the worker-registry sweep.",
 					&ff_worker_registry_sweep_interval_ms, 30000);
+	define_interval("schedules", "Interval of the schedule scanner (fires due slots of recurring schedules).",
+					&ff_schedules_interval_ms, 1000);
+	DefineCustomIntVariable("ff_engine.schedule_catch_up_max",
+							"Most slots one schedule fires in one scan when it catches up (catch_up = all).",
+							"The rest fire in the following scans; slots older than the schedule's catch_up_window_ms are missed.",
+							&ff_schedule_catch_up_max, 100, 1, 100000, PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ff_engine.waitpoint_hmac_grace",
 							"How long tokens of a rotated-out waitpoint key still verify (default grace of ff.rotate_waitpoint_hmac_secret).",
 							NULL, &ff_waitpoint_hmac_grace_ms, 86400000, 0, INT_MAX, PGC_USERSET,

@@ -16,6 +16,8 @@
 
 /* GUCs (ff_engine.c) */
 extern int	ff_default_retention_s;
+extern int	ff_retention_failed_s;
+extern int	ff_retention_cancelled_s;
 extern int	ff_max_payload_bytes;
 extern int	ff_max_json_bytes;
 extern int	ff_max_json_depth;

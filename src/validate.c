@@ -581,6 +581,23 @@ ff_validate_policy(const char *text, Jsonb **policy, CapSet *caps, const char **
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return NULL;			/* a scalar policy is stored as is */
 
+	/* retry_policy.jitter: none, full or equal (issue 26) */
+	rr = ff_jsonb_get(&jb->root, "retry_policy", &buf);
+	if (rr != NULL && rr->type == jbvBinary && JsonContainerIsObject(rr->val.binary.data))
+	{
+		JsonbValue	jbuf,
+				   *j = ff_jsonb_get(rr->val.binary.data, "jitter", &jbuf);
+
+		if (j != NULL && (j->type != jbvString ||
+						  !((j->val.string.len == 4 && strncmp(j->val.string.val, "none", 4) == 0) ||
+							(j->val.string.len == 4 && strncmp(j->val.string.val, "full", 4) == 0) ||
+							(j->val.string.len == 5 && strncmp(j->val.string.val, "equal", 5) == 0))))
+		{
+			*detail = "retry_policy.jitter:not_none_full_or_equal";
+			return "invalid_policy_json";
+		}
+	}
+
 	rr = ff_jsonb_get(&jb->root, "routing_requirements", &buf);
 	if (rr == NULL)
 		return NULL;

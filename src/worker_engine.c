@@ -53,33 +53,40 @@ typedef struct ScannerSlot
 	int		   *interval_ms;
 	TimestampTz next_due;
 	int			failures;		/* consecutive failed batches */
+	int64		next_in_ms;		/* the last batch's next_in_ms, -1 if none */
 } ScannerSlot;
 
 static ScannerSlot scanners[] = {
-	{"lease_expiry", &ff_lease_expiry_interval_ms, 0, 0},
-	{"delayed", &ff_delayed_interval_ms, 0, 0},
-	{"attempt_timeout", &ff_attempt_timeout_interval_ms, 0, 0},
-	{"execution_deadline", &ff_execution_deadline_interval_ms, 0, 0},
-	{"unblock", &ff_unblock_interval_ms, 0, 0},
-	{"retention", &ff_retention_interval_ms, 0, 0},
-	{"dependencies", &ff_dependencies_interval_ms, 0, 0},
-	{"flow_cancel", &ff_flow_cancel_interval_ms, 0, 0},
-	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0},
-	{"edge_cancel_dispatch", &ff_edge_cancel_dispatch_interval_ms, 0, 0},
-	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0},
-	{"suspension_timeout", &ff_suspension_timeout_interval_ms, 0, 0},
-	{"pending_waitpoint_expiry", &ff_pending_waitpoint_expiry_interval_ms, 0, 0},
-	{"budget_reset", &ff_budget_reset_interval_ms, 0, 0},
-	{"budget_reconcile", &ff_budget_reconcile_interval_ms, 0, 0},
-	{"quota_reconcile", &ff_quota_reconcile_interval_ms, 0, 0},
-	{"worker_registry_sweep", &ff_worker_registry_sweep_interval_ms, 0, 0},
+	{"lease_expiry", &ff_lease_expiry_interval_ms, 0, 0, -1},
+	{"delayed", &ff_delayed_interval_ms, 0, 0, -1},
+	{"attempt_timeout", &ff_attempt_timeout_interval_ms, 0, 0, -1},
+	{"execution_deadline", &ff_execution_deadline_interval_ms, 0, 0, -1},
+	{"unblock", &ff_unblock_interval_ms, 0, 0, -1},
+	{"retention", &ff_retention_interval_ms, 0, 0, -1},
+	{"dependencies", &ff_dependencies_interval_ms, 0, 0, -1},
+	{"flow_cancel", &ff_flow_cancel_interval_ms, 0, 0, -1},
+	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0, -1},
+	{"edge_cancel_dispatch", &ff_edge_cancel_dispatch_interval_ms, 0, 0, -1},
+	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0, -1},
+	{"suspension_timeout", &ff_suspension_timeout_interval_ms, 0, 0, -1},
+	{"pending_waitpoint_expiry", &ff_pending_waitpoint_expiry_interval_ms, 0, 0, -1},
+	{"budget_reset", &ff_budget_reset_interval_ms, 0, 0, -1},
+	{"budget_reconcile", &ff_budget_reconcile_interval_ms, 0, 0, -1},
+	{"quota_reconcile", &ff_quota_reconcile_interval_ms, 0, 0, -1},
+	{"worker_registry_sweep", &ff_worker_registry_sweep_interval_ms, 0, 0, -1},
+	{"schedules", &ff_schedules_interval_ms, 0, 0, -1},
 };
 
 #define NUM_SCANNERS lengthof(scanners)
 
-/* One batch; "more" when it was full, so a backlog is drained at once. */
+/*
+ * One batch; "more" when it was full, so a backlog is drained at once;
+ * "next_in_ms" when the scanner knows its next work is due sooner than its
+ * interval (the schedules scanner: the next slot), so the worker wakes then.
+ */
 static FFPlan plan_run_scanner = {
-	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.run_scanner($1) r", 1, {TEXTOID}
+	"SELECT coalesce((r ->> 'more')::boolean, false), coalesce((r ->> 'next_in_ms')::bigint, -1) "
+	"FROM ff.run_scanner($1) r", 1, {TEXTOID}
 };
 
 /* Most batches one scanner takes in a row before the others get a turn. */
@@ -130,6 +137,7 @@ run_batch(ScannerSlot *s, bool *more)
 		ff_spi_connect();
 		ff_plan_exec(&plan_run_scanner, &arg, NULL, 1);
 		*more = ff_col_bool(0, 1);
+		s->next_in_ms = ff_col_int64(0, 2, -1);
 		SPI_finish();
 	}
 	PopActiveSnapshot();
@@ -347,7 +355,10 @@ ff_engine_worker_main(Datum main_arg)
 			}
 			PG_END_TRY();
 			MemoryContextSwitchTo(TopMemoryContext);
-			s->next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), backoff_ms(s));
+			s->next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  s->failures == 0 && s->next_in_ms >= 0
+													  ? Min(s->next_in_ms, backoff_ms(s))
+													  : backoff_ms(s));
 		}
 
 		now = GetCurrentTimestamp();

@@ -86,6 +86,7 @@ extern int	ff_budget_reset_interval_ms;
 extern int	ff_budget_reconcile_interval_ms;
 extern int	ff_quota_reconcile_interval_ms;
 extern int	ff_worker_registry_sweep_interval_ms;
+extern int	ff_schedules_interval_ms;
 extern int	ff_edge_cancel_reconcile_interval_ms;
 
 extern void ff_shmem_init(void);

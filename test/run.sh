@@ -76,6 +76,7 @@ run_live "Python client and worker (pytest)" clients/python/tests/run.sh
 run_live "dashboard: every page in headless Chromium, as a read-only role" test/live/dashboard.sh
 run_live "README: the quick-start samples, run as written" test/live/readme_samples.sh
 run_live "scale-out: a router and four shards (PL/Proxy)" test/live/scaleout.sh
+run_live "schedules across crashes: no slot lost or doubled" test/live/schedule_crash.sh
 # last: it installs the released 0.1.0 and restarts the cluster, then installs the current build again
 run_live "upgrade 0.1.0 -> current: in-flight work and the catalogue" test/live/upgrade.sh
 

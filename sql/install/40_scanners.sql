@@ -28,7 +28,7 @@ INSERT INTO ff.scanner_state (scanner) VALUES
     ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
     ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
     ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
-    ('worker_registry_sweep');
+    ('worker_registry_sweep'), ('schedules');
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -458,6 +458,7 @@ DECLARE
     streams integer;
     guards integer;
     events integer;
+    firings integer;
 BEGIN
     -- by each execution's own purge time (spec §6.6 recommendation)
     r := ff._scan_apply('retention', ARRAY(
@@ -501,8 +502,17 @@ BEGIN
             ORDER BY x.delivered_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED)
         RETURNING 1)
     SELECT count(*) INTO events FROM gone;
+    -- schedule firing records past ff_engine.default_retention
+    WITH gone AS (
+        DELETE FROM ff.schedule_firing f WHERE (f.schedule_id, f.slot_at, f.manual) IN (
+            SELECT x.schedule_id, x.slot_at, x.manual FROM ff.schedule_firing x
+            WHERE x.fired_at < c.now_ms - ff._setting_ms('ff_engine.default_retention')
+            ORDER BY x.fired_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED)
+        RETURNING 1)
+    SELECT count(*) INTO firings FROM gone;
     RETURN r || jsonb_build_object('idempotency_keys_expired', keys, 'streams_expired', streams,
-                                   'signal_guards_expired', guards, 'signal_events_trimmed', events);
+                                   'signal_guards_expired', guards, 'signal_events_trimmed', events,
+                                   'schedule_firings_trimmed', firings);
 END $$;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
     'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
@@ -837,10 +847,11 @@ BEGIN
         WHEN 'budget_reconcile' THEN ff.reconcile_budgets()
         WHEN 'quota_reconcile' THEN ff.reconcile_quotas()
         WHEN 'worker_registry_sweep' THEN ff.sweep_worker_registry()
+        WHEN 'schedules' THEN ff.scan_schedules()
     END;
     IF r IS NULL THEN
         RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry, budget_reset, budget_reconcile, quota_reconcile, worker_registry_sweep.';
+            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry, budget_reset, budget_reconcile, quota_reconcile, worker_registry_sweep, schedules.';
     END IF;
     UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
         last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,

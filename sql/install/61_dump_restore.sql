@@ -41,3 +41,7 @@ SELECT pg_catalog.pg_extension_config_dump('ff.sibling_cancel_stat', '');
 -- The event ids go on from where they were (identity sequences).
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.completion_event', 'event_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.signal_event', 'event_id'), '');
+-- Schedules are configuration users create; their firing records go with
+-- the executions they created (issue 26).
+SELECT pg_catalog.pg_extension_config_dump('ff.schedule', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.schedule_firing', '');

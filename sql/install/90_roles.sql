@@ -49,7 +49,7 @@ DECLARE
                     "list_expired_leases", "execution_id", "flow_member_execution_id", "parse_execution_id",
                     "format_execution_id", "crc16", "solo_partition", "flow_partition", "budget_partition",
                     "quota_partition", "now_ms", "derive_public_state", "lane_channel", "completion_channel", "scanner_interval_ms", "_is_admin",
-                    "_namespaces"],
+                    "_namespaces", "list_schedules", "cron_next_fire"],
       "ff_worker": ["claim_next", "claim_execution", "claim_resumed_execution", "renew_lease", "update_progress",
                     "complete_execution", "fail_execution", "complete_executions", "fail_executions",
                     "delay_execution", "move_to_waiting_children", "append_frame", "suspend_execution",
@@ -58,7 +58,9 @@ DECLARE
       "ff_submitter": ["create_execution", "create_executions", "cancel_execution", "set_execution_tags",
                        "change_priority", "deliver_signal", "buffer_signal_for_pending_waitpoint", "create_flow",
                        "add_execution_to_flow", "set_flow_tags", "stage_dependency_edge", "apply_dependency_to_child",
-                       "add_dependency", "set_edge_group_policy", "cancel_flow"]
+                       "add_dependency", "set_edge_group_policy", "cancel_flow",
+                       "create_schedule", "update_schedule", "pause_schedule", "resume_schedule",
+                       "delete_schedule", "trigger_schedule"]
     }';
     r text;
     fn text;
@@ -81,6 +83,6 @@ GRANT ff_reader TO ff_worker, ff_submitter;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ff TO ff_admin;
 GRANT SELECT ON ff.executions, ff.flows, ff.flow_edges, ff.edge_groups, ff.suspensions, ff.signals,
                 ff.budget_status, ff.quota_status, ff.scanner_status, ff.sibling_cancel_status,
-                ff.consistency_violations TO ff_reader;
+                ff.consistency_violations, ff.schedules, ff.dead_letter TO ff_reader;
 GRANT ff_reader TO ff_admin;
 GRANT SELECT ON ff.waitpoints, ff.namespace_bindings, ff.lease_history, ff.attempt, ff.lanes TO ff_admin;

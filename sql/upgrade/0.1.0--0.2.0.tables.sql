@@ -63,7 +63,7 @@ INSERT INTO ff.scanner_state (scanner) VALUES
     ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
     ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
     ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
-    ('worker_registry_sweep')
+    ('worker_registry_sweep'), ('schedules')
 ON CONFLICT (scanner) DO NOTHING;
 
 -- No index for WORKER_LEASES: nothing reads it, and every claim paid an
@@ -109,3 +109,54 @@ CREATE TABLE ff.lane (
     updated_by  text NOT NULL
 );
 SELECT pg_catalog.pg_extension_config_dump('ff.lane', '');
+
+-- Recurring schedules and their firings (issue 26); configuration users
+-- create, carried by pg_dump.
+CREATE TABLE ff.schedule (
+    namespace           text NOT NULL,
+    name                text NOT NULL,
+    schedule_id         uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+    cron                text NOT NULL,
+    time_zone           text NOT NULL DEFAULT 'UTC',
+    lane_id             text NOT NULL DEFAULT 'default',
+    execution_kind      text NOT NULL DEFAULT '',
+    payload             bytea,
+    policy_json         text,
+    priority            bigint NOT NULL DEFAULT 0,
+    tags                jsonb,
+    overlap             text NOT NULL DEFAULT 'allow' CHECK (overlap IN ('allow', 'skip', 'cancel_previous')),
+    catch_up            text NOT NULL DEFAULT 'last' CHECK (catch_up IN ('all', 'last', 'none')),
+    catch_up_window_ms  bigint NOT NULL DEFAULT 86400000 CHECK (catch_up_window_ms > 0),
+    misfire_grace_ms    bigint NOT NULL DEFAULT 60000 CHECK (misfire_grace_ms >= 0),
+    start_at            bigint,
+    end_at              bigint,
+    max_fires           bigint CHECK (max_fires > 0),
+    paused              boolean NOT NULL DEFAULT false,
+    next_fire_at        bigint,
+    last_fire_at        bigint,
+    last_slot_at        bigint,
+    last_execution_id   text,
+    fire_count          bigint NOT NULL DEFAULT 0,
+    missed_count        bigint NOT NULL DEFAULT 0,
+    skipped_count       bigint NOT NULL DEFAULT 0,
+    last_error          text,
+    created_at          bigint NOT NULL,
+    updated_at          bigint NOT NULL,
+    PRIMARY KEY (namespace, name)
+);
+CREATE INDEX schedule_due_idx ON ff.schedule (next_fire_at) WHERE NOT paused AND next_fire_at IS NOT NULL;
+CREATE TABLE ff.schedule_firing (
+    schedule_id   uuid NOT NULL,
+    slot_at       bigint NOT NULL,
+    manual        boolean NOT NULL DEFAULT false,
+    execution_id  text NOT NULL,
+    fired_at      bigint NOT NULL,
+    PRIMARY KEY (schedule_id, slot_at, manual)
+);
+CREATE INDEX schedule_firing_fired_idx ON ff.schedule_firing (fired_at);
+SELECT pg_catalog.pg_extension_config_dump('ff.schedule', '');
+SELECT pg_catalog.pg_extension_config_dump('ff.schedule_firing', '');
+
+-- The dead-letter view's index (issue 26).
+CREATE INDEX execution_dead_letter_idx ON ff.execution (completed_at)
+    WHERE terminal_outcome IN ('failed', 'expired');

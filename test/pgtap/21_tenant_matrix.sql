@@ -126,6 +126,12 @@ BEGIN
     PERFORM ff.create_quota_policy(quo, 60, 100, 10, namespace => ns);
     PERFORM ff.register_worker('wk-' || ns, 'wk', ARRAY['mx_' || ns], namespace => ns);
     o := o || jsonb_build_object('B', bud, 'Q', quo, 'WK', 'wk-' || ns);
+    -- a schedule SC and a terminal failure X (the dead-letter view) (issue 26)
+    PERFORM ff.create_schedule('sc-' || ns, '0 * * * *', namespace => ns, lane_id => 'mxs_' || ns);
+    PERFORM ff.create_execution(t.id(base + 7), namespace => ns, lane_id => 'mxd_' || ns);
+    PERFORM t.claim(t.id(base + 7));
+    PERFORM t.fail(t.id(base + 7));
+    o := o || jsonb_build_object('SC', 'sc-' || ns, 'X', t.id(base + 7));
     INSERT INTO t.mx_obj VALUES (ns, o);
     RETURN o;
 END $$;
@@ -452,6 +458,37 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('view:ff.attempt', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.attempt$$),
 ('view:ff.visible_execution', '', '-', NULL, NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.visible_execution$$),
 ('view:ff.visible_flow', '', '-', NULL, NULL, NULL, NULL, 'ok', $$SELECT count(*) FROM ff.visible_flow$$);
+
+-- schedules and the dead-letter view (issue 26)
+INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
+('ff._cron_check(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._cron_check('@hourly', 'UTC')$$),
+('ff._cron_count(text,text,bigint,bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._cron_count('@hourly', 'UTC', 0, 86400000, 100)$$),
+('ff._cron_last(text,text,bigint,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._cron_last('@hourly', 'UTC', 0, 86400000)$$),
+('ff._policy_problem(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._policy_problem('{}')$$),
+('ff._schedule_check(ff.schedule)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
+ $$SELECT (ff._schedule_check(ff._schedule_lock({{SC}}, {{ns}}))).name$$),
+('ff._schedule_first(ff.schedule,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
+ $$SELECT ff._schedule_first(ff._schedule_lock({{SC}}, {{ns}}), ff.now_ms())$$),
+('ff._schedule_lock(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT (ff._schedule_lock({{SC}}, {{ns}})).name$$),
+('ff._schedule_fire(ff.schedule,bigint,bigint,boolean)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
+ $$SELECT ff._schedule_fire(ff._schedule_lock({{SC}}, {{ns}}), 1, ff.now_ms(), true)$$),
+('ff._schedule_advance(ff.schedule,bigint,integer,boolean)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
+ $$SELECT ff._schedule_advance(ff._schedule_lock({{SC}}, {{ns}}), ff.now_ms(), 1)$$),
+('ff.cron_next_fire(text,text,bigint)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.cron_next_fire('@hourly', 'Europe/Paris')$$),
+('ff.create_schedule(text,text,text,text,text,bytea,text,bigint,jsonb,text,text,text,bigint,bigint,bigint,bigint,bigint,boolean)', '', 'S',
+ 'reached', 'denied', NULL, NULL, 'env', $$SELECT ff.create_schedule('sc2-' || {{ns}}, '@daily', namespace => {{ns}})$$),
+('ff.update_schedule(text,text,text,text,text,text,bytea,text,bigint,jsonb,text,text,bigint,bigint,bigint,bigint,bigint)', '', 'S',
+ 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.update_schedule({{SC}}, {{ns}}, priority => 5)$$),
+('ff.pause_schedule(text,text)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.pause_schedule({{SC}}, {{ns}})$$),
+('ff.resume_schedule(text,text)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.resume_schedule({{SC}}, {{ns}})$$),
+('ff.delete_schedule(text,text)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.delete_schedule({{SC}}, {{ns}})$$),
+('ff.trigger_schedule(text,text)', '', 'S', 'reached', 'hidden', NULL, NULL, 'env', $$SELECT ff.trigger_schedule({{SC}}, {{ns}})$$),
+('ff.list_schedules(text,text,integer)', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.list_schedules() s WHERE s.namespace = {{ns}} AND s.name = {{SC}})$$),
+('ff.scan_schedules(integer,text)', '', 'A', 'reached', NULL, NULL, NULL, 'env', $$SELECT ff.scan_schedules(10, {{ns}})$$),
+('view:ff.schedules', '', 'R', 'reached', 'hidden', NULL, NULL, 'has',
+ $$SELECT EXISTS (SELECT 1 FROM ff.schedules WHERE namespace = {{ns}} AND name = {{SC}})$$),
+('view:ff.dead_letter', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT EXISTS (SELECT 1 FROM ff.dead_letter WHERE id = {{X}})$$);
 
 -- ---- running the cells ----
 -- q filled with the target's objects: {{key}} -> the value as a literal
