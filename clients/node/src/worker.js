@@ -247,12 +247,15 @@ export class Worker extends EventEmitter {
     this.renewTimer = setInterval(() => this._renewTick(), Math.max(20, Math.floor(this.leaseTtlMs / 6)));
     this.claimDone = this._claimLoop();
     if (this.handleSignals) {
+      // kept until stop() ends: a signal sent twice (timeout(1) signals the
+      // child and its process group) must not fall through to the default
+      // action and kill the process in the middle of its hand-back
       this._onSignal = (sig) => {
         this.log.info('signal received, stopping', { worker: this.instanceId, signal: sig });
         this.stop().catch((e) => this._count('error', { error: e, where: 'stop' }));
       };
-      process.once('SIGTERM', this._onSignal);
-      process.once('SIGINT', this._onSignal);
+      process.on('SIGTERM', this._onSignal);
+      process.on('SIGINT', this._onSignal);
     }
     this.log.info('worker started', { event: 'started', worker: this.instanceId, lanes: this.lanes, concurrency: this.concurrency });
     return this;
@@ -578,7 +581,6 @@ export class Worker extends EventEmitter {
     this.stopPromise = (async () => {
       this.stopping = true;
       this.state = 'stopping';
-      if (this._onSignal) { process.removeListener('SIGTERM', this._onSignal); process.removeListener('SIGINT', this._onSignal); }
       this._wake();
       await this.claimDone;
       // claimed ahead and not started: handed back at once
@@ -600,6 +602,7 @@ export class Worker extends EventEmitter {
       if (this.listener) { const l = this.listener; this.listener = null; l.release(true); }
       if (this.ownPool) await this.pool.end();
       this.state = 'stopped';
+      if (this._onSignal) { process.removeListener('SIGTERM', this._onSignal); process.removeListener('SIGINT', this._onSignal); }
       this._count('stopped', { counters: { ...this.counters } }, 'info', 'worker stopped');
     })();
     return this.stopPromise;
