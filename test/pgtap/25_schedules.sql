@@ -392,6 +392,20 @@ SELECT is((SELECT row(g.policy_variant, g.on_satisfied, g.k)::text FROM ff.edge_
            ON g.partition = ff.flow_partition(s.last_flow_id) AND g.flow_id = s.last_flow_id WHERE s.name = 'flq'),
           row('quorum', 'let_run', 2)::text, 'the group''s policy is set on the fired flow');
 SELECT is(ff.trigger_schedule('flq', 'fl') ? 'flow_id', true, 'trigger_schedule fires a flow too, returning its flow_id');
+-- overlap cancel_previous: the previous flow's members are cancelled, then the slot fires
+SELECT is(ff.create_schedule('flc', '* * * * *', namespace => 'fl', lane_id => 'fll', overlap => 'cancel_previous',
+    flow => '{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}]}') ->> 'status', 'OK',
+          'a flow schedule with cancel_previous');
+SELECT t.at(t.ms('2026-04-02 00:05:00Z'));
+SELECT ff.scan_schedules(1000, 'fl');
+CREATE TEMP TABLE flc_prev AS SELECT last_flow_id AS f FROM ff.schedule WHERE name = 'flc';
+SELECT t.at(t.ms('2026-04-02 00:06:00Z'));
+SELECT ff.scan_schedules(1000, 'fl');
+SELECT is((SELECT string_agg(DISTINCT e.public_state::text, ',') FROM ff.execution e, flc_prev p
+           WHERE e.partition = ff.flow_partition(p.f) AND e.flow_id = p.f), 'cancelled',
+          'cancel_previous: every member of the previous flow is cancelled');
+SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'flc'), 2::bigint, 'and the new slot fired');
+SELECT isnt((SELECT s.last_flow_id FROM ff.schedule s WHERE s.name = 'flc'), (SELECT f FROM flc_prev), 'a new flow');
 -- bad templates: 22023, nothing written
 SELECT throws_ok(format($$SELECT ff.create_schedule('flbad', '@daily', namespace => 'fl', flow => %L)$$, j), '22023', NULL, d)
 FROM (VALUES
