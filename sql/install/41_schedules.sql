@@ -11,7 +11,8 @@
 -- (ff:schedule:<schedule_id>:<slot_ms>) and in ff.schedule_firing.
 -- Schedules are namespaced: a restricted caller sees and touches only its
 -- namespaces' schedules (another tenant's reads as schedule_not_found).
--- Firing creates executions only (no flow templates yet).  The scanner
+-- A template may instead be a flow (flow_template: members, edges, edge
+-- groups; ff._schedule_flow_check), created whole with the advance.  The scanner
 -- reports the time to the next slot (next_in_ms); the engine worker wakes then.
 
 CREATE TABLE ff.schedule (
@@ -27,6 +28,7 @@ CREATE TABLE ff.schedule (
     policy_json         text,
     priority            bigint NOT NULL DEFAULT 0,
     tags                jsonb,
+    flow_template       jsonb,   -- a flow instead of one execution (see ff._schedule_flow_check)
     -- policies
     overlap             text NOT NULL DEFAULT 'allow' CHECK (overlap IN ('allow', 'skip', 'cancel_previous')),
     catch_up            text NOT NULL DEFAULT 'last' CHECK (catch_up IN ('all', 'last', 'none')),
@@ -41,6 +43,7 @@ CREATE TABLE ff.schedule (
     last_fire_at        bigint,
     last_slot_at        bigint,
     last_execution_id   text,
+    last_flow_id        uuid,
     fire_count          bigint NOT NULL DEFAULT 0,
     missed_count        bigint NOT NULL DEFAULT 0,
     skipped_count       bigint NOT NULL DEFAULT 0,
@@ -92,6 +95,171 @@ COMMENT ON FUNCTION ff._policy_problem(text) IS
 
 -- ---- checks shared by create and update ----
 
+-- A flow template:
+--   {"flow_kind": text,
+--    "members": [{"key": text, "lane_id", "execution_kind", "payload" (text, stored UTF-8),
+--                 "policy" (object), "priority" (integer), "tags" (object)}, ...],   1 to 1000
+--    "edges": [{"from": key, "to": key, "dependency_kind": text (default success_only)}, ...],
+--    "edge_groups": [{"downstream": key, "policy": "all_of" | "any_of" | "quorum",
+--                     "on_satisfied": "cancel_remaining" | "let_run", "k": integer}, ...]}
+-- A member's absent fields come from the schedule's template.  Edges form
+-- no cycle; an edge group names a member with incoming edges, any_of and
+-- quorum need on_satisfied, quorum a k between 1 and its incoming edges.
+CREATE FUNCTION ff._schedule_flow_check(flow jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    m jsonb;
+    e jsonb;
+    g jsonb;
+    keys text[] := '{}';
+    k text;
+    bad text;
+    n_in integer;
+    left_ text[];
+    progress boolean;
+BEGIN
+    IF flow IS NULL THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(flow) <> 'object' THEN
+        RAISE EXCEPTION 'a flow template is a JSON object' USING ERRCODE = '22023';
+    END IF;
+    SELECT string_agg(x, ', ') INTO bad FROM jsonb_object_keys(flow) x
+    WHERE x NOT IN ('flow_kind', 'members', 'edges', 'edge_groups');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'a flow template has unknown fields: %', bad USING ERRCODE = '22023';
+    END IF;
+    IF flow ? 'flow_kind' AND (jsonb_typeof(flow -> 'flow_kind') <> 'string' OR length(flow ->> 'flow_kind') > 256) THEN
+        RAISE EXCEPTION 'flow_kind is a string of at most 256 bytes' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(flow -> 'members') IS DISTINCT FROM 'array' OR jsonb_array_length(flow -> 'members') NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'a flow template needs 1 to 1000 members' USING ERRCODE = '22023';
+    END IF;
+    FOR m IN SELECT value FROM jsonb_array_elements(flow -> 'members') LOOP
+        IF jsonb_typeof(m) <> 'object' THEN
+            RAISE EXCEPTION 'a flow member is a JSON object' USING ERRCODE = '22023';
+        END IF;
+        SELECT string_agg(x, ', ') INTO bad FROM jsonb_object_keys(m) x
+        WHERE x NOT IN ('key', 'lane_id', 'execution_kind', 'payload', 'policy', 'priority', 'tags');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'a flow member has unknown fields: %', bad USING ERRCODE = '22023';
+        END IF;
+        k := m ->> 'key';
+        IF jsonb_typeof(m -> 'key') IS DISTINCT FROM 'string' OR k = '' OR length(k) > 200 OR k ~ '[[:cntrl:]]' THEN
+            RAISE EXCEPTION 'a flow member needs a key of 1 to 200 bytes' USING ERRCODE = '22023';
+        END IF;
+        IF k = ANY (keys) THEN
+            RAISE EXCEPTION 'flow member key "%" appears twice', k USING ERRCODE = '22023';
+        END IF;
+        keys := keys || k;
+        IF m ? 'lane_id' AND (jsonb_typeof(m -> 'lane_id') <> 'string' OR m ->> 'lane_id' = ''
+                              OR length(m ->> 'lane_id') > 256 OR m ->> 'lane_id' ~ '[[:cntrl:]]') THEN
+            RAISE EXCEPTION 'flow member "%": lane_id must be a non-empty lane id', k USING ERRCODE = '22023';
+        END IF;
+        IF m ? 'execution_kind' AND (jsonb_typeof(m -> 'execution_kind') <> 'string' OR length(m ->> 'execution_kind') > 256) THEN
+            RAISE EXCEPTION 'flow member "%": execution_kind is a string of at most 256 bytes', k USING ERRCODE = '22023';
+        END IF;
+        IF m ? 'payload' AND jsonb_typeof(m -> 'payload') <> 'string' THEN
+            RAISE EXCEPTION 'flow member "%": payload is a string', k USING ERRCODE = '22023';
+        END IF;
+        IF m ? 'priority' AND (jsonb_typeof(m -> 'priority') <> 'number' OR (m ->> 'priority') !~ '^-?[0-9]{1,18}$') THEN
+            RAISE EXCEPTION 'flow member "%": priority is an integer', k USING ERRCODE = '22023';
+        END IF;
+        IF m ? 'tags' AND jsonb_typeof(m -> 'tags') <> 'object' THEN
+            RAISE EXCEPTION 'flow member "%": tags must be a JSON object', k USING ERRCODE = '22023';
+        END IF;
+        IF m ? 'policy' THEN
+            IF jsonb_typeof(m -> 'policy') <> 'object' THEN
+                RAISE EXCEPTION 'flow member "%": policy is a JSON object', k USING ERRCODE = '22023';
+            END IF;
+            bad := ff._policy_problem((m -> 'policy')::text);
+            IF bad IS NOT NULL THEN
+                RAISE EXCEPTION 'flow member "%": the policy is refused: %', k, bad USING ERRCODE = '22023';
+            END IF;
+        END IF;
+    END LOOP;
+    IF flow ? 'edges' AND jsonb_typeof(flow -> 'edges') <> 'array' THEN
+        RAISE EXCEPTION 'edges is an array' USING ERRCODE = '22023';
+    END IF;
+    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(flow -> 'edges', '[]')) LOOP
+        IF jsonb_typeof(e) <> 'object' OR NOT (e ->> 'from' = ANY (keys)) OR NOT (e ->> 'to' = ANY (keys))
+           OR jsonb_typeof(e -> 'from') <> 'string' OR jsonb_typeof(e -> 'to') <> 'string' THEN
+            RAISE EXCEPTION 'an edge names two member keys: %', e USING ERRCODE = '22023';
+        END IF;
+        SELECT string_agg(x, ', ') INTO bad FROM jsonb_object_keys(e) x WHERE x NOT IN ('from', 'to', 'dependency_kind');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'an edge has unknown fields: %', bad USING ERRCODE = '22023';
+        END IF;
+        IF e ->> 'from' = e ->> 'to' THEN
+            RAISE EXCEPTION 'an edge from "%" to itself', e ->> 'from' USING ERRCODE = '22023';
+        END IF;
+        IF e ? 'dependency_kind' AND (jsonb_typeof(e -> 'dependency_kind') <> 'string' OR e ->> 'dependency_kind' = ''
+                                      OR length(e ->> 'dependency_kind') > 256) THEN
+            RAISE EXCEPTION 'dependency_kind is a non-empty string of at most 256 bytes' USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    IF (SELECT count(*) <> count(DISTINCT (x ->> 'from', x ->> 'to'))
+        FROM jsonb_array_elements(coalesce(flow -> 'edges', '[]')) x) THEN
+        RAISE EXCEPTION 'an edge appears twice' USING ERRCODE = '22023';
+    END IF;
+    -- no cycle: peel members without remaining upstreams until none is left
+    left_ := keys;
+    LOOP
+        progress := false;
+        FOREACH k IN ARRAY left_ LOOP
+            IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(flow -> 'edges', '[]')) x
+                           WHERE x ->> 'to' = k AND x ->> 'from' = ANY (left_)) THEN
+                left_ := array_remove(left_, k);
+                progress := true;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT progress OR cardinality(left_) = 0;
+    END LOOP;
+    IF cardinality(left_) > 0 THEN
+        RAISE EXCEPTION 'the flow template''s edges form a cycle through %', array_to_string(left_, ', ')
+            USING ERRCODE = '22023';
+    END IF;
+    IF flow ? 'edge_groups' AND jsonb_typeof(flow -> 'edge_groups') <> 'array' THEN
+        RAISE EXCEPTION 'edge_groups is an array' USING ERRCODE = '22023';
+    END IF;
+    FOR g IN SELECT value FROM jsonb_array_elements(coalesce(flow -> 'edge_groups', '[]')) LOOP
+        IF jsonb_typeof(g) <> 'object' OR jsonb_typeof(g -> 'downstream') IS DISTINCT FROM 'string' THEN
+            RAISE EXCEPTION 'an edge group names its downstream member: %', g USING ERRCODE = '22023';
+        END IF;
+        SELECT string_agg(x, ', ') INTO bad FROM jsonb_object_keys(g) x
+        WHERE x NOT IN ('downstream', 'policy', 'on_satisfied', 'k');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'an edge group has unknown fields: %', bad USING ERRCODE = '22023';
+        END IF;
+        SELECT count(*) INTO n_in FROM jsonb_array_elements(coalesce(flow -> 'edges', '[]')) x WHERE x ->> 'to' = g ->> 'downstream';
+        IF n_in = 0 THEN
+            RAISE EXCEPTION 'edge group of "%": no edge leads to it', g ->> 'downstream' USING ERRCODE = '22023';
+        END IF;
+        IF (SELECT count(*) FROM jsonb_array_elements(flow -> 'edge_groups') x WHERE x ->> 'downstream' = g ->> 'downstream') > 1 THEN
+            RAISE EXCEPTION 'edge group of "%" appears twice', g ->> 'downstream' USING ERRCODE = '22023';
+        END IF;
+        IF coalesce(g ->> 'policy', '') NOT IN ('all_of', 'any_of', 'quorum') THEN
+            RAISE EXCEPTION 'edge group of "%": policy must be all_of, any_of or quorum', g ->> 'downstream' USING ERRCODE = '22023';
+        END IF;
+        IF g ->> 'policy' = 'all_of' AND g ? 'on_satisfied' THEN
+            RAISE EXCEPTION 'edge group of "%": all_of takes no on_satisfied', g ->> 'downstream' USING ERRCODE = '22023';
+        END IF;
+        IF g ->> 'policy' <> 'all_of' AND coalesce(g ->> 'on_satisfied', '') NOT IN ('cancel_remaining', 'let_run') THEN
+            RAISE EXCEPTION 'edge group of "%": on_satisfied must be cancel_remaining or let_run', g ->> 'downstream'
+                USING ERRCODE = '22023';
+        END IF;
+        IF g ->> 'policy' = 'quorum' AND (jsonb_typeof(g -> 'k') IS DISTINCT FROM 'number' OR (g ->> 'k') !~ '^[0-9]{1,9}$'
+                                          OR (g ->> 'k')::integer NOT BETWEEN 1 AND n_in) THEN
+            RAISE EXCEPTION 'edge group of "%": quorum needs a k between 1 and its % incoming edges', g ->> 'downstream', n_in
+                USING ERRCODE = '22023';
+        END IF;
+        IF g ->> 'policy' <> 'quorum' AND g ? 'k' THEN
+            RAISE EXCEPTION 'edge group of "%": only quorum takes k', g ->> 'downstream' USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+END $$;
+COMMENT ON FUNCTION ff._schedule_flow_check(jsonb) IS
+    'Internal: checks a schedule''s flow template (members, edges without cycles, edge groups): 22023 when bad';
+
 CREATE FUNCTION ff._schedule_check(s ff.schedule) RETURNS ff.schedule LANGUAGE plpgsql AS $$
 DECLARE
     bad text;
@@ -136,6 +304,7 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'the schedule''s policy is refused: %', bad USING ERRCODE = '22023';
     END IF;
+    PERFORM ff._schedule_flow_check(s.flow_template);
     IF s.payload IS NOT NULL AND octet_length(s.payload) > coalesce(
            (SELECT g.setting::bigint FROM pg_catalog.pg_settings g WHERE g.name = 'ff_engine.max_payload_bytes'), 1048576) THEN
         RAISE EXCEPTION 'payload is larger than ff_engine.max_payload_bytes' USING ERRCODE = '54000';
@@ -168,7 +337,7 @@ CREATE FUNCTION ff.create_schedule(name text, cron text, time_zone text DEFAULT 
     namespace text DEFAULT 'default', overlap text DEFAULT 'allow', catch_up text DEFAULT 'last',
     catch_up_window_ms bigint DEFAULT 86400000, misfire_grace_ms bigint DEFAULT 60000,
     start_at bigint DEFAULT NULL, end_at bigint DEFAULT NULL, max_fires bigint DEFAULT NULL,
-    paused boolean DEFAULT false)
+    paused boolean DEFAULT false, flow jsonb DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     now_ bigint := ff.now_ms();
@@ -192,6 +361,7 @@ BEGIN
     s.policy_json := create_schedule.policy_json;
     s.priority := coalesce(create_schedule.priority, 0);
     s.tags := create_schedule.tags;
+    s.flow_template := create_schedule.flow;
     s.overlap := create_schedule.overlap;
     s.catch_up := create_schedule.catch_up;
     s.catch_up_window_ms := create_schedule.catch_up_window_ms;
@@ -214,8 +384,8 @@ BEGIN
     RETURN jsonb_build_object('ok', true, 'status', 'OK', 'schedule_id', s.schedule_id,
                               'time_zone', s.time_zone, 'next_fire_at', s.next_fire_at);
 END $$;
-COMMENT ON FUNCTION ff.create_schedule(text, text, text, text, text, bytea, text, bigint, jsonb, text, text, text, bigint, bigint, bigint, bigint, bigint, boolean) IS
-    'Creates a recurring schedule in a namespace of the caller: OK {schedule_id, time_zone, next_fire_at} or schedule_exists; a bad expression, zone, policy or limit is 22023, a namespace not granted 42501';
+COMMENT ON FUNCTION ff.create_schedule(text, text, text, text, text, bytea, text, bigint, jsonb, text, text, text, bigint, bigint, bigint, bigint, bigint, boolean, jsonb) IS
+    'Creates a recurring schedule in a namespace of the caller (flow: a flow template, each firing creates the flow): OK {schedule_id, time_zone, next_fire_at} or schedule_exists; a bad expression, zone, policy, limit or flow template is 22023, a namespace not granted 42501';
 
 -- The caller's schedule, locked; NULL when absent or another tenant's.
 CREATE FUNCTION ff._schedule_lock(name text, namespace text) RETURNS ff.schedule LANGUAGE plpgsql AS $$
@@ -236,7 +406,8 @@ CREATE FUNCTION ff.update_schedule(name text, namespace text DEFAULT 'default', 
     payload bytea DEFAULT NULL, policy_json text DEFAULT NULL, priority bigint DEFAULT NULL,
     tags jsonb DEFAULT NULL, overlap text DEFAULT NULL, catch_up text DEFAULT NULL,
     catch_up_window_ms bigint DEFAULT NULL, misfire_grace_ms bigint DEFAULT NULL,
-    start_at bigint DEFAULT NULL, end_at bigint DEFAULT NULL, max_fires bigint DEFAULT NULL)
+    start_at bigint DEFAULT NULL, end_at bigint DEFAULT NULL, max_fires bigint DEFAULT NULL,
+    flow jsonb DEFAULT NULL)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     now_ bigint := ff.now_ms();
@@ -256,6 +427,10 @@ BEGIN
     s.policy_json := coalesce(update_schedule.policy_json, s.policy_json);
     s.priority := coalesce(update_schedule.priority, s.priority);
     s.tags := coalesce(update_schedule.tags, s.tags);
+    -- JSON null drops the flow template (firings create one execution again)
+    IF update_schedule.flow IS NOT NULL THEN
+        s.flow_template := CASE WHEN jsonb_typeof(update_schedule.flow) = 'null' THEN NULL ELSE update_schedule.flow END;
+    END IF;
     s.overlap := coalesce(update_schedule.overlap, s.overlap);
     s.catch_up := coalesce(update_schedule.catch_up, s.catch_up);
     s.catch_up_window_ms := coalesce(update_schedule.catch_up_window_ms, s.catch_up_window_ms);
@@ -270,7 +445,7 @@ BEGIN
     END IF;
     UPDATE ff.schedule x SET cron = s.cron, time_zone = s.time_zone, lane_id = s.lane_id,
         execution_kind = s.execution_kind, payload = s.payload, policy_json = s.policy_json,
-        priority = s.priority, tags = s.tags, overlap = s.overlap, catch_up = s.catch_up,
+        priority = s.priority, tags = s.tags, flow_template = s.flow_template, overlap = s.overlap, catch_up = s.catch_up,
         catch_up_window_ms = s.catch_up_window_ms, misfire_grace_ms = s.misfire_grace_ms,
         start_at = s.start_at, end_at = s.end_at, max_fires = s.max_fires,
         next_fire_at = CASE WHEN s.max_fires IS NOT NULL AND x.fire_count >= s.max_fires THEN NULL
@@ -280,8 +455,8 @@ BEGIN
     RETURNING x.next_fire_at INTO s.next_fire_at;
     RETURN jsonb_build_object('ok', true, 'status', 'OK', 'next_fire_at', s.next_fire_at);
 END $$;
-COMMENT ON FUNCTION ff.update_schedule(text, text, text, text, text, text, bytea, text, bigint, jsonb, text, text, bigint, bigint, bigint, bigint, bigint) IS
-    'Changes a schedule''s given fields (NULL keeps one); a new cron, zone, start or end recomputes the next slot from now: OK {next_fire_at} or schedule_not_found';
+COMMENT ON FUNCTION ff.update_schedule(text, text, text, text, text, text, bytea, text, bigint, jsonb, text, text, bigint, bigint, bigint, bigint, bigint, jsonb) IS
+    'Changes a schedule''s given fields (NULL keeps one; flow => ''null'' drops the flow template); a new cron, zone, start or end recomputes the next slot from now: OK {next_fire_at} or schedule_not_found';
 
 CREATE FUNCTION ff.pause_schedule(name text, namespace text DEFAULT 'default') RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -340,6 +515,75 @@ COMMENT ON FUNCTION ff.delete_schedule(text, text) IS
 
 -- ---- firing ----
 
+-- One firing of a flow template: the flow (its id derived from the
+-- schedule and the slot, so a slot's flow exists once: a second try finds
+-- it, ALREADY_SATISFIED, and creates nothing), its members (each with the
+-- slot and its key in its idempotency key), edge groups, then edges; any
+-- refusal raises, so nothing of the slot is left half made.
+CREATE FUNCTION ff._schedule_fire_flow(s ff.schedule, slot bigint, now_ bigint, manual boolean)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+    tpl jsonb := s.flow_template;
+    key text := 'ff:schedule:' || s.schedule_id || CASE WHEN manual THEN ':manual:' ELSE ':' END || slot;
+    f uuid := overlay(overlay(md5(key) placing '4' from 13) placing '8' from 17)::uuid;
+    ids jsonb := '{}';
+    first_ text;
+    m jsonb;
+    g jsonb;
+    e jsonb;
+    id text;
+    r jsonb;
+BEGIN
+    IF tpl IS NULL THEN
+        RETURN jsonb_build_object('fired', false, 'reason', 'no_flow_template');
+    END IF;
+    r := ff.create_flow(f, coalesce(tpl ->> 'flow_kind', ''), s.namespace);
+    IF NOT (r ->> 'ok')::boolean THEN
+        RETURN jsonb_build_object('fired', false, 'reason', r ->> 'error', 'detail', r);
+    ELSIF r ->> 'status' <> 'OK' THEN
+        RETURN jsonb_build_object('fired', false, 'reason', 'duplicate', 'flow_id', f,
+            'execution_id', (SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.execution e
+                             WHERE e.partition = ff.flow_partition(f) AND e.flow_id = f ORDER BY e.created_at, e.execution_id LIMIT 1));
+    END IF;
+    FOR m IN SELECT value FROM jsonb_array_elements(tpl -> 'members') LOOP
+        id := ff.flow_member_execution_id(f);
+        r := ff.create_execution(id, s.namespace, coalesce(m ->> 'lane_id', s.lane_id),
+            coalesce(m ->> 'execution_kind', s.execution_kind), coalesce((m ->> 'priority')::bigint, s.priority),
+            'schedule:' || s.name, coalesce((m -> 'policy')::text, s.policy_json),
+            CASE WHEN m ? 'payload' THEN convert_to(m ->> 'payload', 'UTF8') ELSE s.payload END, NULL,
+            key || ':' || (m ->> 'key'), 604800000,
+            coalesce(s.tags, '{}') || coalesce(m -> 'tags', '{}')
+                || jsonb_build_object('ff.schedule', s.name, 'ff.slot', slot::text, 'ff.member', m ->> 'key'));
+        IF r ->> 'status' IS DISTINCT FROM 'OK' THEN
+            RAISE EXCEPTION 'flow member "%" of schedule "%" was not created: %', m ->> 'key', s.name, r
+                USING ERRCODE = '22023';
+        END IF;
+        r := ff.add_execution_to_flow(f, id);
+        IF NOT (r ->> 'ok')::boolean THEN
+            RAISE EXCEPTION 'flow member "%" of schedule "%" was not added: %', m ->> 'key', s.name, r USING ERRCODE = '22023';
+        END IF;
+        ids := ids || jsonb_build_object(m ->> 'key', id);
+        first_ := coalesce(first_, id);
+    END LOOP;
+    -- a group's policy is set before the first edge into it
+    FOR g IN SELECT value FROM jsonb_array_elements(coalesce(tpl -> 'edge_groups', '[]')) LOOP
+        r := ff.set_edge_group_policy(f, ids ->> (g ->> 'downstream'), g ->> 'policy', g ->> 'on_satisfied', (g ->> 'k')::bigint);
+        IF NOT (r ->> 'ok')::boolean THEN
+            RAISE EXCEPTION 'edge group of "%" of schedule "%" was refused: %', g ->> 'downstream', s.name, r USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    FOR e IN SELECT value FROM jsonb_array_elements(coalesce(tpl -> 'edges', '[]')) LOOP
+        r := ff.add_dependency(f, ids ->> (e ->> 'from'), ids ->> (e ->> 'to'), NULL,
+                               coalesce(e ->> 'dependency_kind', 'success_only'));
+        IF NOT (r ->> 'ok')::boolean THEN
+            RAISE EXCEPTION 'edge % of schedule "%" was refused: %', e, s.name, r USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    RETURN jsonb_build_object('fired', true, 'execution_id', first_, 'flow_id', f, 'members', ids);
+END $$;
+COMMENT ON FUNCTION ff._schedule_fire_flow(ff.schedule, bigint, bigint, boolean) IS
+    'Internal: one firing of a flow template (the flow id derived from schedule and slot; members, edge groups, edges)';
+
 -- One firing of s for slot: the overlap policy, then the execution.
 -- {fired, execution_id} or {fired: false, reason}.
 CREATE FUNCTION ff._schedule_fire(s ff.schedule, slot bigint, now_ bigint, manual boolean)
@@ -349,7 +593,19 @@ DECLARE
     r jsonb;
     id text;
 BEGIN
-    IF s.last_execution_id IS NOT NULL AND s.overlap <> 'allow' THEN
+    IF s.last_flow_id IS NOT NULL AND s.overlap <> 'allow' THEN
+        -- a flow is running while any of its members is not terminal
+        IF EXISTS (SELECT 1 FROM ff.execution e WHERE e.partition = ff.flow_partition(s.last_flow_id)
+                   AND e.flow_id = s.last_flow_id AND e.lifecycle_phase <> 'terminal') THEN
+            IF s.overlap = 'skip' THEN
+                RETURN jsonb_build_object('fired', false, 'reason', 'overlap');
+            END IF;
+            r := ff.cancel_flow(s.last_flow_id, 'schedule_cancel_previous', 'cancel_all', 0, true);
+            IF NOT (r ->> 'ok')::boolean THEN
+                RETURN jsonb_build_object('fired', false, 'reason', 'cancel_previous_failed', 'detail', r);
+            END IF;
+        END IF;
+    ELSIF s.last_execution_id IS NOT NULL AND s.overlap <> 'allow' THEN
         SELECT e.lifecycle_phase::text INTO prev_phase FROM ff.execution e, ff.parse_execution_id(s.last_execution_id) k
         WHERE e.partition = k.partition AND e.execution_id = k.execution_uuid;
         IF prev_phase IS NOT NULL AND prev_phase <> 'terminal' THEN
@@ -361,6 +617,15 @@ BEGIN
                 RETURN jsonb_build_object('fired', false, 'reason', 'cancel_previous_failed', 'detail', r);
             END IF;
         END IF;
+    END IF;
+    IF s.flow_template IS NOT NULL THEN
+        r := ff._schedule_fire_flow(s, slot, now_, manual);
+        IF (r ->> 'fired')::boolean THEN
+            INSERT INTO ff.schedule_firing (schedule_id, slot_at, manual, execution_id, fired_at)
+            VALUES (s.schedule_id, slot, manual, r ->> 'execution_id', now_)
+            ON CONFLICT ON CONSTRAINT schedule_firing_pkey DO NOTHING;
+        END IF;
+        RETURN r;
     END IF;
     r := ff.create_execution(ff.execution_id(s.lane_id), s.namespace, s.lane_id, s.execution_kind, s.priority,
         'schedule:' || s.name, s.policy_json, s.payload, NULL,
@@ -442,6 +707,7 @@ BEGIN
             s.last_fire_at := now_;
             s.last_slot_at := slot;
             s.last_execution_id := r ->> 'execution_id';
+            s.last_flow_id := (r ->> 'flow_id')::uuid;
             s.last_error := NULL;
         ELSIF r ->> 'reason' = 'overlap' THEN
             s.skipped_count := s.skipped_count + 1;
@@ -461,7 +727,8 @@ BEGIN
     END IF;
     UPDATE ff.schedule x SET next_fire_at = t, fire_count = s.fire_count, missed_count = x.missed_count + missed,
         skipped_count = s.skipped_count, last_fire_at = s.last_fire_at, last_slot_at = s.last_slot_at,
-        last_execution_id = s.last_execution_id, last_error = s.last_error, updated_at = now_
+        last_execution_id = s.last_execution_id, last_flow_id = s.last_flow_id, last_error = s.last_error,
+        updated_at = now_
     WHERE x.schedule_id = s.schedule_id;
     RETURN fired;
 END $$;
@@ -509,6 +776,7 @@ BEGIN
                                                                          'ff.slot', x.next_fire_at::text)) AS r
                     FROM ff.schedule x, LATERAL (SELECT ff.cron_next_fire(x.cron, x.time_zone, x.next_fire_at) AS nxt) nx
                     WHERE x.schedule_id = ANY (ids)
+                      AND x.flow_template IS NULL
                       AND (x.overlap = 'allow' OR x.last_execution_id IS NULL)
                       AND (nx.nxt IS NULL OR nx.nxt > c.now_ms)
                       AND (x.end_at IS NULL OR x.next_fire_at <= x.end_at)
@@ -530,6 +798,7 @@ BEGIN
                         last_slot_at = CASE WHEN f.r ->> 'status' = 'OK' THEN f.slot ELSE x.last_slot_at END,
                         last_execution_id = CASE WHEN f.r ->> 'status' = 'OK' THEN f.r ->> 'execution_id'
                                                  ELSE x.last_execution_id END,
+                        last_flow_id = CASE WHEN f.r ->> 'status' = 'OK' THEN NULL ELSE x.last_flow_id END,
                         last_error = CASE WHEN f.r ->> 'status' = 'OK' THEN NULL ELSE x.last_error END,
                         updated_at = c.now_ms
                     FROM f WHERE x.schedule_id = f.schedule_id AND (f.r ->> 'ok')::boolean
@@ -582,9 +851,10 @@ BEGIN
     r := ff._schedule_fire(s, now_, now_, true);
     IF (r ->> 'fired')::boolean THEN
         UPDATE ff.schedule x SET fire_count = x.fire_count + 1, last_fire_at = now_,
-            last_execution_id = r ->> 'execution_id', updated_at = now_
+            last_execution_id = r ->> 'execution_id', last_flow_id = (r ->> 'flow_id')::uuid, updated_at = now_
         WHERE x.schedule_id = s.schedule_id;
-        RETURN jsonb_build_object('ok', true, 'status', 'OK', 'execution_id', r ->> 'execution_id');
+        RETURN jsonb_build_object('ok', true, 'status', 'OK', 'execution_id', r ->> 'execution_id')
+            || CASE WHEN r ? 'flow_id' THEN jsonb_build_object('flow_id', r -> 'flow_id') ELSE '{}' END;
     ELSIF r ->> 'reason' = 'overlap' THEN
         RETURN jsonb_build_object('ok', false, 'error', 'overlap', 'detail', 'the previous firing is not terminal');
     ELSIF r ->> 'reason' = 'duplicate' THEN
@@ -603,7 +873,8 @@ SELECT s.namespace, s.name, s.schedule_id, s.cron, s.time_zone, s.lane_id, s.exe
        s.max_fires, s.paused, s.next_fire_at, to_timestamp(s.next_fire_at / 1000.0) AS next_fire,
        s.last_fire_at, s.last_slot_at, s.last_execution_id, s.fire_count, s.missed_count, s.skipped_count,
        s.last_error, s.created_at, s.updated_at,
-       CASE WHEN s.next_fire_at IS NULL THEN 'finished' WHEN s.paused THEN 'paused' ELSE 'active' END AS state
+       CASE WHEN s.next_fire_at IS NULL THEN 'finished' WHEN s.paused THEN 'paused' ELSE 'active' END AS state,
+       s.flow_template, s.last_flow_id
 FROM ff.schedule s
 WHERE (SELECT ff._namespaces()) IS NULL OR s.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
 COMMENT ON VIEW ff.schedules IS

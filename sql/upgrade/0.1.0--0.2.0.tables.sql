@@ -124,6 +124,7 @@ CREATE TABLE ff.schedule (
     policy_json         text,
     priority            bigint NOT NULL DEFAULT 0,
     tags                jsonb,
+    flow_template       jsonb,   -- a flow instead of one execution (see ff._schedule_flow_check)
     overlap             text NOT NULL DEFAULT 'allow' CHECK (overlap IN ('allow', 'skip', 'cancel_previous')),
     catch_up            text NOT NULL DEFAULT 'last' CHECK (catch_up IN ('all', 'last', 'none')),
     catch_up_window_ms  bigint NOT NULL DEFAULT 86400000 CHECK (catch_up_window_ms > 0),
@@ -136,6 +137,7 @@ CREATE TABLE ff.schedule (
     last_fire_at        bigint,
     last_slot_at        bigint,
     last_execution_id   text,
+    last_flow_id        uuid,
     fire_count          bigint NOT NULL DEFAULT 0,
     missed_count        bigint NOT NULL DEFAULT 0,
     skipped_count       bigint NOT NULL DEFAULT 0,

@@ -8,8 +8,9 @@
 # commit time of its firing record (track_commit_timestamp; the moment the
 # execution becomes visible to claims) minus its slot; also shown: the
 # scan's clock at firing (ff.schedule_firing.fired_at) minus the slot.
-# Baseline, same run: N plain ff.create_execution calls in one transaction
-# (the time to create N executions at all).
+# Baselines, same run: N plain ff.create_execution calls in one transaction
+# (the time to create N executions at all), and the same with an
+# idempotency key and two tags each (what a firing's execution carries).
 # Holds /tmp/ff_engine_install.lock for its whole run (installs are global;
 # FF_INSTALL_LOCKED=1 when the caller already holds it).
 #   bash test/bench/schedules.sh      (N=10000 SLOT_LEAD=20)
@@ -37,6 +38,14 @@ BEGIN
   PERFORM count(ff.create_execution(ff.execution_id('base'), lane_id => 'base')) FROM generate_series(1, n);
   COMMIT;
   INSERT INTO bench_run VALUES ('baseline', extract(epoch FROM clock_timestamp() - t0) * 1000);
+  COMMIT;
+  -- the same with what a firing adds: an idempotency key and two tags each
+  t0 := clock_timestamp();
+  PERFORM count(ff.create_execution(ff.execution_id('base'), lane_id => 'base', idempotency_key => 'bench:' || i,
+                                    tags => jsonb_build_object('ff.schedule', 's' || i, 'ff.slot', i::text)))
+  FROM generate_series(1, n) i;
+  COMMIT;
+  INSERT INTO bench_run VALUES ('baseline_keyed', extract(epoch FROM clock_timestamp() - t0) * 1000);
 END $$;
 -- N schedules all due at the same second, lead seconds from now
 CREATE PROCEDURE make_schedules(n int, lead int) LANGUAGE plpgsql AS $$
@@ -83,11 +92,13 @@ p50=$(B -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epo
 p99=$(B -c "SELECT round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 - slot_at)::numeric) FROM ff.schedule_firing WHERE slot_at = $slot")
 mx=$(B -c "SELECT round(max(extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000 - slot_at)::numeric) FROM ff.schedule_firing WHERE slot_at = $slot")
 base=$(B -c "SELECT round(ms::numeric) FROM bench_run WHERE what = 'baseline'")
+keyed=$(B -c "SELECT round(ms::numeric) FROM bench_run WHERE what = 'baseline_keyed'")
 mk=$(B -c "SELECT round(ms::numeric) FROM bench_run WHERE what = 'create_schedules'")
-echo "  baseline: $N ff.create_execution in one transaction: $base ms; creating the $N schedules: $mk ms"
+echo "  baseline: $N ff.create_execution in one transaction: $base ms; with an idempotency key and two tags each: $keyed ms"
+echo "  creating the $N schedules: $mk ms"
 echo "  firings: $fired of $N, executions created: $created"
 met=$([ "$fired" = "$N" ] && [ "$created" = "$N" ] && verdict "$p99" le 1000 || echo "NOT met")
 echo "  p99 lateness <= 1000 ms with every slot fired once: $met"
 bench_row "schedules: $N due at one second, lateness ms" "p50 $p50, p99 $p99, max $mx ($fired fired)" \
-  "$N create_execution, 1 tx: $base ms" "$(ratio "$mx" "$base")" "p99 <= 1000: $met"
+  "$N create_execution, 1 tx: $base ms; keyed + tagged: $keyed ms" "$(ratio "$mx" "$keyed")" "p99 <= 1000: $met"
 stop_cluster

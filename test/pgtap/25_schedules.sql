@@ -330,6 +330,108 @@ FROM ff.schedule s WHERE s.name = 'fp-skip';
 SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'fp1'), 2::bigint, 'the good schedule fired its slot');
 SELECT is((SELECT count(*) FROM ff.execution e WHERE e.lane_id = 'fpl'), 5::bigint, 'one more execution, no other');
 
+-- ---- flow templates ----
+SELECT t.at(t.ms('2026-04-02 00:00:30Z'));
+CREATE FUNCTION t.fm(sched text, member text) RETURNS text LANGUAGE sql AS $$
+    SELECT ff.format_execution_id(e.partition, e.execution_id) FROM ff.schedule s
+    JOIN ff.execution e ON e.partition = ff.flow_partition(s.last_flow_id) AND e.flow_id = s.last_flow_id
+    WHERE s.name = sched AND ff.get_execution_tag(ff.format_execution_id(e.partition, e.execution_id), 'ff.member') = member
+$$;
+SELECT is(ff.create_schedule('fl', '* * * * *', namespace => 'fl', lane_id => 'fll', tags => '{"team": "etl"}',
+    flow => '{"flow_kind": "etl",
+              "members": [{"key": "extract", "payload": "go", "tags": {"step": "1"}},
+                          {"key": "load", "lane_id": "fll2", "priority": 3, "execution_kind": "loader",
+                           "policy": {"max_retries": 2}}],
+              "edges": [{"from": "extract", "to": "load"}]}') ->> 'status', 'OK', 'a flow template is accepted');
+SELECT t.at(t.ms('2026-04-02 00:01:00Z'));
+SELECT is((ff.scan_schedules(1000, 'fl') ->> 'fired')::integer, 1, 'the flow slot fires');
+SELECT is((SELECT row(f.flow_kind, f.node_count, f.edge_count, f.namespace)::text FROM ff.flow f JOIN ff.schedule s
+           ON f.partition = ff.flow_partition(s.last_flow_id) AND f.flow_id = s.last_flow_id WHERE s.name = 'fl'),
+          row('etl', 2, 1, 'fl')::text, 'a firing creates the flow with its members and its edge');
+SELECT is(row(e.lane_id, e.priority, e.public_state::text, ff.get_execution_tag(e.id, 'step'), ff.get_execution_tag(e.id, 'team'))::text,
+          row('fll', 0::bigint, 'waiting', '1', 'etl')::text, 'the upstream member: the schedule''s lane, its own tags with the schedule''s')
+FROM t.row(t.fm('fl', 'extract')) e;
+SELECT is((ff.read_execution_context(t.fm('fl', 'extract'))).input_payload, convert_to('go', 'UTF8'), 'its payload');
+SELECT is(row(e.lane_id, e.priority, e.execution_kind, e.public_state::text)::text,
+          row('fll2', 3::bigint, 'loader', 'waiting_children')::text, 'the downstream member: its own lane, priority, kind; blocked by its edge')
+FROM t.row(t.fm('fl', 'load')) e;
+SELECT is((SELECT s.last_execution_id FROM ff.schedule s WHERE s.name = 'fl'), t.fm('fl', 'extract'),
+          'last_execution_id is the first member');
+SELECT is((SELECT count(*) FROM ff.schedule_firing f JOIN ff.schedule s USING (schedule_id) WHERE s.name = 'fl'), 1::bigint,
+          'one firing record');
+-- exactly once: the slot again creates nothing (the flow id is derived from schedule and slot)
+UPDATE ff.schedule SET next_fire_at = t.ms('2026-04-02 00:01:00Z') WHERE name = 'fl';
+SELECT is((ff.scan_schedules(1000, 'fl') ->> 'fired')::integer, 0, 'a rewound flow slot fires nothing');
+SELECT is((SELECT count(*) FROM ff.execution e WHERE e.namespace = 'fl'), 2::bigint, 'still two members');
+SELECT is((SELECT count(*) FROM ff.flow f WHERE f.namespace = 'fl'), 1::bigint, 'and one flow');
+SELECT is((SELECT row(s.fire_count, s.next_fire_at)::text FROM ff.schedule s WHERE s.name = 'fl'),
+          row(1, t.ms('2026-04-02 00:02:00Z'))::text, 'the row advanced, the firing not counted twice');
+-- overlap skip: the flow is running while any member is not terminal
+SELECT is(ff.update_schedule('fl', 'fl', overlap => 'skip') ->> 'status', 'OK', 'overlap skip from now on');
+SELECT t.at(t.ms('2026-04-02 00:02:00Z'));
+SELECT t.claim(t.fm('fl', 'extract'));
+SELECT is(t.complete(t.fm('fl', 'extract')) ->> 'status', 'OK', 'the upstream completes');
+SELECT cmp_ok(t.dispatch(), '>', 0, 'its completion is dispatched');
+SELECT is((t.row(t.fm('fl', 'load'))).public_state::text, 'waiting', 'the downstream runs after its upstream completed');
+SELECT is((ff.scan_schedules(1000, 'fl') ->> 'fired')::integer, 0, 'overlap skip: the downstream is not terminal, no firing');
+SELECT is((SELECT s.skipped_count FROM ff.schedule s WHERE s.name = 'fl'), 1::bigint, 'the slot counted skipped');
+SELECT t.claim(t.fm('fl', 'load'));
+SELECT is(t.complete(t.fm('fl', 'load')) ->> 'status', 'OK', 'the downstream completes');
+SELECT t.at(t.ms('2026-04-02 00:03:00Z'));
+SELECT is((ff.scan_schedules(1000, 'fl') ->> 'fired')::integer, 1, 'every member terminal: the next slot fires');
+SELECT is((SELECT count(*) FROM ff.flow f WHERE f.namespace = 'fl'), 2::bigint, 'a second flow');
+-- edge groups: quorum over three upstreams
+SELECT is(ff.create_schedule('flq', '* * * * *', namespace => 'fl', lane_id => 'fll',
+    flow => '{"members": [{"key": "a"}, {"key": "b"}, {"key": "c"}, {"key": "join"}],
+              "edges": [{"from": "a", "to": "join"}, {"from": "b", "to": "join"}, {"from": "c", "to": "join"}],
+              "edge_groups": [{"downstream": "join", "policy": "quorum", "on_satisfied": "let_run", "k": 2}]}') ->> 'status',
+          'OK', 'an edge group in a template');
+SELECT t.at(t.ms('2026-04-02 00:04:00Z'));
+SELECT ff.scan_schedules(1000, 'fl');
+SELECT is((SELECT row(g.policy_variant, g.on_satisfied, g.k)::text FROM ff.edge_group g JOIN ff.schedule s
+           ON g.partition = ff.flow_partition(s.last_flow_id) AND g.flow_id = s.last_flow_id WHERE s.name = 'flq'),
+          row('quorum', 'let_run', 2)::text, 'the group''s policy is set on the fired flow');
+SELECT is(ff.trigger_schedule('flq', 'fl') ? 'flow_id', true, 'trigger_schedule fires a flow too, returning its flow_id');
+-- overlap cancel_previous: the previous flow's members are cancelled, then the slot fires
+SELECT is(ff.create_schedule('flc', '* * * * *', namespace => 'fl', lane_id => 'fll', overlap => 'cancel_previous',
+    flow => '{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}]}') ->> 'status', 'OK',
+          'a flow schedule with cancel_previous');
+SELECT t.at(t.ms('2026-04-02 00:05:00Z'));
+SELECT ff.scan_schedules(1000, 'fl');
+CREATE TEMP TABLE flc_prev AS SELECT last_flow_id AS f FROM ff.schedule WHERE name = 'flc';
+SELECT t.at(t.ms('2026-04-02 00:06:00Z'));
+SELECT ff.scan_schedules(1000, 'fl');
+SELECT is((SELECT string_agg(DISTINCT e.public_state::text, ',') FROM ff.execution e, flc_prev p
+           WHERE e.partition = ff.flow_partition(p.f) AND e.flow_id = p.f), 'cancelled',
+          'cancel_previous: every member of the previous flow is cancelled');
+SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'flc'), 2::bigint, 'and the new slot fired');
+SELECT isnt((SELECT s.last_flow_id FROM ff.schedule s WHERE s.name = 'flc'), (SELECT f FROM flc_prev), 'a new flow');
+-- bad templates: 22023, nothing written
+SELECT throws_ok(format($$SELECT ff.create_schedule('flbad', '@daily', namespace => 'fl', flow => %L)$$, j), '22023', NULL, d)
+FROM (VALUES
+  ('[]', 'bad flow: not an object'),
+  ('{"members": []}', 'bad flow: no member'),
+  ('{"members": [{"key": "a"}], "extra": 1}', 'bad flow: an unknown field'),
+  ('{"members": [{"key": "a"}, {"key": "a"}]}', 'bad flow: a key twice'),
+  ('{"members": [{"lane_id": "x"}]}', 'bad flow: a member without a key'),
+  ('{"members": [{"key": "a", "lane_id": ""}]}', 'bad flow: an empty lane'),
+  ('{"members": [{"key": "a", "priority": "high"}]}', 'bad flow: a priority that is not an integer'),
+  ('{"members": [{"key": "a", "tags": [1]}]}', 'bad flow: tags not an object'),
+  ('{"members": [{"key": "a", "policy": {"retry_policy": {"jitter": "half"}}}]}', 'bad flow: a member policy refused'),
+  ('{"members": [{"key": "a"}], "edges": [{"from": "a", "to": "z"}]}', 'bad flow: an edge to an unknown member'),
+  ('{"members": [{"key": "a"}], "edges": [{"from": "a", "to": "a"}]}', 'bad flow: a self edge'),
+  ('{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}, {"from": "a", "to": "b"}]}', 'bad flow: an edge twice'),
+  ('{"members": [{"key": "a"}, {"key": "b"}, {"key": "c"}], "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "c"}, {"from": "c", "to": "a"}]}', 'bad flow: a cycle'),
+  ('{"members": [{"key": "a"}, {"key": "b"}], "edge_groups": [{"downstream": "b", "policy": "all_of"}]}', 'bad flow: a group without edges'),
+  ('{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}], "edge_groups": [{"downstream": "b", "policy": "any_of"}]}', 'bad flow: any_of without on_satisfied'),
+  ('{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}], "edge_groups": [{"downstream": "b", "policy": "quorum", "on_satisfied": "let_run", "k": 2}]}', 'bad flow: quorum k above its edges'),
+  ('{"members": [{"key": "a"}, {"key": "b"}], "edges": [{"from": "a", "to": "b"}], "edge_groups": [{"downstream": "b", "policy": "most"}]}', 'bad flow: an unknown group policy')
+) v(j, d);
+SELECT is((SELECT count(*) FROM ff.schedule WHERE name = 'flbad'), 0::bigint, 'bad templates wrote nothing');
+SELECT throws_ok($$SELECT ff.update_schedule('fl', 'fl', flow => '{"members": []}')$$, '22023', NULL, 'update: a bad flow template is refused');
+SELECT is(ff.update_schedule('fl', 'fl', flow => 'null') ->> 'status', 'OK', 'update: JSON null drops the flow template');
+SELECT is((SELECT flow_template FROM ff.schedules WHERE name = 'fl'), NULL, 'and the view shows none');
+
 -- ---- retry jitter ----
 SELECT t.at(t.ms('2026-05-01 00:00:00Z'));
 CREATE FUNCTION t.delays(jitter text, n integer) RETURNS bigint[] LANGUAGE plpgsql AS $$
