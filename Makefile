@@ -13,14 +13,16 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0--$(EXTV
 DATA = sql/$(EXTENSION)--0.1.0.sql
 INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
 
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/[0-9]*.sql)))
-REGRESS_OPTS = --inputdir=. --load-extension=ff_engine
-ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test --load-extension=ff_engine
+# Tests by kind (test/README.md): pg_regress for the SQL surface, the
+# isolation tester for races, pgTAP for behaviour.
+REGRESS = $(patsubst test/regress/sql/%.sql,%,$(sort $(wildcard test/regress/sql/[0-9]*.sql)))
+REGRESS_OPTS = --inputdir=test/regress --load-extension=ff_engine
+ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=ff_engine
 
-# pgTAP suites (test/pgtap): part of `make installcheck` (pg_prove, against a
+# pgTAP suites (test/tap): part of `make installcheck` (pg_prove, against a
 # database of their own); PGTAP= skips them (test/run.sh counts them apart).
-PGTAP = $(sort $(wildcard test/pgtap/[0-9]*.sql))
+PGTAP = $(sort $(wildcard test/tap/[0-9]*.sql))
 PGTAP_DB ?= ff_installcheck_tap
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -I$(srcdir)/src
@@ -41,7 +43,7 @@ $(OBJS): $(wildcard src/*.h)
 installcheck: $(if $(PGTAP),installcheck-pgtap)
 installcheck-pgtap:
 	psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $(PGTAP_DB)" -c "CREATE DATABASE $(PGTAP_DB)"
-	cd test/pgtap && pg_prove -d $(PGTAP_DB) $(notdir $(PGTAP))
+	cd test/tap && pg_prove -d $(PGTAP_DB) $(notdir $(PGTAP))
 .PHONY: installcheck-pgtap
 # The router extension (router/, doc/scale-out.md) builds and installs with
 # the engine.

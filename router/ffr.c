@@ -2,7 +2,7 @@
  *
  * ffr.c
  *	  The router's two routing primitives, computed exactly as the shards
- *	  do (src/ids.c): CRC-16/XMODEM, and the partition N of an execution
+ *	  do (src/core_ids.c): CRC-16/XMODEM, and the partition N of an execution
  *	  id "{fp:N}:<uuid>".  Everything else of the router is SQL.
  *
  * IDENTIFICATION

@@ -38,16 +38,16 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "admission.h"
+#include "exec_block.h"
 #include "budget.h"
-#include "clock.h"
+#include "core_clock.h"
 #include "exec_core.h"
 #include "ff_engine.h"
-#include "ids.h"
-#include "partition.h"
-#include "spi_plan.h"
-#include "tenant.h"
-#include "validate.h"
+#include "core_ids.h"
+#include "core_partition.h"
+#include "core_spi.h"
+#include "core_tenant.h"
+#include "core_validate.h"
 
 PG_FUNCTION_INFO_V1(ff_create_budget);
 PG_FUNCTION_INFO_V1(ff_report_usage_and_check);

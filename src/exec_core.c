@@ -28,13 +28,13 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include "clock.h"
-#include "dependency.h"
+#include "core_clock.h"
+#include "flow_resolve.h"
 #include "exec_core.h"
-#include "notify.h"
+#include "bgw_notify.h"
 #include "ff_engine.h"
-#include "spi_plan.h"
-#include "tenant.h"
+#include "core_spi.h"
+#include "core_tenant.h"
 
 /* ---- statement text built from the field list ---- */
 
@@ -230,7 +230,7 @@ ff_lane_channel(const char *lane_id)
 /*
  * announce_work
  *		An execution became claimable (eligible, or its lease lost and so
- *		reclaimable): NOTIFY its lane's channel after commit (notify.c) so
+ *		reclaimable): NOTIFY its lane's channel after commit (bgw_notify.c) so
  *		idle workers wake instead of polling.  The identical notifications
  *		of one transaction are folded, so a batch announces each lane once.
  */

@@ -33,9 +33,9 @@
 #ifndef FF_ENGINE_EXEC_CORE_H
 #define FF_ENGINE_EXEC_CORE_H
 
-#include "ids.h"
-#include "result.h"
-#include "state.h"
+#include "core_ids.h"
+#include "core_result.h"
+#include "core_state.h"
 
 /* "Unset" for integer fields (SQL NULL). */
 #define FF_NULL PG_INT64_MIN

@@ -4,8 +4,8 @@
  *	  Module entry point: PG_MODULE_MAGIC, _PG_init and the settings.
  *
  *	  ff_engine is a durable execution engine inside PostgreSQL.  The
- *	  operations live in one file per subsystem (execution.c, lease.c,
- *	  scheduling.c, ...); this file only defines what the module exposes
+ *	  operations live in one file per subsystem (exec_ops.c, exec_lease.c,
+ *	  exec_claim.c, ...); this file only defines what the module exposes
  *	  to the server.
  *
  * IDENTIFICATION
@@ -22,11 +22,11 @@
 
 #include <limits.h>
 
-#include "clock.h"
+#include "core_clock.h"
 #include "ff_engine.h"
-#include "notify.h"
-#include "tenant.h"
-#include "workers.h"
+#include "bgw_notify.h"
+#include "core_tenant.h"
+#include "bgw.h"
 
 PG_MODULE_MAGIC;
 

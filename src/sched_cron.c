@@ -36,8 +36,8 @@
 #include "pgtime.h"
 #include "utils/builtins.h"
 
-#include "clock.h"
-#include "validate.h"
+#include "core_clock.h"
+#include "core_validate.h"
 
 PG_FUNCTION_INFO_V1(ff_cron_next_fire_sql);
 PG_FUNCTION_INFO_V1(ff_cron_check_sql);

@@ -33,7 +33,7 @@ count_regress "$logdir/isolation.log"
 
 say "pgTAP: behaviour suites"
 psql -X -q -c "DROP DATABASE IF EXISTS ff_tap" -c "CREATE DATABASE ff_tap" >/dev/null
-(cd "$FF_ROOT/test/pgtap" && pg_prove -v -d ff_tap [0-9]*.sql) >"$logdir/pgtap.log" 2>&1
+(cd "$FF_ROOT/test/tap" && pg_prove -v -d ff_tap [0-9]*.sql) >"$logdir/pgtap.log" 2>&1
 ok=$(grep -cE '^ *ok [0-9]+' "$logdir/pgtap.log")
 bad=$(grep -cE '^ *not ok [0-9]+' "$logdir/pgtap.log")
 dubious=$(grep -cE 'Dubious|Parse errors' "$logdir/pgtap.log")
@@ -64,9 +64,9 @@ run_live() {
   [ "$bad" -gt 0 ] && cat "$log"
   return 0
 }
-run_live "live: background workers and stream tails" test/worker/run.sh
+run_live "live: background workers and stream tails" test/live/worker.sh
 run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
-run_live "live: pg_cancel_backend stops long calls" test/worker/cancel.sh
+run_live "live: pg_cancel_backend stops long calls" test/live/cancel.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
 run_live "node: the client and worker runtime (clients/node, node --test)" clients/node/test/tap.sh
 run_live "the reference covers every function, view and setting" test/live/docs.sh

@@ -74,7 +74,7 @@ LANGUAGE sql STABLE AS $$
     SELECT 'connection_lifetime'::text, '1800'::text
 $$;
 
--- ---- partitions, computed as the shards compute them (src/ids.c) ----
+-- ---- partitions, computed as the shards compute them (src/core_ids.c) ----
 CREATE FUNCTION ffr.crc16(data bytea) RETURNS integer
     AS 'MODULE_PATHNAME', 'ffr_crc16_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ffr.crc16(bytea) IS 'CRC-16/XMODEM, as ff.crc16 on the shards';

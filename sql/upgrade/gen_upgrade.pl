@@ -8,7 +8,7 @@
 # those, in place.  Before part 2 every view and every function that no
 # table depends on is dropped, so part 2 re-creates them exactly as a fresh
 # install does (signatures, bodies, SECURITY DEFINER and search_path,
-# comments, and the grants of 90_roles).
+# comments, and the grants of 90_core_roles).
 use strict;
 use warnings;
 

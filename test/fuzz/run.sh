@@ -99,7 +99,7 @@ fi
 
 # 3. valgrind.  First the filter, on a planted error: a program whose error
 # is in a helper (host.c) called from a file named like one of ours
-# (validate.c) — the extension's frame is not the top one — and a second
+# (core_validate.c) — the extension's frame is not the top one — and a second
 # error with no frame of ours; then on a report text naming ff_engine.so.
 vg_data=$(mktemp -d /tmp/ff_valgrind.XXXXXX)
 chown postgres "$vg_data" 2>/dev/null
@@ -111,13 +111,13 @@ int host_read(const int *p, int i) { return p[i]; }
 static int host_only(void) { int *p = malloc(4 * sizeof(int)); int v = p[4]; free(p); return v; }
 int main(void) { return (ours() + host_only()) & 1; }
 C
-cat > "$vg_data/plant/validate.c" <<'C'
+cat > "$vg_data/plant/core_validate.c" <<'C'
 #include <stdlib.h>
 int host_read(const int *p, int i);
 int ours(void) { int *p = malloc(4 * sizeof(int)); int v = host_read(p, 5); free(p); return v; }
 C
 planted=none
-if gcc -g -O0 -o "$vg_data/plant/a.out" "$vg_data/plant/validate.c" "$vg_data/plant/host.c" 2>/dev/null; then
+if gcc -g -O0 -o "$vg_data/plant/a.out" "$vg_data/plant/core_validate.c" "$vg_data/plant/host.c" 2>/dev/null; then
   valgrind -q --log-file="$vg_data/plant/vg.%p.log" "$vg_data/plant/a.out" >/dev/null 2>&1
   planted=$(/usr/bin/python3 "$fuzz_here/vg_filter.py" "$fuzz_src" "$vg_data"/plant/vg.*.log | head -1)
 fi

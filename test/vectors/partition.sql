@@ -1,5 +1,5 @@
 -- The shared partition test vector (issue 25): CRC-16/XMODEM and the partitions it
--- gives.  The engine checks it (test/pgtap/01_ids.sql) and so does the router
+-- gives.  The engine checks it (test/tap/01_ids.sql) and so does the router
 -- (test/live/scaleout.sh): both must place every id where the other does.
 -- kind 'lane': crc16 of the text's bytes (solo partition of that lane);
 -- kind 'uuid': crc16 of the 16 raw bytes (flow, budget and quota partitions).

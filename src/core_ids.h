@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * core_ids.h
+ *	  Identifiers and partitioning (spec/execution.md §1): execution ids
+ *	  of the form {fp:N}:<uuid>, CRC-16/XMODEM partitioners, FNV-1a, and
+ *	  caller-side minting of UUIDs.
+ *
+ * IDENTIFICATION
+ *	  src/core_ids.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_IDS_H
+#define FF_ENGINE_IDS_H
+
+#include "fmgr.h"
+#include "utils/uuid.h"
+
+/* A parsed execution id: partition N and the UUID. */
+typedef struct ExecId
+{
+	int			partition;
+	pg_uuid_t	uuid;
+} ExecId;
+
+extern uint16 ff_crc16(const unsigned char *data, size_t len);
+extern uint64 ff_fnv1a64(const unsigned char *data, size_t len);
+
+extern bool ff_parse_uuid(const char *s, size_t len, pg_uuid_t *out);
+extern void ff_format_uuid(const pg_uuid_t *u, char *buf);	/* buf >= 37 */
+extern bool ff_parse_exec_id(const char *s, ExecId *out);
+/* Order of (partition, execution_id), as the table's key sorts: a qsort comparator. */
+extern int	ff_exec_id_cmp(const void *a, const void *b);
+extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
+extern void ff_mint_uuid(pg_uuid_t *out);
+
+/* Parse an execution id argument: 22004 when NULL, 22P02 when malformed. */
+extern ExecId ff_arg_exec_id(FunctionCallInfo fcinfo, int n, const char *argname);
+
+#endif							/* FF_ENGINE_IDS_H */

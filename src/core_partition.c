@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * core_partition.c
+ *	  The partition configuration row and the partitioners of spec §1.
+ *
+ *	  The counts are read once per transaction.  They can only change
+ *	  while no execution exists (ff.set_partition_config), because an
+ *	  execution's partition is baked into its id for good.
+ *
+ * IDENTIFICATION
+ *	  src/core_partition.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+
+#include "core_ids.h"
+#include "core_partition.h"
+#include "core_spi.h"
+#include "core_validate.h"
+
+PG_FUNCTION_INFO_V1(ff_set_partition_config);
+
+static int	cached_counts[3];
+static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+
+static FFPlan plan_read_config = {
+	"SELECT num_flow_partitions, num_budget_partitions, num_quota_partitions "
+	"FROM ff.partition_config", 0, {0}
+};
+
+static void
+load_counts(void)
+{
+	if (cached_lxid == MyProc->lxid)
+		return;
+	ff_spi_connect();
+	if (ff_plan_exec(&plan_read_config, NULL, NULL, 1) != 1)
+		elog(ERROR, "ff.partition_config has no row");
+	cached_counts[0] = (int) ff_col_int64(0, 1, 256);
+	cached_counts[1] = (int) ff_col_int64(0, 2, 32);
+	cached_counts[2] = (int) ff_col_int64(0, 3, 32);
+	SPI_finish();
+	cached_lxid = MyProc->lxid;
+}
+
+int
+ff_num_flow_partitions(void)
+{
+	load_counts();
+	return cached_counts[0];
+}
+
+int
+ff_num_budget_partitions(void)
+{
+	load_counts();
+	return cached_counts[1];
+}
+
+int
+ff_num_quota_partitions(void)
+{
+	load_counts();
+	return cached_counts[2];
+}
+
+int
+ff_solo_partition(text *lane_id)
+{
+	return ff_crc16((unsigned char *) VARDATA_ANY(lane_id),
+					VARSIZE_ANY_EXHDR(lane_id)) % ff_num_flow_partitions();
+}
+
+int
+ff_uuid_partition(const pg_uuid_t *u, int count)
+{
+	return ff_crc16(u->data, UUID_LEN) % count;
+}
+
+/* The partition of a flow and its members (RFC-011 co-location). */
+int
+ff_uuid_flow_partition(const pg_uuid_t *flow_id)
+{
+	return ff_uuid_partition(flow_id, ff_num_flow_partitions());
+}
+
+void
+ff_check_lane_id(text *lane_id)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(lane_id);
+	int			len = VARSIZE_ANY_EXHDR(lane_id);
+	int			i;
+
+	if (len < 1 || len > 64)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("lane_id must be 1 to 64 bytes long, got %d", len)));
+	for (i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("lane_id must be printable ASCII"),
+					 errdetail("Byte %d is 0x%02x.", i, p[i])));
+}
+
+static FFPlan plan_count_executions = {
+	"SELECT EXISTS (SELECT 1 FROM ff.execution)", 0, {0}
+};
+static FFPlan plan_write_config = {
+	"UPDATE ff.partition_config SET num_flow_partitions = $1, "
+	"num_budget_partitions = $2, num_quota_partitions = $3",
+	3, {INT4OID, INT4OID, INT4OID}
+};
+
+/*
+ * ff.set_partition_config(num_flow_partitions, num_budget_partitions,
+ *						   num_quota_partitions) -> jsonb
+ *		Changes the partition counts.  Refused (55000) once any execution
+ *		exists with other counts: ids already minted carry their partition.
+ */
+Datum
+ff_set_partition_config(PG_FUNCTION_ARGS)
+{
+	int			want[3];
+	int			i;
+	Datum		values[3];
+
+	for (i = 0; i < 3; i++)
+	{
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("partition counts must not be NULL")));
+		want[i] = PG_GETARG_INT32(i);
+		if (want[i] < 1 || want[i] > 32768)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("partition counts must be between 1 and 32768, got %d", want[i])));
+		values[i] = Int32GetDatum(want[i]);
+	}
+	load_counts();
+	ff_spi_connect();
+	if (want[0] != cached_counts[0] || want[1] != cached_counts[1] ||
+		want[2] != cached_counts[2])
+	{
+		ff_plan_exec(&plan_count_executions, NULL, NULL, 1);
+		if (ff_col_bool(0, 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot change the partition configuration while executions exist"),
+					 errdetail("Configured %d/%d/%d, requested %d/%d/%d.",
+							   cached_counts[0], cached_counts[1], cached_counts[2],
+							   want[0], want[1], want[2]),
+					 errhint("Execution ids carry their partition; keep the existing counts.")));
+		ff_plan_exec(&plan_write_config, values, NULL, 0);
+		cached_lxid = InvalidLocalTransactionId;
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}

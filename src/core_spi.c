@@ -1,0 +1,529 @@
+/*-------------------------------------------------------------------------
+ *
+ * core_spi.c
+ *	  Kept SPI plans and small accessors for their results.
+ *
+ *	  Plans are prepared with SPI_prepare_cursor (generic on request) and
+ *	  moved out of the SPI context with SPI_keepplan the first time a
+ *	  statement runs in a backend.  Values read with the accessors live in
+ *	  the current SPI procedure context and vanish at SPI_finish; results
+ *	  that outlive the call are moved out by ff_spi_finish_datum.
+ *
+ *	  Deferred writes (core_spi.h) record calls of plans that have a set
+ *	  form and run each plan once for all of them at the flush.
+ *
+ * IDENTIFICATION
+ *	  src/core_spi.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "core_spi.h"
+
+/*
+ * The statements this backend has kept, in the order they were first
+ * prepared: what ff._engine_statements() reports, so that a test can
+ * explain the engine's own statements rather than copies of them.
+ */
+typedef struct KeptStatement
+{
+	char	   *sql;
+	int			nargs;
+	Oid			argtypes[FF_PLAN_MAX_ARGS];
+	bool		generic;
+	bool		key_lookups;
+	struct KeptStatement *next;
+} KeptStatement;
+
+static KeptStatement *kept_head = NULL,
+		   *kept_tail = NULL;
+
+static void
+remember_statement(const char *sql, int nargs, const Oid *argtypes, bool generic, bool key_lookups)
+{
+	KeptStatement *k = MemoryContextAllocZero(TopMemoryContext, sizeof(KeptStatement));
+
+	k->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	k->nargs = nargs;
+	memcpy(k->argtypes, argtypes, sizeof(Oid) * nargs);
+	k->generic = generic;
+	k->key_lookups = key_lookups;
+	if (kept_tail)
+		kept_tail->next = k;
+	else
+		kept_head = k;
+	kept_tail = k;
+}
+
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes, bool generic, bool key_lookups)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes,
+										  generic ? CURSOR_OPT_GENERIC_PLAN : 0);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	remember_statement(sql, nargs, argtypes, generic, key_lookups);
+	return plan;
+}
+
+PG_FUNCTION_INFO_V1(ff_engine_statements);
+
+/*
+ * ff._engine_statements() -> TABLE(statement, argument_types, generic,
+ * key_lookups)
+ *		Every statement the engine has kept in this backend so far (a
+ *		statement is kept the first time its code path runs), with the
+ *		argument types it was prepared with, whether it is planned once for
+ *		all arguments (generic) and whether it is planned as index lookups
+ *		(key_lookups).  For tests and diagnosis: EXPLAIN what the engine
+ *		runs.
+ */
+Datum
+ff_engine_statements(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KeptStatement *k;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (k = kept_head; k != NULL; k = k->next)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		Datum	   *types = palloc(sizeof(Datum) * Max(k->nargs, 1));
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		for (i = 0; i < k->nargs; i++)
+			types[i] = ObjectIdGetDatum(k->argtypes[i]);
+		values[0] = CStringGetTextDatum(k->sql);
+		values[1] = PointerGetDatum(construct_array(types, k->nargs, REGTYPEOID, sizeof(Oid), true, TYPALIGN_INT));
+		values[2] = BoolGetDatum(k->generic);
+		values[3] = BoolGetDatum(k->key_lookups);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+static const char *const key_lookup_gucs[] = {
+	"enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin"
+};
+
+/*
+ * Runs a kept plan.  With key_lookups (FFPlan.key_lookups), a (re)planning
+ * on the way sees only index scans and nested loops, in a GUC nest level of
+ * its own (restored after, or by the abort).
+ */
+static uint64
+run_plan(SPIPlanPtr plan, const char *sql, int nargs, Datum *values,
+		 const bool *nulls, long tcount, bool key_lookups)
+{
+	char		nullflags[FF_PLAN_MAX_ARGS + 1];
+	int			i,
+				rc,
+				gucs = 0;
+
+	for (i = 0; i < nargs; i++)
+		nullflags[i] = (nulls != NULL && nulls[i]) ? 'n' : ' ';
+	nullflags[nargs] = '\0';
+	if (key_lookups)
+	{
+		gucs = NewGUCNestLevel();
+		for (i = 0; i < lengthof(key_lookup_gucs); i++)
+			(void) set_config_option(key_lookup_gucs[i], "off", PGC_USERSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+	}
+	rc = SPI_execute_plan(plan, values, nullflags, false, tcount);
+	if (key_lookups)
+		AtEOXact_GUC(true, gucs);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s", sql,
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+uint64
+ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
+{
+	if (p->after_flush == NULL && ff_plan_defer(p, values, nulls))
+		return 1;
+	if (p->plan == NULL)
+		p->plan = keep_plan(p->sql, p->nargs, p->argtypes, p->generic, p->key_lookups);
+	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount, p->key_lookups);
+}
+
+/* ---- deferred writes ---- */
+
+typedef struct Deferred
+{
+	FFPlan	   *plan;
+	int			n,
+				cap;
+	Datum	   *values;			/* n rows of plan->nargs */
+	bool	   *nulls;
+	uint32	   *keyhash;		/* per row, when plan->key_args > 0 */
+	int16		typlen[FF_PLAN_MAX_ARGS];
+	bool		byval[FF_PLAN_MAX_ARGS];
+	struct Deferred *next;
+} Deferred;
+
+/* Non-NULL while deferring; the recorded calls live in it. */
+static MemoryContext defer_cxt = NULL;
+static Deferred *defer_head = NULL,
+		   *defer_tail = NULL;
+
+static void
+defer_forget(void *arg)
+{
+	defer_cxt = NULL;
+	defer_head = defer_tail = NULL;
+}
+
+void
+ff_defer_begin(void)
+{
+	MemoryContextCallback *cb;
+
+	if (defer_cxt != NULL)
+		elog(ERROR, "deferred writes already begun");
+	/* a child of the SPI procedure context: gone with it on any error */
+	defer_cxt = AllocSetContextCreate(CurrentMemoryContext, "ff deferred writes",
+									  ALLOCSET_DEFAULT_SIZES);
+	cb = MemoryContextAlloc(defer_cxt, sizeof(*cb));
+	cb->func = defer_forget;
+	cb->arg = NULL;
+	MemoryContextRegisterResetCallback(defer_cxt, cb);
+}
+
+bool
+ff_deferring(void)
+{
+	return defer_cxt != NULL;
+}
+
+MemoryContext
+ff_defer_context(void)
+{
+	return defer_cxt;
+}
+
+static Deferred *
+deferred_for(FFPlan *p)
+{
+	Deferred   *d;
+	int			k;
+
+	for (d = defer_head; d != NULL && d->plan != p; d = d->next)
+		;
+	if (d != NULL)
+		return d;
+	d = palloc0(sizeof(Deferred));
+	d->plan = p;
+	d->cap = 16;
+	d->values = palloc(sizeof(Datum) * p->nargs * d->cap);
+	d->nulls = palloc(sizeof(bool) * p->nargs * d->cap);
+	d->keyhash = palloc(sizeof(uint32) * d->cap);
+	for (k = 0; k < p->nargs; k++)
+		get_typlenbyval(p->argtypes[k], &d->typlen[k], &d->byval[k]);
+	if (defer_tail)
+		defer_tail->next = d;
+	else
+		defer_head = d;
+	defer_tail = d;
+	return d;
+}
+
+/* The row's key (its first key_args arguments): hashed, and compared. */
+static uint32
+key_hash(Deferred *d, Datum *values, const bool *nulls)
+{
+	uint32		h = 0;
+	int			k;
+
+	for (k = 0; k < d->plan->key_args; k++)
+	{
+		uint32		kh = 0;
+
+		if (nulls[k])
+			kh = 1;
+		else if (d->byval[k])
+			kh = hash_bytes((const unsigned char *) &values[k], sizeof(Datum));
+		else if (d->typlen[k] > 0)
+			kh = hash_bytes((const unsigned char *) DatumGetPointer(values[k]), d->typlen[k]);
+		else
+			elog(ERROR, "a deferred key must be of a fixed-length type");
+		h = hash_combine(h, kh);
+	}
+	return h;
+}
+
+static bool
+same_key(Deferred *d, int row, Datum *values, const bool *nulls)
+{
+	Datum	   *a = &d->values[row * d->plan->nargs];
+	bool	   *an = &d->nulls[row * d->plan->nargs];
+	int			k;
+
+	for (k = 0; k < d->plan->key_args; k++)
+		if (an[k] || nulls[k] || !datumIsEqual(a[k], values[k], d->byval[k], d->typlen[k]))
+			return false;
+	return true;
+}
+
+static const bool no_nulls[FF_PLAN_MAX_ARGS];
+
+bool
+ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
+{
+	MemoryContext old;
+	Deferred   *d;
+	Datum	   *row;
+	bool	   *rownulls;
+	uint32		h = 0;
+	int			k,
+				r;
+
+	if (defer_cxt == NULL || p->set_sql == NULL)
+		return false;
+	if (nulls == NULL)
+		nulls = no_nulls;
+	old = MemoryContextSwitchTo(defer_cxt);
+	d = deferred_for(p);
+	r = d->n;
+	if (p->key_args > 0)
+	{
+		h = key_hash(d, values, nulls);
+		for (r = 0; r < d->n; r++)
+			if (d->keyhash[r] == h && same_key(d, r, values, nulls))
+				break;
+	}
+	if (r == d->n)
+	{
+		if (d->n == d->cap)
+		{
+			d->cap *= 2;
+			d->values = repalloc(d->values, sizeof(Datum) * p->nargs * d->cap);
+			d->nulls = repalloc(d->nulls, sizeof(bool) * p->nargs * d->cap);
+			d->keyhash = repalloc(d->keyhash, sizeof(uint32) * d->cap);
+		}
+		d->n++;
+	}
+	d->keyhash[r] = h;
+	row = &d->values[r * p->nargs];
+	rownulls = &d->nulls[r * p->nargs];
+	for (k = 0; k < p->nargs; k++)
+	{
+		rownulls[k] = nulls[k];
+		row[k] = nulls[k] ? (Datum) 0 : datumCopy(values[k], d->byval[k], d->typlen[k]);
+	}
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/*
+ * The set statement's FROM item: one array of anonymous rows, unnested
+ * with a column definition list.  (One array per argument under ROWS FROM
+ * costs a tuplestore per argument: ~2 ms to start for 55 columns of 100.)
+ */
+static void
+prepare_set_plan(FFPlan *p)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	TupleDesc	desc = CreateTemplateTupleDesc(p->nargs);
+	StringInfoData rows;
+	Oid			type = RECORDARRAYOID;
+	int			k;
+
+	initStringInfo(&rows);
+	appendStringInfoString(&rows, "pg_catalog.unnest($1) AS v(");
+	for (k = 0; k < p->nargs; k++)
+	{
+		TupleDescInitEntry(desc, k + 1, NULL, p->argtypes[k], -1, 0);
+		appendStringInfo(&rows, "%sa%d %s", k ? ", " : "", k + 1,
+						 format_type_be_qualified(p->argtypes[k]));
+	}
+	appendStringInfoChar(&rows, ')');
+	p->set_desc = BlessTupleDesc(desc);
+	MemoryContextSwitchTo(old);
+	p->set_plan = keep_plan(psprintf(p->set_sql, rows.data), 1, &type, true, true);
+	pfree(rows.data);
+}
+
+/*
+ * Runs one plan's recorded calls as its set statement, as key lookups:
+ * every set statement writes or joins its rows by primary key.
+ */
+static void
+flush_one(Deferred *d)
+{
+	FFPlan	   *p = d->plan;
+	Datum	   *rows = palloc(sizeof(Datum) * d->n);
+	Datum		array;
+	int			r;
+	uint64		n;
+
+	if (p->set_plan == NULL)
+		prepare_set_plan(p);
+	for (r = 0; r < d->n; r++)
+		rows[r] = HeapTupleGetDatum(heap_form_tuple(p->set_desc,
+													&d->values[r * p->nargs],
+													&d->nulls[r * p->nargs]));
+	array = PointerGetDatum(construct_array(rows, d->n, RECORDOID, -1, false,
+											TYPALIGN_DOUBLE));
+	n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
+	/*
+	 * Rows a batch locked cannot go missing; a row it creates can have
+	 * been created by a concurrent transaction first (ON CONFLICT DO
+	 * NOTHING): the whole batch fails, and a retry sees that row.
+	 */
+	if (p->each_row && n != (uint64) d->n)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a batch of %d writes changed " UINT64_FORMAT " rows: another transaction wrote the same rows concurrently",
+						d->n, n),
+				 errdetail("Statement: %s", p->sql),
+				 errhint("Retry the call.")));
+	if (p->after_flush)
+		p->after_flush(n);
+}
+
+void
+ff_defer_flush(void)
+{
+	Deferred   *d;
+	MemoryContext cxt = defer_cxt;
+
+	if (cxt == NULL)
+		elog(ERROR, "deferred writes not begun");
+	/* the set statements run as themselves: nothing is deferred any more */
+	d = defer_head;
+	defer_cxt = NULL;
+	for (; d != NULL; d = d->next)
+		flush_one(d);
+	MemoryContextDelete(cxt);
+}
+
+void
+ff_spi_connect(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+/*
+ * ff_spi_finish_datum
+ *		Copy a by-reference result into the caller's context, then finish.
+ */
+Datum
+ff_spi_finish_datum(Datum d)
+{
+	Datum		out = SPI_datumTransfer(d, false, -1);
+
+	SPI_finish();
+	return out;
+}
+
+Datum
+ff_col_datum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+bool
+ff_col_isnull(int row, int col)
+{
+	bool		isnull;
+
+	(void) ff_col_datum(row, col, &isnull);
+	return isnull;
+}
+
+char *
+ff_col_text(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+}
+
+int64
+ff_col_int64(int row, int col, int64 if_null)
+{
+	bool		isnull;
+	Datum		d = ff_col_datum(row, col, &isnull);
+	Oid			t;
+
+	if (isnull)
+		return if_null;
+	t = SPI_gettypeid(SPI_tuptable->tupdesc, col);
+	if (t == INT8OID)
+		return DatumGetInt64(d);
+	if (t == INT4OID)
+		return DatumGetInt32(d);
+	if (t == INT2OID)
+		return DatumGetInt16(d);
+	elog(ERROR, "column %d is not an integer (type %u)", col, t);
+	return 0;
+}
+
+bool
+ff_col_bool(int row, int col)
+{
+	bool		isnull;
+	Datum		d = ff_col_datum(row, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+/*
+ * ff_run_in_subxact
+ *		Runs fn(arg) in an internal subtransaction, with SPI usable inside.
+ *		Returns NULL when it committed; on an error the subtransaction is
+ *		rolled back, the error state cleared and the error returned, copied
+ *		into cxt (the caller reports it and calls FreeErrorData).  Either
+ *		way the caller is back in cxt under its own resource owner.
+ */
+ErrorData *
+ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
+{
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	/* a rolled-back subtransaction would leave its deferred writes behind */
+	if (defer_cxt != NULL)
+		elog(ERROR, "a subtransaction cannot run while writes are deferred");
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
+}

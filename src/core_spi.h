@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * core_spi.h
+ *	  Kept SPI plans.  Every statement the engine runs repeatedly is a
+ *	  static FFPlan beside the code that uses it: its text, its argument
+ *	  types, and the plan prepared on first use and kept for the life of
+ *	  the backend (re-validated by the plan cache after DDL).
+ *
+ * IDENTIFICATION
+ *	  src/core_spi.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_SPI_PLAN_H
+#define FF_ENGINE_SPI_PLAN_H
+
+#include "executor/spi.h"
+
+#define FF_PLAN_MAX_ARGS 96
+
+typedef struct FFPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[FF_PLAN_MAX_ARGS];
+	SPIPlanPtr	plan;
+	/*
+	 * Plan once for every argument value: for a hot statement whose best
+	 * plan never depends on its arguments, where the plan cache would
+	 * otherwise keep re-planning it (its custom plans look cheaper).
+	 */
+	bool		generic;
+
+	/*
+	 * Deferred writes (see ff_defer_begin).  set_sql is the same statement
+	 * over all deferred calls: its one %s becomes a FROM item v(a1 .. an),
+	 * one row per call in call order, ak being the call's k-th argument.
+	 * With key_args > 0 a call whose first key_args arguments (of
+	 * fixed-length types) equal an earlier deferred call's replaces it (a
+	 * whole-row store: the last one wins).  With each_row the set
+	 * statement must touch one row per deferred call.  after_flush, when
+	 * set, receives the set statement's result (SPI_tuptable) and marks a
+	 * plan its callers defer explicitly with ff_plan_defer, because they
+	 * need what it returns; ff_plan_exec never defers it.
+	 */
+	const char *set_sql;
+	int			key_args;
+	bool		each_row;
+	void		(*after_flush) (uint64 n);
+	SPIPlanPtr	set_plan;
+	TupleDesc	set_desc;		/* the row type of the set statement's array */
+
+	/*
+	 * Plan as index lookups (index scans, nested loops), whatever the
+	 * statistics say: for a statement that only reaches rows by key, whose
+	 * generic plan is kept and may have been made while its table was
+	 * nearly empty (a hash join over a sequential scan, kept as the table
+	 * grows).  The set statements of deferred writes always are.
+	 */
+	bool		key_lookups;
+} FFPlan;
+
+/* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
+extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
+
+/*
+ * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec
+ * on a plan with a set_sql records the call instead of running it (and
+ * reports one row), and ff_defer_flush runs each such plan once for all
+ * its calls, in the order the plans were first deferred.  A batch
+ * operation over distinct executions thereby pays one executor start-up
+ * (and one compilation of every partial-index predicate) per statement
+ * instead of per item.  Only for writes nothing reads back before the
+ * flush; SPI must stay connected until the flush.  An error in between
+ * discards the recorded calls with the SPI context they live in.
+ */
+extern void ff_defer_begin(void);
+extern bool ff_deferring(void);
+extern MemoryContext ff_defer_context(void);
+extern bool ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls);
+extern void ff_defer_flush(void);
+
+/* Connect / finish SPI around an SQL-callable function body. */
+extern void ff_spi_connect(void);
+extern Datum ff_spi_finish_datum(Datum d);
+
+/* Column accessors for the first result tuple of the last ff_plan_exec. */
+extern bool ff_col_isnull(int row, int col);
+extern char *ff_col_text(int row, int col);		/* NULL when SQL NULL */
+extern int64 ff_col_int64(int row, int col, int64 if_null);
+extern bool ff_col_bool(int row, int col);
+extern Datum ff_col_datum(int row, int col, bool *isnull);
+
+extern ErrorData *ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt);
+
+#endif							/* FF_ENGINE_SPI_PLAN_H */

@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_sibling_cancel.c
+ *	  RFC-016 sibling cancellation (spec/flows.md §3.10, §3.11, §6.2,
+ *	  §6.3): when an any_of or quorum group under cancel_remaining is
+ *	  decided, resolution records (atomically with the flip) the siblings
+ *	  still running and indexes the group in ff.pending_cancel_group.  The
+ *	  dispatcher here cancels those siblings and drains the request; the
+ *	  reconciler finishes requests a crash left behind (Invariant Q6).
+ *
+ *	  - Each group is handled in its own subtransaction: every listed
+ *	    sibling is cancelled (source sibling_quorum, as issue 8
+ *	    pins the literal; reason the group's),
+ *	    then the request is drained, all or nothing.  A failure rolls the
+ *	    group back and leaves it for the next pass: never a half drain.
+ *	  - Both scanners take index rows with FOR UPDATE SKIP LOCKED, so the
+ *	    reconciler skips a group the dispatcher holds ("never fight the
+ *	    dispatcher") and two dispatchers never take one group.
+ *	  - The resolution that records a request wakes the engine worker at
+ *	    commit, which dispatches at once; the 1 s tick is the floor.
+ *	  - Every sibling is cancelled, however many (no 1024 cap, Appendix
+ *	    C.17).
+ *	  - Lock order: the pending_cancel_group row, then the edge_group row,
+ *	    then each sibling's execution row, one at a time.  Resolution locks
+ *	    the edge_group and then inserts the index row (no lock wait: the
+ *	    row is new), and a sibling's own terminal call locks only its
+ *	    execution row, so no cycle can form; a sibling racing the
+ *	    dispatcher simply waits and then finds the other's outcome
+ *	    (test/isolation/specs/sibling_races.spec).
+ *
+ * IDENTIFICATION
+ *	  src/flow_sibling_cancel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "core_clock.h"
+#include "exec_core.h"
+#include "exec_ops.h"
+#include "ff_engine.h"
+#include "core_partition.h"
+#include "core_spi.h"
+
+PG_FUNCTION_INFO_V1(ff_drain_sibling_cancel_group);
+PG_FUNCTION_INFO_V1(ff_reconcile_sibling_cancel_group);
+PG_FUNCTION_INFO_V1(ff_scan_edge_cancel_dispatch);
+PG_FUNCTION_INFO_V1(ff_scan_edge_cancel_reconcile);
+
+#define FF_SIBLING_SOURCE "sibling_quorum"
+
+static FFPlan plan_tuple_lock = {
+	"SELECT 1 FROM ff.pending_cancel_group WHERE partition = $1 AND flow_id = $2 "
+	"AND downstream_execution_id = $3 FOR UPDATE",
+	3, {INT2OID, UUIDOID, UUIDOID}
+};
+static FFPlan plan_group_request = {
+	"SELECT cancel_siblings_pending, cancel_siblings_members, coalesce(cancel_siblings_reason, "
+	"'sibling_quorum_satisfied') FROM ff.edge_group "
+	"WHERE partition = $1 AND flow_id = $2 AND downstream_execution_id = $3 FOR UPDATE",
+	3, {INT2OID, UUIDOID, UUIDOID}
+};
+static FFPlan plan_drain = {
+	"WITH t AS (DELETE FROM ff.pending_cancel_group WHERE partition = $1 AND flow_id = $2 "
+	"AND downstream_execution_id = $3 RETURNING 1), "
+	"g AS (UPDATE ff.edge_group SET cancel_siblings_pending = false, cancel_siblings_members = NULL "
+	"WHERE partition = $1 AND flow_id = $2 AND downstream_execution_id = $3 RETURNING 1) "
+	"SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM g)",
+	3, {INT2OID, UUIDOID, UUIDOID}
+};
+static FFPlan plan_siblings_live = {
+	"SELECT count(*) FROM ff.execution WHERE partition = $1 AND execution_id = ANY($2) "
+	"AND lifecycle_phase <> 'terminal'",
+	2, {INT2OID, UUIDARRAYOID}
+};
+static FFPlan plan_stat = {
+	"INSERT INTO ff.sibling_cancel_stat AS s (reason, disposition, count) VALUES ($1, $2, $3) "
+	"ON CONFLICT (reason, disposition) DO UPDATE SET count = s.count + EXCLUDED.count",
+	3, {TEXTOID, TEXTOID, INT8OID}
+};
+
+static inline void
+key3(Datum *v, int partition, const pg_uuid_t *flow, const pg_uuid_t *down)
+{
+	v[0] = Int16GetDatum((int16) partition);
+	v[1] = UUIDPGetDatum(flow);
+	v[2] = UUIDPGetDatum(down);
+}
+
+/*
+ * drain
+ *		Removes the index row and clears the group's flag and sibling list
+ *		in one statement (reason, satisfied_at, state and counters stay as
+ *		breadcrumbs).  Returns drained / already_drained / drained_sans_group.
+ */
+static const char *
+drain(int partition, const pg_uuid_t *flow, const pg_uuid_t *down)
+{
+	Datum		v[3];
+
+	key3(v, partition, flow, down);
+	ff_plan_exec(&plan_drain, v, NULL, 1);
+	if (ff_col_int64(0, 1, 0) == 0)
+		return "already_drained";
+	return ff_col_int64(0, 2, 0) == 0 ? "drained_sans_group" : "drained";
+}
+
+static void
+group_args(FunctionCallInfo fcinfo, pg_uuid_t **flow, ExecId *down)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("flow_id and downstream_execution_id required")));
+	*flow = PG_GETARG_UUID_P(0);
+	*down = ff_arg_exec_id(fcinfo, 1, "downstream_execution_id");
+}
+
+/* ff.drain_sibling_cancel_group(flow_id, downstream_execution_id) (§3.10) */
+Datum
+ff_drain_sibling_cancel_group(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *flow;
+	ExecId		down;
+	FFResult	r;
+
+	group_args(fcinfo, &flow, &down);
+	ff_spi_connect();
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "result", drain(down.partition, flow, &down.uuid));
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * reconcile_group
+ *		The reconciler's decision for one request (§3.11).  It never
+ *		cancels: while a listed sibling still runs, the dispatcher owns the
+ *		request and nothing is written.  Returns false for no_op, true when
+ *		the request was removed.
+ */
+static bool
+reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFResult *r)
+{
+	Datum		v[3];
+	bool		isnull;
+
+	key3(v, partition, flow, down);
+	if (ff_plan_exec(&plan_tuple_lock, v, NULL, 1) == 0)
+	{
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "no_op");
+		ffr_text(r, "detail", "not_in_set");
+		return false;
+	}
+	if (ff_plan_exec(&plan_group_request, v, NULL, 1) == 0)
+	{
+		drain(partition, flow, down);
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "sremmed_stale");
+		ffr_text(r, "detail", "missing_edgegroup");
+		return true;
+	}
+	if (!ff_col_bool(0, 1))
+	{
+		drain(partition, flow, down);
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "sremmed_stale");
+		ffr_text(r, "detail", "flag_cleared");
+		return true;
+	}
+	{
+		Datum		members = ff_col_datum(0, 2, &isnull);
+
+		if (!isnull)
+		{
+			Datum		w[2];
+
+			w[0] = v[0];
+			w[1] = members;
+			ff_plan_exec(&plan_siblings_live, w, NULL, 1);
+			if (ff_col_int64(0, 1, 0) > 0)
+			{
+				ffr_ok(r, "OK");
+				ffr_text(r, "result", "no_op");
+				ffr_text(r, "detail", "siblings_running");
+				return false;
+			}
+		}
+	}
+	drain(partition, flow, down);
+	ffr_ok(r, "OK");
+	ffr_text(r, "result", "completed_drain");
+	return true;
+}
+
+/* ff.reconcile_sibling_cancel_group(flow_id, downstream_execution_id) (§3.11) */
+Datum
+ff_reconcile_sibling_cancel_group(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *flow;
+	ExecId		down;
+	FFResult	r;
+
+	group_args(fcinfo, &flow, &down);
+	ff_spi_connect();
+	reconcile_group(down.partition, flow, &down.uuid, &r);
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- dispatcher ---- */
+
+typedef struct Dispositions
+{
+	int64		cancelled;
+	int64		already_terminal;
+	int64		not_found;
+} Dispositions;
+
+/*
+ * dispatch_group
+ *		Cancels every listed sibling of one locked request, then drains it
+ *		(§6.2).  Runs inside the caller's subtransaction.
+ */
+static void
+dispatch_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, int64 now, Dispositions *d)
+{
+	Datum		v[3];
+	bool		isnull;
+	Datum		members;
+	char	   *reason;
+	Datum	   *elems = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0,
+				i;
+	Dispositions mine = {0, 0, 0};
+
+	key3(v, partition, flow, down);
+	if (ff_plan_exec(&plan_group_request, v, NULL, 1) > 0)
+	{
+		members = ff_col_datum(0, 2, &isnull);
+		reason = ff_col_text(0, 3);
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(members), UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
+							  &elems, &nulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			ExecCore	c;
+			ExecId		sid;
+
+			sid.partition = partition;
+			sid.uuid = *DatumGetUUIDP(elems[i]);
+			if (!ff_core_lock(sid, &c))
+				mine.not_found++;
+			else if (c.lifecycle_phase == PHASE_TERMINAL)
+				mine.already_terminal++;
+			else
+			{
+				ff_cancel_locked(&c, reason, FF_SIBLING_SOURCE, now);
+				mine.cancelled++;
+			}
+		}
+		/* counters, by the group's reason */
+		{
+			const char *disp[3] = {"cancelled", "already_terminal", "not_found"};
+			int64		cnt[3] = {mine.cancelled, mine.already_terminal, mine.not_found};
+			Datum		s[3];
+
+			for (i = 0; i < 3; i++)
+			{
+				if (cnt[i] == 0)
+					continue;
+				s[0] = CStringGetTextDatum(reason);
+				s[1] = CStringGetTextDatum(disp[i]);
+				s[2] = Int64GetDatum(cnt[i]);
+				ff_plan_exec(&plan_stat, s, NULL, 0);
+			}
+		}
+	}
+	drain(partition, flow, down);
+	d->cancelled += mine.cancelled;
+	d->already_terminal += mine.already_terminal;
+	d->not_found += mine.not_found;
+}
+
+typedef struct PendingGroup
+{
+	int			partition;
+	pg_uuid_t	flow;
+	pg_uuid_t	down;
+} PendingGroup;
+
+static FFPlan plan_pending_groups = {
+	"SELECT partition, flow_id, downstream_execution_id FROM ff.pending_cancel_group "
+	"ORDER BY enqueued_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+	1, {INT4OID}
+};
+
+/* Checks batch_size, connects SPI and locks up to batch_size requests. */
+static int
+lock_pending(int batch, PendingGroup **out)
+{
+	Datum		v[1];
+	uint64		n,
+				i;
+	bool		isnull;
+
+	if (batch < 1 || batch > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be between 1 and 1000, got %d", batch)));
+	ff_spi_connect();
+	v[0] = Int32GetDatum(batch);
+	n = ff_plan_exec(&plan_pending_groups, v, NULL, 0);
+	*out = palloc(sizeof(PendingGroup) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		(*out)[i].partition = (int) ff_col_int64((int) i, 1, 0);
+		(*out)[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 2, &isnull));
+		(*out)[i].down = *DatumGetUUIDP(ff_col_datum((int) i, 3, &isnull));
+	}
+	return (int) n;
+}
+
+typedef struct GroupTask
+{
+	PendingGroup *g;
+	int64		now;
+	Dispositions *d;
+} GroupTask;
+
+static void
+dispatch_task(void *arg)
+{
+	GroupTask  *t = (GroupTask *) arg;
+
+	dispatch_group(t->g->partition, &t->g->flow, &t->g->down, t->now, t->d);
+}
+
+/* One group in a subtransaction; false when it failed (left for later). */
+static bool
+dispatch_in_subxact(PendingGroup *g, int64 now, MemoryContext cxt, Dispositions *d)
+{
+	GroupTask	t = {g, now, d};
+	ErrorData  *edata = ff_run_in_subxact(dispatch_task, &t, cxt);
+
+	if (edata == NULL)
+		return true;
+	ereport(WARNING,
+			(errmsg("ff_engine could not cancel the siblings of a group: %s", edata->message),
+			 errdetail("The group is left for the next pass.")));
+	FreeErrorData(edata);
+	return false;
+}
+
+/*
+ * ff.scan_edge_cancel_dispatch(batch_size) -> jsonb (§6.2)
+ *		Up to batch_size requests, oldest first.  Returns {processed (groups
+ *		drained), errors, cancelled, already_terminal, not_found, more}.
+ */
+Datum
+ff_scan_edge_cancel_dispatch(PG_FUNCTION_ARGS)
+{
+	int			batch = PG_ARGISNULL(0) ? 50 : PG_GETARG_INT32(0);
+	int64		now = ff_now_ms();
+	PendingGroup *groups;
+	Dispositions d = {0, 0, 0};
+	int			n,
+				i,
+				done = 0,
+				errors = 0;
+	FFResult	r;
+
+	n = lock_pending(batch, &groups);
+	for (i = 0; i < n; i++)
+	{
+		if (dispatch_in_subxact(&groups[i], now, CurrentMemoryContext, &d))
+			done++;
+		else
+			errors++;
+	}
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "scanner", "edge_cancel_dispatch");
+	ffr_int(&r, "processed", done);
+	ffr_int(&r, "errors", errors);
+	ffr_int(&r, "cancelled", d.cancelled);
+	ffr_int(&r, "already_terminal", d.already_terminal);
+	ffr_int(&r, "not_found", d.not_found);
+	ffr_bool(&r, "more", n >= batch);
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff.scan_edge_cancel_reconcile(batch_size) -> jsonb (§6.3)
+ *		Requests a crash left behind: stale ones are removed, ones whose
+ *		siblings have all ended are drained; a request whose siblings still
+ *		run, or that the dispatcher holds, is left alone.
+ */
+Datum
+ff_scan_edge_cancel_reconcile(PG_FUNCTION_ARGS)
+{
+	int			batch = PG_ARGISNULL(0) ? 50 : PG_GETARG_INT32(0);
+	PendingGroup *groups;
+	int			n,
+				i,
+				done = 0,
+				left = 0;
+	FFResult	r;
+
+	n = lock_pending(batch, &groups);
+	for (i = 0; i < n; i++)
+	{
+		FFResult	one;		/* per-group detail, not reported by the scan */
+
+		if (reconcile_group(groups[i].partition, &groups[i].flow, &groups[i].down, &one))
+			done++;
+		else
+			left++;
+	}
+	ffr_ok(&r, "OK");
+	ffr_text(&r, "scanner", "edge_cancel_reconcile");
+	ffr_int(&r, "processed", done);
+	ffr_int(&r, "left_to_dispatcher", left);
+	ffr_int(&r, "errors", 0);
+	ffr_bool(&r, "more", n >= batch);
+	FF_RETURN_RESULT(&r);
+}
