@@ -2,13 +2,15 @@
  *
  * bgw_engine.c
  *	  The engine worker: one per database with ff_engine installed.  It
- *	  runs each scanner (ff.run_scanner) at its interval, one batch per
+ *	  runs the jobs of the registry (bgw_jobs.c): each scanner at its
+ *	  interval, the at-commit jobs as commits wake it, one batch per
  *	  transaction, and sleeps on its latch until the next one is due.  A
  *	  full batch means a backlog, so the next batch follows at once (up to
  *	  256 in a row, the reference's sweep of 256 partitions).
  *
- *	  - An error in one batch is logged and the loop goes on; the failing
- *	    scanner backs off (its interval doubled per consecutive failure, up
+ *	  - An error in one batch is logged (SQLSTATE, message, detail) and the
+ *	    loop goes on (batch_failed); a failing scanner records it in
+ *	    ff.scanner_state (last_error_*) and backs off (its interval doubled per consecutive failure, up
  *	    to 8 times).  Failing *items* are tracked by the scanners
  *	    themselves (skipped for 10 cycles after 3 failures).
  *	  - SIGTERM uses die(): a running batch is cancelled and the worker
@@ -45,66 +47,22 @@
 #include "bgw_notify.h"
 #include "core_spi.h"
 #include "bgw.h"
+#include "bgw_jobs.h"
 
-/* A scanner, its interval setting and its schedule in this worker. */
-typedef struct ScannerSlot
+/* A job's schedule in this worker (by job: bgw_jobs.c). */
+typedef struct JobSlot
 {
-	const char *name;
-	int		   *interval_ms;
 	TimestampTz next_due;
 	int			failures;		/* consecutive failed batches */
 	int64		next_in_ms;		/* the last batch's next_in_ms, -1 if none */
-} ScannerSlot;
+} JobSlot;
 
-static ScannerSlot scanners[] = {
-	{"lease_expiry", &ff_lease_expiry_interval_ms, 0, 0, -1},
-	{"delayed", &ff_delayed_interval_ms, 0, 0, -1},
-	{"attempt_timeout", &ff_attempt_timeout_interval_ms, 0, 0, -1},
-	{"execution_deadline", &ff_execution_deadline_interval_ms, 0, 0, -1},
-	{"unblock", &ff_unblock_interval_ms, 0, 0, -1},
-	{"retention", &ff_retention_interval_ms, 0, 0, -1},
-	{"dependencies", &ff_dependencies_interval_ms, 0, 0, -1},
-	{"flow_cancel", &ff_flow_cancel_interval_ms, 0, 0, -1},
-	{"flow_projector", &ff_flow_projector_interval_ms, 0, 0, -1},
-	{"edge_cancel_dispatch", &ff_edge_cancel_dispatch_interval_ms, 0, 0, -1},
-	{"edge_cancel_reconcile", &ff_edge_cancel_reconcile_interval_ms, 0, 0, -1},
-	{"suspension_timeout", &ff_suspension_timeout_interval_ms, 0, 0, -1},
-	{"pending_waitpoint_expiry", &ff_pending_waitpoint_expiry_interval_ms, 0, 0, -1},
-	{"budget_reset", &ff_budget_reset_interval_ms, 0, 0, -1},
-	{"budget_reconcile", &ff_budget_reconcile_interval_ms, 0, 0, -1},
-	{"quota_reconcile", &ff_quota_reconcile_interval_ms, 0, 0, -1},
-	{"worker_registry_sweep", &ff_worker_registry_sweep_interval_ms, 0, 0, -1},
-	{"schedules", &ff_schedules_interval_ms, 0, 0, -1},
-};
+static JobSlot *slots;
 
-#define NUM_SCANNERS lengthof(scanners)
-
-/*
- * One batch; "more" when it was full, so a backlog is drained at once;
- * "next_in_ms" when the scanner knows its next work is due sooner than its
- * interval (the schedules scanner: the next slot), so the worker wakes then.
- */
-static FFPlan plan_run_scanner = {
-	"SELECT coalesce((r ->> 'more')::boolean, false), coalesce((r ->> 'next_in_ms')::bigint, -1) "
-	"FROM ff.run_scanner($1) r", 1, {TEXTOID}
-};
-
-/* Most batches one scanner takes in a row before the others get a turn. */
+/* Most batches one job takes in a row before the others get a turn. */
 #define FF_MAX_BATCHES_PER_TICK 256
 
-/* Completion events: dispatched when a commit announces them, else polled. */
-static FFPlan plan_dispatch = {
-	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.dispatch_completions(100) r", 0, {0}
-};
-/* then the sibling cancels those completions may have requested */
-static FFPlan plan_sibling_dispatch = {
-	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.scan_edge_cancel_dispatch(50) r", 0, {0}
-};
-/* and the members a cancel_flow(wait => false) left owed a cancel */
-static FFPlan plan_flow_cancel_dispatch = {
-	"SELECT coalesce((r ->> 'more')::boolean, false) FROM ff.dispatch_flow_cancels(500) r", 0, {0}
-};
-#define FF_DISPATCH_POLL_MS 1000
+/* The at-commit jobs run when a commit announces work, else polled. */
 static TimestampTz next_dispatch_poll = 0;
 
 /* The extension is installed (call inside a transaction). */
@@ -114,120 +72,189 @@ extension_present(void)
 	return OidIsValid(get_extension_oid("ff_engine", true));
 }
 
-/*
- * run_batch
- *		One scanner batch in its own transaction.  Returns false when the
- *		extension has gone (the worker then exits); *more is set when the
- *		batch was full.  Errors propagate to the caller's PG_TRY.
- */
-static bool
-run_batch(ScannerSlot *s, bool *more)
+/* One batch of a job, what it asks for, and how it went. */
+typedef struct JobRun
 {
-	Datum		arg = CStringGetTextDatum(s->name);
-	bool		present;
+	int			job;
+	bool		record;			/* a scanner's run, kept in ff.scanner_state */
+	const char *activity;
+	bool		present;		/* the extension was there */
+	bool		more;
+	int64		next_in_ms;
+} JobRun;
+
+/*
+ * job_batch
+ *		One batch in its own transaction.  Errors propagate to the
+ *		caller's run_guarded.
+ */
+static void
+job_batch(void *arg)
+{
+	JobRun	   *run = (JobRun *) arg;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	present = extension_present();
-	*more = false;
-	if (present)
+	run->present = extension_present();
+	run->more = false;
+	run->next_in_ms = -1;
+	if (run->present)
 	{
-		pgstat_report_activity(STATE_RUNNING, psprintf("ff_engine scanner %s", s->name));
+		pgstat_report_activity(STATE_RUNNING, run->activity);
 		ff_spi_connect();
-		ff_plan_exec(&plan_run_scanner, &arg, NULL, 1);
-		*more = ff_col_bool(0, 1);
-		s->next_in_ms = ff_col_int64(0, 2, -1);
+		(void) ff_job_run(run->job, run->record, &run->more, &run->next_in_ms);
 		SPI_finish();
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	return present;
 }
 
 /*
- * dispatch_completions
- *		Resolves downstream edges of new completion events, 100 per
- *		transaction, until none is left (or 256 batches); runs when a commit
- *		announced events and at least every second.  Errors are contained:
- *		ff.dispatch_completions isolates each event in a subtransaction.
+ * run_guarded
+ *		Runs fn(arg); on an error copies it into cxt, aborts the
+ *		transaction and returns it (NULL when fn succeeded).  The loop goes
+ *		on whatever one batch does.
  */
-/* In a PG_CATCH: copy the error out, abort the transaction, log it. */
-static void
-abort_and_log(MemoryContext cxt, const char *activity)
+static ErrorData *
+run_guarded(void (*fn) (void *), void *arg, MemoryContext cxt)
 {
-	ErrorData  *edata;
+	ErrorData  *volatile edata = NULL;
 
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	FlushErrorState();
-	AbortCurrentTransaction();
-	pgstat_report_activity(STATE_IDLE, NULL);
-	ereport(LOG, (errmsg("%s failed: %s", activity, edata->message)));
-}
-
-/* Runs one kept plan in its own transaction; its boolean answer, false on error. */
-static bool
-run_dispatch_batch(FFPlan *plan, const char *activity, MemoryContext cxt)
-{
-	volatile bool more = false;
-
-	MemoryContextReset(cxt);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, activity);
-		ff_spi_connect();
-		ff_plan_exec(plan, NULL, NULL, 1);
-		more = ff_col_bool(0, 1);
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
+		fn(arg);
 	}
 	PG_CATCH();
 	{
-		abort_and_log(cxt, activity);
-		more = false;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(TopMemoryContext);
-	CHECK_FOR_INTERRUPTS();
-	return more;
+	return edata;
+}
+
+static int64
+backoff_ms(int job)
+{
+	int			shift = Min(slots[job].failures, 3);
+
+	return (int64) ff_job_interval_ms(job) << shift;
+}
+
+/* Records a scanner's failed batch in ff.scanner_state, in a transaction of its own. */
+typedef struct FailedJob
+{
+	int			job;
+	ErrorData  *edata;
+} FailedJob;
+
+static void
+record_failure(void *arg)
+{
+	FailedJob  *f = (FailedJob *) arg;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (extension_present())
+	{
+		ff_spi_connect();
+		ff_job_record_error(f->job, f->edata);
+		SPI_finish();
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*
- * dispatch_completions
- *		Resolves downstream edges of new completion events, 100 per
- *		transaction, until none is left (or 256 batches), then cancels the
- *		losing siblings those resolutions asked for, then the members of
- *		flows cancelled without waiting (500 per transaction); runs when a
- *		commit announced work and at least every second.  Errors are contained:
- *		each event and each sibling group is isolated in a subtransaction.
+ * batch_failed
+ *		What a failed batch leads to, for every kind of work the worker
+ *		does: the log line (SQLSTATE, message, detail); for a scanner
+ *		(job >= 0 with recording) also its back-off (the interval doubled
+ *		per consecutive failure, up to 8 times) and its last error in
+ *		ff.scanner_state.
  */
 static void
-dispatch_completions(MemoryContext cxt)
+batch_failed(const char *what, int job, bool scanner, ErrorData *edata, MemoryContext cxt)
 {
-	int			batches;
+	const char *sqlstate = unpack_sql_state(edata->sqlerrcode);
+
+	if (!scanner)
+	{
+		ereport(LOG,
+				(errcode(edata->sqlerrcode),
+				 errmsg("%s failed: SQLSTATE %s: %s", what, sqlstate, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		return;
+	}
+	slots[job].failures++;
+	ereport(LOG,
+			(errcode(edata->sqlerrcode),
+			 errmsg("%s failed: SQLSTATE %s: %s", what, sqlstate, edata->message),
+			 errdetail_internal("%s%sConsecutive failures: %d; next try in " INT64_FORMAT " ms.",
+								edata->detail ? edata->detail : "", edata->detail ? "\n" : "",
+								slots[job].failures, backoff_ms(job))));
+	{
+		FailedJob	f = {job, edata};
+		ErrorData  *again = run_guarded(record_failure, &f, cxt);
+
+		if (again)
+			ereport(LOG,
+					(errcode(again->sqlerrcode),
+					 errmsg("%s: its failure could not be recorded: SQLSTATE %s: %s",
+							what, unpack_sql_state(again->sqlerrcode), again->message)));
+	}
+}
+
+/*
+ * dispatch_at_commit
+ *		The at-commit jobs (bgw_jobs.h), in table order: the dependents of
+ *		new completion events, then the losing siblings those resolutions
+ *		asked to cancel, then the members of flows cancelled without
+ *		waiting; each until a batch is not full (or 256 batches).  Runs when
+ *		a commit announced work and at least every FF_JOB_POLL_MS.  Each
+ *		event and each sibling group is isolated in a subtransaction by the
+ *		job itself; a failed batch is logged and the next job runs.
+ */
+static void
+dispatch_at_commit(MemoryContext cxt)
+{
 	TimestampTz now = GetCurrentTimestamp();
+	int			i;
 
 	if (!ff_push_dispatch || (!ff_engine_take_pending() && now < next_dispatch_poll))
 		return;
-	next_dispatch_poll = TimestampTzPlusMilliseconds(now, FF_DISPATCH_POLL_MS);
-	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
-		if (!run_dispatch_batch(&plan_dispatch, "ff_engine dispatching completions", cxt))
-			break;
-	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
-		if (!run_dispatch_batch(&plan_sibling_dispatch, "ff_engine cancelling siblings", cxt))
-			break;
-	for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
-		if (!run_dispatch_batch(&plan_flow_cancel_dispatch, "ff_engine cancelling flow members", cxt))
-			break;
+	next_dispatch_poll = TimestampTzPlusMilliseconds(now, FF_JOB_POLL_MS);
+	for (i = 0; i < ff_njobs; i++)
+	{
+		int			batches;
+
+		if (!ff_jobs[i].at_commit)
+			continue;
+		for (batches = 0; batches < FF_MAX_BATCHES_PER_TICK; batches++)
+		{
+			JobRun		run = {i, false, NULL, false, false, -1};
+			ErrorData  *edata;
+
+			MemoryContextReset(cxt);
+			MemoryContextSwitchTo(cxt);
+			run.activity = psprintf("ff_engine dispatcher %s", ff_jobs[i].name);
+			edata = run_guarded(job_batch, &run, cxt);
+			if (edata)
+				batch_failed(run.activity, i, false, edata, cxt);
+			CHECK_FOR_INTERRUPTS();
+			if (edata || !run.present || !run.more)
+				break;
+		}
+	}
 }
 
 /*
@@ -237,29 +264,55 @@ dispatch_completions(MemoryContext cxt)
  *		logged and those notifications are lost (they are wake-ups only).
  */
 static void
-relay_notifications(MemoryContext cxt)
+relay_batch(void *arg)
 {
-	MemoryContextReset(cxt);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		SetCurrentStatementStartTimestamp();
-		(void) ff_notify_relay(ff_engine_my_slot());
-	}
-	PG_CATCH();
-	{
-		abort_and_log(cxt, "ff_engine sending notifications");
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(TopMemoryContext);
+	SetCurrentStatementStartTimestamp();
+	(void) ff_notify_relay(ff_engine_my_slot());
 }
 
-static int64
-backoff_ms(const ScannerSlot *s)
+static void
+relay_notifications(MemoryContext cxt)
 {
-	int			shift = Min(s->failures, 3);
+	ErrorData  *edata;
 
-	return (int64) *s->interval_ms << shift;
+	MemoryContextReset(cxt);
+	edata = run_guarded(relay_batch, NULL, cxt);
+	if (edata)
+		batch_failed("ff_engine sending notifications", -1, false, edata, cxt);
+}
+
+/*
+ * scanner_tick
+ *		The batches of one due scanner: a full batch means a backlog, so
+ *		the next follows at once (up to 256); notifications and completions
+ *		are handled between them, so a long backlog does not hold them up.
+ */
+typedef struct ScannerTick
+{
+	JobRun		run;
+	MemoryContext aux_cxt;
+} ScannerTick;
+
+static void
+scanner_tick(void *arg)
+{
+	ScannerTick *t = (ScannerTick *) arg;
+	int			batches;
+
+	t->run.more = true;
+	for (batches = 0; t->run.more && batches < FF_MAX_BATCHES_PER_TICK; batches++)
+	{
+		job_batch(&t->run);
+		if (!t->run.present)
+		{
+			ereport(LOG, (errmsg("ff_engine worker exiting: the extension is not installed")));
+			proc_exit(0);
+		}
+		slots[t->run.job].next_in_ms = t->run.next_in_ms;
+		CHECK_FOR_INTERRUPTS();
+		relay_notifications(t->aux_cxt);
+		dispatch_at_commit(t->aux_cxt);
+	}
 }
 
 void
@@ -267,6 +320,7 @@ ff_engine_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	MemoryContext loop_cxt;
+	MemoryContext aux_cxt;
 	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -285,7 +339,11 @@ ff_engine_worker_main(Datum main_arg)
 	ff_engine_slot_register();
 	ereport(LOG, (errmsg("ff_engine worker started")));
 
+	slots = MemoryContextAllocZero(TopMemoryContext, sizeof(JobSlot) * ff_njobs);
+	for (i = 0; i < ff_njobs; i++)
+		slots[i].next_in_ms = -1;
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "ff_engine worker loop", ALLOCSET_DEFAULT_SIZES);
+	aux_cxt = AllocSetContextCreate(TopMemoryContext, "ff_engine worker dispatch", ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		TimestampTz now;
@@ -297,75 +355,52 @@ ff_engine_worker_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			/* new intervals apply from now */
-			for (i = 0; i < (int) NUM_SCANNERS; i++)
-				scanners[i].next_due = Min(scanners[i].next_due,
-										   TimestampTzPlusMilliseconds(GetCurrentTimestamp(), *scanners[i].interval_ms));
+			for (i = 0; i < ff_njobs; i++)
+				slots[i].next_due = Min(slots[i].next_due,
+										TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ff_job_interval_ms(i)));
 		}
 		if (!ff_enabled)
 			proc_exit(0);
 
-		for (i = 0; i < (int) NUM_SCANNERS; i++)
+		for (i = 0; i < ff_njobs; i++)
 		{
-			ScannerSlot *s = &scanners[i];
+			JobSlot    *s = &slots[i];
+			ScannerTick t;
+			ErrorData  *edata;
 
 			/* notifications and completions first: workers wait on them */
-			relay_notifications(loop_cxt);
-			dispatch_completions(loop_cxt);
+			relay_notifications(aux_cxt);
+			dispatch_at_commit(aux_cxt);
+			if (!ff_job_is_scanner(i))
+				continue;
 			now = GetCurrentTimestamp();
 			if (now < s->next_due)
 				continue;
 			MemoryContextReset(loop_cxt);
 			MemoryContextSwitchTo(loop_cxt);
-			PG_TRY();
-			{
-				bool		more = true;
-				int			batches;
-
-				/* a full batch means a backlog: take the next one at once */
-				for (batches = 0; more && batches < FF_MAX_BATCHES_PER_TICK; batches++)
-				{
-					if (!run_batch(s, &more))
-					{
-						ereport(LOG, (errmsg("ff_engine worker exiting: the extension is not installed")));
-						proc_exit(0);
-					}
-					CHECK_FOR_INTERRUPTS();
-					/* a long backlog does not hold up completions */
-					relay_notifications(loop_cxt);
-					dispatch_completions(loop_cxt);
-				}
+			t.run.job = i;
+			t.run.record = true;
+			t.run.activity = psprintf("ff_engine scanner %s", ff_jobs[i].name);
+			t.aux_cxt = aux_cxt;
+			edata = run_guarded(scanner_tick, &t, loop_cxt);
+			if (edata)
+				batch_failed(t.run.activity, i, true, edata, aux_cxt);
+			else
 				s->failures = 0;
-			}
-			PG_CATCH();
-			{
-				ErrorData  *edata;
-
-				/* copy the error out, then abort the failed transaction */
-				MemoryContextSwitchTo(loop_cxt);
-				edata = CopyErrorData();
-				FlushErrorState();
-				AbortCurrentTransaction();
-				pgstat_report_activity(STATE_IDLE, NULL);
-				s->failures++;
-				ereport(LOG,
-						(errmsg("ff_engine scanner %s failed: %s", s->name, edata->message),
-						 errdetail("Consecutive failures: %d; next try in " INT64_FORMAT " ms.",
-								   s->failures, backoff_ms(s))));
-				FreeErrorData(edata);
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(TopMemoryContext);
 			s->next_due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													  s->failures == 0 && s->next_in_ms >= 0
-													  ? Min(s->next_in_ms, backoff_ms(s))
-													  : backoff_ms(s));
+													  ? Min(s->next_in_ms, backoff_ms(i))
+													  : backoff_ms(i));
 		}
 
 		now = GetCurrentTimestamp();
-		for (i = 0; i < (int) NUM_SCANNERS; i++)
+		for (i = 0; i < ff_njobs; i++)
 		{
-			long		until = TimestampDifferenceMilliseconds(now, scanners[i].next_due);
+			long		until;
 
+			if (!ff_job_is_scanner(i))
+				continue;
+			until = TimestampDifferenceMilliseconds(now, slots[i].next_due);
 			sleep_ms = Min(sleep_ms, until);
 		}
 		sleep_ms = Min(sleep_ms, TimestampDifferenceMilliseconds(now, next_dispatch_poll));

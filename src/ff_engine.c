@@ -27,6 +27,7 @@
 #include "bgw_notify.h"
 #include "core_tenant.h"
 #include "bgw.h"
+#include "bgw_jobs.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,24 +44,6 @@ bool		ff_notify_completions = true;
 int			ff_completion_events = FF_COMPLETION_EVENTS_FLOWS;
 bool		ff_notify_work = true;
 int			ff_launcher_naptime_ms = 5000;
-int			ff_lease_expiry_interval_ms = 1500;
-int			ff_delayed_interval_ms = 750;
-int			ff_attempt_timeout_interval_ms = 2000;
-int			ff_execution_deadline_interval_ms = 5000;
-int			ff_unblock_interval_ms = 5000;
-int			ff_retention_interval_ms = 60000;
-int			ff_dependencies_interval_ms = 15000;
-int			ff_flow_cancel_interval_ms = 15000;
-int			ff_flow_projector_interval_ms = 15000;
-int			ff_edge_cancel_dispatch_interval_ms = 1000;
-int			ff_edge_cancel_reconcile_interval_ms = 10000;
-int			ff_suspension_timeout_interval_ms = 2000;
-int			ff_pending_waitpoint_expiry_interval_ms = 5000;
-int			ff_budget_reset_interval_ms = 15000;
-int			ff_budget_reconcile_interval_ms = 30000;
-int			ff_quota_reconcile_interval_ms = 30000;
-int			ff_worker_registry_sweep_interval_ms = 30000;
-int			ff_schedules_interval_ms = 1000;
 int			ff_retention_failed_s = -1;
 int			ff_retention_cancelled_s = -1;
 static int	ff_schedule_catch_up_max = 100;	/* read by ff.scan_schedules */
@@ -77,15 +60,6 @@ define_switch(const char *name, const char *desc, const char *long_desc, bool *v
 {
 	DefineCustomBoolVariable(psprintf("ff_engine.%s", name), desc, long_desc,
 							 var, true, context, 0, NULL, NULL, NULL);
-}
-
-/* ff_engine.<name>_interval: a scanner interval, reloadable, floor 100 ms */
-static void
-define_interval(const char *name, const char *desc, int *var, int dflt)
-{
-	DefineCustomIntVariable(psprintf("ff_engine.%s_interval", name), desc, NULL,
-							var, dflt, 100, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS,
-							NULL, NULL, NULL);
 }
 
 void		_PG_init(void);
@@ -239,32 +213,8 @@ _PG_init(void)
 							"How often the launcher looks for databases that need an engine worker.",
 							NULL, &ff_launcher_naptime_ms, 5000, 100, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	define_interval("lease_expiry", "Interval of the lease-expiry scanner.", &ff_lease_expiry_interval_ms, 1500);
-	define_interval("delayed", "Interval of the delayed promoter.", &ff_delayed_interval_ms, 750);
-	define_interval("attempt_timeout", "Interval of the attempt-timeout scanner.", &ff_attempt_timeout_interval_ms, 2000);
-	define_interval("execution_deadline", "Interval of the execution-deadline scanner.", &ff_execution_deadline_interval_ms, 5000);
-	define_interval("unblock", "Interval of the unblock scanner.", &ff_unblock_interval_ms, 5000);
-	define_interval("retention", "Interval of the retention trimmer.", &ff_retention_interval_ms, 60000);
-	define_interval("dependencies", "Interval of the dependency reconciler (safety net for lost completions).",
-					&ff_dependencies_interval_ms, 15000);
-	define_interval("flow_cancel", "Interval of the flow-cancel reconciler.", &ff_flow_cancel_interval_ms, 15000);
-	define_interval("flow_projector", "Interval of the flow projector (flow summaries).",
-					&ff_flow_projector_interval_ms, 15000);
-	define_interval("edge_cancel_dispatch", "Interval of the sibling-cancel dispatcher (it is also woken at commit).",
-					&ff_edge_cancel_dispatch_interval_ms, 1000);
-	define_interval("edge_cancel_reconcile", "Interval of the sibling-cancel reconciler.",
-					&ff_edge_cancel_reconcile_interval_ms, 10000);
-	define_interval("suspension_timeout", "Interval of the suspension-timeout scanner.",
-					&ff_suspension_timeout_interval_ms, 2000);
-	define_interval("pending_waitpoint_expiry", "Interval of the pending-waitpoint expiry scanner.",
-					&ff_pending_waitpoint_expiry_interval_ms, 5000);
-	define_interval("budget_reset", "Interval of the budget-reset scanner.", &ff_budget_reset_interval_ms, 15000);
-	define_interval("budget_reconcile", "Interval of the budget reconciler.", &ff_budget_reconcile_interval_ms, 30000);
-	define_interval("quota_reconcile", "Interval of the quota reconciler.", &ff_quota_reconcile_interval_ms, 30000);
-	define_interval("worker_registry_sweep", "Interval of the worker-registry sweep.",
-					&ff_worker_registry_sweep_interval_ms, 30000);
-	define_interval("schedules", "Interval of the schedule scanner (fires due slots of recurring schedules).",
-					&ff_schedules_interval_ms, 1000);
+	/* ff_engine.<job>_interval: one per scanner of the job registry */
+	ff_jobs_define_settings();
 	DefineCustomIntVariable("ff_engine.schedule_catch_up_max",
 							"Most slots one schedule fires in one scan when it catches up (catch_up = all).",
 							"The rest fire in the following scans; slots older than the schedule's catch_up_window_ms are missed.",

@@ -10,7 +10,19 @@
 -- ff.run_scanner, which records each run in ff.scanner_state.
 
 
--- One row per scanner: its cycle counter and what its last run did.
+-- The job registry (src/bgw_jobs.c): every background job, declared once
+-- in C; its settings, the engine worker's schedule, ff.run_scanner, the
+-- rows below and ff.scanner_status all come from it.
+CREATE FUNCTION ff._jobs(OUT name text, OUT setting text, OUT interval_ms bigint, OUT default_interval_ms bigint,
+                         OUT batch_size integer, OUT sql_function text, OUT at_commit boolean, OUT description text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'ff_jobs_sql' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ff._jobs() IS
+    'Internal: the job registry: each background job, its interval setting (NULL: run only as commits wake the engine worker) and current interval, batch size and the SQL function doing one batch';
+
+-- One row per scanner (a job with an interval): its cycle counter, what
+-- its last run did and its last failed batch (recorded by the engine
+-- worker; a success leaves it, last_error_at tells when).  A scanner
+-- added by a later library gets its row on its first run.
 CREATE TABLE ff.scanner_state (
     scanner           text PRIMARY KEY,
     cycle             bigint NOT NULL DEFAULT 0,
@@ -21,14 +33,12 @@ CREATE TABLE ff.scanner_state (
     last_errors       integer,
     total_processed   bigint NOT NULL DEFAULT 0,
     total_errors      bigint NOT NULL DEFAULT 0,
-    next_run_at       bigint
+    next_run_at       bigint,
+    last_error_sqlstate text,
+    last_error        text,
+    last_error_at     bigint
 );
-INSERT INTO ff.scanner_state (scanner) VALUES
-    ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
-    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
-    ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
-    ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
-    ('worker_registry_sweep'), ('schedules');
+INSERT INTO ff.scanner_state (scanner) SELECT j.name FROM ff._jobs() j WHERE j.setting IS NOT NULL;
 
 -- Items a scanner failed on; skipped until skip_until_cycle once they fail
 -- three times in a row.
@@ -823,45 +833,10 @@ CREATE FUNCTION ff.scanner_interval_ms(scanner text) RETURNS bigint LANGUAGE sql
 $$;
 COMMENT ON FUNCTION ff.scanner_interval_ms(text) IS 'A scanner''s interval in ms (ff_engine.<scanner>_interval)';
 
-CREATE FUNCTION ff.run_scanner(scanner text) RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    started timestamptz := clock_timestamp();
-    now_ bigint := ff.now_ms();
-    r jsonb;
-BEGIN
-    r := CASE scanner
-        WHEN 'lease_expiry' THEN ff.scan_lease_expiry()
-        WHEN 'delayed' THEN ff.scan_delayed()
-        WHEN 'attempt_timeout' THEN ff.scan_attempt_timeouts()
-        WHEN 'execution_deadline' THEN ff.scan_execution_deadlines()
-        WHEN 'unblock' THEN ff.scan_unblock()
-        WHEN 'retention' THEN ff.trim_retention()
-        WHEN 'dependencies' THEN ff.scan_dependencies()
-        WHEN 'flow_cancel' THEN ff.scan_flow_cancels()
-        WHEN 'flow_projector' THEN ff.project_flows()
-        WHEN 'edge_cancel_dispatch' THEN ff.scan_edge_cancel_dispatch()
-        WHEN 'edge_cancel_reconcile' THEN ff.scan_edge_cancel_reconcile()
-        WHEN 'suspension_timeout' THEN ff.scan_suspension_timeouts()
-        WHEN 'pending_waitpoint_expiry' THEN ff.scan_pending_waitpoint_expiry()
-        WHEN 'budget_reset' THEN ff.scan_budget_resets()
-        WHEN 'budget_reconcile' THEN ff.reconcile_budgets()
-        WHEN 'quota_reconcile' THEN ff.reconcile_quotas()
-        WHEN 'worker_registry_sweep' THEN ff.sweep_worker_registry()
-        WHEN 'schedules' THEN ff.scan_schedules()
-    END;
-    IF r IS NULL THEN
-        RAISE EXCEPTION 'unknown scanner "%"', scanner USING ERRCODE = '22023',
-            HINT = 'Scanners: lease_expiry, delayed, attempt_timeout, execution_deadline, unblock, retention, dependencies, flow_cancel, flow_projector, edge_cancel_dispatch, edge_cancel_reconcile, suspension_timeout, pending_waitpoint_expiry, budget_reset, budget_reconcile, quota_reconcile, worker_registry_sweep, schedules.';
-    END IF;
-    UPDATE ff.scanner_state s SET cycle = s.cycle + 1, runs = s.runs + 1, last_started_at = now_,
-        last_duration_ms = extract(epoch FROM clock_timestamp() - started) * 1000,
-        last_processed = (r ->> 'processed')::integer, last_errors = (r ->> 'errors')::integer,
-        total_processed = s.total_processed + (r ->> 'processed')::integer,
-        total_errors = s.total_errors + (r ->> 'errors')::integer,
-        next_run_at = now_ + ff.scanner_interval_ms(run_scanner.scanner)
-    WHERE s.scanner = run_scanner.scanner;
-    RETURN r;
-END $$;
+-- One batch of a scanner through the registry; unknown names are 22023
+-- with the registry's scanners as the HINT.
+CREATE FUNCTION ff.run_scanner(scanner text) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'ff_run_scanner' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.run_scanner(text) IS
     'Runs one batch of a scanner and records it in ff.scanner_state (what the engine worker calls)';
 
@@ -871,8 +846,9 @@ DECLARE
     r jsonb;
     out jsonb := '[]';
 BEGIN
-    FOR s IN SELECT st.scanner FROM ff.scanner_state st
-             WHERE st.next_run_at IS NULL OR st.next_run_at <= ff.now_ms() ORDER BY st.scanner LOOP
+    FOR s IN SELECT j.name FROM ff._jobs() j LEFT JOIN ff.scanner_state st ON st.scanner = j.name
+             WHERE j.setting IS NOT NULL AND (st.next_run_at IS NULL OR st.next_run_at <= ff.now_ms())
+             ORDER BY j.name LOOP
         -- full batches mean a backlog: take up to 256 batches, as the
         -- engine worker does in one tick
         FOR i IN 1..256 LOOP
@@ -887,11 +863,14 @@ COMMENT ON FUNCTION ff.run_scanners() IS
     'Runs every scanner that is due, draining a backlog up to 256 batches each (for pg_cron where the library is not preloaded)';
 
 CREATE VIEW ff.scanner_status AS
-SELECT s.scanner, ff.scanner_interval_ms(s.scanner) AS interval_ms, s.runs, s.cycle,
+SELECT j.name AS scanner, j.interval_ms, coalesce(s.runs, 0) AS runs, coalesce(s.cycle, 0) AS cycle,
        to_timestamp(s.last_started_at / 1000.0) AS last_run, s.last_duration_ms,
-       s.last_processed, s.last_errors, s.total_processed, s.total_errors,
+       s.last_processed, s.last_errors, coalesce(s.total_processed, 0) AS total_processed,
+       coalesce(s.total_errors, 0) AS total_errors,
        to_timestamp(s.next_run_at / 1000.0) AS next_run,
-       (SELECT count(*) FROM ff.scanner_item_failure f WHERE f.scanner = s.scanner) AS failing_items
-FROM ff.scanner_state s;
+       (SELECT count(*) FROM ff.scanner_item_failure f WHERE f.scanner = j.name) AS failing_items,
+       s.last_error_sqlstate, s.last_error, to_timestamp(s.last_error_at / 1000.0) AS last_error_at
+FROM ff._jobs() j LEFT JOIN ff.scanner_state s ON s.scanner = j.name
+WHERE j.setting IS NOT NULL;
 COMMENT ON VIEW ff.scanner_status IS
-    'Per scanner: interval, last run and its duration, processed and error counts, next run';
+    'Per scanner of the job registry: interval, last run and its duration, processed and error counts, next run, items being skipped, the last failed batch (SQLSTATE, message, when)';

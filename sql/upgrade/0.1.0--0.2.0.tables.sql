@@ -57,13 +57,12 @@ SELECT pg_catalog.pg_extension_config_dump('ff.sibling_cancel_stat', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.completion_event', 'event_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ff.signal_event', 'event_id'), '');
 
--- Every scanner of 0.2.0 has its state row.
-INSERT INTO ff.scanner_state (scanner) VALUES
-    ('lease_expiry'), ('delayed'), ('attempt_timeout'), ('execution_deadline'),
-    ('unblock'), ('retention'), ('dependencies'), ('flow_cancel'), ('flow_projector'),
-    ('edge_cancel_dispatch'), ('edge_cancel_reconcile'), ('suspension_timeout'),
-    ('pending_waitpoint_expiry'), ('budget_reset'), ('budget_reconcile'), ('quota_reconcile'),
-    ('worker_registry_sweep'), ('schedules')
+-- Every scanner of 0.2.0 has its state row, from the job registry
+-- (src/bgw_jobs.c); part 2 makes ff._jobs() again with the others.
+CREATE FUNCTION ff._jobs(OUT name text, OUT setting text, OUT interval_ms bigint, OUT default_interval_ms bigint,
+                         OUT batch_size integer, OUT sql_function text, OUT at_commit boolean, OUT description text)
+    RETURNS SETOF record AS 'MODULE_PATHNAME', 'ff_jobs_sql' LANGUAGE C STABLE;
+INSERT INTO ff.scanner_state (scanner) SELECT j.name FROM ff._jobs() j WHERE j.setting IS NOT NULL
 ON CONFLICT (scanner) DO NOTHING;
 
 -- No index for WORKER_LEASES: nothing reads it, and every claim paid an
@@ -162,3 +161,9 @@ SELECT pg_catalog.pg_extension_config_dump('ff.schedule_firing', '');
 -- The dead-letter view's index (issue 26).
 CREATE INDEX execution_dead_letter_idx ON ff.execution (completed_at)
     WHERE terminal_outcome IN ('failed', 'expired');
+
+-- The job registry (issue 22): a scanner's last failed batch.
+ALTER TABLE ff.scanner_state
+    ADD COLUMN last_error_sqlstate text,
+    ADD COLUMN last_error text,
+    ADD COLUMN last_error_at bigint;
