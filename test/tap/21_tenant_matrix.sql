@@ -183,6 +183,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._is_admin()', '', 'R', 'hidden', 'hidden', NULL, 'reached', 'has', $$SELECT ff._is_admin()$$),
 ('ff._json_limit()', '', 'A', 'error:39P01', NULL, NULL, NULL, 'ok', $$SELECT ff._json_limit()$$),
 ('ff._namespaces()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT {{ns}} = ANY (coalesce(ff._namespaces(), ARRAY[{{ns}}]))$$),
+-- the job registry: configuration, no tenant's data (ff.scanner_status reads it as its caller)
+('ff._jobs()', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT count(*) FROM ff._jobs()$$),
 -- pure functions of their arguments (ids, partitions, clock): every ff role
 ('ff.budget_partition(uuid)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.budget_partition({{B}})$$),
 ('ff.crc16(bytea)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.crc16('abc')$$),
