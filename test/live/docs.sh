@@ -43,5 +43,17 @@ done
   && pass "the library's settings are visible (it is loaded)" || fail "the library's settings are not visible"
 [ -z "$unlisted" ] && pass "every ff_engine setting is in the README's Settings table" || fail "settings missing from the README:$unlisted"
 
+# the job registry (src/bgw_jobs.c): every job's setting is in the README,
+# and every job's SQL function exists
+unlisted=""
+for s in $(docq "SELECT setting FROM ff._jobs() WHERE setting IS NOT NULL ORDER BY 1"); do
+  grep -qE "\`($s|\.${s#ff_engine.})\`" "$FF_ROOT/README.md" || unlisted="$unlisted $s"
+done
+[ -n "$(docq "SELECT 1 FROM ff._jobs() WHERE setting IS NOT NULL LIMIT 1")" ] && [ -z "$unlisted" ] \
+  && pass "every job's setting (ff._jobs()) is in the README's Settings table" || fail "job settings missing from the README:$unlisted"
+nofn=$(docq "SELECT string_agg(j.name, ' ') FROM ff._jobs() j WHERE NOT EXISTS (SELECT 1 FROM pg_proc p
+               WHERE p.pronamespace = 'ff'::regnamespace AND 'ff.' || p.proname = j.sql_function)")
+[ -z "$nofn" ] && pass "every job's SQL function exists" || fail "jobs without their SQL function: $nofn"
+
 psql -X -q -c "DROP DATABASE ff_docs" >/dev/null
 echo "1..$n"

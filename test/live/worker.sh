@@ -169,6 +169,18 @@ wait_for "after failing batches the worker goes on scanning" 5 \
 [ "$(worker_pid)" = "$pid" ] && pass "it is the same worker process (no restart)" || fail "it is the same worker process (no restart)"
 grep -q "ff_engine scanner delayed failed" "$FF_PGDATA"/server.log \
   && pass "the failure was logged" || fail "the failure was logged"
+# a failing batch is recorded with its SQLSTATE (the job registry, issue 22):
+# the delayed promoter's function is missing for a while
+q "ALTER FUNCTION ff.scan_delayed(integer, text, text) RENAME TO scan_delayed_gone" >/dev/null
+wait_for "a failed batch is recorded in ff.scanner_state with its SQLSTATE and message" 5 \
+  "SELECT last_error_sqlstate = '42883' AND last_error LIKE '%scan_delayed%' AND last_error_at IS NOT NULL
+   FROM ff.scanner_status WHERE scanner = 'delayed'"
+q "ALTER FUNCTION ff.scan_delayed_gone(integer, text, text) RENAME TO scan_delayed" >/dev/null
+grep -q "ff_engine scanner delayed failed: SQLSTATE 42883: function ff.scan_delayed(integer) does not exist" "$FF_PGDATA"/server.log \
+  && pass "the log line carries the SQLSTATE and the message" || fail "the log line carries the SQLSTATE and the message"
+q "SELECT ff.create_execution(ff.execution_id(), delay_until => ff.now_ms() + 100)" >/dev/null
+wait_for "and the scanner recovers once its function is back" 5 \
+  "SELECT bool_and(public_state <> 'delayed') FROM ff.execution"
 psql -X -q -c "ALTER SYSTEM RESET ff_engine.delayed_interval" -c "SELECT pg_reload_conf()" >/dev/null
 
 [ "$(DB=ff_cron q "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = 'ff_cron'")" = 0 ] \
@@ -328,7 +340,7 @@ q "SELECT ff.cancel_flow('fc200000-0000-4000-8000-000000000002', 'x', 'cancel_al
 xacts=$(mktemp)
 for ((i = 0; i < 300; i++)); do
   q "SELECT backend_xact_start FROM pg_stat_activity WHERE backend_type = 'ff_engine worker'
-     AND datname = current_database() AND query = 'ff_engine cancelling flow members' AND backend_xact_start IS NOT NULL" >> "$xacts"
+     AND datname = current_database() AND query = 'ff_engine dispatcher flow_cancel_dispatch' AND backend_xact_start IS NOT NULL" >> "$xacts"
   [ "$(q "SELECT count(*) FROM ff.execution WHERE flow_id = 'fc200000-0000-4000-8000-000000000002' AND public_state = 'cancelled'")" = 5000 ] && break
   sleep 0.05
 done
