@@ -78,6 +78,7 @@ extern int	ff_stream_waiter_register(const StreamKey *key);
 extern void ff_stream_waiter_unregister(int slot);
 extern void ff_stream_wake_at_commit(const StreamKey *key);
 extern void ff_engine_slot_register(void);
+extern void ff_engine_wake(Oid dboid);
 extern bool ff_engine_take_pending(void);
 extern int	ff_engine_my_slot(void);
 extern int	ff_engine_slot_of(Oid dboid);

@@ -19,7 +19,6 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
-#include "flow_resolve.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -42,7 +41,6 @@ static bool xact_callback_registered = false;
 static StreamKey pending_stream_wakes[MAX_PENDING_STREAM_WAKES];
 static int	num_pending_stream_wakes = 0;
 static bool wake_all_streams = false;	/* too many distinct streams */
-static bool wake_engine_at_commit = false;
 static int	my_engine_slot = -1;
 static bool waiter_cleanup_registered = false;
 
@@ -142,29 +140,11 @@ ff_xact_callback(XactEvent event, void *arg)
 		}
 		if (num_pending_stream_wakes > 0)
 			wake_stream_waiters();
-		if (wake_engine_at_commit)
-		{
-			Latch	   *latch = NULL;
-			int			i;
-
-			SpinLockAcquire(&ff_shared->mutex);
-			for (i = 0; i < FF_MAX_ENGINE_WORKERS; i++)
-				if (ff_shared->engines[i].dboid == MyDatabaseId)
-				{
-					ff_shared->engines[i].work_pending = true;
-					latch = ff_shared->engines[i].latch;
-					break;
-				}
-			SpinLockRelease(&ff_shared->mutex);
-			if (latch)
-				SetLatch(latch);
-		}
 	}
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
 		wake_launcher_at_commit = false;
-		wake_engine_at_commit = false;
 		num_pending_stream_wakes = 0;
 		wake_all_streams = false;
 	}
@@ -276,17 +256,29 @@ ff_wake_launcher_sql(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff_wake_engine_at_commit
- *		This transaction wrote work for the engine worker of its database
- *		(completion events, sibling cancels): wake it once we commit.
+ * ff_engine_wake
+ *		Marks the engine worker of a database as having work and sets its
+ *		latch (called after a commit: flow_completion.c).  No worker: nothing.
  */
 void
-ff_wake_engine_at_commit(void)
+ff_engine_wake(Oid dboid)
 {
+	Latch	   *latch = NULL;
+	int			i;
+
 	if (ff_shared == NULL)
 		return;
-	register_xact_callback();
-	wake_engine_at_commit = true;
+	SpinLockAcquire(&ff_shared->mutex);
+	for (i = 0; i < FF_MAX_ENGINE_WORKERS; i++)
+		if (ff_shared->engines[i].dboid == dboid)
+		{
+			ff_shared->engines[i].work_pending = true;
+			latch = ff_shared->engines[i].latch;
+			break;
+		}
+	SpinLockRelease(&ff_shared->mutex);
+	if (latch)
+		SetLatch(latch);
 }
 
 static void

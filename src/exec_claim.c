@@ -46,6 +46,7 @@
 #include "budget.h"
 #include "core_clock.h"
 #include "exec_core.h"
+#include "flow_completion.h"
 #include "exec_lane.h"
 #include "ff_engine.h"
 #include "exec_lease.h"

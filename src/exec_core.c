@@ -29,7 +29,7 @@
 #include "utils/memutils.h"
 
 #include "core_clock.h"
-#include "flow_resolve.h"
+#include "flow_completion.h"
 #include "exec_core.h"
 #include "bgw_notify.h"
 #include "ff_engine.h"
@@ -967,123 +967,6 @@ ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now, bool only
 	v[4] = CStringGetTextDatum(reason);
 	v[5] = BoolGetDatum(only_if_open);
 	ff_plan_exec(&plan_stream_close, v, NULL, 0);
-}
-
-/* ---- completion events (§3.32, ARCHITECTURE §6) ---- */
-
-static void completion_announce_all(uint64 n);
-
-/*
- * Both forms return the event as completion_announce reads it.  The event
- * of an execution outside any flow has no edges to resolve: it is written
- * already dispatched (processed_at set), so the dispatcher never visits it.
- */
-static FFPlan plan_completion_insert = {
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at, namespace) "
-	"VALUES ($1, $2, $3, $4::ff.terminal_outcome, $5, CASE WHEN $3 IS NULL THEN $5 END, $6) "
-	"RETURNING event_id, partition, execution_id, flow_id, outcome::text, namespace",
-	6, {INT2OID, UUIDOID, UUIDOID, TEXTOID, INT8OID, TEXTOID}, NULL, false,
-	"INSERT INTO ff.completion_event (partition, execution_id, flow_id, outcome, created_at, processed_at, namespace) "
-	"SELECT a1, a2, a3, a4::ff.terminal_outcome, a5, CASE WHEN a3 IS NULL THEN a5 END, a6 FROM %s "
-	"RETURNING event_id, partition, execution_id, flow_id, outcome::text, namespace",
-	0, true, completion_announce_all
-};
-
-/*
- * Announce a terminal transition on its namespace's completion channel
- * (ff_completion_channel: a name only roles that may read the namespace
- * can learn, since PostgreSQL lets any role LISTEN on any channel).
- */
-static void
-announce(int64 event_id, int partition, const pg_uuid_t *exec_uuid,
-		 const pg_uuid_t *flow, const char *outcome, const char *ns)
-{
-	char		flowbuf[37];
-
-	if (flow)
-		ff_format_uuid(flow, flowbuf);
-	ff_notify_at_commit(ff_completion_channel(ns),
-				 psprintf("{\"event_id\": " INT64_FORMAT ", \"execution_id\": \"%s\", "
-						  "\"flow_id\": %s%s%s, \"outcome\": \"%s\"}",
-						  event_id, ff_format_exec_id(partition, exec_uuid),
-						  flow ? "\"" : "", flow ? flowbuf : "null",
-						  flow ? "\"" : "", outcome));
-}
-
-/* Announce the event in row `row` of the insert's result. */
-static void
-completion_announce(int row)
-{
-	bool		isnull;
-	Datum		flow = ff_col_datum(row, 4, &isnull);
-	bool		noflow = isnull;
-
-	if (!ff_notify_completions)
-		return;
-	announce(ff_col_int64(row, 1, 0), (int) ff_col_int64(row, 2, 0),
-			 DatumGetUUIDP(ff_col_datum(row, 3, &isnull)),
-			 noflow ? NULL : DatumGetUUIDP(flow), ff_col_text(row, 5),
-			 ff_col_text(row, 6));
-}
-
-static void
-completion_announce_all(uint64 n)
-{
-	uint64		i;
-
-	for (i = 0; i < n; i++)
-		completion_announce((int) i);
-}
-
-/* An event id for an announcement without a row: the rows' own sequence. */
-static FFPlan plan_event_id = {
-	"SELECT nextval('ff.completion_event_event_id_seq'::regclass)", 0, {0}
-};
-
-/*
- * ff_completion_emit
- *		Record the terminal transition and announce it on its namespace's
- *		completion channel; the notification is delivered after commit.
- *		Only a flow member's transition needs its row (the dispatcher
- *		resolves its dependents from it); outside a flow the row is written
- *		only under ff_engine.completion_events = all, and the announcement
- *		takes its event id from the rows' sequence, so listeners see the
- *		same payload either way (doc/decisions.md, "Completion events").
- */
-void
-ff_completion_emit(ExecCore *c, TerminalOutcome outcome, int64 now)
-{
-	Datum		v[6];
-	bool		n[6] = {false};
-
-	if (!c->flow_id.set && ff_completion_events == FF_COMPLETION_EVENTS_FLOWS)
-	{
-		if (!ff_notify_completions)
-			return;
-		ff_completion_channel_key_load();
-		ff_plan_exec(&plan_event_id, NULL, NULL, 1);
-		announce(ff_col_int64(0, 1, 0), c->id.partition, &c->id.uuid, NULL,
-				 ff_outcome_labels[outcome], c->namespace);
-		return;
-	}
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	v[2] = UUIDPGetDatum(&c->flow_id.v);
-	n[2] = !c->flow_id.set;
-	v[3] = CStringGetTextDatum(ff_outcome_labels[outcome]);
-	v[4] = Int64GetDatum(now);
-	v[5] = CStringGetTextDatum(c->namespace);
-	if (c->flow_id.set)
-		ff_wake_engine_at_commit();
-	/* announcing reads the insert's result: no query of its own then */
-	if (ff_notify_completions)
-		ff_completion_channel_key_load();
-	/* deferred: announced when the batch's events are inserted */
-	if (!ff_plan_defer(&plan_completion_insert, v, n))
-	{
-		ff_plan_exec(&plan_completion_insert, v, n, 1);
-		completion_announce(0);
-	}
 }
 
 /* ---- claim grants ---- */

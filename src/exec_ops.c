@@ -28,8 +28,8 @@
 
 #include "budget.h"
 #include "core_clock.h"
-#include "flow_resolve.h"
 #include "exec_core.h"
+#include "flow_completion.h"
 #include "exec_lane.h"
 #include "exec_ops.h"
 #include "ff_engine.h"

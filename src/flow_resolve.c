@@ -3,8 +3,9 @@
  * flow_resolve.c
  *	  Dependency edges on the child side (spec/flows.md §3.6, §3.8, §5):
  *	  applying an edge to a child, resolving it when its upstream ends
- *	  (all_of, any_of and quorum groups, RFC-016), the skip transition, and
- *	  the dispatch of completion events that drives resolution.
+ *	  (all_of, any_of and quorum groups, RFC-016) and the skip transition.
+ *	  The completion events that drive resolution are dispatched by
+ *	  flow_completion.c, which calls ff_cascade_completion here.
  *
  *	  Lock order: the edge group row, then the downstream execution row
  *	  (then its own dependency rows).  Every resolution into one downstream
@@ -34,6 +35,7 @@
 #include "utils/resowner.h"
 
 #include "core_clock.h"
+#include "flow_completion.h"
 #include "flow_resolve.h"
 #include "exec_core.h"
 #include "ff_engine.h"
@@ -44,7 +46,6 @@
 
 PG_FUNCTION_INFO_V1(ff_apply_dependency_to_child);
 PG_FUNCTION_INFO_V1(ff_resolve_dependency);
-PG_FUNCTION_INFO_V1(ff_dispatch_completions);
 PG_FUNCTION_INFO_V1(ff_reconcile_dependencies_of);
 
 #define FF_RECONCILE_EDGES_PER_CHILD 20
@@ -655,178 +656,6 @@ ff_cascade_completion(int partition, const pg_uuid_t *flow, const pg_uuid_t *ups
 		resolved++;
 	}
 	return resolved;
-}
-
-static FFPlan plan_events = {
-	"SELECT partition, event_id, execution_id, flow_id FROM ff.completion_event "
-	"WHERE processed_at IS NULL AND (dispatch_retry_at IS NULL OR dispatch_retry_at <= $2) "
-	"ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED",
-	2, {INT4OID, INT8OID}
-};
-static FFPlan plan_event_done = {
-	"UPDATE ff.completion_event SET processed_at = $3 WHERE partition = $1 AND event_id = $2",
-	3, {INT2OID, INT8OID, INT8OID}, NULL, false,
-	"UPDATE ff.completion_event c SET processed_at = v.a3 FROM %s "
-	"WHERE c.partition = v.a1 AND c.event_id = v.a2",
-	0, true
-};
-static FFPlan plan_event_failed = {
-	"UPDATE ff.completion_event SET dispatch_failures = dispatch_failures + 1, last_error = $3, "
-	"dispatch_retry_at = $4 + CASE WHEN dispatch_failures + 1 >= 3 THEN 10000 ELSE 1000 END "
-	"WHERE partition = $1 AND event_id = $2",
-	4, {INT2OID, INT8OID, TEXTOID, INT8OID}
-};
-
-typedef struct PendingEvent
-{
-	int			partition;
-	int64		event_id;
-	pg_uuid_t	execution;
-	bool		has_flow;
-	pg_uuid_t	flow;
-} PendingEvent;
-
-typedef struct EventTask
-{
-	PendingEvent *e;
-	int64		now;
-	int		   *resolved;
-} EventTask;
-
-/* Mark the event processed (deferred while writes are deferred). */
-static void
-event_done(PendingEvent *e, int64 now)
-{
-	Datum		v[3];
-
-	v[0] = Int16GetDatum((int16) e->partition);
-	v[1] = Int64GetDatum(e->event_id);
-	v[2] = Int64GetDatum(now);
-	ff_plan_exec(&plan_event_done, v, NULL, 0);
-}
-
-static void
-dispatch_event_task(void *arg)
-{
-	EventTask  *t = (EventTask *) arg;
-
-	if (t->e->has_flow)
-		*t->resolved += ff_cascade_completion(t->e->partition, &t->e->flow, &t->e->execution, t->now);
-	event_done(t->e, t->now);
-}
-
-/*
- * dispatch_event
- *		One completion event in its own subtransaction: resolve the
- *		execution's outgoing edges and mark the event processed.  On an
- *		error the subtransaction rolls back and the event is retried later.
- */
-static bool
-dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolved)
-{
-	EventTask	t = {e, now, resolved};
-	ErrorData  *edata = ff_run_in_subxact(dispatch_event_task, &t, callercxt);
-	Datum		v[4];
-
-	if (edata == NULL)
-		return true;
-	ereport(WARNING,
-			(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
-					e->event_id, edata->message)));
-	v[0] = Int16GetDatum((int16) e->partition);
-	v[1] = Int64GetDatum(e->event_id);
-	v[2] = CStringGetTextDatum(edata->message);
-	v[3] = Int64GetDatum(now);
-	ff_plan_exec(&plan_event_failed, v, NULL, 0);
-	FreeErrorData(edata);
-	return false;
-}
-
-/*
- * ff.dispatch_completions(max_events) -> jsonb
- *		Handles up to max_events undispatched completion events, oldest
- *		first, each in its own subtransaction: resolve its execution's
- *		outgoing edges, mark it processed.  A failing event is retried after
- *		1 s, after 10 s once it failed three times.  Returns {processed,
- *		resolved, errors, more}.
- */
-Datum
-ff_dispatch_completions(PG_FUNCTION_ARGS)
-{
-	int			max_events = PG_ARGISNULL(0) ? 100 : PG_GETARG_INT32(0);
-	int64		now = ff_now_ms();
-	MemoryContext callercxt;
-	PendingEvent *events;
-	uint64		n,
-				i;
-	int			processed = 0,
-				resolved = 0,
-				errors = 0;
-	FFResult	r;
-	Datum		v[4];
-	bool		isnull;
-
-	if (max_events < 1 || max_events > 10000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_events must be between 1 and 10000, got %d", max_events)));
-	ff_spi_connect();
-	callercxt = CurrentMemoryContext;
-
-	/*
-	 * Events written by this very call (a skip announces itself) are taken
-	 * in the next round, so one call carries a cascade down a chain.
-	 */
-	for (;;)
-	{
-		int			room = max_events - processed - errors;
-
-		if (room <= 0)
-			break;
-		v[0] = Int32GetDatum(room);
-		v[1] = Int64GetDatum(now);
-		n = ff_plan_exec(&plan_events, v, NULL, 0);
-		if (n == 0)
-			break;
-		events = palloc(sizeof(PendingEvent) * n);
-		for (i = 0; i < n; i++)
-		{
-			events[i].partition = (int) ff_col_int64((int) i, 1, 0);
-			events[i].event_id = ff_col_int64((int) i, 2, 0);
-			events[i].execution = *DatumGetUUIDP(ff_col_datum((int) i, 3, &isnull));
-			events[i].has_flow = !ff_col_isnull((int) i, 4);
-			if (events[i].has_flow)
-				events[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
-		}
-		/*
-		 * An event of an execution outside any flow has nothing to resolve:
-		 * they are all marked processed by one statement, and only flow
-		 * members pay for a subtransaction each.
-		 */
-		ff_defer_begin();
-		for (i = 0; i < n; i++)
-			if (!events[i].has_flow)
-			{
-				event_done(&events[i], now);
-				processed++;
-			}
-		ff_defer_flush();
-		for (i = 0; i < n; i++)
-		{
-			if (!events[i].has_flow)
-				continue;
-			if (dispatch_event(&events[i], now, callercxt, &resolved))
-				processed++;
-			else
-				errors++;
-		}
-	}
-	ffr_ok(&r, "OK");
-	ffr_int(&r, "processed", processed);
-	ffr_int(&r, "resolved", resolved);
-	ffr_int(&r, "errors", errors);
-	ffr_bool(&r, "more", processed + errors >= max_events);
-	FF_RETURN_RESULT(&r);
 }
 
 static FFPlan plan_child_ripe = {

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * flow_resolve.h
- *	  Applying and resolving dependency edges; completion dispatch.
+ *	  Applying and resolving dependency edges (what a dispatched completion
+ *	  event resolves: flow_completion.c).
  *
  * IDENTIFICATION
  *	  src/flow_resolve.h
@@ -21,6 +22,5 @@ extern void ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_
 							FFResult *r, bool *skipped);
 extern int	ff_cascade_completion(int partition, const pg_uuid_t *flow,
 								  const pg_uuid_t *upstream, int64 now);
-extern void ff_wake_engine_at_commit(void);
 
 #endif							/* FF_ENGINE_DEPENDENCY_H */

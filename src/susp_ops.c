@@ -35,6 +35,7 @@
 
 #include "core_clock.h"
 #include "exec_core.h"
+#include "flow_completion.h"
 #include "exec_ops.h"
 #include "ff_engine.h"
 #include "exec_lease.h"
