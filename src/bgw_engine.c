@@ -10,9 +10,10 @@
  *
  *	  - An error in one batch is logged (SQLSTATE, message, detail) and the
  *	    loop goes on (batch_failed); a failing scanner records it in
- *	    ff.scanner_state (last_error_*) and backs off (its interval doubled per consecutive failure, up
- *	    to 8 times).  Failing *items* are tracked by the scanners
- *	    themselves (skipped for 10 cycles after 3 failures).
+ *	    ff.scanner_state (last_error_*) and backs off (its interval
+ *	    doubled per consecutive failure, up to 8 times).  Failing *items*
+ *	    are tracked by the scanners themselves (skipped for 10 cycles
+ *	    after 3 failures).
  *	  - SIGTERM uses die(): a running batch is cancelled and the worker
  *	    exits.  SIGHUP reloads the intervals.
  *	  - No transaction stays open between batches.
