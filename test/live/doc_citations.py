@@ -9,7 +9,7 @@ Prints one line per check, "ok<TAB>description" or
 1. every citation in src/*.[ch] and sql/install/*.sql has the form
    "behaviour/<doc> §<id>[, §<id>...]" and each section is a heading of
    doc/behaviour/<doc>.md (a "§" in any other form fails);
-2. README.md and doc/**/*.md cite no section doc/behaviour/ lacks: a
+2. README.md, src/README.md, test/README.md and doc/**/*.md cite no section doc/behaviour/ lacks: a
    citation there is "[behaviour/]<doc> §<id>..." (inside doc/behaviour/, a
    bare "§<id>" is a section of the same document), and no text points at
    the upstream spec (spec/*.md, "spec §", "Appendix A/B/C", its path).
@@ -99,15 +99,18 @@ def main():
     desc = "every citation in src/ and sql/install/ (%d) names a section of doc/behaviour/" % n
     print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
 
-    docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "doc", "**", "*.md"), recursive=True))
+    docs = [os.path.join(root, "README.md"), os.path.join(root, "src", "README.md"),
+            os.path.join(root, "test", "README.md")] + sorted(glob.glob(os.path.join(root, "doc", "**", "*.md"), recursive=True))
     problems = []
     for p in docs:
+        if not os.path.exists(p):
+            continue
         rel = os.path.relpath(p, root)
         own = None
         if rel.startswith(os.path.join("doc", "behaviour") + os.sep):
             own = os.path.splitext(os.path.basename(p))[0]
         problems += check_file(p, rel, heads, False, own)
-    desc = "README.md and doc/ cite no section doc/behaviour/ lacks, and not the upstream spec"
+    desc = "README.md, src/README.md and doc/ cite no section doc/behaviour/ lacks, and not the upstream spec"
     print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
 
 
