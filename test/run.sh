@@ -65,9 +65,9 @@ run_live() {
   return 0
 }
 run_live "live: background workers and stream tails" test/live/worker.sh
-run_live "crash under load: ${CYCLES:-20} kills and restarts" test/crash/run.sh
+run_live "crash under load: ${CYCLES:-20} kills and restarts" test/live/crash/run.sh
 run_live "live: pg_cancel_backend stops long calls" test/live/cancel.sh
-run_live "hostile input: the fuzz driver, then under valgrind" test/fuzz/run.sh
+run_live "hostile input: the fuzz driver, then under valgrind" test/live/fuzz/run.sh
 run_live "node: the client and worker runtime (clients/node, node --test)" clients/node/test/tap.sh
 run_live "the reference covers every function, view and setting" test/live/docs.sh
 run_live "dump and restore: every state through pg_dump / pg_restore" test/live/dump_restore.sh

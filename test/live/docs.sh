@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The reference is complete (issue 22): every function and view of the
 # installed ff schema (internal ones, named _*, aside) has a COMMENT and is
-# named in the reference (doc/reference.md, doc/operations.md), and every setting the library defines is in the
-# README's Settings table.  Sourced by test/run.sh (run_live) against its
+# named in the reference (doc/reference.md, doc/operations.md), every setting the library defines is in the
+# README's Settings table, and every behaviour citation resolves in doc/behaviour/.  Sourced by test/run.sh (run_live) against its
 # cluster; prints TAP lines.
 set -u
 n=0
@@ -54,6 +54,16 @@ done
 nofn=$(docq "SELECT string_agg(j.name, ' ') FROM ff._jobs() j WHERE NOT EXISTS (SELECT 1 FROM pg_proc p
                WHERE p.pronamespace = 'ff'::regnamespace AND 'ff.' || p.proname = j.sql_function)")
 [ -z "$nofn" ] && pass "every job's SQL function exists" || fail "jobs without their SQL function: $nofn"
+
+# behaviour citations (issue 22): every citation in src/ and sql/install/
+# names a section heading of doc/behaviour/, and README.md, src/README.md
+# and doc/ cite no section it lacks (test/live/doc_citations.py; 3 lines)
+cites=$(python3 "$FF_ROOT/test/live/doc_citations.py" "$FF_ROOT" 2>&1)
+[ "$(printf '%s\n' "$cites" | grep -cE $'^(ok|not ok)\t')" = 3 ] \
+  && pass "doc_citations.py ran its three checks" || fail "doc_citations.py failed: $(printf '%s' "$cites" | tail -3)"
+while IFS=$'\t' read -r status desc; do
+  case "$status" in ok) pass "$desc" ;; "not ok") fail "$desc" ;; esac
+done <<< "$cites"
 
 psql -X -q -c "DROP DATABASE ff_docs" >/dev/null
 echo "1..$n"

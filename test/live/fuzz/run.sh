@@ -37,7 +37,7 @@ else
   CALLS=${FUZZ_CALLS:-3000}; HOT=${FUZZ_HOT_CALLS:-4000}; VG_CALLS=${FUZZ_VALGRIND_CALLS:-200}; VG_HOT=${FUZZ_VALGRIND_HOT:-150}
 fi
 fuzz_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-fuzz_src=$(cd "$fuzz_here/../../src" && pwd)
+fuzz_src=$(cd "$fuzz_here/../../../src" && pwd)
 ROLES="'{NULL,ff_admin,fz_worker,fz_tenant,ff_reader}'"
 
 fuzz_db() {  # fuzz_db <port> <calls> <runs>: the breadth driver
@@ -158,7 +158,7 @@ as_postgres sh -c "cd '$vg_data' && valgrind --quiet --trace-children=yes --erro
   $PGBIN/postgres -D '$vg_data/data' >'$vg_data/server.log' 2>&1 &"
 up=0
 for _ in $(seq 1 600); do PGPORT=$vg_port psql -X -q -At -d postgres -c "SELECT 1" >/dev/null 2>&1 && { up=1; break; }; sleep 0.2; done
-echo "# valgrind: Debian's server is not built with USE_VALGRIND (pfree'd chunks inside a memory context are not marked); PostgreSQL's valgrind.supp is not shipped, test/fuzz/postgres.supp stands in; the engine worker runs under valgrind too"
+echo "# valgrind: Debian's server is not built with USE_VALGRIND (pfree'd chunks inside a memory context are not marked); PostgreSQL's valgrind.supp is not shipped, test/live/fuzz/postgres.supp stands in; the engine worker runs under valgrind too"
 if [ "$up" = 1 ] && fuzz_db "$vg_port" "$VG_CALLS" 1 \
    && PGPORT=$vg_port psql -X -q -d ff_fuzz -c "ALTER DATABASE ff_fuzz SET ff_engine.enabled = on" -c "SELECT ff._wake_launcher()" >/dev/null 2>&1; then
   pass "$VG_CALLS random calls under valgrind ran to the end"

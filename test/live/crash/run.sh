@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Crash under load, Jepsen style (issues 10, 23).  A cluster of its own with
 # durable settings (fsync, full_page_writes, synchronous_commit on) and the
-# engine worker on; test/crash/harness.py runs a mixed load from several
+# engine worker on; test/live/crash/harness.py runs a mixed load from several
 # psycopg connections, records a client-side history of every call (invoke,
 # then ok / fail / unknown), kills the postmaster (immediate stop, SIGKILL),
 # a client backend or the engine worker CYCLES times and restarts it; then
 # the engine worker — not the test — dispatches what the crashes left, and
-# test/crash/checker.py checks the history against the database (what it
+# test/live/crash/checker.py checks the history against the database (what it
 # checks: the checker's opening comment).  Prints TAP lines.
 #   CYCLES=20 (CI, about a minute and a half); CYCLES=200 for a nightly run.
 #   CRASH_LOAD_MIN / CRASH_LOAD_MAX: seconds of load between kills (1 / 2.5);
