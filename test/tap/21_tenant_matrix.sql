@@ -163,6 +163,7 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._binding_role(name)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._binding_role('mx_nobody')$$),
 ('ff._budget_block_detail(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._budget_block_detail({{B}}, {{ns}})$$),
 ('ff._cancel_owed_members(bigint,integer,integer,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._cancel_owed_members(0, 1, 1, {{ns}})$$),
+('ff._check_worker_id(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._check_worker_id('w', 'worker_id')::text$$),
 ('ff._caller_now_ms(bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._caller_now_ms(NULL)$$),
 ('ff._hmac_require_strong_secret(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_require_strong_secret(repeat('ab', 32))::text$$),
 ('ff._hmac_input_error(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_input_error('k', 'ab')$$),
