@@ -47,6 +47,7 @@ PG_FUNCTION_INFO_V1(ff_create_quota_policy);
 PG_FUNCTION_INFO_V1(ff_check_admission_and_record);
 PG_FUNCTION_INFO_V1(ff_release_admission);
 PG_FUNCTION_INFO_V1(ff_quota_refuses_sql);
+PG_FUNCTION_INFO_V1(ff_quota_refusing_sql);
 PG_FUNCTION_INFO_V1(ff_set_execution_admission);
 
 #define FF_DEFAULT_QUOTA_WINDOW_S	60
@@ -504,6 +505,44 @@ ff_quota_refuses_sql(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);	/* no policy, no time: nothing is busy */
 	ff_spi_connect();
 	refuses = ff_quota_refuses(PG_GETARG_UUID_P(0), PG_GETARG_INT64(1), ff_arg_text_opt(fcinfo, 2));
+	SPI_finish();
+	PG_RETURN_BOOL(refuses);
+}
+
+/* The namespace of a policy the caller may see ($2: its namespaces, NULL for all). */
+static FFPlan plan_quota_own_namespace = {
+	"SELECT namespace FROM ff.quota_policy WHERE quota_policy_id = $1 "
+	"AND ($2::text[] IS NULL OR namespace = ANY ($2))",
+	2, {UUIDOID, TEXTARRAYOID}
+};
+
+/*
+ * ff._quota_refusing(policy uuid) -> boolean
+ *		ff.quota_status's column: whether the policy refuses an admission
+ *		now to an execution of its own namespace (the rule above); NULL for
+ *		a policy the caller may not see, so a reader learns nothing of
+ *		another tenant's.
+ */
+Datum
+ff_quota_refusing_sql(PG_FUNCTION_ARGS)
+{
+	Datum		v[2];
+	bool		n[2] = {false, false};
+	char	   *ns;
+	bool		refuses;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	ff_spi_connect();
+	v[0] = UUIDPGetDatum(PG_GETARG_UUID_P(0));
+	v[1] = ff_namespaces_array(&n[1]);
+	if (ff_plan_exec(&plan_quota_own_namespace, v, n, 1) == 0)
+	{
+		SPI_finish();
+		PG_RETURN_NULL();
+	}
+	ns = ff_col_text(0, 1);
+	refuses = ff_quota_refuses(PG_GETARG_UUID_P(0), ff_now_ms(), ns);
 	SPI_finish();
 	PG_RETURN_BOOL(refuses);
 }

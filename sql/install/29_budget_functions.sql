@@ -107,6 +107,13 @@ CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint, namespace text) RE
 COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint, text) IS
     'Internal: whether a quota policy refuses an admission now to an execution of the namespace';
 
+-- The same rule for ff.quota_status, for a policy in its own namespace, now;
+-- NULL for a policy the caller may not see (readers may call it).
+CREATE FUNCTION ff._quota_refusing(policy uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ff_quota_refusing_sql' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ff._quota_refusing(uuid) IS
+    'Internal: whether a quota policy the caller may see refuses an admission now (ff.quota_status.refusing)';
+
 -- ---- read models ----
 -- A role bound to namespaces reads only budgets and policies of its
 -- namespaces (global ones included in none); the views are security
@@ -155,16 +162,7 @@ SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_
           AND s.free_at > ff.now_ms()) AS active_concurrency,
        (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
           AND a.expires_at > ff.now_ms()) AS live_admissions,
-       -- ff._quota_refuses (quota.c) as a read model: a reader may call only
-       -- what it is granted, and that internal function is the admin's
-       (q.max_requests_per_window > 0
-        AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
-               AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window AND s.free_at > ff.now_ms())
-            >= q.max_requests_per_window)
-       OR (q.active_concurrency_cap > 0
-           AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'c'
-                  AND s.dimension = '' AND s.slot <= q.active_concurrency_cap AND s.free_at > ff.now_ms())
-               >= q.active_concurrency_cap) AS refusing,
+       ff._quota_refusing(q.quota_policy_id) AS refusing,
        q.namespace
 FROM ff.quota_policy q
 WHERE (SELECT ff._namespaces()) IS NULL OR q.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));

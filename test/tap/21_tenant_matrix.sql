@@ -169,6 +169,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff._hmac_input_error(text,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_input_error('k', 'ab')$$),
 ('ff._hmac_sha1_hex(bytea,bytea)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._hmac_sha1_hex('k', 'm')$$),
 ('ff._quota_refuses(uuid,bigint,text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._quota_refuses({{Q}}, 0, {{ns}})$$),
+('ff._quota_refusing(uuid)', '', 'R', 'reached', 'hidden', NULL, NULL, 'val', $$SELECT ff._quota_refusing({{Q}})$$),
+('ff._quota_refusing(uuid)', 'global', 'R', 'hidden', 'hidden', 'reached', NULL, 'val', $$SELECT ff._quota_refusing({{GQ}})$$),
 ('ff._random_secret()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._random_secret()$$),
 -- the restore trigger (issue 27) runs only as a trigger
 ('ff._restore_replaces()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._restore_replaces()::text$$),
