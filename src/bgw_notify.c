@@ -52,7 +52,6 @@ bool		ff_notify_in_transaction = false;
 typedef struct NotifyRing
 {
 	uint32		used;			/* bytes of records from data[0] */
-	uint64		dropped;		/* records that did not fit, ever */
 	char		data[FF_NOTIFY_RING_BYTES];
 } NotifyRing;
 
@@ -125,10 +124,7 @@ push_to_ring(void)
 		size_t		len = 3 + clen + plen;
 
 		if (len > PG_UINT16_MAX || ring->used + len > FF_NOTIFY_RING_BYTES)
-		{
-			ring->dropped++;
-			continue;
-		}
+			continue;			/* dropped: notifications are at most once */
 		ring->data[ring->used] = (char) (len & 0xff);
 		ring->data[ring->used + 1] = (char) (len >> 8);
 		ring->data[ring->used + 2] = (char) clen;
@@ -282,18 +278,4 @@ ff_notify_ring_reset(int slot)
 	LWLockAcquire(&ring_locks[slot].lock, LW_EXCLUSIVE);
 	rings[slot].used = 0;
 	LWLockRelease(&ring_locks[slot].lock);
-}
-
-/* Records dropped so far by the ring of a slot (a full ring). */
-uint64
-ff_notify_dropped(int slot)
-{
-	uint64		n;
-
-	if (rings == NULL || slot < 0)
-		return 0;
-	LWLockAcquire(&ring_locks[slot].lock, LW_SHARED);
-	n = rings[slot].dropped;
-	LWLockRelease(&ring_locks[slot].lock);
-	return n;
 }

@@ -19,6 +19,5 @@ extern void ff_notify_shmem_request(void);
 extern void ff_notify_shmem_startup(void);
 extern void ff_notify_ring_reset(int slot);
 extern int	ff_notify_relay(int slot);
-extern uint64 ff_notify_dropped(int slot);
 
 #endif							/* FF_ENGINE_NOTIFY_H */

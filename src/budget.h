@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * budget.h
- *	  Budgets and quotas as the claim path and execution creation see
- *	  them (spec/budgets.md §2.3, §5.1).
+ *	  Budgets as the claim path, execution creation and quota.c see them
+ *	  (spec/budgets.md §2.3, §5.1), and the argument helpers of the budget
+ *	  and quota entry points.
  *
  * IDENTIFICATION
  *	  src/budget.h
@@ -12,17 +13,29 @@
 #ifndef FF_ENGINE_BUDGET_H
 #define FF_ENGINE_BUDGET_H
 
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
 
-#include "exec_core.h"
+#define FF_MAX_ATTACHED_BUDGETS		64
 
-typedef enum QuotaOutcome
-{
-	QUOTA_ADMITTED, QUOTA_ALREADY_ADMITTED, QUOTA_RATE_EXCEEDED, QUOTA_CONCURRENCY_EXCEEDED
-} QuotaOutcome;
+/* Argument helpers shared with quota.c (misuse raises, "invalid_input: ..."). */
+extern int64 ff_budget_now_arg(FunctionCallInfo fcinfo, int n);
+extern char *ff_budget_namespace_arg(FunctionCallInfo fcinfo, int n);
+extern void ff_budget_require_create_scope(const char *ns, const char *what);
+extern pg_uuid_t *ff_budget_uuid_arg(FunctionCallInfo fcinfo, int n, const char *name);
+extern void ff_budget_check_nonnegative(int64 v, const char *name);
 
-extern bool ff_admit_for_claim(ExecCore *c, int64 now);
+/*
+ * Why the attached budgets (CSV) refuse admission to an execution of
+ * namespace ns (the first at or over a hard limit), or NULL.  SPI connected.
+ * SQL: ff._budget_block_detail(text, text).
+ */
+extern char *ff_budget_block_detail(const char *csv, const char *ns);
+extern ArrayType *ff_budget_ids_array(const char *csv);
+extern void ff_budget_csv_add(StringInfo csv, const pg_uuid_t *u);
 extern char *ff_policy_budget_ids(Jsonb *policy, const char **bad);
-extern const char *ff_admission_scope_error(const char *budget_csv, const pg_uuid_t *quota, const char *ns);
 
 #endif							/* FF_ENGINE_BUDGET_H */

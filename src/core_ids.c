@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * core_ids.c
- *	  Execution ids, partition hashing and the SQL helpers that let a
- *	  caller mint ids (spec/execution.md §1).
+ *	  Execution ids and hashing (spec/execution.md §1): parsing and
+ *	  formatting ids, CRC-16 and FNV-1a, minting UUIDs.  Partitions and
+ *	  minting whole execution ids are core_partition.c, which calls this
+ *	  file (never the other way).
  *
  *	  An execution id is "{fp:N}:<uuid>".  N is the partition, baked in
  *	  when the id is minted: crc16(lane) mod num_flow_partitions for a
@@ -22,17 +24,10 @@
 #include "utils/builtins.h"
 
 #include "core_ids.h"
-#include "core_partition.h"
 
 PG_FUNCTION_INFO_V1(ff_crc16_sql);
-PG_FUNCTION_INFO_V1(ff_execution_id_sql);
-PG_FUNCTION_INFO_V1(ff_flow_member_execution_id_sql);
 PG_FUNCTION_INFO_V1(ff_parse_execution_id_sql);
 PG_FUNCTION_INFO_V1(ff_format_execution_id_sql);
-PG_FUNCTION_INFO_V1(ff_solo_partition_sql);
-PG_FUNCTION_INFO_V1(ff_flow_partition_sql);
-PG_FUNCTION_INFO_V1(ff_budget_partition_sql);
-PG_FUNCTION_INFO_V1(ff_quota_partition_sql);
 
 /*
  * ff_crc16
@@ -224,60 +219,6 @@ ff_crc16_sql(PG_FUNCTION_ARGS)
 	bytea	   *b = PG_GETARG_BYTEA_PP(0);
 
 	PG_RETURN_INT32(ff_crc16((unsigned char *) VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)));
-}
-
-/* ff.solo_partition(lane_id text) -> smallint */
-Datum
-ff_solo_partition_sql(PG_FUNCTION_ARGS)
-{
-	text	   *lane = PG_GETARG_TEXT_PP(0);
-
-	ff_check_lane_id(lane);
-	PG_RETURN_INT16(ff_solo_partition(lane));
-}
-
-/* ff.flow_partition(flow_id uuid) -> smallint */
-Datum
-ff_flow_partition_sql(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_flow_partitions()));
-}
-
-/* ff.budget_partition(budget_id uuid) -> smallint */
-Datum
-ff_budget_partition_sql(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_budget_partitions()));
-}
-
-/* ff.quota_partition(quota_policy_id uuid) -> smallint */
-Datum
-ff_quota_partition_sql(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_quota_partitions()));
-}
-
-/* ff.execution_id(lane_id text DEFAULT 'default') -> text: a fresh solo id */
-Datum
-ff_execution_id_sql(PG_FUNCTION_ARGS)
-{
-	text	   *lane = PG_GETARG_TEXT_PP(0);
-	pg_uuid_t	u;
-
-	ff_check_lane_id(lane);
-	ff_mint_uuid(&u);
-	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_solo_partition(lane), &u)));
-}
-
-/* ff.flow_member_execution_id(flow_id uuid) -> text: co-located with the flow */
-Datum
-ff_flow_member_execution_id_sql(PG_FUNCTION_ARGS)
-{
-	pg_uuid_t  *flow = PG_GETARG_UUID_P(0);
-	pg_uuid_t	u;
-
-	ff_mint_uuid(&u);
-	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_uuid_partition(flow, ff_num_flow_partitions()), &u)));
 }
 
 /* ff.parse_execution_id(text) -> (partition smallint, execution_uuid uuid) */

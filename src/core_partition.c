@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * core_partition.c
- *	  The partition configuration row and the partitioners of spec §1.
+ *	  The partition configuration row and the partitioners of spec §1,
+ *	  and the SQL helpers that mint execution ids (ids themselves are
+ *	  core_ids.c, which this file calls).
  *
  *	  The counts are read once per transaction.  They can only change
  *	  while no execution exists (ff.set_partition_config), because an
@@ -26,6 +28,12 @@
 #include "core_validate.h"
 
 PG_FUNCTION_INFO_V1(ff_set_partition_config);
+PG_FUNCTION_INFO_V1(ff_execution_id_sql);
+PG_FUNCTION_INFO_V1(ff_flow_member_execution_id_sql);
+PG_FUNCTION_INFO_V1(ff_solo_partition_sql);
+PG_FUNCTION_INFO_V1(ff_flow_partition_sql);
+PG_FUNCTION_INFO_V1(ff_budget_partition_sql);
+PG_FUNCTION_INFO_V1(ff_quota_partition_sql);
 
 static int	cached_counts[3];
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
@@ -164,4 +172,60 @@ ff_set_partition_config(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(true);
+}
+
+/* ---- SQL helpers: partitions and minting ids ---- */
+
+/* ff.solo_partition(lane_id text) -> smallint */
+Datum
+ff_solo_partition_sql(PG_FUNCTION_ARGS)
+{
+	text	   *lane = PG_GETARG_TEXT_PP(0);
+
+	ff_check_lane_id(lane);
+	PG_RETURN_INT16(ff_solo_partition(lane));
+}
+
+/* ff.flow_partition(flow_id uuid) -> smallint */
+Datum
+ff_flow_partition_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_flow_partitions()));
+}
+
+/* ff.budget_partition(budget_id uuid) -> smallint */
+Datum
+ff_budget_partition_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_budget_partitions()));
+}
+
+/* ff.quota_partition(quota_policy_id uuid) -> smallint */
+Datum
+ff_quota_partition_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT16(ff_uuid_partition(PG_GETARG_UUID_P(0), ff_num_quota_partitions()));
+}
+
+/* ff.execution_id(lane_id text DEFAULT 'default') -> text: a fresh solo id */
+Datum
+ff_execution_id_sql(PG_FUNCTION_ARGS)
+{
+	text	   *lane = PG_GETARG_TEXT_PP(0);
+	pg_uuid_t	u;
+
+	ff_check_lane_id(lane);
+	ff_mint_uuid(&u);
+	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_solo_partition(lane), &u)));
+}
+
+/* ff.flow_member_execution_id(flow_id uuid) -> text: co-located with the flow */
+Datum
+ff_flow_member_execution_id_sql(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *flow = PG_GETARG_UUID_P(0);
+	pg_uuid_t	u;
+
+	ff_mint_uuid(&u);
+	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_uuid_partition(flow, ff_num_flow_partitions()), &u)));
 }

@@ -27,6 +27,7 @@
 #include "core_validate.h"
 
 PG_FUNCTION_INFO_V1(ff_json_limit_trigger);
+PG_FUNCTION_INFO_V1(ff_check_worker_id_sql);
 
 char *
 ff_arg_text(FunctionCallInfo fcinfo, int n, const char *name)
@@ -143,6 +144,21 @@ ff_check_worker_id(const char *s, const char *name)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s must not contain whitespace or control characters", name)));
+}
+
+/*
+ * ff._check_worker_id(id text, name text) -> void
+ *		The worker-id rule of claims, as a claim applies it to its argument
+ *		(NULL 22004, then ff_check_worker_id), for the SQL that registers
+ *		workers: one rule, the same SQLSTATEs.
+ */
+Datum
+ff_check_worker_id_sql(PG_FUNCTION_ARGS)
+{
+	const char *name = PG_ARGISNULL(1) ? "worker id" : text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	ff_check_worker_id(ff_arg_text(fcinfo, 0, name), name);
+	PG_RETURN_VOID();
 }
 
 /* ---- capability sets ---- */

@@ -252,6 +252,65 @@ item_ok(Jsonb *j)
 	return v && v->type == jbvBool && v->val.boolean;
 }
 
+/* One item of a batch: run it on execution i, its envelope in *r. */
+typedef void (*BatchItemFn) (BatchItems *b, int i, void *arg, int64 now, FFResult *r);
+
+/*
+ * batch_run
+ *		Connect SPI, run every item (locked and deferred together when the
+ *		executions are distinct), each envelope tagged with its execution
+ *		id, and return the batch result.
+ */
+static Datum
+batch_run(BatchItems *b, BatchItemFn item, void *arg, int64 now)
+{
+	Jsonb	  **items;
+	bool		deferred;
+	int			i,
+				ok = 0;
+
+	ff_spi_connect();
+	deferred = batch_begin(b);
+	items = palloc(sizeof(Jsonb *) * Max(b->n, 1));
+	for (i = 0; i < b->n; i++)
+	{
+		FFResult	r;
+
+		/* deferred items run no statement: a cancel is seen here */
+		CHECK_FOR_INTERRUPTS();
+		item(b, i, arg, now, &r);
+		ffr_exec_id(&r, "execution_id", b->ids[i].partition, &b->ids[i].uuid);
+		items[i] = ffr_finish(&r);
+		ok += item_ok(items[i]);
+	}
+	if (deferred)
+		ff_defer_flush();
+	return batch_result(b->n, items, ok);
+}
+
+static void
+complete_item(BatchItems *b, int i, void *arg, int64 now, FFResult *r)
+{
+	BatchArg   *results = (BatchArg *) arg;
+	bytea	   *res = (results->n < 0 || results->nulls[i]) ? NULL : DatumGetByteaPP(results->elems[i]);
+
+	ff_complete_one(b->ids[i], &b->fences[i], res, "", now, r);
+}
+
+typedef struct FailArgs
+{
+	char	  **why;
+	char	   *category;
+} FailArgs;
+
+static void
+fail_item(BatchItems *b, int i, void *arg, int64 now, FFResult *r)
+{
+	FailArgs   *fa = (FailArgs *) arg;
+
+	ff_fail_one(b->ids[i], &b->fences[i], fa->why[i], fa->category, "", now, r);
+}
+
 /*
  * ff.complete_executions(execution_ids text[], lease_ids uuid[],
  *		lease_epochs bigint[], attempt_ids uuid[], result_payloads bytea[])
@@ -262,32 +321,12 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 	BatchItems	b = batch_items(fcinfo);
 	BatchArg	results = batch_optional(fcinfo, 4, BYTEAOID, "result_payloads", b.n);
 	int64		now = ff_now_ms();
-	Jsonb	  **items;
-	bool		deferred;
-	int			i,
-				ok = 0;
+	int			i;
 
 	for (i = 0; i < results.n; i++)
 		if (!results.nulls[i])
 			ff_check_result_size(DatumGetByteaPP(results.elems[i]));
-	ff_spi_connect();
-	deferred = batch_begin(&b);
-	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
-	for (i = 0; i < b.n; i++)
-	{
-		FFResult	r;
-		bytea	   *res = (results.n < 0 || results.nulls[i]) ? NULL : DatumGetByteaPP(results.elems[i]);
-
-		/* deferred items run no statement: a cancel is seen here */
-		CHECK_FOR_INTERRUPTS();
-		ff_complete_one(b.ids[i], &b.fences[i], res, "", now, &r);
-		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
-		items[i] = ffr_finish(&r);
-		ok += item_ok(items[i]);
-	}
-	if (deferred)
-		ff_defer_flush();
-	return batch_result(b.n, items, ok);
+	return batch_run(&b, complete_item, &results, now);
 }
 
 /*
@@ -303,10 +342,8 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 	char	   *category = ff_arg_text_opt(fcinfo, 5);
 	int64		now = ff_now_ms();
 	char	  **why;
-	Jsonb	  **items;
-	bool		deferred;
-	int			i,
-				ok = 0;
+	FailArgs	fa;
+	int			i;
 
 	ff_check_max_len(category, 256, "failure_category");
 	why = palloc0(sizeof(char *) * Max(b.n, 1));
@@ -316,22 +353,9 @@ ff_fail_executions(PG_FUNCTION_ARGS)
 			why[i] = TextDatumGetCString(reasons.elems[i]);
 			ff_check_max_len(why[i], 4096, "failure_reason");
 		}
-	ff_spi_connect();
-	deferred = batch_begin(&b);
-	items = palloc(sizeof(Jsonb *) * Max(b.n, 1));
-	for (i = 0; i < b.n; i++)
-	{
-		FFResult	r;
-
-		CHECK_FOR_INTERRUPTS();
-		ff_fail_one(b.ids[i], &b.fences[i], why[i], category, "", now, &r);
-		ffr_exec_id(&r, "execution_id", b.ids[i].partition, &b.ids[i].uuid);
-		items[i] = ffr_finish(&r);
-		ok += item_ok(items[i]);
-	}
-	if (deferred)
-		ff_defer_flush();
-	return batch_result(b.n, items, ok);
+	fa.why = why;
+	fa.category = category;
+	return batch_run(&b, fail_item, &fa, now);
 }
 
 /*

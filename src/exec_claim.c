@@ -43,7 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
-#include "budget.h"
+#include "quota.h"
 #include "core_clock.h"
 #include "exec_core.h"
 #include "flow_completion.h"

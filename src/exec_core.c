@@ -537,13 +537,6 @@ ff_core_make_terminal(ExecCore *c, TerminalOutcome outcome, int64 now)
 	c->last_mutation_at = now;
 }
 
-/* ELIGIBLE score of §5.1, for display: -(priority * 10^12) + created_at. */
-int64
-ff_eligible_score(const ExecCore *c)
-{
-	return -(c->priority * INT64CONST(1000000000000)) + c->created_at;
-}
-
 /* ---- attempts ---- */
 
 static FFPlan plan_attempt_insert = {

@@ -124,7 +124,6 @@ extern void ff_core_set_vector(ExecCore *c, LifecyclePhase phase,
 							   TerminalOutcome outcome, AttemptState att);
 extern void ff_core_clear_lease_mirror(ExecCore *c);
 extern void ff_core_make_terminal(ExecCore *c, TerminalOutcome outcome, int64 now);
-extern int64 ff_eligible_score(const ExecCore *c);
 
 /* ---- side records ---- */
 extern void ff_attempt_insert(ExecCore *c, int64 idx, const pg_uuid_t *attempt_id,

@@ -27,6 +27,7 @@
 #include "utils/jsonb.h"
 
 #include "budget.h"
+#include "quota.h"
 #include "core_clock.h"
 #include "exec_core.h"
 #include "flow_completion.h"

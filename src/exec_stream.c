@@ -741,6 +741,27 @@ read_options(FunctionCallInfo fcinfo, int count_arg, int vis_arg, ReadRequest *r
 	return NULL;
 }
 
+/*
+ * The arguments both reads share (execution_id, attempt_index, count_limit,
+ * visibility at 0, 1, 4, 5), SPI connected; false with the invalid_input
+ * envelope in *r.
+ */
+static bool
+read_request_args(FunctionCallInfo fcinfo, ReadRequest *req, FFResult *r)
+{
+	const char *bad;
+
+	req->id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	req->attempt_index = ff_arg_int32(fcinfo, 1, "attempt_index");
+	ff_spi_connect();
+	if ((bad = read_options(fcinfo, 4, 5, req)) != NULL)
+	{
+		invalid_input(r, bad);
+		return false;
+	}
+	return true;
+}
+
 /* Runs the read; the result envelope is built in *r. */
 static int
 run_read(ReadRequest *req, int64 now, FFResult *r)
@@ -791,18 +812,11 @@ ff_read_attempt_stream(PG_FUNCTION_ARGS)
 	ReadRequest req;
 	char	   *from = PG_ARGISNULL(2) ? "start" : text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *to = PG_ARGISNULL(3) ? "end" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	const char *bad;
 	bool		has_seq;
 	FFResult	r;
 
-	req.id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	req.attempt_index = ff_arg_int32(fcinfo, 1, "attempt_index");
-	ff_spi_connect();
-	if ((bad = read_options(fcinfo, 4, 5, &req)) != NULL)
-	{
-		invalid_input(&r, bad);
+	if (!read_request_args(fcinfo, &req, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	if (strcmp(from, "start") == 0)
 		req.from_ts = req.from_seq = 0;
 	else if (!parse_entry_id(from, &req.from_ts, &req.from_seq, &has_seq))
@@ -842,21 +856,14 @@ ff_tail_attempt_stream(PG_FUNCTION_ARGS)
 	ReadRequest req;
 	char	   *after = ff_arg_text(fcinfo, 2, "after");
 	int64		block_ms = PG_ARGISNULL(3) ? 0 : PG_GETARG_INT32(3);
-	const char *bad;
 	bool		has_seq;
 	FFResult	r;
 	int64		deadline;
 	StreamKey	sk;
 	volatile int slot = -1;
 
-	req.id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	req.attempt_index = ff_arg_int32(fcinfo, 1, "attempt_index");
-	ff_spi_connect();
-	if ((bad = read_options(fcinfo, 4, 5, &req)) != NULL)
-	{
-		invalid_input(&r, bad);
+	if (!read_request_args(fcinfo, &req, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	if (block_ms < 0 || block_ms > FF_MAX_TAIL_BLOCK_MS)
 	{
 		invalid_input(&r, "block_ms must be between 0 and 30000");

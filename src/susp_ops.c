@@ -3,11 +3,11 @@
  * susp_ops.c
  *	  Suspension of a running attempt on waitpoints (spec/suspension.md):
  *	  suspend_execution (§4.1) with fresh and pending waitpoints, the
- *	  buffered-signal replay and idempotent replay of the call,
- *	  create_pending_waitpoint (§4.2), close_waitpoint (§4.3), operator
- *	  resume (§4.6), the timeout behaviours (§4.7), resume conditions in
- *	  matcher and composite form (§3), and the closing / resuming steps
- *	  shared with signal delivery (susp_signal.c), cancel and expire.
+ *	  buffered-signal replay and idempotent replay of the call, operator
+ *	  resume (§4.6), the timeout behaviours (§4.7), and the closing /
+ *	  resuming steps shared with signal delivery (susp_signal.c), cancel
+ *	  and expire.  Waitpoint rows and their operations are in
+ *	  susp_waitpoint.c, the condition language in susp_condition.c.
  *
  *	  Locking: every operation locks the execution row first (ff_core_lock),
  *	  then the suspension row, then waitpoint rows; nothing here locks two
@@ -20,8 +20,6 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include <math.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -46,14 +44,10 @@
 #include "susp_hmac.h"
 
 PG_FUNCTION_INFO_V1(ff_suspend_execution);
-PG_FUNCTION_INFO_V1(ff_create_pending_waitpoint);
-PG_FUNCTION_INFO_V1(ff_close_waitpoint);
 PG_FUNCTION_INFO_V1(ff_resume_execution);
 PG_FUNCTION_INFO_V1(ff_expire_suspension);
 
 #define FF_MAX_EXTRA_WAITPOINTS		64
-#define FF_MAX_PENDING_PER_ATTEMPT	64
-#define FF_MAX_COMPOSITE_DEPTH		4
 #define FF_TIMEOUT_PAST_TOLERANCE	600000
 #define FF_SUSPEND_DEDUP_MAX_TTL	INT64CONST(604800000)
 
@@ -77,682 +71,6 @@ static const struct
 static const char *const timeout_behaviors[] = {
 	"fail", "cancel", "expire", "auto_resume", "auto_resume_with_timeout_signal", "escalate", NULL
 };
-
-static void
-pg_attribute_noreturn()
-bad_suspend(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid suspension: %s", detail)));
-}
-
-/* Signal-side strings: at most 256 bytes (§1.1). */
-void
-ff_check_signal_text(const char *s, const char *name)
-{
-	ff_check_max_len(s, FF_MAX_ID_BYTES, name);
-}
-
-/* Waitpoint keys: 1..256 bytes, no control characters (§1.1). */
-static void
-check_waitpoint_key(const char *k)
-{
-	const unsigned char *p;
-
-	if (k == NULL || k[0] == '\0')
-		bad_suspend("waitpoint_key must not be empty");
-	ff_check_max_len(k, FF_MAX_ID_BYTES, "waitpoint_key");
-	for (p = (const unsigned char *) k; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			bad_suspend("waitpoint_key contains a control character");
-}
-
-/* ---- jsonb tree access ---- */
-
-static int
-array_len(JsonbContainer *a)
-{
-	return (a != NULL && JsonContainerIsArray(a)) ? JsonContainerSize(a) : -1;
-}
-
-static JsonbContainer *
-array_object(JsonbContainer *a, int i)
-{
-	JsonbValue *v = getIthJsonbValueFromContainer(a, i);
-
-	if (v == NULL || v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		return NULL;
-	return v->val.binary.data;
-}
-
-static char *
-array_string(JsonbContainer *a, int i)
-{
-	JsonbValue *v = getIthJsonbValueFromContainer(a, i);
-
-	if (v == NULL || v->type != jbvString)
-		return NULL;
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-static JsonbContainer *
-get_array(JsonbContainer *c, const char *key)
-{
-	JsonbValue	buf,
-			   *v = ff_jsonb_get(c, key, &buf);
-
-	if (v == NULL || v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
-		return NULL;
-	return v->val.binary.data;
-}
-
-static bool
-key_present(JsonbContainer *c, const char *key)
-{
-	JsonbValue	buf,
-			   *v = ff_jsonb_get(c, key, &buf);
-
-	return v != NULL && v->type != jbvNull;
-}
-
-static char *
-child_path(const char *path, int i)
-{
-	return path[0] ? psprintf("%s.members[%d]", path, i) : psprintf("members[%d]", i);
-}
-
-/* A node's matcher (§3.3.2 step 2): absent, Wildcard or kind-less accept. */
-static bool
-matcher_accepts(JsonbContainer *node, const char *name)
-{
-	JsonbContainer *m = ff_jsonb_get_object(node, "matcher");
-	char	   *kind;
-
-	if (m == NULL)
-		return true;
-	kind = ff_jsonb_get_string(m, "kind");
-	if (kind == NULL || strcmp(kind, "Wildcard") == 0)
-		return true;
-	if (strcmp(kind, "ByName") == 0)
-	{
-		char	   *n = ff_jsonb_get_string(m, "name");
-
-		return n != NULL && strcmp(n, name) == 0;
-	}
-	return false;
-}
-
-/* ---- condition parsing and validation (§3.1-§3.4), before any write ---- */
-
-typedef struct Condition
-{
-	bool		composite;
-	Jsonb	   *tree;			/* composite: the tree as its own document */
-	char	   *match_mode;
-	int64		min_count;
-	int			nnames;
-	char	  **names;			/* matcher names; {""} = wildcard */
-	char	   *single_key;		/* matcher form's optional waitpoint_key */
-	List	   *keys;			/* composite: referenced waitpoint keys */
-} Condition;
-
-static void
-validate_matcher_object(JsonbContainer *node)
-{
-	JsonbContainer *m = ff_jsonb_get_object(node, "matcher");
-	char	   *kind;
-
-	if (m == NULL)
-	{
-		if (key_present(node, "matcher"))
-			bad_suspend("a composite matcher must be an object or null");
-		return;
-	}
-	kind = ff_jsonb_get_string(m, "kind");
-	if (kind != NULL && strcmp(kind, "ByName") == 0)
-	{
-		char	   *n = ff_jsonb_get_string(m, "name");
-
-		if (n == NULL || n[0] == '\0')
-			bad_suspend("resume_condition: empty signal name");
-	}
-	else if (kind != NULL && strcmp(kind, "Wildcard") != 0)
-		bad_suspend(psprintf("unknown matcher kind \"%s\"", kind));
-}
-
-static void
-validate_node(JsonbContainer *node, int depth, Condition *cond)
-{
-	char	   *kind = ff_jsonb_get_string(node, "kind");
-
-	if (kind == NULL)
-		bad_suspend("composite node without a kind");
-	if (strcmp(kind, "AllOf") == 0 || strcmp(kind, "Count") == 0)
-	{
-		if (depth > FF_MAX_COMPOSITE_DEPTH)
-			bad_suspend(psprintf("composite depth exceeds %d", FF_MAX_COMPOSITE_DEPTH));
-	}
-	if (strcmp(kind, "AllOf") == 0)
-	{
-		JsonbContainer *members = get_array(node, "members");
-		int			n = array_len(members),
-					i;
-
-		if (n <= 0)
-			bad_suspend("allof_empty_members");
-		for (i = 0; i < n; i++)
-		{
-			JsonbContainer *m = array_object(members, i);
-
-			CHECK_FOR_INTERRUPTS();
-			if (m == NULL)
-				bad_suspend("an AllOf member must be a node object");
-			validate_node(m, depth + 1, cond);
-		}
-	}
-	else if (strcmp(kind, "Count") == 0)
-	{
-		double		n;
-		char	   *ck = ff_jsonb_get_string(node, "count_kind");
-		JsonbContainer *wps = get_array(node, "waitpoints");
-		int			nw = array_len(wps),
-					i;
-
-		if (!ff_jsonb_get_number(node, "n", &n) || n != floor(n) || n < 1)
-			bad_suspend("count_n_zero");
-		if (ck != NULL && strcmp(ck, "DistinctWaitpoints") != 0 &&
-			strcmp(ck, "DistinctSignals") != 0 && strcmp(ck, "DistinctSources") != 0)
-			bad_suspend(psprintf("unknown count_kind \"%s\"", ck));
-		if (nw <= 0)
-			bad_suspend("count_waitpoints_empty");
-		if ((ck == NULL || strcmp(ck, "DistinctWaitpoints") == 0) && n > nw)
-			bad_suspend("count_exceeds_waitpoint_set");
-		for (i = 0; i < nw; i++)
-		{
-			char	   *k = array_string(wps, i);
-
-			CHECK_FOR_INTERRUPTS();
-			if (k == NULL)
-				bad_suspend("Count waitpoints must be strings");
-			cond->keys = lappend(cond->keys, k);
-		}
-		validate_matcher_object(node);
-	}
-	else if (strcmp(kind, "Single") == 0)
-	{
-		char	   *k = ff_jsonb_get_string(node, "waitpoint_key");
-
-		if (k == NULL)
-			bad_suspend("a Single node needs a waitpoint_key");
-		cond->keys = lappend(cond->keys, k);
-		validate_matcher_object(node);
-	}
-	else if (strcmp(kind, "NeverBySignal") != 0)
-		bad_suspend(psprintf("unknown composite node kind \"%s\"", kind));
-}
-
-static void
-parse_condition(Jsonb *json, bool has_timeout, Condition *cond)
-{
-	JsonbContainer *root = &json->root;
-	char	   *ctype;
-	JsonbValue	buf,
-			   *v;
-
-	memset(cond, 0, sizeof(*cond));
-	if (!JB_ROOT_IS_OBJECT(json))
-		bad_suspend("resume_condition must be a JSON object");
-	ctype = ff_jsonb_get_string(root, "condition_type");
-	v = ff_jsonb_get(root, "composite", &buf);
-	cond->composite = (v != NULL && v->type == jbvBool && v->val.boolean) ||
-		(ctype != NULL && strcmp(ctype, "composite") == 0);
-	if (cond->composite)
-	{
-		JsonbContainer *tree = ff_jsonb_get_object(root, "tree");
-		char	   *kind;
-		double		ver;
-
-		if (key_present(root, "v") && (!ff_jsonb_get_number(root, "v", &ver) || ver != 1))
-			bad_suspend("composite version v must be 1");
-		if (tree == NULL)
-			bad_suspend("a composite condition needs a tree object");
-		kind = ff_jsonb_get_string(tree, "kind");
-		if (kind == NULL || (strcmp(kind, "AllOf") != 0 && strcmp(kind, "Count") != 0))
-			bad_suspend("the composite root must be AllOf or Count");
-		validate_node(tree, 1, cond);
-		v = ff_jsonb_get(root, "tree", &buf);
-		cond->tree = JsonbValueToJsonb(v);
-		return;
-	}
-	else
-	{
-		JsonbContainer *names = get_array(root, "required_signal_names");
-		int			n = array_len(names),
-					i;
-		double		min = 1;
-
-		if (names == NULL && key_present(root, "required_signal_names"))
-			bad_suspend("required_signal_names must be an array of strings");
-		cond->match_mode = ff_jsonb_get_string(root, "signal_match_mode");
-		if (cond->match_mode == NULL)
-		{
-			if (key_present(root, "signal_match_mode"))
-				bad_suspend("signal_match_mode must be a string");
-			cond->match_mode = "any";
-		}
-		if (key_present(root, "minimum_signal_count") &&
-			(!ff_jsonb_get_number(root, "minimum_signal_count", &min) || min != floor(min) ||
-			 min < 1 || min > 1000000))
-			bad_suspend("minimum_signal_count must be a positive integer");
-		cond->min_count = (int64) min;
-		if (n <= 0)
-		{
-			cond->nnames = 1;
-			cond->names = palloc(sizeof(char *));
-			cond->names[0] = "";
-		}
-		else
-		{
-			if (n > 1000)
-				bad_suspend("more than 1000 required_signal_names");
-			cond->nnames = n;
-			cond->names = palloc(n * sizeof(char *));
-			for (i = 0; i < n; i++)
-			{
-				cond->names[i] = array_string(names, i);
-				if (cond->names[i] == NULL)
-					bad_suspend("required_signal_names must be an array of strings");
-				if (cond->names[i][0] == '\0')
-					bad_suspend("resume_condition: empty signal name");
-				ff_check_signal_text(cond->names[i], "signal name");
-			}
-			if (n == 1 && strcmp(cond->names[0], "__timeout_only__") == 0 && !has_timeout)
-				bad_suspend("timeout_only_without_deadline");
-		}
-		cond->single_key = ff_jsonb_get_string(root, "waitpoint_key");
-	}
-}
-
-static bool
-list_has_string(List *l, const char *s)
-{
-	ListCell   *lc;
-
-	foreach(lc, l)
-		if (strcmp((char *) lfirst(lc), s) == 0)
-		return true;
-	return false;
-}
-
-/* ---- waitpoint rows ---- */
-
-static FFPlan plan_wp_lock = {
-	"SELECT execution_id, attempt_index, suspension_id, waitpoint_key, token, state, "
-	"created_at, expires_at, next_seq, cond_kind, cond_match_mode, cond_min_count, "
-	"cond_names, cond_signal_ids, cond_satisfied_count, cond_closed "
-	"FROM ff.waitpoint WHERE partition = $1 AND waitpoint_id = $2 FOR UPDATE",
-	2, {INT2OID, UUIDOID}
-};
-
-bool
-ff_wp_lock(int partition, const pg_uuid_t *wp_id, Waitpoint *w)
-{
-	Datum		v[2];
-	bool		isnull;
-	Datum		d;
-
-	memset(w, 0, sizeof(*w));
-	v[0] = Int16GetDatum((int16) partition);
-	v[1] = UUIDPGetDatum(wp_id);
-	if (ff_plan_exec(&plan_wp_lock, v, NULL, 1) == 0)
-		return false;
-	w->id = *wp_id;
-	ff_format_uuid(wp_id, w->id_text);
-	w->execution_id = *DatumGetUUIDP(ff_col_datum(0, 1, &isnull));
-	w->attempt_index = ff_col_int64(0, 2, FF_NULL);
-	d = ff_col_datum(0, 3, &isnull);
-	w->suspension_id.set = !isnull;
-	if (!isnull)
-		w->suspension_id.v = *DatumGetUUIDP(d);
-	w->key = ff_col_text(0, 4);
-	w->token = ff_col_text(0, 5);
-	w->state = ff_col_text(0, 6);
-	w->created_at = ff_col_int64(0, 7, FF_NULL);
-	w->expires_at = ff_col_int64(0, 8, FF_NULL);
-	w->next_seq = ff_col_int64(0, 9, 0);
-	w->cond_kind = ff_col_text(0, 10);
-	w->match_mode = ff_col_text(0, 11);
-	w->min_count = ff_col_int64(0, 12, 1);
-	w->satisfied_count = ff_col_int64(0, 15, 0);
-	w->cond_closed = !ff_col_isnull(0, 16) && ff_col_bool(0, 16);
-	d = ff_col_datum(0, 13, &isnull);
-	if (!isnull)
-	{
-		Datum	   *names,
-				   *ids;
-		bool	   *nn,
-				   *idnull;
-		int			n,
-					nid,
-					i;
-
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT, &names, &nn, &n);
-		deconstruct_array(DatumGetArrayTypeP(ff_col_datum(0, 14, &isnull)), UUIDOID, UUID_LEN,
-						  false, TYPALIGN_CHAR, &ids, &idnull, &nid);
-		w->nmatchers = n;
-		w->names = palloc(n * sizeof(char *));
-		w->sig_ids = palloc0(n * sizeof(pg_uuid_t));
-		w->sig_set = palloc0(n * sizeof(bool));
-		for (i = 0; i < n; i++)
-		{
-			w->names[i] = TextDatumGetCString(names[i]);
-			if (i < nid && !idnull[i])
-			{
-				w->sig_set[i] = true;
-				w->sig_ids[i] = *DatumGetUUIDP(ids[i]);
-			}
-		}
-	}
-	return true;
-}
-
-static FFPlan plan_wp_store_condition = {
-	"UPDATE ff.waitpoint SET cond_kind = $3, cond_match_mode = $4, cond_min_count = $5, "
-	"cond_names = $6, cond_signal_ids = $7, cond_satisfied_count = $8, "
-	"cond_closed = coalesce(cond_closed, false) WHERE partition = $1 AND waitpoint_id = $2",
-	8, {INT2OID, UUIDOID, TEXTOID, TEXTOID, INT4OID, TEXTARRAYOID, UUIDARRAYOID, INT4OID}
-};
-
-/* The matchers' satisfying signal ids as uuid[] (NULL = unsatisfied). */
-ArrayType *
-ff_wp_signal_ids(Waitpoint *w)
-{
-	Datum	   *ids = palloc(Max(w->nmatchers, 1) * sizeof(Datum));
-	bool	   *idnull = palloc(Max(w->nmatchers, 1) * sizeof(bool));
-	int			dims[1] = {w->nmatchers},
-				lbs[1] = {1},
-				i;
-
-	for (i = 0; i < w->nmatchers; i++)
-	{
-		ids[i] = UUIDPGetDatum(&w->sig_ids[i]);
-		idnull[i] = !w->sig_set[i];
-	}
-	return construct_md_array(ids, idnull, 1, dims, lbs, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-}
-
-/* Write a waitpoint's condition record (kind, matchers and progress). */
-void
-ff_wp_store_condition(int partition, Waitpoint *w)
-{
-	Datum		v[8];
-	bool		n[8] = {false};
-	Datum	   *names = palloc(Max(w->nmatchers, 1) * sizeof(Datum));
-	int			dims[1] = {w->nmatchers},
-				lbs[1] = {1},
-				i;
-
-	for (i = 0; i < w->nmatchers; i++)
-		names[i] = CStringGetTextDatum(w->names[i]);
-	v[0] = Int16GetDatum((int16) partition);
-	v[1] = UUIDPGetDatum(&w->id);
-	v[2] = CStringGetTextDatum(w->cond_kind);
-	v[3] = w->match_mode ? CStringGetTextDatum(w->match_mode) : (Datum) 0;
-	n[3] = (w->match_mode == NULL);
-	v[4] = Int32GetDatum((int32) w->min_count);
-	v[5] = PointerGetDatum(construct_md_array(names, NULL, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-	v[6] = PointerGetDatum(ff_wp_signal_ids(w));
-	v[7] = Int32GetDatum((int32) w->satisfied_count);
-	ff_plan_exec(&plan_wp_store_condition, v, n, 0);
-}
-
-/* A fresh condition record from the parsed condition. */
-static void
-wp_init_condition(Waitpoint *w, const Condition *cond)
-{
-	int			i;
-
-	w->cond_kind = cond->composite ? "composite" : "matcher";
-	w->match_mode = cond->composite ? "composite" : cond->match_mode;
-	w->min_count = cond->composite ? 1 : cond->min_count;
-	w->nmatchers = cond->composite ? 0 : cond->nnames;
-	w->names = palloc(Max(w->nmatchers, 1) * sizeof(char *));
-	w->sig_ids = palloc0(Max(w->nmatchers, 1) * sizeof(pg_uuid_t));
-	w->sig_set = palloc0(Max(w->nmatchers, 1) * sizeof(bool));
-	for (i = 0; i < w->nmatchers; i++)
-		w->names[i] = cond->names[i];
-	w->satisfied_count = 0;
-	w->cond_closed = false;
-}
-
-/* ---- evaluation (§3.2, §3.3.2) ---- */
-
-/* Matcher form: the first unsatisfied matcher taking the name, at most one. */
-static const char *
-matcher_eval(Waitpoint *w, const Signal *s, bool *satisfied)
-{
-	int			i;
-	int64		need;
-
-	*satisfied = false;
-	for (i = 0; i < w->nmatchers; i++)
-	{
-		if (w->sig_set[i])
-			continue;
-		if (w->names[i][0] == '\0' || strcmp(w->names[i], s->name) == 0)
-			break;
-	}
-	if (i == w->nmatchers)
-		return "no_op";
-	w->sig_set[i] = true;
-	w->sig_ids[i] = s->id;
-	w->satisfied_count++;
-	need = strcmp(w->match_mode, "all") == 0 ? w->nmatchers : w->min_count;
-	*satisfied = w->satisfied_count >= need;
-	return *satisfied ? "resume_condition_satisfied" : "appended_to_waitpoint";
-}
-
-/* Composite: the tokens the signal earns at each candidate node. */
-static void
-collect_tokens(JsonbContainer *node, const char *path, const Waitpoint *w,
-			   const Signal *s, int *candidates, List **tokens)
-{
-	char	   *kind = ff_jsonb_get_string(node, "kind");
-
-	if (kind == NULL)
-		return;
-	if (strcmp(kind, "AllOf") == 0)
-	{
-		JsonbContainer *members = get_array(node, "members");
-		int			n = array_len(members),
-					i;
-
-		for (i = 0; i < n; i++)
-		{
-			JsonbContainer *m = array_object(members, i);
-
-			if (m)
-				collect_tokens(m, child_path(path, i), w, s, candidates, tokens);
-		}
-	}
-	else if (strcmp(kind, "Single") == 0)
-	{
-		char	   *k = ff_jsonb_get_string(node, "waitpoint_key");
-
-		if (k == NULL || strcmp(k, w->key) != 0)
-			return;
-		(*candidates)++;
-		if (matcher_accepts(node, s->name))
-			*tokens = lappend(*tokens, psprintf("%s|leaf", path));
-	}
-	else if (strcmp(kind, "Count") == 0)
-	{
-		JsonbContainer *wps = get_array(node, "waitpoints");
-		int			n = array_len(wps),
-					i;
-		bool		listed = false;
-		char	   *ck;
-
-		for (i = 0; i < n && !listed; i++)
-		{
-			char	   *k = array_string(wps, i);
-
-			listed = (k != NULL && strcmp(k, w->key) == 0);
-		}
-		if (!listed)
-			return;
-		(*candidates)++;
-		if (!matcher_accepts(node, s->name))
-			return;
-		ck = ff_jsonb_get_string(node, "count_kind");
-		if (ck != NULL && strcmp(ck, "DistinctSignals") == 0)
-			*tokens = lappend(*tokens, psprintf("%s|sig:%s", path, s->id_text));
-		else if (ck != NULL && strcmp(ck, "DistinctSources") == 0)
-			*tokens = lappend(*tokens, psprintf("%s|src:%s:%s", path, s->source_type,
-												s->source_identity));
-		else
-			*tokens = lappend(*tokens, psprintf("%s|wp:%s", path, w->id_text));
-	}
-}
-
-static int
-cmp_token(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* The first of the sorted tokens >= key (ntoks when none). */
-static int
-tokens_lower_bound(char **toks, int ntoks, const char *key)
-{
-	int			lo = 0,
-				hi = ntoks;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (strcmp(toks[mid], key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * Whether a node is satisfied by the suspension's tokens (per-node scope).
- * toks is sorted (strcmp): a node's tokens share the prefix "<path>|", so
- * each node looks only at its own, and a signal costs about the size of
- * the tree, not the tree times the tokens.
- */
-static bool
-node_satisfied(JsonbContainer *node, const char *path, char **toks, int ntoks)
-{
-	char	   *kind = ff_jsonb_get_string(node, "kind");
-	int			i;
-
-	CHECK_FOR_INTERRUPTS();
-	if (kind == NULL)
-		return false;
-	if (strcmp(kind, "AllOf") == 0)
-	{
-		JsonbContainer *members = get_array(node, "members");
-		int			n = array_len(members);
-
-		for (i = 0; i < n; i++)
-		{
-			JsonbContainer *m = array_object(members, i);
-
-			if (m == NULL || !node_satisfied(m, child_path(path, i), toks, ntoks))
-				return false;
-		}
-		return n > 0;
-	}
-	if (strcmp(kind, "Single") == 0)
-	{
-		char	   *leaf = psprintf("%s|leaf", path);
-
-		i = tokens_lower_bound(toks, ntoks, leaf);
-		return i < ntoks && strcmp(toks[i], leaf) == 0;
-	}
-	if (strcmp(kind, "Count") == 0)
-	{
-		char	   *prefix = psprintf("%s|", path);
-		size_t		plen = strlen(prefix);
-		double		need = 1;
-		int			have = 0;
-
-		(void) ff_jsonb_get_number(node, "n", &need);
-		for (i = tokens_lower_bound(toks, ntoks, prefix);
-			 i < ntoks && strncmp(toks[i], prefix, plen) == 0; i++)
-			if (strchr(toks[i] + plen, '|') == NULL && strcmp(toks[i] + plen, "leaf") != 0)
-				have++;
-		return have >= need;
-	}
-	return false;					/* NeverBySignal */
-}
-
-static FFPlan plan_token_add = {
-	"INSERT INTO ff.suspension_token (partition, execution_id, token, signal_id) "
-	"SELECT $1, $2, t, $4 FROM pg_catalog.unnest($3::text[]) t ON CONFLICT DO NOTHING",
-	4, {INT2OID, UUIDOID, TEXTARRAYOID, UUIDOID}
-};
-static FFPlan plan_tokens = {
-	"SELECT token FROM ff.suspension_token WHERE partition = $1 AND execution_id = $2",
-	2, {INT2OID, UUIDOID}
-};
-
-static const char *
-composite_eval(ExecCore *c, Waitpoint *w, Jsonb *tree, const Signal *s, bool *satisfied)
-{
-	List	   *tokens = NIL;
-	int			candidates = 0;
-	Datum		v[4];
-	Datum	   *elems;
-	ListCell   *lc;
-	int			i = 0,
-				ntoks;
-	char	  **toks;
-
-	*satisfied = false;
-	collect_tokens(&tree->root, "", w, s, &candidates, &tokens);
-	if (candidates == 0)
-		return "signal_ignored_not_in_condition";
-	if (tokens == NIL)
-		return "signal_ignored_matcher_failed";
-	elems = palloc(list_length(tokens) * sizeof(Datum));
-	foreach(lc, tokens)
-		elems[i++] = CStringGetTextDatum((char *) lfirst(lc));
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	v[2] = PointerGetDatum(construct_array(elems, i, TEXTOID, -1, false, TYPALIGN_INT));
-	v[3] = UUIDPGetDatum(&s->id);
-	if (ff_plan_exec(&plan_token_add, v, NULL, 0) == 0)
-		return "appended_to_waitpoint_duplicate";
-	ntoks = (int) ff_plan_exec(&plan_tokens, v, NULL, 0);
-	toks = palloc(Max(ntoks, 1) * sizeof(char *));
-	for (i = 0; i < ntoks; i++)
-		toks[i] = ff_col_text(i, 1);
-	qsort(toks, ntoks, sizeof(char *), cmp_token);
-	*satisfied = node_satisfied(&tree->root, "", toks, ntoks);
-	return *satisfied ? "resume_condition_satisfied" : "appended_to_waitpoint";
-}
-
-/*
- * ff_condition_eval
- *		Evaluate one signal against a waitpoint's condition; returns the
- *		observed effect.  Matcher progress is left in *w for the caller to
- *		store; composite progress is written to ff.suspension_token.
- */
-const char *
-ff_condition_eval(ExecCore *c, Waitpoint *w, Jsonb *tree, const Signal *s, bool *satisfied)
-{
-	if (strcmp(w->cond_kind, "composite") == 0)
-		return composite_eval(c, w, tree, s, satisfied);
-	return matcher_eval(w, s, satisfied);
-}
 
 static FFPlan plan_tree = {
 	"SELECT resume_condition -> 'tree' FROM ff.suspension WHERE partition = $1 "
@@ -882,28 +200,6 @@ ff_suspension_resume_core(ExecCore *c, int64 delay_ms, const char *delay_detail,
 	c->last_mutation_at = now;
 	ff_core_store(c);
 }
-
-/*
- * Lock the execution and check the caller holds its lease (suspend §4.1.2
- * steps 3-6; create_pending_waitpoint takes the same fence, Appendix C
- * #15): the full fence (no source, so no operator override), an expired
- * lease marked (committed), and the attempt index, refused with
- * attempt_error.
- */
-static bool
-lock_lease_holder(ExecId id, Fence *f, int64 attempt_index, const char *attempt_error,
-				  int64 now, ExecCore *c, FFResult *r)
-{
-	if (!ff_lease_lock_and_validate(id, f, NULL, now, c, r))
-		return false;
-	if (c->current_attempt_index != attempt_index)
-	{
-		ffr_error(r, attempt_error);
-		return false;
-	}
-	return true;
-}
-
 /* ---- suspend_execution (§4.1) ---- */
 
 static FFPlan plan_suspend_dedup_get = {
@@ -925,16 +221,6 @@ static FFPlan plan_suspension_archive = {
 	"WITH t AS (DELETE FROM ff.suspension_token WHERE partition = $1 AND execution_id = $2) "
 	"DELETE FROM ff.suspension WHERE partition = $1 AND execution_id = $2",
 	2, {INT2OID, UUIDOID}
-};
-static FFPlan plan_wp_exists = {
-	"SELECT 1 FROM ff.waitpoint WHERE partition = $1 AND waitpoint_id = ANY ($2)",
-	2, {INT2OID, UUIDARRAYOID}
-};
-static FFPlan plan_wp_insert = {
-	"INSERT INTO ff.waitpoint (partition, waitpoint_id, execution_id, attempt_index, "
-	"suspension_id, waitpoint_key, token, state, created_at, activated_at, expires_at) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'active' THEN $9 END, $10)",
-	10, {INT2OID, UUIDOID, UUIDOID, INT4OID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, INT8OID}
 };
 static FFPlan plan_wp_activate = {
 	"UPDATE ff.waitpoint SET suspension_id = $3, state = 'active', activated_at = $4, "
@@ -966,15 +252,6 @@ static FFPlan plan_suspension_insert = {
 	16, {INT2OID, UUIDOID, UUIDOID, INT4OID, UUIDOID, TEXTOID, JSONBOID, TEXTOID,
 		TEXTOID, INT8OID, INT8OID, TEXTOID, JSONBOID, TEXTOID, JSONBOID, TEXTOID}
 };
-
-typedef struct Binding
-{
-	pg_uuid_t	id;
-	char		id_text[37];
-	char	   *key;
-	char	   *token;
-} Binding;
-
 /*
  * Replay a pending waitpoint's buffered signals, in log order, through the
  * evaluator live delivery uses (Appendix C #7); records each one's effect.
@@ -1042,42 +319,6 @@ extras_json(Binding *b, int n, bool with_token)
 	return ff_jsonb_from_text(s.data);
 }
 
-static void
-insert_waitpoint(ExecCore *c, const Binding *b, int64 attempt_index, const pg_uuid_t *susp,
-				 const char *state, int64 expires_at, int64 now)
-{
-	Datum		v[10];
-	bool		n[10] = {false};
-
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&b->id);
-	v[2] = UUIDPGetDatum(&c->id.uuid);
-	v[3] = Int32GetDatum((int32) attempt_index);
-	v[4] = susp ? UUIDPGetDatum(susp) : (Datum) 0;
-	n[4] = (susp == NULL);
-	v[5] = CStringGetTextDatum(b->key);
-	v[6] = CStringGetTextDatum(b->token);
-	v[7] = CStringGetTextDatum(state);
-	v[8] = Int64GetDatum(now);
-	v[9] = Int64GetDatum(expires_at);
-	n[9] = (expires_at == FF_NULL);
-	ff_plan_exec(&plan_wp_insert, v, n, 0);
-}
-
-/* Any of these waitpoint ids already stored in the partition? */
-static bool
-waitpoints_exist(int partition, Binding *b, int n)
-{
-	Datum	   *ids = palloc(n * sizeof(Datum));
-	Datum		v[2];
-	int			i;
-
-	for (i = 0; i < n; i++)
-		ids[i] = UUIDPGetDatum(&b[i].id);
-	v[0] = Int16GetDatum((int16) partition);
-	v[1] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-	return ff_plan_exec(&plan_wp_exists, v, NULL, 1) > 0;
-}
 
 static void
 suspend_result(FFResult *r, const char *status, const pg_uuid_t *susp, Binding *b, int nb)
@@ -1137,11 +378,11 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 
 	/* ---- misuse: raise before anything is read ---- */
 	if (susp == NULL)
-		bad_suspend("suspension_id must not be NULL");
+		ff_susp_invalid("suspension_id must not be NULL");
 	if (wp_id == NULL)
-		bad_suspend("waitpoints_empty");
+		ff_susp_invalid("waitpoints_empty");
 	if (cond_json == NULL)
-		bad_suspend("resume_condition must not be NULL");
+		ff_susp_invalid("resume_condition must not be NULL");
 	/* stored documents: bounded before they are walked (54000) */
 	ff_check_jsonb(cond_json, "resume_condition");
 	ff_check_jsonb(policy, "resume_policy");
@@ -1152,21 +393,21 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 			known_reason = true;
 		}
 	if (!known_reason)
-		bad_suspend(psprintf("unknown reason_code \"%s\"", reason));
+		ff_susp_invalid(psprintf("unknown reason_code \"%s\"", reason));
 	if (behavior == NULL)
 		behavior = "fail";
 	if (ff_label_lookup(timeout_behaviors, behavior) < 0)
-		bad_suspend(psprintf("unknown timeout_behavior \"%s\"", behavior));
+		ff_susp_invalid(psprintf("unknown timeout_behavior \"%s\"", behavior));
 	if (requested_by == NULL)
 		requested_by = "worker";
 	ff_check_max_len(requested_by, FF_MAX_ID_BYTES, "requested_by");
 	ff_check_max_len(cont_ptr, 4096, "continuation_metadata_pointer");
 	ff_check_max_len(idem_key, 1024, "idempotency_key");
 	if (timeout_at != FF_NULL && timeout_at + FF_TIMEOUT_PAST_TOLERANCE < now)
-		bad_suspend("timeout_at_in_past");
+		ff_susp_invalid("timeout_at_in_past");
 	if (dedup_ttl != FF_NULL && dedup_ttl < 0)
-		bad_suspend("dedup_ttl_ms must not be negative");
-	parse_condition(cond_json, timeout_at != FF_NULL, &cond);
+		ff_susp_invalid("dedup_ttl_ms must not be negative");
+	ff_condition_parse(cond_json, timeout_at != FF_NULL, &cond);
 
 	/* bindings: the primary, then the extras in order */
 	{
@@ -1206,7 +447,7 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 		ff_format_uuid(wp_id, b[0].id_text);
 		b[0].key = wp_key ? wp_key : psprintf("wpk:%s", b[0].id_text);
 		if (!use_pending)
-			check_waitpoint_key(b[0].key);
+			ff_check_waitpoint_key(b[0].key);
 		for (i = 0; i < nid; i++)
 		{
 			int			j;
@@ -1221,15 +462,15 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 			b[i + 1].id = *DatumGetUUIDP(ide[i]);
 			ff_format_uuid(&b[i + 1].id, b[i + 1].id_text);
 			b[i + 1].key = TextDatumGetCString(keye[i]);
-			check_waitpoint_key(b[i + 1].key);
+			ff_check_waitpoint_key(b[i + 1].key);
 			for (j = 0; j <= i; j++)
 				if (memcmp(b[j].id.data, b[i + 1].id.data, UUID_LEN) == 0)
-					bad_suspend("the same waitpoint id is bound twice");
+					ff_susp_invalid("the same waitpoint id is bound twice");
 		}
 		/* §3.4: the condition and the bindings must name the same keys */
 		if (!use_pending && !cond.composite && cond.single_key &&
 			strcmp(cond.single_key, b[0].key) != 0)
-			bad_suspend("waitpoint_key_mismatch");
+			ff_susp_invalid("waitpoint_key_mismatch");
 		if (!use_pending && cond.composite)
 		{
 			ListCell   *lc;
@@ -1241,13 +482,13 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 				for (i = 0; i < nb && !bound; i++)
 					bound = strcmp(b[i].key, (char *) lfirst(lc)) == 0;
 				if (!bound)
-					bad_suspend(psprintf("referenced_waitpoint_key_missing_binding: %s", (char *) lfirst(lc)));
+					ff_susp_invalid(psprintf("referenced_waitpoint_key_missing_binding: %s", (char *) lfirst(lc)));
 			}
 		}
 		if (nb > 1 && !use_pending)
 			for (i = 0; i < nb; i++)
-				if (!cond.composite || !list_has_string(cond.keys, b[i].key))
-					bad_suspend(psprintf("extra_binding_not_referenced_by_condition: %s", b[i].key));
+				if (!cond.composite || !ff_condition_references(&cond, b[i].key))
+					ff_susp_invalid(psprintf("extra_binding_not_referenced_by_condition: %s", b[i].key));
 	}
 
 	ff_spi_connect();
@@ -1286,7 +527,7 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 	}
 
 	/* 3-6. execution, fence, lease, attempt */
-	if (!lock_lease_holder(id, &f, attempt_index, "invalid_lease_for_suspend", now, &c, &r))
+	if (!ff_susp_lock_lease_holder(id, &f, attempt_index, "invalid_lease_for_suspend", now, &c, &r))
 		FF_RETURN_RESULT(&r);
 
 	/* 7. an open suspension record (only reachable through corruption) */
@@ -1325,7 +566,7 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 	{
 		const char *err;
 
-		if (waitpoints_exist(id.partition, b, nb))
+		if (ff_wp_any_exists(id.partition, b, nb))
 		{
 			ffr_error(&r, "waitpoint_already_exists");
 			FF_RETURN_RESULT(&r);
@@ -1345,7 +586,7 @@ checked:
 	{
 		b[0].key = w.key;
 		b[0].token = w.token;
-		wp_init_condition(&w, &cond);
+		ff_condition_init(&w, &cond);
 		v[0] = Int16GetDatum((int16) id.partition);
 		v[1] = UUIDPGetDatum(wp_id);
 		v[2] = UUIDPGetDatum(susp);
@@ -1379,8 +620,8 @@ checked:
 
 			memset(&fresh, 0, sizeof(fresh));
 			fresh.id = b[i].id;
-			insert_waitpoint(&c, &b[i], attempt_index, susp, "active", timeout_at, now);
-			wp_init_condition(&fresh, &cond);
+			ff_wp_insert(&c, &b[i], attempt_index, susp, "active", timeout_at, now);
+			ff_condition_init(&fresh, &cond);
 			ff_wp_store_condition(id.partition, &fresh);
 		}
 	}
@@ -1446,154 +687,6 @@ store_outcome:
 		ff_plan_exec(&plan_suspend_dedup_put, v, n, 0);
 	}
 	PG_RETURN_DATUM(ff_spi_finish_datum(JsonbPGetDatum(out)));
-}
-
-/* ---- create_pending_waitpoint (§4.2) ---- */
-
-static FFPlan plan_pending_count = {
-	"SELECT count(*) FROM ff.waitpoint WHERE partition = $1 AND execution_id = $2 "
-	"AND attempt_index = $3 AND state = 'pending'",
-	3, {INT2OID, UUIDOID, INT4OID}
-};
-static FFPlan plan_wp_replace_closed = {
-	"DELETE FROM ff.waitpoint WHERE partition = $1 AND waitpoint_id = $2 AND state = 'closed'",
-	2, {INT2OID, UUIDOID}
-};
-
-/*
- * ff.create_pending_waitpoint(execution_id, attempt_index, lease_id,
- *		lease_epoch, attempt_id, waitpoint_id, waitpoint_key, expires_at)
- *		Decisions: the full fence is validated like suspend (Appendix C
- *		#15); at most 64 open pending waitpoints per attempt (#14); a closed
- *		waitpoint of the same execution is replaced, one of another
- *		execution never is.
- */
-Datum
-ff_create_pending_waitpoint(PG_FUNCTION_ARGS)
-{
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		attempt_index = ff_arg_int32(fcinfo, 1, "attempt_index");
-	Fence		f = ff_fence_args(fcinfo, 2, 3, 4);
-	pg_uuid_t  *wp_id = ff_arg_uuid_opt(fcinfo, 5);
-	char	   *key = ff_arg_text_opt(fcinfo, 6);
-	int64		expires_at = PG_ARGISNULL(7) ? FF_NULL : PG_GETARG_INT64(7);
-	int64		now = ff_now_ms();
-	FFResult	r;
-	ExecCore	c;
-	Waitpoint	w;
-	Binding		b;
-	Datum		v[3];
-	const char *err;
-
-	if (wp_id == NULL)
-		bad_suspend("waitpoint_id must not be NULL");
-	memset(&b, 0, sizeof(b));
-	b.id = *wp_id;
-	ff_format_uuid(wp_id, b.id_text);
-	b.key = key ? key : psprintf("wpk:%s", b.id_text);
-	check_waitpoint_key(b.key);
-	if (expires_at == FF_NULL || expires_at <= now)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("expires_at must be in the future")));
-
-	ff_spi_connect();
-	if (!lock_lease_holder(id, &f, attempt_index, "stale_lease", now, &c, &r))
-		FF_RETURN_RESULT(&r);
-	if (ff_wp_lock(id.partition, wp_id, &w) &&
-		(strcmp(w.state, "closed") != 0 ||
-		 memcmp(w.execution_id.data, id.uuid.data, UUID_LEN) != 0))
-	{
-		ffr_error(&r, "waitpoint_already_exists");
-		FF_RETURN_RESULT(&r);
-	}
-	v[0] = Int16GetDatum((int16) id.partition);
-	v[1] = UUIDPGetDatum(&id.uuid);
-	v[2] = Int32GetDatum((int32) attempt_index);
-	ff_plan_exec(&plan_pending_count, v, NULL, 1);
-	if (ff_col_int64(0, 1, 0) >= FF_MAX_PENDING_PER_ATTEMPT)
-	{
-		ffr_error(&r, "waitpoint_limit_exceeded");
-		FF_RETURN_RESULT(&r);
-	}
-	if ((err = ff_token_mint(b.id_text, b.key, now, &b.token)) != NULL)
-	{
-		ffr_error(&r, err);
-		FF_RETURN_RESULT(&r);
-	}
-	v[1] = UUIDPGetDatum(wp_id);
-	ff_plan_exec(&plan_wp_replace_closed, v, NULL, 0);
-	insert_waitpoint(&c, &b, attempt_index, NULL, "pending", expires_at, now);
-	ffr_ok(&r, "OK");
-	ffr_text(&r, "waitpoint_id", b.id_text);
-	ffr_text(&r, "waitpoint_key", b.key);
-	ffr_text(&r, "waitpoint_token", b.token);
-	FF_RETURN_RESULT(&r);
-}
-
-/* ---- close_waitpoint (§4.3) ---- */
-
-static FFPlan plan_wp_close = {
-	"UPDATE ff.waitpoint SET state = 'closed', closed_at = $3, close_reason = $4 "
-	"WHERE partition = $1 AND waitpoint_id = $2",
-	4, {INT2OID, UUIDOID, INT8OID, TEXTOID}
-};
-
-/*
- * ff.close_waitpoint(execution_id, waitpoint_id, reason, lease_id,
- *		lease_epoch, attempt_id, source)
- *		Closes a pending waitpoint.  The lease holder presents its fence;
- *		an operator passes source => 'operator_override' instead.  Active
- *		waitpoints are refused (Appendix C #8).
- */
-Datum
-ff_close_waitpoint(PG_FUNCTION_ARGS)
-{
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	pg_uuid_t  *wp_id = ff_arg_uuid_opt(fcinfo, 1);
-	char	   *reason = ff_arg_text_opt(fcinfo, 2);
-	Fence		f = ff_fence_args(fcinfo, 3, 4, 5);
-	char	   *source = ff_arg_text_opt(fcinfo, 6);
-	int64		now = ff_now_ms();
-	bool		trusted;
-	FFResult	r;
-	ExecCore	c;
-	Waitpoint	w;
-	Datum		v[4];
-
-	if (wp_id == NULL)
-		bad_suspend("waitpoint_id must not be NULL");
-	if (reason == NULL)
-		reason = "proactive_close";
-	ff_check_max_len(reason, FF_MAX_ID_BYTES, "reason");
-
-	ff_spi_connect();
-	if (!ff_core_lock(id, &c))
-		ff_result_not_found(&r);
-	else if (!ff_fence_resolve(&f, source, true, &trusted, &r) ||
-			 (!trusted && !ff_lease_validate(&c, &f, false, now, &r)))
-		 /* result set */ ;
-	else if (!ff_wp_lock(id.partition, wp_id, &w) ||
-			 memcmp(w.execution_id.data, id.uuid.data, UUID_LEN) != 0)
-		ffr_error(&r, "waitpoint_not_found");
-	else if (strcmp(w.state, "closed") == 0)
-	{
-		ffr_ok(&r, "OK");
-		ffr_text(&r, "result", "already_closed");
-	}
-	else if (strcmp(w.state, "pending") != 0)
-		ffr_error(&r, "waitpoint_not_open");
-	else
-	{
-		v[0] = Int16GetDatum((int16) id.partition);
-		v[1] = UUIDPGetDatum(wp_id);
-		v[2] = Int64GetDatum(now);
-		v[3] = CStringGetTextDatum(reason);
-		ff_plan_exec(&plan_wp_close, v, NULL, 0);
-		ffr_ok(&r, "OK");
-		ffr_text(&r, "result", "closed");
-	}
-	FF_RETURN_RESULT(&r);
 }
 
 /* ---- resume_execution (§4.6) and expire_suspension (§4.7) ---- */

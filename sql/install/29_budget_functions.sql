@@ -99,24 +99,20 @@ COMMENT ON FUNCTION ff._budget_block_detail(text, text) IS
     'Internal: why attached budgets refuse admission to an execution of the namespace, or NULL';
 
 -- Whether a quota would refuse an admission now to an execution of the
--- namespace (window 0 means 60 s): every rate slot up to the limit busy, or
--- every concurrency slot.  A policy of another namespace refuses nothing.
+-- namespace: every rate slot up to the limit busy, or every concurrency
+-- slot.  The C rule claim admission applies (quota.c); a policy of another
+-- namespace refuses nothing.
 CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint, namespace text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((
-        SELECT (q.max_requests_per_window > 0
-                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
-                       AND s.kind = 'r' AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window
-                       AND s.free_at > now_ms LIMIT q.max_requests_per_window) x) >= q.max_requests_per_window)
-            OR (q.active_concurrency_cap > 0
-                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
-                       AND s.kind = 'c' AND s.dimension = '' AND s.slot <= q.active_concurrency_cap
-                       AND s.free_at > now_ms LIMIT q.active_concurrency_cap) x) >= q.active_concurrency_cap)
-        FROM ff.quota_policy q WHERE q.quota_policy_id = policy
-          AND (q.namespace IS NULL OR q.namespace = _quota_refuses.namespace)), false)
-$$;
+    AS 'MODULE_PATHNAME', 'ff_quota_refuses_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint, text) IS
     'Internal: whether a quota policy refuses an admission now to an execution of the namespace';
+
+-- The same rule for ff.quota_status, for a policy in its own namespace, now;
+-- NULL for a policy the caller may not see (readers may call it).
+CREATE FUNCTION ff._quota_refusing(policy uuid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'ff_quota_refusing_sql' LANGUAGE C STABLE;
+COMMENT ON FUNCTION ff._quota_refusing(uuid) IS
+    'Internal: whether a quota policy the caller may see refuses an admission now (ff.quota_status.refusing)';
 
 -- ---- read models ----
 -- A role bound to namespaces reads only budgets and policies of its
@@ -166,15 +162,7 @@ SELECT q.quota_policy_id, q.window_seconds, q.max_requests_per_window, q.active_
           AND s.free_at > ff.now_ms()) AS active_concurrency,
        (SELECT count(*) FROM ff.quota_admission a WHERE a.quota_policy_id = q.quota_policy_id
           AND a.expires_at > ff.now_ms()) AS live_admissions,
-       -- ff._quota_refuses inline: a reader may call only what it is granted
-       (q.max_requests_per_window > 0
-        AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'r'
-               AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window AND s.free_at > ff.now_ms())
-            >= q.max_requests_per_window)
-       OR (q.active_concurrency_cap > 0
-           AND (SELECT count(*) FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id AND s.kind = 'c'
-                  AND s.dimension = '' AND s.slot <= q.active_concurrency_cap AND s.free_at > ff.now_ms())
-               >= q.active_concurrency_cap) AS refusing,
+       ff._quota_refusing(q.quota_policy_id) AS refusing,
        q.namespace
 FROM ff.quota_policy q
 WHERE (SELECT ff._namespaces()) IS NULL OR q.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));

@@ -82,8 +82,10 @@ DECLARE
     ns text[] := ff._namespaces();
     live ff.worker;
 BEGIN
-    IF worker_instance_id IS NULL OR worker_instance_id = '' OR worker_id IS NULL OR worker_id = ''
-       OR namespace IS NULL OR lanes IS NULL OR capabilities IS NULL THEN
+    -- the ids as a claim checks them (bytes, not characters; no blank id)
+    PERFORM ff._check_worker_id(worker_instance_id, 'worker_instance_id');
+    PERFORM ff._check_worker_id(worker_id, 'worker_id');
+    IF namespace IS NULL OR lanes IS NULL OR capabilities IS NULL THEN
         RAISE EXCEPTION 'worker_instance_id, worker_id, namespace, lanes and capabilities are required'
             USING ERRCODE = '22004';
     END IF;
@@ -95,8 +97,8 @@ BEGIN
         RAISE EXCEPTION 'invalid_input: ttl_ms % exceeds ff_engine.max_worker_ttl (% ms)', ttl_ms, max_ttl
             USING ERRCODE = '22023', HINT = 'Register with a shorter ttl_ms and heartbeat within it.';
     END IF;
-    IF length(worker_instance_id) > 256 OR length(worker_id) > 256 OR length(namespace) > 256 THEN
-        RAISE EXCEPTION 'worker ids and the namespace are at most 256 bytes' USING ERRCODE = '22001';
+    IF octet_length(namespace) > 256 THEN
+        RAISE EXCEPTION 'the namespace is at most 256 bytes' USING ERRCODE = '22001';
     END IF;
     IF EXISTS (SELECT 1 FROM unnest(capabilities) c WHERE c IS NULL OR c = '' OR c ~ '[,[:space:][:cntrl:]]')
        OR cardinality(capabilities) > 256 THEN

@@ -49,7 +49,7 @@ DECLARE
                     "list_expired_leases", "execution_id", "flow_member_execution_id", "parse_execution_id",
                     "format_execution_id", "crc16", "solo_partition", "flow_partition", "budget_partition",
                     "quota_partition", "now_ms", "derive_public_state", "lane_channel", "completion_channel", "scanner_interval_ms", "_jobs", "_is_admin",
-                    "_namespaces", "list_schedules", "cron_next_fire"],
+                    "_namespaces", "list_schedules", "cron_next_fire", "_quota_refusing"],
       "ff_worker": ["claim_next", "claim_execution", "claim_resumed_execution", "renew_lease", "update_progress",
                     "complete_execution", "fail_execution", "complete_executions", "fail_executions",
                     "delay_execution", "move_to_waiting_children", "append_frame", "suspend_execution",

@@ -204,6 +204,8 @@ SELECT ff.create_quota_policy(t.q(4), 10, 100, 1);
 SELECT t.at(100000);
 SELECT is(t.admit(t.q(4), 1, 100, 1, 10)->>'status', 'ADMITTED', '44. cap 1: E1 admitted');
 SELECT is((SELECT active_concurrency FROM ff.quota_status WHERE quota_policy_id = t.q(4)), 1::bigint, '44. one concurrency slot busy');
+SELECT is(ARRAY[(SELECT refusing FROM ff.quota_status WHERE quota_policy_id = t.q(4)), ff._quota_refuses(t.q(4), ff.now_ms(), NULL)],
+          ARRAY[true, true], '44. the cap is full: quota_status and the unblock rule both refuse');
 SELECT is(t.admit(t.q(4), 2, 100, 1, 10)->>'status', 'CONCURRENCY_EXCEEDED', '44. E2 -> CONCURRENCY_EXCEEDED');
 SELECT ff.reconcile_quotas();
 SELECT is(t.admit(t.q(4), 2, 100, 1, 10)->>'status', 'CONCURRENCY_EXCEEDED', '44. finishing work frees nothing while the admission lives');
@@ -211,6 +213,8 @@ SELECT t.at(109999);
 SELECT is(t.admit(t.q(4), 2, 100, 1, 10)->>'status', 'CONCURRENCY_EXCEEDED', '44. ... up to the end of its window');
 SELECT t.at(110000);
 SELECT is((SELECT active_concurrency FROM ff.quota_status WHERE quota_policy_id = t.q(4)), 0::bigint, '44. the slot frees as the admission expires');
+SELECT is(ARRAY[(SELECT refusing FROM ff.quota_status WHERE quota_policy_id = t.q(4)), ff._quota_refuses(t.q(4), ff.now_ms(), NULL)],
+          ARRAY[false, false], '44. the slot is free: neither refuses');
 SELECT is(ff.reconcile_quotas()->>'processed', '1', '51. the reconciler drops the expired admission');
 SELECT is((SELECT count(*)::int FROM ff.quota_admission WHERE quota_policy_id = t.q(4)), 0, '51. gone');
 SELECT is(ff.reconcile_quotas()->>'processed', '0', '51. nothing left to drop is not counted');

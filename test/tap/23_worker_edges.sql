@@ -247,6 +247,37 @@ SELECT is((SELECT array_agg(a.attempt_state::text || '/' || coalesce(a.failure_r
 SELECT is(ARRAY[ff.read_execution_info(t.id(12)) ->> 'failure_reason', ff.describe_execution(t.id(12)) ->> 'failure_reason',
                 (t.row(t.id(12))).failure_reason], ARRAY['boom', 'boom', 'boom'], 'a failed execution presents its failure_reason');
 
+-- ---- worker ids: register_worker applies the claim's rule (issue 22) ----
+-- register_worker once counted characters, not bytes, and took a blank id;
+-- a worker so registered could never claim.  Each id is refused by both
+-- with the same SQLSTATE, or accepted by both.
+CREATE FUNCTION t.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END $$;
+CREATE FUNCTION t.worker_id_states(id text) RETURNS text[] LANGUAGE sql AS $$
+    SELECT ARRAY[
+        t.sqlstate_of(format('SELECT count(*) FROM ff.claim_next(%L, %L, %L)', 'wid_lane', id, 'wid-i')),
+        t.sqlstate_of(format('SELECT ff.register_worker(%L, %L, namespace => %L)', 'wid-i', id, 'wid')),
+        t.sqlstate_of(format('SELECT count(*) FROM ff.claim_next(%L, %L, %L)', 'wid_lane', 'wid', id)),
+        t.sqlstate_of(format('SELECT ff.register_worker(%L, %L, namespace => %L)', id, 'wid', 'wid'))]
+$$;
+SELECT is(t.worker_id_states(' '), ARRAY['22023', '22023', '22023', '22023'],
+          'a blank worker id (and instance id) is refused by register_worker as by claim_next');
+SELECT is(t.worker_id_states(''), ARRAY['22023', '22023', '22023', '22023'],
+          'an empty worker id: the same refusal');
+SELECT is(t.worker_id_states('pool 1'), ARRAY['22023', '22023', '22023', '22023'],
+          'a worker id with whitespace: the same refusal');
+SELECT is(t.worker_id_states(repeat('é', 129)), ARRAY['22001', '22001', '22001', '22001'],
+          'a 258-byte id of 129 characters is refused by both (bytes are counted)');
+SELECT is(t.worker_id_states(NULL), ARRAY['22004', '22004', '22004', '22004'],
+          'a NULL id: 22004 from both');
+SELECT is(t.worker_id_states(repeat('é', 128)), ARRAY['ok', 'ok', 'ok', 'ok'],
+          'a 256-byte multibyte id is accepted by both');
+
 SELECT t.invariants('worker edges');
 SELECT * FROM finish();
 ROLLBACK;
