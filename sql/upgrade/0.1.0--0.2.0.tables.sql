@@ -162,3 +162,10 @@ SELECT pg_catalog.pg_extension_config_dump('ff.schedule_firing', '');
 -- The dead-letter view's index (issue 26).
 CREATE INDEX execution_dead_letter_idx ON ff.execution (completed_at)
     WHERE terminal_outcome IN ('failed', 'expired');
+
+-- A deleted flow takes its pending-cancel set with it (flows checklist 76);
+-- sets already orphaned by a deleted flow are dropped first.
+DELETE FROM ff.flow_pending_cancel p
+    WHERE NOT EXISTS (SELECT 1 FROM ff.flow f WHERE f.partition = p.partition AND f.flow_id = p.flow_id);
+ALTER TABLE ff.flow_pending_cancel ADD CONSTRAINT flow_pending_cancel_flow_fkey FOREIGN KEY (partition, flow_id)
+    REFERENCES ff.flow (partition, flow_id) ON DELETE CASCADE;

@@ -290,6 +290,24 @@ SELECT is(ff.scan_edge_cancel_dispatch(50)->>'cancelled', '0', 'flows #41: ... w
 SELECT is((SELECT count(*)::int FROM ff.pending_cancel_group g WHERE g.downstream_execution_id = t.exec_uuid(t.m('f41d'))), 0,
           'flows #41: and then drained');
 
+-- flows #76: a deleted flow's backlog entry (its cancel_due_at) goes with
+-- its pending-cancel set: nothing is left for the reconciler, and the
+-- members are no longer held back as owed a cancel
+SELECT ff.create_flow('fc760000-0000-4000-8000-000000000001');
+SELECT t.member('fc760000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f76a', 'f76b']) n;
+SELECT ff.cancel_flow('fc760000-0000-4000-8000-000000000001', 'stop', wait => false);
+SELECT is((SELECT count(*)::int FROM ff.flow_pending_cancel WHERE flow_id = 'fc760000-0000-4000-8000-000000000001'), 2,
+          'flows #76: (two members owed a cancel, the flow in the backlog)');
+SELECT is(ff.claim_execution(t.m('f76a'), 'w', 'w-1', 'flow')->>'error', 'execution_not_eligible', 'flows #76: (an owed member is not claimable)');
+DELETE FROM ff.flow WHERE flow_id = 'fc760000-0000-4000-8000-000000000001';
+SELECT is((SELECT count(*)::int FROM ff.flow_pending_cancel WHERE flow_id = 'fc760000-0000-4000-8000-000000000001'), 0,
+          'flows #76: deleting the flow removes its pending set with its backlog entry');
+SELECT t.at(1000000031000);
+SELECT ff.scan_flow_cancels();
+SELECT is(ARRAY[t.st('f76a'), t.st('f76b')], ARRAY['waiting', 'waiting'], 'flows #76: the reconciler past the grace cancels nothing');
+SELECT is(t.claim(t.m('f76a'))->>'status', 'OK', 'flows #76: the members are claimable again');
+SELECT t.at(1000000000000);
+
 -- ======================= budgets =======================
 
 -- budgets #57 / #72: a budget read that fails at claim time fails the claim
