@@ -123,10 +123,10 @@ SELECT is((SELECT event FROM ff.lease_history WHERE execution_id = t.exec_uuid(t
 -- 6. revoked; runnable; terminal: each refused with nothing written
 SELECT t.new(4);
 SELECT ff.revoke_lease(t.id(4));
+SELECT ff.create_execution(t.id(5));
 SELECT t.snapshot() AS snap6 \gset
 SELECT is(ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, gen_random_uuid(), t.wp(4), NULL,
           'waiting_for_signal', '{}')->>'error', 'lease_revoked', '6. revoked -> lease_revoked') FROM t.row(t.id(4)) e;
-SELECT ff.create_execution(t.id(5));
 SELECT is(ff.suspend_execution(t.id(5), 0, gen_random_uuid(), 1, gen_random_uuid(), gen_random_uuid(), t.wp(5), NULL, 'waiting_for_signal', '{}')
           - 'current_attempt_id',
           '{"ok": false, "error": "execution_not_active", "lifecycle_phase": "runnable", "terminal_outcome": "none", "current_lease_epoch": 0}',
