@@ -502,6 +502,72 @@ SELECT is(:'claim57'::text, 'ERROR 42P01', 'budgets #57: the budget read fails -
 SELECT is(:'after57'::text, :'snap57'::text, 'budgets #57 / #72: nothing granted, no block written: the execution stays as it was (fail-closed)');
 SELECT is((SELECT count(*)::int FROM ff.claim_next('b57', 'w', 'w-1')), 1, 'budgets #72: with the read working again the claim admits it');
 
+-- budgets #66: unblock of a lane-state (paused_by_policy) or a dependency
+-- block -> execution_not_eligible, nothing written
+SELECT ff.create_execution(t.id(1040), lane_id => 'b66');
+SELECT ff.block_execution_for_admission(t.id(1040), 'paused_by_policy');
+SELECT ff.create_flow('fc660000-0000-4000-8000-0000000000b6');
+SELECT t.member('fc660000-0000-4000-8000-0000000000b6', n) FROM unnest(ARRAY['b66up', 'b66kid']) n;
+SELECT t.edge('fc660000-0000-4000-8000-0000000000b6', 'b66up', 'b66kid');
+SELECT is(ARRAY[(t.row(t.id(1040))).eligibility_state::text, (t.row(t.m('b66kid'))).eligibility_state::text],
+          ARRAY['blocked_by_lane_state', 'blocked_by_dependencies'], 'budgets #66: (one lane-state block, one dependency block)');
+SELECT t.snapshot() AS snap66b \gset
+SELECT is(ff.unblock_execution(t.id(1040))->>'error', 'execution_not_eligible', 'budgets #66: unblock of blocked_by_lane_state -> execution_not_eligible');
+SELECT is(ff.unblock_execution(t.id(1040), expected_blocking_reason => 'paused_by_policy')->>'error', 'execution_not_eligible',
+          'budgets #66: even naming its reason');
+SELECT is(ff.unblock_execution(t.m('b66kid'))->>'error', 'execution_not_eligible', 'budgets #66: unblock of blocked_by_dependencies -> execution_not_eligible');
+SELECT is(t.snapshot(), :'snap66b'::text, 'budgets #66: nothing written');
+
+-- budgets #95: every failure result (other than the three commit-and-report
+-- cases of §0.4: HARD_BREACH bookkeeping, 15_budgets item 8; the admission
+-- window trim, items 40-42; the unblock scan's trim) leaves no writes: each
+-- refused budget, quota and admission call against a fingerprint of every
+-- budget, quota and execution table
+CREATE FUNCTION t.bsnap() RETURNS text LANGUAGE sql AS $$
+    SELECT md5(concat_ws('|', t.snapshot(),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_limit x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage_by_exec x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage_dedup x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_policy x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_slot x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_admission x)))
+$$;
+-- the call's error (or ERROR sqlstate), and whether anything was written
+CREATE FUNCTION t.atomic95(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE before text := t.bsnap(); r text;
+BEGIN
+    r := t.as_role('postgres', 'SELECT (' || q || ')::text');
+    RETURN CASE WHEN r LIKE 'ERROR%' THEN r ELSE r::jsonb->>'error' END
+        || CASE WHEN t.bsnap() = before THEN ', nothing written' ELSE ', WRITTEN' END;
+END $$;
+SELECT ff.create_budget('00000000-0000-4000-b000-000000009501', '{tokens,cost}', '{100,50}', '{80,0}');
+SELECT ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{10}');
+SELECT ff.create_quota_policy('00000000-0000-4000-c000-000000009501', 60, 1, 1);
+SELECT ff.create_execution(t.id(1095));
+SELECT ff.create_execution(t.id(1096));
+SELECT t.claim(t.id(1096));
+SELECT is(t.atomic95(q), e, 'budgets #95: ' || q || ' -> ' || e)
+FROM (VALUES
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-0000000095ff', '{tokens}', '{1}')$$, 'budget_not_found, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{1,2}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{-5}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{cost,tokens,tokens}', '{1,1,1}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.record_spend('00000000-0000-4000-b000-0000000095ff', t.id(1095), '{tokens}', '{1}')$$, 'budget_not_found, nothing written'),
+    ($$ff.record_spend('00000000-0000-4000-b000-000000009501', t.id(1095), '{cost,tokens}', '{1}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.reset_budget('00000000-0000-4000-b000-0000000095ff')$$, 'budget_not_found, nothing written'),
+    ($$ff.create_budget('00000000-0000-4000-b000-000000009502', '{a,b}', '{1}', '{0}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.create_budget('00000000-0000-4000-b000-000000009502', '{a}', '{-1}', '{0}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.create_quota_policy('00000000-0000-4000-c000-000000009502', 60, -1, 1)$$, 'ERROR 22023, nothing written'),
+    ($$ff.set_execution_admission(t.id(1099), ARRAY['00000000-0000-4000-b000-000000009501']::uuid[])$$, 'execution_not_found, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1095), 'made_up')$$, 'invalid_blocking_reason, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1096), 'waiting_for_budget')$$, 'execution_not_eligible, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1099), 'waiting_for_budget')$$, 'execution_not_found, nothing written'),
+    ($$ff.unblock_execution(t.id(1095))$$, 'execution_not_eligible, nothing written'),
+    ($$ff.unblock_execution(t.id(1099))$$, 'execution_not_found, nothing written')
+) v(q, e);
+
 SELECT t.invariants('checklist suite');
 SELECT * FROM finish();
 ROLLBACK;
