@@ -26,7 +26,20 @@ PGTAP = $(sort $(wildcard test/tap/[0-9]*.sql))
 PGTAP_DB ?= ff_installcheck_tap
 
 PG_CPPFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -I$(srcdir)/src
-EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
+# FF_ASSERTS=1: the extension's Assert()s (and those of PostgreSQL's header
+# inline functions) compiled in, as in a --enable-cassert server; they call
+# ExceptionalCondition, which every server exports.  Debian's server stays
+# a release build.  The objects are rebuilt when the setting changes.
+FF_ASSERTS ?= 0
+ifeq ($(FF_ASSERTS),1)
+PG_CPPFLAGS += -DUSE_ASSERT_CHECKING
+endif
+# (a file made here, not by a rule: PGXS's .SECONDARY would never make it)
+ASSERTS_STAMP := src/.asserts-$(FF_ASSERTS)
+ifeq ($(wildcard $(ASSERTS_STAMP)),)
+$(shell rm -f src/.asserts-*; touch $(ASSERTS_STAMP))
+endif
+EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out src/.asserts-*
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -38,7 +51,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PIECES)
 sql/$(EXTENSION)--0.1.0--$(EXTVERSION).sql: sql/upgrade/0.1.0--$(EXTVERSION).tables.sql sql/upgrade/gen_upgrade.pl $(INSTALL_PIECES)
 	perl sql/upgrade/gen_upgrade.pl sql/upgrade/0.1.0--$(EXTVERSION).tables.sql $(INSTALL_PIECES) > $@
 
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h) $(ASSERTS_STAMP)
 
 installcheck: $(if $(PGTAP),installcheck-pgtap)
 installcheck-pgtap:

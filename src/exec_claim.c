@@ -167,6 +167,8 @@ is_reclaimable(const ExecCore *c)
 static void
 set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
 {
+	/* every grant is a fresh epoch, one above the last (§2.3 I4) */
+	Assert(epoch == c->current_lease_epoch + 1);
 	ff_core_set_vector(c, PHASE_ACTIVE, OWN_LEASED, ELIG_NOT_APPLICABLE, BLOCK_NONE,
 					   NULL, OUTCOME_NONE, ATT_RUNNING_ATTEMPT);
 	c->current_lease_id.set = true;

@@ -257,6 +257,31 @@ ff_core_from_row(int row, ExecCore *c)
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	c->loaded_claimable = core_claimable(c);
+	c->loaded_lease_epoch = c->current_lease_epoch;
+	c->loaded_attempt_count = c->total_attempt_count;
+}
+
+/*
+ * The invariants of spec §2.3 on a row about to be written (assert builds,
+ * FF_ASSERTS=1): I1 terminal_outcome set iff terminal; I2 a lease only on an
+ * active execution, with its id, attempt and expiry; I3 a running attempt
+ * only under a lease; public_state derived; I4 / I5 the lease epoch and the
+ * attempt count never go back from what was read.  A release build checks
+ * nothing here (the test-only trigger of the pgTAP suites does).
+ */
+static void
+assert_core_invariants(const ExecCore *c)
+{
+	Assert((c->terminal_outcome != OUTCOME_NONE) == (c->lifecycle_phase == PHASE_TERMINAL));
+	Assert(c->ownership_state != OWN_LEASED ||
+		   (c->lifecycle_phase == PHASE_ACTIVE && c->current_lease_id.set &&
+			c->current_attempt_id.set && c->lease_expires_at != FF_NULL));
+	Assert(c->attempt_state != ATT_RUNNING_ATTEMPT || c->ownership_state == OWN_LEASED);
+	Assert(c->public_state == ff_derive_public_state(c->lifecycle_phase, c->eligibility_state,
+													 c->terminal_outcome));
+	Assert(c->current_lease_epoch >= c->loaded_lease_epoch);
+	Assert(c->total_attempt_count >= c->loaded_attempt_count);
+	(void) c;					/* a release build uses none of it */
 }
 
 /*
@@ -400,9 +425,12 @@ ff_core_store(ExecCore *c)
 	values[0] = Int16GetDatum((int16) c->id.partition);
 	values[1] = UUIDPGetDatum(&c->id.uuid);
 	nulls[0] = nulls[1] = false;
+	assert_core_invariants(c);
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	if (ff_plan_exec(&plan_store, values, nulls, 0) != 1)
 		elog(ERROR, "execution row vanished while locked");
+	c->loaded_lease_epoch = c->current_lease_epoch;
+	c->loaded_attempt_count = c->total_attempt_count;
 	announce_work(c);
 }
 
@@ -426,6 +454,7 @@ ff_core_insert(ExecCore *c)
 	values[2] = c->required_caps_csv ? CStringGetTextDatum(c->required_caps_csv) : (Datum) 0;
 	nulls[0] = nulls[1] = false;
 	nulls[2] = (c->required_caps_csv == NULL);
+	assert_core_invariants(c);
 	FF_CORE_IMMUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	if (ff_plan_exec(&plan_insert, values, nulls, 0) != 1)

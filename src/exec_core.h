@@ -97,6 +97,8 @@ typedef struct ExecCore
 	FF_CORE_MUTABLE_FIELDS(FF_DECL_T, FF_DECL_I, FF_DECL_U, FF_DECL_E)
 	bool		loaded_claimable;	/* claimable (or reclaimable) as read: store
 									 * announces a change */
+	int64		loaded_lease_epoch; /* as read or last stored: epochs and */
+	int64		loaded_attempt_count;	/* attempt counts never go back */
 } ExecCore;
 
 /* A lease fence as passed by a caller; each part may be absent. */

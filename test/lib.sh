@@ -45,10 +45,15 @@ ensure_deps() {
 }
 
 build_install() {
-  say "building ff_engine"
+  # FF_ASSERTS=1: the extension's Assert()s compiled in (Makefile); a failed
+  # one aborts the backend (TRAP: in the server log)
+  # (exported: later make calls of the run keep the same objects)
+  export FF_ASSERTS=${FF_ASSERTS:-0}
+  local asserts=$FF_ASSERTS
+  say "building ff_engine$([ "$asserts" = 1 ] && echo ' with its assertions')"
   # with_llvm=no: no JIT bitcode, so clang is not needed
-  make -C "$FF_ROOT" -s with_llvm=no PG_CONFIG=$PGBIN/pg_config >/dev/null
-  as_root make -C "$FF_ROOT" -s with_llvm=no install PG_CONFIG=$PGBIN/pg_config >/dev/null
+  make -C "$FF_ROOT" -s with_llvm=no FF_ASSERTS=$asserts PG_CONFIG=$PGBIN/pg_config >/dev/null
+  as_root make -C "$FF_ROOT" -s with_llvm=no FF_ASSERTS=$asserts install PG_CONFIG=$PGBIN/pg_config >/dev/null
 }
 
 start_cluster() {

@@ -5,6 +5,9 @@
 # ends with "N passed, N failed".  The cluster is stopped even on failure.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set +e
+# the extension's Assert()s compiled in for every suite (Makefile,
+# FF_ASSERTS); FF_ASSERTS=0 tests the release build
+export FF_ASSERTS=${FF_ASSERTS:-1}
 ensure_deps || exit 1
 build_install || exit 1
 start_cluster || exit 1

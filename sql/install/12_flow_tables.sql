@@ -31,11 +31,16 @@ CREATE INDEX flow_cancel_backlog_idx ON ff.flow (cancel_due_at) WHERE cancel_due
 CREATE INDEX execution_flow_idx ON ff.execution (partition, flow_id) WHERE flow_id IS NOT NULL;
 
 -- PENDING_CANCELS(flow): members still owed a cancel after cancel_flow.
+-- The CANCEL_BACKLOG entry is the flow's own cancel_due_at, so a deleted
+-- flow takes its backlog entry with it; the cascade takes its pending set
+-- too (spec/flows.md checklist 76): no orphaned set keeps members unclaimable.
 CREATE TABLE ff.flow_pending_cancel (
     partition     smallint NOT NULL,
     flow_id       uuid NOT NULL,
     execution_id  uuid NOT NULL,
-    PRIMARY KEY (partition, flow_id, execution_id)
+    PRIMARY KEY (partition, flow_id, execution_id),
+    CONSTRAINT flow_pending_cancel_flow_fkey FOREIGN KEY (partition, flow_id)
+        REFERENCES ff.flow (partition, flow_id) ON DELETE CASCADE
 );
 
 -- Flow-side edges (§2.3), immutable once staged.

@@ -167,3 +167,10 @@ ALTER TABLE ff.scanner_state
     ADD COLUMN last_error_sqlstate text,
     ADD COLUMN last_error text,
     ADD COLUMN last_error_at bigint;
+
+-- A deleted flow takes its pending-cancel set with it (flows checklist 76);
+-- sets already orphaned by a deleted flow are dropped first.
+DELETE FROM ff.flow_pending_cancel p
+    WHERE NOT EXISTS (SELECT 1 FROM ff.flow f WHERE f.partition = p.partition AND f.flow_id = p.flow_id);
+ALTER TABLE ff.flow_pending_cancel ADD CONSTRAINT flow_pending_cancel_flow_fkey FOREIGN KEY (partition, flow_id)
+    REFERENCES ff.flow (partition, flow_id) ON DELETE CASCADE;

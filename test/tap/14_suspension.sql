@@ -120,16 +120,31 @@ SELECT is(t.sus(t.id(3), t.wp(3))->>'error', 'lease_expired', '5. suspend on an 
 SELECT is((t.row(t.id(3))).ownership_state::text, 'lease_expired_reclaimable', '5. and the lease is marked expired');
 SELECT is((SELECT event FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(3)) ORDER BY seq DESC LIMIT 1), 'expired', '5. expired history event');
 
--- 6. revoked; runnable; terminal
+-- 6. revoked; runnable; terminal: each refused with nothing written
 SELECT t.new(4);
 SELECT ff.revoke_lease(t.id(4));
+SELECT ff.create_execution(t.id(5));
+SELECT t.snapshot() AS snap6 \gset
 SELECT is(ff.suspend_execution(e.id, 0, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, gen_random_uuid(), t.wp(4), NULL,
           'waiting_for_signal', '{}')->>'error', 'lease_revoked', '6. revoked -> lease_revoked') FROM t.row(t.id(4)) e;
-SELECT ff.create_execution(t.id(5));
 SELECT is(ff.suspend_execution(t.id(5), 0, gen_random_uuid(), 1, gen_random_uuid(), gen_random_uuid(), t.wp(5), NULL, 'waiting_for_signal', '{}')
           - 'current_attempt_id',
           '{"ok": false, "error": "execution_not_active", "lifecycle_phase": "runnable", "terminal_outcome": "none", "current_lease_epoch": 0}',
           '6. runnable -> execution_not_active with its details');
+SELECT is(t.snapshot(), :'snap6'::text, '6. nothing written by the suspends on the revoked and the runnable execution');
+SELECT t.new(900);
+SELECT t.row(t.id(900)) AS fence900 \gset
+SELECT t.complete(t.id(900));
+SELECT t.snapshot() AS snap6t \gset
+SELECT is(ff.suspend_execution(t.id(900), 0, (:'fence900'::ff.executions).current_lease_id, (:'fence900'::ff.executions).current_lease_epoch,
+          (:'fence900'::ff.executions).current_attempt_id, gen_random_uuid(), t.wp(900), NULL, 'waiting_for_signal', '{}'),
+          jsonb_build_object('ok', false, 'error', 'execution_not_active', 'lifecycle_phase', 'terminal', 'terminal_outcome', 'success',
+                             'current_lease_epoch', 1, 'current_attempt_id', (:'fence900'::ff.executions).current_attempt_id),
+          '6. terminal (with its last fence) -> execution_not_active with the four details');
+SELECT is(t.snapshot(), :'snap6t'::text, '6. nothing written by the suspend on a terminal execution');
+SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE waitpoint_id IN (t.wp(4), t.wp(5), t.wp(900)))
+        + (SELECT count(*)::int FROM ff.suspension WHERE execution_id IN (t.exec_uuid(t.id(4)), t.exec_uuid(t.id(5)), t.exec_uuid(t.id(900)))), 0,
+          '6. no waitpoint or suspension for any of the three refused suspends');
 
 -- 7. timeout index
 SELECT t.new(6);
@@ -138,6 +153,21 @@ SELECT is((SELECT count(*)::int FROM ff.suspension WHERE closed_at IS NULL AND t
           '7. with timeout_at: in SUSPENSION_TIMEOUT');
 SELECT is((t.s(t.id(1))).timeout_at, NULL, '7. without: no timeout entry');
 SELECT is((t.w(t.wp(6))).expires_at, 1000000100000::bigint, '7. active waitpoint expires at the timeout');
+SELECT is(((t.row(t.id(6))).lifecycle_phase::text, (t.s(t.id(6))).timeout_at)::text, '(suspended,1000000100000)',
+          '7. in SUSPENDED, scored (and due) at exactly timeout_at');
+SELECT is(((t.row(t.id(1))).lifecycle_phase::text, (t.s(t.id(1))).timeout_at)::text, '(suspended,)',
+          '7. without: in SUSPENDED with no timeout (the reference''s 9999999999999 score is a NULL timeout_at here)');
+SELECT t.at(1000000099999);
+SELECT ff.scan_suspension_timeouts();
+SELECT is((t.row(t.id(6))).lifecycle_phase::text, 'suspended', '7. the timeout scan a millisecond before timeout_at leaves it');
+SELECT t.at(1000000100000);
+SELECT ff.scan_suspension_timeouts();
+SELECT is(ARRAY[(t.row(t.id(6))).public_state::text, (t.s(t.id(6))).close_reason], ARRAY['failed', 'timed_out_fail'],
+          '7. at timeout_at the scan times it out (behavior fail)');
+SELECT t.at(1000000000000 + 604800000000);
+SELECT ff.scan_suspension_timeouts();
+SELECT is((t.row(t.id(1))).lifecycle_phase::text, 'suspended', '7. the one without a timeout is never timed out (years later)');
+SELECT t.at(1000000002000);
 
 -- 8. timeout in the past: > 10 minutes refused, < 10 minutes accepted and fires at the next scan
 SELECT t.new(7);
@@ -850,7 +880,39 @@ SELECT is((SELECT count(*)::int FROM ff.execution e WHERE (e.lifecycle_phase = '
 SELECT is((SELECT count(*)::int FROM ff.execution e WHERE (SELECT count(*) FROM ff.signal g WHERE g.execution_id = e.execution_id) > 10000), 0,
           '72. no execution over the default limit (the cap at the limit itself: item 29 with the setting at 5)');
 
--- 74. retention deletes everything of the execution
+-- 74. retention (the scanner, at the policy's retention_ttl_ms) deletes
+-- every suspension record of an execution: first one that has them all
+SELECT ff.create_execution(t.id(901), policy_json => '{"stream_policy": {"retention_ttl_ms": 1000}}');
+SELECT t.claim(t.id(901));
+SELECT t.pend(t.id(901), t.wp(901));
+SELECT t.buf(t.id(901), t.wp(901), 'early', idem => 'b1');
+SELECT t.sus(t.id(901), t.wp(902), t.composite('{"kind": "AllOf", "members": [{"kind": "Single", "waitpoint_key": "a"}, {"kind": "Single", "waitpoint_key": "b"}]}'),
+             key => 'a', extra_ids => ARRAY[t.wp(903)], extra_keys => ARRAY['b'], idem => 's1', timeout_at => 1000000090000);
+SELECT t.sig(t.id(901), t.wp(902), 'one', idem => 'k1', payload => '\x01');
+CREATE FUNCTION t.susp_rows(id text) RETURNS integer[] LANGUAGE sql AS $$
+    SELECT ARRAY[(SELECT count(*)::int FROM ff.suspension WHERE execution_id = t.exec_uuid(id)),
+                 (SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(id)),
+                 (SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(id) AND cond_kind IS NOT NULL),
+                 (SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(id)),
+                 (SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(id) AND payload IS NOT NULL),
+                 (SELECT count(*)::int FROM ff.signal_dedup WHERE execution_id = t.exec_uuid(id)),
+                 (SELECT count(*)::int FROM ff.suspend_dedup WHERE execution_id = t.exec_uuid(id)),
+                 (SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.exec_uuid(id))]
+$$;
+SELECT is(t.susp_rows(t.id(901)), ARRAY[1, 3, 2, 2, 1, 2, 1, 1],
+          '74. (before: a suspension, three waitpoints one never activated, two conditions, signals with a payload, dedup rows, composite progress)');
+SELECT ff.cancel_execution(t.id(901), 'done');
+SELECT ff.now_ms() AS now74 \gset
+SELECT is((t.row(t.id(901))).purge_after, :now74::bigint + 1000, '74. (due at the policy''s retention_ttl_ms)');
+SELECT t.at(:now74::bigint + 999);
+SELECT ff.trim_retention(1000);
+SELECT is(t.susp_rows(t.id(901)), ARRAY[1, 3, 2, 2, 1, 2, 1, 0], '74. (nothing purged before it is due; the composite state went with the cancel)');
+SELECT t.at(:now74::bigint + 1000);
+SELECT ff.trim_retention(1000);
+SELECT t.at(:now74);
+SELECT is((t.row(t.id(901))).id, NULL, '74. the retention scanner purged the execution past its retention_ttl_ms');
+SELECT is(t.susp_rows(t.id(901)), ARRAY[0, 0, 0, 0, 0, 0, 0, 0],
+          '74. and with it its suspension, all waitpoints (the pending one too), conditions, signals, payloads, dedup rows, composite state');
 SELECT ff.purge_execution(t.id(62));
 SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(62)))
         + (SELECT count(*)::int FROM ff.signal WHERE execution_id = t.exec_uuid(t.id(62)))

@@ -3,6 +3,19 @@
 BEGIN;
 \ir helpers.psql
 
+-- 91: every update of a budget in this suite is checked by a test-only
+-- trigger: its breach counters must never go down
+CREATE TABLE t.budget_updates (n bigint, decreased text[]);
+INSERT INTO t.budget_updates VALUES (0, '{}');
+CREATE FUNCTION t.check_breach_counters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE t.budget_updates SET n = n + 1,
+        decreased = decreased || CASE WHEN NEW.breach_count < OLD.breach_count OR NEW.soft_breach_count < OLD.soft_breach_count
+                                      THEN ARRAY[NEW.budget_id::text] ELSE '{}' END;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER check_breach_counters AFTER UPDATE ON ff.budget FOR EACH ROW EXECUTE FUNCTION t.check_breach_counters();
+
 CREATE FUNCTION t.b(n integer) RETURNS uuid LANGUAGE sql IMMUTABLE AS $$
     SELECT format('00000000-0000-4000-b000-%s', lpad(n::text, 12, '0'))::uuid
 $$;
@@ -456,6 +469,8 @@ SELECT is((SELECT count(*)::int FROM ff.quota_status q WHERE q.active_concurrenc
 SELECT is((SELECT count(*)::int FROM ff.quota_status q WHERE (q.active_concurrency_cap > 0 AND q.active_concurrency > q.active_concurrency_cap)
            OR (q.max_requests_per_window > 0 AND q.admitted_in_window > q.max_requests_per_window)), 0, 'no limit is ever exceeded');
 SELECT is((SELECT count(*)::int FROM ff.budget WHERE (next_reset_at IS NOT NULL) <> (reset_interval_ms > 0)), 0, '94. scheduled iff recurring');
+SELECT cmp_ok((SELECT n FROM t.budget_updates), '>', 20::bigint, '91. (budget updates watched: breaches, resets, reports)');
+SELECT is((SELECT decreased FROM t.budget_updates), '{}'::text[], '91. breach_count and soft_breach_count never decreased in any of them (resets included)');
 SELECT t.invariants('budgets');
 
 -- the budget reconciler (§7.2): marks a non-resetting budget over a hard limit

@@ -290,6 +290,199 @@ SELECT is(ff.scan_edge_cancel_dispatch(50)->>'cancelled', '0', 'flows #41: ... w
 SELECT is((SELECT count(*)::int FROM ff.pending_cancel_group g WHERE g.downstream_execution_id = t.exec_uuid(t.m('f41d'))), 0,
           'flows #41: and then drained');
 
+-- flows #76: a deleted flow's backlog entry (its cancel_due_at) goes with
+-- its pending-cancel set: nothing is left for the reconciler, and the
+-- members are no longer held back as owed a cancel
+SELECT ff.create_flow('fc760000-0000-4000-8000-000000000001');
+SELECT t.member('fc760000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f76a', 'f76b']) n;
+SELECT ff.cancel_flow('fc760000-0000-4000-8000-000000000001', 'stop', wait => false);
+SELECT is((SELECT count(*)::int FROM ff.flow_pending_cancel WHERE flow_id = 'fc760000-0000-4000-8000-000000000001'), 2,
+          'flows #76: (two members owed a cancel, the flow in the backlog)');
+SELECT is(ff.claim_execution(t.m('f76a'), 'w', 'w-1', 'flow')->>'error', 'execution_not_eligible', 'flows #76: (an owed member is not claimable)');
+DELETE FROM ff.flow WHERE flow_id = 'fc760000-0000-4000-8000-000000000001';
+SELECT is((SELECT count(*)::int FROM ff.flow_pending_cancel WHERE flow_id = 'fc760000-0000-4000-8000-000000000001'), 0,
+          'flows #76: deleting the flow removes its pending set with its backlog entry');
+SELECT t.at(1000000031000);
+SELECT ff.scan_flow_cancels();
+SELECT is(ARRAY[t.st('f76a'), t.st('f76b')], ARRAY['waiting', 'waiting'], 'flows #76: the reconciler past the grace cancels nothing');
+SELECT is(t.claim(t.m('f76a'))->>'status', 'OK', 'flows #76: the members are claimable again');
+SELECT t.at(1000000000000);
+
+-- flows #21: the policy may be set after staging, not after an apply
+SELECT ff.create_flow('fc210000-0000-4000-8000-000000000001');
+SELECT t.member('fc210000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f21a', 'f21b']) n;
+SELECT ff.stage_dependency_edge('fc210000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000021', t.m('f21a'), t.m('f21b'),
+       (SELECT graph_revision FROM ff.flow WHERE flow_id = 'fc210000-0000-4000-8000-000000000001'));
+SELECT is(ff.set_edge_group_policy('fc210000-0000-4000-8000-000000000001', t.m('f21b'), 'any_of', 'let_run')->>'result', 'set',
+          'flows #21: staged, not applied: the policy may be set');
+SELECT ff.apply_dependency_to_child('fc210000-0000-4000-8000-000000000001', 'e0000000-0000-4000-8000-000000000021', t.m('f21b'), t.m('f21a'));
+SELECT is(ff.set_edge_group_policy('fc210000-0000-4000-8000-000000000001', t.m('f21b'), 'all_of') - 'detail',
+          '{"ok": false, "error": "invalid_input"}', 'flows #21: after the apply -> invalid_input');
+SELECT ok(ff.set_edge_group_policy('fc210000-0000-4000-8000-000000000001', t.m('f21b'), 'quorum', 'cancel_remaining', 1)->>'detail'
+          LIKE 'edge_group_policy_already_fixed%', 'flows #21: (any variant) edge_group_policy_already_fixed');
+SELECT is((SELECT policy_variant || '/' || on_satisfied || '/' || k || '/' || n FROM ff.edge_groups WHERE downstream_execution_id = t.m('f21b')),
+          'any_of/let_run/1/1', 'flows #21: the policy set before the apply is kept');
+
+-- flows #28: an apply to an active child counts the dependency and leaves
+-- it active; the child's own success and its upstream's later success
+-- promote nothing
+SELECT ff.create_flow('fc280000-0000-4000-8000-000000000001');
+SELECT t.member('fc280000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f28up', 'f28kid']) n;
+SELECT ff.issue_grant_and_claim(t.m('f28kid'), 'w', 'w-1', 'flow');
+SELECT t.edge('fc280000-0000-4000-8000-000000000001', 'f28up', 'f28kid');
+SELECT is(ARRAY[t.st('f28kid'), (SELECT state FROM ff.dependency WHERE downstream_execution_id = t.exec_uuid(t.m('f28kid'))),
+                (SELECT unsatisfied_required_count::text FROM ff.dependency_meta WHERE execution_id = t.exec_uuid(t.m('f28kid')))],
+          ARRAY['active', 'unsatisfied', '1'], 'flows #28: the dependency recorded and counted, the child left active');
+SELECT is(t.complete(t.m('f28kid'))->>'status', 'OK', 'flows #28: the child completes with its dependency unresolved');
+SELECT t.dispatch();
+SELECT t.row(t.m('f28kid')) AS kid28 \gset
+SELECT is((:'kid28'::ff.executions).public_state::text, 'completed', 'flows #28: its own success leaves it completed');
+SELECT t.run('f28up');
+SELECT t.dispatch();
+SELECT is(t.row(t.m('f28kid')), :'kid28'::ff.executions, 'flows #28: its upstream''s later success changes nothing of it');
+
+-- flows #35: data passing: the result is copied (data_injected); no result:
+-- payload unchanged, detail ""; a terminal child: no copy
+CREATE FUNCTION t.member_p(f uuid, name text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE id text := ff.flow_member_execution_id(f);
+BEGIN
+    PERFORM ff.create_execution(id, lane_id => 'flow', input_payload => convert_to('original', 'UTF8'));
+    PERFORM ff.add_execution_to_flow(f, id);
+    INSERT INTO t.names VALUES (name, id);
+    RETURN id;
+END $$;
+CREATE FUNCTION t.payload(name text) RETURNS text LANGUAGE sql AS $$
+    SELECT convert_from((ff.read_execution_context(t.m(name))).input_payload, 'UTF8')
+$$;
+SELECT ff.create_flow('fc350000-0000-4000-8000-000000000001');
+SELECT t.member_p('fc350000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f35u1', 'f35u2', 'f35u3', 'f35k1', 'f35k2', 'f35k3']) n;
+SELECT ff.add_dependency('fc350000-0000-4000-8000-000000000001', t.m('f35u' || i), t.m('f35k' || i), data_passing_ref => 'result')->>'edge_id'
+  FROM generate_series(1, 3) i;
+CREATE FUNCTION t.resolve35(i integer) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT ff.resolve_dependency('fc350000-0000-4000-8000-000000000001', e.edge_id) - 'status' - 'ok'
+    FROM ff.flow_edges e WHERE e.upstream_execution_id = t.m('f35u' || i)
+$$;
+SELECT t.run('f35u1');
+SELECT is(t.resolve35(1), '{"result": "satisfied", "detail": "data_injected"}', 'flows #35: upstream with a result -> detail data_injected');
+SELECT is(t.payload('f35k1'), 'result of f35u1', 'flows #35: the child''s payload is the upstream''s result');
+SELECT ff.issue_grant_and_claim(t.m('f35u2'), 'w', 'w-1', 'flow');
+SELECT t.complete(t.m('f35u2'));
+SELECT is(t.resolve35(2), '{"result": "satisfied", "detail": ""}', 'flows #35: upstream with no result -> detail ""');
+SELECT is(t.payload('f35k2'), 'original', 'flows #35: and the payload unchanged');
+SELECT ff.cancel_execution(t.m('f35k3'), 'gone');
+SELECT t.run('f35u3');
+SELECT is(t.resolve35(3)->>'detail', '', 'flows #35: a terminal child: no copy (detail "")');
+SELECT is(t.payload('f35k3'), 'original', 'flows #35: its payload unchanged');
+SELECT t.dispatch();
+
+-- flows #44: a skipped upstream counts as skipped under any_of and quorum,
+-- as failed under all_of
+SELECT ff.create_flow('fc440000-0000-4000-8000-000000000001');
+SELECT t.member('fc440000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f44x', 'f44s', 'f44y', 'f44any', 'f44q', 'f44all']) n;
+SELECT ff.set_edge_group_policy('fc440000-0000-4000-8000-000000000001', t.m('f44any'), 'any_of', 'let_run');
+SELECT ff.set_edge_group_policy('fc440000-0000-4000-8000-000000000001', t.m('f44q'), 'quorum', 'let_run', 1);
+SELECT t.edge('fc440000-0000-4000-8000-000000000001', 'f44x', 'f44s');
+SELECT t.edge('fc440000-0000-4000-8000-000000000001', u, d) FROM unnest(ARRAY['f44s', 'f44y']) u, unnest(ARRAY['f44any', 'f44q', 'f44all']) d;
+SELECT t.run('f44x', 'failed');
+SELECT t.dispatch();
+SELECT is(t.st('f44s'), 'skipped', 'flows #44: (the upstream is skipped)');
+SELECT is((SELECT array_agg(n.name || ':' || g.skipped || '/' || g.failed || '/' || g.group_state ORDER BY n.name)
+           FROM ff.edge_groups g JOIN t.names n ON n.id = g.downstream_execution_id WHERE n.name IN ('f44any', 'f44q', 'f44all')),
+          ARRAY['f44all:0/1/impossible', 'f44any:1/0/pending', 'f44q:1/0/pending'],
+          'flows #44: skipped/failed counters: any_of and quorum count it skipped, all_of failed');
+
+-- flows #66: the skip cascade A -> B -> C (all_of), D = quorum(1) of C and
+-- E counts one skipped; done by the dispatcher alone, no reconciler
+SELECT ff.create_flow('fc660000-0000-4000-8000-000000000001');
+SELECT t.member('fc660000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f66a', 'f66b', 'f66c', 'f66d', 'f66e']) n;
+SELECT ff.set_edge_group_policy('fc660000-0000-4000-8000-000000000001', t.m('f66d'), 'quorum', 'let_run', 1);
+SELECT t.edge('fc660000-0000-4000-8000-000000000001', u, d) FROM (VALUES ('f66a', 'f66b'), ('f66b', 'f66c'), ('f66c', 'f66d'), ('f66e', 'f66d')) v(u, d);
+SELECT t.run('f66a', 'failed');
+SELECT t.dispatch();
+SELECT is(ARRAY[t.st('f66b'), t.st('f66c'), t.st('f66d')], ARRAY['skipped', 'skipped', 'waiting_children'],
+          'flows #66: B and C skipped, D still waits for E');
+SELECT is((SELECT skipped || '/' || failed || '/' || succeeded || '/' || group_state FROM ff.edge_groups WHERE downstream_execution_id = t.m('f66d')),
+          '1/0/0/pending', 'flows #66: D counts one skipped');
+SELECT is((SELECT count(*)::int FROM ff.completion_event e JOIN t.names n ON t.exec_uuid(n.id) = e.execution_id
+           WHERE n.name LIKE 'f66%' AND e.processed_at IS NULL), 0, 'flows #66: every completion of the cascade dispatched');
+SELECT t.run('f66e');
+SELECT t.dispatch();
+SELECT is(t.st('f66d'), 'waiting', 'flows #66: E''s success releases D: the chain finishes with no reconciler');
+
+-- flows #81: replay of a completed member makes it eligible; its resolved
+-- downstream edges are not resolved again, a fired any_of not re-fired
+SELECT ff.create_flow('fc810000-0000-4000-8000-000000000001');
+SELECT t.member('fc810000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f81a', 'f81b', 'f81any', 'f81kid']) n;
+SELECT ff.set_edge_group_policy('fc810000-0000-4000-8000-000000000001', t.m('f81any'), 'any_of', 'cancel_remaining');
+SELECT t.edge('fc810000-0000-4000-8000-000000000001', u, d) FROM (VALUES ('f81a', 'f81any'), ('f81b', 'f81any'), ('f81a', 'f81kid')) v(u, d);
+SELECT t.run('f81a');
+SELECT t.dispatch();
+CREATE FUNCTION t.state81() RETURNS text LANGUAGE sql AS $$
+    SELECT concat_ws('|',
+        (SELECT string_agg(g::text, ',' ORDER BY g::text) FROM ff.edge_group g JOIN t.names n ON t.exec_uuid(n.id) = g.downstream_execution_id
+         WHERE n.name IN ('f81any', 'f81kid')),
+        (SELECT string_agg(d::text, ',' ORDER BY d::text) FROM ff.dependency d JOIN t.names n ON t.exec_uuid(n.id) = d.downstream_execution_id
+         WHERE n.name IN ('f81any', 'f81kid')),
+        (SELECT count(*) FROM ff.pending_cancel_group p WHERE p.downstream_execution_id = t.exec_uuid(t.m('f81any'))),
+        (SELECT string_agg(e::text, ',' ORDER BY e::text) FROM ff.execution e JOIN t.names n ON t.exec_uuid(n.id) = e.execution_id
+         WHERE n.name IN ('f81any', 'f81kid')))
+$$;
+SELECT is(ARRAY[t.st('f81any'), t.st('f81kid')], ARRAY['waiting', 'waiting'], 'flows #81: (both downstreams released by A)');
+SELECT t.state81() AS before81 \gset
+SELECT is(ff.replay_execution(t.m('f81a'))->>'status', 'OK', 'flows #81: replay of the completed upstream');
+SELECT is(ARRAY[e.public_state::text, e.eligibility_state::text], ARRAY['waiting', 'eligible_now'], 'flows #81: it is eligible again')
+  FROM t.row(t.m('f81a')) e;
+SELECT t.run('f81a');
+SELECT t.dispatch();
+SELECT is(t.state81(), :'before81'::text,
+          'flows #81: its second success resolves nothing again: groups, edges, the sibling-cancel request and both downstreams unchanged');
+
+-- flows #83: the summary of one failed and the rest completed; of all
+-- skipped (a root has no inbound edge to skip it: its skip is injected)
+SELECT ff.create_flow('fc830000-0000-4000-8000-000000000001');
+SELECT t.member('fc830000-0000-4000-8000-000000000001', n) FROM unnest(ARRAY['f83a', 'f83b', 'f83c']) n;
+SELECT t.run('f83a', 'failed'), t.run('f83b'), t.run('f83c');
+SELECT ff.create_flow('fc830000-0000-4000-8000-000000000002');
+SELECT t.member('fc830000-0000-4000-8000-000000000002', n) FROM unnest(ARRAY['f83r', 'f83s']) n;
+SELECT t.edge('fc830000-0000-4000-8000-000000000002', 'f83r', 'f83s');
+SELECT ff.resolve_dependency('fc830000-0000-4000-8000-000000000002', e.edge_id, 'failed') FROM ff.flow_edges e WHERE e.downstream_execution_id = t.m('f83s');
+SAVEPOINT skip83;
+ALTER TABLE ff.execution DISABLE TRIGGER USER;
+UPDATE ff.execution SET lifecycle_phase = 'terminal', terminal_outcome = 'skipped', public_state = 'skipped', eligibility_state = 'not_applicable',
+       blocking_reason = 'none', attempt_state = 'none'
+ WHERE execution_id = t.exec_uuid(t.m('f83r'));
+SELECT ff.project_flows(1000);
+SELECT (SELECT public_flow_state FROM ff.flow_summary WHERE flow_id = 'fc830000-0000-4000-8000-000000000002') AS skipped83 \gset
+ROLLBACK TO SAVEPOINT skip83;
+SELECT ff.project_flows(1000);
+SELECT is((SELECT public_flow_state || '/' || members_failed || '/' || members_completed FROM ff.flow_summary
+           WHERE flow_id = 'fc830000-0000-4000-8000-000000000001'), 'failed/1/2', 'flows #83: one failed, the rest completed -> failed');
+SELECT is(:'skipped83'::text, 'completed', 'flows #83: all skipped -> completed');
+
+-- flows #87: list_flows in uuid byte order, each page strictly after its cursor
+SELECT ff.flow_partition('fc870000-0000-4000-8000-000000000001') AS p87 \gset
+SELECT ff.create_flow(f) FROM (SELECT format('fc87%s-0000-4000-8000-000000000001', lpad(to_hex(g), 4, '0'))::uuid f
+                               FROM generate_series(1, 65535) g) x
+ WHERE ff.flow_partition(f) = :p87 LIMIT 5;
+CREATE FUNCTION t.pages87(p smallint, size integer) RETURNS uuid[] LANGUAGE plpgsql AS $$
+DECLARE got uuid[] := '{}'; r jsonb; cur uuid := NULL;
+BEGIN
+    LOOP
+        r := ff.list_flows(p, cur, size);
+        got := got || ARRAY(SELECT (x->>'flow_id')::uuid FROM jsonb_array_elements(r->'flows') x);
+        EXIT WHEN r->>'next_cursor' IS NULL;
+        cur := (r->>'next_cursor')::uuid;
+    END LOOP;
+    RETURN got;
+END $$;
+SELECT cmp_ok((SELECT count(*)::int FROM ff.flow WHERE partition = :p87), '>=', 5, 'flows #87: (at least five flows in the partition)');
+SELECT is(t.pages87(:p87::smallint, 1000), ARRAY(SELECT flow_id FROM ff.flow WHERE partition = :p87 ORDER BY uuid_send(flow_id)),
+          'flows #87: one page lists every flow of the partition in uuid byte order');
+SELECT is(t.pages87(:p87::smallint, 2), t.pages87(:p87::smallint, 1000), 'flows #87: pages of two chained by next_cursor: each flow once, in order');
+SELECT is((SELECT (ff.list_flows(:p87::smallint, f, 1)->'flows'->0->>'flow_id')::uuid
+           FROM (SELECT flow_id f FROM ff.flow WHERE partition = :p87 ORDER BY flow_id LIMIT 1 OFFSET 1) x),
+          (SELECT flow_id FROM ff.flow WHERE partition = :p87 ORDER BY flow_id LIMIT 1 OFFSET 2), 'flows #87: a page starts strictly after its cursor');
+
 -- ======================= budgets =======================
 
 -- budgets #57 / #72: a budget read that fails at claim time fails the claim
@@ -308,6 +501,72 @@ ROLLBACK TO SAVEPOINT fail57;
 SELECT is(:'claim57'::text, 'ERROR 42P01', 'budgets #57: the budget read fails -> the claim fails (an error, not a grant)');
 SELECT is(:'after57'::text, :'snap57'::text, 'budgets #57 / #72: nothing granted, no block written: the execution stays as it was (fail-closed)');
 SELECT is((SELECT count(*)::int FROM ff.claim_next('b57', 'w', 'w-1')), 1, 'budgets #72: with the read working again the claim admits it');
+
+-- budgets #66: unblock of a lane-state (paused_by_policy) or a dependency
+-- block -> execution_not_eligible, nothing written
+SELECT ff.create_execution(t.id(1040), lane_id => 'b66');
+SELECT ff.block_execution_for_admission(t.id(1040), 'paused_by_policy');
+SELECT ff.create_flow('fc660000-0000-4000-8000-0000000000b6');
+SELECT t.member('fc660000-0000-4000-8000-0000000000b6', n) FROM unnest(ARRAY['b66up', 'b66kid']) n;
+SELECT t.edge('fc660000-0000-4000-8000-0000000000b6', 'b66up', 'b66kid');
+SELECT is(ARRAY[(t.row(t.id(1040))).eligibility_state::text, (t.row(t.m('b66kid'))).eligibility_state::text],
+          ARRAY['blocked_by_lane_state', 'blocked_by_dependencies'], 'budgets #66: (one lane-state block, one dependency block)');
+SELECT t.snapshot() AS snap66b \gset
+SELECT is(ff.unblock_execution(t.id(1040))->>'error', 'execution_not_eligible', 'budgets #66: unblock of blocked_by_lane_state -> execution_not_eligible');
+SELECT is(ff.unblock_execution(t.id(1040), expected_blocking_reason => 'paused_by_policy')->>'error', 'execution_not_eligible',
+          'budgets #66: even naming its reason');
+SELECT is(ff.unblock_execution(t.m('b66kid'))->>'error', 'execution_not_eligible', 'budgets #66: unblock of blocked_by_dependencies -> execution_not_eligible');
+SELECT is(t.snapshot(), :'snap66b'::text, 'budgets #66: nothing written');
+
+-- budgets #95: every failure result (other than the three commit-and-report
+-- cases of §0.4: HARD_BREACH bookkeeping, 15_budgets item 8; the admission
+-- window trim, items 40-42; the unblock scan's trim) leaves no writes: each
+-- refused budget, quota and admission call against a fingerprint of every
+-- budget, quota and execution table
+CREATE FUNCTION t.bsnap() RETURNS text LANGUAGE sql AS $$
+    SELECT md5(concat_ws('|', t.snapshot(),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_limit x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage_by_exec x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.budget_usage_dedup x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_policy x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_slot x),
+        (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM ff.quota_admission x)))
+$$;
+-- the call's error (or ERROR sqlstate), and whether anything was written
+CREATE FUNCTION t.atomic95(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE before text := t.bsnap(); r text;
+BEGIN
+    r := t.as_role('postgres', 'SELECT (' || q || ')::text');
+    RETURN CASE WHEN r LIKE 'ERROR%' THEN r ELSE r::jsonb->>'error' END
+        || CASE WHEN t.bsnap() = before THEN ', nothing written' ELSE ', WRITTEN' END;
+END $$;
+SELECT ff.create_budget('00000000-0000-4000-b000-000000009501', '{tokens,cost}', '{100,50}', '{80,0}');
+SELECT ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{10}');
+SELECT ff.create_quota_policy('00000000-0000-4000-c000-000000009501', 60, 1, 1);
+SELECT ff.create_execution(t.id(1095));
+SELECT ff.create_execution(t.id(1096));
+SELECT t.claim(t.id(1096));
+SELECT is(t.atomic95(q), e, 'budgets #95: ' || q || ' -> ' || e)
+FROM (VALUES
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-0000000095ff', '{tokens}', '{1}')$$, 'budget_not_found, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{1,2}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{tokens}', '{-5}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.report_usage_and_check('00000000-0000-4000-b000-000000009501', '{cost,tokens,tokens}', '{1,1,1}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.record_spend('00000000-0000-4000-b000-0000000095ff', t.id(1095), '{tokens}', '{1}')$$, 'budget_not_found, nothing written'),
+    ($$ff.record_spend('00000000-0000-4000-b000-000000009501', t.id(1095), '{cost,tokens}', '{1}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.reset_budget('00000000-0000-4000-b000-0000000095ff')$$, 'budget_not_found, nothing written'),
+    ($$ff.create_budget('00000000-0000-4000-b000-000000009502', '{a,b}', '{1}', '{0}')$$, 'ERROR 2202E, nothing written'),
+    ($$ff.create_budget('00000000-0000-4000-b000-000000009502', '{a}', '{-1}', '{0}')$$, 'ERROR 22023, nothing written'),
+    ($$ff.create_quota_policy('00000000-0000-4000-c000-000000009502', 60, -1, 1)$$, 'ERROR 22023, nothing written'),
+    ($$ff.set_execution_admission(t.id(1099), ARRAY['00000000-0000-4000-b000-000000009501']::uuid[])$$, 'execution_not_found, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1095), 'made_up')$$, 'invalid_blocking_reason, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1096), 'waiting_for_budget')$$, 'execution_not_eligible, nothing written'),
+    ($$ff.block_execution_for_admission(t.id(1099), 'waiting_for_budget')$$, 'execution_not_found, nothing written'),
+    ($$ff.unblock_execution(t.id(1095))$$, 'execution_not_eligible, nothing written'),
+    ($$ff.unblock_execution(t.id(1099))$$, 'execution_not_found, nothing written')
+) v(q, e);
 
 SELECT t.invariants('checklist suite');
 SELECT * FROM finish();

@@ -186,4 +186,33 @@ else
 fi
 echo "# valgrind part: ${SECONDS} s"
 rm -rf "$vg_data"
+
+# 4. assertions.  test/run.sh builds the extension with FF_ASSERTS=1: its
+# Assert()s (the state-vector invariants at every row write, the lease
+# epoch one above the last at every grant) are compiled in, so every call
+# above ran them, and a failed one aborts the backend (the crash check of
+# part 1 would see it).  That they are live is proved with a planted row
+# that breaks invariant I1 and an engine call that writes it back: the
+# backend must abort with the extension's TRAP, and the server recover.
+so=$($PGBIN/pg_config --pkglibdir)/ff_engine.so
+if ! grep -q 'terminal_outcome != OUTCOME_NONE' "$so" 2>/dev/null; then
+  n=$((n + 1)); echo "ok $n # SKIP the extension is not an assert build (FF_ASSERTS=0)"
+else
+  pass "the installed extension is an assert build (its Assert()s ran in every call above)"
+  log_from=$(($(wc -l < "$FF_PGDATA/server.log") + 1))
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ff_assert" -c "CREATE DATABASE ff_assert" >/dev/null 2>&1
+  psql -X -q -d ff_assert -c "CREATE EXTENSION ff_engine" \
+    -c "SELECT ff.create_execution('{fp:0}:00000000-0000-4000-8000-0000000000a1')" \
+    -c "UPDATE ff.execution SET terminal_outcome = 'success'" \
+    -c "SELECT ff.set_execution_tags('{fp:0}:00000000-0000-4000-8000-0000000000a1', 'a.b', 'c')" >/dev/null 2>&1
+  up=0
+  for _ in $(seq 1 150); do psql -X -q -At -d postgres -c "SELECT 1" >/dev/null 2>&1 && { up=1; break; }; sleep 0.2; done
+  if tail -n +"$log_from" "$FF_PGDATA/server.log" | grep -q 'TRAP: FailedAssertion("(c->terminal_outcome != OUTCOME_NONE) == (c->lifecycle_phase == PHASE_TERMINAL)", File: "src/exec_core.c"' \
+     && [ "$up" = 1 ]; then
+    pass "a planted invariant violation trips the extension's Assert (TRAP, backend aborted) and the server recovers"
+  else
+    fail "a planted invariant violation trips the extension's Assert (TRAP, backend aborted) and the server recovers (server up: $up)"
+  fi
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ff_assert" >/dev/null 2>&1
+fi
 echo "1..$n"
