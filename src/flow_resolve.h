@@ -21,6 +21,7 @@ extern void ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_
 							FFResult *r, bool *skipped);
 extern int	ff_cascade_completion(int partition, const pg_uuid_t *flow,
 								  const pg_uuid_t *upstream, int64 now);
+extern int	ff_reconcile_dependencies_id(ExecId id, int64 now);
 extern void ff_wake_engine_at_commit(void);
 
 #endif							/* FF_ENGINE_DEPENDENCY_H */

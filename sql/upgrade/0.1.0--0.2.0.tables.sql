@@ -162,3 +162,14 @@ SELECT pg_catalog.pg_extension_config_dump('ff.schedule_firing', '');
 -- The dead-letter view's index (issue 26).
 CREATE INDEX execution_dead_letter_idx ON ff.execution (completed_at)
     WHERE terminal_outcome IN ('failed', 'expired');
+
+-- A scanner's failing items (issue 22): any item (an execution, a flow
+-- member, a budget), with the last error's SQLSTATE, message and detail and
+-- the times of its first and last failure.  The rows are bookkeeping:
+-- 0.1.0's are dropped (the items are simply tried again).
+DELETE FROM ff.scanner_item_failure;
+ALTER TABLE ff.scanner_item_failure RENAME COLUMN execution_id TO item_id;
+ALTER TABLE ff.scanner_item_failure DROP COLUMN last_error;
+ALTER TABLE ff.scanner_item_failure ADD COLUMN sqlstate text NOT NULL,
+    ADD COLUMN message text NOT NULL, ADD COLUMN detail text,
+    ADD COLUMN first_failed_at bigint NOT NULL, ADD COLUMN last_failed_at bigint NOT NULL;

@@ -121,7 +121,7 @@ SELECT t.at(1000086413000);
 SET LOCAL client_min_messages = error;
 SELECT is(ff.run_scanner('delayed') - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 1}', 'a failing item does not stop its batch');
 SELECT is((t.row(t.id(50))).public_state, 'waiting', 'the healthy item was promoted');
-SELECT is((SELECT failures || ':' || last_error FROM ff.scanner_item_failure), '1:injected failure', 'the failure is recorded');
+SELECT is((SELECT failures || ':' || message FROM ff.scanner_item_failure), '1:injected failure', 'the failure is recorded');
 SELECT ff.run_scanner('delayed'), ff.run_scanner('delayed');
 SELECT is((SELECT failures FROM ff.scanner_item_failure), 3, 'three consecutive failures');
 SELECT is((SELECT skip_until_cycle - (SELECT cycle FROM ff.scanner_state WHERE scanner = 'delayed') FROM ff.scanner_item_failure), 10::bigint,

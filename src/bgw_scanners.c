@@ -1,0 +1,425 @@
+/*-------------------------------------------------------------------------
+ *
+ * bgw_scanners.c
+ *	  The execution scanners (spec §6; flows §6.1; suspension spec §6.1):
+ *	  each ff.scan_<name>() is one bounded batch run by bgw_batch.c, its
+ *	  selection a kept plan, its per-item step the C operation.  The
+ *	  engine worker (and pg_cron, through ff.run_scanners) calls them
+ *	  through ff.run_scanner, which counts their cycles.
+ *
+ * IDENTIFICATION
+ *	  src/bgw_scanners.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "bgw_batch.h"
+#include "exec_block.h"
+#include "exec_lease.h"
+#include "exec_ops.h"
+#include "ff_engine.h"
+#include "flow_resolve.h"
+#include "susp_ops.h"
+
+PG_FUNCTION_INFO_V1(ff_scan_lease_expiry);
+PG_FUNCTION_INFO_V1(ff_scan_delayed);
+PG_FUNCTION_INFO_V1(ff_scan_attempt_timeouts);
+PG_FUNCTION_INFO_V1(ff_scan_execution_deadlines);
+PG_FUNCTION_INFO_V1(ff_scan_unblock);
+PG_FUNCTION_INFO_V1(ff_scan_suspension_timeouts);
+PG_FUNCTION_INFO_V1(ff_scan_dependencies);
+
+#define FF_SCAN_MAX_BATCH 1000
+
+/* The select list of a scan over executions e. */
+#define EXEC_ITEM "SELECT e.partition, e.execution_id, " FF_BATCH_FAILING("e.partition", "e.execution_id")
+#define EXEC_WANTS FF_BATCH_WANTS("e.partition", "e.execution_id", "e.namespace")
+
+static ExecId
+item_exec_id(const FFBatchItem *item)
+{
+	ExecId		id;
+
+	id.partition = item->partition;
+	id.uuid = item->id;
+	return id;
+}
+
+/* One batch of a scanner over its selection, answered with its envelope. */
+static Datum
+scan(FunctionCallInfo fcinfo, const char *scanner, FFPlan *select, FFBatchStep step, void *arg)
+{
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	FFResult	r;
+
+	ff_scan_args(fcinfo, scanner, true, FF_SCAN_MAX_BATCH, &a);
+	ff_spi_connect();
+	ff_batch_run(select, &a, step, arg, &c);
+	ff_batch_result(&r, scanner, &c, a.batch_size);
+	FF_RETURN_RESULT(&r);
+}
+
+/* ---- lease expiry (§6.1): held leases past their expiry ---- */
+
+static FFPlan plan_lease_expiry = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' "
+	"AND e.lease_expires_at <= $1 AND " EXEC_WANTS
+	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+lease_expiry_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	FFResult	r;
+
+	ff_lease_expire_if_due(item_exec_id(item), now, &r);
+}
+
+/* ff.scan_lease_expiry(batch_size, namespace, tag) */
+Datum
+ff_scan_lease_expiry(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "lease_expiry", &plan_lease_expiry, lease_expiry_step, NULL);
+}
+
+/* ---- delayed promoter (§6.2) ---- */
+
+static FFPlan plan_delayed = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'runnable' "
+	"AND e.eligibility_state = 'not_eligible_until_time' AND e.delay_until <= $1 AND " EXEC_WANTS
+	"ORDER BY e.delay_until LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+delayed_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	FFResult	r;
+
+	ff_promote_delayed_id(item_exec_id(item), now, &r);
+}
+
+/* ff.scan_delayed(batch_size, namespace, tag) */
+Datum
+ff_scan_delayed(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "delayed", &plan_delayed, delayed_step, NULL);
+}
+
+/* ---- attempt timeouts (§6.3) and execution deadlines (§6.4) ---- */
+
+static FFPlan plan_attempt_timeouts = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.attempt_timeout_at <= $1 AND " EXEC_WANTS
+	"ORDER BY e.attempt_timeout_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+static FFPlan plan_execution_deadlines = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.execution_deadline_at <= $1 AND " EXEC_WANTS
+	"ORDER BY e.execution_deadline_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+expire_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	FFResult	r;
+
+	ff_expire_id(item_exec_id(item), (const char *) arg, now, &r);
+}
+
+/* ff.scan_attempt_timeouts(batch_size, namespace, tag) */
+Datum
+ff_scan_attempt_timeouts(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "attempt_timeout", &plan_attempt_timeouts, expire_step, "attempt_timeout");
+}
+
+/* ff.scan_execution_deadlines(batch_size, namespace, tag) */
+Datum
+ff_scan_execution_deadlines(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "execution_deadline", &plan_execution_deadlines, expire_step, "execution_deadline");
+}
+
+/*
+ * ---- unblock (§6.7) ----
+ * Budget blocks clear when no attached budget is at a hard limit, quota
+ * blocks when the quota's window and cap have room (the checks claims make:
+ * ff._budget_block_detail and ff._quota_refuses are their C), route blocks
+ * once the union of the capabilities of the live workers of the namespace
+ * covers the requirement.  Operator, lane-state and flow-cancel holds are
+ * never released here.
+ */
+static FFPlan plan_unblock = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'runnable' "
+	"AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget' "
+	"AND ff._budget_block_detail(e.budget_ids, e.namespace) IS NULL) "
+	"OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota' "
+	"AND (e.quota_policy_id IS NULL OR NOT ff._quota_refuses(e.quota_policy_id, $1, e.namespace))) "
+	"OR (e.eligibility_state = 'blocked_by_route' AND e.blocking_reason = 'waiting_for_capable_worker' "
+	"AND (e.required_capabilities IS NULL OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap "
+	"FROM ff.worker w, unnest(w.capabilities) cap WHERE w.namespace = e.namespace AND w.expires_at > $1)))) "
+	"AND " EXEC_WANTS
+	"ORDER BY e.eligibility_state, e.created_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+unblock_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	FFResult	r;
+
+	ff_unblock_id(item_exec_id(item), now, NULL, &r);
+}
+
+/* ff.scan_unblock(batch_size, namespace, tag) */
+Datum
+ff_scan_unblock(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "unblock", &plan_unblock, unblock_step, NULL);
+}
+
+/* ---- suspension timeouts (suspension spec §6.1) ---- */
+
+static FFPlan plan_suspension_timeouts = {
+	EXEC_ITEM " FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition "
+	"AND e.execution_id = s.execution_id WHERE s.closed_at IS NULL AND s.timeout_at <= $1 "
+	"AND e.lifecycle_phase = 'suspended' AND " EXEC_WANTS
+	"ORDER BY s.timeout_at, s.partition, s.execution_id LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+suspension_timeout_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	FFResult	r;
+
+	ff_expire_suspension_id(item_exec_id(item), now, &r);
+}
+
+/* ff.scan_suspension_timeouts(batch_size, namespace, tag) */
+Datum
+ff_scan_suspension_timeouts(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "suspension_timeout", &plan_suspension_timeouts, suspension_timeout_step, NULL);
+}
+
+/*
+ * ---- dependencies (flows §6.1) ----
+ * The safety net for lost completions, driven by the data: children with
+ * an unresolved edge whose upstream already ended.  No row lock here:
+ * resolution locks the group row, then the child.
+ */
+static FFPlan plan_dependencies = {
+	"SELECT x.partition, x.downstream_execution_id, " FF_BATCH_FAILING("x.partition", "x.downstream_execution_id")
+	" FROM (SELECT DISTINCT d.partition, d.downstream_execution_id FROM ff.dependency d "
+	"JOIN ff.execution u ON u.partition = d.partition AND u.execution_id = d.upstream_execution_id "
+	"JOIN ff.execution ch ON ch.partition = d.partition AND ch.execution_id = d.downstream_execution_id "
+	"WHERE d.state = 'unsatisfied' AND u.lifecycle_phase = 'terminal' AND "
+	FF_BATCH_WANTS("ch.partition", "ch.execution_id", "ch.namespace") "LIMIT $2) x",
+	FF_BATCH_ARGS
+};
+
+static void
+dependencies_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	(void) ff_reconcile_dependencies_id(item_exec_id(item), now);
+}
+
+/* ff.scan_dependencies(batch_size, namespace, tag) */
+Datum
+ff_scan_dependencies(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "dependencies", &plan_dependencies, dependencies_step, NULL);
+}
+
+/*
+ * ---- retention (§6.6) ----
+ * Every record of an execution, its streams and dependency records
+ * included, in this order; its flow and the flow's edges stay.
+ */
+#define PURGE(sql) {sql, 2, {INT2OID, UUIDOID}}
+static FFPlan plan_purge[] = {
+	PURGE("DELETE FROM ff.stream_frame WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.stream_summary WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.stream_meta WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.attempt_record WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.lease_log WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.claim_grant WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.completion_event WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.idempotency_key WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.scanner_item_failure WHERE partition = $1 AND item_id = $2"),
+	PURGE("DELETE FROM ff.signal_dedup WHERE partition = $1 AND waitpoint_id IN "
+		  "(SELECT w.waitpoint_id FROM ff.waitpoint w WHERE w.partition = $1 AND w.execution_id = $2)"),
+	PURGE("DELETE FROM ff.signal WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.waitpoint WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.suspension_token WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.suspension WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.suspend_dedup WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.dependency WHERE partition = $1 AND downstream_execution_id = $2"),
+	PURGE("DELETE FROM ff.dependency_meta WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.execution_data WHERE partition = $1 AND execution_id = $2"),
+	PURGE("DELETE FROM ff.execution WHERE partition = $1 AND execution_id = $2"),
+};
+
+/* Deletes every record of an execution; whether its row was there. */
+static bool
+purge_execution(ExecId id)
+{
+	Datum		v[2];
+	uint64		n = 0;
+	int			i;
+
+	v[0] = Int16GetDatum((int16) id.partition);
+	v[1] = UUIDPGetDatum(&id.uuid);
+	for (i = 0; i < lengthof(plan_purge); i++)
+		n = ff_plan_exec(&plan_purge[i], v, NULL, 0);
+	return n > 0;
+}
+
+PG_FUNCTION_INFO_V1(ff_purge_execution);
+
+/* ff.purge_execution(execution_id) -> boolean */
+Datum
+ff_purge_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	bool		found;
+
+	ff_spi_connect();
+	found = purge_execution(id);
+	SPI_finish();
+	PG_RETURN_BOOL(found);
+}
+
+/* terminal executions past their own purge time (§6.6 recommendation) */
+static FFPlan plan_retention = {
+	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'terminal' AND e.purge_after <= $1 AND "
+	EXEC_WANTS "ORDER BY e.purge_after LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+
+static void
+retention_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	(void) purge_execution(item_exec_id(item));
+}
+
+/*
+ * The set-based cleanups beside it, each one statement counting what it
+ * removed ($1 the time, $2 the batch size, $3 the namespace filter): they
+ * have no per-item operation that could fail alone.
+ */
+#define CLEANUP(sql) {sql, 3, {INT8OID, INT4OID, TEXTOID}}
+static const char *const cleanup_keys[] = {
+	"streams_expired", "idempotency_keys_expired", "signal_guards_expired",
+	"signal_events_trimmed", "schedule_firings_trimmed"
+};
+static FFPlan plan_cleanups[] = {
+	/* frames of best-effort streams past their expiry */
+	CLEANUP("WITH expired AS (SELECT m.partition, m.execution_id, m.attempt_index FROM ff.stream_meta m "
+			"WHERE m.frames_expire_at <= $1 ORDER BY m.frames_expire_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+			"frames AS (DELETE FROM ff.stream_frame f USING expired x WHERE f.partition = x.partition "
+			"AND f.execution_id = x.execution_id AND f.attempt_index = x.attempt_index), "
+			"metas AS (UPDATE ff.stream_meta m SET retained_count = 0, frames_expire_at = NULL FROM expired x "
+			"WHERE m.partition = x.partition AND m.execution_id = x.execution_id "
+			"AND m.attempt_index = x.attempt_index RETURNING 1) SELECT count(*) FROM metas"),
+	/* expired idempotency keys */
+	CLEANUP("WITH gone AS (DELETE FROM ff.idempotency_key k WHERE (k.partition, k.namespace, k.key) IN ("
+			"SELECT i.partition, i.namespace, i.key FROM ff.idempotency_key i WHERE i.expires_at <= $1 "
+			"AND ($3::text IS NULL OR i.namespace = $3) ORDER BY i.expires_at LIMIT $2 * 10 "
+			"FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone"),
+	/* expired signal idempotency guards */
+	CLEANUP("WITH gone AS (DELETE FROM ff.signal_dedup d WHERE (d.partition, d.waitpoint_id, d.idempotency_key) IN ("
+			"SELECT g.partition, g.waitpoint_id, g.idempotency_key FROM ff.signal_dedup g WHERE g.expires_at <= $1 "
+			"ORDER BY g.expires_at LIMIT $2 * 10 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone"),
+	/* signal-delivery events past ff_engine.signal_event_retention */
+	CLEANUP("WITH gone AS (DELETE FROM ff.signal_event v WHERE (v.partition, v.event_id) IN ("
+			"SELECT x.partition, x.event_id FROM ff.signal_event x "
+			"WHERE x.delivered_at < $1 - ff._setting_ms('ff_engine.signal_event_retention') "
+			"ORDER BY x.delivered_at LIMIT $2 * 50 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone"),
+	/* schedule firing records past ff_engine.default_retention */
+	CLEANUP("WITH gone AS (DELETE FROM ff.schedule_firing f WHERE (f.schedule_id, f.slot_at, f.manual) IN ("
+			"SELECT x.schedule_id, x.slot_at, x.manual FROM ff.schedule_firing x "
+			"WHERE x.fired_at < $1 - ff._setting_ms('ff_engine.default_retention') "
+			"ORDER BY x.fired_at LIMIT $2 * 50 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM gone"),
+};
+
+PG_FUNCTION_INFO_V1(ff_trim_retention);
+
+/* ff.trim_retention(batch_size, namespace, tag) */
+Datum
+ff_trim_retention(PG_FUNCTION_ARGS)
+{
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	FFResult	r;
+	Datum		v[3];
+	bool		n[3] = {false, false, false};
+	int			i;
+
+	StaticAssertStmt(lengthof(cleanup_keys) == lengthof(plan_cleanups), "one key per cleanup");
+	ff_scan_args(fcinfo, "retention", true, FF_SCAN_MAX_BATCH, &a);
+	ff_spi_connect();
+	ff_batch_run(&plan_retention, &a, retention_step, NULL, &c);
+	ff_batch_result(&r, "retention", &c, a.batch_size);
+	v[0] = Int64GetDatum(a.now);
+	v[1] = Int32GetDatum(a.batch_size);
+	v[2] = a.namespace ? CStringGetTextDatum(a.namespace) : (Datum) 0;
+	n[2] = a.namespace == NULL;
+	for (i = 0; i < lengthof(plan_cleanups); i++)
+	{
+		ff_plan_exec(&plan_cleanups[i], v, n, 0);
+		ffr_int(&r, cleanup_keys[i], ff_col_int64(0, 1, 0));
+	}
+	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ---- pending waitpoint expiry (suspension spec §6.2) ----
+ * Pending waitpoints past their expiry close as never_committed; only the
+ * waitpoint rows are locked (a racing suspend that locked one first wins,
+ * and it is then no longer pending).  The item is the waitpoint.
+ */
+static FFPlan plan_pending_waitpoints = {
+	"SELECT w.partition, w.waitpoint_id, " FF_BATCH_FAILING("w.partition", "w.waitpoint_id")
+	" FROM ff.waitpoint w WHERE w.state = 'pending' AND w.expires_at <= $1 AND "
+	FF_BATCH_NOT_BACKING_OFF("w.partition", "w.waitpoint_id")
+	"AND ($3::text IS NULL AND $4::text IS NULL OR EXISTS (SELECT 1 FROM ff.execution e "
+	"WHERE e.partition = w.partition AND e.execution_id = w.execution_id AND "
+	FF_BATCH_FILTER("e.partition", "e.execution_id", "e.namespace") ")) "
+	"ORDER BY w.expires_at, w.partition, w.waitpoint_id LIMIT $2 FOR UPDATE OF w SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+static FFPlan plan_waitpoint_never_committed = {
+	"UPDATE ff.waitpoint SET state = 'closed', closed_at = $3, close_reason = 'never_committed' "
+	"WHERE partition = $1 AND waitpoint_id = $2 AND state = 'pending'",
+	3, {INT2OID, UUIDOID, INT8OID}
+};
+
+static void
+pending_waitpoint_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	Datum		v[3];
+
+	v[0] = Int16GetDatum((int16) item->partition);
+	v[1] = UUIDPGetDatum(unconstify(pg_uuid_t *, &item->id));
+	v[2] = Int64GetDatum(now);
+	ff_plan_exec(&plan_waitpoint_never_committed, v, NULL, 0);
+}
+
+PG_FUNCTION_INFO_V1(ff_scan_pending_waitpoint_expiry);
+
+/* ff.scan_pending_waitpoint_expiry(batch_size, namespace, tag) */
+Datum
+ff_scan_pending_waitpoint_expiry(PG_FUNCTION_ARGS)
+{
+	return scan(fcinfo, "pending_waitpoint_expiry", &plan_pending_waitpoints, pending_waitpoint_step, NULL);
+}
