@@ -83,16 +83,40 @@ ff_scan_args(FunctionCallInfo fcinfo, const char *scanner, bool filtered, int ma
 
 /* ---- selection ---- */
 
+/* The items of the last statement's result (SPI_tuptable). */
+FFBatchItem *
+ff_batch_select_result(int rows)
+{
+	FFBatchItem *items = palloc0(sizeof(FFBatchItem) * Max(rows, 1));
+	int			ncols = rows > 0 ? SPI_tuptable->tupdesc->natts : 0;
+	int			i;
+
+	/* copied out: each item's operation runs statements of its own */
+	for (i = 0; i < rows; i++)
+	{
+		bool		isnull;
+		FFBatchItem *it = &items[i];
+
+		it->partition = (int) ff_col_int64(i, 1, 0);
+		it->id = *DatumGetUUIDP(ff_col_datum(i, 2, &isnull));
+		it->failing = ff_col_bool(i, 3);
+		if (ncols >= 4 && !ff_col_isnull(i, 4))
+		{
+			it->has_aux = true;
+			it->aux = *DatumGetUUIDP(ff_col_datum(i, 4, &isnull));
+		}
+		if (ncols >= 5)
+			it->aux_text = ff_col_text(i, 5);
+	}
+	return items;
+}
+
 FFBatchItem *
 ff_batch_select(FFPlan *select, const FFScanArgs *a, int *n)
 {
 	Datum		v[6];
 	bool		nulls[6] = {false, false, a->namespace == NULL, a->tag_key == NULL,
 	a->tag_key == NULL, false};
-	uint64		rows,
-				i;
-	FFBatchItem *items;
-	int			ncols;
 
 	v[0] = Int64GetDatum(a->now);
 	v[1] = Int32GetDatum(a->batch_size);
@@ -100,28 +124,8 @@ ff_batch_select(FFPlan *select, const FFScanArgs *a, int *n)
 	v[3] = a->tag_key ? CStringGetTextDatum(a->tag_key) : (Datum) 0;
 	v[4] = a->tag_key ? CStringGetTextDatum(a->tag_value) : (Datum) 0;
 	v[5] = CStringGetTextDatum(a->scanner);
-	rows = ff_plan_exec(select, v, nulls, 0);
-	items = palloc0(sizeof(FFBatchItem) * Max(rows, 1));
-	ncols = SPI_tuptable->tupdesc->natts;
-	/* copied out: each item's operation runs statements of its own */
-	for (i = 0; i < rows; i++)
-	{
-		bool		isnull;
-		FFBatchItem *it = &items[i];
-
-		it->partition = (int) ff_col_int64((int) i, 1, 0);
-		it->id = *DatumGetUUIDP(ff_col_datum((int) i, 2, &isnull));
-		it->failing = ff_col_bool((int) i, 3);
-		if (ncols >= 4 && !ff_col_isnull((int) i, 4))
-		{
-			it->has_aux = true;
-			it->aux = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
-		}
-		if (ncols >= 5)
-			it->aux_text = ff_col_text((int) i, 5);
-	}
-	*n = (int) rows;
-	return items;
+	*n = (int) ff_plan_exec(select, v, nulls, 0);
+	return ff_batch_select_result(*n);
 }
 
 /* ---- failures ---- */

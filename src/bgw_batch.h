@@ -30,20 +30,23 @@
  * FF_BATCH_WANTS is its filter over an execution (P, ID: the partition and
  * execution id columns, NS its namespace): the namespace and tag filter
  * (FF_BATCH_FILTER), and no item in back-off (FF_BATCH_NOT_BACKING_OFF,
- * over the item's key).  FF_BATCH_FAILING is the failing column.
+ * over the item's key).  FF_BATCH_FAILING is the failing column.  The _AT
+ * forms name the parameter that holds the scanner's name.
  */
 #define FF_BATCH_FILTER(P, ID, NS) \
 	"($3::text IS NULL OR " NS " = $3) " \
 	"AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM ff.execution_data d WHERE d.partition = " P \
 	" AND d.execution_id = " ID " AND d.tags ->> $4 = $5)) "
-#define FF_BATCH_NOT_BACKING_OFF(P, ID) \
-	"NOT EXISTS (SELECT 1 FROM ff.scanner_item_failure f WHERE f.scanner = $6 AND f.partition = " P \
+#define FF_BATCH_NOT_BACKING_OFF_AT(S, P, ID) \
+	"NOT EXISTS (SELECT 1 FROM ff.scanner_item_failure f WHERE f.scanner = " S " AND f.partition = " P \
 	" AND f.item_id = " ID " AND f.skip_until_cycle > " \
-	"(SELECT s.cycle FROM ff.scanner_state s WHERE s.scanner = $6)) "
+	"(SELECT s.cycle FROM ff.scanner_state s WHERE s.scanner = " S ")) "
+#define FF_BATCH_NOT_BACKING_OFF(P, ID) FF_BATCH_NOT_BACKING_OFF_AT("$6", P, ID)
 #define FF_BATCH_WANTS(P, ID, NS) FF_BATCH_FILTER(P, ID, NS) "AND " FF_BATCH_NOT_BACKING_OFF(P, ID)
-#define FF_BATCH_FAILING(P, ID) \
-	"EXISTS (SELECT 1 FROM ff.scanner_item_failure f WHERE f.scanner = $6 AND f.partition = " P \
+#define FF_BATCH_FAILING_AT(S, P, ID) \
+	"EXISTS (SELECT 1 FROM ff.scanner_item_failure f WHERE f.scanner = " S " AND f.partition = " P \
 	" AND f.item_id = " ID ")"
+#define FF_BATCH_FAILING(P, ID) FF_BATCH_FAILING_AT("$6", P, ID)
 #define FF_BATCH_ARGS 6, {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}
 
 /* A scan's arguments: batch size, filter and clock. */
@@ -89,6 +92,8 @@ extern void ff_scan_args(FunctionCallInfo fcinfo, const char *scanner, bool filt
 
 /* Select with the kept plan; returns the items (SPI connected). */
 extern FFBatchItem *ff_batch_select(FFPlan *select, const FFScanArgs *a, int *n);
+/* The items of the last statement's rows, for a selection of other arguments. */
+extern FFBatchItem *ff_batch_select_result(int rows);
 
 /*
  * Run step on each item: the whole batch in one subtransaction, and only

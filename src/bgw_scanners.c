@@ -16,9 +16,11 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "bgw_batch.h"
+#include "core_clock.h"
 #include "exec_block.h"
 #include "exec_lease.h"
 #include "exec_ops.h"
@@ -422,4 +424,173 @@ Datum
 ff_scan_pending_waitpoint_expiry(PG_FUNCTION_ARGS)
 {
 	return scan(fcinfo, "pending_waitpoint_expiry", &plan_pending_waitpoints, pending_waitpoint_step, NULL);
+}
+
+/*
+ * ---- flow cancels (flows §6.4) ----
+ * Members owed a cancel of cancelled flows whose backlog entry is due by
+ * due_before: at most max_flows flows (locked with SKIP LOCKED, so the
+ * background pass and the reconciler never work on one flow at once) and
+ * max_members members, at most 500 of one flow per call.  Each member is
+ * an item of the flow_cancel scanner: cancelled (or found terminal or
+ * gone) and acknowledged; a failing one stays owed, recorded and backing
+ * off.  The flow leaves the backlog once nothing is owed.
+ */
+static FFPlan plan_owed_flows = {
+	"SELECT fl.partition, fl.flow_id, coalesce(fl.cancel_reason, 'flow_cancelled') FROM ff.flow fl "
+	"WHERE fl.cancel_due_at <= $1 AND ($3::text IS NULL OR fl.namespace = $3) "
+	"ORDER BY fl.cancel_due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+	3, {INT8OID, INT4OID, TEXTOID}
+};
+static FFPlan plan_owed_members = {
+	"SELECT p.partition, p.execution_id, " FF_BATCH_FAILING_AT("'flow_cancel'", "p.partition", "p.execution_id")
+	" FROM ff.flow_pending_cancel p WHERE p.partition = $1 AND p.flow_id = $2 AND "
+	FF_BATCH_NOT_BACKING_OFF_AT("'flow_cancel'", "p.partition", "p.execution_id")
+	"ORDER BY p.execution_id LIMIT $3",
+	3, {INT2OID, UUIDOID, INT4OID}
+};
+static FFPlan plan_flow_settled = {
+	"UPDATE ff.flow fl SET cancel_due_at = NULL WHERE fl.partition = $1 AND fl.flow_id = $2 "
+	"AND NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p WHERE p.partition = $1 AND p.flow_id = $2)",
+	2, {INT2OID, UUIDOID}
+};
+
+#define FF_FLOW_CANCEL_MEMBERS_PER_FLOW 500
+
+typedef struct OwedFlow
+{
+	int			partition;
+	pg_uuid_t	flow;
+	char	   *reason;
+} OwedFlow;
+
+static void
+member_cancel_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	OwedFlow   *f = (OwedFlow *) arg;
+	ExecId		id = item_exec_id(item);
+	ExecCore	c;
+
+	if (ff_core_lock(id, &c) && c.lifecycle_phase != PHASE_TERMINAL)
+		ff_cancel_locked(&c, f->reason, FF_SOURCE_OPERATOR_OVERRIDE, now);
+	/* cancelled, already terminal or gone: the cancel is done */
+	ff_ack_cancel_member_id(&f->flow, id);
+}
+
+/* Returns whether more may be owed (a full batch of flows or members). */
+static bool
+cancel_owed_members(int64 due_before, int max_flows, int max_members, const char *ns,
+					int64 now, FFBatchCounts *c)
+{
+	Datum		v[3];
+	bool		n[3] = {false, false, ns == NULL};
+	uint64		nflows,
+				i;
+	OwedFlow   *flows;
+	bool		more = false;
+
+	v[0] = Int64GetDatum(due_before);
+	v[1] = Int32GetDatum(max_flows);
+	v[2] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	nflows = ff_plan_exec(&plan_owed_flows, v, n, 0);
+	flows = palloc(sizeof(OwedFlow) * Max(nflows, 1));
+	for (i = 0; i < nflows; i++)
+	{
+		bool		isnull;
+
+		flows[i].partition = (int) ff_col_int64((int) i, 1, 0);
+		flows[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 2, &isnull));
+		flows[i].reason = ff_col_text((int) i, 3);
+	}
+	for (i = 0; i < nflows && c->processed < max_members; i++)
+	{
+		int			room = Min(FF_FLOW_CANCEL_MEMBERS_PER_FLOW, max_members - c->processed);
+		int			nitems;
+		FFBatchItem *items;
+		Datum		mv[3];
+
+		CHECK_FOR_INTERRUPTS();
+		mv[0] = Int16GetDatum((int16) flows[i].partition);
+		mv[1] = UUIDPGetDatum(&flows[i].flow);
+		mv[2] = Int32GetDatum(room);
+		nitems = (int) ff_plan_exec(&plan_owed_members, mv, NULL, 0);
+		items = ff_batch_select_result(nitems);
+		ff_batch_apply("flow_cancel", items, nitems, now, member_cancel_step, &flows[i], c);
+		/* members skipped while backing off wait for a later call */
+		more = more || nitems >= room;
+		ff_plan_exec(&plan_flow_settled, mv, NULL, 0);
+	}
+	return more || nflows >= (uint64) max_flows || c->processed >= max_members;
+}
+
+static Datum
+cancel_result(const FFBatchCounts *c, bool more, const char *scanner)
+{
+	FFResult	r;
+
+	ffr_ok(&r, "OK");
+	if (scanner)
+		ffr_text(&r, "scanner", scanner);
+	ffr_int(&r, "processed", c->processed);
+	ffr_int(&r, "errors", c->errors);
+	ffr_bool(&r, "more", more);
+	return ff_spi_finish_datum(JsonbPGetDatum(ffr_finish(&r)));
+}
+
+PG_FUNCTION_INFO_V1(ff_cancel_owed_members);
+PG_FUNCTION_INFO_V1(ff_dispatch_flow_cancels);
+PG_FUNCTION_INFO_V1(ff_scan_flow_cancels);
+
+/* ff._cancel_owed_members(due_before, max_flows, max_members, namespace) */
+Datum
+ff_cancel_owed_members(PG_FUNCTION_ARGS)
+{
+	FFBatchCounts c = {0, 0, 0};
+	bool		more;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		PG_GETARG_INT32(1) < 1 || PG_GETARG_INT32(2) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("due_before, max_flows and max_members must be given and positive")));
+	ff_spi_connect();
+	more = cancel_owed_members(PG_GETARG_INT64(0), PG_GETARG_INT32(1), PG_GETARG_INT32(2),
+							   ff_arg_text_opt(fcinfo, 3), ff_now_ms(), &c);
+	PG_RETURN_DATUM(cancel_result(&c, more, NULL));
+}
+
+/* ff.dispatch_flow_cancels(max_members): the pass a cancel_flow(wait => false) starts */
+Datum
+ff_dispatch_flow_cancels(PG_FUNCTION_ARGS)
+{
+	FFBatchCounts c = {0, 0, 0};
+	int			max_members = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT32(0);
+	bool		more;
+
+	if (PG_ARGISNULL(0) || max_members < 1 || max_members > 10000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_members must be between 1 and 10000, got %s",
+						PG_ARGISNULL(0) ? "NULL" : psprintf("%d", max_members))));
+	ff_spi_connect();
+	more = cancel_owed_members(PG_INT64_MAX, max_members, max_members, NULL, ff_now_ms(), &c);
+	PG_RETURN_DATUM(cancel_result(&c, more, NULL));
+}
+
+/*
+ * ff.scan_flow_cancels(batch_size, namespace, tag): the backstop, members
+ * still owed a cancel once the grace has passed (at most 500 per flow).
+ */
+Datum
+ff_scan_flow_cancels(PG_FUNCTION_ARGS)
+{
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	bool		more;
+
+	ff_scan_args(fcinfo, "flow_cancel", true, FF_SCAN_MAX_BATCH, &a);
+	ff_spi_connect();
+	more = cancel_owed_members(a.now, a.batch_size, FF_FLOW_CANCEL_MEMBERS_PER_FLOW * a.batch_size,
+							   a.namespace, a.now, &c);
+	PG_RETURN_DATUM(cancel_result(&c, more, "flow_cancel"));
 }

@@ -304,78 +304,25 @@ COMMENT ON FUNCTION ff.scan_dependencies(integer, text, text) IS
 
 -- Cancels members owed a cancel (flows §6.4) of cancelled flows whose
 -- backlog entry is due by due_before: at most max_flows flows and
--- max_members members, each member in its own subtransaction (a failing
--- one is logged and left owed).  Shared by the background pass, which
+-- max_members members, as items of the flow_cancel scanner (a failing one
+-- is recorded in ff.scanner_item_failure, left owed and backs off).  Shared by the background pass, which
 -- starts as a cancel_flow(wait => false) commits (due_before = no limit),
 -- and the reconciler, the backstop once the grace has passed (due_before
 -- = now); at most 500 members of one flow per call.  Flows are taken with SKIP LOCKED, so the two never work on one
 -- flow at once.
 CREATE FUNCTION ff._cancel_owed_members(due_before bigint, max_flows integer, max_members integer,
                                         namespace text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    f record;
-    m record;
-    processed integer := 0;
-    errors integer := 0;
-    flows integer := 0;
-    more boolean := false;
-BEGIN
-    IF due_before IS NULL OR max_flows IS NULL OR max_flows < 1 OR max_members IS NULL OR max_members < 1 THEN
-        RAISE EXCEPTION 'due_before, max_flows and max_members must be given and positive' USING ERRCODE = '22023';
-    END IF;
-    FOR f IN SELECT fl.partition, fl.flow_id, coalesce(fl.cancel_reason, 'flow_cancelled') AS reason
-             FROM ff.flow fl WHERE fl.cancel_due_at <= due_before
-               AND (_cancel_owed_members.namespace IS NULL OR fl.namespace = _cancel_owed_members.namespace)
-             ORDER BY fl.cancel_due_at LIMIT max_flows FOR UPDATE SKIP LOCKED LOOP
-        flows := flows + 1;
-        FOR m IN SELECT p.execution_id FROM ff.flow_pending_cancel p
-                 WHERE p.partition = f.partition AND p.flow_id = f.flow_id
-                 ORDER BY p.execution_id LIMIT least(500, max_members - processed) LOOP
-            BEGIN
-                PERFORM ff.cancel_execution(ff.format_execution_id(f.partition, m.execution_id), f.reason, 'operator_override');
-                -- cancelled, already terminal or gone: the cancel is done
-                PERFORM ff.ack_cancel_member(f.flow_id, ff.format_execution_id(f.partition, m.execution_id));
-                processed := processed + 1;
-            EXCEPTION WHEN OTHERS THEN
-                errors := errors + 1;
-                RAISE WARNING 'ff_engine could not cancel flow member %: %', m.execution_id, SQLERRM;
-            END;
-        END LOOP;
-        -- nothing left owed: out of the backlog; else another batch is due
-        UPDATE ff.flow fl SET cancel_due_at = NULL WHERE fl.partition = f.partition AND fl.flow_id = f.flow_id
-          AND NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p WHERE p.partition = f.partition AND p.flow_id = f.flow_id);
-        more := more OR NOT FOUND;
-        EXIT WHEN processed >= max_members;
-    END LOOP;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'processed', processed, 'errors', errors,
-                              'more', more OR flows >= max_flows OR processed >= max_members);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_cancel_owed_members' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff._cancel_owed_members(bigint, integer, integer, text) IS
     'Internal: cancels members owed a cancel of flows due by due_before (the flow-cancel pass and reconciler)';
 
 CREATE FUNCTION ff.dispatch_flow_cancels(max_members integer DEFAULT 500)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-BEGIN
-    IF max_members IS NULL OR max_members < 1 OR max_members > 10000 THEN
-        RAISE EXCEPTION 'max_members must be between 1 and 10000, got %', max_members USING ERRCODE = '22023';
-    END IF;
-    RETURN ff._cancel_owed_members(9223372036854775807, max_members, max_members);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_dispatch_flow_cancels' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.dispatch_flow_cancels(integer) IS
     'Cancels members owed a cancel by cancel_flow(wait => false), grace or not, up to max_members in one transaction; the engine worker runs it as such a cancel commits';
 
 CREATE FUNCTION ff.scan_flow_cancels(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('flow_cancel', namespace, tag, batch_size);
-    r jsonb;
-BEGIN
-    -- the backstop: members still owed a cancel once the grace has passed
-    -- (flows §6.4), at most 500 per flow as in the reference
-    r := ff._cancel_owed_members(c.now_ms, batch_size, 500 * batch_size, c.namespace);
-    RETURN r || jsonb_build_object('scanner', 'flow_cancel');
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_flow_cancels' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_flow_cancels(integer, text, text) IS
     'Cancels flow members still owed a cancel after the grace window, one batch (flows §6.4)';
 
