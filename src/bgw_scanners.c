@@ -20,6 +20,7 @@
 #include "utils/builtins.h"
 
 #include "bgw_batch.h"
+#include "budget.h"
 #include "core_clock.h"
 #include "exec_block.h"
 #include "exec_lease.h"
@@ -593,4 +594,53 @@ ff_scan_flow_cancels(PG_FUNCTION_ARGS)
 	more = cancel_owed_members(a.now, a.batch_size, FF_FLOW_CANCEL_MEMBERS_PER_FLOW * a.batch_size,
 							   a.namespace, a.now, &c);
 	PG_RETURN_DATUM(cancel_result(&c, more, "flow_cancel"));
+}
+
+/*
+ * ---- budget resets (budgets spec §7.1) ----
+ * Budgets due for their periodic reset, earliest first; each reset
+ * reschedules the budget from its own time.  The item is the budget
+ * (partition 0).  Expired usage idempotency marks are swept on the way.
+ */
+static FFPlan plan_budget_resets = {
+	"SELECT 0::smallint, x.budget_id, " FF_BATCH_FAILING("0", "x.budget_id")
+	" FROM ff.budget x WHERE x.next_reset_at <= $1 AND " FF_BATCH_NOT_BACKING_OFF("0", "x.budget_id")
+	"ORDER BY x.next_reset_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+	FF_BATCH_ARGS
+};
+static FFPlan plan_budget_dedup_sweep = {
+	"DELETE FROM ff.budget_usage_dedup d WHERE (d.budget_id, d.dedup_key) IN ("
+	"SELECT x.budget_id, x.dedup_key FROM ff.budget_usage_dedup x WHERE x.expires_at <= $1 "
+	"ORDER BY x.expires_at LIMIT $2 * 50 FOR UPDATE SKIP LOCKED)",
+	2, {INT8OID, INT4OID}
+};
+
+static void
+budget_reset_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	pg_uuid_t	id = item->id;
+	int64		next;
+
+	(void) ff_reset_budget_id(&id, now, &next);
+}
+
+PG_FUNCTION_INFO_V1(ff_scan_budget_resets);
+
+/* ff.scan_budget_resets(batch_size) */
+Datum
+ff_scan_budget_resets(PG_FUNCTION_ARGS)
+{
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	FFResult	r;
+	Datum		v[2];
+
+	ff_scan_args(fcinfo, "budget_reset", false, FF_SCAN_MAX_BATCH, &a);
+	ff_spi_connect();
+	ff_batch_run(&plan_budget_resets, &a, budget_reset_step, NULL, &c);
+	v[0] = Int64GetDatum(a.now);
+	v[1] = Int32GetDatum(a.batch_size);
+	ff_plan_exec(&plan_budget_dedup_sweep, v, NULL, 0);
+	ff_batch_result(&r, "budget_reset", &c, a.batch_size);
+	FF_RETURN_RESULT(&r);
 }

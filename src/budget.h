@@ -22,6 +22,7 @@ typedef enum QuotaOutcome
 } QuotaOutcome;
 
 extern bool ff_admit_for_claim(ExecCore *c, int64 now);
+extern bool ff_reset_budget_id(pg_uuid_t *id, int64 now, int64 *next_reset_at);
 extern char *ff_policy_budget_ids(Jsonb *policy, const char **bad);
 extern const char *ff_admission_scope_error(const char *budget_csv, const pg_uuid_t *quota, const char *ns);
 

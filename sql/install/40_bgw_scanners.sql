@@ -400,34 +400,11 @@ COMMENT ON FUNCTION ff.scan_pending_waitpoint_expiry(integer, text, text) IS
     'Closes pending waitpoints past their expiry as never_committed, one batch (suspension spec §6.2)';
 
 -- Budgets due for their periodic reset (budgets spec §7.1), earliest first;
--- each reset reschedules the budget from its own time.  Expired usage
--- idempotency marks are swept on the way.
+-- each reset reschedules the budget from its own time, a failing one is
+-- recorded in ff.scanner_item_failure.  Expired usage idempotency marks are
+-- swept on the way.
 CREATE FUNCTION ff.scan_budget_resets(batch_size integer DEFAULT 20)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('budget_reset', NULL, NULL, batch_size);
-    b uuid;
-    n integer := 0;
-    errors integer := 0;
-    due integer := 0;
-BEGIN
-    FOR b IN SELECT x.budget_id FROM ff.budget x WHERE x.next_reset_at <= c.now_ms
-             ORDER BY x.next_reset_at LIMIT batch_size FOR UPDATE SKIP LOCKED LOOP
-        due := due + 1;
-        BEGIN
-            PERFORM ff.reset_budget(b, c.now_ms);
-            n := n + 1;
-        EXCEPTION WHEN OTHERS THEN
-            errors := errors + 1;
-            RAISE WARNING 'ff_engine scanner budget_reset failed on %: %', b, SQLERRM;
-        END;
-    END LOOP;
-    DELETE FROM ff.budget_usage_dedup d WHERE (d.budget_id, d.dedup_key) IN (
-        SELECT x.budget_id, x.dedup_key FROM ff.budget_usage_dedup x WHERE x.expires_at <= c.now_ms
-        ORDER BY x.expires_at LIMIT batch_size * 50 FOR UPDATE SKIP LOCKED);
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'budget_reset', 'processed', n,
-                              'errors', errors, 'more', due >= batch_size);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_budget_resets' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_budget_resets(integer) IS
     'Resets budgets whose next_reset_at has come, one batch (budgets spec §7.1)';
 
