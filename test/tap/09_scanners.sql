@@ -247,6 +247,25 @@ SELECT is((SELECT ARRAY[scanner, item_id::text, sqlstate] FROM ff.scanner_item_f
 DROP TRIGGER refuse_wp ON ff.waitpoint;
 SELECT is((ff.scan_pending_waitpoint_expiry())->>'processed', '1', 'closed once it can be');
 SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'and its row cleared');
+-- and for a budget (partition 0): the reset of a refusing budget is
+-- recorded, the other due budget is reset
+SELECT ff.create_budget('00000000-0000-4000-b000-000000000091', '{tokens}', '{10}', '{0}', reset_interval_ms => 1000) ->> 'status';
+SELECT ff.create_budget('00000000-0000-4000-b000-000000000092', '{tokens}', '{10}', '{0}', reset_interval_ms => 1000) ->> 'status';
+CREATE FUNCTION t.refuse_b91() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.budget_id = '00000000-0000-4000-b000-000000000091' THEN
+        RAISE EXCEPTION 'budget refused' USING ERRCODE = 'FFX91', DETAIL = 'b91';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_b91 BEFORE UPDATE ON ff.budget FOR EACH ROW EXECUTE FUNCTION t.refuse_b91();
+SELECT t.at(ff.now_ms() + 1000);
+SELECT is(ff.scan_budget_resets() - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 1}', 'one budget reset, one failing');
+SELECT is((SELECT ARRAY[scanner, partition::text, item_id::text, sqlstate, message, detail] FROM ff.scanner_item_failure),
+          ARRAY['budget_reset', '0', '00000000-0000-4000-b000-000000000091', 'FFX91', 'budget refused', 'b91'], 'recorded by its budget id');
+DROP TRIGGER refuse_b91 ON ff.budget;
+SELECT is((ff.scan_budget_resets())->>'processed', '1', 'reset once it can be');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'its row cleared');
 RESET client_min_messages;
 SELECT * FROM finish();
 ROLLBACK;
