@@ -59,6 +59,7 @@ PG_FUNCTION_INFO_V1(ff_check_admission_and_record);
 PG_FUNCTION_INFO_V1(ff_release_admission);
 PG_FUNCTION_INFO_V1(ff_set_execution_admission);
 PG_FUNCTION_INFO_V1(ff_budget_block_detail_sql);
+PG_FUNCTION_INFO_V1(ff_quota_refuses_sql);
 
 #define FF_MAX_BUDGET_DIMENSIONS	64
 #define FF_USAGE_DEDUP_TTL_MS		INT64CONST(86400000)
@@ -1085,6 +1086,66 @@ static FFPlan plan_policy_limits = {
 	"FROM ff.quota_policy WHERE quota_policy_id = $1 AND (namespace IS NULL OR namespace = $2)",
 	2, {UUIDOID, TEXTOID}
 };
+
+/* Busy slots of a kind among the first limit (at most limit counted). */
+static FFPlan plan_slots_busy = {
+	"SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot WHERE quota_policy_id = $1 AND kind = $2 "
+	"AND dimension = $3 AND slot <= $4 AND free_at > $5 LIMIT $4) x",
+	5, {UUIDOID, CHAROID, TEXTOID, INT8OID, INT8OID}
+};
+
+static bool
+quota_kind_full(pg_uuid_t *policy, char kind, const char *dim, int64 limit, int64 now)
+{
+	Datum		v[5];
+
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = CharGetDatum(kind);
+	v[2] = CStringGetTextDatum(dim);
+	v[3] = Int64GetDatum(limit);
+	v[4] = Int64GetDatum(now);
+	ff_plan_exec(&plan_slots_busy, v, NULL, 1);
+	return ff_col_int64(0, 1, 0) >= limit;
+}
+
+/*
+ * Whether a quota would refuse an admission now to an execution of
+ * namespace ns, without taking anything: every rate slot up to the limit
+ * busy, or every concurrency slot (the slots quota_admit takes).  A policy
+ * of another namespace, or none, refuses nothing.
+ */
+static bool
+quota_refuses(pg_uuid_t *policy, int64 now, const char *ns)
+{
+	Datum		v[2];
+	bool		vn[2] = {false, ns == NULL};
+	int64		rate,
+				cap;
+
+	v[0] = UUIDPGetDatum(policy);
+	v[1] = ns ? CStringGetTextDatum(ns) : (Datum) 0;
+	if (ff_plan_exec(&plan_policy_limits, v, vn, 1) == 0)
+		return false;
+	rate = ff_col_int64(0, 2, 0);
+	cap = ff_col_int64(0, 3, 0);
+	return (rate > 0 && quota_kind_full(policy, 'r', "default", rate, now)) ||
+		(cap > 0 && quota_kind_full(policy, 'c', "", cap, now));
+}
+
+/* ff._quota_refuses(policy uuid, now_ms bigint, namespace text) -> boolean */
+Datum
+ff_quota_refuses_sql(PG_FUNCTION_ARGS)
+{
+	bool		refuses;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	ff_spi_connect();
+	refuses = quota_refuses(PG_GETARG_UUID_P(0), PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1),
+							ff_arg_text_opt(fcinfo, 2));
+	SPI_finish();
+	PG_RETURN_BOOL(refuses);
+}
 
 /*
  * ff_admit_for_claim

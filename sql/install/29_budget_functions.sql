@@ -99,22 +99,11 @@ COMMENT ON FUNCTION ff._budget_block_detail(text, text) IS
     'Internal: why attached budgets refuse admission to an execution of the namespace, or NULL';
 
 -- Whether a quota would refuse an admission now to an execution of the
--- namespace (window 0 means 60 s): every rate slot up to the limit busy, or
--- every concurrency slot.  A policy of another namespace refuses nothing.
+-- namespace: every rate slot up to the limit busy, or every concurrency
+-- slot.  A policy of another namespace refuses nothing.  The C beside the
+-- admission that takes the slots (src/budget.c).
 CREATE FUNCTION ff._quota_refuses(policy uuid, now_ms bigint, namespace text) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((
-        SELECT (q.max_requests_per_window > 0
-                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
-                       AND s.kind = 'r' AND s.dimension = 'default' AND s.slot <= q.max_requests_per_window
-                       AND s.free_at > now_ms LIMIT q.max_requests_per_window) x) >= q.max_requests_per_window)
-            OR (q.active_concurrency_cap > 0
-                AND (SELECT count(*) FROM (SELECT 1 FROM ff.quota_slot s WHERE s.quota_policy_id = q.quota_policy_id
-                       AND s.kind = 'c' AND s.dimension = '' AND s.slot <= q.active_concurrency_cap
-                       AND s.free_at > now_ms LIMIT q.active_concurrency_cap) x) >= q.active_concurrency_cap)
-        FROM ff.quota_policy q WHERE q.quota_policy_id = policy
-          AND (q.namespace IS NULL OR q.namespace = _quota_refuses.namespace)), false)
-$$;
+    AS 'MODULE_PATHNAME', 'ff_quota_refuses_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff._quota_refuses(uuid, bigint, text) IS
     'Internal: whether a quota policy refuses an admission now to an execution of the namespace';
 
