@@ -644,3 +644,160 @@ ff_scan_budget_resets(PG_FUNCTION_ARGS)
 	ff_batch_result(&r, "budget_reset", &c, a.batch_size);
 	FF_RETURN_RESULT(&r);
 }
+
+/*
+ * ---- set-based maintenance ----
+ * Scanners without a per-item operation that could fail alone: each is
+ * one kept statement returning what it processed ($1 the time, $2 the
+ * batch size, $3 the namespace filter).
+ */
+#define SET_SCAN_ARGS 3, {INT8OID, INT4OID, TEXTOID}
+
+static Datum
+set_scan(FunctionCallInfo fcinfo, const char *scanner, FFPlan *stmt, bool filtered, bool more_when_full)
+{
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	FFResult	r;
+	Datum		v[3];
+	bool		n[3] = {false, false, false};
+
+	ff_scan_args(fcinfo, scanner, filtered, FF_SCAN_MAX_BATCH, &a);
+	ff_spi_connect();
+	v[0] = Int64GetDatum(a.now);
+	v[1] = Int32GetDatum(a.batch_size);
+	v[2] = a.namespace ? CStringGetTextDatum(a.namespace) : (Datum) 0;
+	n[2] = a.namespace == NULL;
+	ff_plan_exec(stmt, v, n, 0);
+	c.processed = (int) ff_col_int64(0, 1, 0);
+	c.selected = more_when_full ? c.processed : 0;
+	ff_batch_result(&r, scanner, &c, a.batch_size);
+	FF_RETURN_RESULT(&r);
+}
+
+/* exact counts per flow (flows §6.5, Appendix C.13), the reference's derivation; a flow whose members all ended leaves FLOW_INDEX */
+static FFPlan plan_project_flows = {
+	"WITH picked AS ( "
+	"SELECT fl.partition, fl.flow_id FROM ff.flow fl "
+	"WHERE fl.in_flow_index AND ($3::text IS NULL OR fl.namespace = $3::text) "
+	"ORDER BY fl.last_mutation_at LIMIT $2), "
+	"counts AS ( "
+	"SELECT p.partition, p.flow_id, count(e.execution_id) AS total, "
+	"count(*) FILTER (WHERE e.public_state = 'completed') AS completed, "
+	"count(*) FILTER (WHERE e.public_state = 'failed') AS failed, "
+	"count(*) FILTER (WHERE e.public_state = 'cancelled') AS cancelled, "
+	"count(*) FILTER (WHERE e.public_state = 'expired') AS expired, "
+	"count(*) FILTER (WHERE e.public_state = 'skipped') AS skipped, "
+	"count(*) FILTER (WHERE e.public_state = 'active') AS active, "
+	"count(*) FILTER (WHERE e.public_state = 'suspended') AS suspended, "
+	"count(*) FILTER (WHERE e.public_state = 'waiting') AS waiting, "
+	"count(*) FILTER (WHERE e.public_state = 'delayed') AS delayed, "
+	"count(*) FILTER (WHERE e.public_state = 'rate_limited') AS rate_limited, "
+	"count(*) FILTER (WHERE e.public_state = 'waiting_children') AS waiting_children "
+	"FROM picked p LEFT JOIN ff.execution e ON e.partition = p.partition AND e.flow_id = p.flow_id "
+	"GROUP BY p.partition, p.flow_id), "
+	"derived AS ( "
+	"SELECT x.*, (x.completed + x.failed + x.cancelled + x.expired + x.skipped) AS terminal, "
+	"CASE WHEN x.completed + x.failed + x.cancelled + x.expired + x.skipped = x.total THEN "
+	"CASE WHEN x.failed + x.cancelled + x.expired > 0 THEN 'failed' ELSE 'completed' END "
+	"WHEN x.active > 0 THEN 'running' "
+	"WHEN x.suspended + x.delayed + x.rate_limited + x.waiting_children > 0 THEN 'blocked' "
+	"ELSE 'open' END AS state "
+	"FROM counts x WHERE x.total > 0), "
+	"upserted AS ( "
+	"INSERT INTO ff.flow_summary AS s (partition, flow_id, total_members, members_completed, members_failed, "
+	"members_cancelled, members_expired, members_skipped, members_active, members_suspended, "
+	"members_waiting, members_delayed, members_rate_limited, members_waiting_children, "
+	"public_flow_state, last_summary_update_at) "
+	"SELECT d.partition, d.flow_id, d.total, d.completed, d.failed, d.cancelled, d.expired, d.skipped, "
+	"d.active, d.suspended, d.waiting, d.delayed, d.rate_limited, d.waiting_children, d.state, $1 "
+	"FROM derived d "
+	"ON CONFLICT (partition, flow_id) DO UPDATE SET total_members = EXCLUDED.total_members, "
+	"members_completed = EXCLUDED.members_completed, members_failed = EXCLUDED.members_failed, "
+	"members_cancelled = EXCLUDED.members_cancelled, members_expired = EXCLUDED.members_expired, "
+	"members_skipped = EXCLUDED.members_skipped, members_active = EXCLUDED.members_active, "
+	"members_suspended = EXCLUDED.members_suspended, members_waiting = EXCLUDED.members_waiting, "
+	"members_delayed = EXCLUDED.members_delayed, members_rate_limited = EXCLUDED.members_rate_limited, "
+	"members_waiting_children = EXCLUDED.members_waiting_children, "
+	"public_flow_state = EXCLUDED.public_flow_state, last_summary_update_at = EXCLUDED.last_summary_update_at "
+	"RETURNING 1), "
+	"retired AS ( "
+	"UPDATE ff.flow fl SET in_flow_index = false FROM derived d "
+	"WHERE fl.partition = d.partition AND fl.flow_id = d.flow_id AND d.terminal = d.total "
+	"RETURNING 1) "
+	"SELECT count(*) FROM upserted",
+	SET_SCAN_ARGS
+};
+
+PG_FUNCTION_INFO_V1(ff_project_flows);
+
+/* ff.project_flows(batch_size, namespace, tag) */
+Datum
+ff_project_flows(PG_FUNCTION_ARGS)
+{
+	return set_scan(fcinfo, "flow_projector", &plan_project_flows, true, false);
+}
+
+/* the drift alarm of non-resetting budgets (budgets §7.2): reconciled_breach_at set while some usage is strictly over its hard limit, cleared otherwise */
+static FFPlan plan_reconcile_budgets = {
+	"WITH cand AS ( "
+	"SELECT b.budget_id, EXISTS (SELECT 1 FROM ff.budget_limit l JOIN ff.budget_usage u "
+	"ON u.budget_id = l.budget_id AND u.dimension = l.dimension "
+	"WHERE l.budget_id = b.budget_id AND l.hard_limit > 0 AND u.value > l.hard_limit) AS breached "
+	"FROM ff.budget b WHERE b.reset_interval_ms = 0 FOR UPDATE OF b SKIP LOCKED), "
+	"changed AS ( "
+	"UPDATE ff.budget b SET reconciled_breach_at = CASE WHEN cand.breached THEN $1 END "
+	"FROM cand WHERE b.budget_id = cand.budget_id AND cand.breached <> (b.reconciled_breach_at IS NOT NULL) "
+	"RETURNING 1) "
+	"SELECT count(*) FROM changed",
+	SET_SCAN_ARGS
+};
+
+PG_FUNCTION_INFO_V1(ff_reconcile_budgets);
+
+/* ff.reconcile_budgets(batch_size) */
+Datum
+ff_reconcile_budgets(PG_FUNCTION_ARGS)
+{
+	return set_scan(fcinfo, "budget_reconcile", &plan_reconcile_budgets, false, false);
+}
+
+/* quota admissions past their window are dropped (budgets §7.3); processed counts the policies */
+static FFPlan plan_reconcile_quotas = {
+	"WITH gone AS ( "
+	"DELETE FROM ff.quota_admission a WHERE (a.quota_policy_id, a.execution_id) IN ( "
+	"SELECT x.quota_policy_id, x.execution_id FROM ff.quota_admission x WHERE x.expires_at <= $1 "
+	"ORDER BY x.expires_at LIMIT $2 * 10 FOR UPDATE SKIP LOCKED) "
+	"RETURNING a.quota_policy_id) "
+	"SELECT count(DISTINCT quota_policy_id) FROM gone",
+	SET_SCAN_ARGS
+};
+
+PG_FUNCTION_INFO_V1(ff_reconcile_quotas);
+
+/* ff.reconcile_quotas(batch_size) */
+Datum
+ff_reconcile_quotas(PG_FUNCTION_ARGS)
+{
+	return set_scan(fcinfo, "quota_reconcile", &plan_reconcile_quotas, false, false);
+}
+
+/* expired worker registrations are deleted (budgets §7.5) */
+static FFPlan plan_sweep_workers = {
+	"WITH gone AS ( "
+	"DELETE FROM ff.worker w WHERE (w.namespace, w.worker_instance_id) IN ( "
+	"SELECT x.namespace, x.worker_instance_id FROM ff.worker x WHERE x.expires_at <= $1 "
+	"ORDER BY x.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+	"RETURNING 1) "
+	"SELECT count(*) FROM gone",
+	SET_SCAN_ARGS
+};
+
+PG_FUNCTION_INFO_V1(ff_sweep_worker_registry);
+
+/* ff.sweep_worker_registry(batch_size) */
+Datum
+ff_sweep_worker_registry(PG_FUNCTION_ARGS)
+{
+	return set_scan(fcinfo, "worker_registry_sweep", &plan_sweep_workers, false, true);
+}

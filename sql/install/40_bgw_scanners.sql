@@ -327,65 +327,7 @@ COMMENT ON FUNCTION ff.scan_flow_cancels(integer, text, text) IS
     'Cancels flow members still owed a cancel after the grace window, one batch (flows §6.4)';
 
 CREATE FUNCTION ff.project_flows(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('flow_projector', namespace, tag, batch_size);
-    done integer := 0;
-BEGIN
-    -- exact counts per flow (flows §6.5, Appendix C.13), the reference's
-    -- derivation; a flow whose members all ended leaves FLOW_INDEX
-    WITH picked AS (
-        SELECT fl.partition, fl.flow_id FROM ff.flow fl
-        WHERE fl.in_flow_index AND (c.namespace IS NULL OR fl.namespace = c.namespace)
-        ORDER BY fl.last_mutation_at LIMIT batch_size),
-    counts AS (
-        SELECT p.partition, p.flow_id, count(e.execution_id) AS total,
-               count(*) FILTER (WHERE e.public_state = 'completed') AS completed,
-               count(*) FILTER (WHERE e.public_state = 'failed') AS failed,
-               count(*) FILTER (WHERE e.public_state = 'cancelled') AS cancelled,
-               count(*) FILTER (WHERE e.public_state = 'expired') AS expired,
-               count(*) FILTER (WHERE e.public_state = 'skipped') AS skipped,
-               count(*) FILTER (WHERE e.public_state = 'active') AS active,
-               count(*) FILTER (WHERE e.public_state = 'suspended') AS suspended,
-               count(*) FILTER (WHERE e.public_state = 'waiting') AS waiting,
-               count(*) FILTER (WHERE e.public_state = 'delayed') AS delayed,
-               count(*) FILTER (WHERE e.public_state = 'rate_limited') AS rate_limited,
-               count(*) FILTER (WHERE e.public_state = 'waiting_children') AS waiting_children
-        FROM picked p LEFT JOIN ff.execution e ON e.partition = p.partition AND e.flow_id = p.flow_id
-        GROUP BY p.partition, p.flow_id),
-    derived AS (
-        SELECT x.*, (x.completed + x.failed + x.cancelled + x.expired + x.skipped) AS terminal,
-               CASE WHEN x.completed + x.failed + x.cancelled + x.expired + x.skipped = x.total THEN
-                        CASE WHEN x.failed + x.cancelled + x.expired > 0 THEN 'failed' ELSE 'completed' END
-                    WHEN x.active > 0 THEN 'running'
-                    WHEN x.suspended + x.delayed + x.rate_limited + x.waiting_children > 0 THEN 'blocked'
-                    ELSE 'open' END AS state
-        FROM counts x WHERE x.total > 0),
-    upserted AS (
-        INSERT INTO ff.flow_summary AS s (partition, flow_id, total_members, members_completed, members_failed,
-            members_cancelled, members_expired, members_skipped, members_active, members_suspended,
-            members_waiting, members_delayed, members_rate_limited, members_waiting_children,
-            public_flow_state, last_summary_update_at)
-        SELECT d.partition, d.flow_id, d.total, d.completed, d.failed, d.cancelled, d.expired, d.skipped,
-               d.active, d.suspended, d.waiting, d.delayed, d.rate_limited, d.waiting_children, d.state, c.now_ms
-        FROM derived d
-        ON CONFLICT (partition, flow_id) DO UPDATE SET total_members = EXCLUDED.total_members,
-            members_completed = EXCLUDED.members_completed, members_failed = EXCLUDED.members_failed,
-            members_cancelled = EXCLUDED.members_cancelled, members_expired = EXCLUDED.members_expired,
-            members_skipped = EXCLUDED.members_skipped, members_active = EXCLUDED.members_active,
-            members_suspended = EXCLUDED.members_suspended, members_waiting = EXCLUDED.members_waiting,
-            members_delayed = EXCLUDED.members_delayed, members_rate_limited = EXCLUDED.members_rate_limited,
-            members_waiting_children = EXCLUDED.members_waiting_children,
-            public_flow_state = EXCLUDED.public_flow_state, last_summary_update_at = EXCLUDED.last_summary_update_at
-        RETURNING 1),
-    retired AS (
-        UPDATE ff.flow fl SET in_flow_index = false FROM derived d
-        WHERE fl.partition = d.partition AND fl.flow_id = d.flow_id AND d.terminal = d.total
-        RETURNING 1)
-    SELECT count(*) INTO done FROM upserted;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'flow_projector', 'processed', done,
-                              'errors', 0, 'more', false);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_project_flows' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.project_flows(integer, text, text) IS
     'Writes each live flow''s summary from exact member counts; retires finished flows (flows §6.5)';
 
@@ -411,24 +353,7 @@ COMMENT ON FUNCTION ff.scan_budget_resets(integer) IS
 -- The drift alarm of non-resetting budgets (§7.2): reconciled_breach_at is
 -- set while some usage is strictly over its hard limit, cleared otherwise.
 CREATE FUNCTION ff.reconcile_budgets(batch_size integer DEFAULT 1000)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('budget_reconcile', NULL, NULL, batch_size);
-    n integer;
-BEGIN
-    WITH cand AS (
-        SELECT b.budget_id, EXISTS (SELECT 1 FROM ff.budget_limit l JOIN ff.budget_usage u
-                                      ON u.budget_id = l.budget_id AND u.dimension = l.dimension
-                                    WHERE l.budget_id = b.budget_id AND l.hard_limit > 0 AND u.value > l.hard_limit) AS breached
-        FROM ff.budget b WHERE b.reset_interval_ms = 0 FOR UPDATE OF b SKIP LOCKED),
-    changed AS (
-        UPDATE ff.budget b SET reconciled_breach_at = CASE WHEN cand.breached THEN c.now_ms END
-        FROM cand WHERE b.budget_id = cand.budget_id AND cand.breached <> (b.reconciled_breach_at IS NOT NULL)
-        RETURNING 1)
-    SELECT count(*) INTO n FROM changed;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'budget_reconcile', 'processed', n,
-                              'errors', 0, 'more', false);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reconcile_budgets' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reconcile_budgets(integer) IS
     'Marks non-resetting budgets whose usage is over a hard limit (reconciled_breach_at) and clears the mark (budgets spec §7.2)';
 
@@ -436,38 +361,12 @@ COMMENT ON FUNCTION ff.reconcile_budgets(integer) IS
 -- concurrency slots freed themselves at the same moment), and the slots
 -- of a released or expired admission are cleared of its execution id.
 CREATE FUNCTION ff.reconcile_quotas(batch_size integer DEFAULT 1000)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('quota_reconcile', NULL, NULL, batch_size);
-    n integer;
-BEGIN
-    WITH gone AS (
-        DELETE FROM ff.quota_admission a WHERE (a.quota_policy_id, a.execution_id) IN (
-            SELECT x.quota_policy_id, x.execution_id FROM ff.quota_admission x WHERE x.expires_at <= c.now_ms
-            ORDER BY x.expires_at LIMIT batch_size * 10 FOR UPDATE SKIP LOCKED)
-        RETURNING a.quota_policy_id)
-    SELECT count(DISTINCT quota_policy_id) INTO n FROM gone;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'quota_reconcile', 'processed', n,
-                              'errors', 0, 'more', false);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reconcile_quotas' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reconcile_quotas(integer) IS
     'Drops quota admissions past their window, one batch (budgets spec §7.3)';
 
 CREATE FUNCTION ff.sweep_worker_registry(batch_size integer DEFAULT 500)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('worker_registry_sweep', NULL, NULL, batch_size);
-    n integer;
-BEGIN
-    WITH gone AS (
-        DELETE FROM ff.worker w WHERE (w.namespace, w.worker_instance_id) IN (
-            SELECT x.namespace, x.worker_instance_id FROM ff.worker x WHERE x.expires_at <= c.now_ms
-            ORDER BY x.expires_at LIMIT batch_size FOR UPDATE SKIP LOCKED)
-        RETURNING 1)
-    SELECT count(*) INTO n FROM gone;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'worker_registry_sweep', 'processed', n,
-                              'errors', 0, 'more', n >= batch_size);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_sweep_worker_registry' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.sweep_worker_registry(integer) IS
     'Deletes expired worker registrations (reads ignore them already) (budgets spec §7.5)';
 
