@@ -589,21 +589,37 @@ ff_reset_budget(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = ff_budget_uuid_arg(fcinfo, 0, "budget_id");
 	int64		now = ff_budget_now_arg(fcinfo, 1);
-	Datum		v[2];
+	int64		next;
 	FFResult	r;
 
 	ff_spi_connect();
-	v[0] = UUIDPGetDatum(id);
-	v[1] = Int64GetDatum(now);
-	if (!budget_lock(id))
+	if (!ff_reset_budget_id(id, now, &next))
 		ffr_error(&r, "budget_not_found");
 	else
 	{
-		ff_plan_exec(&plan_reset, v, NULL, 1);
 		ffr_ok(&r, "OK");
-		ffr_int(&r, "next_reset_at", ff_col_int64(0, 1, 0));
+		ffr_int(&r, "next_reset_at", next);
 	}
 	FF_RETURN_RESULT(&r);
+}
+
+/*
+ * ff_reset_budget_id
+ *		Resets a budget (the budget-reset scanner's per-item step); false
+ *		when it is not there.  SPI connected.
+ */
+bool
+ff_reset_budget_id(pg_uuid_t *id, int64 now, int64 *next_reset_at)
+{
+	Datum		v[2];
+
+	if (!budget_lock(id))
+		return false;
+	v[0] = UUIDPGetDatum(id);
+	v[1] = Int64GetDatum(now);
+	ff_plan_exec(&plan_reset, v, NULL, 1);
+	*next_reset_at = ff_col_int64(0, 1, 0);
+	return true;
 }
 
 /* ---- budget refusals at claim time (§5.1 b) ---- */

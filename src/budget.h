@@ -36,6 +36,7 @@ extern void ff_budget_check_nonnegative(int64 v, const char *name);
 extern char *ff_budget_block_detail(const char *csv, const char *ns);
 extern ArrayType *ff_budget_ids_array(const char *csv);
 extern void ff_budget_csv_add(StringInfo csv, const pg_uuid_t *u);
+extern bool ff_reset_budget_id(pg_uuid_t *id, int64 now, int64 *next_reset_at);
 extern char *ff_policy_budget_ids(Jsonb *policy, const char **bad);
 
 #endif							/* FF_ENGINE_BUDGET_H */

@@ -119,34 +119,27 @@ ff_block_execution_for_admission(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff.unblock_execution(execution_id, now_ms, expected_blocking_reason)
+ * ff_unblock_id
  *		Budget, quota, route and operator blocks only; lane-state and
  *		dependency blocks are released elsewhere.  The execution returns
  *		to its original place in the queue (ordering uses created_at).
+ *		expected (a blocking reason label, or NULL) must match.  SPI
+ *		connected; fills *r.
  */
-Datum
-ff_unblock_execution(PG_FUNCTION_ARGS)
+void
+ff_unblock_id(ExecId id, int64 now, const char *expected, FFResult *r)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
-	char	   *expected = ff_arg_text_opt(fcinfo, 2);
-	FFResult	r;
 	ExecCore	c;
 
-	if (expected && ff_label_lookup(ff_blocking_labels, expected) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown blocking reason \"%s\"", expected)));
-	ff_spi_connect();
 	if (!ff_core_lock(id, &c))
-		ff_result_not_found(&r);
+		ff_result_not_found(r);
 	else if (c.lifecycle_phase != PHASE_RUNNABLE ||
 			 (c.eligibility_state != ELIG_BLOCKED_BY_BUDGET &&
 			  c.eligibility_state != ELIG_BLOCKED_BY_QUOTA &&
 			  c.eligibility_state != ELIG_BLOCKED_BY_ROUTE &&
 			  c.eligibility_state != ELIG_BLOCKED_BY_OPERATOR) ||
 			 (expected && strcmp(expected, ff_blocking_labels[c.blocking_reason]) != 0))
-		ffr_error(&r, "execution_not_eligible");
+		ffr_error(r, "execution_not_eligible");
 	else
 	{
 		ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_ELIGIBLE_NOW,
@@ -155,8 +148,25 @@ ff_unblock_execution(PG_FUNCTION_ARGS)
 		c.last_transition_at = now;
 		c.last_mutation_at = now;
 		ff_core_store(&c);
-		ffr_ok(&r, "OK");
-		ffr_text(&r, "result", "unblocked");
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "unblocked");
 	}
+}
+
+/* ff.unblock_execution(execution_id, now_ms, expected_blocking_reason) */
+Datum
+ff_unblock_execution(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
+	char	   *expected = ff_arg_text_opt(fcinfo, 2);
+	FFResult	r;
+
+	if (expected && ff_label_lookup(ff_blocking_labels, expected) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown blocking reason \"%s\"", expected)));
+	ff_spi_connect();
+	ff_unblock_id(id, now, expected, &r);
 	FF_RETURN_RESULT(&r);
 }

@@ -50,6 +50,7 @@
 #include "exec_lane.h"
 #include "ff_engine.h"
 #include "exec_lease.h"
+#include "exec_ops.h"
 #include "core_partition.h"
 #include "core_spi.h"
 #include "core_tenant.h"
@@ -1137,20 +1138,17 @@ ff_claim_next(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff.promote_delayed(execution_id, now_ms) -- the delayed promoter's
- *		per-item step (§3.13).  attempt_state is preserved: it decides the
- *		next claim's path and attempt type.
+ * ff_promote_delayed_id
+ *		The delayed promoter's per-item step (§3.13).  attempt_state is
+ *		preserved: it decides the next claim's path and attempt type.  SPI
+ *		connected; fills *r.
  */
-Datum
-ff_promote_delayed(PG_FUNCTION_ARGS)
+void
+ff_promote_delayed_id(ExecId id, int64 now, FFResult *r)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
-	FFResult	r;
 	ExecCore	c;
 	const char *outcome;
 
-	ff_spi_connect();
 	if (!ff_core_lock(id, &c))
 		outcome = "not_found_cleaned";
 	else if (c.lifecycle_phase != PHASE_RUNNABLE)
@@ -1169,8 +1167,20 @@ ff_promote_delayed(PG_FUNCTION_ARGS)
 		ff_core_store(&c);
 		outcome = "promoted";
 	}
-	ffr_ok(&r, "OK");
-	ffr_text(&r, "result", outcome);
+	ffr_ok(r, "OK");
+	ffr_text(r, "result", outcome);
+}
+
+/* ff.promote_delayed(execution_id, now_ms) */
+Datum
+ff_promote_delayed(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	int64		now = PG_ARGISNULL(1) ? ff_now_ms() : PG_GETARG_INT64(1);
+	FFResult	r;
+
+	ff_spi_connect();
+	ff_promote_delayed_id(id, now, &r);
 	FF_RETURN_RESULT(&r);
 }
 

@@ -367,36 +367,45 @@ already_satisfied(FFResult *r, const char *reason)
 }
 
 /*
- * ff.mark_lease_expired_if_due(execution_id) -- the lease-expiry scanner's
- *		per-item step (§3.17).
+ * ff_lease_expire_if_due
+ *		The lease-expiry scanner's per-item step (§3.17): marks a held
+ *		lease past its expiry expired.  SPI connected; fills *r.
  */
+void
+ff_lease_expire_if_due(ExecId id, int64 now, FFResult *r)
+{
+	ExecCore	c;
+
+	if (!ff_core_lock(id, &c))
+		already_satisfied(r, "execution_not_found");
+	else if (c.lifecycle_phase != PHASE_ACTIVE)
+		already_satisfied(r, "not_active");
+	else if (c.ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE)
+		already_satisfied(r, "already_expired");
+	else if (c.ownership_state == OWN_LEASE_REVOKED)
+		already_satisfied(r, "already_revoked");
+	else if (c.ownership_state == OWN_UNOWNED)
+		already_satisfied(r, "unowned");
+	else if (c.lease_expires_at != FF_NULL && c.lease_expires_at > now)
+		already_satisfied(r, "not_yet_expired");
+	else
+	{
+		ff_lease_mark_expired(&c, now);
+		ffr_ok(r, "OK");
+		ffr_text(r, "result", "marked_expired");
+	}
+}
+
+/* ff.mark_lease_expired_if_due(execution_id) */
 Datum
 ff_mark_lease_expired_if_due(PG_FUNCTION_ARGS)
 {
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	int64		now = ff_now_ms();
 	FFResult	r;
-	ExecCore	c;
 
 	ff_spi_connect();
-	if (!ff_core_lock(id, &c))
-		already_satisfied(&r, "execution_not_found");
-	else if (c.lifecycle_phase != PHASE_ACTIVE)
-		already_satisfied(&r, "not_active");
-	else if (c.ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE)
-		already_satisfied(&r, "already_expired");
-	else if (c.ownership_state == OWN_LEASE_REVOKED)
-		already_satisfied(&r, "already_revoked");
-	else if (c.ownership_state == OWN_UNOWNED)
-		already_satisfied(&r, "unowned");
-	else if (c.lease_expires_at != FF_NULL && c.lease_expires_at > now)
-		already_satisfied(&r, "not_yet_expired");
-	else
-	{
-		ff_lease_mark_expired(&c, now);
-		ffr_ok(&r, "OK");
-		ffr_text(&r, "result", "marked_expired");
-	}
+	ff_lease_expire_if_due(id, now, &r);
 	FF_RETURN_RESULT(&r);
 }
 

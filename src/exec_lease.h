@@ -30,5 +30,6 @@ extern void ff_require_admin(const char *what);
 extern bool ff_lease_is_expired(const ExecCore *c, int64 now);
 extern void ff_lease_mark_expired(ExecCore *c, int64 now);
 extern void ff_lease_release(ExecCore *c, const char *reason, int64 now);
+extern void ff_lease_expire_if_due(ExecId id, int64 now, FFResult *r);
 
 #endif							/* FF_ENGINE_LEASE_H */

@@ -876,21 +876,57 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff.expire_execution(execution_id, expire_reason) (§3.21)
- *		Called by the attempt-timeout and execution-deadline scanners; no
- *		fencing.  An attempt timeout ends the execution (it does not retry).
- *		Decision (Appendix C.5): a parked (interrupted) attempt of a
- *		runnable execution is ended too, as cancel does.
+ * ff_expire_id (§3.21)
+ *		The attempt-timeout and execution-deadline scanners' per-item step
+ *		(reason attempt_timeout or execution_deadline); no fencing.  An
+ *		attempt timeout ends the execution (it does not retry).  Decision
+ *		(Appendix C.5): a parked (interrupted) attempt of a runnable
+ *		execution is ended too, as cancel does.  SPI connected; fills *r.
  */
+void
+ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r)
+{
+	ExecCore	c;
+	LifecyclePhase from;
+	char	   *why;
+
+	ffr_ok(r, "OK");
+	if (!ff_core_lock(id, &c))
+	{
+		ffr_text(r, "result", "not_found_cleaned");
+		return;
+	}
+	from = c.lifecycle_phase;
+	if (from == PHASE_TERMINAL)
+	{
+		ffr_text(r, "result", "already_terminal");
+		return;
+	}
+	if (from != PHASE_RUNNABLE || c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
+	{
+		ff_attempt_end(&c, c.current_attempt_index, "ended_failure", now, reason, NULL);
+		ff_stream_close(&c, c.current_attempt_index, "expired", now, false);
+	}
+	why = psprintf("expired:%s", reason);
+	if (from == PHASE_ACTIVE)
+		ff_lease_release(&c, why, now);
+	/* Appendix C #12 (suspension spec): everything of a suspension closes */
+	ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
+	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
+	c.failure_reason = pstrdup(reason);
+	ff_core_store(&c);
+	ff_completion_emit(&c, OUTCOME_EXPIRED, now);
+	ffr_text(r, "result", "expired");
+	ffr_text(r, "previous_phase", ff_phase_labels[from]);
+}
+
+/* ff.expire_execution(execution_id, expire_reason) */
 Datum
 ff_expire_execution(PG_FUNCTION_ARGS)
 {
 	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
 	char	   *reason = ff_arg_text_opt(fcinfo, 1);
-	int64		now = ff_now_ms();
 	FFResult	r;
-	ExecCore	c;
-	LifecyclePhase from;
 
 	if (reason == NULL)
 		reason = "attempt_timeout";
@@ -899,37 +935,7 @@ ff_expire_execution(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expire_reason must be attempt_timeout or execution_deadline, got \"%s\"", reason)));
 	ff_spi_connect();
-	ffr_ok(&r, "OK");
-	if (!ff_core_lock(id, &c))
-	{
-		ffr_text(&r, "result", "not_found_cleaned");
-		FF_RETURN_RESULT(&r);
-	}
-	from = c.lifecycle_phase;
-	if (from == PHASE_TERMINAL)
-	{
-		ffr_text(&r, "result", "already_terminal");
-		FF_RETURN_RESULT(&r);
-	}
-	if (from != PHASE_RUNNABLE || c.attempt_state == ATT_ATTEMPT_INTERRUPTED)
-	{
-		ff_attempt_end(&c, c.current_attempt_index, "ended_failure", now, reason, NULL);
-		ff_stream_close(&c, c.current_attempt_index, "expired", now, false);
-	}
-	if (from == PHASE_ACTIVE)
-		ff_lease_release(&c, psprintf("expired:%s", reason), now);
-	/* Appendix C #12 (suspension spec): everything of a suspension closes */
-	{
-		char	   *why = psprintf("expired:%s", reason);
-
-		ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
-	}
-	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
-	c.failure_reason = reason;
-	ff_core_store(&c);
-	ff_completion_emit(&c, OUTCOME_EXPIRED, now);
-	ffr_text(&r, "result", "expired");
-	ffr_text(&r, "previous_phase", ff_phase_labels[from]);
+	ff_expire_id(id, reason, ff_now_ms(), &r);
 	FF_RETURN_RESULT(&r);
 }
 

@@ -47,6 +47,8 @@ extern CreateArgs ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_a
 extern void ff_check_create_item(ExecId id, bytea *payload, int num_partitions);
 extern void ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResult *r);
 
+extern void ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r);
+extern void ff_promote_delayed_id(ExecId id, int64 now, FFResult *r);
 extern void ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now);
 extern void ff_check_result_size(bytea *result);
 extern void ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 now, FFResult *r);

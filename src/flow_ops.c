@@ -720,20 +720,32 @@ static FFPlan plan_ack = {
 	3, {INT2OID, UUIDOID, UUIDOID}
 };
 
+/*
+ * ff_ack_cancel_member_id
+ *		A member's cancel is done: it leaves the flow's owed list, and the
+ *		flow leaves the backlog with its last one.  SPI connected.
+ */
+void
+ff_ack_cancel_member_id(const pg_uuid_t *flow, ExecId id)
+{
+	Datum		v[3];
+
+	v[0] = Int16GetDatum((int16) id.partition);
+	v[1] = UUIDPGetDatum(unconstify(pg_uuid_t *, flow));
+	v[2] = UUIDPGetDatum(&id.uuid);
+	ff_plan_exec(&plan_ack, v, NULL, 0);
+}
+
 /* ff.ack_cancel_member(flow_id, execution_id) (§3.12.4): never errors */
 Datum
 ff_ack_cancel_member(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *flow = flow_arg(fcinfo, 0);
 	ExecId		id = ff_arg_exec_id(fcinfo, 1, "execution_id");
-	Datum		v[3];
 	FFResult	r;
 
 	ff_spi_connect();
-	v[0] = Int16GetDatum((int16) id.partition);
-	v[1] = UUIDPGetDatum(flow);
-	v[2] = UUIDPGetDatum(&id.uuid);
-	ff_plan_exec(&plan_ack, v, NULL, 0);
+	ff_ack_cancel_member_id(flow, id);
 	ffr_ok(&r, "OK");
 	FF_RETURN_RESULT(&r);
 }

@@ -667,15 +667,14 @@ static FFPlan plan_child_ripe = {
 };
 
 /*
- * ff._reconcile_dependencies_of(execution_id) -> integer
+ * ff_reconcile_dependencies_id
  *		The dependency reconciler's step for one child (§6.1): resolves up
- *		to 20 of its unresolved edges whose upstream already ended.
+ *		to 20 of its unresolved edges whose upstream already ended; returns
+ *		how many.  SPI connected.
  */
-Datum
-ff_reconcile_dependencies_of(PG_FUNCTION_ARGS)
+int
+ff_reconcile_dependencies_id(ExecId id, int64 now)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		now = ff_now_ms();
 	Datum		v[3];
 	uint64		n,
 				i;
@@ -684,7 +683,6 @@ ff_reconcile_dependencies_of(PG_FUNCTION_ARGS)
 	TerminalOutcome *outcomes;
 	bool		isnull;
 
-	ff_spi_connect();
 	v[0] = Int16GetDatum((int16) id.partition);
 	v[1] = UUIDPGetDatum(&id.uuid);
 	v[2] = Int32GetDatum(FF_RECONCILE_EDGES_PER_CHILD);
@@ -705,6 +703,18 @@ ff_reconcile_dependencies_of(PG_FUNCTION_ARGS)
 
 		ff_resolve_edge(id.partition, &flows[i], &edges[i], &id.uuid, outcomes[i], now, &r, &skipped);
 	}
+	return (int) n;
+}
+
+/* ff._reconcile_dependencies_of(execution_id) -> integer */
+Datum
+ff_reconcile_dependencies_of(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	int			n;
+
+	ff_spi_connect();
+	n = ff_reconcile_dependencies_id(id, ff_now_ms());
 	SPI_finish();
-	PG_RETURN_INT32((int32) n);
+	PG_RETURN_INT32(n);
 }

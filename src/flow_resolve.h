@@ -22,5 +22,7 @@ extern void ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_
 							FFResult *r, bool *skipped);
 extern int	ff_cascade_completion(int partition, const pg_uuid_t *flow,
 								  const pg_uuid_t *upstream, int64 now);
+extern int	ff_reconcile_dependencies_id(ExecId id, int64 now);
+extern void ff_ack_cancel_member_id(const pg_uuid_t *flow, ExecId id);	/* flow_ops.c */
 
 #endif							/* FF_ENGINE_DEPENDENCY_H */

@@ -48,6 +48,7 @@
 #include "exec_ops.h"
 #include "ff_engine.h"
 #include "core_partition.h"
+#include "bgw_batch.h"
 #include "core_spi.h"
 
 PG_FUNCTION_INFO_V1(ff_drain_sibling_cancel_group);
@@ -329,71 +330,56 @@ lock_pending(int batch, PendingGroup **out)
 	return (int) n;
 }
 
-typedef struct GroupTask
-{
-	PendingGroup *g;
-	int64		now;
-	Dispositions *d;
-} GroupTask;
+/*
+ * The dispatcher's items: requests not backing off, oldest first; a group
+ * is keyed by its downstream execution (the flow rides along).
+ */
+static FFPlan plan_dispatch_groups = {
+	"SELECT g.partition, g.downstream_execution_id, "
+	FF_BATCH_FAILING("g.partition", "g.downstream_execution_id") ", g.flow_id "
+	"FROM ff.pending_cancel_group g WHERE "
+	FF_BATCH_NOT_BACKING_OFF("g.partition", "g.downstream_execution_id")
+	"ORDER BY g.enqueued_at LIMIT $2 FOR UPDATE OF g SKIP LOCKED",
+	FF_BATCH_ARGS
+};
 
 static void
-dispatch_task(void *arg)
+dispatch_step(const FFBatchItem *item, int64 now, void *arg)
 {
-	GroupTask  *t = (GroupTask *) arg;
+	pg_uuid_t	flow = item->aux;
+	pg_uuid_t	down = item->id;
 
-	dispatch_group(t->g->partition, &t->g->flow, &t->g->down, t->now, t->d);
-}
-
-/* One group in a subtransaction; false when it failed (left for later). */
-static bool
-dispatch_in_subxact(PendingGroup *g, int64 now, MemoryContext cxt, Dispositions *d)
-{
-	GroupTask	t = {g, now, d};
-	ErrorData  *edata = ff_run_in_subxact(dispatch_task, &t, cxt);
-
-	if (edata == NULL)
-		return true;
-	ereport(WARNING,
-			(errmsg("ff_engine could not cancel the siblings of a group: %s", edata->message),
-			 errdetail("The group is left for the next pass.")));
-	FreeErrorData(edata);
-	return false;
+	dispatch_group(item->partition, &flow, &down, now, (Dispositions *) arg);
 }
 
 /*
  * ff.scan_edge_cancel_dispatch(batch_size) -> jsonb (§6.2)
- *		Up to batch_size requests, oldest first.  Returns {processed (groups
- *		drained), errors, cancelled, already_terminal, not_found, more}.
+ *		Up to batch_size requests, oldest first, each in a subtransaction of
+ *		its own (a group's dispositions count only once it drained); a
+ *		failing one is recorded in ff.scanner_item_failure and left for a
+ *		later pass.  Returns {processed (groups drained), errors, cancelled,
+ *		already_terminal, not_found, more}.
  */
 Datum
 ff_scan_edge_cancel_dispatch(PG_FUNCTION_ARGS)
 {
-	int			batch = PG_ARGISNULL(0) ? 50 : PG_GETARG_INT32(0);
-	int64		now = ff_now_ms();
-	PendingGroup *groups;
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	FFBatchItem *items;
 	Dispositions d = {0, 0, 0};
 	int			n,
-				i,
-				done = 0,
-				errors = 0;
+				i;
 	FFResult	r;
 
-	n = lock_pending(batch, &groups);
+	ff_scan_args(fcinfo, "edge_cancel_dispatch", false, 1000, &a);
+	ff_spi_connect();
+	items = ff_batch_select(&plan_dispatch_groups, &a, &n);
 	for (i = 0; i < n; i++)
-	{
-		if (dispatch_in_subxact(&groups[i], now, CurrentMemoryContext, &d))
-			done++;
-		else
-			errors++;
-	}
-	ffr_ok(&r, "OK");
-	ffr_text(&r, "scanner", "edge_cancel_dispatch");
-	ffr_int(&r, "processed", done);
-	ffr_int(&r, "errors", errors);
+		ff_batch_apply(a.scanner, &items[i], 1, a.now, dispatch_step, &d, &c);
+	ff_batch_result(&r, a.scanner, &c, a.batch_size);
 	ffr_int(&r, "cancelled", d.cancelled);
 	ffr_int(&r, "already_terminal", d.already_terminal);
 	ffr_int(&r, "not_found", d.not_found);
-	ffr_bool(&r, "more", n >= batch);
 	FF_RETURN_RESULT(&r);
 }
 

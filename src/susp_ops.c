@@ -757,21 +757,20 @@ static FFPlan plan_escalate = {
 };
 
 /*
- * ff.expire_suspension(execution_id)
+ * ff_expire_suspension_id
  *		The timeout behaviour of one suspension (§4.7), re-validated under
  *		the execution lock: a signal that resumed the execution first wins.
+ *		The suspension-timeout scanner's per-item step.  SPI connected;
+ *		fills *rp.
  */
-Datum
-ff_expire_suspension(PG_FUNCTION_ARGS)
+void
+ff_expire_suspension_id(ExecId id, int64 now, FFResult *rp)
 {
-	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
-	int64		now = ff_now_ms();
 	int64		timeout_at;
 	char	   *behavior;
 	FFResult	r;
 	ExecCore	c;
 
-	ff_spi_connect();
 	ffr_ok(&r, "OK");
 	if (!ff_core_lock(id, &c))
 		ffr_text(&r, "result", "not_found_cleaned");
@@ -828,5 +827,17 @@ ff_expire_suspension(PG_FUNCTION_ARGS)
 		ffr_text(&r, "result", b);
 		ffr_text(&r, "public_state", ff_public_labels[c.public_state]);
 	}
+	*rp = r;
+}
+
+/* ff.expire_suspension(execution_id) */
+Datum
+ff_expire_suspension(PG_FUNCTION_ARGS)
+{
+	ExecId		id = ff_arg_exec_id(fcinfo, 0, "execution_id");
+	FFResult	r;
+
+	ff_spi_connect();
+	ff_expire_suspension_id(id, ff_now_ms(), &r);
 	FF_RETURN_RESULT(&r);
 }

@@ -23,5 +23,6 @@ extern void ff_suspension_resume_core(ExecCore *c, int64 delay_ms,
 									  const char *delay_detail, int64 now);
 extern void ff_suspension_set_closer(ExecCore *c, const pg_uuid_t *closer);
 extern void ff_suspension_touch(ExecCore *c, int64 now);
+extern void ff_expire_suspension_id(ExecId id, int64 now, FFResult *r);
 
 #endif							/* FF_ENGINE_SUSPENSION_H */

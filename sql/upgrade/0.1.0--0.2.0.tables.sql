@@ -174,3 +174,14 @@ DELETE FROM ff.flow_pending_cancel p
     WHERE NOT EXISTS (SELECT 1 FROM ff.flow f WHERE f.partition = p.partition AND f.flow_id = p.flow_id);
 ALTER TABLE ff.flow_pending_cancel ADD CONSTRAINT flow_pending_cancel_flow_fkey FOREIGN KEY (partition, flow_id)
     REFERENCES ff.flow (partition, flow_id) ON DELETE CASCADE;
+
+-- A scanner's failing items (issue 22): any item (an execution, a flow
+-- member, a budget), with the last error's SQLSTATE, message and detail and
+-- the times of its first and last failure.  The rows are bookkeeping:
+-- 0.1.0's are dropped (the items are simply tried again).
+DELETE FROM ff.scanner_item_failure;
+ALTER TABLE ff.scanner_item_failure RENAME COLUMN execution_id TO item_id;
+ALTER TABLE ff.scanner_item_failure DROP COLUMN last_error;
+ALTER TABLE ff.scanner_item_failure ADD COLUMN sqlstate text NOT NULL,
+    ADD COLUMN message text NOT NULL, ADD COLUMN detail text,
+    ADD COLUMN first_failed_at bigint NOT NULL, ADD COLUMN last_failed_at bigint NOT NULL;

@@ -121,7 +121,7 @@ SELECT t.at(1000086413000);
 SET LOCAL client_min_messages = error;
 SELECT is(ff.run_scanner('delayed') - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 1}', 'a failing item does not stop its batch');
 SELECT is((t.row(t.id(50))).public_state, 'waiting', 'the healthy item was promoted');
-SELECT is((SELECT failures || ':' || last_error FROM ff.scanner_item_failure), '1:injected failure', 'the failure is recorded');
+SELECT is((SELECT failures || ':' || message FROM ff.scanner_item_failure), '1:injected failure', 'the failure is recorded');
 SELECT ff.run_scanner('delayed'), ff.run_scanner('delayed');
 SELECT is((SELECT failures FROM ff.scanner_item_failure), 3, 'three consecutive failures');
 SELECT is((SELECT skip_until_cycle - (SELECT cycle FROM ff.scanner_state WHERE scanner = 'delayed') FROM ff.scanner_item_failure), 10::bigint,
@@ -183,11 +183,14 @@ RESET ff_engine.waitpoint_hmac_grace;
 -- ff.purge_execution names its tables by hand (issue 22): every table with
 -- an execution id column is either purged by it or listed here with why it
 -- is not; a new table fails this until it is one or the other.
+-- (purge is C: its statements are kept plans, listed once it has run)
+SELECT ok(ff.purge_execution(t.id(9090)) IS NOT NULL, 'purge_execution runs (its statements prepared)');
 SELECT is(ARRAY(
     SELECT DISTINCT c.relname::text FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     WHERE c.relnamespace = 'ff'::regnamespace AND c.relkind IN ('r', 'p') AND a.attname ~ 'execution_id'
-      AND position('ff.' || c.relname || ' ' IN pg_catalog.pg_get_functiondef('ff.purge_execution(text)'::regprocedure)) = 0
+      AND NOT EXISTS (SELECT 1 FROM ff._engine_statements() s
+                      WHERE s.statement LIKE 'DELETE FROM ff.' || c.relname || ' %')
       AND c.relname NOT IN (
         'budget_usage_by_exec',                 -- the budget's spend ledger: release_budget removes it
         'edge_group', 'flow_edge', 'flow_pending_cancel', 'pending_cancel_group',  -- the flow's records
@@ -196,5 +199,93 @@ SELECT is(ARRAY(
         'signal_event')                         -- the signal-event log, trimmed by retention
     ORDER BY 1), '{}'::text[],
     'every table with an execution id column is purged by ff.purge_execution or listed as kept');
+-- one table of failing items (issue 22): a planted failure is recorded with
+-- its SQLSTATE, message and detail while the rest of the batch goes on; the
+-- item is skipped while it backs off (10 cycles after the third failure,
+-- doubling after each further one) and tried again after; success clears it
+SELECT ff.create_execution(t.id(g), execution_deadline_at => ff.now_ms()) FROM generate_series(70, 72) g;
+CREATE FUNCTION t.refuse_71() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = t.exec_uuid(t.id(71)) AND NEW.lifecycle_phase = 'terminal' THEN
+        RAISE EXCEPTION 'planted failure' USING ERRCODE = 'FFX71', DETAIL = 'execution 71 refuses to expire';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_71 BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse_71();
+SET LOCAL client_min_messages = error;
+SELECT ff.now_ms() AS first_failure \gset
+SELECT is(ff.run_scanner('execution_deadline') - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 2}',
+          'a failing item: the rest of its batch is processed');
+SELECT is(ARRAY[(t.row(t.id(70))).public_state::text, (t.row(t.id(71))).public_state::text, (t.row(t.id(72))).public_state::text],
+          ARRAY['expired', 'waiting', 'expired'], 'both healthy items expired, the failing one untouched');
+SELECT is((SELECT ARRAY[f.scanner, f.partition::text, f.item_id::text, f.failures::text, f.sqlstate, f.message, f.detail,
+                        (f.first_failed_at = :first_failure)::text, (f.last_failed_at = :first_failure)::text, f.skip_until_cycle::text]
+           FROM ff.scanner_item_failure f),
+          ARRAY['execution_deadline', (ff.parse_execution_id(t.id(71))).partition::text, t.exec_uuid(t.id(71))::text, '1',
+                'FFX71', 'planted failure', 'execution 71 refuses to expire', 'true', 'true', '0'],
+          'recorded with its scanner, item, SQLSTATE, message, detail and times');
+SELECT t.at(ff.now_ms() + 1000);
+SELECT is((ff.run_scanner('execution_deadline'))->>'errors', '1', 'retried on the next cycle after one failure');
+SELECT is((ff.run_scanner('execution_deadline'))->>'errors', '1', 'and after two');
+SELECT is((SELECT ARRAY[failures, skip_until_cycle - (SELECT cycle FROM ff.scanner_state WHERE scanner = 'execution_deadline')]
+           FROM ff.scanner_item_failure), ARRAY[3, 10]::bigint[], 'the third failure backs off for 10 cycles');
+SELECT is((SELECT ARRAY[(first_failed_at = :first_failure)::text, (last_failed_at = ff.now_ms())::text] FROM ff.scanner_item_failure),
+          ARRAY['true', 'true'], 'first failure kept, last failure updated');
+SELECT is(count(*)::int, 10, 'skipped for ten cycles: nothing tried, nothing selected')
+FROM (SELECT ff.run_scanner('execution_deadline') r FROM generate_series(1, 10)) x
+WHERE r->>'errors' = '0' AND r->>'processed' = '0' AND r->>'more' = 'false';
+SELECT is((SELECT failures FROM ff.scanner_item_failure), 3, 'no failure while skipped');
+SELECT is((ff.run_scanner('execution_deadline'))->>'errors', '1', 'tried again after the back-off');
+SELECT is((SELECT ARRAY[failures, skip_until_cycle - (SELECT cycle FROM ff.scanner_state WHERE scanner = 'execution_deadline')]
+           FROM ff.scanner_item_failure), ARRAY[4, 20]::bigint[], 'the fourth failure backs off twice as long');
+UPDATE ff.scanner_item_failure SET failures = 40;
+SELECT is((ff.run_scanner('execution_deadline'))->>'errors', '0', 'skipped');
+UPDATE ff.scanner_item_failure SET skip_until_cycle = 0;
+SELECT is((ff.run_scanner('execution_deadline'))->>'errors', '1', 'failing again');
+SELECT is((SELECT skip_until_cycle - (SELECT cycle FROM ff.scanner_state WHERE scanner = 'execution_deadline')
+           FROM ff.scanner_item_failure), 1000::bigint, 'the back-off is at most 1000 cycles');
+DROP TRIGGER refuse_71 ON ff.execution;
+UPDATE ff.scanner_item_failure SET skip_until_cycle = 0;
+SELECT is(ff.run_scanner('execution_deadline') - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 0, "processed": 1}',
+          'the item succeeds once its cause is gone');
+SELECT is((t.row(t.id(71))).public_state, 'expired', 'and is expired');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'success clears its row');
+-- the same table for a scanner whose items are not executions: a waitpoint
+CREATE FUNCTION t.refuse_wp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'waitpoint refused' USING ERRCODE = 'FFX72';
+END $$;
+SELECT ff.create_execution(t.id(73));
+SELECT t.claim(t.id(73));
+SELECT ff.create_pending_waitpoint(e.id, e.current_attempt_index::integer, e.current_lease_id, e.current_lease_epoch,
+    e.current_attempt_id, '00000000-0000-4000-a000-000000000073', 'k73', ff.now_ms() + 500) ->> 'status' FROM ff.executions e WHERE e.id = t.id(73);
+SELECT t.at(ff.now_ms() + 1000);
+CREATE TRIGGER refuse_wp BEFORE UPDATE ON ff.waitpoint FOR EACH ROW EXECUTE FUNCTION t.refuse_wp();
+SELECT is((ff.scan_pending_waitpoint_expiry())->>'errors', '1', 'a failing waitpoint');
+SELECT is((SELECT ARRAY[scanner, item_id::text, sqlstate] FROM ff.scanner_item_failure),
+          ARRAY['pending_waitpoint_expiry', '00000000-0000-4000-a000-000000000073', 'FFX72'], 'recorded by its waitpoint id');
+DROP TRIGGER refuse_wp ON ff.waitpoint;
+SELECT is((ff.scan_pending_waitpoint_expiry())->>'processed', '1', 'closed once it can be');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'and its row cleared');
+-- and for a budget (partition 0): the reset of a refusing budget is
+-- recorded, the other due budget is reset
+SELECT ff.create_budget('00000000-0000-4000-b000-000000000091', '{tokens}', '{10}', '{0}', reset_interval_ms => 1000) ->> 'status';
+SELECT ff.create_budget('00000000-0000-4000-b000-000000000092', '{tokens}', '{10}', '{0}', reset_interval_ms => 1000) ->> 'status';
+CREATE FUNCTION t.refuse_b91() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.budget_id = '00000000-0000-4000-b000-000000000091' THEN
+        RAISE EXCEPTION 'budget refused' USING ERRCODE = 'FFX91', DETAIL = 'b91';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_b91 BEFORE UPDATE ON ff.budget FOR EACH ROW EXECUTE FUNCTION t.refuse_b91();
+SELECT t.at(ff.now_ms() + 1000);
+SELECT is(ff.scan_budget_resets() - 'ok' - 'status' - 'scanner' - 'more', '{"errors": 1, "processed": 1}', 'one budget reset, one failing');
+SELECT is((SELECT ARRAY[scanner, partition::text, item_id::text, sqlstate, message, detail] FROM ff.scanner_item_failure),
+          ARRAY['budget_reset', '0', '00000000-0000-4000-b000-000000000091', 'FFX91', 'budget refused', 'b91'], 'recorded by its budget id');
+DROP TRIGGER refuse_b91 ON ff.budget;
+SELECT is((ff.scan_budget_resets())->>'processed', '1', 'reset once it can be');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'its row cleared');
+RESET client_min_messages;
 SELECT * FROM finish();
 ROLLBACK;

@@ -211,6 +211,32 @@ SELECT is((SELECT count(*)::int FROM ff.executions e JOIN t.names n ON n.id = e.
           '55. every one is cancelled');
 SELECT is(t.pending('z'), 0, '55. and only then is the tuple gone');
 
+-- a group whose dispatch fails (issue 22): recorded in ff.scanner_item_failure
+-- by its downstream execution with SQLSTATE, message and detail, left
+-- pending; drained once it can be, its row cleared
+SELECT t.group('f5000000-0000-4000-8000-0000000000f1', 'y', 2, 'any_of', 'cancel_remaining');
+SELECT t.claim_m('uy2');
+SELECT t.succeed('uy1');
+SELECT t.dispatch();
+CREATE FUNCTION t.refuse_uy2() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = t.u('uy2') AND NEW.lifecycle_phase = 'terminal' THEN
+        RAISE EXCEPTION 'sibling refuses' USING ERRCODE = 'FFX12', DETAIL = 'uy2';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_uy2 BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse_uy2();
+SET LOCAL client_min_messages = error;
+SELECT is(t.scan() ->> 'errors', '1', 'a failing group is an error of the pass');
+SELECT is((SELECT ARRAY[scanner, item_id::text, sqlstate, message, detail] FROM ff.scanner_item_failure),
+          ARRAY['edge_cancel_dispatch', t.u('dy')::text, 'FFX12', 'sibling refuses', 'uy2'], 'recorded by its downstream execution');
+SELECT is(t.pending('y'), 1, 'and left pending');
+DROP TRIGGER refuse_uy2 ON ff.execution;
+SELECT is(t.scan() - 'scanner', '{"ok": true, "status": "OK", "processed": 1, "errors": 0, "cancelled": 1, "already_terminal": 0, "not_found": 0, "more": false}',
+          'drained on the next pass');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'its row cleared');
+RESET client_min_messages;
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();

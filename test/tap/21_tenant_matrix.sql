@@ -175,11 +175,7 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 -- the restore trigger (issue 27) runs only as a trigger
 ('ff._restore_replaces()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._restore_replaces()::text$$),
 ('ff._reconcile_dependencies_of(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._reconcile_dependencies_of({{M2}})$$),
-('ff._scan_apply(text,text[],bigint,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_apply('delayed', ARRAY[{{W}}], ff.now_ms(), 10)$$),
 ('ff._scan_context(text,text,text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_context('delayed', {{ns}}, NULL, 10)::text$$),
-('ff._scan_item(text,text,bigint)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_item('delayed', {{W}}, ff.now_ms())::text$$),
-('ff._scan_wants(text,smallint,uuid,text,ff._scan_context)', '', 'A', 'reached', NULL, NULL, NULL, 'ok',
- $$SELECT ff._scan_wants('delayed', 0::smallint, gen_random_uuid(), {{ns}}, NULL::ff._scan_context)$$),
 ('ff._setting_ms(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._setting_ms('statement_timeout')$$),
 ('ff._wake_launcher()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._wake_launcher()$$),
 -- internal functions readers have: whether the caller is an admin, and its namespaces

@@ -77,6 +77,32 @@ SELECT is(t.as_role('t_sub', format($$SELECT ff.add_execution_to_flow('fc000000-
 SELECT is((t.row(:'runner')).public_state::text, 'active', 'it runs on');
 SELECT is(ff.add_execution_to_flow('fc000000-0000-4000-8000-000000000006', :'runner') ->> 'status', 'OK', 'an administrator can');
 
+-- a member whose cancel fails (issue 22): recorded in the one failure table
+-- with its SQLSTATE, message and detail, left owed, the other members
+-- cancelled; cancelled once it can be, and its row cleared
+SELECT t.flow('fc000000-0000-4000-8000-000000000007', 'x', 3);
+CREATE FUNCTION t.refuse_x2() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = t.exec_uuid(t.m('x2')) AND NEW.lifecycle_phase = 'terminal' THEN
+        RAISE EXCEPTION 'member refuses' USING ERRCODE = 'FFX22', DETAIL = 'x2 stays';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_x2 BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse_x2();
+SELECT ff.cancel_flow('fc000000-0000-4000-8000-000000000007', 'x', 'cancel_all', wait => false) ->> 'status';
+SET LOCAL client_min_messages = error;
+SELECT is(ff.dispatch_flow_cancels() - 'status', '{"ok": true, "more": false, "errors": 1, "processed": 2}',
+          'a failing member does not stop the others');
+SELECT is(ARRAY[t.st('x1'), t.st('x2'), t.st('x3')], ARRAY['cancelled', 'waiting', 'cancelled'], 'the failing member is left');
+SELECT is((SELECT ARRAY[scanner, item_id::text, failures::text, sqlstate, message, detail] FROM ff.scanner_item_failure),
+          ARRAY['flow_cancel', t.exec_uuid(t.m('x2'))::text, '1', 'FFX22', 'member refuses', 'x2 stays'], 'and recorded');
+SELECT is((SELECT count(*)::int FROM ff.flow_pending_cancel WHERE flow_id = 'fc000000-0000-4000-8000-000000000007'), 1, 'still owed');
+DROP TRIGGER refuse_x2 ON ff.execution;
+SELECT is(ff.dispatch_flow_cancels() ->> 'processed', '1', 'cancelled on the next pass');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'its failure row cleared');
+SELECT is((SELECT cancel_due_at FROM ff.flow WHERE flow_id = 'fc000000-0000-4000-8000-000000000007'), NULL, 'and the flow left the backlog');
+RESET client_min_messages;
+
 SELECT t.invariants('flow cancel without waiting');
 SELECT * FROM finish();
 ROLLBACK;

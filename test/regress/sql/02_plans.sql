@@ -45,20 +45,6 @@ BEGIN
     RETURN QUERY SELECT pg_temp.explain_statement(s.statement, s.argument_types, args, s.generic, s.key_lookups);
 END $$;
 
--- a scanner's selection as written in its function: the query it hands to
--- ff._scan_apply, with its variables as parameters ($1 the clock, $2 the
--- batch size, $3 the scan context), planned custom as PL/pgSQL first does
-CREATE FUNCTION pg_temp.explain_scan(fn regproc) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE q text;
-BEGIN
-    SELECT substring(prosrc FROM '_scan_apply\(''[a-z_]+'', ARRAY\(\s*(SELECT .*? SKIP LOCKED)\), c\.now_ms') INTO q
-    FROM pg_proc WHERE oid = fn;
-    IF q IS NULL THEN RAISE EXCEPTION 'no scanner selection in %', fn; END IF;
-    q := regexp_replace(regexp_replace(regexp_replace(q, 'c\.now_ms', '$1', 'g'), '\mbatch_size\M', '$2', 'g'), ', c\)', ', $3)', 'g');
-    RETURN QUERY SELECT pg_temp.explain_statement(q, '{bigint,integer,ff._scan_context}',
-        '1700000000000, 50, ROW(1700000000000, NULL, NULL, NULL, 0)::ff._scan_context', false, false);
-END $$;
-
 -- the growing tables a statement's generic plan reads whole: a sequential
 -- scan, or an index scan with no index condition over an index that is not
 -- partial (a partial index holds only the rows its scanner wants)
@@ -126,13 +112,19 @@ SELECT pg_temp.explain_kept('%FROM ff.execution WHERE (partition, execution_id) 
 SELECT pg_temp.explain_kept('UPDATE ff.execution e SET %FROM pg_catalog.unnest($1)%');
 SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');
 
--- the scanners' selections
-SELECT pg_temp.explain_scan('ff.scan_delayed'::regproc);
-SELECT pg_temp.explain_scan('ff.scan_lease_expiry'::regproc);
-SELECT pg_temp.explain_scan('ff.scan_attempt_timeouts'::regproc);
-SELECT pg_temp.explain_scan('ff.scan_execution_deadlines'::regproc);
-SELECT pg_temp.explain_scan('ff.trim_retention'::regproc);
-SELECT pg_temp.explain_scan('ff.scan_unblock'::regproc);
+-- the scanners' selections (src/bgw_scanners.c), kept once each has run,
+-- planned custom for the clock, a batch of 50, no filter
+SELECT ff.scan_delayed() ->> 'ok', ff.scan_lease_expiry() ->> 'ok', ff.scan_attempt_timeouts() ->> 'ok',
+       ff.scan_execution_deadlines() ->> 'ok', ff.trim_retention() ->> 'ok', ff.scan_unblock() ->> 'ok',
+       ff.scan_suspension_timeouts() ->> 'ok', ff.scan_pending_waitpoint_expiry() ->> 'ok';
+SELECT pg_temp.explain_kept('%e.delay_until <= $1%', '1700000000000, 50, NULL, NULL, NULL, ''delayed''');
+SELECT pg_temp.explain_kept('%e.lease_expires_at <= $1 AND%scanner_item_failure%', '1700000000000, 50, NULL, NULL, NULL, ''lease_expiry''');
+SELECT pg_temp.explain_kept('%e.attempt_timeout_at <= $1%', '1700000000000, 50, NULL, NULL, NULL, ''attempt_timeout''');
+SELECT pg_temp.explain_kept('%e.execution_deadline_at <= $1%', '1700000000000, 50, NULL, NULL, NULL, ''execution_deadline''');
+SELECT pg_temp.explain_kept('%e.purge_after <= $1%', '1700000000000, 50, NULL, NULL, NULL, ''retention''');
+SELECT pg_temp.explain_kept('%blocked_by_budget%scanner_item_failure%', '1700000000000, 50, NULL, NULL, NULL, ''unblock''');
+SELECT pg_temp.explain_kept('%s.timeout_at <= $1%', '1700000000000, 50, NULL, NULL, NULL, ''suspension_timeout''');
+SELECT pg_temp.explain_kept('%w.expires_at <= $1%scanner_item_failure%', '1700000000000, 50, NULL, NULL, NULL, ''pending_waitpoint_expiry''');
 
 -- and every statement kept so far, generic as the engine may keep any of
 -- them: none reads a growing table whole (the list is empty) ...
