@@ -88,6 +88,9 @@ SELECT ff.report_usage_and_check('00000000-0000-4000-b000-00000000da5b', '{token
 SELECT ff.create_quota_policy('00000000-0000-4000-c000-00000000da5c', 60, 100, 10);
 SELECT ff.register_worker('dash-worker-1', 'dash-worker', ARRAY['dash_main'], ttl_ms => 3600000);
 SELECT ff.run_scanners();
+-- a scanner whose last batch failed in the engine worker (what the worker records)
+UPDATE ff.scanner_state SET last_error_sqlstate = '42883', last_error = 'function ff.scan_delayed(integer) does not exist',
+    last_error_at = ff.now_ms() WHERE scanner = 'delayed';
 SQL
 then pass "a database with work in several states, a flow, a budget and a read-only role"
 else fail "a database with work in several states, a flow, a budget and a read-only role: $(tail -5 "$dash_log" | tr '\n' ' ')"; fi

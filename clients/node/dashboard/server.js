@@ -356,11 +356,12 @@ ${rows.map((r) => html`<tr><td>${execLink(r.id)}</td><td>${r.namespace}</td><td>
     const scan = await section('Scanners', async () => {
       const rows = await q('SELECT * FROM ff.scanner_status ORDER BY scanner');
       return rows.length === 0 ? none('No scanner has run yet.') : html`<table id="scanners"><thead><tr><th>Scanner</th><th class="n">Interval</th><th class="n">Runs</th><th>Last run</th>
-<th class="n">Duration</th><th class="n">Processed (last / total)</th><th class="n">Errors (last / total)</th><th>Next run</th><th class="n">Failing items</th></tr></thead><tbody>
+<th class="n">Duration</th><th class="n">Processed (last / total)</th><th class="n">Errors (last / total)</th><th>Next run</th><th class="n">Failing items</th><th>Last failed batch</th></tr></thead><tbody>
 ${rows.map((r) => html`<tr><td>${r.scanner}</td><td class="n">${duration(r.interval_ms)}</td><td class="n">${r.runs}</td><td>${r.last_run ? r.last_run.toISOString() : '–'}</td>
 <td class="n">${r.last_duration_ms ?? '–'} ms</td><td class="n">${r.last_processed} / ${r.total_processed}</td>
 <td class="n ${Number(r.total_errors) ? 'bad' : ''}">${r.last_errors} / ${r.total_errors}</td><td>${r.next_run ? r.next_run.toISOString() : '–'}</td>
-<td class="n ${Number(r.failing_items) ? 'bad' : ''}">${r.failing_items}</td></tr>`)}</tbody></table>`;
+<td class="n ${Number(r.failing_items) ? 'bad' : ''}">${r.failing_items}</td>
+<td class="reason">${r.last_error_sqlstate ? html`<span class="bad" data-k="last_error_sqlstate">${r.last_error_sqlstate}</span> ${r.last_error} (${r.last_error_at ? r.last_error_at.toISOString() : ''})` : '–'}</td></tr>`)}</tbody></table>`;
     });
     const workers = await section('Workers', async () => {
       const nss = (await q('SELECT DISTINCT namespace FROM ff.lane_metrics ORDER BY 1')).map((r) => r.namespace);

@@ -163,6 +163,9 @@ try {
   const scanners = await rows('SELECT count(*)::int AS c FROM ff.scanner_status');
   eq('health: a row per scanner and the dispatcher backlog', [await count('#scanners tbody tr'), await count('#dispatcher [data-k="pending"]')], [scanners[0].c, 1]);
   eq('health: the registered worker', t.includes('dash-worker-1'), true);
+  eq('health: a scanner\'s last failed batch, with its SQLSTATE and message',
+    [await pageObj.evaluate(() => [...document.querySelectorAll('#scanners [data-k="last_error_sqlstate"]')].map((e) => e.innerText)),
+      t.includes('function ff.scan_delayed(integer) does not exist')], [['42883'], true]);
 
   // ---- schedules: only when the relation exists ----
   const sched = (await rows(`SELECT to_regclass('ff.schedules') IS NOT NULL OR to_regclass('ff.schedule') IS NOT NULL AS e`))[0].e;
