@@ -325,6 +325,9 @@ export class Worker extends EventEmitter {
     // no setImmediate hop: the claim goes out in this turn
     if (kind === 'lane') { this.wakePending = true; this._pumpNow(); return; }
     if (kind === undefined) return;
+    // only a cancel concerns a running handler: the worker's own
+    // completions (one each) are not parsed
+    if (!m.payload.includes('cancelled')) return;
     let p;
     try { p = JSON.parse(m.payload); } catch { return; }
     const job = this.running.get(p.execution_id);

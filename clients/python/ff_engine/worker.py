@@ -927,6 +927,10 @@ class Worker:
                 self._stopped.wait(1.0)
 
     def _on_completion(self, payload: str) -> None:
+        if '"success"' in payload:
+            # only the lease holder completes: this worker's own completions
+            # (one notification each) need no parse
+            return
         try:
             ev = json.loads(payload)
         except ValueError:

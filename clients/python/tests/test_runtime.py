@@ -186,6 +186,49 @@ def test_handlers_finishing_together_share_one_complete_each_with_its_outcome(co
     assert w.stats()["completed"] == n - 1 and w.stats()["refused"] == 1
 
 
+def test_a_lane_notification_wakes_the_slot_that_claims_and_it_runs_the_job_itself(conn, ff, make_worker):
+    """No claimer thread: the idle slot that leads LISTENs on the lane
+    channel, claims, and runs the first claimed job on its own thread; a
+    notification that comes while every slot is busy waits on the claim
+    connection for the next slot to lead."""
+    gate = threading.Event()
+    started = []
+    claimed_on = {}
+
+    def k(job):
+        started.append((job.execution_id, threading.current_thread()))
+        if job.json()["hold"]:
+            gate.wait(10)
+    w = make_worker(concurrency=2, poll_interval=60)    # no poll would come within the test
+    w.handler("k", k)
+    real = w._claim
+
+    def claim(lane_, n):
+        jobs = real(lane_, n)
+        for j in jobs:
+            claimed_on[j.execution_id] = threading.current_thread()
+        return jobs
+    w._claim = claim
+    w.start()
+    assert wait_until(lambda: w._leader and w._leader_waiting, 5), "an idle slot leads and waits on the lane channel"
+    with conn.transaction():
+        a = ff.enqueue(conn, "k", {"hold": True})
+    assert wait_until(lambda: len(started) == 1, 5), "woken by the lane notification"
+    assert started[0] == (a, claimed_on[a]), "the job runs on the thread that claimed it"
+    with conn.transaction():
+        ff.enqueue(conn, "k", {"hold": True})
+    assert wait_until(lambda: len(started) == 2, 5)
+    assert wait_until(lambda: not w._leader, 5), "both slots busy: nobody leads"
+    with conn.transaction():
+        c = ff.enqueue(conn, "k", {"hold": False})
+    time.sleep(0.3)
+    assert len(started) == 2
+    gate.set()
+    assert wait_until(lambda: len(started) == 3, 5), "the freed slot leads and hears the waiting notification"
+    assert started[2] == (c, claimed_on[c])
+    assert wait_until(lambda: w.stats().get("completed") == 3, 10)
+
+
 def test_a_batch_rejected_whole_is_completed_item_by_item(conn, ff, make_worker):
     n = 4
     running = threading.Barrier(n + 1)
