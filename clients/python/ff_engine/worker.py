@@ -14,8 +14,9 @@ slots, batched).  Handlers are plain functions; they block freely (I/O,
 psycopg, requests) without stalling the others.  A CPU-bound handler holds
 the GIL: run several worker processes for those.
 
-Life of a job: claimed in a batch of up to the free slots (``claim_next``,
-``reclaim => true`` by default, so leases of dead workers are taken over) ->
+Life of a job: claimed in a batch of up to the free slots plus ``prefetch``
+(``claim_next``, ``reclaim => true`` by default, so leases of dead workers
+are taken over; "auto" claims ahead only for short handlers) ->
 the handler runs with a ``Job`` -> its return value completes the execution,
 an exception fails it (``Permanent`` for no retry), ``job.delay`` parks it,
 ``job.wait_for_signal`` suspends it.  The lease is renewed every third of
@@ -57,6 +58,12 @@ from .client import Waitpoint
 from .errors import ArgumentError, FFError, LeaseLost, SQLError, raise_for_envelope
 
 log = logging.getLogger("ff_engine.worker")
+
+# prefetch "auto": claim ahead as many executions as the slots are expected
+# to start within AUTO_WAIT (from the handlers' mean duration), at most
+# AUTO_MAX; none until a handler has run
+AUTO_WAIT = 0.05
+AUTO_MAX = 1000
 
 EVENTS = ("claimed", "started", "completed", "failed", "retry_scheduled", "refused", "lease_lost",
           "handed_back", "suspended", "delayed", "error")
@@ -271,6 +278,11 @@ class Worker:
     capabilities: what this worker offers (executions requiring more are
     left to others).  shutdown_timeout: seconds running handlers get to
     finish at shutdown before their executions are handed back.
+    prefetch: executions claimed ahead of free slots, waiting for a slot
+    under a renewed lease (fewer, larger claims for short jobs; no other
+    worker takes them meanwhile; handed back at shutdown): a number, or
+    "auto" (the default) -- as many as the slots start within ~50 ms at the
+    handlers' mean duration (none for handlers of a second or more).
     """
 
     def __init__(self, conninfo: Union[str, Callable[[], psycopg.Connection]], lanes: Union[str, Sequence[str]] = "default", *,
@@ -278,7 +290,7 @@ class Worker:
                  lease_ttl: float = 30.0, poll_interval: float = 2.0, reclaim: bool = True,
                  capabilities: Optional[Sequence[str]] = None, shutdown_timeout: float = 30.0,
                  attempt_timeout: Any = None, logger: Optional[logging.Logger] = None,
-                 renew: bool = True):
+                 renew: bool = True, prefetch: Union[str, int] = "auto"):
         if not (isinstance(conninfo, str) or callable(conninfo)):
             raise ArgumentError("conninfo must be a connection string or a callable returning a connection")
         self._conninfo = conninfo
@@ -301,6 +313,12 @@ class Worker:
         self.shutdown_timeout = S.seconds_to_ms(shutdown_timeout, "shutdown_timeout", allow_none=False) / 1000
         self.attempt_timeout_ms = S.seconds_to_ms(attempt_timeout, "attempt_timeout", positive=True)
         self.log = logger or log
+        self._prefetch_auto = prefetch == "auto"
+        if not self._prefetch_auto and (isinstance(prefetch, bool) or not isinstance(prefetch, int)
+                                        or not 0 <= prefetch <= 10000):
+            raise ArgumentError(f"prefetch must be 'auto' or an int between 0 and 10000, got {prefetch!r}")
+        self.prefetch = 0 if self._prefetch_auto else prefetch
+        self._avg_handler_s: Optional[float] = None
         self._renew_enabled = renew   # off only in tests of lease loss
         self._handlers: Dict[str, Handler] = {}
         self._default: Optional[Handler] = None
@@ -462,6 +480,16 @@ class Worker:
         self._stop_requested.set()
         self._stop_claiming.set()
         self._poke()
+        # claimed and not started (claimed ahead): handed back at once
+        with self._slot_cv:
+            ahead = list(self._ready)
+            self._ready.clear()
+        for job in ahead:
+            self._hand_back(job)
+            with self._lock:
+                self._busy -= 1
+                if self._running.get(job.execution_id) is job:
+                    del self._running[job.execution_id]
         limit = time.monotonic() + (self.shutdown_timeout if timeout is None else timeout)
         while time.monotonic() < limit and not (immediate and immediate.is_set()):
             with self._lock:
@@ -561,15 +589,15 @@ class Worker:
                 jobs: List[Job] = []
                 try:
                     with self._lock:
-                        free = self.concurrency - self._busy
+                        free = self.concurrency + self.prefetch - self._busy
                     saturated = False
                     for k in range(len(self.lanes)):
                         if free <= 0:
                             break
                         lane = self.lanes[(lane_i + k) % len(self.lanes)]
-                        got = self._claim(lane, free)
+                        got = self._claim(lane, min(free, 1000))
                         jobs.extend(got)
-                        saturated = saturated or len(got) == free
+                        saturated = saturated or len(got) == min(free, 1000)
                         free -= len(got)
                     lane_i += 1
                     self._saturated = saturated or free <= 0
@@ -722,7 +750,14 @@ class Worker:
             self._finish_fail(job, Permanent(f"no handler for kind {job.kind!r}"), t0)
             return False
         try:
-            result = fn(job)
+            try:
+                result = fn(job)
+            finally:
+                if self._prefetch_auto:
+                    # the mean handler duration sets how far ahead to claim
+                    d = time.monotonic() - t0
+                    a = self._avg_handler_s = d if self._avg_handler_s is None else self._avg_handler_s * 0.9 + d * 0.1
+                    self.prefetch = min(AUTO_MAX, int(self.concurrency * AUTO_WAIT / max(a, 1e-6)))
         except _Parked as p:
             self._emit(p.how, job, logging.INFO, duration_ms=int((time.monotonic() - t0) * 1000))
             return False

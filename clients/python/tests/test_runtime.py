@@ -229,6 +229,47 @@ def test_a_lane_notification_wakes_the_slot_that_claims_and_it_runs_the_job_itse
     assert wait_until(lambda: w.stats().get("completed") == 3, 10)
 
 
+def test_prefetch_auto_claims_ahead_for_short_handlers_and_hands_the_unstarted_back_at_stop(conn, ff, make_worker):
+    with pytest.raises(ArgumentError):
+        make_worker(prefetch="fast")
+    gate = threading.Event()
+    started = []
+
+    def hold(job):
+        started.append(job.execution_id)
+        gate.wait(10)
+    w = make_worker(concurrency=2)
+    w.handler("hold", hold)
+    w.handler("quick", lambda job: None)
+    with conn.transaction():
+        ff.enqueue_many(conn, "hold", [{} for _ in range(5)])
+    w.start()
+    assert wait_until(lambda: w.stats().get("claimed") == 2, 5)
+    time.sleep(0.3)
+    assert w.stats()["claimed"] == 2, "no handler has run yet: nothing claimed ahead"
+    gate.set()
+    assert wait_until(lambda: w.stats().get("completed") == 5, 10)
+    with conn.transaction():
+        ff.enqueue_many(conn, "quick", [{} for _ in range(80)])
+    assert wait_until(lambda: w.stats().get("completed") == 85, 10)
+    assert w.prefetch >= 100, "short handlers: far ahead"
+    gate.clear()
+    with conn.transaction():
+        held = ff.enqueue_many(conn, "hold", [{} for _ in range(6)])
+    assert wait_until(lambda: w.stats().get("claimed") == 91, 5), "all six claimed: four ahead of the two slots"
+    assert wait_until(lambda: len(started) == 7, 5)
+    time.sleep(0.2)
+    assert len(started) == 7
+    try:
+        w.stop(timeout=0.2)
+    finally:
+        gate.set()
+    assert w.stats()["handed_back"] == 6, "two running after the timeout, four never started"
+    assert len(started) == 7
+    states = [ff.state(conn, eid) for eid in held]
+    assert all(st in ("waiting", "delayed") for st in states), states
+
+
 def test_a_batch_rejected_whole_is_completed_item_by_item(conn, ff, make_worker):
     n = 4
     running = threading.Barrier(n + 1)
