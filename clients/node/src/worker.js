@@ -35,7 +35,7 @@ const COMPLETE_MANY_SQL = 'SELECT ff.complete_executions($1, $2, $3, $4, $5) AS 
 // to start within AUTO_WAIT_MS (from the handlers' mean duration), at most
 // AUTO_MAX; none until a handler has run
 const AUTO_WAIT_MS = 50;
-const AUTO_MAX = 1000;
+const AUTO_MAX = 500;
 const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

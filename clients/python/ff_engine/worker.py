@@ -63,7 +63,7 @@ log = logging.getLogger("ff_engine.worker")
 # to start within AUTO_WAIT (from the handlers' mean duration), at most
 # AUTO_MAX; none until a handler has run
 AUTO_WAIT = 0.05
-AUTO_MAX = 1000
+AUTO_MAX = 500
 
 EVENTS = ("claimed", "started", "completed", "failed", "retry_scheduled", "refused", "lease_lost",
           "handed_back", "suspended", "delayed", "error")
