@@ -81,7 +81,7 @@ if (mode === 'drain') {
 } else if (mode === 'latency') {
   const { Worker } = await import(NODEDIR + '/src/index.js');
   const started = [];
-  const w = new Worker({ connection: conn, lanes: ['lat'], concurrency: C, logger: quiet, handleSignals: false, pollIntervalMs: 1000,
+  const w = new Worker({ connection: conn, lanes: ['lat'], concurrency: C, ...(process.env.PREFETCH && process.env.PREFETCH !== 'auto' ? { prefetch: Number(process.env.PREFETCH) } : {}), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
     handlers: { noop: async (job) => { if (job.payload[0] !== 0x77) started.push([job.id, performance.timeOrigin + performance.now()]); } } });
   await w.start();
   const p = fork(fileURLToPath(import.meta.url), ['produce'], { env: process.env });
