@@ -4,9 +4,10 @@
 # the same run (issue 24; not run by CI):
 #   drain   — N no-op executions (kind 'noop') made in SQL, then drained:
 #             the Node runtime (one Worker, concurrency C; once per PREFETCH
-#             value: 0 claims only for free slots, 500 claims ahead as
-#             graphile-worker's localQueue 500 does), the Python runtime
-#             (one Worker, C threads), graphile-worker "process"
+#             value: auto is the default, claiming ahead what the slots
+#             start within ~50 ms; 0 claims only for free slots, 500 claims
+#             ahead as graphile-worker's localQueue 500 does), the Python
+#             runtime (one Worker, C threads, prefetch auto), graphile-worker "process"
 #             (../shared/peers/gw.mjs, concurrency 24, localQueue 500,
 #             batched completions) and the
 #             engine's raw rate: pgbench, 4 clients, claim_next 100 +
@@ -18,7 +19,7 @@
 #             started, p50 / p99, Node and Python. Target: p99 <= 10 ms at 500/s.
 # Each figure is the median of REPS runs (runs listed).
 #   bash test/bench/runtime_drain.sh   (N=20000 C=24 RATE=500 SECS=10 REPS=3
-#                                       PREFETCH="0 500" WHAT="sql node python gw latency")
+#                                       PREFETCH="auto 0 500" WHAT="sql node python gw latency")
 # Holds no lock itself: on a shared machine run it under
 # flock /tmp/ff_engine_install.lock (it installs the build).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -27,7 +28,7 @@ C=${C:-24}
 RATE=${RATE:-500}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
-PREFETCH=${PREFETCH:-"0 500"}
+PREFETCH=${PREFETCH:-"auto 0 500"}
 WHAT=${WHAT:-"sql node python gw latency"}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 NODEDIR=$FF_ROOT/clients/node

@@ -111,6 +111,9 @@ export function waitForResult(db: Queryable | Pool, executionId: string,
   options?: { timeoutMs?: number; pollMs?: number }): Promise<ExecutionResult>;
 
 export interface Logger {
+  /** the lowest level logged (jsonLogger has it); or isLevelEnabled (pino): per-job debug fields are built only when logged */
+  level?: string;
+  isLevelEnabled?(level: string): boolean;
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
@@ -153,7 +156,7 @@ export class Job {
 export type Handler = (job: Job) => unknown | Promise<unknown>;
 
 export interface WorkerOptions {
-  /** a pg Pool (the worker holds two of its connections) */
+  /** a pg Pool (the worker holds up to four of its connections: give it at least five) */
   pool?: Pool;
   /** or a connection string / pg config: the worker makes its own pool */
   connection?: string | PoolConfig;
@@ -163,11 +166,13 @@ export interface WorkerOptions {
   /** handlers running at once (default 10) */
   concurrency?: number;
   /**
-   * executions claimed ahead of free slots (default 0): they wait their turn
-   * under a renewed lease, which makes claims fewer and larger for short
-   * jobs, but other workers cannot take them meanwhile; handed back at stop
+   * executions claimed ahead of free slots: they wait their turn under a
+   * renewed lease, which makes claims fewer and larger for short jobs, but
+   * other workers cannot take them meanwhile; handed back unstarted at stop.
+   * 'auto' (default): what the slots start within ~50 ms at the handlers'
+   * mean duration, at most 500, none before a handler has run; 0: none
    */
-  prefetch?: number;
+  prefetch?: number | 'auto';
   leaseTtlMs?: number;
   pollIntervalMs?: number;
   /** take over executions whose worker died (default true) */

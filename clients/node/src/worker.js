@@ -5,9 +5,10 @@
 //
 // Connections (one pg Pool): one held connection LISTENs for the whole
 // worker (the lanes' wake-up channels and the namespaces' completion
-// channels), one held connection renews leases, one held connection
-// claims, and the rest complete (batched, up to two calls in flight), fail
-// and serve the handlers' helpers.
+// channels), one held connection renews leases, up to two held connections
+// claim (a second claim goes out while the first is in flight when the
+// worker claims ahead), and the rest complete (batched, up to two calls in
+// flight), fail and serve the handlers' helpers.
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -25,11 +26,16 @@ export function jsonLogger(level = 'info', stream = process.stderr) {
     if (LEVELS[lvl] < min) return;
     stream.write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields }) + '\n');
   };
-  return { debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error') };
+  return { level, debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error') };
 }
 const CLAIM_SQL = 'SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)';
 const COMPLETE_SQL = 'SELECT ff.complete_execution($1, $2, $3, $4, $5) AS r';
 const COMPLETE_MANY_SQL = 'SELECT ff.complete_executions($1, $2, $3, $4, $5) AS r';
+// prefetch 'auto': claim ahead as many executions as the slots are expected
+// to start within AUTO_WAIT_MS (from the handlers' mean duration), at most
+// AUTO_MAX; none until a handler has run
+const AUTO_WAIT_MS = 50;
+const AUTO_MAX = 500;
 const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -165,8 +171,14 @@ export class Worker extends EventEmitter {
     if (this.lanes.length === 0) throw argError('lanes: expected at least one lane');
     this.concurrency = checkInt(o.concurrency ?? 10, 'concurrency', { min: 1, max: 1000 });
     // claimed ahead of free slots, waiting their turn under a renewed lease
-    // (fewer, larger claims for short jobs; other workers cannot take them)
-    this.prefetch = checkInt(o.prefetch ?? 0, 'prefetch', { max: 10000 });
+    // (fewer, larger claims for short jobs; other workers cannot take them):
+    // a number, or 'auto' (default) — what the slots start within ~50 ms
+    this.prefetchAuto = o.prefetch === undefined || o.prefetch === 'auto';
+    if (!this.prefetchAuto && !(Number.isSafeInteger(o.prefetch) && o.prefetch >= 0 && o.prefetch <= 10000)) {
+      throw argError(`prefetch: expected 'auto' or an integer 0..10000, got ${JSON.stringify(o.prefetch)}`);
+    }
+    this.prefetch = this.prefetchAuto ? 0 : o.prefetch;
+    this.avgHandlerMs = null;
     this.leaseTtlMs = checkInt(o.leaseTtlMs ?? 30000, 'leaseTtlMs', { min: 100 });
     this.pollIntervalMs = checkInt(o.pollIntervalMs ?? 2000, 'pollIntervalMs', { min: 10 });
     this.shutdownTimeoutMs = checkInt(o.shutdownTimeoutMs ?? 10000, 'shutdownTimeoutMs');
@@ -179,11 +191,16 @@ export class Worker extends EventEmitter {
     this.handleSignals = o.handleSignals ?? true;
     this.namespaces = (o.namespaces ?? ['default']).map((n, i) => checkString(n, `namespaces[${i}]`, { min: 1, max: 256 }));
     this.log = o.logger ?? jsonLogger();
+    // the per-job debug lines are built only when the logger takes them
+    // (a logger telling its level: jsonLogger, pino)
+    const lg = this.log;
+    this.debugLogged = typeof lg.isLevelEnabled === 'function' ? !!lg.isLevelEnabled('debug')
+      : typeof lg.level === 'string' && lg.level in LEVELS ? LEVELS[lg.level] <= LEVELS.debug : true;
     this.handlers = new Map();
     for (const [kind, fn] of Object.entries(o.handlers ?? {})) this.register(kind, fn);
     if (o.pool) { this.pool = o.pool; this.ownPool = false; } else {
       const cfg = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection };
-      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 3 });
+      this.pool = new pg.Pool({ ...cfg, max: (o.poolSize ?? Math.min(this.concurrency, 8) + 1) + 4 });
       this.ownPool = true;
     }
     this.counters = { claimed: 0, started: 0, completed: 0, failed: 0, retried: 0, lease_lost: 0, refused: 0, handed_back: 0, errors: 0 };
@@ -203,8 +220,8 @@ export class Worker extends EventEmitter {
     return this;
   }
 
-  _count(event, fields, level = 'debug', msg = event) {
-    if (event in this.counters) this.counters[event]++;
+  _count(event, fields, level = 'debug', msg = event, counted = false) {
+    if (!counted && event in this.counters) this.counters[event]++;
     if (event === 'error') {
       if (this.listenerCount('error') > 0) this.emit('error', fields.error);
       this.log.error(msg, { worker: this.instanceId, ...fields, error: String(fields.error?.message ?? fields.error) });
@@ -229,8 +246,12 @@ export class Worker extends EventEmitter {
     if (this.state !== 'new') throw new FfError('the worker was started already', { code: 'invalid_state' });
     this.state = 'running';
     this.stopping = false;
-    this.wakePending = true;
-    this.waiter = null;
+    this.wakePending = true;             // the first claim goes out at once
+    this.more = false;                   // the last claim was full: claim again when a slot frees
+    this.claiming = 0;                   // claims in flight
+    this.claimAsked = 0;                 // what they asked for
+    this.claimConns = [];                // held claim connections not in use
+    this.pollTimer = null;
     this.nextLane = 0;
     this.channels = new Map();           // channel -> 'lane' | namespace (completions)
     this.nsSeen = new Set();             // namespaces whose completion channel was looked for
@@ -245,7 +266,7 @@ export class Worker extends EventEmitter {
     }
     await this._connectListener();
     this.renewTimer = setInterval(() => this._renewTick(), Math.max(20, Math.floor(this.leaseTtlMs / 6)));
-    this.claimDone = this._claimLoop();
+    this._pump();
     if (this.handleSignals) {
       // kept until stop() ends: a signal sent twice (timeout(1) signals the
       // child and its process group) must not fall through to the default
@@ -301,8 +322,12 @@ export class Worker extends EventEmitter {
 
   _onNotification(m) {
     const kind = this.channels.get(m.channel);
-    if (kind === 'lane') { this._wake(); return; }
+    // no setImmediate hop: the claim goes out in this turn
+    if (kind === 'lane') { this.wakePending = true; this._pumpNow(); return; }
     if (kind === undefined) return;
+    // only a cancel concerns a running handler: the worker's own
+    // completions (one each) are not parsed
+    if (!m.payload.includes('cancelled')) return;
     let p;
     try { p = JSON.parse(m.payload); } catch { return; }
     const job = this.running.get(p.execution_id);
@@ -311,66 +336,93 @@ export class Worker extends EventEmitter {
 
   _wake() {
     this.wakePending = true;
-    if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
-  }
-  _waitWake(ms) {
-    if (this.wakePending) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.waiter = null; resolve(); }, ms);
-      this.waiter = () => { clearTimeout(t); resolve(); };
-    });
+    this._pump();
   }
 
-  async _claimLoop() {
-    let failures = 0;
-    while (!this.stopping) {
-      // let every release of the same completed batch land first: one claim
-      // of many slots, not many claims of one
-      await new Promise((r) => setImmediate(r));
-      const free = this.concurrency + this.prefetch - this.active - this.queued.length;
-      if (free <= 0) { this.wakePending = false; await this._waitWake(this.pollIntervalMs); continue; }
+  // Claiming.  A claim goes out when a notification came (wakePending), when
+  // the last claim was full (more may be waiting) or at the poll interval,
+  // for the slots free (plus prefetch) minus what claims in flight asked
+  // for.  Claiming ahead, up to two claims travel at once, each on its own
+  // held connection and for half of the capacity, so the next batch is
+  // being claimed while the previous one runs.
+  _pump() {
+    if (this.pumpScheduled || this.stopping) return;
+    this.pumpScheduled = true;
+    // let every release of the same completed batch land first: one claim
+    // of many slots, not many claims of one
+    setImmediate(() => { this.pumpScheduled = false; this._pumpNow(); });
+  }
+  _pumpNow() {
+    while (!this.stopping && this.claiming < 2 && (this.wakePending || this.more)) {
+      const cap = this.concurrency + this.prefetch;
+      const free = cap - this.active - this.queued.length - this.claimAsked;
+      if (free <= 0) break;
+      if (this.claiming > 0 && (this.prefetch === 0 || free < cap >> 2)) break;
+      const n = Math.min(free, this.prefetch > 0 ? Math.ceil(cap / 2) : free, 1000);
       this.wakePending = false;
-      let got = 0;
-      try {
-        for (let i = 0; i < this.lanes.length && got < free && !this.stopping; i++) {
-          const lane = this.lanes[(this.nextLane + i) % this.lanes.length];
-          got += await this._claim(lane, free - got);
-        }
-        this.nextLane = (this.nextLane + 1) % this.lanes.length;
-        failures = 0;
-      } catch (e) {
-        failures++;
-        this._count('error', { error: e, where: 'claim' });
-        await sleep(Math.min(this.pollIntervalMs, 100 * 2 ** Math.min(failures, 6)));
-        continue;
+      this._claimRound(n);
+    }
+    // polling, the fallback of notifications (and how expired leases are
+    // found): a claim at least every pollIntervalMs
+    if (this.claiming === 0 && !this.stopping && !this.pollTimer) {
+      this.pollTimer = setTimeout(() => { this.pollTimer = null; this._wake(); }, this.backoffMs || this.pollIntervalMs);
+    }
+  }
+  async _claimRound(n) {
+    this.claiming++;
+    this.claimAsked += n;
+    if (this.pollTimer) { clearTimeout(this.pollTimer); this.pollTimer = null; }
+    let got = 0;
+    const conn = this.claimConns.pop() ?? null;
+    const slot = { conn };
+    try {
+      for (let i = 0; i < this.lanes.length && got < n && !this.stopping; i++) {
+        const lane = this.lanes[(this.nextLane + i) % this.lanes.length];
+        got += await this._claim(slot, lane, n - got);
       }
-      if (got === 0) await this._waitWake(this.pollIntervalMs);
+      this.nextLane = (this.nextLane + 1) % this.lanes.length;
+      this.more = got === n;
+      this.failures = 0;
+      this.backoffMs = 0;
+    } catch (e) {
+      this.failures = (this.failures ?? 0) + 1;
+      this.more = false;
+      this.backoffMs = Math.min(this.pollIntervalMs, 100 * 2 ** Math.min(this.failures, 6));
+      this._count('error', { error: e, where: 'claim' });
+    } finally {
+      if (slot.conn) this.claimConns.push(slot.conn);
+      this.claiming--;
+      this.claimAsked -= n;
+      if (this.claiming === 0 && this.claimIdle) this.claimIdle();
+      this._pumpNow();
     }
   }
 
   // One claim_next of up to n; each claim carries the execution's kind and
   // namespace, which is what the handler dispatch needs.
-  // Claims run on a connection of their own (held), so that a claim and
+  // Claims run on connections of their own (held), so that a claim and
   // the previous batch's completion travel side by side.
-  async _claim(lane, n) {
+  async _claim(slot, lane, n) {
     const sent = Date.now();
-    if (!this.claimConn) {
+    if (!slot.conn) {
       const c = await this.pool.connect();
       c.on('error', () => {});          // a dead connection fails its next query, which replaces it
-      this.claimConn = c;
+      slot.conn = c;
     }
     let res;
     try {
-      res = await this.claimConn.query({ name: 'ff_claim', text: CLAIM_SQL,
-        values: [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, Math.min(n, 1000), this.attemptTimeoutMs, this.reclaim] });
+      res = await slot.conn.query({ name: 'ff_claim', text: CLAIM_SQL,
+        values: [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, n, this.attemptTimeoutMs, this.reclaim] });
     } catch (e) {
-      const c = this.claimConn;
-      this.claimConn = null;
+      const c = slot.conn;
+      slot.conn = null;
       c.release(true);
       throw wrapDbError(e);
     }
-    const rows = res.rows.filter((r) => r.claim.ok !== false);
-    for (const row of rows) {
+    let got = 0;
+    for (const row of res.rows) {
+      if (row.claim.ok === false) continue;
+      got++;
       row.execution_kind = row.claim.execution_kind;
       row.namespace = row.claim.namespace;
       row.lane = lane;
@@ -383,10 +435,11 @@ export class Worker extends EventEmitter {
       if (old) this._lose(old, 'stale_lease');
       this.running.set(job.id, job);
       this.queued.push(job);
-      this._count('claimed', { executionId: job.id, kind: job.kind, attemptType: job.attemptType, lane });
+      this.counters.claimed++;
+      if (this.debugLogged || this.listenerCount('claimed') > 0) this._count('claimed', { executionId: job.id, kind: job.kind, attemptType: job.attemptType, lane }, 'debug', 'claimed', true);
     }
     this._startQueued();
-    return rows.length;
+    return got;
   }
 
   // Starts claimed jobs while slots are free; a job whose lease was lost
@@ -403,23 +456,30 @@ export class Worker extends EventEmitter {
   async _run(job) {
     if (!this.nsSeen.has(job.namespace)) { this.nsSeen.add(job.namespace); this._watchNamespace(job.namespace); }
     const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
-    const t0 = Date.now();
+    const t0 = performance.now();
     let value, error = null;
     if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`);
     else {
-      this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType });
+      this.counters.started++;
+      if (this.debugLogged || this.listenerCount('started') > 0) this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType }, 'debug', 'started', true);
       try { value = await handler(job); } catch (e) { error = e ?? new Error('handler threw a nullish value'); }
+    }
+    const ms = performance.now() - t0;
+    if (this.prefetchAuto && handler) {
+      // the mean handler duration sets how far ahead to claim
+      const avg = this.avgHandlerMs = this.avgHandlerMs === null ? ms : this.avgHandlerMs * 0.9 + ms * 0.1;
+      this.prefetch = Math.min(AUTO_MAX, Math.floor((this.concurrency * AUTO_WAIT_MS) / Math.max(avg, 0.001)));
     }
     // the slot is free once the handler returns: the next claim need not
     // wait for this one's finishing call (the lease is kept, and renewed,
     // until that call returns)
     this.active--;
     this._startQueued();
-    this._wake();
+    if (this.more || this.wakePending) this._pump();
+    if (job.settled) { this._release(job); return; }   // delayed, suspended or handed back: nothing to finish
+    if (!error) { this._complete(job, value, Math.round(ms)); return; }   // released once its batch returns
     try {
-      if (job.settled) return;        // delayed, suspended or handed back: nothing to finish
-      if (error) await this._fail(job, error, Date.now() - t0);
-      else await this._complete(job, value, Date.now() - t0);
+      await this._fail(job, error, Math.round(ms));
     } catch (e) {
       this._count('error', { error: e, where: 'finish', executionId: job.id });
     } finally {
@@ -450,31 +510,48 @@ export class Worker extends EventEmitter {
 
   // Completions are batched: handlers finishing in the same turn, and what
   // accumulates while batches are in flight (at most 2), share one
-  // complete_executions; each handler's item gets its own outcome.
+  // complete_executions; each handler's item gets its own outcome.  A job
+  // stays in the running set (its lease renewed) until its batch returns.
   _complete(job, value, ms) {
     let bytes;
-    try { bytes = encodePayload(value); } catch (e) { return this._fail(job, new Permanent(`result not serialisable: ${e.message}`), ms); }
-    return new Promise((resolve) => {
-      this.completeQueue.push({ job, bytes, ms, resolve });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => { this.flushScheduled = false; this._flushCompletes(); });
-      }
-    });
+    try { bytes = encodePayload(value); } catch (e) {
+      this._fail(job, new Permanent(`result not serialisable: ${e.message}`), ms).finally(() => this._release(job));
+      return;
+    }
+    this.completeQueue.push({ job, bytes, ms });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => { this.flushScheduled = false; this._flushCompletes(); });
+    }
   }
   _flushCompletes() {
     while (this.completeQueue.length && this.completing < 2) {
       const batch = this.completeQueue.splice(0, 1000);
       this.completing++;
-      this._completeBatch(batch).finally(() => { this.completing--; this._flushCompletes(); });
+      this._completeBatch(batch).catch((e) => this._count('error', { error: e, where: 'complete' })).finally(() => {
+        for (const b of batch) this._release(b.job);
+        this.completing--;
+        this._flushCompletes();
+      });
     }
   }
   async _completeBatch(batch) {
     if (batch.length === 1) return this._completeOne(batch[0]);
     let env;
     try {
-      env = await this._query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, values: [batch.map((b) => b.job.id),
-        batch.map((b) => b.job.fence.leaseId), batch.map((b) => b.job.fence.epoch), batch.map((b) => b.job.fence.attemptId), batch.map((b) => b.bytes)] });
+      // the arrays as literals (ids and uuids from the claims need no
+      // escaping); no results at all (no-op handlers) as one NULL
+      let ids = '{', leases = '{', epochs = '{', attempts = '{', anyBytes = false;
+      for (let i = 0; i < batch.length; i++) {
+        const b = batch[i], f = b.job.fence, sep = i ? ',' : '';
+        ids += sep + '"' + b.job.id + '"';
+        leases += sep + f.leaseId;
+        epochs += sep + f.epoch;
+        attempts += sep + f.attemptId;
+        if (b.bytes != null) anyBytes = true;
+      }
+      env = await this._query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL,
+        values: [ids + '}', leases + '}', epochs + '}', attempts + '}', anyBytes ? batch.map((b) => b.bytes) : null] });
       if (!Array.isArray(env?.results) || env.results.length !== batch.length) throw new FfError('complete_executions: unexpected answer', { envelope: env });
     } catch (e) {
       // the statement failed as a whole (one result over
@@ -484,7 +561,7 @@ export class Worker extends EventEmitter {
       for (const b of batch) await this._completeOne(b);
       return;
     }
-    batch.forEach((b, i) => { this._completed(b, env.results[i]); b.resolve(); });
+    for (let i = 0; i < batch.length; i++) this._completed(batch[i], env.results[i]);
   }
   async _completeOne(b) {
     const f = b.job.fence;
@@ -496,13 +573,12 @@ export class Worker extends EventEmitter {
       // execution fails for good instead of running again
       if (e instanceof FfError && /^(54|22)/.test(e.sqlstate ?? '')) await this._fail(b.job, new Permanent(`result refused: ${e.message}`), b.ms);
       else this._count('error', { error: e, where: 'complete', executionId: b.job.id });
-    } finally {
-      b.resolve();
     }
   }
   _completed(b, r) {
-    if (r.ok) this._count('completed', { executionId: b.job.id, kind: b.job.kind, durationMs: b.ms });
-    else this._refused(b.job, r, 'complete_execution');
+    if (!r.ok) { this._refused(b.job, r, 'complete_execution'); return; }
+    this.counters.completed++;
+    if (this.debugLogged || this.listenerCount('completed') > 0) this._count('completed', { executionId: b.job.id, kind: b.job.kind, durationMs: b.ms }, 'debug', 'completed', true);
   }
 
   // A thrown error fails the attempt: retried as the execution's policy
@@ -582,7 +658,9 @@ export class Worker extends EventEmitter {
       this.stopping = true;
       this.state = 'stopping';
       this._wake();
-      await this.claimDone;
+      if (this.pollTimer) { clearTimeout(this.pollTimer); this.pollTimer = null; }
+      if (this.claiming > 0) await new Promise((r) => { this.claimIdle = r; });
+      this.claimIdle = null;
       // claimed ahead and not started: handed back at once
       for (const job of this.queued.splice(0)) await this._handBack(job);
       if (this.running.size > 0) {
@@ -598,7 +676,7 @@ export class Worker extends EventEmitter {
       clearInterval(this.renewTimer);
       while (this.renewing) await sleep(5);
       if (this.renewConn) { this.renewConn.release(); this.renewConn = null; }
-      if (this.claimConn) { this.claimConn.release(); this.claimConn = null; }
+      for (const c of this.claimConns.splice(0)) c.release();
       if (this.listener) { const l = this.listener; this.listener = null; l.release(true); }
       if (this.ownPool) await this.pool.end();
       this.state = 'stopped';

@@ -176,6 +176,36 @@ test('prefetch claims ahead of free slots: the extra wait for a slot, and are ha
   assert.ok(states.every((st) => ['waiting', 'delayed'].includes(st)), states.join());
 });
 
+test("prefetch 'auto' (the default): nothing ahead before a handler has run, far ahead for short handlers, back down for slow ones", async () => {
+  const L = lane('auto');
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  const started = new Set();
+  const w = worker({ lanes: [L], concurrency: 2, handlers: {
+    hold: (job) => { started.add(job.id); return gate; },
+    quick: () => null,
+    slow: () => sleep(150),
+  } });
+  assert.throws(() => worker({ lanes: [L], prefetch: 'fast' }), /prefetch: expected 'auto' or an integer/);
+  await enqueueMany(pool, [0, 1, 2, 3, 4].map(() => ({ lane: L, kind: 'hold' })));
+  await w.start();
+  try {
+    await waitFor('two claimed', () => w.counters.claimed === 2, 5000);
+    await sleep(300);
+    assert.equal(w.counters.claimed, 2, 'no handler has run yet: nothing claimed ahead');
+    release();
+    await waitFor('the five ran', () => w.counters.completed === 5, 5000);
+    await enqueueMany(pool, Array.from({ length: 80 }, () => ({ lane: L, kind: 'quick' })));
+    await waitFor('the quick ran', () => w.counters.completed === 85, 5000);
+    assert.ok(w.prefetch >= 100, `short handlers: far ahead (prefetch ${w.prefetch})`);
+    await enqueueMany(pool, Array.from({ length: 10 }, () => ({ lane: L, kind: 'slow' })));
+    await waitFor('the slow claimed', () => w.counters.claimed === 95, 5000);
+    assert.ok(w.counters.started < 95, 'claimed ahead of the two slots');
+    await waitFor('the slow ran', () => w.counters.completed === 95, 10000);
+    assert.ok(w.prefetch <= 2, `slow handlers: the slots start ~50 ms of work ahead at most (prefetch ${w.prefetch})`);
+  } finally { release(); await w.stop(); }
+});
+
 test('delay and priority order', async () => {
   const L = lane('order');
   const order = [];

@@ -2,15 +2,21 @@
 registered for each execution's kind, with a concurrency limit.
 
 Concurrency model: threads.  ``concurrency`` handler threads (slots), each
-with its own connection; one claim loop; one listener connection per worker
-(LISTEN on the lanes' channels and the namespaces' completion channels); one
+with its own connection.  No thread of its own claims: one idle slot at a
+time leads (leader/followers) -- it LISTENs on the lanes' channels on the
+claim connection, waits there for a notification (or the poll interval),
+claims for every free slot, hands the other claimed jobs to the idle slots,
+passes the lead on and runs the first job itself, so a notification starts
+a handler with no thread hop in between.  One listener connection per worker
+(LISTEN on the namespaces' completion channels: early cancel notices); one
 renewal connection; one completer thread and connection (completions of all
 slots, batched).  Handlers are plain functions; they block freely (I/O,
 psycopg, requests) without stalling the others.  A CPU-bound handler holds
 the GIL: run several worker processes for those.
 
-Life of a job: claimed in a batch of up to the free slots (``claim_next``,
-``reclaim => true`` by default, so leases of dead workers are taken over) ->
+Life of a job: claimed in a batch of up to the free slots plus ``prefetch``
+(``claim_next``, ``reclaim => true`` by default, so leases of dead workers
+are taken over; "auto" claims ahead only for short handlers) ->
 the handler runs with a ``Job`` -> its return value completes the execution,
 an exception fails it (``Permanent`` for no retry), ``job.delay`` parks it,
 ``job.wait_for_signal`` suspends it.  The lease is renewed every third of
@@ -30,6 +36,7 @@ spend a retry.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -51,6 +58,12 @@ from .client import Waitpoint
 from .errors import ArgumentError, FFError, LeaseLost, SQLError, raise_for_envelope
 
 log = logging.getLogger("ff_engine.worker")
+
+# prefetch "auto": claim ahead as many executions as the slots are expected
+# to start within AUTO_WAIT (from the handlers' mean duration), at most
+# AUTO_MAX; none until a handler has run
+AUTO_WAIT = 0.05
+AUTO_MAX = 500
 
 EVENTS = ("claimed", "started", "completed", "failed", "retry_scheduled", "refused", "lease_lost",
           "handed_back", "suspended", "delayed", "error")
@@ -265,6 +278,11 @@ class Worker:
     capabilities: what this worker offers (executions requiring more are
     left to others).  shutdown_timeout: seconds running handlers get to
     finish at shutdown before their executions are handed back.
+    prefetch: executions claimed ahead of free slots, waiting for a slot
+    under a renewed lease (fewer, larger claims for short jobs; no other
+    worker takes them meanwhile; handed back at shutdown): a number, or
+    "auto" (the default) -- as many as the slots start within ~50 ms at the
+    handlers' mean duration (none for handlers of a second or more).
     """
 
     def __init__(self, conninfo: Union[str, Callable[[], psycopg.Connection]], lanes: Union[str, Sequence[str]] = "default", *,
@@ -272,7 +290,7 @@ class Worker:
                  lease_ttl: float = 30.0, poll_interval: float = 2.0, reclaim: bool = True,
                  capabilities: Optional[Sequence[str]] = None, shutdown_timeout: float = 30.0,
                  attempt_timeout: Any = None, logger: Optional[logging.Logger] = None,
-                 renew: bool = True):
+                 renew: bool = True, prefetch: Union[str, int] = "auto"):
         if not (isinstance(conninfo, str) or callable(conninfo)):
             raise ArgumentError("conninfo must be a connection string or a callable returning a connection")
         self._conninfo = conninfo
@@ -295,6 +313,12 @@ class Worker:
         self.shutdown_timeout = S.seconds_to_ms(shutdown_timeout, "shutdown_timeout", allow_none=False) / 1000
         self.attempt_timeout_ms = S.seconds_to_ms(attempt_timeout, "attempt_timeout", positive=True)
         self.log = logger or log
+        self._prefetch_auto = prefetch == "auto"
+        if not self._prefetch_auto and (isinstance(prefetch, bool) or not isinstance(prefetch, int)
+                                        or not 0 <= prefetch <= 10000):
+            raise ArgumentError(f"prefetch must be 'auto' or an int between 0 and 10000, got {prefetch!r}")
+        self.prefetch = 0 if self._prefetch_auto else prefetch
+        self._avg_handler_s: Optional[float] = None
         self._renew_enabled = renew   # off only in tests of lease loss
         self._handlers: Dict[str, Handler] = {}
         self._default: Optional[Handler] = None
@@ -304,8 +328,18 @@ class Worker:
         self._running: Dict[str, Job] = {}     # claimed, until the finishing call returns
         self._busy = 0                          # claimed and not through the handler: the slots in use
         self._done: "queue.Queue[Optional[tuple]]" = queue.Queue()   # (job, result bytes, t0) to complete
-        self._queue: "queue.Queue[Optional[Job]]" = queue.Queue()
-        self._wake = threading.Event()
+        # claimed jobs waiting for an idle slot; the lead (claiming) goes to
+        # one idle slot at a time
+        self._slot_cv = threading.Condition(threading.Lock())
+        self._ready: "collections.deque[Job]" = collections.deque()
+        self._leader = False
+        self._slots_exit = False
+        self._poked = False            # the leader should claim now (a slot freed after a full claim, stop)
+        self._leader_waiting = False   # the leader sleeps in select(): poking it takes a byte on the socket
+        self._lane_heard = False       # a lane notification came while a claim was running
+        self._claim_wake_r, self._claim_wake_w = socket.socketpair()
+        self._claim_wake_r.setblocking(False)
+        self._claim_wake_w.setblocking(False)
         self._stop_claiming = threading.Event()
         self._stopped = threading.Event()
         self._stop_requested = threading.Event()
@@ -397,11 +431,11 @@ class Worker:
         self._started = True
         # fail fast on a bad connection string or a missing extension
         conn = self._connect()
-        self._claim_conn = conn
         self._lane_channels = [S.run_one(conn, "SELECT ff.lane_channel(%s)", (l,)) for l in self.lanes]
+        self._claim_conn = self._listen_lanes(conn)
         self._renew_conn = self._connect()
         for name, target in [("listener", self._listen_loop), ("renewer", self._renew_loop),
-                             ("claimer", self._claim_loop), ("completer", self._complete_loop)] + \
+                             ("completer", self._complete_loop)] + \
                             [(f"slot-{i}", self._slot_loop) for i in range(self.concurrency)]:
             t = threading.Thread(target=target, name=f"ff-{name}", daemon=True)
             t.start()
@@ -445,7 +479,17 @@ class Worker:
             return
         self._stop_requested.set()
         self._stop_claiming.set()
-        self._wake.set()
+        self._poke()
+        # claimed and not started (claimed ahead): handed back at once
+        with self._slot_cv:
+            ahead = list(self._ready)
+            self._ready.clear()
+        for job in ahead:
+            self._hand_back(job)
+            with self._lock:
+                self._busy -= 1
+                if self._running.get(job.execution_id) is job:
+                    del self._running[job.execution_id]
         limit = time.monotonic() + (self.shutdown_timeout if timeout is None else timeout)
         while time.monotonic() < limit and not (immediate and immediate.is_set()):
             with self._lock:
@@ -462,11 +506,16 @@ class Worker:
             if t.name == "ff-completer":
                 t.join(10)
         self._stopped.set()
-        for _ in range(self.concurrency):
-            self._queue.put(None)
+        self._poke()
+        with self._slot_cv:
+            self._slots_exit = True
+            self._slot_cv.notify_all()
+            # the leading slot uses the claim connection: let it step down
+            # before the connections close
+            self._slot_cv.wait_for(lambda: not self._leader, 2.0)
         self._listen_wake_w.send(b"x")
         for t in self._threads:
-            if t.name in ("ff-claimer", "ff-renewer", "ff-listener"):
+            if t.name in ("ff-renewer", "ff-listener"):
                 t.join(2)
         with self._lock:
             conns = list(self._conns)
@@ -497,55 +546,131 @@ class Worker:
             self._renew_conn = self._connect()
         return self._renew_conn
 
-    # ---- claiming ----
+    # ---- claiming (by the leading slot) ----
 
-    def _claim_loop(self) -> None:
+    def _listen_lanes(self, conn: psycopg.Connection) -> psycopg.Connection:
+        """Makes conn the claim connection: it LISTENs on the lanes' channels,
+        so the slot that claims is the one a notification wakes."""
+        conn.add_notify_handler(self._on_lane_notify)
+        for ch in self._lane_channels:
+            S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
+        self._poked = True     # something may have been announced before the LISTEN
+        return conn
+
+    def _on_lane_notify(self, _n: Any) -> None:
+        # a notification that came while a statement ran on the claim
+        # connection (psycopg hands it here): claim again afterwards
+        self._lane_heard = True
+
+    def _poke(self) -> None:
+        """Tells the leader to claim now."""
+        self._poked = True
+        if self._leader_waiting:
+            try:
+                self._claim_wake_w.send(b"x")
+            except OSError:   # the socket's buffer is full: it is awake anyway
+                pass
+
+    def _lead(self) -> Optional[Job]:
+        """Run by the leading slot: claims until there is a job for this slot
+        (returned; the rest went to the ready queue and the lead to another
+        idle slot) or claiming stops (None)."""
         lane_i = 0
         backoff = 0.1
-        while not self._stop_claiming.is_set():
-            self._wake.clear()
-            try:
-                with self._lock:
-                    free = self.concurrency - self._busy
-                saturated = False
-                for k in range(len(self.lanes)):
-                    if free <= 0:
+        handed = False     # the lead went with the jobs: never release another slot's lead
+        try:
+            while not self._stop_claiming.is_set():
+                if not (self._saturated or self._poked or self._lane_heard):
+                    # the last claim took what there was: sleep until told
+                    self._wait_lanes()
+                    if self._stop_claiming.is_set():
                         break
-                    lane = self.lanes[(lane_i + k) % len(self.lanes)]
-                    n = self._claim(lane, free)
-                    saturated = saturated or n == free
-                    free -= n
-                lane_i += 1
-                self._saturated = saturated or free <= 0
-                backoff = 0.1
-            except Exception as exc:   # lost connection, server restart: retry later
-                self._emit("error", None, logging.ERROR, f"claim failed: {exc}")
-                self._stop_claiming.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                self._poked = self._lane_heard = False
+                jobs: List[Job] = []
                 try:
-                    if self._claim_conn.closed or self._claim_conn.broken:
-                        self._claim_conn = self._connect()
-                except Exception:
-                    pass
-                continue
-            if self._saturated and free > 0:
-                continue          # a full batch: there may be more
-            self._wake.wait(self.poll_interval)
+                    with self._lock:
+                        free = self.concurrency + self.prefetch - self._busy
+                    saturated = False
+                    for k in range(len(self.lanes)):
+                        if free <= 0:
+                            break
+                        lane = self.lanes[(lane_i + k) % len(self.lanes)]
+                        got = self._claim(lane, min(free, 1000))
+                        jobs.extend(got)
+                        saturated = saturated or len(got) == min(free, 1000)
+                        free -= len(got)
+                    lane_i += 1
+                    self._saturated = saturated or free <= 0
+                    backoff = 0.1
+                except Exception as exc:   # lost connection, server restart: retry later
+                    if jobs:
+                        handed = True
+                        return self._hand_out(jobs)
+                    if self._stop_claiming.is_set():
+                        break         # stop() closes the connections
+                    self._emit("error", None, logging.ERROR, f"claim failed: {exc}")
+                    self._poked = True    # claim again after the backoff
+                    self._stop_claiming.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    try:
+                        if self._claim_conn.closed or self._claim_conn.broken:
+                            self._claim_conn = self._listen_lanes(self._connect())
+                    except Exception:
+                        pass
+                    continue
+                if jobs:
+                    handed = True
+                    return self._hand_out(jobs)
+            return None
+        finally:
+            if not handed:
+                with self._slot_cv:
+                    self._leader = False
+                    self._slot_cv.notify_all()
 
-    def _claim(self, lane: str, n: int) -> int:
+    def _wait_lanes(self) -> None:
+        """The leader's sleep: until a lane notification on the claim
+        connection, a poke, or the poll interval."""
+        self._leader_waiting = True
+        try:
+            if self._poked or self._stop_claiming.is_set():
+                return
+            conn = self._claim_conn
+            try:
+                notes, other = S.wait_notifies(conn, self.poll_interval, [self._claim_wake_r])
+            except Exception:   # a broken connection: the next claim finds out and replaces it
+                return
+            if other:
+                try:
+                    self._claim_wake_r.recv(4096)
+                except OSError:
+                    pass
+        finally:
+            self._leader_waiting = False
+
+    def _hand_out(self, jobs: List[Job]) -> Job:
+        """Keeps the first job for this slot; the others go to idle slots,
+        and the lead to one of them."""
+        with self._slot_cv:
+            self._ready.extend(jobs[1:])
+            self._leader = False
+            self._slot_cv.notify(len(jobs))
+        return jobs[0]
+
+    def _claim(self, lane: str, n: int) -> List[Job]:
         rows = S.run(self._claim_conn,
                      "SELECT claim, input_payload FROM ff.claim_next(%s, %s, %s, %s, %s, %s, %s, %s)",
                      (lane, self.worker_id, self.instance_id, self.capabilities, self.lease_ttl_ms, n,
                       self.attempt_timeout_ms, self.reclaim))
         if not rows:
-            return 0
+            return []
         now = time.monotonic()
-        claims = [(r[0], None if r[1] is None else bytes(r[1])) for r in rows]
+        jobs = []
         new_ns = []
-        for claim, payload in claims:
+        for claim, payload in rows:
             # the claim carries what the dispatch needs: kind and namespace
             kind, ns = claim.get("execution_kind") or "", claim.get("namespace")
-            job = Job(self, claim, payload, kind, ns or "default", lane)
+            job = Job(self, claim, None if payload is None else bytes(payload), kind, ns or "default", lane)
             job._deadline = now + self.lease_ttl_ms / 1000.0
             job._next_renew = now + self.lease_ttl_ms / 3000.0
             with self._lock:
@@ -561,39 +686,55 @@ class Worker:
                     self._namespaces_heard.add(ns)
                     new_ns.append(ns)
             self._emit("claimed", job, logging.DEBUG, attempt_type=job.attempt_type)
-            self._queue.put(job)
+            jobs.append(job)
         for ns in new_ns:
             self._listen_cmds.put(ns)
         if new_ns:
             self._listen_wake_w.send(b"x")
-        return len(claims)
+        return jobs
 
     # ---- running handlers ----
 
     def _slot_loop(self) -> None:
         while True:
-            job = self._queue.get()
+            job = None
+            with self._slot_cv:
+                while True:
+                    if self._ready:
+                        job = self._ready.popleft()
+                        break
+                    if self._slots_exit:
+                        return
+                    if not self._leader and not self._stop_claiming.is_set():
+                        self._leader = True
+                        break
+                    self._slot_cv.wait()
             if job is None:
-                return
-            queued = False
-            try:
-                if job.cancelled.is_set():
-                    # lost or handed back before a slot took it: never start it
-                    self._emit("lease_lost", job, logging.INFO, "not started", reason=job.cancel_reason)
-                else:
-                    queued = self._run_job(job)
-            except Exception:
-                self._emit("error", job, logging.ERROR, "worker error: " + traceback.format_exc())
-            finally:
-                # the slot is free once the handler is through; a completion
-                # queued for the completer keeps the job (and its renewal)
-                # until that call returns
-                with self._lock:
-                    self._busy -= 1
-                    if not queued and self._running.get(job.execution_id) is job:
-                        del self._running[job.execution_id]
-                if self._saturated or self._stop_claiming.is_set():
-                    self._wake.set()
+                job = self._lead()
+                if job is None:
+                    continue
+            self._run_slot(job)
+
+    def _run_slot(self, job: Job) -> None:
+        queued = False
+        try:
+            if job.cancelled.is_set():
+                # lost or handed back before a slot took it: never start it
+                self._emit("lease_lost", job, logging.INFO, "not started", reason=job.cancel_reason)
+            else:
+                queued = self._run_job(job)
+        except Exception:
+            self._emit("error", job, logging.ERROR, "worker error: " + traceback.format_exc())
+        finally:
+            # the slot is free once the handler is through; a completion
+            # queued for the completer keeps the job (and its renewal)
+            # until that call returns
+            with self._lock:
+                self._busy -= 1
+                if not queued and self._running.get(job.execution_id) is job:
+                    del self._running[job.execution_id]
+            if self._saturated:
+                self._poke()
 
     def _run_job(self, job: Job) -> bool:
         """Runs the handler; True when its completion was queued for the completer."""
@@ -609,7 +750,14 @@ class Worker:
             self._finish_fail(job, Permanent(f"no handler for kind {job.kind!r}"), t0)
             return False
         try:
-            result = fn(job)
+            try:
+                result = fn(job)
+            finally:
+                if self._prefetch_auto:
+                    # the mean handler duration sets how far ahead to claim
+                    d = time.monotonic() - t0
+                    a = self._avg_handler_s = d if self._avg_handler_s is None else self._avg_handler_s * 0.9 + d * 0.1
+                    self.prefetch = min(AUTO_MAX, int(self.concurrency * AUTO_WAIT / max(a, 1e-6)))
         except _Parked as p:
             self._emit(p.how, job, logging.INFO, duration_ms=int((time.monotonic() - t0) * 1000))
             return False
@@ -659,8 +807,6 @@ class Worker:
                     for job, _, _ in batch:
                         if self._running.get(job.execution_id) is job:
                             del self._running[job.execution_id]
-                if self._stop_claiming.is_set():
-                    self._wake.set()
             if end:
                 return
 
@@ -772,15 +918,12 @@ class Worker:
                     conn = self._connect()
                     heard: List[tuple] = []
                     conn.add_notify_handler(lambda n: heard.append((n.channel, n.payload)))
-                    for ch in self._lane_channels:
-                        channels[ch] = "lane"
                     with self._lock:
                         nss = list(self._namespaces_heard)
                     for ns in nss:
                         channels[S.run_one(conn, "SELECT ff.completion_channel(%s)", (ns,))] = "completion"
                     for ch in channels:
                         S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
-                    self._wake.set()     # something may have been announced while we were away
                 while True:
                     try:
                         ns = self._listen_cmds.get_nowait()
@@ -804,9 +947,7 @@ class Worker:
                 heard.clear()
                 for ch, payload in notes:
                     kind = channels.get(ch)
-                    if kind == "lane":
-                        self._wake.set()
-                    elif kind == "completion":
+                    if kind == "completion":
                         self._on_completion(payload)
             except Exception as exc:
                 if self._stopped.is_set():
@@ -821,6 +962,10 @@ class Worker:
                 self._stopped.wait(1.0)
 
     def _on_completion(self, payload: str) -> None:
+        if '"success"' in payload:
+            # only the lease holder completes: this worker's own completions
+            # (one notification each) need no parse
+            return
         try:
             ev = json.loads(payload)
         except ValueError:

@@ -186,6 +186,90 @@ def test_handlers_finishing_together_share_one_complete_each_with_its_outcome(co
     assert w.stats()["completed"] == n - 1 and w.stats()["refused"] == 1
 
 
+def test_a_lane_notification_wakes_the_slot_that_claims_and_it_runs_the_job_itself(conn, ff, make_worker):
+    """No claimer thread: the idle slot that leads LISTENs on the lane
+    channel, claims, and runs the first claimed job on its own thread; a
+    notification that comes while every slot is busy waits on the claim
+    connection for the next slot to lead."""
+    gate = threading.Event()
+    started = []
+    claimed_on = {}
+
+    def k(job):
+        started.append((job.execution_id, threading.current_thread()))
+        if job.json()["hold"]:
+            gate.wait(10)
+    w = make_worker(concurrency=2, poll_interval=60)    # no poll would come within the test
+    w.handler("k", k)
+    real = w._claim
+
+    def claim(lane_, n):
+        jobs = real(lane_, n)
+        for j in jobs:
+            claimed_on[j.execution_id] = threading.current_thread()
+        return jobs
+    w._claim = claim
+    w.start()
+    assert wait_until(lambda: w._leader and w._leader_waiting, 5), "an idle slot leads and waits on the lane channel"
+    with conn.transaction():
+        a = ff.enqueue(conn, "k", {"hold": True})
+    assert wait_until(lambda: len(started) == 1, 5), "woken by the lane notification"
+    assert started[0] == (a, claimed_on[a]), "the job runs on the thread that claimed it"
+    with conn.transaction():
+        ff.enqueue(conn, "k", {"hold": True})
+    assert wait_until(lambda: len(started) == 2, 5)
+    assert wait_until(lambda: not w._leader, 5), "both slots busy: nobody leads"
+    with conn.transaction():
+        c = ff.enqueue(conn, "k", {"hold": False})
+    time.sleep(0.3)
+    assert len(started) == 2
+    gate.set()
+    assert wait_until(lambda: len(started) == 3, 5), "the freed slot leads and hears the waiting notification"
+    assert started[2] == (c, claimed_on[c])
+    assert wait_until(lambda: w.stats().get("completed") == 3, 10)
+
+
+def test_prefetch_auto_claims_ahead_for_short_handlers_and_hands_the_unstarted_back_at_stop(conn, ff, make_worker):
+    with pytest.raises(ArgumentError):
+        make_worker(prefetch="fast")
+    gate = threading.Event()
+    started = []
+
+    def hold(job):
+        started.append(job.execution_id)
+        gate.wait(10)
+    w = make_worker(concurrency=2)
+    w.handler("hold", hold)
+    w.handler("quick", lambda job: None)
+    with conn.transaction():
+        ff.enqueue_many(conn, "hold", [{} for _ in range(5)])
+    w.start()
+    assert wait_until(lambda: w.stats().get("claimed") == 2, 5)
+    time.sleep(0.3)
+    assert w.stats()["claimed"] == 2, "no handler has run yet: nothing claimed ahead"
+    gate.set()
+    assert wait_until(lambda: w.stats().get("completed") == 5, 10)
+    with conn.transaction():
+        ff.enqueue_many(conn, "quick", [{} for _ in range(80)])
+    assert wait_until(lambda: w.stats().get("completed") == 85, 10)
+    assert w.prefetch >= 100, "short handlers: far ahead"
+    gate.clear()
+    with conn.transaction():
+        held = ff.enqueue_many(conn, "hold", [{} for _ in range(6)])
+    assert wait_until(lambda: w.stats().get("claimed") == 91, 5), "all six claimed: four ahead of the two slots"
+    assert wait_until(lambda: len(started) == 7, 5)
+    time.sleep(0.2)
+    assert len(started) == 7
+    try:
+        w.stop(timeout=0.2)
+    finally:
+        gate.set()
+    assert w.stats()["handed_back"] == 6, "two running after the timeout, four never started"
+    assert len(started) == 7
+    states = [ff.state(conn, eid) for eid in held]
+    assert all(st in ("waiting", "delayed") for st in states), states
+
+
 def test_a_batch_rejected_whole_is_completed_item_by_item(conn, ff, make_worker):
     n = 4
     running = threading.Barrier(n + 1)
