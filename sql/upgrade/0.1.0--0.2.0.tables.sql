@@ -168,4 +168,6 @@ CREATE INDEX execution_dead_letter_idx ON ff.execution (completed_at)
 -- chooses for the WAL of the hot path is not applied here: it would
 -- rewrite the table; readers see the same columns in the same order
 -- (ff.visible_execution).
-ALTER TABLE ff.execution SET (fillfactor = 50);
+-- (all three options named, so they read in a fresh install's order)
+ALTER TABLE ff.execution SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.05,
+                              autovacuum_analyze_scale_factor = 0.05);
