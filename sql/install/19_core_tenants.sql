@@ -92,8 +92,26 @@ SELECT b.role::text AS role_name, b.namespaces FROM ff.namespace_binding b;
 COMMENT ON VIEW ff.namespace_bindings IS 'Every role bound to namespaces, and its namespaces (administrators only)';
 
 -- The executions the caller may see; every read model reads through it.
+-- Its columns keep the order of 0.1.0's table (new ones appended), whatever
+-- the table's own order (chosen for the hot path's WAL, 10_exec_tables.sql),
+-- so a fresh and an upgraded install read alike.
 CREATE VIEW ff.visible_execution WITH (security_barrier) AS
-SELECT e.* FROM ff.execution e
+SELECT e.partition, e.execution_id, e.namespace, e.lane_id, e.execution_kind, e.creator_identity, e.priority,
+       e.flow_id, e.required_capabilities, e.retention_ms, e.lifecycle_phase, e.ownership_state,
+       e.eligibility_state, e.blocking_reason, e.blocking_detail, e.terminal_outcome, e.attempt_state,
+       e.public_state, e.total_attempt_count, e.current_attempt_index, e.current_attempt_id, e.retry_count,
+       e.replay_count, e.lease_reclaim_count, e.current_lease_id, e.current_lease_epoch, e.current_worker_id,
+       e.current_worker_instance_id, e.current_lane, e.lease_acquired_at, e.lease_expires_at,
+       e.lease_last_renewed_at, e.lease_renewal_deadline, e.lease_expired_at, e.lease_revoked_at,
+       e.lease_revoke_reason, e.created_at, e.started_at, e.completed_at, e.last_transition_at,
+       e.last_mutation_at, e.delay_until, e.attempt_timeout_at, e.execution_deadline_at, e.purge_after,
+       e.pending_retry_reason, e.pending_replay_reason, e.pending_replay_requested_by,
+       e.pending_previous_attempt_index, e.failure_reason, e.cancellation_reason, e.cancelled_by,
+       e.current_suspension_id, e.current_waitpoint_id, e.last_hmac_validation_failed_at, e.budget_ids,
+       e.quota_policy_id, e.progress_pct, e.progress_message, e.progress_updated_at,
+       e.last_capability_mismatch_at, e.history_seq, e.held_attempt_seq, e.held_lease_id, e.held_worker_id,
+       e.held_worker_instance_id, e.concurrency_key, e.concurrency_limit
+FROM ff.execution e
 WHERE (SELECT ff._namespaces()) IS NULL OR e.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[]));
 COMMENT ON VIEW ff.visible_execution IS
     'Internal: ff.execution as the calling role may see it (its namespaces only when it is bound)';

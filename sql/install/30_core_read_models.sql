@@ -1,8 +1,9 @@
 -- ff_engine install script: read models (spec §3.31) and the consistency check.
 -- These only read; they are plain SQL over the tables.
 
--- ff.execution's columns in table order, after the text id (but the held_*
--- columns, storage of ff.attempt and ff.lease_history).  The lease id
+-- ff.execution's columns in ff.visible_execution's order (0.1.0's, not the
+-- table's), after the text id (but the held_* columns, storage of
+-- ff.attempt and ff.lease_history).  The lease id
 -- is the secret part of a fence: a worker learns it from its own claim, so
 -- the view shows it to administrators only (NULL to everyone else).
 -- The stored failure_reason is the newest failure any attempt recorded and
@@ -22,7 +23,7 @@ BEGIN
                                       THEN 'CASE WHEN e.terminal_outcome IN (''failed'', ''expired'') THEN e.failure_reason END AS failure_reason'
                                       ELSE format('e.%I', a.attname) END, ', ' ORDER BY a.attnum)
                     FROM pg_catalog.pg_attribute a
-                    WHERE a.attrelid = 'ff.execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                    WHERE a.attrelid = 'ff.visible_execution'::regclass AND a.attnum > 0 AND NOT a.attisdropped
                       AND a.attname !~ '^held_'));
 END $view$;
 COMMENT ON VIEW ff.executions IS

@@ -185,3 +185,12 @@ ALTER TABLE ff.scanner_item_failure DROP COLUMN last_error;
 ALTER TABLE ff.scanner_item_failure ADD COLUMN sqlstate text NOT NULL,
     ADD COLUMN message text NOT NULL, ADD COLUMN detail text,
     ADD COLUMN first_failed_at bigint NOT NULL, ADD COLUMN last_failed_at bigint NOT NULL;
+
+-- The execution row's pages keep room for a batch's new versions (issue
+-- 21; sql/install/10_exec_tables.sql).  The column order a fresh install
+-- chooses for the WAL of the hot path is not applied here: it would
+-- rewrite the table; readers see the same columns in the same order
+-- (ff.visible_execution).
+-- (all three options named, so they read in a fresh install's order)
+ALTER TABLE ff.execution SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.05,
+                              autovacuum_analyze_scale_factor = 0.05);
