@@ -242,6 +242,7 @@ ff_batch_apply(const char *scanner, FFBatchItem *items, int n, int64 now,
 	}
 	for (i = 0; i < n; i++)
 	{
+		items[i].isolated = true;
 		edata = run_isolated(&items[i], 1, now, step, arg);
 		if (edata == NULL)
 		{

@@ -66,6 +66,7 @@ typedef struct FFBatchItem
 	int			partition;
 	pg_uuid_t	id;
 	bool		failing;		/* has a failure row: cleared on success */
+	bool		isolated;		/* runs in a subtransaction of its own */
 	bool		has_aux;
 	pg_uuid_t	aux;			/* e.g. the flow of a member */
 	char	   *aux_text;

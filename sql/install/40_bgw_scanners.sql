@@ -253,30 +253,6 @@ CREATE FUNCTION ff.purge_execution(execution_id text)
 COMMENT ON FUNCTION ff.purge_execution(text) IS
     'Deletes an execution and every record that belongs to it (the retention path)';
 
--- What a scan needs to know: the clock, the filter, its cycle.
-CREATE TYPE ff._scan_context AS (now_ms bigint, namespace text, tag_key text, tag_value text, cycle bigint);
-
-CREATE FUNCTION ff._scan_context(scanner text, namespace text, tag text, batch_size integer)
-RETURNS ff._scan_context LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000 THEN
-        RAISE EXCEPTION 'batch_size must be between 1 and 1000, got %', batch_size USING ERRCODE = '22023';
-    END IF;
-    tag := coalesce(tag, nullif(current_setting('ff_engine.scanner_tag', true), ''));
-    IF tag IS NOT NULL AND position('=' IN tag) < 2 THEN
-        RAISE EXCEPTION 'a scanner tag filter looks like key=value, got "%"', tag USING ERRCODE = '22023';
-    END IF;
-    c.now_ms := ff.now_ms();
-    c.namespace := coalesce(namespace, nullif(current_setting('ff_engine.scanner_namespace', true), ''));
-    c.tag_key := split_part(tag, '=', 1);
-    c.tag_value := substr(tag, position('=' IN tag) + 1);
-    SELECT s.cycle INTO c.cycle FROM ff.scanner_state s WHERE s.scanner = _scan_context.scanner;
-    RETURN c;
-END $$;
-COMMENT ON FUNCTION ff._scan_context(text, text, text, integer) IS 'Internal: a scan''s clock, filter and cycle';
-
 -- ---- the scanners ----
 
 CREATE FUNCTION ff.scan_lease_expiry(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)

@@ -185,3 +185,7 @@ ALTER TABLE ff.scanner_item_failure DROP COLUMN last_error;
 ALTER TABLE ff.scanner_item_failure ADD COLUMN sqlstate text NOT NULL,
     ADD COLUMN message text NOT NULL, ADD COLUMN detail text,
     ADD COLUMN first_failed_at bigint NOT NULL, ADD COLUMN last_failed_at bigint NOT NULL;
+
+-- ff.scan_schedules is C on the batch runner (issue 22): the plpgsql scan
+-- context and its type are gone (the function goes with its type).
+DROP TYPE ff._scan_context CASCADE;
