@@ -45,7 +45,9 @@ INSERT INTO ff.scanner_state (scanner) SELECT j.name FROM ff._jobs() j WHERE j.s
 -- partition, 0 when it has none, and id), with the last error's SQLSTATE,
 -- message and detail.  Retried on the next cycles after one or two
 -- failures; from the third on skipped until skip_until_cycle (10 cycles,
--- doubling, at most 1000).  A success deletes the row.
+-- doubling, at most 1000).  A success deletes the row.  A dispatcher run at
+-- every commit (completion_dispatch) has no cycles to count: its item waits
+-- until skip_until_at instead (1 s, from the third failure on 10 s).
 CREATE TABLE ff.scanner_item_failure (
     scanner           text NOT NULL,
     partition         smallint NOT NULL,
@@ -57,6 +59,7 @@ CREATE TABLE ff.scanner_item_failure (
     first_failed_at   bigint NOT NULL,
     last_failed_at    bigint NOT NULL,
     skip_until_cycle  bigint NOT NULL DEFAULT 0,
+    skip_until_at     bigint,
     PRIMARY KEY (scanner, partition, item_id)
 );
 
