@@ -141,14 +141,28 @@ static FFPlan plan_failure_record = {
 	"+ least(10::bigint << least(f.failures + 1 - 3, 7), 1000) END",
 	7, {TEXTOID, INT2OID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}
 };
+/*
+ * A dispatcher runs at every commit that wakes it, not in cycles: its
+ * failing item waits by time instead, 1 s, 10 s from the third failure on.
+ */
+static FFPlan plan_failure_record_timed = {
+	"INSERT INTO ff.scanner_item_failure AS f (scanner, partition, item_id, failures, sqlstate, message, "
+	"detail, first_failed_at, last_failed_at, skip_until_cycle, skip_until_at) "
+	"VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $7, 0, $7 + 1000) "
+	"ON CONFLICT (scanner, partition, item_id) DO UPDATE SET failures = f.failures + 1, "
+	"sqlstate = EXCLUDED.sqlstate, message = EXCLUDED.message, detail = EXCLUDED.detail, "
+	"last_failed_at = EXCLUDED.last_failed_at, "
+	"skip_until_at = EXCLUDED.last_failed_at + CASE WHEN f.failures + 1 >= 3 THEN 10000 ELSE 1000 END",
+	7, {TEXTOID, INT2OID, UUIDOID, TEXTOID, TEXTOID, TEXTOID, INT8OID}
+};
 static FFPlan plan_failure_clear = {
 	"DELETE FROM ff.scanner_item_failure WHERE scanner = $1 AND partition = $2 AND item_id = $3",
 	3, {TEXTOID, INT2OID, UUIDOID}
 };
 
-void
-ff_batch_record_failure(const char *scanner, int partition, const pg_uuid_t *item,
-						ErrorData *edata, int64 now)
+static void
+record_failure(FFPlan *plan, const char *scanner, int partition, const pg_uuid_t *item,
+			   ErrorData *edata, int64 now)
 {
 	Datum		v[7];
 	bool		n[7] = {false, false, false, false, false, edata->detail == NULL, false};
@@ -166,7 +180,21 @@ ff_batch_record_failure(const char *scanner, int partition, const pg_uuid_t *ite
 	v[4] = CStringGetTextDatum(edata->message ? edata->message : "");
 	v[5] = edata->detail ? CStringGetTextDatum(edata->detail) : (Datum) 0;
 	v[6] = Int64GetDatum(now);
-	ff_plan_exec(&plan_failure_record, v, n, 0);
+	ff_plan_exec(plan, v, n, 0);
+}
+
+void
+ff_batch_record_failure(const char *scanner, int partition, const pg_uuid_t *item,
+						ErrorData *edata, int64 now)
+{
+	record_failure(&plan_failure_record, scanner, partition, item, edata, now);
+}
+
+void
+ff_batch_record_failure_timed(const char *scanner, int partition, const pg_uuid_t *item,
+							  ErrorData *edata, int64 now)
+{
+	record_failure(&plan_failure_record_timed, scanner, partition, item, edata, now);
 }
 
 void
@@ -242,6 +270,7 @@ ff_batch_apply(const char *scanner, FFBatchItem *items, int n, int64 now,
 	}
 	for (i = 0; i < n; i++)
 	{
+		items[i].isolated = true;
 		edata = run_isolated(&items[i], 1, now, step, arg);
 		if (edata == NULL)
 		{

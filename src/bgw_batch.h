@@ -66,6 +66,7 @@ typedef struct FFBatchItem
 	int			partition;
 	pg_uuid_t	id;
 	bool		failing;		/* has a failure row: cleared on success */
+	bool		isolated;		/* runs in a subtransaction of its own */
 	bool		has_aux;
 	pg_uuid_t	aux;			/* e.g. the flow of a member */
 	char	   *aux_text;
@@ -111,6 +112,12 @@ extern void ff_batch_run(FFPlan *select, const FFScanArgs *a, FFBatchStep step, 
 extern void ff_batch_record_failure(const char *scanner, int partition, const pg_uuid_t *item,
 									ErrorData *edata, int64 now);
 extern void ff_batch_clear_failure(const char *scanner, int partition, const pg_uuid_t *item);
+/*
+ * The same for a dispatcher that runs per commit, not in cycles: the item
+ * waits by time (skip_until_at: 1 s, 10 s from its third failure on).
+ */
+extern void ff_batch_record_failure_timed(const char *scanner, int partition, const pg_uuid_t *item,
+										  ErrorData *edata, int64 now);
 
 /*
  * The scanner envelope {"ok", "status", "scanner", "processed", "errors",

@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 
 #include "bgw.h"
+#include "bgw_batch.h"
 #include "bgw_notify.h"
 #include "core_clock.h"
 #include "core_result.h"
@@ -204,10 +205,15 @@ ff_wake_engine_at_commit(void)
 
 /* ---- dispatch ---- */
 
+#define DISPATCH_JOB "completion_dispatch"
+
+/* undispatched events, oldest first, but for those whose execution waits */
 static FFPlan plan_events = {
-	"SELECT partition, event_id, execution_id, flow_id FROM ff.completion_event "
-	"WHERE processed_at IS NULL AND (dispatch_retry_at IS NULL OR dispatch_retry_at <= $2) "
-	"ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	"SELECT c.partition, c.event_id, c.execution_id, c.flow_id, f.item_id IS NOT NULL "
+	"FROM ff.completion_event c LEFT JOIN ff.scanner_item_failure f ON f.scanner = '" DISPATCH_JOB "' "
+	"AND f.partition = c.partition AND f.item_id = c.execution_id "
+	"WHERE c.processed_at IS NULL AND (f.skip_until_at IS NULL OR f.skip_until_at <= $2) "
+	"ORDER BY c.event_id LIMIT $1 FOR UPDATE OF c SKIP LOCKED",
 	2, {INT4OID, INT8OID}
 };
 static FFPlan plan_event_done = {
@@ -217,13 +223,6 @@ static FFPlan plan_event_done = {
 	"WHERE c.partition = v.a1 AND c.event_id = v.a2",
 	0, true
 };
-static FFPlan plan_event_failed = {
-	"UPDATE ff.completion_event SET dispatch_failures = dispatch_failures + 1, last_error = $3, "
-	"dispatch_retry_at = $4 + CASE WHEN dispatch_failures + 1 >= 3 THEN 10000 ELSE 1000 END "
-	"WHERE partition = $1 AND event_id = $2",
-	4, {INT2OID, INT8OID, TEXTOID, INT8OID}
-};
-
 typedef struct PendingEvent
 {
 	int			partition;
@@ -231,6 +230,7 @@ typedef struct PendingEvent
 	pg_uuid_t	execution;
 	bool		has_flow;
 	pg_uuid_t	flow;
+	bool		failing;		/* its execution has a failure row */
 } PendingEvent;
 
 typedef struct EventTask
@@ -266,25 +266,27 @@ dispatch_event_task(void *arg)
  * dispatch_event
  *		One completion event in its own subtransaction: resolve the
  *		execution's outgoing edges and mark the event processed.  On an
- *		error the subtransaction rolls back and the event is retried later.
+ *		error the subtransaction rolls back and the failure is recorded in
+ *		ff.scanner_item_failure by the event's execution (bgw_batch.c, by
+ *		time: the dispatcher runs at every commit, not in cycles); a later
+ *		success deletes the row.
  */
 static bool
 dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolved)
 {
 	EventTask	t = {e, now, resolved};
 	ErrorData  *edata = ff_run_in_subxact(dispatch_event_task, &t, callercxt);
-	Datum		v[4];
 
 	if (edata == NULL)
+	{
+		if (e->failing)
+			ff_batch_clear_failure(DISPATCH_JOB, e->partition, &e->execution);
 		return true;
-	ereport(WARNING,
-			(errmsg("ff_engine could not dispatch completion event " INT64_FORMAT ": %s",
-					e->event_id, edata->message)));
-	v[0] = Int16GetDatum((int16) e->partition);
-	v[1] = Int64GetDatum(e->event_id);
-	v[2] = CStringGetTextDatum(edata->message);
-	v[3] = Int64GetDatum(now);
-	ff_plan_exec(&plan_event_failed, v, NULL, 0);
+	}
+	/* a cancel or a statement timeout is the caller's, not an event's */
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	ff_batch_record_failure_timed(DISPATCH_JOB, e->partition, &e->execution, edata, now);
 	FreeErrorData(edata);
 	return false;
 }
@@ -293,8 +295,9 @@ dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolve
  * ff.dispatch_completions(max_events) -> jsonb
  *		Handles up to max_events undispatched completion events, oldest
  *		first, each in its own subtransaction: resolve its execution's
- *		outgoing edges, mark it processed.  A failing event is retried after
- *		1 s, after 10 s once it failed three times.  Returns {processed,
+ *		outgoing edges, mark it processed.  A failing event is recorded in
+ *		ff.scanner_item_failure and retried after 1 s, after 10 s once it
+ *		failed three times.  Returns {processed,
  *		resolved, errors, more}.
  */
 Datum
@@ -344,6 +347,7 @@ ff_dispatch_completions(PG_FUNCTION_ARGS)
 			events[i].has_flow = !ff_col_isnull((int) i, 4);
 			if (events[i].has_flow)
 				events[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 4, &isnull));
+			events[i].failing = ff_col_bool((int) i, 5);
 		}
 		/*
 		 * An event of an execution outside any flow has nothing to resolve:

@@ -291,45 +291,6 @@ dispatch_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, int6
 	d->not_found += mine.not_found;
 }
 
-typedef struct PendingGroup
-{
-	int			partition;
-	pg_uuid_t	flow;
-	pg_uuid_t	down;
-} PendingGroup;
-
-static FFPlan plan_pending_groups = {
-	"SELECT partition, flow_id, downstream_execution_id FROM ff.pending_cancel_group "
-	"ORDER BY enqueued_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-	1, {INT4OID}
-};
-
-/* Checks batch_size, connects SPI and locks up to batch_size requests. */
-static int
-lock_pending(int batch, PendingGroup **out)
-{
-	Datum		v[1];
-	uint64		n,
-				i;
-	bool		isnull;
-
-	if (batch < 1 || batch > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("batch_size must be between 1 and 1000, got %d", batch)));
-	ff_spi_connect();
-	v[0] = Int32GetDatum(batch);
-	n = ff_plan_exec(&plan_pending_groups, v, NULL, 0);
-	*out = palloc(sizeof(PendingGroup) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		(*out)[i].partition = (int) ff_col_int64((int) i, 1, 0);
-		(*out)[i].flow = *DatumGetUUIDP(ff_col_datum((int) i, 2, &isnull));
-		(*out)[i].down = *DatumGetUUIDP(ff_col_datum((int) i, 3, &isnull));
-	}
-	return (int) n;
-}
-
 /*
  * The dispatcher's items: requests not backing off, oldest first; a group
  * is keyed by its downstream execution (the flow rides along).
@@ -384,37 +345,79 @@ ff_scan_edge_cancel_dispatch(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The reconciler's items: the same selection (a request the dispatcher
+ * holds is skipped, never waited for).
+ */
+#define plan_reconcile_groups plan_dispatch_groups
+
+/* A reconciled group's outcome, by item: written last, so a rerun overwrites. */
+typedef enum
+{
+	RECONCILE_NONE = 0,
+	RECONCILE_DRAINED,
+	RECONCILE_LEFT
+} ReconcileOutcome;
+
+typedef struct ReconcileBatch
+{
+	const FFBatchItem *items;
+	ReconcileOutcome *outcome;
+} ReconcileBatch;
+
+static void
+reconcile_step(const FFBatchItem *item, int64 now, void *arg)
+{
+	ReconcileBatch *b = (ReconcileBatch *) arg;
+	int			k = (int) (item - b->items);
+	pg_uuid_t	flow = item->aux;
+	pg_uuid_t	down = item->id;
+	FFResult	one;			/* per-group detail, not reported by the scan */
+
+	/* the batch may run again item by item: only a finished step counts */
+	b->outcome[k] = RECONCILE_NONE;
+	b->outcome[k] = reconcile_group(item->partition, &flow, &down, &one)
+		? RECONCILE_DRAINED : RECONCILE_LEFT;
+}
+
+/*
  * ff.scan_edge_cancel_reconcile(batch_size) -> jsonb (§6.3)
  *		Requests a crash left behind: stale ones are removed, ones whose
  *		siblings have all ended are drained; a request whose siblings still
- *		run, or that the dispatcher holds, is left alone.
+ *		run, or that the dispatcher holds, is left alone.  A failing request
+ *		is recorded in ff.scanner_item_failure (by its downstream execution)
+ *		and backs off; the others go on.
  */
 Datum
 ff_scan_edge_cancel_reconcile(PG_FUNCTION_ARGS)
 {
-	int			batch = PG_ARGISNULL(0) ? 50 : PG_GETARG_INT32(0);
-	PendingGroup *groups;
+	FFScanArgs	a;
+	FFBatchCounts c = {0, 0, 0};
+	ReconcileBatch b;
+	FFBatchItem *items;
 	int			n,
 				i,
 				done = 0,
 				left = 0;
 	FFResult	r;
 
-	n = lock_pending(batch, &groups);
+	ff_scan_args(fcinfo, "edge_cancel_reconcile", false, 1000, &a);
+	ff_spi_connect();
+	items = ff_batch_select(&plan_reconcile_groups, &a, &n);
+	b.items = items;
+	b.outcome = palloc0(sizeof(ReconcileOutcome) * Max(n, 1));
+	ff_batch_apply(a.scanner, items, n, a.now, reconcile_step, &b, &c);
 	for (i = 0; i < n; i++)
 	{
-		FFResult	one;		/* per-group detail, not reported by the scan */
-
-		if (reconcile_group(groups[i].partition, &groups[i].flow, &groups[i].down, &one))
+		if (b.outcome[i] == RECONCILE_DRAINED)
 			done++;
-		else
+		else if (b.outcome[i] == RECONCILE_LEFT)
 			left++;
 	}
 	ffr_ok(&r, "OK");
-	ffr_text(&r, "scanner", "edge_cancel_reconcile");
+	ffr_text(&r, "scanner", a.scanner);
 	ffr_int(&r, "processed", done);
 	ffr_int(&r, "left_to_dispatcher", left);
-	ffr_int(&r, "errors", 0);
-	ffr_bool(&r, "more", n >= batch);
+	ffr_int(&r, "errors", c.errors);
+	ffr_bool(&r, "more", n >= a.batch_size);
 	FF_RETURN_RESULT(&r);
 }

@@ -281,9 +281,7 @@ CREATE TABLE ff.completion_event (
     outcome        ff.terminal_outcome NOT NULL,
     created_at     bigint NOT NULL,
     processed_at   bigint,                 -- set when its downstream edges are resolved (at insert outside a flow)
-    dispatch_failures integer NOT NULL DEFAULT 0,
-    dispatch_retry_at bigint,              -- a row that keeps failing waits until then
-    last_error     text,
+    -- a failing dispatch: ff.scanner_item_failure (completion_dispatch, its execution)
     PRIMARY KEY (partition, event_id)
 );
 CREATE INDEX completion_event_pending_idx ON ff.completion_event (event_id)

@@ -45,7 +45,9 @@ INSERT INTO ff.scanner_state (scanner) SELECT j.name FROM ff._jobs() j WHERE j.s
 -- partition, 0 when it has none, and id), with the last error's SQLSTATE,
 -- message and detail.  Retried on the next cycles after one or two
 -- failures; from the third on skipped until skip_until_cycle (10 cycles,
--- doubling, at most 1000).  A success deletes the row.
+-- doubling, at most 1000).  A success deletes the row.  A dispatcher run at
+-- every commit (completion_dispatch) has no cycles to count: its item waits
+-- until skip_until_at instead (1 s, from the third failure on 10 s).
 CREATE TABLE ff.scanner_item_failure (
     scanner           text NOT NULL,
     partition         smallint NOT NULL,
@@ -57,6 +59,7 @@ CREATE TABLE ff.scanner_item_failure (
     first_failed_at   bigint NOT NULL,
     last_failed_at    bigint NOT NULL,
     skip_until_cycle  bigint NOT NULL DEFAULT 0,
+    skip_until_at     bigint,
     PRIMARY KEY (scanner, partition, item_id)
 );
 
@@ -252,30 +255,6 @@ CREATE FUNCTION ff.purge_execution(execution_id text)
     RETURNS boolean AS 'MODULE_PATHNAME', 'ff_purge_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.purge_execution(text) IS
     'Deletes an execution and every record that belongs to it (the retention path)';
-
--- What a scan needs to know: the clock, the filter, its cycle.
-CREATE TYPE ff._scan_context AS (now_ms bigint, namespace text, tag_key text, tag_value text, cycle bigint);
-
-CREATE FUNCTION ff._scan_context(scanner text, namespace text, tag text, batch_size integer)
-RETURNS ff._scan_context LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context;
-BEGIN
-    IF batch_size IS NULL OR batch_size < 1 OR batch_size > 1000 THEN
-        RAISE EXCEPTION 'batch_size must be between 1 and 1000, got %', batch_size USING ERRCODE = '22023';
-    END IF;
-    tag := coalesce(tag, nullif(current_setting('ff_engine.scanner_tag', true), ''));
-    IF tag IS NOT NULL AND position('=' IN tag) < 2 THEN
-        RAISE EXCEPTION 'a scanner tag filter looks like key=value, got "%"', tag USING ERRCODE = '22023';
-    END IF;
-    c.now_ms := ff.now_ms();
-    c.namespace := coalesce(namespace, nullif(current_setting('ff_engine.scanner_namespace', true), ''));
-    c.tag_key := split_part(tag, '=', 1);
-    c.tag_value := substr(tag, position('=' IN tag) + 1);
-    SELECT s.cycle INTO c.cycle FROM ff.scanner_state s WHERE s.scanner = _scan_context.scanner;
-    RETURN c;
-END $$;
-COMMENT ON FUNCTION ff._scan_context(text, text, text, integer) IS 'Internal: a scan''s clock, filter and cycle';
 
 -- ---- the scanners ----
 

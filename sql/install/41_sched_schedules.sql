@@ -661,6 +661,8 @@ DECLARE
     fired integer := 0;
     r jsonb;
     err text;
+    st text;
+    det text;
 BEGIN
     IF t IS NULL OR t > now_ THEN
         RETURN 0;   -- not due (a row re-read after another runner advanced it)
@@ -695,9 +697,18 @@ BEGIN
             BEGIN
                 r := ff._schedule_fire(s, slot, now_, false);
             EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+                GET STACKED DIAGNOSTICS err = MESSAGE_TEXT, st = RETURNED_SQLSTATE, det = PG_EXCEPTION_DETAIL;
                 r := jsonb_build_object('fired', false, 'reason', 'error', 'error', err);
+                -- recorded as the scanner's failing item, without back-off:
+                -- the slot is missed, the schedule keeps its cadence
+                INSERT INTO ff.scanner_item_failure AS f (scanner, partition, item_id, failures, sqlstate, message,
+                                                         detail, first_failed_at, last_failed_at)
+                VALUES ('schedules', 0, s.schedule_id, 1, st, err, nullif(det, ''), now_, now_)
+                ON CONFLICT (scanner, partition, item_id) DO UPDATE SET failures = f.failures + 1,
+                    sqlstate = EXCLUDED.sqlstate, message = EXCLUDED.message, detail = EXCLUDED.detail,
+                    last_failed_at = EXCLUDED.last_failed_at, skip_until_cycle = 0;
             END;
+
         ELSE
             r := ff._schedule_fire(s, slot, now_, false);
         END IF;
@@ -735,106 +746,9 @@ END $$;
 COMMENT ON FUNCTION ff._schedule_advance(ff.schedule, bigint, integer, boolean) IS
     'Internal: fires a locked schedule''s due slots by its catch-up policy and advances it (guarded: each slot in a subtransaction)';
 
+-- the scanner: src/sched_scan.c, on the one batch runner (src/bgw_batch.c)
 CREATE FUNCTION ff.scan_schedules(batch_size integer DEFAULT 1000, namespace text DEFAULT NULL)
-RETURNS jsonb LANGUAGE plpgsql AS $$
-DECLARE
-    c ff._scan_context := ff._scan_context('schedules', namespace, NULL, batch_size);
-    cap integer := coalesce(nullif(pg_catalog.current_setting('ff_engine.schedule_catch_up_max', true), '')::integer, 100);
-    s ff.schedule;
-    n integer := 0;
-    fired integer := 0;
-    guarded boolean := false;
-    next_ bigint;
-    ids uuid[];
-    done_ uuid[];
-    bad integer;
-BEGIN
-    -- the row lock is the slot's lock: a second runner skips it, and once
-    -- the first commits the row is no longer due (rechecked on the new version)
-    LOOP
-        BEGIN
-            -- first try: the batch in one subtransaction, no per-slot guard;
-            -- on any error, again with each slot guarded (a bad one is missed)
-            SELECT coalesce(array_agg(x.schedule_id), '{}') INTO ids FROM (
-                SELECT x.schedule_id FROM ff.schedule x
-                WHERE NOT x.paused AND x.next_fire_at <= c.now_ms
-                  AND (c.namespace IS NULL OR x.namespace = c.namespace)
-                ORDER BY x.next_fire_at LIMIT batch_size FOR UPDATE SKIP LOCKED) x;
-            n := cardinality(ids);
-            fired := 0;
-            done_ := '{}';
-            IF NOT guarded THEN
-                -- set-based fast path: one due slot (none missed), overlap
-                -- allow or nothing fired yet, within end and max_fires; the
-                -- same firing as ff._schedule_advance, in three statements
-                WITH f AS MATERIALIZED (
-                    SELECT x.schedule_id, x.next_fire_at AS slot, nx.nxt, x.end_at, x.max_fires, x.fire_count,
-                        ff.create_execution(ff.execution_id(x.lane_id), x.namespace, x.lane_id, x.execution_kind,
-                            x.priority, 'schedule:' || x.name, x.policy_json, x.payload, NULL,
-                            'ff:schedule:' || x.schedule_id || ':' || x.next_fire_at, 604800000,
-                            coalesce(x.tags, '{}') || jsonb_build_object('ff.schedule', x.name,
-                                                                         'ff.slot', x.next_fire_at::text)) AS r
-                    FROM ff.schedule x, LATERAL (SELECT ff.cron_next_fire(x.cron, x.time_zone, x.next_fire_at) AS nxt) nx
-                    WHERE x.schedule_id = ANY (ids)
-                      AND x.flow_template IS NULL
-                      AND (x.overlap = 'allow' OR x.last_execution_id IS NULL)
-                      AND (nx.nxt IS NULL OR nx.nxt > c.now_ms)
-                      AND (x.end_at IS NULL OR x.next_fire_at <= x.end_at)
-                      AND (x.max_fires IS NULL OR x.fire_count < x.max_fires)
-                      AND (x.catch_up <> 'none' OR c.now_ms - x.next_fire_at <= x.misfire_grace_ms)
-                ), ins AS (
-                    INSERT INTO ff.schedule_firing (schedule_id, slot_at, manual, execution_id, fired_at)
-                    SELECT f.schedule_id, f.slot, false, f.r ->> 'execution_id', c.now_ms FROM f
-                    WHERE (f.r ->> 'ok')::boolean
-                    ON CONFLICT ON CONSTRAINT schedule_firing_pkey DO NOTHING
-                ), upd AS (
-                    UPDATE ff.schedule x SET
-                        next_fire_at = CASE WHEN (f.end_at IS NOT NULL AND f.nxt > f.end_at)
-                                              OR (f.max_fires IS NOT NULL
-                                                  AND f.fire_count + (f.r ->> 'status' = 'OK')::integer >= f.max_fires)
-                                            THEN NULL ELSE f.nxt END,
-                        fire_count = x.fire_count + (f.r ->> 'status' = 'OK')::integer,
-                        last_fire_at = CASE WHEN f.r ->> 'status' = 'OK' THEN c.now_ms ELSE x.last_fire_at END,
-                        last_slot_at = CASE WHEN f.r ->> 'status' = 'OK' THEN f.slot ELSE x.last_slot_at END,
-                        last_execution_id = CASE WHEN f.r ->> 'status' = 'OK' THEN f.r ->> 'execution_id'
-                                                 ELSE x.last_execution_id END,
-                        last_flow_id = CASE WHEN f.r ->> 'status' = 'OK' THEN NULL ELSE x.last_flow_id END,
-                        last_error = CASE WHEN f.r ->> 'status' = 'OK' THEN NULL ELSE x.last_error END,
-                        updated_at = c.now_ms
-                    FROM f WHERE x.schedule_id = f.schedule_id AND (f.r ->> 'ok')::boolean
-                    RETURNING x.schedule_id
-                )
-                SELECT coalesce(array_agg(f.schedule_id), '{}'), count(*) FILTER (WHERE f.r ->> 'status' = 'OK'),
-                       count(*) FILTER (WHERE NOT (f.r ->> 'ok')::boolean)
-                INTO done_, fired, bad FROM f;
-                IF bad > 0 THEN
-                    -- a refused creation: the guarded path records it as missed
-                    RAISE EXCEPTION 'a schedule firing was refused' USING ERRCODE = 'P0001';
-                END IF;
-            END IF;
-            FOR s IN SELECT * FROM ff.schedule x WHERE x.schedule_id = ANY (ids) AND NOT (x.schedule_id = ANY (done_))
-                     ORDER BY x.next_fire_at LOOP
-                fired := fired + ff._schedule_advance(s, c.now_ms, cap, guarded);
-            END LOOP;
-            EXIT;
-        EXCEPTION WHEN OTHERS THEN
-            IF guarded THEN
-                RAISE;
-            END IF;
-            guarded := true;
-        END;
-    END LOOP;
-    -- when the next slot is due before the scanner's interval ends, the
-    -- engine worker wakes for it (next_in_ms); a due row another runner
-    -- holds is not counted (its runner fires it)
-    IF n < batch_size THEN
-        SELECT min(x.next_fire_at) INTO next_ FROM ff.schedule x
-        WHERE NOT x.paused AND x.next_fire_at > c.now_ms;
-    END IF;
-    RETURN jsonb_build_object('ok', true, 'status', 'OK', 'scanner', 'schedules', 'processed', n,
-                              'fired', fired, 'errors', 0, 'more', n >= batch_size,
-                              'next_in_ms', CASE WHEN next_ IS NOT NULL THEN greatest(next_ - ff.now_ms(), 0) END);
-END $$;
+    RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_schedules' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_schedules(integer, text) IS
     'Fires the due slots of due schedules (at most ff_engine.schedule_catch_up_max per schedule), one batch (default 1 000; an error redoes it with each slot guarded); next_in_ms: until the next slot';
 

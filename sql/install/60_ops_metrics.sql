@@ -83,9 +83,11 @@ COMMENT ON VIEW ff.lane_metrics IS
 CREATE VIEW ff.dispatcher_status WITH (security_barrier) AS
 SELECT count(*) AS pending,
        coalesce(greatest(ff.now_ms() - min(ce.created_at), 0), 0) AS oldest_pending_age_ms,
-       count(*) FILTER (WHERE ce.dispatch_failures > 0) AS failing,
-       coalesce(sum(ce.dispatch_failures), 0) AS dispatch_failures
+       count(f.item_id) AS failing,
+       coalesce(sum(f.failures), 0) AS dispatch_failures
 FROM ff.completion_event ce
+LEFT JOIN ff.scanner_item_failure f ON f.scanner = 'completion_dispatch' AND f.partition = ce.partition
+                                   AND f.item_id = ce.execution_id
 WHERE ce.processed_at IS NULL
   AND ((SELECT ff._namespaces()) IS NULL OR ce.namespace = ANY (CAST((SELECT ff._namespaces()) AS text[])));
 COMMENT ON VIEW ff.dispatcher_status IS

@@ -194,3 +194,14 @@ ALTER TABLE ff.scanner_item_failure ADD COLUMN sqlstate text NOT NULL,
 -- (all three options named, so they read in a fresh install's order)
 ALTER TABLE ff.execution SET (fillfactor = 50, autovacuum_vacuum_scale_factor = 0.05,
                               autovacuum_analyze_scale_factor = 0.05);
+
+-- ff.scan_schedules is C on the batch runner (issue 22): the plpgsql scan
+-- context and its type are gone (the function goes with its type).
+DROP TYPE ff._scan_context CASCADE;
+
+-- The completion dispatcher records a failing event in ff.scanner_item_failure
+-- (by its execution), waiting by time (skip_until_at), not in its own
+-- columns; their failures are bookkeeping, the events are simply tried again.
+ALTER TABLE ff.scanner_item_failure ADD COLUMN skip_until_at bigint;
+DROP VIEW IF EXISTS ff.dispatcher_status;
+ALTER TABLE ff.completion_event DROP COLUMN dispatch_failures, DROP COLUMN dispatch_retry_at, DROP COLUMN last_error;

@@ -462,6 +462,43 @@ SELECT throws_ok($$SELECT ff.stage_dependency_edge('f1000000-0000-4000-8000-0000
 SELECT throws_ok($$SELECT ff.resolve_dependency('f1000000-0000-4000-8000-000000000001', gen_random_uuid(), 'none')$$, '22023', NULL, 'none is not an outcome');
 SELECT throws_ok($$SELECT ff.list_edges('f1000000-0000-4000-8000-000000000001', t.m('a'), 'sideways')$$, '22023', NULL, 'unknown direction');
 
+-- a completion event whose dispatch fails (issue 22): recorded in
+-- ff.scanner_item_failure by its execution with SQLSTATE, message and
+-- detail, waiting 1 s (by time: the dispatcher runs at every commit); the
+-- other events go on; a later success deletes the row
+SELECT t.at(1900000000000);
+SELECT ff.create_flow('f9000000-0000-4000-8000-0000000000e1'), ff.create_flow('f9000000-0000-4000-8000-0000000000e2');
+SELECT t.member('f9000000-0000-4000-8000-0000000000e1', n) FROM unnest(ARRAY['xa', 'xd']) n;
+SELECT t.member('f9000000-0000-4000-8000-0000000000e2', n) FROM unnest(ARRAY['ya', 'yd']) n;
+SELECT t.edge('f9000000-0000-4000-8000-0000000000e1', 'xa', 'xd'), t.edge('f9000000-0000-4000-8000-0000000000e2', 'ya', 'yd');
+CREATE FUNCTION t.refuse_xd() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = (ff.parse_execution_id(t.m('xd'))).execution_uuid THEN
+        RAISE EXCEPTION 'downstream refuses' USING ERRCODE = 'FFX21', DETAIL = 'xd';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_xd BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse_xd();
+SELECT t.run('xa'), t.run('ya');
+SET LOCAL client_min_messages = error;
+SELECT is(ff.dispatch_completions(100) - 'resolved', '{"ok": true, "status": "OK", "processed": 1, "errors": 1, "more": false}',
+          'dispatch: the failing event is an error, the other one dispatched');
+SELECT is(t.st('xd') || '/' || t.st('yd'), 'waiting_children/waiting', 'dispatch: the failing event''s edge unresolved, the other resolved');
+SELECT is((SELECT ARRAY[scanner, item_id::text, sqlstate, message, detail, failures::text, skip_until_at::text] FROM ff.scanner_item_failure),
+          ARRAY['completion_dispatch', (ff.parse_execution_id(t.m('xa'))).execution_uuid::text, 'FFX21', 'downstream refuses', 'xd', '1', '1900000001000'],
+          'dispatch: recorded by the event''s execution, waiting 1 s');
+SELECT is((SELECT failing || '/' || dispatch_failures FROM ff.dispatcher_status), '1/1', 'dispatcher_status counts it');
+SELECT is(ff.dispatch_completions(100) ->> 'processed', '0', 'dispatch: not retried before its time');
+SELECT t.at(1900000001000);
+SELECT is(ff.dispatch_completions(100) ->> 'errors', '1', 'dispatch: retried after 1 s, failing again');
+SELECT is((SELECT failures || '/' || skip_until_at FROM ff.scanner_item_failure), '2/1900000002000', 'dispatch: its second failure');
+DROP TRIGGER refuse_xd ON ff.execution;
+SELECT t.at(1900000002000);
+SELECT is(ff.dispatch_completions(100) - 'resolved', '{"ok": true, "status": "OK", "processed": 1, "errors": 0, "more": false}',
+          'dispatch: dispatched once it can be');
+SELECT is(t.st('xd') || '/' || (SELECT count(*) FROM ff.scanner_item_failure), 'waiting/0', 'dispatch: the edge resolved, the row deleted');
+RESET client_min_messages;
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();

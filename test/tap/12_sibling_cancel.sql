@@ -237,6 +237,35 @@ SELECT is(t.scan() - 'scanner', '{"ok": true, "status": "OK", "processed": 1, "e
 SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'its row cleared');
 RESET client_min_messages;
 
+-- a group whose reconciliation fails (issue 22): recorded in
+-- ff.scanner_item_failure by its downstream execution with its SQLSTATE;
+-- the other group is still reconciled; cleared once it succeeds
+SELECT t.group('f5000000-0000-4000-8000-0000000000f2', 'x', 2, 'any_of', 'cancel_remaining');
+SELECT t.group('f5000000-0000-4000-8000-0000000000f3', 'v', 2, 'any_of', 'cancel_remaining');
+SELECT t.claim_m('ux2'), t.claim_m('uv2');
+SELECT t.succeed('ux1'), t.succeed('uv1');
+SELECT t.dispatch();
+SELECT t.complete(t.m('ux2')), t.complete(t.m('uv2'));
+CREATE FUNCTION t.refuse_dx() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.downstream_execution_id = t.u('dx') THEN
+        RAISE EXCEPTION 'group refuses' USING ERRCODE = 'FFX13', DETAIL = 'dx';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_dx BEFORE UPDATE ON ff.edge_group FOR EACH ROW EXECUTE FUNCTION t.refuse_dx();
+SET LOCAL client_min_messages = error;
+SELECT is(ff.scan_edge_cancel_reconcile(1000) - 'scanner', '{"ok": true, "status": "OK", "processed": 1, "errors": 1, "left_to_dispatcher": 0, "more": false}',
+          'reconciler: a failing group is an error of the pass, the other one is drained');
+SELECT is(t.pending('x') || '/' || t.pending('v'), '1/0', 'reconciler: the failing group left pending, the other drained');
+SELECT is((SELECT ARRAY[scanner, item_id::text, sqlstate, message, detail] FROM ff.scanner_item_failure),
+          ARRAY['edge_cancel_reconcile', t.u('dx')::text, 'FFX13', 'group refuses', 'dx'], 'reconciler: recorded by its downstream execution with its SQLSTATE');
+DROP TRIGGER refuse_dx ON ff.edge_group;
+SELECT is(ff.scan_edge_cancel_reconcile(1000) - 'scanner', '{"ok": true, "status": "OK", "processed": 1, "errors": 0, "left_to_dispatcher": 0, "more": false}',
+          'reconciler: drained on the next pass');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure) || '/' || t.pending('x'), '0/0', 'reconciler: its row cleared');
+RESET client_min_messages;
+
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
 SELECT * FROM t.invariants('the whole suite');
 SELECT * FROM finish();

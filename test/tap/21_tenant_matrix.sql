@@ -175,7 +175,6 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 -- the restore trigger (issue 27) runs only as a trigger
 ('ff._restore_replaces()', '', 'A', 'error:0A000', NULL, NULL, NULL, 'ok', $$SELECT ff._restore_replaces()::text$$),
 ('ff._reconcile_dependencies_of(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._reconcile_dependencies_of({{M2}})$$),
-('ff._scan_context(text,text,text,integer)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._scan_context('delayed', {{ns}}, NULL, 10)::text$$),
 ('ff._setting_ms(text)', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._setting_ms('statement_timeout')$$),
 ('ff._wake_launcher()', '', 'A', 'reached', NULL, NULL, NULL, 'ok', $$SELECT ff._wake_launcher()$$),
 -- internal functions readers have: whether the caller is an admin, and its namespaces

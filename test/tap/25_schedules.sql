@@ -329,6 +329,17 @@ SELECT is(row(s.fire_count, s.skipped_count, s.next_fire_at)::text, row(1, 1, t.
 FROM ff.schedule s WHERE s.name = 'fp-skip';
 SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'fp1'), 2::bigint, 'the good schedule fired its slot');
 SELECT is((SELECT count(*) FROM ff.execution e WHERE e.lane_id = 'fpl'), 5::bigint, 'one more execution, no other');
+-- the slot that raised is recorded as the scanner's failing item (issue 22),
+-- with its SQLSTATE and without back-off; a later run that misses nothing clears it
+SELECT is((SELECT array_agg(f.scanner || '/' || f.sqlstate || '/' || f.failures || '/' || f.skip_until_cycle)
+           FROM ff.scanner_item_failure f JOIN ff.schedule s ON s.schedule_id = f.item_id WHERE s.name = 'fp2'),
+          ARRAY['schedules/22023/1/0'], 'a raising slot is recorded in ff.scanner_item_failure, no back-off');
+UPDATE ff.schedule SET lane_id = 'fpl' WHERE name = 'fp2';
+SELECT t.at(t.ms('2026-04-01 00:03:00Z'));
+SELECT is(ff.scan_schedules(1000, 'fp') ->> 'errors', '0', 'the next batch has no error');
+SELECT is((SELECT s.fire_count FROM ff.schedule s WHERE s.name = 'fp2'), 2::bigint, 'the mended schedule fires its next slot');
+SELECT is((SELECT count(*) FROM ff.scanner_item_failure f JOIN ff.schedule s ON s.schedule_id = f.item_id WHERE s.name = 'fp2'),
+          0::bigint, 'its failure row cleared');
 
 -- ---- flow templates ----
 SELECT t.at(t.ms('2026-04-02 00:00:30Z'));
