@@ -2,7 +2,7 @@
  *
  * bgw_notify.c
  *	  Notifications for applications (completion channels, lane wake-ups,
- *	  signal events), sent outside the user's commit (ARCHITECTURE §6).
+ *	  signal events), sent outside the user's commit (behaviour/README §6).
  *
  *	  PostgreSQL 15 holds one cluster-wide lock from a notifying
  *	  transaction's pre-commit to the end of its commit's WAL flush, so

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * bgw_scanners.c
- *	  The execution scanners (spec §6; flows §6.1; suspension spec §6.1):
+ *	  The execution scanners (behaviour/execution §6; behaviour/flows §6.1; behaviour/suspension §6.1):
  *	  each ff.scan_<name>() is one bounded batch run by bgw_batch.c, its
  *	  selection a kept plan, its per-item step the C operation.  The
  *	  engine worker (and pg_cron, through ff.run_scanners) calls them
@@ -68,7 +68,7 @@ scan(FunctionCallInfo fcinfo, const char *scanner, FFPlan *select, FFBatchStep s
 	FF_RETURN_RESULT(&r);
 }
 
-/* ---- lease expiry (§6.1): held leases past their expiry ---- */
+/* ---- lease expiry (behaviour/execution §6.1): held leases past their expiry ---- */
 
 static FFPlan plan_lease_expiry = {
 	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' "
@@ -92,7 +92,7 @@ ff_scan_lease_expiry(PG_FUNCTION_ARGS)
 	return scan(fcinfo, "lease_expiry", &plan_lease_expiry, lease_expiry_step, NULL);
 }
 
-/* ---- delayed promoter (§6.2) ---- */
+/* ---- delayed promoter (behaviour/execution §6.2) ---- */
 
 static FFPlan plan_delayed = {
 	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'runnable' "
@@ -116,7 +116,7 @@ ff_scan_delayed(PG_FUNCTION_ARGS)
 	return scan(fcinfo, "delayed", &plan_delayed, delayed_step, NULL);
 }
 
-/* ---- attempt timeouts (§6.3) and execution deadlines (§6.4) ---- */
+/* ---- attempt timeouts (behaviour/execution §6.3) and execution deadlines (behaviour/execution §6.4) ---- */
 
 static FFPlan plan_attempt_timeouts = {
 	EXEC_ITEM " FROM ff.execution e WHERE e.attempt_timeout_at <= $1 AND " EXEC_WANTS
@@ -152,7 +152,7 @@ ff_scan_execution_deadlines(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- unblock (§6.7) ----
+ * ---- unblock (behaviour/execution §6.7) ----
  * Budget blocks clear when no attached budget is at a hard limit, quota
  * blocks when the quota's window and cap have room (the checks claims make:
  * ff._budget_block_detail and ff._quota_refuses are their C), route blocks
@@ -189,7 +189,7 @@ ff_scan_unblock(PG_FUNCTION_ARGS)
 	return scan(fcinfo, "unblock", &plan_unblock, unblock_step, NULL);
 }
 
-/* ---- suspension timeouts (suspension spec §6.1) ---- */
+/* ---- suspension timeouts (behaviour/suspension §6.1) ---- */
 
 static FFPlan plan_suspension_timeouts = {
 	EXEC_ITEM " FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition "
@@ -215,7 +215,7 @@ ff_scan_suspension_timeouts(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- dependencies (flows §6.1) ----
+ * ---- dependencies (behaviour/flows §6.1) ----
  * The safety net for lost completions, driven by the data: children with
  * an unresolved edge whose upstream already ended.  No row lock here:
  * resolution locks the group row, then the child.
@@ -244,7 +244,7 @@ ff_scan_dependencies(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- retention (§6.6) ----
+ * ---- retention (behaviour/execution §6.6) ----
  * Every record of an execution, its streams and dependency records
  * included, in this order; its flow and the flow's edges stay.
  */
@@ -302,7 +302,7 @@ ff_purge_execution(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(found);
 }
 
-/* terminal executions past their own purge time (§6.6 recommendation) */
+/* terminal executions past their own purge time (behaviour/execution §6.6 recommendation) */
 static FFPlan plan_retention = {
 	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'terminal' AND e.purge_after <= $1 AND "
 	EXEC_WANTS "ORDER BY e.purge_after LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
@@ -386,7 +386,7 @@ ff_trim_retention(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- pending waitpoint expiry (suspension spec §6.2) ----
+ * ---- pending waitpoint expiry (behaviour/suspension §6.2) ----
  * Pending waitpoints past their expiry close as never_committed; only the
  * waitpoint rows are locked (a racing suspend that locked one first wins,
  * and it is then no longer pending).  The item is the waitpoint.
@@ -428,7 +428,7 @@ ff_scan_pending_waitpoint_expiry(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- flow cancels (flows §6.4) ----
+ * ---- flow cancels (behaviour/flows §6.4) ----
  * Members owed a cancel of cancelled flows whose backlog entry is due by
  * due_before: at most max_flows flows (locked with SKIP LOCKED, so the
  * background pass and the reconciler never work on one flow at once) and
@@ -597,7 +597,7 @@ ff_scan_flow_cancels(PG_FUNCTION_ARGS)
 }
 
 /*
- * ---- budget resets (budgets spec §7.1) ----
+ * ---- budget resets (behaviour/budgets §7.1) ----
  * Budgets due for their periodic reset, earliest first; each reset
  * reschedules the budget from its own time.  The item is the budget
  * (partition 0).  Expired usage idempotency marks are swept on the way.
@@ -675,7 +675,7 @@ set_scan(FunctionCallInfo fcinfo, const char *scanner, FFPlan *stmt, bool filter
 	FF_RETURN_RESULT(&r);
 }
 
-/* exact counts per flow (flows §6.5, Appendix C.13), the reference's derivation; a flow whose members all ended leaves FLOW_INDEX */
+/* exact counts per flow (behaviour/flows §6.5, behaviour/flows §C.13), the reference's derivation; a flow whose members all ended leaves FLOW_INDEX */
 static FFPlan plan_project_flows = {
 	"WITH picked AS ( "
 	"SELECT fl.partition, fl.flow_id FROM ff.flow fl "
@@ -738,7 +738,7 @@ ff_project_flows(PG_FUNCTION_ARGS)
 	return set_scan(fcinfo, "flow_projector", &plan_project_flows, true, false);
 }
 
-/* the drift alarm of non-resetting budgets (budgets §7.2): reconciled_breach_at set while some usage is strictly over its hard limit, cleared otherwise */
+/* the drift alarm of non-resetting budgets (behaviour/budgets §7.2): reconciled_breach_at set while some usage is strictly over its hard limit, cleared otherwise */
 static FFPlan plan_reconcile_budgets = {
 	"WITH cand AS ( "
 	"SELECT b.budget_id, EXISTS (SELECT 1 FROM ff.budget_limit l JOIN ff.budget_usage u "
@@ -762,7 +762,7 @@ ff_reconcile_budgets(PG_FUNCTION_ARGS)
 	return set_scan(fcinfo, "budget_reconcile", &plan_reconcile_budgets, false, false);
 }
 
-/* quota admissions past their window are dropped (budgets §7.3); processed counts the policies */
+/* quota admissions past their window are dropped (behaviour/budgets §7.3); processed counts the policies */
 static FFPlan plan_reconcile_quotas = {
 	"WITH gone AS ( "
 	"DELETE FROM ff.quota_admission a WHERE (a.quota_policy_id, a.execution_id) IN ( "
@@ -782,7 +782,7 @@ ff_reconcile_quotas(PG_FUNCTION_ARGS)
 	return set_scan(fcinfo, "quota_reconcile", &plan_reconcile_quotas, false, false);
 }
 
-/* expired worker registrations are deleted (budgets §7.5) */
+/* expired worker registrations are deleted (behaviour/budgets §7.5) */
 static FFPlan plan_sweep_workers = {
 	"WITH gone AS ( "
 	"DELETE FROM ff.worker w WHERE (w.namespace, w.worker_instance_id) IN ( "

@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * budget.c
- *	  Budgets (spec/budgets.md §3): create, report usage with hard / soft
+ *	  Budgets (behaviour/budgets §3): create, report usage with hard / soft
  *	  limits and idempotency, the per-execution spend ledger and its
  *	  release, resets; the rule that attached budgets refuse admission
- *	  (§5.1, shared by the claim path and the unblock scanner); the
+ *	  (behaviour/budgets §5.1, shared by the claim path and the unblock scanner); the
  *	  attached-budget list.  Quota policies and admission are quota.c, with
  *	  the argument helpers here.
  *
@@ -110,7 +110,7 @@ ff_budget_check_nonnegative(int64 v, const char *name)
 				 errmsg("invalid_input: %s must not be negative, got " INT64_FORMAT, name, v)));
 }
 
-/* Dimension names: 1..256 bytes, no ',' and no control characters (§1). */
+/* Dimension names: 1..256 bytes, no ',' and no control characters (behaviour/budgets §1). */
 static void
 check_dimension(const char *d)
 {
@@ -145,7 +145,7 @@ cmp_dim_index(const void *a, const void *b, void *arg)
 
 /*
  * The dimension arrays of create / report / record_spend: one-dimensional,
- * parallel, at most 64, names valid and distinct (Appendix C #2), values
+ * parallel, at most 64, names valid and distinct (behaviour/budgets §C.2), values
  * non-NULL and non-negative.  Misuse raises before anything is read.
  */
 static void
@@ -254,7 +254,7 @@ int8_array(int64 *items, int n)
 	return PointerGetDatum(construct_array(e, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* ---- create_budget (§3.1) ---- */
+/* ---- create_budget (behaviour/budgets §3.1) ---- */
 
 static FFPlan plan_budget_insert = {
 	"INSERT INTO ff.budget (budget_id, partition, scope_type, scope_id, enforcement_mode, "
@@ -331,7 +331,7 @@ ff_create_budget(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
-/* ---- report_usage_and_check (§3.2) and record_spend (§3.3) ---- */
+/* ---- report_usage_and_check (behaviour/budgets §3.2) and record_spend (behaviour/budgets §3.3) ---- */
 
 /* The budget, locked, if the caller may see it ($2: its namespaces, NULL for all). */
 static FFPlan plan_budget_lock = {
@@ -396,7 +396,7 @@ budget_lock(pg_uuid_t *budget)
 
 /*
  * "Check before increment": either every delta applies or none does.  A
- * hard breach commits only its bookkeeping (§0.4 item 1).
+ * hard breach commits only its bookkeeping (behaviour/budgets §0.4 item 1).
  */
 static void
 apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup_key,
@@ -412,7 +412,7 @@ apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup
 	v[0] = UUIDPGetDatum(budget);
 	if (!budget_lock(budget))
 	{
-		ffr_error(r, "budget_not_found");	/* Appendix C #1: no stub */
+		ffr_error(r, "budget_not_found");	/* behaviour/budgets §C.1: no stub */
 		return;
 	}
 	if (dedup_key)
@@ -489,7 +489,7 @@ apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup
 
 /*
  * ff.report_usage_and_check(budget_id, dimensions, deltas, dedup_key, now_ms)
- *		No lease is checked (§3.2: the worker path carries none).
+ *		No lease is checked (behaviour/budgets §3.2: the worker path carries none).
  */
 Datum
 ff_report_usage_and_check(PG_FUNCTION_ARGS)
@@ -535,7 +535,7 @@ ff_record_spend(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
-/* ---- release_budget (§3.4) and reset_budget (§3.5) ---- */
+/* ---- release_budget (behaviour/budgets §3.4) and reset_budget (behaviour/budgets §3.5) ---- */
 
 static FFPlan plan_release = {
 	"WITH l AS (DELETE FROM ff.budget_usage_by_exec WHERE budget_id = $1 AND execution_id = $2 "
@@ -622,7 +622,7 @@ ff_reset_budget_id(pg_uuid_t *id, int64 now, int64 *next_reset_at)
 	return true;
 }
 
-/* ---- budget refusals at claim time (§5.1 b) ---- */
+/* ---- budget refusals at claim time (behaviour/budgets §5.1 b) ---- */
 
 /*
  * The first attached budget at or over a hard limit, in attachment then
@@ -639,7 +639,7 @@ static FFPlan plan_budget_breach = {
 	2, {UUIDARRAYOID, TEXTOID}
 };
 
-/* The attached ids that are UUIDs, in order (others mean no budget, §5.1). */
+/* The attached ids that are UUIDs, in order (others mean no budget, behaviour/budgets §5.1). */
 ArrayType *
 ff_budget_ids_array(const char *csv)
 {
@@ -668,7 +668,7 @@ ff_budget_ids_array(const char *csv)
 /*
  * Why the attached budgets (CSV) refuse admission to an execution of
  * namespace ns — the first one at or over a hard limit (usage >= limit,
- * §5.1) — or NULL when every one admits.  The claim path and the unblock
+ * behaviour/budgets §5.1) — or NULL when every one admits.  The claim path and the unblock
  * scanner (ff._budget_block_detail) share it.
  */
 char *
@@ -703,7 +703,7 @@ ff_budget_block_detail_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(detail)));
 }
 
-/* ---- the attached-budget list (§2.3) ---- */
+/* ---- the attached-budget list (behaviour/budgets §2.3) ---- */
 
 /* Append a budget id to the attachment CSV unless it is there already. */
 void

@@ -2,7 +2,7 @@
  *
  * budget.h
  *	  Budgets as the claim path, execution creation and quota.c see them
- *	  (spec/budgets.md §2.3, §5.1), and the argument helpers of the budget
+ *	  (behaviour/budgets §2.3, §5.1), and the argument helpers of the budget
  *	  and quota entry points.
  *
  * IDENTIFICATION

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * core_ids.c
- *	  Execution ids and hashing (spec/execution.md §1): parsing and
+ *	  Execution ids and hashing (behaviour/execution §1): parsing and
  *	  formatting ids, CRC-16 and FNV-1a, minting UUIDs.  Partitions and
  *	  minting whole execution ids are core_partition.c, which calls this
  *	  file (never the other way).

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * core_ids.h
- *	  Identifiers and partitioning (spec/execution.md §1): execution ids
+ *	  Identifiers and partitioning (behaviour/execution §1): execution ids
  *	  of the form {fp:N}:<uuid>, CRC-16/XMODEM partitioners, FNV-1a, and
  *	  caller-side minting of UUIDs.
  *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * core_partition.c
- *	  The partition configuration row and the partitioners of spec §1,
+ *	  The partition configuration row and the partitioners of behaviour/execution §1,
  *	  and the SQL helpers that mint execution ids (ids themselves are
  *	  core_ids.c, which this file calls).
  *

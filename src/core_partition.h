@@ -21,7 +21,7 @@ extern int	ff_solo_partition(text *lane_id);
 extern int	ff_uuid_partition(const pg_uuid_t *u, int count);
 extern int	ff_uuid_flow_partition(const pg_uuid_t *flow_id);
 
-/* Validation of a lane id: 1..64 bytes of printable ASCII (§1.3). */
+/* Validation of a lane id: 1..64 bytes of printable ASCII (behaviour/execution §1.3). */
 extern void ff_check_lane_id(text *lane_id);
 
 #endif							/* FF_ENGINE_PARTITION_H */

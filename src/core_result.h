@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * core_result.h
- *	  The jsonb envelope every operation returns (ARCHITECTURE §3):
+ *	  The jsonb envelope every operation returns (behaviour/README §3):
  *	  {"ok": true, "status": "OK", ...fields} or
  *	  {"ok": false, "error": "<code>", ...detail}.
  *

@@ -2,7 +2,7 @@
  *
  * core_state.c
  *	  Labels of the state-vector enums and the public-state derivation
- *	  (spec/execution.md §2.2).
+ *	  (behaviour/execution §2.2).
  *
  * IDENTIFICATION
  *	  src/core_state.c
@@ -62,9 +62,9 @@ ff_label_lookup(const char *const *labels, const char *label)
 
 /*
  * ff_derive_public_state
- *		The user-facing state for a vector (§2.2).  Every transition writes
+ *		The user-facing state for a vector (behaviour/execution §2.2).  Every transition writes
  *		the stored public_state from this function, so the two never drift.
- *		Decision (spec Appendix C.1): budget and quota blocks are
+ *		Decision (behaviour/execution §C.1): budget and quota blocks are
  *		rate_limited; route, operator and lane-state blocks are waiting.
  */
 PublicState

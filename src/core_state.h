@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * core_state.h
- *	  The seven-dimension state vector of an execution (spec/execution.md
- *	  §2.1) as C enums, their SQL labels and the public-state derivation.
+ *	  The seven-dimension state vector of an execution (behaviour/execution §2.1) as C enums, their SQL labels and the public-state derivation.
  *
  *	  Each C enum lists its values in the order of the SQL enum type of
  *	  the same name (sql/install/00_core_types.sql), so a label table indexed by
@@ -74,7 +73,7 @@ extern const char *const ff_outcome_labels[];
 extern const char *const ff_attempt_state_labels[];
 extern const char *const ff_public_labels[];
 
-/* Attempt record types and states (§2.5). */
+/* Attempt record types and states (behaviour/execution §2.5). */
 #define ATTEMPT_TYPE_INITIAL	"initial"
 #define ATTEMPT_TYPE_RETRY		"retry"
 #define ATTEMPT_TYPE_RECLAIM	"reclaim"

@@ -128,7 +128,7 @@ ff_limit_in_force(bool given, int64 asked, int64 setting)
 	return Min(asked, setting);
 }
 
-/* Worker ids: 1..256 bytes, no whitespace or control characters (§1.3). */
+/* Worker ids: 1..256 bytes, no whitespace or control characters (behaviour/execution §1.3). */
 void
 ff_check_worker_id(const char *s, const char *name)
 {
@@ -169,7 +169,7 @@ cmp_cstr(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* A token: non-empty, no comma, no byte <= 0x20, no 0x7F (§5.4). */
+/* A token: non-empty, no comma, no byte <= 0x20, no 0x7F (behaviour/execution §5.4). */
 static const char *
 token_problem(const char *t)
 {
@@ -204,7 +204,7 @@ caps_check_bounds(const CapSet *set, const char *side)
 
 /*
  * ff_caps_from_csv
- *		Comma-separated tokens; empty tokens are skipped (§3.2 step 6).
+ *		Comma-separated tokens; empty tokens are skipped (behaviour/execution §3.2 step 6).
  */
 const char *
 ff_caps_from_csv(const char *csv, const char *side, CapSet *out)
@@ -237,7 +237,7 @@ ff_caps_from_csv(const char *csv, const char *side, CapSet *out)
 /*
  * ff_caps_from_array
  *		A worker's capabilities as text[]: every token is validated, and
- *		a bad one is a configuration error (22023), as in §5.2 step 1.
+ *		a bad one is a configuration error (22023), as in behaviour/execution §5.2 step 1.
  */
 void
 ff_caps_from_array(ArrayType *arr, CapSet *out)
@@ -564,8 +564,8 @@ ff_jsonb_get_string(JsonbContainer *c, const char *key)
 
 /*
  * ff_validate_policy
- *		Fail-closed validation of an execution policy (§3.1 step 4).
- *		Decision (Appendix C.17): an object in place of the capability
+ *		Fail-closed validation of an execution policy (behaviour/execution §3.1 step 4).
+ *		Decision (behaviour/execution §C.17): an object in place of the capability
  *		array is rejected as required:not_array.
  */
 const char *

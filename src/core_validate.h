@@ -57,7 +57,7 @@ extern char *ff_caps_to_csv(const CapSet *set);
 extern char *ff_caps_missing(const CapSet *required, const CapSet *have);
 
 /*
- * Execution policy (spec §3.1 step 4).  On success returns NULL and sets
+ * Execution policy (behaviour/execution §3.1 step 4).  On success returns NULL and sets
  * *policy (NULL when the text is empty) and *caps (required capabilities,
  * ntokens 0 when none).  On failure returns the error code and sets
  * *detail.
@@ -82,7 +82,7 @@ extern bool ff_jsonb_get_number(JsonbContainer *c, const char *key, double *out)
 extern JsonbContainer *ff_jsonb_get_object(JsonbContainer *c, const char *key);
 extern char *ff_jsonb_get_string(JsonbContainer *c, const char *key);
 
-/* Tag keys: ^[a-z][a-z0-9_]*\.[a-z0-9_][a-z0-9_.]*$ (spec §3.23, strict). */
+/* Tag keys: ^[a-z][a-z0-9_]*\.[a-z0-9_][a-z0-9_.]*$ (behaviour/execution §3.23, strict). */
 extern bool ff_tag_key_valid(const char *key);
 extern int	ff_tag_pairs(ArrayType *pairs, Datum **elems);
 extern char *ff_tag_pairs_bad_key(const Datum *elems, int n);

@@ -1,14 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * exec_block.c
- *	  Holding eligible executions back and letting them go (spec/
- *	  execution.md §3.14, §3.15, §5.6): block_execution_for_admission and
+ *	  Holding eligible executions back and letting them go (behaviour/execution §3.14, §3.15, §5.6): block_execution_for_admission and
  *	  unblock_execution.  Budgets, quotas and capability routing block
  *	  through here; an operator can pause an execution the same way.
  *
- *	  Public state of a block (Appendix C.1): budget and quota blocks are
+ *	  Public state of a block (behaviour/execution §C.1): budget and quota blocks are
  *	  rate_limited, route / operator / lane-state blocks are waiting, as
- *	  the §2.2 derivation says; the stored value is always derived.
+ *	  the behaviour/execution §2.2 derivation says; the stored value is always derived.
  *
  * IDENTIFICATION
  *	  src/exec_block.c
@@ -29,7 +28,7 @@
 PG_FUNCTION_INFO_V1(ff_block_execution_for_admission);
 PG_FUNCTION_INFO_V1(ff_unblock_execution);
 
-/* blocking_reason -> the eligibility it parks the execution in (§3.14) */
+/* blocking_reason -> the eligibility it parks the execution in (behaviour/execution §3.14) */
 static bool
 block_target(BlockingReason reason, EligibilityState *elig)
 {
@@ -77,7 +76,7 @@ ff_block_locked(ExecCore *c, BlockingReason reason, const char *detail, int64 no
 /*
  * ff.block_execution_for_admission(execution_id, blocking_reason,
  *		blocking_detail, now_ms)
- *		Decision (§3.14 recommendation): only an eligible execution can be
+ *		Decision (behaviour/execution §3.14 recommendation): only an eligible execution can be
  *		blocked, so a delayed or dependency-blocked one never leaves its
  *		own index.
  */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * exec_claim.c
- *	  Claiming work (spec/execution.md §3.2-§3.5, §3.13, §5): claim
+ *	  Claiming work (behaviour/execution §3.2-§3.5, §3.13, §5): claim
  *	  grants, the fresh and resumed claim paths, the operator's
  *	  grant-and-claim, the delayed promoter's per-item step, and the
  *	  worker's hot path ff.claim_next.
@@ -112,7 +112,7 @@ claimer_args(FunctionCallInfo fcinfo, int worker_arg, int instance_arg,
 
 /*
  * attempt_policy_arg
- *		attempt_policy_json must be a JSON object (§3.3 check 12); misuse
+ *		attempt_policy_json must be a JSON object (behaviour/execution §3.3 check 12); misuse
  *		raises 22023 before anything is written.
  */
 static Jsonb *
@@ -154,7 +154,7 @@ lease_args(FunctionCallInfo fcinfo, int lease_id_arg, int ttl_arg, ClaimRequest 
 	req->renew_before_ms = (req->lease_ttl_ms * 2) / 3;
 }
 
-/* Active with a lease that expired or was revoked (§3.19, §3.20). */
+/* Active with a lease that expired or was revoked (behaviour/execution §3.19, §3.20). */
 static inline bool
 is_reclaimable(const ExecCore *c)
 {
@@ -168,7 +168,7 @@ is_reclaimable(const ExecCore *c)
 static void
 set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
 {
-	/* every grant is a fresh epoch, one above the last (§2.3 I4) */
+	/* every grant is a fresh epoch, one above the last (behaviour/execution §2.3 I4) */
 	Assert(epoch == c->current_lease_epoch + 1);
 	ff_core_set_vector(c, PHASE_ACTIVE, OWN_LEASED, ELIG_NOT_APPLICABLE, BLOCK_NONE,
 					   NULL, OUTCOME_NONE, ATT_RUNNING_ATTEMPT);
@@ -182,7 +182,7 @@ set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
 	c->lease_last_renewed_at = now;
 	c->lease_expires_at = now + req->lease_ttl_ms;
 	c->lease_renewal_deadline = now + req->renew_before_ms;
-	/* Appendix C.21: a new lease never inherits old expiry/revocation marks */
+	/* behaviour/execution §C.21: a new lease never inherits old expiry/revocation marks */
 	c->lease_expired_at = FF_NULL;
 	c->lease_revoked_at = FF_NULL;
 	c->lease_revoke_reason = NULL;
@@ -193,7 +193,7 @@ set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
 
 /*
  * claim_fresh
- *		A new attempt under a new lease (§3.3 effects).  The attempt type
+ *		A new attempt under a new lease (behaviour/execution §3.3 effects).  The attempt type
  *		follows the pending kind; lineage comes from the pending fields,
  *		which the claim consumes.
  */
@@ -260,7 +260,7 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 
 /*
  * claim_resume
- *		Continue the interrupted attempt under a new lease (§3.4 effects):
+ *		Continue the interrupted attempt under a new lease (behaviour/execution §3.4 effects):
  *		same attempt index and id, epoch + 1, counters and started_at kept.
  */
 static void
@@ -278,10 +278,10 @@ claim_resume(ExecCore *c, const ClaimRequest *req, const char *history_reason, i
 
 /*
  * claim_reclaim
- *		Take over an execution whose lease expired or was revoked (§3.20):
+ *		Take over an execution whose lease expired or was revoked (behaviour/execution §3.20):
  *		the old attempt ends interrupted_reclaimed and its stream closes;
  *		a new attempt of type reclaim starts under a new lease (epoch + 1).
- *		Decisions (Appendix C.7): the reason strings are lease_expired /
+ *		Decisions (behaviour/execution §C.7): the reason strings are lease_expired /
  *		lease_revoked, the attempt policy is stored, and the old attempt's
  *		timeout does not carry over to the new attempt.
  */
@@ -333,7 +333,7 @@ reclaim_cap(ExecCore *c, int64 default_max)
 /*
  * fail_over_reclaim_cap
  *		Reclaimed too often: terminal failure, committed even though the
- *		caller gets max_retries_exhausted.  Decision (Appendix C.6): unlike
+ *		caller gets max_retries_exhausted.  Decision (behaviour/execution §C.6): unlike
  *		the reference, the old attempt is ended, its stream closed, the
  *		release recorded and the completion announced.
  */
@@ -407,7 +407,7 @@ grant_live(const Grant *g, int64 now)
  * A member of a flow cancelled with cancel_all / cancel_pending is owed a
  * cancel (ff.flow_pending_cancel) from the flow cancel's commit until the
  * engine cancels it.  No claim starts it in between: the claim paths answer
- * execution_not_eligible (spec/flows.md §3.12.5, the recommended fix of the
+ * execution_not_eligible (behaviour/flows §3.12.5, the recommended fix of the
  * reference's claim race; flow_only owes nothing and its members go on).
  */
 static FFPlan plan_cancel_owed = {
@@ -449,10 +449,10 @@ static FFPlan plan_grant_put = {
 
 /*
  * issue_grant
- *		The body of issue_claim_grant (§3.2) and issue_reclaim_grant
- *		(§3.19): they differ only in which executions qualify.  A
+ *		The body of issue_claim_grant (behaviour/execution §3.2) and issue_reclaim_grant
+ *		(behaviour/execution §3.19): they differ only in which executions qualify.  A
  *		capability mismatch is committed (last_capability_mismatch_at)
- *		although the call returns an error (§0.4).
+ *		although the call returns an error (behaviour/execution §0.4).
  */
 static Datum
 issue_grant(FunctionCallInfo fcinfo, bool reclaim)
@@ -562,7 +562,7 @@ ff_issue_claim_grant(PG_FUNCTION_ARGS)
 
 /*
  * ff.issue_reclaim_grant(...same arguments...) -- a grant to reclaim an
- *		execution whose lease expired or was revoked (§3.19).  The worker
+ *		execution whose lease expired or was revoked (behaviour/execution §3.19).  The worker
  *		need not be the previous holder.
  */
 Datum
@@ -638,7 +638,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
  *		lane, capability_snapshot_hash, lease_id, lease_ttl_ms,
  *		remaining_attempt_timeout_ms)
  *		Continue an interrupted attempt from a claim grant.  Decision
- *		(Appendix C.11): the execution must also be unowned and eligible.
+ *		(behaviour/execution §C.11): the execution must also be unowned and eligible.
  */
 Datum
 ff_claim_resumed_execution(PG_FUNCTION_ARGS)
@@ -693,7 +693,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
  *		attempt_policy_json, attempt_timeout_ms, execution_deadline_at)
  *		Operator grant + claim in one step; capabilities are not checked.
  *		The transient grant of the reference is never visible, so no grant
- *		is left behind in any outcome.  Decision (Appendix C.11): the
+ *		is left behind in any outcome.  Decision (behaviour/execution §C.11): the
  *		resume path also requires eligible_now, so a delayed or
  *		dependency-blocked execution is never claimed out of its index.
  */
@@ -762,7 +762,7 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
  * ff.reclaim_execution(execution_id, worker_id, worker_instance_id, lane,
  *		lease_id, lease_ttl_ms, attempt_id, attempt_policy_json,
  *		default_max_reclaim_count)
- *		Consumes a reclaim grant.  Decision (Appendix C.6): the grant is
+ *		Consumes a reclaim grant.  Decision (behaviour/execution §C.6): the grant is
  *		validated before the reclaim cap, so only a granted worker can push
  *		an execution over its cap.
  */
@@ -1098,7 +1098,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 					continue;
 				}
 			}
-			/* budgets and quota (budgets spec §5.1): refused ones are blocked */
+			/* budgets and quota (behaviour/budgets §5.1): refused ones are blocked */
 			if ((c->budget_ids != NULL || c->quota_policy_id.set) && !ff_admit_for_claim(c, now))
 				continue;
 			ff_mint_uuid(&req.lease_id);
@@ -1139,7 +1139,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 /*
  * ff_promote_delayed_id
- *		The delayed promoter's per-item step (§3.13).  attempt_state is
+ *		The delayed promoter's per-item step (behaviour/execution §3.13).  attempt_state is
  *		preserved: it decides the next claim's path and attempt type.  SPI
  *		connected; fills *r.
  */

@@ -262,7 +262,7 @@ ff_core_from_row(int row, ExecCore *c)
 }
 
 /*
- * The invariants of spec §2.3 on a row about to be written (assert builds,
+ * The invariants of behaviour/execution §2.3 on a row about to be written (assert builds,
  * FF_ASSERTS=1): I1 terminal_outcome set iff terminal; I2 a lease only on an
  * active execution, with its id, attempt and expiry; I3 a running attempt
  * only under a lease; public_state derived; I4 / I5 the lease epoch and the
@@ -489,7 +489,7 @@ ff_core_init(ExecCore *c, ExecId id)
 
 /*
  * ff_core_set_vector
- *		Write the state vector; public_state is always derived (§2.2).
+ *		Write the state vector; public_state is always derived (behaviour/execution §2.2).
  */
 void
 ff_core_set_vector(ExecCore *c, LifecyclePhase phase, OwnershipState own,
@@ -506,7 +506,7 @@ ff_core_set_vector(ExecCore *c, LifecyclePhase phase, OwnershipState own,
 	c->public_state = ff_derive_public_state(phase, elig, outcome);
 }
 
-/* The six lease mirror fields that every release clears (§3.9). */
+/* The six lease mirror fields that every release clears (behaviour/execution §3.9). */
 void
 ff_core_clear_lease_mirror(ExecCore *c)
 {
@@ -539,8 +539,8 @@ outcome_retention_s(TerminalOutcome outcome)
  *		The common part of every transition into terminal: the vector,
  *		completed_at, the lease released, every timer cleared and the
  *		retention clock started.  current_attempt_id/index and the lease
- *		epoch are kept (clients reconcile lost replies with them, §3.9.1).
- *		Decision (Appendix C.21): the expiry/revocation markers are cleared
+ *		epoch are kept (clients reconcile lost replies with them, behaviour/execution §3.9.1).
+ *		Decision (behaviour/execution §C.21): the expiry/revocation markers are cleared
  *		too, so they never outlive the lease they describe.
  */
 void
@@ -704,7 +704,7 @@ static FFPlan plan_attempt_resume = {
 	8, {INT2OID, UUIDOID, INT4OID, INT8OID, UUIDOID, INT8OID, TEXTOID, TEXTOID}, .key_lookups = true
 };
 
-/* Continue attempt idx under a new lease (resumed claim, §3.4). */
+/* Continue attempt idx under a new lease (resumed claim, behaviour/execution §3.4). */
 void
 ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id, int64 epoch,
 				  const char *worker_id, const char *worker_instance_id, int64 now)
@@ -723,7 +723,7 @@ ff_attempt_resume(ExecCore *c, int64 idx, const pg_uuid_t *lease_id, int64 epoch
 	ff_plan_exec(&plan_attempt_resume, v, NULL, 0);
 }
 
-/* ---- lease history (§4.6) ---- */
+/* ---- lease history (behaviour/execution §4.6) ---- */
 
 /*
  * One row of ff.lease_log per lease: the acquisition inserts it, the expiry
@@ -1037,7 +1037,7 @@ ff_execution_policy(ExecCore *c)
 /*
  * ff_result_not_active
  *		execution_not_active with the four details clients use to
- *		reconcile a lost reply (§3.9.1).
+ *		reconcile a lost reply (behaviour/execution §3.9.1).
  */
 void
 ff_result_not_active(FFResult *r, ExecCore *c)

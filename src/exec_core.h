@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * exec_core.h
- *	  The execution core record (spec/execution.md §2.4) in C, and the
+ *	  The execution core record (behaviour/execution §2.4) in C, and the
  *	  side records every transition touches: attempts, lease history,
  *	  claim grants, stream meta, completion events.
  *

@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * exec_lease.c
- *	  Leases: the fence triple (§1.4), validation on lease-bound writes
- *	  with lazy expiry (§4.3, §4.4), renew (§3.6), progress (§3.7) and the
- *	  lease-expiry scanner's per-item step (§3.17).
+ *	  Leases: the fence triple (behaviour/execution §1.4), validation on lease-bound writes
+ *	  with lazy expiry (behaviour/execution §4.3, §4.4), renew (behaviour/execution §3.6), progress (behaviour/execution §3.7) and the
+ *	  lease-expiry scanner's per-item step (behaviour/execution §3.17).
  *
  *	  An expired lease is never requeued automatically: the execution
  *	  stays active / lease_expired_reclaimable until it is reclaimed,
- *	  cancelled or expired by a timeout (§4.4).  Marking an expiry is a
+ *	  cancelled or expired by a timeout (behaviour/execution §4.4).  Marking an expiry is a
  *	  committed side effect even when the call then reports lease_expired
- *	  (§0.4), which is why outcomes are returned, never raised.
+ *	  (behaviour/execution §0.4), which is why outcomes are returned, never raised.
  *
  * IDENTIFICATION
  *	  src/exec_lease.c
@@ -170,7 +170,7 @@ ff_lease_is_expired(const ExecCore *c, int64 now)
 
 /*
  * ff_lease_validate
- *		validate_lease_and_mark_expired (§4.3): active phase, not revoked,
+ *		validate_lease_and_mark_expired (behaviour/execution §4.3): active phase, not revoked,
  *		not past expiry (marking it expired otherwise, before any identity
  *		check), then the fence.  On failure the envelope is in *r.  A
  *		swapped fence raises first (ff_fence_check_swapped).
@@ -211,7 +211,7 @@ ff_lease_validate(ExecCore *c, const Fence *f, bool trusted, int64 now, FFResult
 
 /*
  * ff_lease_mark_expired
- *		The mark-expired transition (§4.4); idempotent.  The lease mirror
+ *		The mark-expired transition (behaviour/execution §4.4); idempotent.  The lease mirror
  *		keeps the dead lease's values; the attempt is untouched until a
  *		reclaim; the attempt's stream is closed so tailers stop.
  */
@@ -305,7 +305,7 @@ ff_renew_lease(PG_FUNCTION_ARGS)
 /*
  * ff.update_progress(execution_id, lease_id, lease_epoch, progress_pct,
  *					  progress_message)
- *		The "lite" lease check of §3.7: an expired lease is reported but
+ *		The "lite" lease check of behaviour/execution §3.7: an expired lease is reported but
  *		not marked.
  */
 Datum
@@ -368,7 +368,7 @@ already_satisfied(FFResult *r, const char *reason)
 
 /*
  * ff_lease_expire_if_due
- *		The lease-expiry scanner's per-item step (§3.17): marks a held
+ *		The lease-expiry scanner's per-item step (behaviour/execution §3.17): marks a held
  *		lease past its expiry expired.  SPI connected; fills *r.
  */
 void
@@ -410,7 +410,7 @@ ff_mark_lease_expired_if_due(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff.revoke_lease(execution_id, expected_lease_id, revoke_reason) (§3.18)
+ * ff.revoke_lease(execution_id, expected_lease_id, revoke_reason) (behaviour/execution §3.18)
  *		Immediate, not terminal: the holder loses the lease (every
  *		lease-checked call of it now gets lease_revoked) and the execution
  *		waits, active / lease_revoked, for a reclaim, a cancel or a timeout.

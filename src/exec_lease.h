@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * exec_lease.h
- *	  Lease fencing, validation and expiry (spec/execution.md §4).
+ *	  Lease fencing, validation and expiry (behaviour/execution §4).
  *
  * IDENTIFICATION
  *	  src/exec_lease.h

@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * exec_ops.c
- *	  Execution operations of spec/execution.md §3: create (§3.1),
- *	  complete (§3.8), fail with retry (§3.9), cancel (§3.10), delay
- *	  (§3.11), move_to_waiting_children (§3.12), change_priority (§3.16)
- *	  and tags (§3.23).
+ *	  Execution operations of behaviour/execution §3: create (behaviour/execution §3.1),
+ *	  complete (behaviour/execution §3.8), fail with retry (behaviour/execution §3.9), cancel (behaviour/execution §3.10), delay
+ *	  (behaviour/execution §3.11), move_to_waiting_children (behaviour/execution §3.12), change_priority (behaviour/execution §3.16)
+ *	  and tags (behaviour/execution §3.23).
  *
  *	  Each SQL-callable function validates its arguments (raising on
  *	  misuse before anything is written), locks the execution row, and
@@ -150,12 +150,12 @@ ff_check_create_item(ExecId id, bytea *payload, int num_partitions)
 
 /*
  * ff_create_one
- *		The create operation (§3.1) on arguments already checked (the
+ *		The create operation (behaviour/execution §3.1) on arguments already checked (the
  *		shared ones by the caller, id and payload by ff_check_create_item);
  *		SPI connected, the namespace granted.  Shared by create_execution
  *		and create_executions.
  *
- * Order of checks (§3.1): idempotency key, existing id, then policy;
+ * Order of checks (behaviour/execution §3.1): idempotency key, existing id, then policy;
  * a duplicate wins over a bad policy.  Index membership derives from the
  * state written, so a past delay_until simply makes the execution eligible.
  */
@@ -190,7 +190,7 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 		return;
 	}
 
-	/* budgets named by the policy are attached (budgets spec §2.3) */
+	/* budgets named by the policy are attached (behaviour/budgets §2.3) */
 	if (a->budget_bad)
 	{
 		ffr_error(r, "invalid_policy_json");
@@ -381,7 +381,7 @@ ff_check_result_size(bytea *result)
 
 /*
  * ff_complete_one
- *		The complete operation (§3.8) on arguments already checked; SPI
+ *		The complete operation (behaviour/execution §3.8) on arguments already checked; SPI
  *		connected.  Shared by complete_execution and complete_executions.
  */
 void
@@ -432,7 +432,7 @@ ff_complete_execution(PG_FUNCTION_ARGS)
 
 /*
  * category_retryable
- *		Decision (a reference defect, spec §3.9 and Appendix B #10: the
+ *		Decision (a reference defect, behaviour/execution §3.9 and behaviour/execution §B.10: the
  *		reference ignores the category): a failure of category "permanent"
  *		is never retried, and a retry_policy naming retryable_categories
  *		(an array of strings) retries only those.
@@ -478,7 +478,7 @@ apply_jitter(JsonbContainer *rp, int64 d)
 
 /*
  * retry_delay_ms
- *		The retry decision of §3.9 from the stored policy's retry_policy.
+ *		The retry decision of behaviour/execution §3.9 from the stored policy's retry_policy.
  *		Returns -1 for "no retry".  Decision: a retry_policy object uses the
  *		SDK's defaults for missing fields (max_retries 3, exponential
  *		1000 ms x 2 capped at 60000); no retry_policy means no retry; the
@@ -533,7 +533,7 @@ retry_delay_ms(Jsonb *policy, int64 retry_count, const char *category)
 
 /*
  * ff_fail_one
- *		The fail operation (§3.9) on arguments already checked; SPI
+ *		The fail operation (behaviour/execution §3.9) on arguments already checked; SPI
  *		connected.  The retry policy is read from the stored execution
  *		policy.  Shared by fail_execution and fail_executions.
  */
@@ -610,7 +610,7 @@ ff_fail_execution(PG_FUNCTION_ARGS)
 /*
  * ff.cancel_execution(execution_id, reason, source, lease_id, lease_epoch)
  *
- * Decisions (Appendix C.4, C.5): cancelling an active execution needs
+ * Decisions (behaviour/execution §C.4, §C.5): cancelling an active execution needs
  * the holder's lease (id and epoch), or ff_admin with source =
  * operator_override (the default source: a non-admin presenting the lease
  * is checked against it, one presenting none gets 42501); runnable and
@@ -686,7 +686,7 @@ do_cancel:
 
 /*
  * ff_cancel_locked
- *		The effects of a cancel (§3.10) on a locked, non-terminal execution
+ *		The effects of a cancel (behaviour/execution §3.10) on a locked, non-terminal execution
  *		whose checks have passed: the attempt ends, the lease is released,
  *		an outstanding grant is deleted, the execution turns terminal and
  *		the completion is announced (except for source flow_cascade).
@@ -790,7 +790,7 @@ ff_move_to_waiting_children(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
-/* ff.change_priority(execution_id, new_priority) (§3.16) */
+/* ff.change_priority(execution_id, new_priority) (behaviour/execution §3.16) */
 Datum
 ff_change_priority(PG_FUNCTION_ARGS)
 {
@@ -826,7 +826,7 @@ static FFPlan plan_tags_merge = {
 };
 
 /*
- * ff.set_execution_tags(execution_id, VARIADIC pairs text[]) (§3.23)
+ * ff.set_execution_tags(execution_id, VARIADIC pairs text[]) (behaviour/execution §3.23)
  *		Keys must be namespaced ("app.field"); all keys are checked before
  *		anything is written.  Allowed in any phase.
  */
@@ -876,11 +876,11 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 }
 
 /*
- * ff_expire_id (§3.21)
+ * ff_expire_id (behaviour/execution §3.21)
  *		The attempt-timeout and execution-deadline scanners' per-item step
  *		(reason attempt_timeout or execution_deadline); no fencing.  An
  *		attempt timeout ends the execution (it does not retry).  Decision
- *		(Appendix C.5): a parked (interrupted) attempt of a runnable
+ *		(behaviour/execution §C.5): a parked (interrupted) attempt of a runnable
  *		execution is ended too, as cancel does.  SPI connected; fills *r.
  */
 void
@@ -910,7 +910,7 @@ ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r)
 	why = psprintf("expired:%s", reason);
 	if (from == PHASE_ACTIVE)
 		ff_lease_release(&c, why, now);
-	/* Appendix C #12 (suspension spec): everything of a suspension closes */
+	/* behaviour/suspension §C.12: everything of a suspension closes */
 	ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
 	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);
 	c.failure_reason = pstrdup(reason);
@@ -942,7 +942,7 @@ ff_expire_execution(PG_FUNCTION_ARGS)
 #define FF_DEFAULT_MAX_REPLAYS 10
 
 /*
- * Replaying a skipped flow member (flows §3.14; Appendix C.11 as
+ * Replaying a skipped flow member (behaviour/flows §3.14; behaviour/flows §C.11 as
  * recommended): its impossible edges become unresolved again, its group
  * is reset from its dependency records (state pending, counters
  * recounted, sibling request cleared), and the upstreams of the reset edges
@@ -984,11 +984,11 @@ replay_skipped_member(ExecCore *c, int64 now)
 }
 
 /*
- * ff.replay_execution(execution_id) (§3.22)
+ * ff.replay_execution(execution_id) (behaviour/execution §3.22)
  *		Runs a terminal execution again: it becomes eligible with a pending
  *		replay attempt; the next claim creates attempt total_attempt_count
  *		of type replay.  The lease epoch is never reset.
- *		Decisions (Appendix C.9): the replay attempt records which attempt
+ *		Decisions (behaviour/execution §C.9): the replay attempt records which attempt
  *		it replays; retry_count is reset so the replay gets the policy's
  *		retries again; the previous outcome's reasons are cleared.  The
  *		stored result stays until a new complete overwrites it.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * exec_stream.c
- *	  Attempt output streams (spec/execution.md §3.24-§3.27): a worker
+ *	  Attempt output streams (behaviour/execution §3.24-§3.27): a worker
  *	  appends frames to the stream of its running attempt; readers read
  *	  ranges, follow it live (tail) or read its summary document.
  *
@@ -17,7 +17,7 @@
  *	    it (never the execution row); every transition that ends an attempt
  *	    closes it under the same lock, so no frame lands after a close.
  *	    The lease is checked from the execution row as committed; an
- *	    expired lease is refused but not marked (§3.24 check 4).
+ *	    expired lease is refused but not marked (behaviour/execution §3.24 check 4).
  *	  - Tailing blocks on the session's latch: the reader registers the
  *	    stream in shared memory and the writer's commit sets its latch
  *	    (bgw_shmem.c).  Without the preloaded library it re-checks every
@@ -315,7 +315,7 @@ invalid_input(FFResult *r, const char *detail)
  * (retention_maxlen, maxlen_ceiling) ff_engine.max_stream_frames: the
  * arguments may only lower them.  The lease is checked (a cheap read)
  * before a summary patch is parsed, so only the lease holder makes the
- * server read one (spec §3.24 puts the lease checks first too).
+ * server read one (behaviour/execution §3.24 puts the lease checks first too).
  */
 Datum
 ff_append_frame(PG_FUNCTION_ARGS)
@@ -379,7 +379,7 @@ ff_append_frame(PG_FUNCTION_ARGS)
 		ffr_text(&r, "detail", psprintf("payload is %zu bytes, the limit is " INT64_FORMAT, len, max_payload));
 		FF_RETURN_RESULT(&r);
 	}
-	/* mode: refused before any write (Appendix C.15) */
+	/* mode: refused before any write (behaviour/execution §C.15) */
 	if (mode_text != NULL)
 	{
 		int			m = ff_label_lookup(mode_labels, mode_text);
@@ -439,7 +439,7 @@ ff_append_frame(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * 9. the summary patch, before any write (Appendix C.15).  Its nesting
+	 * 9. the summary patch, before any write (behaviour/execution §C.15).  Its nesting
 	 * is bounded on the text, before the parse, so a deep one costs one
 	 * pass over its bytes.
 	 */
@@ -802,7 +802,7 @@ run_read(ReadRequest *req, int64 now, FFResult *r)
 
 /*
  * ff.read_attempt_stream(execution_id, attempt_index, from_id, to_id,
- *		count_limit, visibility) (§3.25)
+ *		count_limit, visibility) (behaviour/execution §3.25)
  *		from/to: 'start', 'end', '<ms>' or '<ms>-<seq>', inclusive; a bare
  *		<ms> means <ms>-0 as a lower bound and <ms>-max as an upper one.
  */
@@ -842,7 +842,7 @@ ff_read_attempt_stream(PG_FUNCTION_ARGS)
 
 /*
  * ff.tail_attempt_stream(execution_id, attempt_index, after, block_ms,
- *		count_limit, visibility) (§3.26)
+ *		count_limit, visibility) (behaviour/execution §3.26)
  *		Entries after the exclusive cursor "after" ('0-0' = from the start);
  *		when there are none and block_ms > 0, waits up to block_ms (at most
  *		30 000) for the next commit that appends to this stream, then
@@ -923,7 +923,7 @@ static FFPlan plan_summary_read = {
 };
 
 /*
- * ff.read_summary(execution_id, attempt_index) (§3.27)
+ * ff.read_summary(execution_id, attempt_index) (behaviour/execution §3.27)
  *		Before any summary frame: document null, version 0.
  */
 Datum

@@ -53,7 +53,7 @@
 
 PG_FUNCTION_INFO_V1(ff_dispatch_completions);
 
-/* ---- completion events (§3.32, ARCHITECTURE §6) ---- */
+/* ---- completion events (behaviour/execution §3.32, behaviour/README §6) ---- */
 
 static void completion_announce_all(uint64 n);
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * flow_ops.c
- *	  Flows (spec/flows.md §3.1-§3.5, §3.7, §3.12): creating a flow,
+ *	  Flows (behaviour/flows §3.1-§3.5, §3.7, §3.12): creating a flow,
  *	  adding members, tags, edge-group policies, staging edges (with the
  *	  cycle check), the atomic add_dependency, and cancelling a flow.
  *
@@ -117,7 +117,7 @@ static FFPlan plan_flow_insert = {
 };
 
 /*
- * ff.create_flow(flow_id, flow_kind, namespace) (§3.1)
+ * ff.create_flow(flow_id, flow_kind, namespace) (behaviour/flows §3.1)
  *		A second call is ALREADY_SATISFIED and changes nothing.
  */
 Datum
@@ -152,7 +152,7 @@ static FFPlan plan_flow_member_added = {
 };
 
 /*
- * ff.add_execution_to_flow(flow_id, execution_id) (§3.2)
+ * ff.add_execution_to_flow(flow_id, execution_id) (behaviour/flows §3.2)
  *		The execution must have been minted in the flow's partition
  *		(ff.flow_member_execution_id) and be of the flow's namespace (a
  *		decision of this port: a flow is one tenant's); one that is active
@@ -235,7 +235,7 @@ static FFPlan plan_flow_tags = {
 	4, {INT2OID, UUIDOID, TEXTARRAYOID, INT8OID}
 };
 
-/* ff.set_flow_tags(flow_id, VARIADIC pairs) (§3.3): keys like app.field */
+/* ff.set_flow_tags(flow_id, VARIADIC pairs) (behaviour/flows §3.3): keys like app.field */
 Datum
 ff_set_flow_tags(PG_FUNCTION_ARGS)
 {
@@ -301,7 +301,7 @@ invalid_input(FFResult *r, const char *detail)
 
 /*
  * ff.set_edge_group_policy(flow_id, downstream_execution_id, policy_variant,
- *		on_satisfied, k) (§3.4)
+ *		on_satisfied, k) (behaviour/flows §3.4)
  *		Before the first edge is applied to the downstream; afterwards the
  *		policy is fixed.  The same variant again is already_set (the first
  *		k and on_satisfied win).
@@ -373,7 +373,7 @@ static FFPlan plan_is_member = {
 /*
  * Would upstream -> downstream close a loop: is upstream reachable from
  * downstream?  At most 1000 distinct nodes are examined; a graph that
- * reaches more is refused as a cycle (§3.5.1, conservatively).
+ * reaches more is refused as a cycle (behaviour/flows §3.5.1, conservatively).
  */
 static FFPlan plan_reach = {
 	"WITH RECURSIVE reach(node) AS (SELECT $3::uuid UNION SELECT e.downstream_execution_id "
@@ -396,7 +396,7 @@ static FFPlan plan_flow_edge_added = {
 
 /*
  * stage_edge
- *		The flow-side edge (§3.5).  expected_revision < 0 means "the current
+ *		The flow-side edge (behaviour/flows §3.5).  expected_revision < 0 means "the current
  *		revision" (add_dependency holds the flow lock, so nothing moves).
  *		Returns the new graph revision, or -1 with the error in *r.
  */
@@ -467,7 +467,7 @@ stage_edge(const pg_uuid_t *flow, const pg_uuid_t *edge, ExecId up, ExecId down,
 /*
  * ff.stage_dependency_edge(flow_id, edge_id, upstream_execution_id,
  *		downstream_execution_id, expected_graph_revision, dependency_kind,
- *		data_passing_ref) (§3.5)
+ *		data_passing_ref) (behaviour/flows §3.5)
  */
 Datum
 ff_stage_dependency_edge(PG_FUNCTION_ARGS)
@@ -502,7 +502,7 @@ ff_stage_dependency_edge(PG_FUNCTION_ARGS)
 /*
  * ff.add_dependency(flow_id, upstream_execution_id, downstream_execution_id,
  *		edge_id, dependency_kind, data_passing_ref, expected_graph_revision)
- *		Stage and apply in one transaction (§3.7): the child is blocked the
+ *		Stage and apply in one transaction (behaviour/flows §3.7): the child is blocked the
  *		moment the edge exists.  The edge id is minted when NULL; the
  *		expected revision defaults to the current one.
  */
@@ -590,8 +590,8 @@ members_json(FFResult *r, int partition, pg_uuid_t *ids, int n, int cap)
 
 /*
  * ff.cancel_flow(flow_id, reason, cancellation_policy, grace_ms, wait)
- *		(§3.12)  cancel_all: every member; cancel_pending: members still
- *		runnable (Appendix C.9); flow_only: the flow record alone.  With
+ *		(behaviour/flows §3.12)  cancel_all: every member; cancel_pending: members still
+ *		runnable (behaviour/flows §C.9); flow_only: the flow record alone.  With
  *		wait (the default) the members are cancelled in this transaction;
  *		without, they are owed a cancel (PENDING_CANCELS): no claim starts
  *		them any more, the engine worker cancels them in batches as soon as
@@ -736,7 +736,7 @@ ff_ack_cancel_member_id(const pg_uuid_t *flow, ExecId id)
 	ff_plan_exec(&plan_ack, v, NULL, 0);
 }
 
-/* ff.ack_cancel_member(flow_id, execution_id) (§3.12.4): never errors */
+/* ff.ack_cancel_member(flow_id, execution_id) (behaviour/flows §3.12.4): never errors */
 Datum
 ff_ack_cancel_member(PG_FUNCTION_ARGS)
 {

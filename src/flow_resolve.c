@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * flow_resolve.c
- *	  Dependency edges on the child side (spec/flows.md §3.6, §3.8, §5):
+ *	  Dependency edges on the child side (behaviour/flows §3.6, §3.8, §5):
  *	  applying an edge to a child, resolving it when its upstream ends
  *	  (all_of, any_of and quorum groups, RFC-016) and the skip transition.
  *	  The completion events that drive resolution are dispatched by
@@ -146,7 +146,7 @@ key3(Datum *v, int partition, const pg_uuid_t *a, const pg_uuid_t *b)
 /*
  * promote_child
  *		blocked_by_dependencies -> eligible, keeping attempt_state and the
- *		FIFO place (§3.8.3 step 5).  Only a runnable, unowned child that is
+ *		FIFO place (behaviour/flows §3.8.3 step 5).  Only a runnable, unowned child that is
  *		still blocked on dependencies moves.
  */
 static void
@@ -165,7 +165,7 @@ promote_child(ExecCore *c, int64 now)
 
 /*
  * skip_child
- *		The skip transition (§3.8.5), done completely (Appendix C.14): a
+ *		The skip transition (behaviour/flows §3.8.5), done completely (behaviour/flows §C.14): a
  *		running or interrupted attempt ends ended_cancelled with
  *		dependency_impossible and its stream closes, a lease is released,
  *		a grant is deleted, every timer cleared; the child turns terminal
@@ -205,8 +205,8 @@ pass_data(ExecCore *child, const pg_uuid_t *upstream)
 
 /*
  * ff_apply_edge
- *		Records a staged edge on its child and blocks the child (§3.6).
- *		Decisions: the staged edge must exist and match (Appendix C.6,
+ *		Records a staged edge on its child and blocks the child (behaviour/flows §3.6).
+ *		Decisions: the staged edge must exist and match (behaviour/flows §C.6,
  *		invalid_dependency); an any_of/quorum group that already fired
  *		counts the new edge but does not block the child again (C.7); a
  *		delayed or admission-blocked child simply becomes dependency-blocked
@@ -347,7 +347,7 @@ result_resolved(FFResult *r, const char *state, const char *detail)
 /*
  * ff_resolve_edge
  *		Resolves one applied edge after its upstream ended with outcome
- *		(§3.8).  *skipped tells whether the child was skipped now.
+ *		(behaviour/flows §3.8).  *skipped tells whether the child was skipped now.
  */
 void
 ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_t *edge_id,
@@ -419,7 +419,7 @@ ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_t *edge_id,
 			v[4] = Int32GetDatum(success ? 0 : 1);
 			v[5] = Int32GetDatum(0);
 			ff_plan_exec(&plan_group_count, v, NULL, 1);
-			/* Appendix C.8: an impossible group stays impossible */
+			/* behaviour/flows §C.8: an impossible group stays impossible */
 			if (!success || (remaining == 0 && strcmp(gstate, "impossible") != 0))
 			{
 				key3(v, partition, flow, child_uuid);
@@ -477,7 +477,7 @@ ff_resolve_edge(int partition, const pg_uuid_t *flow, const pg_uuid_t *edge_id,
 		gk = ff_col_int64(0, 4, 0);
 		if (gs + gf + gk > gn)
 		{
-			/* Q2: the writes above stay (Appendix C.20: as the reference) */
+			/* Q2: the writes above stay (behaviour/flows §C.20: as the reference) */
 			ffr_error(r, "invariant_violation");
 			ffr_text(r, "detail", psprintf("edgegroup counters exceed n: " INT64_FORMAT "/" INT64_FORMAT,
 										   gs + gf + gk, gn));
@@ -543,8 +543,7 @@ static FFPlan plan_upstream_outcome = {
 };
 
 /*
- * The upstream's outcome when it is terminal; false otherwise (Appendix
- * C.15: an event for an execution no longer terminal resolves nothing).
+ * The upstream's outcome when it is terminal; false otherwise (behaviour/flows §C.15: an event for an execution no longer terminal resolves nothing).
  */
 static bool
 upstream_outcome(int partition, const pg_uuid_t *upstream, TerminalOutcome *out)
@@ -668,7 +667,7 @@ static FFPlan plan_child_ripe = {
 
 /*
  * ff_reconcile_dependencies_id
- *		The dependency reconciler's step for one child (§6.1): resolves up
+ *		The dependency reconciler's step for one child (behaviour/flows §6.1): resolves up
  *		to 20 of its unresolved edges whose upstream already ended; returns
  *		how many.  SPI connected.
  */

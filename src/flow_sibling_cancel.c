@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * flow_sibling_cancel.c
- *	  RFC-016 sibling cancellation (spec/flows.md §3.10, §3.11, §6.2,
+ *	  RFC-016 sibling cancellation (behaviour/flows §3.10, §3.11, §6.2,
  *	  §6.3): when an any_of or quorum group under cancel_remaining is
  *	  decided, resolution records (atomically with the flip) the siblings
  *	  still running and indexes the group in ff.pending_cancel_group.  The
@@ -18,8 +18,7 @@
  *	    dispatcher") and two dispatchers never take one group.
  *	  - The resolution that records a request wakes the engine worker at
  *	    commit, which dispatches at once; the 1 s tick is the floor.
- *	  - Every sibling is cancelled, however many (no 1024 cap, Appendix
- *	    C.17).
+ *	  - Every sibling is cancelled, however many (no 1024 cap, behaviour/flows §C.17).
  *	  - Lock order: the pending_cancel_group row, then the edge_group row,
  *	    then each sibling's execution row, one at a time.  Resolution locks
  *	    the edge_group and then inserts the index row (no lock wait: the
@@ -125,7 +124,7 @@ group_args(FunctionCallInfo fcinfo, pg_uuid_t **flow, ExecId *down)
 	*down = ff_arg_exec_id(fcinfo, 1, "downstream_execution_id");
 }
 
-/* ff.drain_sibling_cancel_group(flow_id, downstream_execution_id) (§3.10) */
+/* ff.drain_sibling_cancel_group(flow_id, downstream_execution_id) (behaviour/flows §3.10) */
 Datum
 ff_drain_sibling_cancel_group(PG_FUNCTION_ARGS)
 {
@@ -142,7 +141,7 @@ ff_drain_sibling_cancel_group(PG_FUNCTION_ARGS)
 
 /*
  * reconcile_group
- *		The reconciler's decision for one request (§3.11).  It never
+ *		The reconciler's decision for one request (behaviour/flows §3.11).  It never
  *		cancels: while a listed sibling still runs, the dispatcher owns the
  *		request and nothing is written.  Returns false for no_op, true when
  *		the request was removed.
@@ -202,7 +201,7 @@ reconcile_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, FFR
 	return true;
 }
 
-/* ff.reconcile_sibling_cancel_group(flow_id, downstream_execution_id) (§3.11) */
+/* ff.reconcile_sibling_cancel_group(flow_id, downstream_execution_id) (behaviour/flows §3.11) */
 Datum
 ff_reconcile_sibling_cancel_group(PG_FUNCTION_ARGS)
 {
@@ -228,7 +227,7 @@ typedef struct Dispositions
 /*
  * dispatch_group
  *		Cancels every listed sibling of one locked request, then drains it
- *		(§6.2).  Runs inside the caller's subtransaction.
+ *		(behaviour/flows §6.2).  Runs inside the caller's subtransaction.
  */
 static void
 dispatch_group(int partition, const pg_uuid_t *flow, const pg_uuid_t *down, int64 now, Dispositions *d)
@@ -314,7 +313,7 @@ dispatch_step(const FFBatchItem *item, int64 now, void *arg)
 }
 
 /*
- * ff.scan_edge_cancel_dispatch(batch_size) -> jsonb (§6.2)
+ * ff.scan_edge_cancel_dispatch(batch_size) -> jsonb (behaviour/flows §6.2)
  *		Up to batch_size requests, oldest first, each in a subtransaction of
  *		its own (a group's dispositions count only once it drained); a
  *		failing one is recorded in ff.scanner_item_failure and left for a
@@ -380,7 +379,7 @@ reconcile_step(const FFBatchItem *item, int64 now, void *arg)
 }
 
 /*
- * ff.scan_edge_cancel_reconcile(batch_size) -> jsonb (§6.3)
+ * ff.scan_edge_cancel_reconcile(batch_size) -> jsonb (behaviour/flows §6.3)
  *		Requests a crash left behind: stale ones are removed, ones whose
  *		siblings have all ended are drained; a request whose siblings still
  *		run, or that the dispatcher holds, is left alone.  A failing request

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * quota.c
- *	  Quota policies (spec/budgets.md §4) and admission (§5.1): create,
+ *	  Quota policies (behaviour/budgets §4) and admission (behaviour/budgets §5.1): create,
  *	  admission with a sliding window and a concurrency cap as slot rows,
  *	  its release, the rule that a quota is full (shared by admission and
  *	  the unblock scanner, ff._quota_refuses), the claim-time admission of
@@ -52,7 +52,7 @@ PG_FUNCTION_INFO_V1(ff_set_execution_admission);
 
 #define FF_DEFAULT_QUOTA_WINDOW_S	60
 
-/* ---- quota policies (§4) ---- */
+/* ---- quota policies (behaviour/budgets §4) ---- */
 
 /* A limit is realised as that many slot rows: at most a million. */
 #define FF_MAX_QUOTA_SLOTS	INT64CONST(1000000)
@@ -279,7 +279,7 @@ slot_take(pg_uuid_t *policy, char kind, const char *dim, int slot, const char *e
 }
 
 /*
- * quota_admit (§4.2): an admission guard still live answers
+ * quota_admit (behaviour/budgets §4.2): an admission guard still live answers
  * ALREADY_ADMITTED; otherwise a free rate slot (rate > 0) and a free
  * concurrency slot (cap > 0) are needed, rate first, and are taken, with
  * the guard written, only when both are there.  A rate slot stays busy for
@@ -394,7 +394,7 @@ static FFPlan plan_release_admission = {
 
 /*
  * ff.release_admission(quota_policy_id, execution_id)
- *		Decision (Appendix C #6): a concurrency slot is freed only when the
+ *		Decision (behaviour/budgets §C.6): a concurrency slot is freed only when the
  *		admission existed, so a double release frees one slot.  The rate
  *		slot stays busy and counts until the window passes.
  */
@@ -551,8 +551,8 @@ ff_quota_refusing_sql(PG_FUNCTION_ARGS)
  * ff_admit_for_claim
  *		Budgets, then the quota, for a locked candidate of a claim: true
  *		when it may be claimed; otherwise it has been blocked (stored) with
- *		the reason and detail of §5.1, and is not claimed.  Budgets are
- *		not reserved (§5.1: overshoot is stopped at report time).
+ *		the reason and detail of behaviour/budgets §5.1, and is not claimed.  Budgets are
+ *		not reserved (behaviour/budgets §5.1: overshoot is stopped at report time).
  */
 bool
 ff_admit_for_claim(ExecCore *c, int64 now)
@@ -584,7 +584,7 @@ ff_admit_for_claim(ExecCore *c, int64 now)
 	return false;
 }
 
-/* ---- attaching budgets and a quota to executions (§2.3) ---- */
+/* ---- attaching budgets and a quota to executions (behaviour/budgets §2.3) ---- */
 
 /*
  * The first attached id that may not govern an execution of namespace $2
@@ -652,7 +652,7 @@ ff_admission_scope_error(const char *budget_csv, const pg_uuid_t *quota, const c
 /*
  * ff.set_execution_admission(execution_id, budget_ids, quota_policy_id)
  *		Replaces the attached budgets and quota of a non-terminal execution
- *		(extension-defined, §2.3); NULL detaches.  Budgets or a quota that
+ *		(extension-defined, behaviour/budgets §2.3); NULL detaches.  Budgets or a quota that
  *		may not govern it: invalid_budget_scope, nothing changed.
  */
 Datum

@@ -2,7 +2,7 @@
  *
  * quota.h
  *	  Quotas and admission as the claim path, execution creation and the
- *	  scanners see them (spec/budgets.md §2.3, §4, §5.1).
+ *	  scanners see them (behaviour/budgets §2.3, §4, §5.1).
  *
  * IDENTIFICATION
  *	  src/quota.h

@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * susp_condition.c
- *	  The resume-condition language (spec/suspension.md §3): parsing and
+ *	  The resume-condition language (behaviour/suspension §3): parsing and
  *	  validating a condition in matcher or composite form before any write
- *	  (§3.1-§3.4), a waitpoint's fresh condition record, and evaluating one
- *	  signal against it (§3.2, §3.3.2; composite progress is kept as tokens
+ *	  (behaviour/suspension §3.1-§3.4), a waitpoint's fresh condition record, and evaluating one
+ *	  signal against it (behaviour/suspension §3.2, §3.3.2; composite progress is kept as tokens
  *	  in ff.suspension_token).  Used by suspend (susp_ops.c) and signal
  *	  delivery (susp_signal.c); calls nothing else of the subsystem.
  *
@@ -37,7 +37,7 @@ ff_susp_invalid(const char *detail)
 			 errmsg("invalid suspension: %s", detail)));
 }
 
-/* Signal-side strings: at most 256 bytes (§1.1). */
+/* Signal-side strings: at most 256 bytes (behaviour/suspension §1.1). */
 void
 ff_check_signal_text(const char *s, const char *name)
 {
@@ -98,7 +98,7 @@ child_path(const char *path, int i)
 	return path[0] ? psprintf("%s.members[%d]", path, i) : psprintf("members[%d]", i);
 }
 
-/* A node's matcher (§3.3.2 step 2): absent, Wildcard or kind-less accept. */
+/* A node's matcher (behaviour/suspension §3.3.2 step 2): absent, Wildcard or kind-less accept. */
 static bool
 matcher_accepts(JsonbContainer *node, const char *name)
 {
@@ -119,7 +119,7 @@ matcher_accepts(JsonbContainer *node, const char *name)
 	return false;
 }
 
-/* ---- condition parsing and validation (§3.1-§3.4), before any write ---- */
+/* ---- condition parsing and validation (behaviour/suspension §3.1-§3.4), before any write ---- */
 static void
 validate_matcher_object(JsonbContainer *node)
 {
@@ -328,7 +328,7 @@ ff_condition_init(Waitpoint *w, const Condition *cond)
 	w->cond_closed = false;
 }
 
-/* ---- evaluation (§3.2, §3.3.2) ---- */
+/* ---- evaluation (behaviour/suspension §3.2, §3.3.2) ---- */
 
 /* Matcher form: the first unsatisfied matcher taking the name, at most one. */
 static const char *

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * susp_condition.h
- *	  The resume-condition language (spec/suspension.md §3) and the records
+ *	  The resume-condition language (behaviour/suspension §3) and the records
  *	  it evaluates: a waitpoint's condition record and one signal.
  *
  * IDENTIFICATION
@@ -56,7 +56,7 @@ typedef struct Signal
 	const char *source_identity;
 } Signal;
 
-/* A resume condition as parsed and validated (§3.1-§3.4). */
+/* A resume condition as parsed and validated (behaviour/suspension §3.1-§3.4). */
 typedef struct Condition
 {
 	bool		composite;

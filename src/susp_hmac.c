@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * susp_hmac.c
- *	  Waitpoint tokens (spec/suspension.md §5): "kid:<40 hex>" where the
+ *	  Waitpoint tokens (behaviour/suspension §5): "kid:<40 hex>" where the
  *	  digest is HMAC-SHA1(secret of kid, waitpoint_id "|" key "|" created_at).
  *	  The keystore is ff.waitpoint_hmac_key, read through SPI inside the
  *	  caller's transaction, so a concurrent rotation is seen whole or not at
@@ -113,7 +113,7 @@ sign(bytea *secret, const char *message)
 }
 
 /*
- * ff_token_mint (§5.5)
+ * ff_token_mint (behaviour/suspension §5.5)
  *		NULL and *token set on success; otherwise the error code.  An empty
  *		stored secret is the bytea keystore's "invalid hex" (a secret that
  *		cannot key an HMAC).
@@ -148,7 +148,7 @@ token_kid(const char *token)
 }
 
 /*
- * ff_token_verify (§5.6), in the spec's order of precedence.  NULL when
+ * ff_token_verify (behaviour/suspension §5.6), in the spec's order of precedence.  NULL when
  * the token is good, otherwise the error code.
  *
  * minted_token is the token stored with the waitpoint when it was minted:
@@ -208,7 +208,7 @@ ff_token_verify(const char *token, const char *minted_token, const char *waitpoi
 
 /*
  * ff._hmac_sha1_hex(key bytea, message bytea) -> text
- *		The primitive, for the §5.9 test vectors.
+ *		The primitive, for the behaviour/suspension §5.9 test vectors.
  */
 Datum
 ff_hmac_sha1_hex_sql(PG_FUNCTION_ARGS)

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * susp_hmac.h
- *	  Minting and verifying waitpoint tokens (spec/suspension.md §5).
+ *	  Minting and verifying waitpoint tokens (behaviour/suspension §5).
  *
  * IDENTIFICATION
  *	  src/susp_hmac.h

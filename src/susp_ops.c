@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * susp_ops.c
- *	  Suspension of a running attempt on waitpoints (spec/suspension.md):
- *	  suspend_execution (§4.1) with fresh and pending waitpoints, the
+ *	  Suspension of a running attempt on waitpoints (behaviour/suspension):
+ *	  suspend_execution (behaviour/suspension §4.1) with fresh and pending waitpoints, the
  *	  buffered-signal replay and idempotent replay of the call, operator
- *	  resume (§4.6), the timeout behaviours (§4.7), and the closing /
+ *	  resume (behaviour/suspension §4.6), the timeout behaviours (behaviour/suspension §4.7), and the closing /
  *	  resuming steps shared with signal delivery (susp_signal.c), cancel
  *	  and expire.  Waitpoint rows and their operations are in
  *	  susp_waitpoint.c, the condition language in susp_condition.c.
@@ -51,7 +51,7 @@ PG_FUNCTION_INFO_V1(ff_expire_suspension);
 #define FF_TIMEOUT_PAST_TOLERANCE	600000
 #define FF_SUSPEND_DEDUP_MAX_TTL	INT64CONST(604800000)
 
-/* §2.7: the nine reason codes and the blocking reason each maps to. */
+/* behaviour/suspension §2.7: the nine reason codes and the blocking reason each maps to. */
 static const struct
 {
 	const char *code;
@@ -100,7 +100,7 @@ ff_suspension_tree(ExecCore *c)
  * Close the open suspension, every active waitpoint of the execution (they
  * all belong to it) with its condition, drop the composite progress, and
  * with close_pending also the never-activated pending waitpoints (terminal
- * paths).  Appendix C #6, #11, #12: every path closes everything.
+ * paths).  behaviour/suspension §C.6, §C.11, §C.12: every path closes everything.
  */
 static FFPlan plan_close_all = {
 	"WITH s AS (UPDATE ff.suspension SET closed_at = $3, close_reason = $4, "
@@ -175,9 +175,9 @@ ff_suspension_touch(ExecCore *c, int64 now)
 }
 
 /*
- * The execution side of every resume (§4.4.3 item 4, §4.6, §4.7): runnable
+ * The execution side of every resume (behaviour/suspension §4.4.3 item 4, behaviour/suspension §4.6, §4.7): runnable
  * with the attempt interrupted, eligible at once or after a resume delay
- * (delay_until written, Appendix C #13).  Stores the row, which announces
+ * (delay_until written, behaviour/suspension §C.13).  Stores the row, which announces
  * the lane's work notification when it became claimable.
  */
 void
@@ -200,7 +200,7 @@ ff_suspension_resume_core(ExecCore *c, int64 delay_ms, const char *delay_detail,
 	c->last_mutation_at = now;
 	ff_core_store(c);
 }
-/* ---- suspend_execution (§4.1) ---- */
+/* ---- suspend_execution (behaviour/suspension §4.1) ---- */
 
 static FFPlan plan_suspend_dedup_get = {
 	"SELECT outcome FROM ff.suspend_dedup WHERE partition = $1 AND execution_id = $2 "
@@ -254,7 +254,7 @@ static FFPlan plan_suspension_insert = {
 };
 /*
  * Replay a pending waitpoint's buffered signals, in log order, through the
- * evaluator live delivery uses (Appendix C #7); records each one's effect.
+ * evaluator live delivery uses (behaviour/suspension §C.7); records each one's effect.
  * True when they already satisfy the condition.
  */
 static bool
@@ -341,7 +341,7 @@ suspend_result(FFResult *r, const char *status, const pg_uuid_t *susp, Binding *
  *
  * Every argument and the condition are validated before anything is
  * read; every domain check precedes every write, so a returned error
- * leaves nothing changed (except the committed mark-expired of §0.4).
+ * leaves nothing changed (except the committed mark-expired of behaviour/suspension §0.4).
  */
 Datum
 ff_suspend_execution(PG_FUNCTION_ARGS)
@@ -467,7 +467,7 @@ ff_suspend_execution(PG_FUNCTION_ARGS)
 				if (memcmp(b[j].id.data, b[i + 1].id.data, UUID_LEN) == 0)
 					ff_susp_invalid("the same waitpoint id is bound twice");
 		}
-		/* §3.4: the condition and the bindings must name the same keys */
+		/* behaviour/suspension §3.4: the condition and the bindings must name the same keys */
 		if (!use_pending && !cond.composite && cond.single_key &&
 			strcmp(cond.single_key, b[0].key) != 0)
 			ff_susp_invalid("waitpoint_key_mismatch");
@@ -596,7 +596,7 @@ checked:
 		ff_plan_exec(&plan_wp_activate, v, n, 0);
 		if (replay_buffered(&c, &w, cond.tree))
 		{
-			/* §4.1.4: already satisfied; the lease and the attempt go on */
+			/* behaviour/suspension §4.1.4: already satisfied; the lease and the attempt go on */
 			Datum		e[3];
 
 			ff_wp_store_condition(id.partition, &w);
@@ -672,7 +672,7 @@ store_outcome:
 	out = ffr_finish(&r);
 	if (idem_key)
 	{
-		/* §4.1.6: the caller-side TTL rule, unless one is given */
+		/* behaviour/suspension §4.1.6: the caller-side TTL rule, unless one is given */
 		if (dedup_ttl == FF_NULL)
 			dedup_ttl = timeout_at != FF_NULL
 				? Min(Max(timeout_at - now, 0) + 60000, FF_SUSPEND_DEDUP_MAX_TTL)
@@ -689,7 +689,7 @@ store_outcome:
 	PG_RETURN_DATUM(ff_spi_finish_datum(JsonbPGetDatum(out)));
 }
 
-/* ---- resume_execution (§4.6) and expire_suspension (§4.7) ---- */
+/* ---- resume_execution (behaviour/suspension §4.6) and expire_suspension (behaviour/suspension §4.7) ---- */
 
 static FFPlan plan_open_suspension = {
 	"SELECT timeout_at, timeout_behavior FROM ff.suspension WHERE partition = $1 "
@@ -715,7 +715,7 @@ lock_open_suspension(ExecCore *c, int64 *timeout_at, char **behavior)
 /*
  * ff.resume_execution(execution_id, trigger_type, resume_delay_ms)
  *		Operator resume: no fence, no token.  The primary condition is
- *		closed too (Appendix C #11).
+ *		closed too (behaviour/suspension §C.11).
  */
 Datum
 ff_resume_execution(PG_FUNCTION_ARGS)
@@ -758,7 +758,7 @@ static FFPlan plan_escalate = {
 
 /*
  * ff_expire_suspension_id
- *		The timeout behaviour of one suspension (§4.7), re-validated under
+ *		The timeout behaviour of one suspension (behaviour/suspension §4.7), re-validated under
  *		the execution lock: a signal that resumed the execution first wins.
  *		The suspension-timeout scanner's per-item step.  SPI connected;
  *		fills *rp.

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * susp_ops.h
- *	  Suspensions (spec/suspension.md): the closing and resuming steps of
+ *	  Suspensions (behaviour/suspension): the closing and resuming steps of
  *	  susp_ops.c shared with signal delivery (susp_signal.c), cancel and
  *	  expire.  Includes the waitpoint and condition headers.
  *

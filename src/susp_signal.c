@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * susp_signal.c
- *	  Signal delivery (spec/suspension.md §4.4) and buffering for pending
- *	  waitpoints (§4.5).  The waitpoint token is the authorisation; it is
+ *	  Signal delivery (behaviour/suspension §4.4) and buffering for pending
+ *	  waitpoints (behaviour/suspension §4.5).  The waitpoint token is the authorisation; it is
  *	  verified before anything about the waitpoint's state is revealed.  A
  *	  signal that satisfies the condition of a suspended execution makes it
  *	  claimable in the same transaction (the lane is notified at commit).
@@ -243,7 +243,7 @@ record_signal(SignalArgs *a, Waitpoint *w, const char *effect, bool counted, boo
 }
 
 /*
- * deliver (§4.4 from check 4): the waitpoint is authenticated and owned by
+ * deliver (behaviour/suspension §4.4 from check 4): the waitpoint is authenticated and owned by
  * the execution, which is locked.
  */
 static void
@@ -323,7 +323,7 @@ deliver(SignalArgs *a, ExecCore *c, Waitpoint *w, int64 now, FFResult *r)
 								composite ? FF_NULL : now, now);
 	}
 
-	/* §7.1 the signal-delivery event, announced at commit */
+	/* behaviour/suspension §7.1 the signal-delivery event, announced at commit */
 	v[0] = Int16GetDatum((int16) a->exec.partition);
 	v[1] = UUIDPGetDatum(&a->exec.uuid);
 	v[2] = UUIDPGetDatum(&a->sig.id);
@@ -343,7 +343,7 @@ deliver(SignalArgs *a, ExecCore *c, Waitpoint *w, int64 now, FFResult *r)
 }
 
 /*
- * The common prologue (§4.4 checks 1-4): lock, find the waitpoint, verify
+ * The common prologue (behaviour/suspension §4.4 checks 1-4): lock, find the waitpoint, verify
  * the token (stamping the execution on failure, which commits), check the
  * waitpoint belongs to the execution and the execution is not terminal.
  */
@@ -409,7 +409,7 @@ ff_deliver_signal(PG_FUNCTION_ARGS)
  * ff.buffer_signal_for_pending_waitpoint(same arguments as deliver_signal)
  *		Records a signal for a pending waitpoint, to be evaluated when a
  *		suspend activates it.  On an active waitpoint it is a full
- *		delivery (Appendix C #16), resume_delay_ms included.
+ *		delivery (behaviour/suspension §C.16), resume_delay_ms included.
  */
 Datum
 ff_buffer_signal_for_pending_waitpoint(PG_FUNCTION_ARGS)

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * susp_waitpoint.c
- *	  Waitpoints (spec/suspension.md §2, §4.2, §4.3): the waitpoint row with
+ *	  Waitpoints (behaviour/suspension §2, §4.2, §4.3): the waitpoint row with
  *	  its condition record (lock, store, insert), the key rule, the lease
- *	  fence taken by suspend and create_pending_waitpoint (Appendix C #15),
+ *	  fence taken by suspend and create_pending_waitpoint (behaviour/suspension §C.15),
  *	  create_pending_waitpoint and close_waitpoint.
  *
  *	  Locking: the execution row first (ff_core_lock), then waitpoint rows.
@@ -34,7 +34,7 @@ PG_FUNCTION_INFO_V1(ff_close_waitpoint);
 
 #define FF_MAX_PENDING_PER_ATTEMPT	64
 
-/* Waitpoint keys: 1..256 bytes, no control characters (§1.1). */
+/* Waitpoint keys: 1..256 bytes, no control characters (behaviour/suspension §1.1). */
 void
 ff_check_waitpoint_key(const char *k)
 {
@@ -217,9 +217,8 @@ ff_wp_any_exists(int partition, Binding *b, int n)
 }
 
 /*
- * Lock the execution and check the caller holds its lease (suspend §4.1.2
- * steps 3-6; create_pending_waitpoint takes the same fence, Appendix C
- * #15): the full fence (no source, so no operator override), an expired
+ * Lock the execution and check the caller holds its lease (suspend behaviour/suspension §4.1.2
+ * steps 3-6; create_pending_waitpoint takes the same fence, behaviour/suspension §C.15): the full fence (no source, so no operator override), an expired
  * lease marked (committed), and the attempt index, refused with
  * attempt_error.
  */
@@ -237,7 +236,7 @@ ff_susp_lock_lease_holder(ExecId id, Fence *f, int64 attempt_index, const char *
 	return true;
 }
 
-/* ---- create_pending_waitpoint (§4.2) ---- */
+/* ---- create_pending_waitpoint (behaviour/suspension §4.2) ---- */
 
 static FFPlan plan_pending_count = {
 	"SELECT count(*) FROM ff.waitpoint WHERE partition = $1 AND execution_id = $2 "
@@ -252,8 +251,7 @@ static FFPlan plan_wp_replace_closed = {
 /*
  * ff.create_pending_waitpoint(execution_id, attempt_index, lease_id,
  *		lease_epoch, attempt_id, waitpoint_id, waitpoint_key, expires_at)
- *		Decisions: the full fence is validated like suspend (Appendix C
- *		#15); at most 64 open pending waitpoints per attempt (#14); a closed
+ *		Decisions: the full fence is validated like suspend (behaviour/suspension §C.15); at most 64 open pending waitpoints per attempt (#14); a closed
  *		waitpoint of the same execution is replaced, one of another
  *		execution never is.
  */
@@ -320,7 +318,7 @@ ff_create_pending_waitpoint(PG_FUNCTION_ARGS)
 	FF_RETURN_RESULT(&r);
 }
 
-/* ---- close_waitpoint (§4.3) ---- */
+/* ---- close_waitpoint (behaviour/suspension §4.3) ---- */
 
 static FFPlan plan_wp_close = {
 	"UPDATE ff.waitpoint SET state = 'closed', closed_at = $3, close_reason = $4 "
@@ -333,7 +331,7 @@ static FFPlan plan_wp_close = {
  *		lease_epoch, attempt_id, source)
  *		Closes a pending waitpoint.  The lease holder presents its fence;
  *		an operator passes source => 'operator_override' instead.  Active
- *		waitpoints are refused (Appendix C #8).
+ *		waitpoints are refused (behaviour/suspension §C.8).
  */
 Datum
 ff_close_waitpoint(PG_FUNCTION_ARGS)

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * susp_waitpoint.h
- *	  Waitpoint rows (spec/suspension.md §2, §4.2, §4.3), shared by
+ *	  Waitpoint rows (behaviour/suspension §2, §4.2, §4.3), shared by
  *	  susp_ops.c (suspend) and susp_signal.c (signal delivery).
  *
  * IDENTIFICATION

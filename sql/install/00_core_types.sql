@@ -2,7 +2,7 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION ff_engine" to load this file. \quit
 
--- The seven dimensions of an execution's state vector (spec/execution.md §2.1).
+-- The seven dimensions of an execution's state vector (behaviour/execution §2.1).
 CREATE TYPE ff.lifecycle_phase AS ENUM
     ('submitted', 'runnable', 'active', 'suspended', 'terminal');
 
@@ -34,7 +34,7 @@ CREATE TYPE ff.public_state AS ENUM
      'suspended', 'resumable', 'completed', 'failed', 'cancelled', 'expired',
      'skipped');
 
--- Attempt records (§2.5).
+-- Attempt records (behaviour/execution §2.5).
 CREATE TYPE ff.attempt_type AS ENUM
     ('initial', 'retry', 'reclaim', 'replay', 'fallback');
 

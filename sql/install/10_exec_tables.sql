@@ -6,7 +6,7 @@
 -- All times are integer milliseconds since the Unix epoch (columns *_at).
 -- Tables are written only through the ff.* functions.
 
--- Partition counts (spec §1.2).  A single row; see ff.set_partition_config.
+-- Partition counts (behaviour/execution §1.2).  A single row; see ff.set_partition_config.
 CREATE TABLE ff.partition_config (
     singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     num_flow_partitions   integer NOT NULL DEFAULT 256 CHECK (num_flow_partitions BETWEEN 1 AND 32768),
@@ -52,7 +52,7 @@ CREATE TABLE ff.execution (
     -- (namespace, concurrency_key) hold a live lease at once; NULL: none
     concurrency_key              text,
     concurrency_limit            integer CHECK (concurrency_limit > 0),
-    -- admission (budgets spec §2.3): attached budgets (CSV) and quota policy
+    -- admission (behaviour/budgets §2.3): attached budgets (CSV) and quota policy
     budget_ids                   text,
     quota_policy_id              uuid,
     -- rarely set (NULL on the hot path): timers, pending lineage consumed
@@ -139,7 +139,7 @@ CREATE INDEX execution_concurrency_idx ON ff.execution (namespace, concurrency_k
 -- DELAYED: the promoter's due items.
 CREATE INDEX execution_delayed_idx ON ff.execution (delay_until)
     WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'not_eligible_until_time';
--- LEASE_EXPIRY: only leases still held (spec §6.1 recommendation).
+-- LEASE_EXPIRY: only leases still held (behaviour/execution §6.1 recommendation).
 CREATE INDEX execution_lease_expiry_idx ON ff.execution (lease_expires_at)
     WHERE lifecycle_phase = 'active' AND ownership_state = 'leased';
 -- Leases of a lane marked expired or revoked, by expiry: with LEASE_EXPIRY
@@ -157,7 +157,7 @@ CREATE INDEX execution_attempt_timeout_idx ON ff.execution (attempt_timeout_at)
     WHERE attempt_timeout_at IS NOT NULL;
 CREATE INDEX execution_deadline_idx ON ff.execution (execution_deadline_at)
     WHERE execution_deadline_at IS NOT NULL;
--- TERMINAL, ordered by each row's own purge time (spec §6.6 recommendation).
+-- TERMINAL, ordered by each row's own purge time (behaviour/execution §6.6 recommendation).
 CREATE INDEX execution_retention_idx ON ff.execution (purge_after)
     WHERE lifecycle_phase = 'terminal';
 -- BLOCKED_BUDGET / QUOTA / ROUTE / OPERATOR, for the unblock scanner.
@@ -177,7 +177,7 @@ CREATE TABLE ff.execution_data (
     PRIMARY KEY (partition, execution_id)
 );
 
--- Attempts (spec §2.5): one row per attempt index, dense from 0, read
+-- Attempts (behaviour/execution §2.5): one row per attempt index, dense from 0, read
 -- through the view ff.attempt, which adds the first attempt an execution
 -- row holds (held_attempt_seq).
 CREATE TABLE ff.attempt_record (
@@ -210,7 +210,7 @@ CREATE TABLE ff.attempt_record (
     PRIMARY KEY (partition, execution_id, attempt_index)
 );
 
--- Lease history (spec §4.6), one row per lease: the acquisition (event
+-- Lease history (behaviour/execution §4.6), one row per lease: the acquisition (event
 -- 'acquired' or 'reclaimed'), then, written into the same row, the expiry
 -- mark and the end ('released' or 'revoked'), each with its own seq; or one
 -- row per event that belongs to no lease ('replay_initiated', and the rows
@@ -241,7 +241,7 @@ CREATE TABLE ff.lease_log (
     PRIMARY KEY (partition, execution_id, seq)
 ) WITH (fillfactor = 90);
 
--- Claim grants (spec §5.3): at most one per execution; a grant whose
+-- Claim grants (behaviour/execution §5.3): at most one per execution; a grant whose
 -- grant_expires_at < now is treated as absent and replaced lazily.
 CREATE TABLE ff.claim_grant (
     partition            smallint NOT NULL,
@@ -258,7 +258,7 @@ CREATE TABLE ff.claim_grant (
     PRIMARY KEY (partition, execution_id)
 );
 
--- Idempotency keys (spec §1.5), scoped by (partition, namespace, key).
+-- Idempotency keys (behaviour/execution §1.5), scoped by (partition, namespace, key).
 CREATE TABLE ff.idempotency_key (
     partition      smallint NOT NULL,
     namespace      text NOT NULL,
@@ -269,7 +269,7 @@ CREATE TABLE ff.idempotency_key (
 );
 CREATE INDEX idempotency_key_expiry_idx ON ff.idempotency_key (expires_at);
 
--- Completion events (spec §3.32, ARCHITECTURE §6): one row per terminal
+-- Completion events (behaviour/execution §3.32, behaviour/README §6): one row per terminal
 -- transition, written in the same transaction, announced on the channel of
 -- the execution's namespace (ff.completion_channel).
 CREATE TABLE ff.completion_event (
@@ -288,7 +288,7 @@ CREATE INDEX completion_event_pending_idx ON ff.completion_event (event_id)
     WHERE processed_at IS NULL;
 CREATE INDEX completion_event_execution_idx ON ff.completion_event (partition, execution_id);
 
--- Attempt output streams (spec §3.24-§3.27): one stream per (execution,
+-- Attempt output streams (behaviour/execution §3.24-§3.27): one stream per (execution,
 -- attempt).  The meta row is the stream's serialization point: appends lock
 -- it (never the execution row), and every transition that ends an attempt
 -- closes it under the same lock, so no frame lands after a close.

@@ -1,4 +1,4 @@
--- ff_engine install script: flow tables (spec/flows.md §2, Appendix A).
+-- ff_engine install script: flow tables (behaviour/flows §2, behaviour/flows §A).
 --
 -- A flow and every member live in one partition (the flow's, RFC-011), so
 -- every flow operation is partition-local.  Membership is the execution's
@@ -33,7 +33,7 @@ CREATE INDEX execution_flow_idx ON ff.execution (partition, flow_id) WHERE flow_
 -- PENDING_CANCELS(flow): members still owed a cancel after cancel_flow.
 -- The CANCEL_BACKLOG entry is the flow's own cancel_due_at, so a deleted
 -- flow takes its backlog entry with it; the cascade takes its pending set
--- too (spec/flows.md checklist 76): no orphaned set keeps members unclaimable.
+-- too (behaviour/flows checklist 76): no orphaned set keeps members unclaimable.
 CREATE TABLE ff.flow_pending_cancel (
     partition     smallint NOT NULL,
     flow_id       uuid NOT NULL,
@@ -43,7 +43,7 @@ CREATE TABLE ff.flow_pending_cancel (
         REFERENCES ff.flow (partition, flow_id) ON DELETE CASCADE
 );
 
--- Flow-side edges (§2.3), immutable once staged.
+-- Flow-side edges (behaviour/flows §2.3), immutable once staged.
 CREATE TABLE ff.flow_edge (
     partition                smallint NOT NULL,
     flow_id                  uuid NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE ff.flow_edge (
 CREATE INDEX flow_edge_out_idx ON ff.flow_edge (partition, flow_id, upstream_execution_id);
 CREATE INDEX flow_edge_in_idx ON ff.flow_edge (partition, flow_id, downstream_execution_id);
 
--- The inbound edge group of one downstream (§2.4, RFC-016).
+-- The inbound edge group of one downstream (behaviour/flows §2.4, RFC-016).
 CREATE TABLE ff.edge_group (
     partition                 smallint NOT NULL,
     flow_id                   uuid NOT NULL,
@@ -80,7 +80,7 @@ CREATE TABLE ff.edge_group (
     PRIMARY KEY (partition, flow_id, downstream_execution_id)
 );
 
--- PENDING_CANCEL_GROUPS (§2.6): groups owed a sibling cancel, written with
+-- PENDING_CANCEL_GROUPS (behaviour/flows §2.6): groups owed a sibling cancel, written with
 -- the group's terminal flip (Invariant Q6).
 CREATE TABLE ff.pending_cancel_group (
     partition                 smallint NOT NULL,
@@ -91,7 +91,7 @@ CREATE TABLE ff.pending_cancel_group (
 );
 CREATE INDEX pending_cancel_group_enqueued_idx ON ff.pending_cancel_group (enqueued_at);
 
--- The child side of each applied edge (§2.5).  UNRESOLVED = state
+-- The child side of each applied edge (behaviour/flows §2.5).  UNRESOLVED = state
 -- 'unsatisfied'.
 CREATE TABLE ff.dependency (
     partition                 smallint NOT NULL,
@@ -110,7 +110,7 @@ CREATE TABLE ff.dependency (
 CREATE INDEX dependency_unresolved_idx ON ff.dependency (partition, upstream_execution_id)
     WHERE state = 'unsatisfied';
 
--- deps_meta (§2.5): the all_of counters of a child.
+-- deps_meta (behaviour/flows §2.5): the all_of counters of a child.
 CREATE TABLE ff.dependency_meta (
     partition                   smallint NOT NULL,
     execution_id                uuid NOT NULL,
@@ -122,7 +122,7 @@ CREATE TABLE ff.dependency_meta (
     PRIMARY KEY (partition, execution_id)
 );
 
--- The flow summary written by the projector (§2.9), exact counts.
+-- The flow summary written by the projector (behaviour/flows §2.9), exact counts.
 CREATE TABLE ff.flow_summary (
     partition                 smallint NOT NULL,
     flow_id                   uuid NOT NULL,

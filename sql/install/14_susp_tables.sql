@@ -1,5 +1,5 @@
 -- ff_engine install script: suspension, waitpoint, signal and HMAC key tables
--- (spec/suspension.md §2, Appendix A).
+-- (behaviour/suspension §2, behaviour/suspension §A).
 --
 -- Every row belongs to one execution's partition.  Operations lock the
 -- execution row first, then touch these rows (lock order: execution ->
@@ -40,7 +40,7 @@ CREATE INDEX suspension_timeout_idx ON ff.suspension (timeout_at, partition, exe
 CREATE INDEX suspension_open_idx ON ff.suspension (created_at, partition, execution_id)
     WHERE closed_at IS NULL;
 
--- Composite progress (§3.3.2, per-node tokens): "<node path>|leaf",
+-- Composite progress (behaviour/suspension §3.3.2, per-node tokens): "<node path>|leaf",
 -- "<node path>|wp:<id>", "<node path>|sig:<id>", "<node path>|src:<t>:<i>".
 CREATE TABLE ff.suspension_token (
     partition     smallint NOT NULL,
@@ -50,7 +50,7 @@ CREATE TABLE ff.suspension_token (
     PRIMARY KEY (partition, execution_id, token)
 );
 
--- Waitpoints (§2.2) with their condition record folded in (§2.3): the
+-- Waitpoints (behaviour/suspension §2.2) with their condition record folded in (behaviour/suspension §2.3): the
 -- cond_* columns are NULL while the waitpoint is pending (no condition).
 CREATE TABLE ff.waitpoint (
     partition             smallint NOT NULL,
@@ -87,7 +87,7 @@ CREATE INDEX waitpoint_execution_idx ON ff.waitpoint (partition, execution_id, w
 CREATE INDEX waitpoint_pending_expiry_idx ON ff.waitpoint (expires_at, partition, waitpoint_id)
     WHERE state = 'pending';
 
--- Accepted signals (§2.5).  seq orders a waitpoint's log.
+-- Accepted signals (behaviour/suspension §2.5).  seq orders a waitpoint's log.
 CREATE TABLE ff.signal (
     partition         smallint NOT NULL,
     signal_id         uuid NOT NULL,
@@ -124,7 +124,7 @@ CREATE TABLE ff.signal_dedup (
 );
 CREATE INDEX signal_dedup_expiry_idx ON ff.signal_dedup (expires_at);
 
--- Stored outcomes of suspend calls, scope (execution, key) (§4.1.6).
+-- Stored outcomes of suspend calls, scope (execution, key) (behaviour/suspension §4.1.6).
 CREATE TABLE ff.suspend_dedup (
     partition        smallint NOT NULL,
     execution_id     uuid NOT NULL,
@@ -134,7 +134,7 @@ CREATE TABLE ff.suspend_dedup (
     PRIMARY KEY (partition, execution_id, idempotency_key)
 );
 
--- The waitpoint HMAC keystore (§5.4): one current kid (no expiry), older
+-- The waitpoint HMAC keystore (behaviour/suspension §5.4): one current kid (no expiry), older
 -- kids verify until their expires_at.  Readable by the extension owner only.
 CREATE TABLE ff.waitpoint_hmac_key (
     kid           text PRIMARY KEY CHECK (kid <> '' AND position(':' IN kid) = 0),
@@ -147,7 +147,7 @@ CREATE TABLE ff.waitpoint_hmac_key (
 CREATE UNIQUE INDEX waitpoint_hmac_key_current_idx ON ff.waitpoint_hmac_key (is_current) WHERE is_current;
 REVOKE ALL ON ff.waitpoint_hmac_key FROM PUBLIC;
 
--- Signal-delivery events (§7.1): one per accepted deliver_signal, announced
+-- Signal-delivery events (behaviour/suspension §7.1): one per accepted deliver_signal, announced
 -- on channel ff_signal_event at commit.
 CREATE TABLE ff.signal_event (
     event_id         bigint GENERATED ALWAYS AS IDENTITY,

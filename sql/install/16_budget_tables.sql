@@ -1,5 +1,5 @@
 -- ff_engine install script: budgets, quota policies and their admission
--- records (spec/budgets.md §2, Appendix A).  Budgets and quota policies are
+-- records (behaviour/budgets §2, behaviour/budgets §A).  Budgets and quota policies are
 -- not execution-partitioned; their partition column is the {b:M} / {q:K}
 -- index for a sharded deployment.
 --
@@ -62,7 +62,7 @@ CREATE TABLE ff.budget_usage_by_exec (
     PRIMARY KEY (budget_id, execution_id, dimension)
 );
 
--- Usage idempotency marks, scope (budget, key) (Appendix C #3); a mark
+-- Usage idempotency marks, scope (budget, key) (behaviour/budgets §C.3); a mark
 -- past expires_at is absent.
 CREATE TABLE ff.budget_usage_dedup (
     budget_id    uuid NOT NULL REFERENCES ff.budget ON DELETE CASCADE,

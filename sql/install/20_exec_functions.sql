@@ -90,7 +90,7 @@ CREATE FUNCTION ff.create_execution(
     execution_deadline_at bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_execution(text, text, text, text, bigint, text, text, bytea, bigint, text, bigint, jsonb, bigint) IS
-    'Submits an execution (spec §3.1): OK {execution_id, public_state} or DUPLICATE {execution_id}';
+    'Submits an execution (behaviour/execution §3.1): OK {execution_id, public_state} or DUPLICATE {execution_id}';
 
 -- Bulk submit: one call, one transaction, each element exactly create_execution
 -- with the shared options; distinct ids are written set-based (src/exec_batch.c).
@@ -118,7 +118,7 @@ CREATE FUNCTION ff.issue_claim_grant(
     worker_capabilities_csv text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_issue_claim_grant' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.issue_claim_grant(text, text, text, text, text, bigint, text, text, text) IS
-    'Reserves an eligible execution for one worker_id for grant_ttl_ms (spec §3.2)';
+    'Reserves an eligible execution for one worker_id for grant_ttl_ms (behaviour/execution §3.2)';
 
 CREATE FUNCTION ff.claim_execution(
     execution_id text,
@@ -135,7 +135,7 @@ CREATE FUNCTION ff.claim_execution(
     execution_deadline_at bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_claim_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.claim_execution(text, text, text, text, text, uuid, bigint, bigint, uuid, text, bigint, bigint) IS
-    'Claims a fresh attempt using a claim grant (spec §3.3); lease_id/attempt_id are minted when NULL';
+    'Claims a fresh attempt using a claim grant (behaviour/execution §3.3); lease_id/attempt_id are minted when NULL';
 
 CREATE FUNCTION ff.claim_resumed_execution(
     execution_id text,
@@ -148,7 +148,7 @@ CREATE FUNCTION ff.claim_resumed_execution(
     remaining_attempt_timeout_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_claim_resumed_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.claim_resumed_execution(text, text, text, text, text, uuid, bigint, bigint) IS
-    'Continues an interrupted attempt using a claim grant (spec §3.4)';
+    'Continues an interrupted attempt using a claim grant (behaviour/execution §3.4)';
 
 CREATE FUNCTION ff.issue_grant_and_claim(
     execution_id text,
@@ -164,7 +164,7 @@ CREATE FUNCTION ff.issue_grant_and_claim(
     execution_deadline_at bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_issue_grant_and_claim' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.issue_grant_and_claim(text, text, text, text, text, uuid, bigint, uuid, text, bigint, bigint) IS
-    'Operator grant + claim in one step, capabilities not checked (spec §3.5)';
+    'Operator grant + claim in one step, capabilities not checked (behaviour/execution §3.5)';
 
 CREATE FUNCTION ff.claim_next(
     lane_id text,
@@ -192,7 +192,7 @@ CREATE FUNCTION ff.renew_lease(
     lease_history_grace_ms bigint DEFAULT 60000)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_renew_lease' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.renew_lease(text, integer, uuid, uuid, bigint, bigint, bigint) IS
-    'Extends the lease to now + lease_ttl_ms (spec §3.6); an expired lease is marked and refused';
+    'Extends the lease to now + lease_ttl_ms (behaviour/execution §3.6); an expired lease is marked and refused';
 
 CREATE FUNCTION ff.update_progress(
     execution_id text,
@@ -202,7 +202,7 @@ CREATE FUNCTION ff.update_progress(
     progress_message text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_update_progress' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.update_progress(text, uuid, bigint, integer, text) IS
-    'Records progress of the running attempt (spec §3.7)';
+    'Records progress of the running attempt (behaviour/execution §3.7)';
 
 CREATE FUNCTION ff.complete_execution(
     execution_id text,
@@ -213,7 +213,7 @@ CREATE FUNCTION ff.complete_execution(
     source text DEFAULT '')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_complete_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.complete_execution(text, uuid, bigint, uuid, bytea, text) IS
-    'Completes the running attempt successfully (spec §3.8)';
+    'Completes the running attempt successfully (behaviour/execution §3.8)';
 
 CREATE FUNCTION ff.fail_execution(
     execution_id text,
@@ -225,7 +225,7 @@ CREATE FUNCTION ff.fail_execution(
     source text DEFAULT '')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_fail_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.fail_execution(text, uuid, bigint, uuid, text, text, text) IS
-    'Fails the running attempt: retry_scheduled per the policy''s retry_policy, else terminal_failed (spec §3.9)';
+    'Fails the running attempt: retry_scheduled per the policy''s retry_policy, else terminal_failed (behaviour/execution §3.9)';
 
 CREATE FUNCTION ff.lane_channel(lane_id text) RETURNS text
     AS 'MODULE_PATHNAME', 'ff_lane_channel_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -263,7 +263,7 @@ CREATE FUNCTION ff.cancel_execution(
     lease_epoch bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_cancel_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.cancel_execution(text, text, text, uuid, bigint) IS
-    'Cancels a non-terminal execution (spec §3.10); an active one needs its lease unless source = operator_override';
+    'Cancels a non-terminal execution (behaviour/execution §3.10); an active one needs its lease unless source = operator_override';
 
 CREATE FUNCTION ff.delay_execution(
     execution_id text,
@@ -274,7 +274,7 @@ CREATE FUNCTION ff.delay_execution(
     source text DEFAULT '')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_delay_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.delay_execution(text, uuid, bigint, uuid, bigint, text) IS
-    'Parks the running attempt until delay_until; it resumes on the same attempt (spec §3.11)';
+    'Parks the running attempt until delay_until; it resumes on the same attempt (behaviour/execution §3.11)';
 
 CREATE FUNCTION ff.move_to_waiting_children(
     execution_id text,
@@ -284,33 +284,33 @@ CREATE FUNCTION ff.move_to_waiting_children(
     source text DEFAULT '')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_move_to_waiting_children' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.move_to_waiting_children(text, uuid, bigint, uuid, text) IS
-    'Parks the running attempt until its child executions complete (spec §3.12)';
+    'Parks the running attempt until its child executions complete (behaviour/execution §3.12)';
 
 CREATE FUNCTION ff.mark_lease_expired_if_due(execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_mark_lease_expired_if_due' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.mark_lease_expired_if_due(text) IS
-    'Marks a lease past its expiry as lease_expired_reclaimable (spec §3.17)';
+    'Marks a lease past its expiry as lease_expired_reclaimable (behaviour/execution §3.17)';
 
 -- ---- scheduling ----
 
 CREATE FUNCTION ff.promote_delayed(execution_id text, now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_promote_delayed' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.promote_delayed(text, bigint) IS
-    'Makes a due delayed execution eligible, keeping its attempt_state (spec §3.13)';
+    'Makes a due delayed execution eligible, keeping its attempt_state (behaviour/execution §3.13)';
 
 CREATE FUNCTION ff.change_priority(execution_id text, new_priority bigint)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_change_priority' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.change_priority(text, bigint) IS
-    'Changes the priority (clamped to 0..9000) of an eligible execution (spec §3.16)';
+    'Changes the priority (clamped to 0..9000) of an eligible execution (behaviour/execution §3.16)';
 
 -- ---- tags ----
 
 CREATE FUNCTION ff.set_execution_tags(execution_id text, VARIADIC pairs text[])
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_execution_tags' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.set_execution_tags(text, text[]) IS
-    'Upserts key/value tag pairs; keys must look like app.field (spec §3.23)';
+    'Upserts key/value tag pairs; keys must look like app.field (behaviour/execution §3.23)';
 
--- ---- lease recovery (spec §3.18-§3.20) ----
+-- ---- lease recovery (behaviour/execution §3.18-§3.20) ----
 
 CREATE FUNCTION ff.revoke_lease(
     execution_id text,
@@ -318,7 +318,7 @@ CREATE FUNCTION ff.revoke_lease(
     revoke_reason text DEFAULT 'operator')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_revoke_lease' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.revoke_lease(text, uuid, text) IS
-    'Takes the lease away from its holder at once; the execution waits for a reclaim (spec §3.18)';
+    'Takes the lease away from its holder at once; the execution waits for a reclaim (behaviour/execution §3.18)';
 
 CREATE FUNCTION ff.issue_reclaim_grant(
     execution_id text,
@@ -332,7 +332,7 @@ CREATE FUNCTION ff.issue_reclaim_grant(
     worker_capabilities_csv text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_issue_reclaim_grant' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.issue_reclaim_grant(text, text, text, text, text, bigint, text, text, text) IS
-    'Reserves an execution whose lease expired or was revoked for one worker_id (spec §3.19)';
+    'Reserves an execution whose lease expired or was revoked for one worker_id (behaviour/execution §3.19)';
 
 CREATE FUNCTION ff.reclaim_execution(
     execution_id text,
@@ -346,19 +346,19 @@ CREATE FUNCTION ff.reclaim_execution(
     default_max_reclaim_count bigint DEFAULT 100)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reclaim_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reclaim_execution(text, text, text, text, uuid, bigint, uuid, text, bigint) IS
-    'Takes over an expired or revoked lease with a new attempt of type reclaim, within the reclaim cap (spec §3.20)';
+    'Takes over an expired or revoked lease with a new attempt of type reclaim, within the reclaim cap (behaviour/execution §3.20)';
 
--- ---- expiry, replay, admission (spec §3.14, §3.15, §3.21, §3.22) ----
+-- ---- expiry, replay, admission (behaviour/execution §3.14, §3.15, §3.21, §3.22) ----
 
 CREATE FUNCTION ff.expire_execution(execution_id text, expire_reason text DEFAULT 'attempt_timeout')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_expire_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.expire_execution(text, text) IS
-    'Ends a non-terminal execution as expired (attempt_timeout or execution_deadline; spec §3.21)';
+    'Ends a non-terminal execution as expired (attempt_timeout or execution_deadline; behaviour/execution §3.21)';
 
 CREATE FUNCTION ff.replay_execution(execution_id text, requested_by text DEFAULT NULL, reason text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_replay_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.replay_execution(text, text, text) IS
-    'Runs a terminal execution again with a new replay attempt (spec §3.22)';
+    'Runs a terminal execution again with a new replay attempt (behaviour/execution §3.22)';
 
 CREATE FUNCTION ff.block_execution_for_admission(
     execution_id text,
@@ -367,7 +367,7 @@ CREATE FUNCTION ff.block_execution_for_admission(
     now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_block_execution_for_admission' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.block_execution_for_admission(text, text, text, bigint) IS
-    'Holds an eligible execution back for budget, quota, route, operator or policy (spec §3.14)';
+    'Holds an eligible execution back for budget, quota, route, operator or policy (behaviour/execution §3.14)';
 
 CREATE FUNCTION ff.unblock_execution(
     execution_id text,
@@ -375,4 +375,4 @@ CREATE FUNCTION ff.unblock_execution(
     expected_blocking_reason text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_unblock_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.unblock_execution(text, bigint, text) IS
-    'Releases a budget, quota, route or operator block back to its place in the queue (spec §3.15)';
+    'Releases a budget, quota, route or operator block back to its place in the queue (behaviour/execution §3.15)';

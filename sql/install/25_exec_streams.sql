@@ -1,4 +1,4 @@
--- ff_engine install script: attempt output streams (spec §3.24-§3.27).
+-- ff_engine install script: attempt output streams (behaviour/execution §3.24-§3.27).
 
 CREATE FUNCTION ff.append_frame(
     execution_id text,
@@ -22,7 +22,7 @@ CREATE FUNCTION ff.append_frame(
     ema_alpha double precision DEFAULT 0)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_append_frame' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.append_frame(text, integer, uuid, bigint, text, bytea, bigint, text, text, text, integer, uuid, integer, text, text, bigint, integer, integer, double precision) IS
-    'Appends a frame to the running attempt''s stream: OK {entry_id, frame_count, summary_version} (spec §3.24)';
+    'Appends a frame to the running attempt''s stream: OK {entry_id, frame_count, summary_version} (behaviour/execution §3.24)';
 
 CREATE FUNCTION ff.read_attempt_stream(
     execution_id text,
@@ -33,7 +33,7 @@ CREATE FUNCTION ff.read_attempt_stream(
     visibility text DEFAULT 'all')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_read_attempt_stream' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff.read_attempt_stream(text, integer, text, text, integer, text) IS
-    'Entries of an attempt stream between two ids, inclusive: OK {entries, closed_at, closed_reason} (spec §3.25)';
+    'Entries of an attempt stream between two ids, inclusive: OK {entries, closed_at, closed_reason} (behaviour/execution §3.25)';
 
 CREATE FUNCTION ff.tail_attempt_stream(
     execution_id text,
@@ -44,12 +44,12 @@ CREATE FUNCTION ff.tail_attempt_stream(
     visibility text DEFAULT 'all')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_tail_attempt_stream' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.tail_attempt_stream(text, integer, text, integer, integer, text) IS
-    'Entries after a cursor, waiting up to block_ms (<= 30000) for the next append (spec §3.26)';
+    'Entries after a cursor, waiting up to block_ms (<= 30000) for the next append (behaviour/execution §3.26)';
 
 CREATE FUNCTION ff.read_summary(execution_id text, attempt_index integer)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_read_summary' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff.read_summary(text, integer) IS
-    'The summary document of a summary-mode stream: OK {document, version, patch_kind, last_updated_ms, first_applied_ms} (spec §3.27)';
+    'The summary document of a summary-mode stream: OK {document, version, patch_kind, last_updated_ms, first_applied_ms} (behaviour/execution §3.27)';
 
 CREATE FUNCTION ff.read_stream_meta(execution_id text, attempt_index integer) RETURNS jsonb
 LANGUAGE sql STABLE AS $$

@@ -1,55 +1,55 @@
--- ff_engine install script: flows, edges, edge groups (spec/flows.md §3).
+-- ff_engine install script: flows, edges, edge groups (behaviour/flows §3).
 
 CREATE FUNCTION ff.create_flow(flow_id uuid, flow_kind text DEFAULT '', namespace text DEFAULT 'default')
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_flow' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_flow(uuid, text, text) IS
-    'Creates a flow (spec §3.1): OK {flow_id, partition} or ALREADY_SATISFIED';
+    'Creates a flow (behaviour/flows §3.1): OK {flow_id, partition} or ALREADY_SATISFIED';
 
 CREATE FUNCTION ff.add_execution_to_flow(flow_id uuid, execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_add_execution_to_flow' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.add_execution_to_flow(uuid, text) IS
-    'Adds an execution minted in the flow''s partition to the flow (spec §3.2): OK {execution_id, node_count}';
+    'Adds an execution minted in the flow''s partition to the flow (behaviour/flows §3.2): OK {execution_id, node_count}';
 
 CREATE FUNCTION ff.set_flow_tags(flow_id uuid, VARIADIC pairs text[])
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_flow_tags' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.set_flow_tags(uuid, text[]) IS
-    'Upserts key/value tag pairs on a flow; keys like app.field (spec §3.3)';
+    'Upserts key/value tag pairs on a flow; keys like app.field (behaviour/flows §3.3)';
 
 CREATE FUNCTION ff.set_edge_group_policy(flow_id uuid, downstream_execution_id text, policy_variant text,
     on_satisfied text DEFAULT NULL, k bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_set_edge_group_policy' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.set_edge_group_policy(uuid, text, text, text, bigint) IS
-    'Sets all_of / any_of / quorum (k) for a downstream before its first edge is applied (spec §3.4)';
+    'Sets all_of / any_of / quorum (k) for a downstream before its first edge is applied (behaviour/flows §3.4)';
 
 CREATE FUNCTION ff.stage_dependency_edge(flow_id uuid, edge_id uuid, upstream_execution_id text,
     downstream_execution_id text, expected_graph_revision bigint,
     dependency_kind text DEFAULT 'success_only', data_passing_ref text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_stage_dependency_edge' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.stage_dependency_edge(uuid, uuid, text, text, bigint, text, text) IS
-    'Stages a flow edge after the cycle check: OK {edge_id, graph_revision} (spec §3.5)';
+    'Stages a flow edge after the cycle check: OK {edge_id, graph_revision} (behaviour/flows §3.5)';
 
 CREATE FUNCTION ff.apply_dependency_to_child(flow_id uuid, edge_id uuid, downstream_execution_id text,
     upstream_execution_id text, graph_revision bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_apply_dependency_to_child' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.apply_dependency_to_child(uuid, uuid, text, text, bigint) IS
-    'Records a staged edge on its child and blocks the child: OK {unresolved} (spec §3.6)';
+    'Records a staged edge on its child and blocks the child: OK {unresolved} (behaviour/flows §3.6)';
 
 CREATE FUNCTION ff.add_dependency(flow_id uuid, upstream_execution_id text, downstream_execution_id text,
     edge_id uuid DEFAULT NULL, dependency_kind text DEFAULT 'success_only', data_passing_ref text DEFAULT NULL,
     expected_graph_revision bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_add_dependency' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.add_dependency(uuid, text, text, uuid, text, text, bigint) IS
-    'Stages and applies an edge in one step: OK {edge_id, graph_revision, unresolved} (spec §3.7)';
+    'Stages and applies an edge in one step: OK {edge_id, graph_revision, unresolved} (behaviour/flows §3.7)';
 
 CREATE FUNCTION ff.resolve_dependency(flow_id uuid, edge_id uuid, upstream_outcome text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_resolve_dependency' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.resolve_dependency(uuid, uuid, text) IS
-    'Resolves one applied edge with its upstream''s outcome (spec §3.8); the dispatcher calls it for you';
+    'Resolves one applied edge with its upstream''s outcome (behaviour/flows §3.8); the dispatcher calls it for you';
 
 CREATE FUNCTION ff.dispatch_completions(max_events integer DEFAULT 100)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_dispatch_completions' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.dispatch_completions(integer) IS
-    'Resolves the downstream edges of up to max_events completion events, oldest first (spec §5.3)';
+    'Resolves the downstream edges of up to max_events completion events, oldest first (behaviour/flows §5.3)';
 
 CREATE FUNCTION ff._reconcile_dependencies_of(execution_id text)
     RETURNS integer AS 'MODULE_PATHNAME', 'ff_reconcile_dependencies_of' LANGUAGE C VOLATILE;
@@ -60,14 +60,14 @@ CREATE FUNCTION ff.cancel_flow(flow_id uuid, reason text DEFAULT '', cancellatio
     grace_ms bigint DEFAULT 30000, wait boolean DEFAULT true)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_cancel_flow' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.cancel_flow(uuid, text, text, bigint, boolean) IS
-    'Cancels a flow and (cancel_all / cancel_pending) its members, now or after grace_ms (spec §3.12)';
+    'Cancels a flow and (cancel_all / cancel_pending) its members, now or after grace_ms (behaviour/flows §3.12)';
 
 CREATE FUNCTION ff.ack_cancel_member(flow_id uuid, execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_ack_cancel_member' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.ack_cancel_member(uuid, text) IS
-    'Marks a member''s owed cancel as done (spec §3.12.4)';
+    'Marks a member''s owed cancel as done (behaviour/flows §3.12.4)';
 
--- ---- read models (§3.15) ----
+-- ---- read models (behaviour/flows §3.15) ----
 
 -- The flows the caller may see (its namespaces only when it is bound);
 -- every flow read model reads through it.

@@ -1,5 +1,5 @@
 -- ff_engine install script: suspension, waitpoints, signals and waitpoint
--- tokens (spec/suspension.md).  The state-changing operations are C; the
+-- tokens (behaviour/suspension).  The state-changing operations are C; the
 -- keystore administration and the read models are SQL over the tables.
 
 CREATE FUNCTION ff.suspend_execution(
@@ -25,7 +25,7 @@ CREATE FUNCTION ff.suspend_execution(
     extra_waitpoint_keys text[] DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_suspend_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.suspend_execution(text, integer, uuid, bigint, uuid, uuid, uuid, text, text, jsonb, bigint, text, text, jsonb, text, boolean, text, bigint, uuid[], text[]) IS
-    'The lease holder suspends its attempt on waitpoints until a resume condition, an operator or a timeout (suspension spec §4.1)';
+    'The lease holder suspends its attempt on waitpoints until a resume condition, an operator or a timeout (behaviour/suspension §4.1)';
 
 CREATE FUNCTION ff.create_pending_waitpoint(
     execution_id text,
@@ -38,7 +38,7 @@ CREATE FUNCTION ff.create_pending_waitpoint(
     expires_at bigint)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_pending_waitpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_pending_waitpoint(text, integer, uuid, bigint, uuid, uuid, text, bigint) IS
-    'Creates a waitpoint (and its token) before suspending, so early signals are buffered (suspension spec §4.2)';
+    'Creates a waitpoint (and its token) before suspending, so early signals are buffered (behaviour/suspension §4.2)';
 
 CREATE FUNCTION ff.close_waitpoint(
     execution_id text,
@@ -50,7 +50,7 @@ CREATE FUNCTION ff.close_waitpoint(
     source text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_close_waitpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.close_waitpoint(text, uuid, text, uuid, bigint, uuid, text) IS
-    'Closes a pending waitpoint; fenced by the lease, or source => operator_override (suspension spec §4.3)';
+    'Closes a pending waitpoint; fenced by the lease, or source => operator_override (behaviour/suspension §4.3)';
 
 CREATE FUNCTION ff.deliver_signal(
     execution_id text,
@@ -72,7 +72,7 @@ CREATE FUNCTION ff.deliver_signal(
     max_signals_per_execution integer DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_deliver_signal' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.deliver_signal(text, uuid, uuid, text, text, bytea, text, text, text, text, text, text, text, bigint, bigint, bigint, integer) IS
-    'Delivers a signal to a waitpoint, authorised by its token; resumes the execution when the condition is met (suspension spec §4.4)';
+    'Delivers a signal to a waitpoint, authorised by its token; resumes the execution when the condition is met (behaviour/suspension §4.4)';
 
 CREATE FUNCTION ff.buffer_signal_for_pending_waitpoint(
     execution_id text,
@@ -94,7 +94,7 @@ CREATE FUNCTION ff.buffer_signal_for_pending_waitpoint(
     max_signals_per_execution integer DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_buffer_signal_for_pending_waitpoint' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.buffer_signal_for_pending_waitpoint(text, uuid, uuid, text, text, bytea, text, text, text, text, text, text, text, bigint, bigint, bigint, integer) IS
-    'Records a signal for a pending waitpoint, evaluated when a suspend activates it; a full delivery on an active one (suspension spec §4.5)';
+    'Records a signal for a pending waitpoint, evaluated when a suspend activates it; a full delivery on an active one (behaviour/suspension §4.5)';
 
 CREATE FUNCTION ff.resume_execution(
     execution_id text,
@@ -102,14 +102,14 @@ CREATE FUNCTION ff.resume_execution(
     resume_delay_ms bigint DEFAULT 0)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_resume_execution' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.resume_execution(text, text, bigint) IS
-    'Operator resume of a suspended execution, optionally after a delay (suspension spec §4.6)';
+    'Operator resume of a suspended execution, optionally after a delay (behaviour/suspension §4.6)';
 
 CREATE FUNCTION ff.expire_suspension(execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_expire_suspension' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.expire_suspension(text) IS
-    'Applies a due suspension''s timeout behaviour: fail, cancel, expire, auto_resume or escalate (suspension spec §4.7)';
+    'Applies a due suspension''s timeout behaviour: fail, cancel, expire, auto_resume or escalate (behaviour/suspension §4.7)';
 
--- ---- waitpoint HMAC keystore (§5.4, §5.8) ----
+-- ---- waitpoint HMAC keystore (behaviour/suspension §5.4, §5.8) ----
 
 CREATE FUNCTION ff._hmac_sha1_hex(key bytea, message bytea) RETURNS text
     AS 'MODULE_PATHNAME', 'ff_hmac_sha1_hex_sql' LANGUAGE C IMMUTABLE STRICT;
@@ -180,7 +180,7 @@ BEGIN
     LOCK TABLE ff.waitpoint_hmac_key IN SHARE ROW EXCLUSIVE MODE;
     SELECT * INTO cur FROM ff.waitpoint_hmac_key k WHERE k.is_current;
     IF FOUND AND cur.kid = new_kid THEN
-        -- Appendix C #25: the decoded bytes are compared, not the hex text
+        -- behaviour/suspension §C.25: the decoded bytes are compared, not the hex text
         IF cur.secret = secret THEN
             RETURN jsonb_build_object('ok', true, 'status', 'OK', 'result', 'noop', 'kid', new_kid);
         END IF;
@@ -188,7 +188,7 @@ BEGIN
     END IF;
     SELECT * INTO other FROM ff.waitpoint_hmac_key k WHERE k.kid = new_kid;
     IF FOUND AND other.secret <> secret THEN
-        -- Appendix C #24: an older kid is never re-keyed
+        -- behaviour/suspension §C.24: an older kid is never re-keyed
         RETURN jsonb_build_object('ok', false, 'error', 'rotation_conflict', 'kid', new_kid);
     END IF;
     -- garbage: kids whose grace has passed (a kid expiring now still verifies)
@@ -250,7 +250,7 @@ REVOKE ALL ON FUNCTION ff.rotate_waitpoint_hmac_secret(text, text, numeric) FROM
 REVOKE ALL ON FUNCTION ff.seed_waitpoint_hmac_secret(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ff.list_waitpoint_hmac_kids() FROM PUBLIC;
 
--- ---- read models (§4.10) ----
+-- ---- read models (behaviour/suspension §4.10) ----
 
 CREATE FUNCTION ff.observe_signals(execution_id text, attempt_index integer)
 RETURNS TABLE (signal_id uuid, signal_name text, signal_category text, source_type text,
@@ -385,5 +385,5 @@ BEGIN
         max_signals_per_execution => max_signals_per_execution);
 END $$;
 COMMENT ON FUNCTION ff.deliver_approval_signal(text, text, uuid, text, text, uuid, bigint, integer) IS
-    'Operator approval: delivers signal_name with the waitpoint''s stored token (suspension spec §4.10)';
+    'Operator approval: delivers signal_name with the waitpoint''s stored token (behaviour/suspension §4.10)';
 REVOKE ALL ON FUNCTION ff.deliver_approval_signal(text, text, uuid, text, text, uuid, bigint, integer) FROM PUBLIC;

@@ -1,4 +1,4 @@
--- ff_engine install script: budgets, quotas and admission (spec/budgets.md).
+-- ff_engine install script: budgets, quotas and admission (behaviour/budgets).
 -- The state-changing operations are C; the reads are SQL over the tables.
 -- A role bound to namespaces reaches only budgets and quota policies of its
 -- namespaces (budget.c); the reads filter the same way.
@@ -18,7 +18,7 @@ CREATE FUNCTION ff.create_budget(
     namespace text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_budget' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_budget(uuid, text[], bigint[], bigint[], bigint, text, text, text, text, text, bigint, text) IS
-    'Creates a budget of a namespace (NULL: global) with hard and soft limits per dimension (0 = none), optionally resetting every reset_interval_ms (budgets spec §3.1)';
+    'Creates a budget of a namespace (NULL: global) with hard and soft limits per dimension (0 = none), optionally resetting every reset_interval_ms (behaviour/budgets §3.1)';
 
 CREATE FUNCTION ff.report_usage_and_check(
     budget_id uuid,
@@ -28,7 +28,7 @@ CREATE FUNCTION ff.report_usage_and_check(
     now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_report_usage_and_check' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.report_usage_and_check(uuid, text[], bigint[], text, bigint) IS
-    'Adds usage unless a hard limit would be exceeded: OK, SOFT_BREACH, HARD_BREACH (nothing applied) or ALREADY_APPLIED (budgets spec §3.2)';
+    'Adds usage unless a hard limit would be exceeded: OK, SOFT_BREACH, HARD_BREACH (nothing applied) or ALREADY_APPLIED (behaviour/budgets §3.2)';
 
 CREATE FUNCTION ff.record_spend(
     budget_id uuid,
@@ -39,17 +39,17 @@ CREATE FUNCTION ff.record_spend(
     now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_record_spend' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.record_spend(uuid, text, text[], bigint[], text, bigint) IS
-    'As report_usage_and_check, and attributes the spend to the execution so release_budget can reverse it (budgets spec §3.3)';
+    'As report_usage_and_check, and attributes the spend to the execution so release_budget can reverse it (behaviour/budgets §3.3)';
 
 CREATE FUNCTION ff.release_budget(budget_id uuid, execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_release_budget' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.release_budget(uuid, text) IS
-    'Reverses the spend record_spend attributed to the execution (clamped at 0): released or noop (budgets spec §3.4)';
+    'Reverses the spend record_spend attributed to the execution (clamped at 0): released or noop (behaviour/budgets §3.4)';
 
 CREATE FUNCTION ff.reset_budget(budget_id uuid, now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reset_budget' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reset_budget(uuid, bigint) IS
-    'Zeroes a budget''s usage and schedules its next reset (budgets spec §3.5)';
+    'Zeroes a budget''s usage and schedules its next reset (behaviour/budgets §3.5)';
 
 CREATE FUNCTION ff.create_quota_policy(
     quota_policy_id uuid,
@@ -61,7 +61,7 @@ CREATE FUNCTION ff.create_quota_policy(
     namespace text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_create_quota_policy' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.create_quota_policy(uuid, bigint, bigint, bigint, bigint, bigint, text) IS
-    'Creates a quota of a namespace (NULL: global): at most max_requests_per_window admissions per window, at most max_concurrent admissions live (0 = no limit) (budgets spec §4.1)';
+    'Creates a quota of a namespace (NULL: global): at most max_requests_per_window admissions per window, at most max_concurrent admissions live (0 = no limit) (behaviour/budgets §4.1)';
 
 CREATE FUNCTION ff.check_admission_and_record(
     quota_policy_id uuid,
@@ -74,12 +74,12 @@ CREATE FUNCTION ff.check_admission_and_record(
     now_ms bigint DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_check_admission_and_record' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.check_admission_and_record(uuid, text, bigint, bigint, bigint, text, bigint, bigint) IS
-    'Sliding-window rate and concurrency check with the given limits: ADMITTED, ALREADY_ADMITTED, RATE_EXCEEDED (retry_after_ms), CONCURRENCY_EXCEEDED (budgets spec §4.2)';
+    'Sliding-window rate and concurrency check with the given limits: ADMITTED, ALREADY_ADMITTED, RATE_EXCEEDED (retry_after_ms), CONCURRENCY_EXCEEDED (behaviour/budgets §4.2)';
 
 CREATE FUNCTION ff.release_admission(quota_policy_id uuid, execution_id text)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_release_admission' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.release_admission(uuid, text) IS
-    'Gives an admission''s concurrency slot back; its window entry keeps counting (budgets spec §4.3)';
+    'Gives an admission''s concurrency slot back; its window entry keeps counting (behaviour/budgets §4.3)';
 
 CREATE FUNCTION ff.set_execution_admission(execution_id text, budget_ids uuid[] DEFAULT NULL,
                                            quota_policy_id uuid DEFAULT NULL)

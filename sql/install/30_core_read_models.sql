@@ -1,4 +1,4 @@
--- ff_engine install script: read models (spec §3.31) and the consistency check.
+-- ff_engine install script: read models (behaviour/execution §3.31) and the consistency check.
 -- These only read; they are plain SQL over the tables.
 
 -- ff.execution's columns in ff.visible_execution's order (0.1.0's, not the
@@ -29,7 +29,7 @@ END $view$;
 COMMENT ON VIEW ff.executions IS
     'Every execution with its text id {fp:N}:<uuid> and all core columns (current_lease_id to administrators only; failure_reason only when the outcome is failed or expired, last_failure_reason always)';
 
--- The public state §2.2 derives from a vector (an independent oracle of
+-- The public state behaviour/execution §2.2 derives from a vector (an independent oracle of
 -- the C derivation, used by the consistency check).
 CREATE FUNCTION ff.derive_public_state(phase ff.lifecycle_phase,
     eligibility ff.eligibility_state, outcome ff.terminal_outcome)
@@ -50,9 +50,9 @@ CREATE FUNCTION ff.derive_public_state(phase ff.lifecycle_phase,
         ELSE 'waiting' END::ff.public_state
 $$;
 COMMENT ON FUNCTION ff.derive_public_state(ff.lifecycle_phase, ff.eligibility_state, ff.terminal_outcome) IS
-    'The public state spec §2.2 derives from a state vector';
+    'The public state behaviour/execution §2.2 derives from a state vector';
 
--- Attempts (spec §2.5), one row per attempt: ff.attempt_record's, and the
+-- Attempts (behaviour/execution §2.5), one row per attempt: ff.attempt_record's, and the
 -- first attempt an execution row holds (held_attempt_seq: running, or ended
 -- by its completion).  Administrators only.
 CREATE VIEW ff.attempt AS
@@ -71,12 +71,12 @@ SELECT e.partition, e.execution_id, 0, e.current_attempt_id, 'initial'::ff.attem
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0::bigint, NULL::jsonb
 FROM ff.execution e WHERE e.held_attempt_seq IS NOT NULL;
 COMMENT ON VIEW ff.attempt IS
-    'Attempts, one row per attempt index (spec §2.5): ff.attempt_record''s rows and the first attempt an execution row holds';
+    'Attempts, one row per attempt index (behaviour/execution §2.5): ff.attempt_record''s rows and the first attempt an execution row holds';
 
 
--- Every execution whose state vector breaks an invariant of spec §2.3, or
+-- Every execution whose state vector breaks an invariant of behaviour/execution §2.3, or
 -- whose timer columns disagree with its state (stands in for the
--- reference's index reconciler, §6.5).  Empty when all is well.
+-- reference's index reconciler, behaviour/execution §6.5).  Empty when all is well.
 CREATE VIEW ff.consistency_violations WITH (security_barrier) AS
 SELECT ff.format_execution_id(e.partition, e.execution_id) AS id, v.problem
 FROM ff.visible_execution e
@@ -115,7 +115,7 @@ CROSS JOIN LATERAL (VALUES
               AND CASE WHEN e.held_lease_id IS NULL THEN e.ownership_state = 'leased'
                        ELSE e.terminal_outcome = 'success' END)
           THEN 'a held first attempt on an execution that is neither leased in it nor completed by it' END),
-    -- suspension spec §10 items 69-71
+    -- behaviour/suspension §10 items 69-71
     (CASE WHEN (e.lifecycle_phase = 'suspended') <> EXISTS (SELECT 1 FROM ff.suspension s
                  WHERE s.partition = e.partition AND s.execution_id = e.execution_id AND s.closed_at IS NULL
                    AND s.suspension_id = e.current_suspension_id AND s.primary_waitpoint_id = e.current_waitpoint_id)
@@ -131,7 +131,7 @@ CROSS JOIN LATERAL (VALUES
 ) AS v(problem)
 WHERE v.problem IS NOT NULL;
 COMMENT ON VIEW ff.consistency_violations IS
-    'Executions whose state vector breaks an invariant of spec §2.3; empty when consistent';
+    'Executions whose state vector breaks an invariant of behaviour/execution §2.3; empty when consistent';
 
 -- Resolve a text id to its row key, raising 22P02 when malformed.
 CREATE FUNCTION ff.read_execution_state(execution_id text) RETURNS jsonb
@@ -266,7 +266,7 @@ $$;
 COMMENT ON FUNCTION ff.list_executions(smallint, text, integer) IS
     'Execution ids of one partition in ascending order, page by page (at most 1000)';
 
--- The lease history one row per event, as it reads in spec §4.6: each lease
+-- The lease history one row per event, as it reads in behaviour/execution §4.6: each lease
 -- row of ff.lease_log unfolds into its acquisition, its expiry mark and its
 -- end, and a lease an execution row holds (held_attempt_seq) into its
 -- acquisition and, once completed, its release.  Administrators only (lease

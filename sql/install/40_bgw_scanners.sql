@@ -1,4 +1,4 @@
--- ff_engine install script: the execution scanners (spec §6).
+-- ff_engine install script: the execution scanners (behaviour/execution §6).
 --
 -- Each ff.scan_<name>() does one bounded batch: it locks due executions
 -- with FOR UPDATE SKIP LOCKED (so two scanners never take the same item)
@@ -63,7 +63,7 @@ CREATE TABLE ff.scanner_item_failure (
     PRIMARY KEY (scanner, partition, item_id)
 );
 
--- The worker registry (spec §3.30): live workers and their capabilities,
+-- The worker registry (behaviour/execution §3.30): live workers and their capabilities,
 -- read by the unblock scanner's route rule.  Tenancy (issue 20): a role
 -- bound to namespaces registers only in its namespaces (42501), and
 -- another tenant's registrations are not there for it (heartbeat and
@@ -130,7 +130,7 @@ BEGIN
     WHERE w.namespace = register_worker.namespace AND w.worker_instance_id = register_worker.worker_instance_id
       AND w.expires_at > now_
     FOR UPDATE;
-    -- Appendix C #12: an instance id is not reassigned while its registration lives
+    -- behaviour/budgets §C.12: an instance id is not reassigned while its registration lives
     IF live.worker_id IS NOT NULL AND live.worker_id <> register_worker.worker_id THEN
         RETURN jsonb_build_object('ok', false, 'error', 'invalid_input', 'detail', 'instance_id reassigned');
     END IF;
@@ -145,7 +145,7 @@ BEGIN
         'result', CASE WHEN live.worker_id IS NOT NULL THEN 'refreshed' ELSE 'registered' END);
 END $$;
 COMMENT ON FUNCTION ff.register_worker(text, text, text[], text[], bigint, text, bigint) IS
-    'Registers (or refreshes) a live worker, its lanes and capabilities for ttl_ms (at most ff_engine.max_worker_ttl) in a namespace of the caller (budgets spec §6.1)';
+    'Registers (or refreshes) a live worker, its lanes and capabilities for ttl_ms (at most ff_engine.max_worker_ttl) in a namespace of the caller (behaviour/budgets §6.1)';
 
 CREATE FUNCTION ff.heartbeat_worker(worker_instance_id text, namespace text DEFAULT 'default',
     now_ms bigint DEFAULT NULL)
@@ -172,7 +172,7 @@ BEGIN
                               'next_expiry_ms', now_ + ttl);
 END $$;
 COMMENT ON FUNCTION ff.heartbeat_worker(text, text, bigint) IS
-    'Extends a live worker registration by its stored ttl; not_registered once it expired (budgets spec §6.2)';
+    'Extends a live worker registration by its stored ttl; not_registered once it expired (behaviour/budgets §6.2)';
 
 CREATE FUNCTION ff.mark_worker_dead(worker_instance_id text, namespace text DEFAULT 'default',
     reason text DEFAULT '', now_ms bigint DEFAULT NULL)
@@ -199,7 +199,7 @@ BEGIN
         'result', CASE WHEN coalesce(was_live, false) THEN 'marked' ELSE 'not_registered' END);
 END $$;
 COMMENT ON FUNCTION ff.mark_worker_dead(text, text, text, bigint) IS
-    'Removes a worker''s registration at once (its leases are untouched: they expire as usual) (budgets spec §6.3)';
+    'Removes a worker''s registration at once (its leases are untouched: they expire as usual) (behaviour/budgets §6.3)';
 
 CREATE FUNCTION ff.list_workers(namespace text DEFAULT 'default', after text DEFAULT NULL, "limit" integer DEFAULT 1000)
 RETURNS TABLE (worker_instance_id text, worker_id text, lanes text[], capabilities text[],
@@ -214,7 +214,7 @@ LANGUAGE sql STABLE AS $$
     LIMIT least(greatest(coalesce($3, 1000), 1), 10000)
 $$;
 COMMENT ON FUNCTION ff.list_workers(text, text, integer) IS
-    'Live registrations of a namespace by instance id (exclusive cursor; limit at most 10 000); none of another tenant''s (budgets spec §6.4)';
+    'Live registrations of a namespace by instance id (exclusive cursor; limit at most 10 000); none of another tenant''s (behaviour/budgets §6.4)';
 
 CREATE FUNCTION ff.list_expired_leases(as_of bigint DEFAULT NULL, after_expires_at bigint DEFAULT NULL,
     after_execution_id text DEFAULT NULL, "limit" integer DEFAULT 1000, namespace text DEFAULT NULL)
@@ -246,7 +246,7 @@ LANGUAGE sql STABLE AS $$
     LIMIT least(greatest(coalesce($4, 1000), 1), 10000)
 $$;
 COMMENT ON FUNCTION ff.list_expired_leases(bigint, bigint, text, integer, text) IS
-    'Leases past their expiry as of as_of, by (expiry, execution id) with a tuple cursor, for reclaim orchestration (budgets spec §6.5); of the caller''s namespaces only, lease ids to admins only';
+    'Leases past their expiry as of as_of, by (expiry, execution id) with a tuple cursor, for reclaim orchestration (behaviour/budgets §6.5); of the caller''s namespaces only, lease ids to admins only';
 
 -- Deletes every record of an execution (retention), its streams and
 -- dependency records included (the list is in src/bgw_scanners.c).  Its
@@ -261,39 +261,39 @@ COMMENT ON FUNCTION ff.purge_execution(text) IS
 CREATE FUNCTION ff.scan_lease_expiry(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_lease_expiry' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_lease_expiry(integer, text, text) IS
-    'Marks leases past their expiry as lease_expired_reclaimable, one batch (spec §6.1)';
+    'Marks leases past their expiry as lease_expired_reclaimable, one batch (behaviour/execution §6.1)';
 
 CREATE FUNCTION ff.scan_delayed(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_delayed' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_delayed(integer, text, text) IS
-    'Promotes due delayed executions to eligible, one batch (spec §6.2)';
+    'Promotes due delayed executions to eligible, one batch (behaviour/execution §6.2)';
 
 CREATE FUNCTION ff.scan_attempt_timeouts(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_attempt_timeouts' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_attempt_timeouts(integer, text, text) IS
-    'Expires executions whose attempt ran past its timeout, one batch (spec §6.3)';
+    'Expires executions whose attempt ran past its timeout, one batch (behaviour/execution §6.3)';
 
 CREATE FUNCTION ff.scan_execution_deadlines(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_execution_deadlines' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_execution_deadlines(integer, text, text) IS
-    'Expires executions past their whole-execution deadline, in any phase, one batch (spec §6.4)';
+    'Expires executions past their whole-execution deadline, in any phase, one batch (behaviour/execution §6.4)';
 
 CREATE FUNCTION ff.scan_unblock(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_unblock' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_unblock(integer, text, text) IS
-    'Releases budget, quota and route blocks whose cause has cleared, one batch (spec §6.7)';
+    'Releases budget, quota and route blocks whose cause has cleared, one batch (behaviour/execution §6.7)';
 
 CREATE FUNCTION ff.trim_retention(batch_size integer DEFAULT 20, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_trim_retention' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
-    'Deletes terminal executions past their retention, and expired idempotency keys, one batch (spec §6.6)';
+    'Deletes terminal executions past their retention, and expired idempotency keys, one batch (behaviour/execution §6.6)';
 
 CREATE FUNCTION ff.scan_dependencies(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_dependencies' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_dependencies(integer, text, text) IS
-    'Resolves edges whose upstream ended but whose completion was never dispatched, one batch (flows §6.1)';
+    'Resolves edges whose upstream ended but whose completion was never dispatched, one batch (behaviour/flows §6.1)';
 
--- Cancels members owed a cancel (flows §6.4) of cancelled flows whose
+-- Cancels members owed a cancel (behaviour/flows §6.4) of cancelled flows whose
 -- backlog entry is due by due_before: at most max_flows flows and
 -- max_members members, as items of the flow_cancel scanner (a failing one
 -- is recorded in ff.scanner_item_failure, left owed and backs off).  Shared by the background pass, which
@@ -315,51 +315,51 @@ COMMENT ON FUNCTION ff.dispatch_flow_cancels(integer) IS
 CREATE FUNCTION ff.scan_flow_cancels(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_flow_cancels' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_flow_cancels(integer, text, text) IS
-    'Cancels flow members still owed a cancel after the grace window, one batch (flows §6.4)';
+    'Cancels flow members still owed a cancel after the grace window, one batch (behaviour/flows §6.4)';
 
 CREATE FUNCTION ff.project_flows(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_project_flows' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.project_flows(integer, text, text) IS
-    'Writes each live flow''s summary from exact member counts; retires finished flows (flows §6.5)';
+    'Writes each live flow''s summary from exact member counts; retires finished flows (behaviour/flows §6.5)';
 
 CREATE FUNCTION ff.scan_suspension_timeouts(batch_size integer DEFAULT 50, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_suspension_timeouts' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_suspension_timeouts(integer, text, text) IS
-    'Applies the timeout behaviour of suspensions past their timeout, one batch (suspension spec §6.1)';
+    'Applies the timeout behaviour of suspensions past their timeout, one batch (behaviour/suspension §6.1)';
 
 CREATE FUNCTION ff.scan_pending_waitpoint_expiry(batch_size integer DEFAULT 100, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_pending_waitpoint_expiry' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_pending_waitpoint_expiry(integer, text, text) IS
-    'Closes pending waitpoints past their expiry as never_committed, one batch (suspension spec §6.2)';
+    'Closes pending waitpoints past their expiry as never_committed, one batch (behaviour/suspension §6.2)';
 
--- Budgets due for their periodic reset (budgets spec §7.1), earliest first;
+-- Budgets due for their periodic reset (behaviour/budgets §7.1), earliest first;
 -- each reset reschedules the budget from its own time, a failing one is
 -- recorded in ff.scanner_item_failure.  Expired usage idempotency marks are
 -- swept on the way.
 CREATE FUNCTION ff.scan_budget_resets(batch_size integer DEFAULT 20)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_scan_budget_resets' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.scan_budget_resets(integer) IS
-    'Resets budgets whose next_reset_at has come, one batch (budgets spec §7.1)';
+    'Resets budgets whose next_reset_at has come, one batch (behaviour/budgets §7.1)';
 
--- The drift alarm of non-resetting budgets (§7.2): reconciled_breach_at is
+-- The drift alarm of non-resetting budgets (behaviour/budgets §7.2): reconciled_breach_at is
 -- set while some usage is strictly over its hard limit, cleared otherwise.
 CREATE FUNCTION ff.reconcile_budgets(batch_size integer DEFAULT 1000)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reconcile_budgets' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reconcile_budgets(integer) IS
-    'Marks non-resetting budgets whose usage is over a hard limit (reconciled_breach_at) and clears the mark (budgets spec §7.2)';
+    'Marks non-resetting budgets whose usage is over a hard limit (reconciled_breach_at) and clears the mark (behaviour/budgets §7.2)';
 
--- Quota bookkeeping (§7.3): admissions past their window are dropped (their
+-- Quota bookkeeping (behaviour/budgets §7.3): admissions past their window are dropped (their
 -- concurrency slots freed themselves at the same moment), and the slots
 -- of a released or expired admission are cleared of its execution id.
 CREATE FUNCTION ff.reconcile_quotas(batch_size integer DEFAULT 1000)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_reconcile_quotas' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.reconcile_quotas(integer) IS
-    'Drops quota admissions past their window, one batch (budgets spec §7.3)';
+    'Drops quota admissions past their window, one batch (behaviour/budgets §7.3)';
 
 CREATE FUNCTION ff.sweep_worker_registry(batch_size integer DEFAULT 500)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_sweep_worker_registry' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.sweep_worker_registry(integer) IS
-    'Deletes expired worker registrations (reads ignore them already) (budgets spec §7.5)';
+    'Deletes expired worker registrations (reads ignore them already) (behaviour/budgets §7.5)';
 
 -- ---- running them ----
 
