@@ -36,6 +36,7 @@
 #include "utils/numeric.h"
 
 #include "core_ids.h"
+#include "ff_engine.h"
 
 /* The separate-ids forms' entry points (their files declare them too). */
 extern PGDLLEXPORT Datum ff_renew_lease(PG_FUNCTION_ARGS);
@@ -465,15 +466,7 @@ call_batch_with_fences(FunctionCallInfo fcinfo, PGFunction fn)
 }
 
 /* ff.complete_executions(fences, result_payloads) */
-Datum
-ff_complete_executions_fence(PG_FUNCTION_ARGS)
-{
-	return call_batch_with_fences(fcinfo, ff_complete_executions);
-}
+FF_SQL_ENTRY(ff_complete_executions_fence, call_batch_with_fences(fcinfo, ff_complete_executions))
 
 /* ff.fail_executions(fences, failure_reasons, failure_category) */
-Datum
-ff_fail_executions_fence(PG_FUNCTION_ARGS)
-{
-	return call_batch_with_fences(fcinfo, ff_fail_executions);
-}
+FF_SQL_ENTRY(ff_fail_executions_fence, call_batch_with_fences(fcinfo, ff_fail_executions))
