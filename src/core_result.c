@@ -91,6 +91,14 @@ ffr_error(FFResult *r, const char *code)
 	begin_envelope(r, false, "error", code);
 }
 
+/* An error envelope with its detail, e.g. invalid_input and what is wrong. */
+void
+ffr_error_detail(FFResult *r, const char *code, const char *detail)
+{
+	ffr_error(r, code);
+	ffr_text(r, "detail", detail);
+}
+
 void
 ffr_text(FFResult *r, const char *key, const char *val)
 {

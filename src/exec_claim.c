@@ -428,6 +428,14 @@ grant_live(const Grant *g, int64 now)
 	return g->exists && now <= g->expires_at;
 }
 
+/* Whether the execution's grant (read into *g) is held by worker_id, expired or not. */
+static bool
+grant_held(ExecCore *c, const char *worker_id, Grant *g)
+{
+	*g = grant_get(c);
+	return g->exists && strcmp(g->worker_id, worker_id) == 0;
+}
+
 /*
  * A member of a flow cancelled with cancel_all / cancel_pending is owed a
  * cancel (ff.flow_pending_cancel) from the flow cancel's commit until the
@@ -628,7 +636,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "use_claim_resumed_execution");
 	else if (flow_cancel_owed(&c, &r))
 		;
-	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+	else if (!grant_held(&c, req.worker_id, &g))
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
 		ffr_error(&r, "claim_grant_expired");
@@ -680,7 +688,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "execution_not_leaseable");
 	else if (flow_cancel_owed(&c, &r))
 		;
-	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+	else if (!grant_held(&c, req.worker_id, &g))
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
 	{
