@@ -68,91 +68,75 @@ scan(FunctionCallInfo fcinfo, const char *scanner, FFPlan *select, FFBatchStep s
 	FF_RETURN_RESULT(&r);
 }
 
-/* ---- lease expiry (behaviour/execution §6.1): held leases past their expiry ---- */
+/*
+ * The scanners over executions e are one shape: a due selection (its FROM
+ * and WHERE, then its due order) and the C operation run per item.
+ */
+#define EXEC_SCAN(from_where, order) \
+	{EXEC_ITEM " FROM " from_where " AND " EXEC_WANTS "ORDER BY " order \
+	 " LIMIT $2 FOR UPDATE OF e SKIP LOCKED", FF_BATCH_ARGS}
 
-static FFPlan plan_lease_expiry = {
-	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' "
-	"AND e.lease_expires_at <= $1 AND " EXEC_WANTS
-	"ORDER BY e.lease_expires_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
+typedef void (*ExecIdOp) (ExecId id, int64 now, FFResult *r);
+
+typedef struct ExecScan
+{
+	const char *name;			/* the scanner's name in ff.scanner_state */
+	FFPlan		select;
+	ExecIdOp	op;
+} ExecScan;
 
 static void
-lease_expiry_step(const FFBatchItem *item, int64 now, void *arg)
+exec_scan_step(const FFBatchItem *item, int64 now, void *arg)
 {
 	FFResult	r;
 
-	ff_lease_expire_if_due(item_exec_id(item), now, &r);
+	((const ExecScan *) arg)->op(item_exec_id(item), now, &r);
 }
 
-/* ff.scan_lease_expiry(batch_size, namespace, tag) */
-Datum
-ff_scan_lease_expiry(PG_FUNCTION_ARGS)
+/* ff.scan_<name>(batch_size, namespace, tag) of an ExecScan */
+static Datum
+exec_scan(FunctionCallInfo fcinfo, ExecScan *s)
 {
-	return scan(fcinfo, "lease_expiry", &plan_lease_expiry, lease_expiry_step, NULL);
+	return scan(fcinfo, s->name, &s->select, exec_scan_step, s);
 }
-
-/* ---- delayed promoter (behaviour/execution §6.2) ---- */
-
-static FFPlan plan_delayed = {
-	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'runnable' "
-	"AND e.eligibility_state = 'not_eligible_until_time' AND e.delay_until <= $1 AND " EXEC_WANTS
-	"ORDER BY e.delay_until LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
 
 static void
-delayed_step(const FFBatchItem *item, int64 now, void *arg)
+attempt_timeout_op(ExecId id, int64 now, FFResult *r)
 {
-	FFResult	r;
-
-	ff_promote_delayed_id(item_exec_id(item), now, &r);
+	ff_expire_id(id, "attempt_timeout", now, r);
 }
-
-/* ff.scan_delayed(batch_size, namespace, tag) */
-Datum
-ff_scan_delayed(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "delayed", &plan_delayed, delayed_step, NULL);
-}
-
-/* ---- attempt timeouts (behaviour/execution §6.3) and execution deadlines (behaviour/execution §6.4) ---- */
-
-static FFPlan plan_attempt_timeouts = {
-	EXEC_ITEM " FROM ff.execution e WHERE e.attempt_timeout_at <= $1 AND " EXEC_WANTS
-	"ORDER BY e.attempt_timeout_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
-static FFPlan plan_execution_deadlines = {
-	EXEC_ITEM " FROM ff.execution e WHERE e.execution_deadline_at <= $1 AND " EXEC_WANTS
-	"ORDER BY e.execution_deadline_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
 
 static void
-expire_step(const FFBatchItem *item, int64 now, void *arg)
+execution_deadline_op(ExecId id, int64 now, FFResult *r)
 {
-	FFResult	r;
-
-	ff_expire_id(item_exec_id(item), (const char *) arg, now, &r);
+	ff_expire_id(id, "execution_deadline", now, r);
 }
 
-/* ff.scan_attempt_timeouts(batch_size, namespace, tag) */
-Datum
-ff_scan_attempt_timeouts(PG_FUNCTION_ARGS)
+static void
+unblock_op(ExecId id, int64 now, FFResult *r)
 {
-	return scan(fcinfo, "attempt_timeout", &plan_attempt_timeouts, expire_step, "attempt_timeout");
+	ff_unblock_id(id, now, NULL, r);
 }
 
-/* ff.scan_execution_deadlines(batch_size, namespace, tag) */
-Datum
-ff_scan_execution_deadlines(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "execution_deadline", &plan_execution_deadlines, expire_step, "execution_deadline");
-}
+/* lease expiry (behaviour/execution §6.1): held leases past their expiry */
+static ExecScan scan_lease_expiry = {"lease_expiry", EXEC_SCAN(
+	"ff.execution e WHERE e.lifecycle_phase = 'active' AND e.ownership_state = 'leased' "
+	"AND e.lease_expires_at <= $1", "e.lease_expires_at"), ff_lease_expire_if_due};
+
+/* delayed promoter (behaviour/execution §6.2) */
+static ExecScan scan_delayed = {"delayed", EXEC_SCAN(
+	"ff.execution e WHERE e.lifecycle_phase = 'runnable' "
+	"AND e.eligibility_state = 'not_eligible_until_time' AND e.delay_until <= $1", "e.delay_until"),
+	ff_promote_delayed_id};
+
+/* attempt timeouts (behaviour/execution §6.3) and execution deadlines (behaviour/execution §6.4) */
+static ExecScan scan_attempt_timeouts = {"attempt_timeout", EXEC_SCAN(
+	"ff.execution e WHERE e.attempt_timeout_at <= $1", "e.attempt_timeout_at"), attempt_timeout_op};
+static ExecScan scan_execution_deadlines = {"execution_deadline", EXEC_SCAN(
+	"ff.execution e WHERE e.execution_deadline_at <= $1", "e.execution_deadline_at"), execution_deadline_op};
 
 /*
- * ---- unblock (behaviour/execution §6.7) ----
+ * unblock (behaviour/execution §6.7):
  * Budget blocks clear when no attached budget is at a hard limit, quota
  * blocks when the quota's window and cap have room (the checks claims make:
  * ff._budget_block_detail and ff._quota_refuses are their C), route blocks
@@ -160,59 +144,30 @@ ff_scan_execution_deadlines(PG_FUNCTION_ARGS)
  * covers the requirement.  Operator, lane-state and flow-cancel holds are
  * never released here.
  */
-static FFPlan plan_unblock = {
-	EXEC_ITEM " FROM ff.execution e WHERE e.lifecycle_phase = 'runnable' "
+static ExecScan scan_unblock_ = {"unblock", EXEC_SCAN(
+	"ff.execution e WHERE e.lifecycle_phase = 'runnable' "
 	"AND ((e.eligibility_state = 'blocked_by_budget' AND e.blocking_reason = 'waiting_for_budget' "
 	"AND ff._budget_block_detail(e.budget_ids, e.namespace) IS NULL) "
 	"OR (e.eligibility_state = 'blocked_by_quota' AND e.blocking_reason = 'waiting_for_quota' "
 	"AND (e.quota_policy_id IS NULL OR NOT ff._quota_refuses(e.quota_policy_id, $1, e.namespace))) "
 	"OR (e.eligibility_state = 'blocked_by_route' AND e.blocking_reason = 'waiting_for_capable_worker' "
 	"AND (e.required_capabilities IS NULL OR e.required_capabilities <@ ARRAY(SELECT DISTINCT cap "
-	"FROM ff.worker w, unnest(w.capabilities) cap WHERE w.namespace = e.namespace AND w.expires_at > $1)))) "
-	"AND " EXEC_WANTS
-	"ORDER BY e.eligibility_state, e.created_at LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
+	"FROM ff.worker w, unnest(w.capabilities) cap WHERE w.namespace = e.namespace AND w.expires_at > $1))))",
+	"e.eligibility_state, e.created_at"), unblock_op};
 
-static void
-unblock_step(const FFBatchItem *item, int64 now, void *arg)
-{
-	FFResult	r;
-
-	ff_unblock_id(item_exec_id(item), now, NULL, &r);
-}
-
-/* ff.scan_unblock(batch_size, namespace, tag) */
-Datum
-ff_scan_unblock(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "unblock", &plan_unblock, unblock_step, NULL);
-}
-
-/* ---- suspension timeouts (behaviour/suspension §6.1) ---- */
-
-static FFPlan plan_suspension_timeouts = {
-	EXEC_ITEM " FROM ff.suspension s JOIN ff.execution e ON e.partition = s.partition "
+/* suspension timeouts (behaviour/suspension §6.1) */
+static ExecScan scan_suspension_timeouts = {"suspension_timeout", EXEC_SCAN(
+	"ff.suspension s JOIN ff.execution e ON e.partition = s.partition "
 	"AND e.execution_id = s.execution_id WHERE s.closed_at IS NULL AND s.timeout_at <= $1 "
-	"AND e.lifecycle_phase = 'suspended' AND " EXEC_WANTS
-	"ORDER BY s.timeout_at, s.partition, s.execution_id LIMIT $2 FOR UPDATE OF e SKIP LOCKED",
-	FF_BATCH_ARGS
-};
+	"AND e.lifecycle_phase = 'suspended'", "s.timeout_at, s.partition, s.execution_id"),
+	ff_expire_suspension_id};
 
-static void
-suspension_timeout_step(const FFBatchItem *item, int64 now, void *arg)
-{
-	FFResult	r;
-
-	ff_expire_suspension_id(item_exec_id(item), now, &r);
-}
-
-/* ff.scan_suspension_timeouts(batch_size, namespace, tag) */
-Datum
-ff_scan_suspension_timeouts(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "suspension_timeout", &plan_suspension_timeouts, suspension_timeout_step, NULL);
-}
+FF_SQL_ENTRY(ff_scan_lease_expiry, exec_scan(fcinfo, &scan_lease_expiry))
+FF_SQL_ENTRY(ff_scan_delayed, exec_scan(fcinfo, &scan_delayed))
+FF_SQL_ENTRY(ff_scan_attempt_timeouts, exec_scan(fcinfo, &scan_attempt_timeouts))
+FF_SQL_ENTRY(ff_scan_execution_deadlines, exec_scan(fcinfo, &scan_execution_deadlines))
+FF_SQL_ENTRY(ff_scan_unblock, exec_scan(fcinfo, &scan_unblock_))
+FF_SQL_ENTRY(ff_scan_suspension_timeouts, exec_scan(fcinfo, &scan_suspension_timeouts))
 
 /*
  * ---- dependencies (behaviour/flows §6.1) ----
@@ -237,11 +192,7 @@ dependencies_step(const FFBatchItem *item, int64 now, void *arg)
 }
 
 /* ff.scan_dependencies(batch_size, namespace, tag) */
-Datum
-ff_scan_dependencies(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "dependencies", &plan_dependencies, dependencies_step, NULL);
-}
+FF_SQL_ENTRY(ff_scan_dependencies, scan(fcinfo, "dependencies", &plan_dependencies, dependencies_step, NULL))
 
 /*
  * ---- retention (behaviour/execution §6.6) ----
@@ -421,11 +372,7 @@ pending_waitpoint_step(const FFBatchItem *item, int64 now, void *arg)
 PG_FUNCTION_INFO_V1(ff_scan_pending_waitpoint_expiry);
 
 /* ff.scan_pending_waitpoint_expiry(batch_size, namespace, tag) */
-Datum
-ff_scan_pending_waitpoint_expiry(PG_FUNCTION_ARGS)
-{
-	return scan(fcinfo, "pending_waitpoint_expiry", &plan_pending_waitpoints, pending_waitpoint_step, NULL);
-}
+FF_SQL_ENTRY(ff_scan_pending_waitpoint_expiry, scan(fcinfo, "pending_waitpoint_expiry", &plan_pending_waitpoints, pending_waitpoint_step, NULL))
 
 /*
  * ---- flow cancels (behaviour/flows §6.4) ----
@@ -732,11 +679,7 @@ static FFPlan plan_project_flows = {
 PG_FUNCTION_INFO_V1(ff_project_flows);
 
 /* ff.project_flows(batch_size, namespace, tag) */
-Datum
-ff_project_flows(PG_FUNCTION_ARGS)
-{
-	return set_scan(fcinfo, "flow_projector", &plan_project_flows, true, false);
-}
+FF_SQL_ENTRY(ff_project_flows, set_scan(fcinfo, "flow_projector", &plan_project_flows, true, false))
 
 /* the drift alarm of non-resetting budgets (behaviour/budgets §7.2): reconciled_breach_at set while some usage is strictly over its hard limit, cleared otherwise */
 static FFPlan plan_reconcile_budgets = {
@@ -756,11 +699,7 @@ static FFPlan plan_reconcile_budgets = {
 PG_FUNCTION_INFO_V1(ff_reconcile_budgets);
 
 /* ff.reconcile_budgets(batch_size) */
-Datum
-ff_reconcile_budgets(PG_FUNCTION_ARGS)
-{
-	return set_scan(fcinfo, "budget_reconcile", &plan_reconcile_budgets, false, false);
-}
+FF_SQL_ENTRY(ff_reconcile_budgets, set_scan(fcinfo, "budget_reconcile", &plan_reconcile_budgets, false, false))
 
 /* quota admissions past their window are dropped (behaviour/budgets §7.3); processed counts the policies */
 static FFPlan plan_reconcile_quotas = {
@@ -776,11 +715,7 @@ static FFPlan plan_reconcile_quotas = {
 PG_FUNCTION_INFO_V1(ff_reconcile_quotas);
 
 /* ff.reconcile_quotas(batch_size) */
-Datum
-ff_reconcile_quotas(PG_FUNCTION_ARGS)
-{
-	return set_scan(fcinfo, "quota_reconcile", &plan_reconcile_quotas, false, false);
-}
+FF_SQL_ENTRY(ff_reconcile_quotas, set_scan(fcinfo, "quota_reconcile", &plan_reconcile_quotas, false, false))
 
 /* expired worker registrations are deleted (behaviour/budgets §7.5) */
 static FFPlan plan_sweep_workers = {
@@ -796,8 +731,4 @@ static FFPlan plan_sweep_workers = {
 PG_FUNCTION_INFO_V1(ff_sweep_worker_registry);
 
 /* ff.sweep_worker_registry(batch_size) */
-Datum
-ff_sweep_worker_registry(PG_FUNCTION_ARGS)
-{
-	return set_scan(fcinfo, "worker_registry_sweep", &plan_sweep_workers, false, true);
-}
+FF_SQL_ENTRY(ff_sweep_worker_registry, set_scan(fcinfo, "worker_registry_sweep", &plan_sweep_workers, false, true))

@@ -491,19 +491,34 @@ apply_usage(pg_uuid_t *budget, const char *exec_text, Dims *d, const char *dedup
  * ff.report_usage_and_check(budget_id, dimensions, deltas, dedup_key, now_ms)
  *		No lease is checked (behaviour/budgets §3.2: the worker path carries none).
  */
+/*
+ * The usage a report carries, from argument dims_arg on: dimensions,
+ * deltas, a dedup key (named key_name, returned) and the clock.
+ */
+static char *
+usage_args(FunctionCallInfo fcinfo, int dims_arg, const char *key_name, bool sorted, Dims *d, int64 *now)
+{
+	ArrayType  *vals[1] = {PG_ARGISNULL(dims_arg + 1) ? NULL : PG_GETARG_ARRAYTYPE_P(dims_arg + 1)};
+	const char *valnames[1] = {"deltas"};
+	char	   *key = ff_arg_text_opt(fcinfo, dims_arg + 2);
+
+	*now = ff_budget_now_arg(fcinfo, dims_arg + 3);
+	parse_dims(PG_ARGISNULL(dims_arg) ? NULL : PG_GETARG_ARRAYTYPE_P(dims_arg), vals, valnames, 1, d);
+	if (sorted)
+		sort_dims(d);
+	ff_check_max_len(key, 1024, key_name);
+	return key;
+}
+
 Datum
 ff_report_usage_and_check(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = ff_budget_uuid_arg(fcinfo, 0, "budget_id");
-	ArrayType  *vals[1] = {PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2)};
-	const char *valnames[1] = {"deltas"};
-	char	   *dedup = ff_arg_text_opt(fcinfo, 3);
-	int64		now = ff_budget_now_arg(fcinfo, 4);
+	int64		now;
 	Dims		d;
+	char	   *dedup = usage_args(fcinfo, 1, "dedup_key", false, &d, &now);
 	FFResult	r;
 
-	parse_dims(PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1), vals, valnames, 1, &d);
-	ff_check_max_len(dedup, 1024, "dedup_key");
 	ff_spi_connect();
 	apply_usage(id, NULL, &d, dedup, now, &r);
 	FF_RETURN_RESULT(&r);
@@ -520,16 +535,11 @@ ff_record_spend(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *id = ff_budget_uuid_arg(fcinfo, 0, "budget_id");
 	ExecId		exec = ff_arg_exec_id(fcinfo, 1, "execution_id");
-	ArrayType  *vals[1] = {PG_ARGISNULL(3) ? NULL : PG_GETARG_ARRAYTYPE_P(3)};
-	const char *valnames[1] = {"deltas"};
-	char	   *key = ff_arg_text_opt(fcinfo, 4);
-	int64		now = ff_budget_now_arg(fcinfo, 5);
+	int64		now;
 	Dims		d;
+	char	   *key = usage_args(fcinfo, 2, "idempotency_key", true, &d, &now);
 	FFResult	r;
 
-	parse_dims(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2), vals, valnames, 1, &d);
-	sort_dims(&d);
-	ff_check_max_len(key, 1024, "idempotency_key");
 	ff_spi_connect();
 	apply_usage(id, ff_format_exec_id(exec.partition, &exec.uuid), &d, key, now, &r);
 	FF_RETURN_RESULT(&r);

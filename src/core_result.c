@@ -70,22 +70,33 @@ ffr_begin(FFResult *r)
 	pushJsonbValue(&r->state, WJB_BEGIN_OBJECT, NULL);
 }
 
+/* An envelope: ok, then its status (ok) or error code. */
+static void
+begin_envelope(FFResult *r, bool ok, const char *key, const char *val)
+{
+	ffr_begin(r);
+	ffr_bool(r, "ok", ok);
+	push_string(r, key, val);
+}
+
 void
 ffr_ok(FFResult *r, const char *status)
 {
-	r->state = NULL;
-	pushJsonbValue(&r->state, WJB_BEGIN_OBJECT, NULL);
-	ffr_bool(r, "ok", true);
-	push_string(r, "status", status);
+	begin_envelope(r, true, "status", status);
 }
 
 void
 ffr_error(FFResult *r, const char *code)
 {
-	r->state = NULL;
-	pushJsonbValue(&r->state, WJB_BEGIN_OBJECT, NULL);
-	ffr_bool(r, "ok", false);
-	push_string(r, "error", code);
+	begin_envelope(r, false, "error", code);
+}
+
+/* An error envelope with its detail, e.g. invalid_input and what is wrong. */
+void
+ffr_error_detail(FFResult *r, const char *code, const char *detail)
+{
+	ffr_error(r, code);
+	ffr_text(r, "detail", detail);
 }
 
 void

@@ -24,6 +24,7 @@ typedef struct FFResult
 extern void ffr_begin(FFResult *r);
 extern void ffr_ok(FFResult *r, const char *status);
 extern void ffr_error(FFResult *r, const char *code);
+extern void ffr_error_detail(FFResult *r, const char *code, const char *detail);
 extern void ffr_text(FFResult *r, const char *key, const char *val);	/* NULL -> null */
 extern void ffr_int(FFResult *r, const char *key, int64 val);
 extern void ffr_int_or_null(FFResult *r, const char *key, int64 val, bool isnull);

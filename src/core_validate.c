@@ -25,6 +25,7 @@
 
 #include "ff_engine.h"
 #include "core_validate.h"
+#include "core_result.h"
 
 PG_FUNCTION_INFO_V1(ff_json_limit_trigger);
 PG_FUNCTION_INFO_V1(ff_check_worker_id_sql);
@@ -746,4 +747,29 @@ ff_tag_pairs_bad_key(const Datum *elems, int n)
 			return key;
 	}
 	return NULL;
+}
+
+/*
+ * The answers of set_execution_tags and set_flow_tags: true, with *r the
+ * refusal, when the pairs are not non-empty key/value pairs (checked
+ * before the lock) or a key is not a tag key (checked after it).
+ */
+bool
+ff_tag_pairs_refused(int n, FFResult *r)
+{
+	if (n != 0 && n % 2 == 0)
+		return false;
+	ffr_error_detail(r, "invalid_input", "tags must be non-empty even-length key/value pairs");
+	return true;
+}
+
+bool
+ff_tag_keys_refused(const Datum *elems, int n, FFResult *r)
+{
+	char	   *bad_key = ff_tag_pairs_bad_key(elems, n);
+
+	if (bad_key == NULL)
+		return false;
+	ffr_error_detail(r, "invalid_tag_key", bad_key);
+	return true;
 }

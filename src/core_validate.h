@@ -86,5 +86,8 @@ extern char *ff_jsonb_get_string(JsonbContainer *c, const char *key);
 extern bool ff_tag_key_valid(const char *key);
 extern int	ff_tag_pairs(ArrayType *pairs, Datum **elems);
 extern char *ff_tag_pairs_bad_key(const Datum *elems, int n);
+struct FFResult;
+extern bool ff_tag_pairs_refused(int n, struct FFResult *r);
+extern bool ff_tag_keys_refused(const Datum *elems, int n, struct FFResult *r);
 
 #endif							/* FF_ENGINE_VALIDATE_H */

@@ -154,6 +154,31 @@ lease_args(FunctionCallInfo fcinfo, int lease_id_arg, int ttl_arg, ClaimRequest 
 	req->renew_before_ms = (req->lease_ttl_ms * 2) / 3;
 }
 
+/*
+ * The claimer (arguments 1-3) and new lease (5-6) of the claims that take
+ * a grant: claim_execution, claim_resumed_execution, issue_grant_and_claim.
+ */
+static void
+grant_claim_args(FunctionCallInfo fcinfo, ClaimRequest *req)
+{
+	claimer_args(fcinfo, 1, 2, 3, req);
+	lease_args(fcinfo, 5, 6, req);
+}
+
+/*
+ * The new attempt a fresh claim opens, from argument first on: its id
+ * (minted when NULL), policy, timeout and execution deadline.
+ */
+static void
+attempt_args(FunctionCallInfo fcinfo, int first, ClaimRequest *req)
+{
+	uuid_arg_or_mint(fcinfo, first, &req->attempt_id);
+	req->attempt_policy = attempt_policy_arg(fcinfo, first + 1);
+	ff_arg_int64_opt(fcinfo, first + 2, &req->attempt_timeout_ms);
+	ff_arg_int64_opt(fcinfo, first + 3, &req->execution_deadline_at);
+	ff_check_nonnegative(req->attempt_timeout_ms, "attempt_timeout_ms");
+}
+
 /* Active with a lease that expired or was revoked (behaviour/execution §3.19, §3.20). */
 static inline bool
 is_reclaimable(const ExecCore *c)
@@ -403,6 +428,14 @@ grant_live(const Grant *g, int64 now)
 	return g->exists && now <= g->expires_at;
 }
 
+/* Whether the execution's grant (read into *g) is held by worker_id, expired or not. */
+static bool
+grant_held(ExecCore *c, const char *worker_id, Grant *g)
+{
+	*g = grant_get(c);
+	return g->exists && strcmp(g->worker_id, worker_id) == 0;
+}
+
 /*
  * A member of a flow cancelled with cancel_all / cancel_pending is owed a
  * cancel (ff.flow_pending_cancel) from the flow cancel's commit until the
@@ -554,22 +587,14 @@ issue_grant(FunctionCallInfo fcinfo, bool reclaim)
  *		lane_id, capability_hash, grant_ttl_ms, route_snapshot_json,
  *		admission_summary, worker_capabilities_csv)
  */
-Datum
-ff_issue_claim_grant(PG_FUNCTION_ARGS)
-{
-	return issue_grant(fcinfo, false);
-}
+FF_SQL_ENTRY(ff_issue_claim_grant, issue_grant(fcinfo, false))
 
 /*
  * ff.issue_reclaim_grant(...same arguments...) -- a grant to reclaim an
  *		execution whose lease expired or was revoked (behaviour/execution §3.19).  The worker
  *		need not be the previous holder.
  */
-Datum
-ff_issue_reclaim_grant(PG_FUNCTION_ARGS)
-{
-	return issue_grant(fcinfo, true);
-}
+FF_SQL_ENTRY(ff_issue_reclaim_grant, issue_grant(fcinfo, true))
 
 /*
  * ff.claim_execution(execution_id, worker_id, worker_instance_id, lane,
@@ -590,16 +615,11 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 	Grant		g;
 	const char *refusal;
 
-	claimer_args(fcinfo, 1, 2, 3, &req);
-	lease_args(fcinfo, 5, 6, &req);
+	grant_claim_args(fcinfo, &req);
 	if (!PG_ARGISNULL(7))
 		req.renew_before_ms = PG_GETARG_INT64(7);
 	ff_check_nonnegative(req.renew_before_ms, "renew_before_ms");
-	uuid_arg_or_mint(fcinfo, 8, &req.attempt_id);
-	req.attempt_policy = attempt_policy_arg(fcinfo, 9);
-	ff_arg_int64_opt(fcinfo, 10, &req.attempt_timeout_ms);
-	ff_arg_int64_opt(fcinfo, 11, &req.execution_deadline_at);
-	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
+	attempt_args(fcinfo, 8, &req);
 
 	ff_spi_connect();
 	if (!ff_core_lock(id, &c))
@@ -616,7 +636,7 @@ ff_claim_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "use_claim_resumed_execution");
 	else if (flow_cancel_owed(&c, &r))
 		;
-	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+	else if (!grant_held(&c, req.worker_id, &g))
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
 		ffr_error(&r, "claim_grant_expired");
@@ -651,8 +671,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 	Grant		g;
 	const char *refusal;
 
-	claimer_args(fcinfo, 1, 2, 3, &req);
-	lease_args(fcinfo, 5, 6, &req);
+	grant_claim_args(fcinfo, &req);
 	ff_arg_int64_opt(fcinfo, 7, &req.attempt_timeout_ms);
 	ff_check_nonnegative(req.attempt_timeout_ms, "remaining_attempt_timeout_ms");
 
@@ -669,7 +688,7 @@ ff_claim_resumed_execution(PG_FUNCTION_ARGS)
 		ffr_error(&r, "execution_not_leaseable");
 	else if (flow_cancel_owed(&c, &r))
 		;
-	else if (!(g = grant_get(&c)).exists || strcmp(g.worker_id, req.worker_id) != 0)
+	else if (!grant_held(&c, req.worker_id, &g))
 		ffr_error(&r, "invalid_claim_grant");
 	else if (g.expires_at < now)
 	{
@@ -708,13 +727,8 @@ ff_issue_grant_and_claim(PG_FUNCTION_ARGS)
 	Grant		g;
 	const char *refusal;
 
-	claimer_args(fcinfo, 1, 2, 3, &req);
-	lease_args(fcinfo, 5, 6, &req);
-	uuid_arg_or_mint(fcinfo, 7, &req.attempt_id);
-	req.attempt_policy = attempt_policy_arg(fcinfo, 8);
-	ff_arg_int64_opt(fcinfo, 9, &req.attempt_timeout_ms);
-	ff_arg_int64_opt(fcinfo, 10, &req.execution_deadline_at);
-	ff_check_nonnegative(req.attempt_timeout_ms, "attempt_timeout_ms");
+	grant_claim_args(fcinfo, &req);
+	attempt_args(fcinfo, 7, &req);
 
 	ff_spi_connect();
 	if (!ff_core_lock(id, &c))

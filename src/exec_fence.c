@@ -36,6 +36,7 @@
 #include "utils/numeric.h"
 
 #include "core_ids.h"
+#include "ff_engine.h"
 
 /* The separate-ids forms' entry points (their files declare them too). */
 extern PGDLLEXPORT Datum ff_renew_lease(PG_FUNCTION_ARGS);
@@ -251,6 +252,16 @@ typedef struct FenceForm
 	int			rest[FF_FENCE_MAX_ARGS];
 } FenceForm;
 
+static Datum call_with_fence(FunctionCallInfo fcinfo, const FenceForm *form);
+
+/* A fence-taking entry point: its FenceForm, then the one code path. */
+#define FENCE_ENTRY(fn, ...) \
+	Datum fn(PG_FUNCTION_ARGS) \
+	{ \
+		static const FenceForm form = __VA_ARGS__; \
+		return call_with_fence(fcinfo, &form); \
+	}
+
 static Datum
 call_with_fence(FunctionCallInfo fcinfo, const FenceForm *form)
 {
@@ -290,108 +301,41 @@ call_with_fence(FunctionCallInfo fcinfo, const FenceForm *form)
 }
 
 /* ff.renew_lease(fence, lease_ttl_ms, lease_history_grace_ms) */
-Datum
-ff_renew_lease_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_renew_lease, 7, 0, 1, 3, 4, 2, 2, {5, 6}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_renew_lease_fence, {ff_renew_lease, 7, 0, 1, 3, 4, 2, 2, {5, 6}})
 
 /* ff.update_progress(fence, progress_pct) */
-Datum
-ff_update_progress_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_update_progress, 5, 0, -1, 1, 2, -1, 1, {3}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_update_progress_fence, {ff_update_progress, 5, 0, -1, 1, 2, -1, 1, {3}})
 
 /* ff.complete_execution(fence, result_payload) */
-Datum
-ff_complete_execution_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_complete_execution, 6, 0, -1, 1, 2, 3, 1, {4}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_complete_execution_fence, {ff_complete_execution, 6, 0, -1, 1, 2, 3, 1, {4}})
 
 /* ff.fail_execution(fence, failure_reason, failure_category) */
-Datum
-ff_fail_execution_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_fail_execution, 7, 0, -1, 1, 2, 3, 2, {4, 5}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_fail_execution_fence, {ff_fail_execution, 7, 0, -1, 1, 2, 3, 2, {4, 5}})
 
 /* ff.delay_execution(fence, delay_until, source) */
-Datum
-ff_delay_execution_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_delay_execution, 6, 0, -1, 1, 2, 3, 2, {4, 5}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_delay_execution_fence, {ff_delay_execution, 6, 0, -1, 1, 2, 3, 2, {4, 5}})
 
 /* ff.move_to_waiting_children(fence, source) */
-Datum
-ff_move_to_waiting_children_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_move_to_waiting_children, 5, 0, -1, 1, 2, 3, 1, {4}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_move_to_waiting_children_fence, {ff_move_to_waiting_children, 5, 0, -1, 1, 2, 3, 1, {4}})
 
 /* ff.cancel_execution(fence, reason, source): the lease holder's cancel */
-Datum
-ff_cancel_execution_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_cancel_execution, 5, 0, -1, 3, 4, -1, 2, {1, 2}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_cancel_execution_fence, {ff_cancel_execution, 5, 0, -1, 3, 4, -1, 2, {1, 2}})
 
 /* ff.append_frame(fence, frame_type, payload, stream_mode, retention_maxlen) */
-Datum
-ff_append_frame_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_append_frame, 19, 0, 1, 2, 3, 11, 4, {4, 5, 13, 10}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_append_frame_fence, {ff_append_frame, 19, 0, 1, 2, 3, 11, 4, {4, 5, 13, 10}})
 
 /*
  * ff.suspend_execution(fence, suspension_id, waitpoint_id, waitpoint_key,
  *		reason_code, resume_condition, timeout_at, timeout_behavior,
  *		use_pending_waitpoint)
  */
-Datum
-ff_suspend_execution_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_suspend_execution, 20, 0, 1, 2, 3, 4, 8,
-	{5, 6, 7, 8, 9, 10, 11, 15}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_suspend_execution_fence, {ff_suspend_execution, 20, 0, 1, 2, 3, 4, 8, {5, 6, 7, 8, 9, 10, 11, 15}})
 
 /* ff.create_pending_waitpoint(fence, waitpoint_id, waitpoint_key, expires_at) */
-Datum
-ff_create_pending_waitpoint_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_create_pending_waitpoint, 8, 0, 1, 2, 3, 4, 3, {5, 6, 7}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_create_pending_waitpoint_fence, {ff_create_pending_waitpoint, 8, 0, 1, 2, 3, 4, 3, {5, 6, 7}})
 
 /* ff.close_waitpoint(fence, waitpoint_id, reason) */
-Datum
-ff_close_waitpoint_fence(PG_FUNCTION_ARGS)
-{
-	static const FenceForm form = {ff_close_waitpoint, 7, 0, -1, 3, 4, 5, 2, {1, 2}};
-
-	return call_with_fence(fcinfo, &form);
-}
+FENCE_ENTRY(ff_close_waitpoint_fence, {ff_close_waitpoint, 7, 0, -1, 3, 4, 5, 2, {1, 2}})
 
 /*
  * call_batch_with_fences
@@ -465,15 +409,7 @@ call_batch_with_fences(FunctionCallInfo fcinfo, PGFunction fn)
 }
 
 /* ff.complete_executions(fences, result_payloads) */
-Datum
-ff_complete_executions_fence(PG_FUNCTION_ARGS)
-{
-	return call_batch_with_fences(fcinfo, ff_complete_executions);
-}
+FF_SQL_ENTRY(ff_complete_executions_fence, call_batch_with_fences(fcinfo, ff_complete_executions))
 
 /* ff.fail_executions(fences, failure_reasons, failure_category) */
-Datum
-ff_fail_executions_fence(PG_FUNCTION_ARGS)
-{
-	return call_batch_with_fences(fcinfo, ff_fail_executions);
-}
+FF_SQL_ENTRY(ff_fail_executions_fence, call_batch_with_fences(fcinfo, ff_fail_executions))

@@ -464,18 +464,10 @@ set_paused(FunctionCallInfo fcinfo, bool paused)
 }
 
 /* ff.pause_lane(lane_id) -> jsonb: claims on the lane take nothing until resumed. */
-Datum
-ff_pause_lane(PG_FUNCTION_ARGS)
-{
-	return set_paused(fcinfo, true);
-}
+FF_SQL_ENTRY(ff_pause_lane, set_paused(fcinfo, true))
 
 /* ff.resume_lane(lane_id) -> jsonb */
-Datum
-ff_resume_lane(PG_FUNCTION_ARGS)
-{
-	return set_paused(fcinfo, false);
-}
+FF_SQL_ENTRY(ff_resume_lane, set_paused(fcinfo, false))
 
 /* ff.set_lane_limit(lane_id, max_active) -> jsonb; NULL: no limit. */
 Datum

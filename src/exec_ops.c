@@ -380,6 +380,21 @@ ff_check_result_size(bytea *result)
 }
 
 /*
+ * A leased attempt's execution ends: the lease released, the terminal
+ * vector stored, the completion announced, the answer "result".
+ */
+static void
+end_leased_terminal(ExecCore *c, const char *release_reason, TerminalOutcome outcome,
+					const char *result, int64 now, FFResult *r)
+{
+	ff_lease_release(c, release_reason, now);
+	ff_core_make_terminal(c, outcome, now);
+	ff_core_store(c);
+	ff_completion_emit(c, outcome, now);
+	ffr_ok(r, "OK");
+	ffr_text(r, "result", result);
+}
+/*
  * ff_complete_one
  *		The complete operation (behaviour/execution §3.8) on arguments already checked; SPI
  *		connected.  Shared by complete_execution and complete_executions.
@@ -402,12 +417,7 @@ ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 no
 			v[2] = PointerGetDatum(result);
 			ff_plan_exec(&plan_store_result, v, NULL, 0);
 		}
-		ff_lease_release(&c, "completed", now);
-		ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
-		ff_core_store(&c);
-		ff_completion_emit(&c, OUTCOME_SUCCESS, now);
-		ffr_ok(r, "OK");
-		ffr_text(r, "result", "completed");
+		end_leased_terminal(&c, "completed", OUTCOME_SUCCESS, "completed", now, r);
 	}
 }
 
@@ -575,13 +585,8 @@ ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char 
 		}
 		else
 		{
-			ff_lease_release(&c, "failed_terminal", now);
-			ff_core_make_terminal(&c, OUTCOME_FAILED, now);
-			c.failure_reason = reason;
-			ff_core_store(&c);
-			ff_completion_emit(&c, OUTCOME_FAILED, now);
-			ffr_ok(r, "OK");
-			ffr_text(r, "result", "terminal_failed");
+			c.failure_reason = reason;	/* make_terminal leaves it */
+			end_leased_terminal(&c, "failed_terminal", OUTCOME_FAILED, "terminal_failed", now, r);
 		}
 	}
 }
@@ -838,28 +843,19 @@ ff_set_execution_tags(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	Datum	   *elems;
 	int			nelems = ff_tag_pairs(pairs, &elems);
-	char	   *bad_key;
 	FFResult	r;
 	ExecCore	c;
 
 	ff_spi_connect();
-	if (nelems == 0 || nelems % 2 != 0)
-	{
-		ffr_error(&r, "invalid_input");
-		ffr_text(&r, "detail", "tags must be non-empty even-length key/value pairs");
+	if (ff_tag_pairs_refused(nelems, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	if (!ff_core_lock(id, &c))
 	{
 		ff_result_not_found(&r);
 		FF_RETURN_RESULT(&r);
 	}
-	if ((bad_key = ff_tag_pairs_bad_key(elems, nelems)) != NULL)
-	{
-		ffr_error(&r, "invalid_tag_key");
-		ffr_text(&r, "detail", bad_key);
+	if (ff_tag_keys_refused(elems, nelems, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	{
 		Datum		v[3];
 

@@ -296,11 +296,10 @@ trim_to(Datum *key, int64 retained, int64 keep)
 	return (int64) ff_plan_exec(&plan_frame_trim, v, NULL, 0);
 }
 
-static void
+static inline void
 invalid_input(FFResult *r, const char *detail)
 {
-	ffr_error(r, "invalid_input");
-	ffr_text(r, "detail", detail);
+	ffr_error_detail(r, "invalid_input", detail);
 }
 
 /*

@@ -36,4 +36,11 @@ extern bool ff_notify_work;
 #define FF_RETURN_RESULT(r) \
 	PG_RETURN_DATUM(ff_spi_finish_datum(JsonbPGetDatum(ffr_finish(r))))
 
+/*
+ * An SQL entry point that is one call of a shared implementation (its
+ * variants differing by an argument), declared in one line.
+ */
+#define FF_SQL_ENTRY(fn, call) \
+	Datum fn(PG_FUNCTION_ARGS) { return call; }
+
 #endif							/* FF_ENGINE_FF_ENGINE_H */

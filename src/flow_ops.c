@@ -243,29 +243,20 @@ ff_set_flow_tags(PG_FUNCTION_ARGS)
 	ArrayType  *pairs = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	Datum	   *elems;
 	int			nelems = ff_tag_pairs(pairs, &elems);
-	char	   *bad_key;
 	FlowRow		f;
 	FFResult	r;
 	Datum		v[4];
 
 	ff_spi_connect();
-	if (nelems == 0 || nelems % 2 != 0)
-	{
-		ffr_error(&r, "invalid_input");
-		ffr_text(&r, "detail", "tags must be non-empty even-length key/value pairs");
+	if (ff_tag_pairs_refused(nelems, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	if (!flow_lock(flow, &f))
 	{
 		ffr_error(&r, "flow_not_found");
 		FF_RETURN_RESULT(&r);
 	}
-	if ((bad_key = ff_tag_pairs_bad_key(elems, nelems)) != NULL)
-	{
-		ffr_error(&r, "invalid_tag_key");
-		ffr_text(&r, "detail", bad_key);
+	if (ff_tag_keys_refused(elems, nelems, &r))
 		FF_RETURN_RESULT(&r);
-	}
 	v[0] = Int16GetDatum((int16) f.partition);
 	v[1] = UUIDPGetDatum(flow);
 	v[2] = PointerGetDatum(pairs);
@@ -292,11 +283,10 @@ static FFPlan plan_group_set = {
 	7, {INT2OID, UUIDOID, UUIDOID, TEXTOID, TEXTOID, INT4OID, INT8OID}
 };
 
-static void
+static inline void
 invalid_input(FFResult *r, const char *detail)
 {
-	ffr_error(r, "invalid_input");
-	ffr_text(r, "detail", detail);
+	ffr_error_detail(r, "invalid_input", detail);
 }
 
 /*

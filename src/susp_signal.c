@@ -383,36 +383,11 @@ authenticate(SignalArgs *a, int64 now, ExecCore *c, Waitpoint *w, FFResult *r)
 }
 
 /*
- * ff.deliver_signal(execution_id, waitpoint_id, signal_id, signal_name,
- *		waitpoint_token, payload, signal_category, source_type,
- *		source_identity, idempotency_key, correlation_id, payload_encoding,
- *		target_scope, created_at, dedup_ttl_ms, resume_delay_ms,
- *		max_signals_per_execution)
+ * The two signal entry points: a delivery, or (buffer_pending) a delivery
+ * that records a signal for a pending waitpoint instead of refusing it.
  */
-Datum
-ff_deliver_signal(PG_FUNCTION_ARGS)
-{
-	SignalArgs	a;
-	int64		now = ff_now_ms();
-	FFResult	r;
-	ExecCore	c;
-	Waitpoint	w;
-
-	signal_args(fcinfo, &a);
-	ff_spi_connect();
-	if (authenticate(&a, now, &c, &w, &r))
-		deliver(&a, &c, &w, now, &r);
-	FF_RETURN_RESULT(&r);
-}
-
-/*
- * ff.buffer_signal_for_pending_waitpoint(same arguments as deliver_signal)
- *		Records a signal for a pending waitpoint, to be evaluated when a
- *		suspend activates it.  On an active waitpoint it is a full
- *		delivery (behaviour/suspension §C.16), resume_delay_ms included.
- */
-Datum
-ff_buffer_signal_for_pending_waitpoint(PG_FUNCTION_ARGS)
+static Datum
+signal_entry(FunctionCallInfo fcinfo, bool buffer_pending)
 {
 	SignalArgs	a;
 	int64		now = ff_now_ms();
@@ -424,7 +399,7 @@ ff_buffer_signal_for_pending_waitpoint(PG_FUNCTION_ARGS)
 	ff_spi_connect();
 	if (!authenticate(&a, now, &c, &w, &r))
 		 /* result set */ ;
-	else if (strcmp(w.state, "active") == 0)
+	else if (!buffer_pending || strcmp(w.state, "active") == 0)
 		deliver(&a, &c, &w, now, &r);
 	else if (strcmp(w.state, "pending") != 0)
 		ffr_error(&r, "waitpoint_closed");
@@ -437,3 +412,20 @@ ff_buffer_signal_for_pending_waitpoint(PG_FUNCTION_ARGS)
 	}
 	FF_RETURN_RESULT(&r);
 }
+
+/*
+ * ff.deliver_signal(execution_id, waitpoint_id, signal_id, signal_name,
+ *		waitpoint_token, payload, signal_category, source_type,
+ *		source_identity, idempotency_key, correlation_id, payload_encoding,
+ *		target_scope, created_at, dedup_ttl_ms, resume_delay_ms,
+ *		max_signals_per_execution)
+ */
+FF_SQL_ENTRY(ff_deliver_signal, signal_entry(fcinfo, false))
+
+/*
+ * ff.buffer_signal_for_pending_waitpoint(same arguments as deliver_signal)
+ *		Records a signal for a pending waitpoint, to be evaluated when a
+ *		suspend activates it.  On an active waitpoint it is a full
+ *		delivery (behaviour/suspension §C.16), resume_delay_ms included.
+ */
+FF_SQL_ENTRY(ff_buffer_signal_for_pending_waitpoint, signal_entry(fcinfo, true))
