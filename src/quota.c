@@ -418,7 +418,6 @@ ff_release_admission(PG_FUNCTION_ARGS)
 }
 
 /* The limits of a quota policy that may govern an execution of namespace $2. */
-/* The limits of a quota policy that may govern an execution of namespace $2. */
 static FFPlan plan_policy_limits = {
 	"SELECT window_seconds, max_requests_per_window, active_concurrency_cap, jitter_ms "
 	"FROM ff.quota_policy WHERE quota_policy_id = $1 AND (namespace IS NULL OR namespace = $2)",
