@@ -10,7 +10,7 @@
 #   bash test/bench/router.sh        (CLIENTS=4 SECS=10 N=4000)
 # All clusters share this machine's cores and run with fsync off: the
 # figures compare CPU per job, not disk latency (doc/scale-out.md reads them).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-10}
 N=${N:-4000}
