@@ -6,11 +6,7 @@
 # run every execution to its end.  Sourced by test/run.sh (run_live) against
 # its cluster; prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-# check "description" "got" "want"
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 src() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_dr_src -c "$1" 2>&1; }
 dst() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_dr_dst -c "$1" 2>&1; }
 

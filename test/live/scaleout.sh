@@ -5,10 +5,7 @@
 # (so the extensions are built and installed); prints TAP lines.
 # doc/scale-out.md is what it checks.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 echo "1..33"
 SO_T0=$(date +%s)
 

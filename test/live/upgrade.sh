@@ -7,10 +7,7 @@
 # test/run.sh (run_live) against its cluster; restarts that cluster twice and
 # leaves the current build installed.  Prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 up() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_up -c "$1" 2>&1; }
 restart_cluster() { as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -m fast -w restart >/dev/null; }
 FF_RELEASE_0_1_0=7c57ea8
