@@ -183,24 +183,25 @@ END $$;
 COMMENT ON FUNCTION ffr.route_create(text, text) IS
     'ff.create_execution''s route: the execution''s partition, refusing budgets or a quota of policy_json on another shard';
 
-CREATE FUNCTION ffr.route_budget_charge(budget_id uuid, execution_id text) RETURNS integer
+-- A charge's route: the budget's or quota's own partition (owner_part),
+-- refusing (0A000) an execution given on another shard.
+CREATE FUNCTION ffr._route_charge(what text, id uuid, owner_part integer, execution_id text) RETURNS integer
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     IF execution_id IS NOT NULL THEN
-        PERFORM ffr._refuse_cross_shard('budget', budget_id, ffr.partition_of_budget(budget_id), execution_id);
+        PERFORM ffr._refuse_cross_shard(what, id, owner_part, execution_id);
     END IF;
-    RETURN ffr.partition_of_budget(budget_id);
+    RETURN owner_part;
 END $$;
+COMMENT ON FUNCTION ffr._route_charge(text, uuid, integer, text) IS
+    'Internal: owner_part, after refusing (0A000) an execution on another shard';
+
+CREATE FUNCTION ffr.route_budget_charge(budget_id uuid, execution_id text) RETURNS integer
+LANGUAGE sql STABLE AS $$ SELECT ffr._route_charge('budget', $1, ffr.partition_of_budget($1), $2) $$;
 COMMENT ON FUNCTION ffr.route_budget_charge(uuid, text) IS 'The budget''s partition, refusing (0A000) an execution on another shard';
 
 CREATE FUNCTION ffr.route_quota_charge(quota_policy_id uuid, execution_id text) RETURNS integer
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    IF execution_id IS NOT NULL THEN
-        PERFORM ffr._refuse_cross_shard('quota policy', quota_policy_id, ffr.partition_of_quota(quota_policy_id), execution_id);
-    END IF;
-    RETURN ffr.partition_of_quota(quota_policy_id);
-END $$;
+LANGUAGE sql STABLE AS $$ SELECT ffr._route_charge('quota policy', $1, ffr.partition_of_quota($1), $2) $$;
 COMMENT ON FUNCTION ffr.route_quota_charge(uuid, text) IS 'The quota''s partition, refusing (0A000) an execution on another shard';
 
 CREATE FUNCTION ffr.colocated_budget_id(execution_id text) RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$

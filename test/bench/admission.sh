@@ -6,16 +6,12 @@
 # workers call ff.claim_next (max_count 1 and 10); each figure is the median
 # of REPS runs with min and max.  Target: >= 80% of the unlimited rate.
 #   bash test/bench/admission.sh        (N=8000 CLIENTS=4 REPS=3)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-8000}
 CLIENTS=${CLIENTS:-4}
 REPS=${REPS:-3}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-work=$(mktemp -d)
-chmod 777 "$work"
+bench_cluster
+bench_work
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 CREATE EXTENSION ff_engine;
@@ -64,12 +60,9 @@ stop_cluster
 echo
 echo "Claims with a budget and a quota attached vs none: $N executions, $CLIENTS clients, $REPS runs, fsync on ($(nproc) cores)"
 for batch in 1 10; do
-  printf '%-40s %8s %8s %8s %9s %9s\n' "max_count $batch (claims per call)" "calls/s" "min" "max" "p50 ms" "p99 ms"
-  printf '%-40s %s\n' "  nothing attached (baseline)" "$(summary "$work/free$batch.results")"
-  printf '%-40s %s\n' "  budget + quota attached" "$(summary "$work/limited$batch.results")"
-  base=$(awk '{print $1}' "$work/free$batch.results" | median)
-  ours=$(awk '{print $1}' "$work/limited$batch.results" | median)
-  ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+  summary_table 40 "max_count $batch (claims per call)" calls/s "  nothing attached (baseline)" "$work/free$batch.results" \
+    "  budget + quota attached" "$work/limited$batch.results"
+  ratio=$(median_ratio "$work/limited$batch.results" "$work/free$batch.results")
   echo "  ratio: $ratio (target >= 0.80: $(awk -v r="$ratio" 'BEGIN {print (r >= 0.80) ? "met" : "NOT met"}'))"
 done
 cat "$work/checks"

@@ -9,18 +9,14 @@
 # clients, the lanes in turn REPS times; median (min-max) jobs/s.
 #   bash test/bench/conc_keys.sh         (N=4000 REPS=3, about a minute)
 # Hold /tmp/ff_engine_install.lock when running it by hand.
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-4000}
 REPS=${REPS:-3}
 BUSY=${BUSY:-1000}
 C=4
 BENCH=$FF_ROOT/test/bench/conc_keys
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-psql -X -q -c "CREATE DATABASE bench_keys" >/dev/null
-psql -X -q -d bench_keys -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_cluster
+bench_db bench_keys
 results=$(mktemp)
 tps() { awk '/^tps = /{print $3}'; }
 

@@ -14,16 +14,13 @@
 #   graphile-worker and pg-boss "process" (../shared/peers, Node, their defaults / batches)
 # Each figure is the median of REPS runs with min and max.
 #   bash test/bench/drain.sh      (N=20000 REPS=3; PEERS=0 skips the Node peers)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-20000}
 REPS=${REPS:-3}
 PEERS=${PEERS:-1}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 BENCH=$FF_ROOT/test/bench/drain
-ensure_deps
-build_install
-FF_DURABLE=1 FF_LISTEN=127.0.0.1 start_cluster
+FF_LISTEN=127.0.0.1 bench_cluster
 psql -X -q -c "CREATE DATABASE bench_drain" -c "ALTER DATABASE bench_drain SET ff_engine.enabled = on" -c "CREATE DATABASE peer_sql" >/dev/null
 psql -X -q -d bench_drain -c "CREATE EXTENSION ff_engine" >/dev/null
 psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" -f "$PEERDIR/sqlq/lease_schema.sql" >/dev/null

@@ -6,19 +6,15 @@
 # cluster in the same run.  CLIENTS clients, SECS seconds, median of REPS
 # runs with min and max; the figure is executions (jobs) per second.
 #   bash test/bench/enqueue.sh        (CLIENTS=4 SECS=10 REPS=3)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-work=$(mktemp -d)
-chmod 777 "$work"
-psql -X -q -c "CREATE DATABASE bench_enq" -c "CREATE DATABASE peer_sql" >/dev/null
-psql -X -q -d bench_enq -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_cluster
+bench_work
+bench_db bench_enq
+psql -X -q -c "CREATE DATABASE peer_sql" >/dev/null
 psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" >/dev/null
 
 cat > "$work/ff_single.sql" <<'SQL'
@@ -49,14 +45,11 @@ stop_cluster
 
 echo
 echo "Enqueue: $CLIENTS clients, ${SECS}s x $REPS runs, fsync on ($(nproc) cores); jobs per second (p50/p99 per transaction)"
-printf '%-46s %8s %8s %8s %9s %9s\n' "" "jobs/s" "min" "max" "p50 ms" "p99 ms"
-printf '%-46s %s\n' "ff.create_execution, one per transaction" "$(summary "$work/ff_single.results")"
-printf '%-46s %s\n' "bare queue INSERT, one per transaction" "$(summary "$work/q_single.results")"
-printf '%-46s %s\n' "ff.create_executions, 100 per transaction" "$(summary "$work/ff_bulk.results")"
-printf '%-46s %s\n' "bare queue INSERT of 100 rows" "$(summary "$work/q_bulk.results")"
+summary_table 46 "" jobs/s "ff.create_execution, one per transaction" "$work/ff_single.results" \
+  "bare queue INSERT, one per transaction" "$work/q_single.results" \
+  "ff.create_executions, 100 per transaction" "$work/ff_bulk.results" "bare queue INSERT of 100 rows" "$work/q_bulk.results"
 for k in single bulk; do
-  a=$(awk '{print $1}' "$work/ff_$k.results" | median); b=$(awk '{print $1}' "$work/q_$k.results" | median)
-  r=$(ratio "$a" "$b")
+  r=$(median_ratio "$work/ff_$k.results" "$work/q_$k.results")
   echo "ratio ff/bare queue, $k: $r"
   [ $k = single ] && what="one ff.create_execution per transaction" || what="ff.create_executions of 100"
   bench_row "enqueue, $CLIENTS clients, $what, jobs/s" "$(awk '{print $1}' "$work/ff_$k.results" | spread)" \

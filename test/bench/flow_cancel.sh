@@ -6,16 +6,11 @@
 # flow cancelled with wait => true, the members cancelled inside the call's
 # own transaction.  Durable cluster, engine worker running.
 #   bash test/bench/flow_cancel.sh      (ROUNDS=20 MEMBERS=1000)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-20}
 MEMBERS=${MEMBERS:-1000}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-psql -X -q -c "CREATE DATABASE bench_fcancel" -c "ALTER DATABASE bench_fcancel SET ff_engine.enabled = on" >/dev/null
-B() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench_fcancel "$@"; }
-B -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_cluster
+bench_db bench_fcancel engine
 B >/dev/null <<'SQL'
 CREATE TABLE round_flow (round int PRIMARY KEY, flow uuid);
 CREATE TABLE lat (mode text, round int, ms double precision);
@@ -62,11 +57,7 @@ missed=$(B -c "SELECT count(*) FROM generate_series(1, $ROUNDS * 2) r WHERE left
 
 echo
 echo "cancel_flow(wait => false) committed -> last of $MEMBERS members cancelled, fsync on ($(nproc) cores):"
-B -F '|' <<'SQL' | awk -F'|' '{printf "  %-52s %4d rounds  p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms\n", $1, $2, $3, $4, $5}'
-SELECT CASE mode WHEN 'background' THEN 'engine worker, woken at the commit (wait => false)' ELSE 'baseline: wait => true, one transaction' END,
-       count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
-FROM lat GROUP BY mode ORDER BY mode DESC;
-SQL
+lat_table 52 rounds DESC background 'engine worker, woken at the commit (wait => false)' baseline 'baseline: wait => true, one transaction'
 p50=$(B -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) FROM lat WHERE mode = 'background'")
 p99=$(B -c "SELECT round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1) FROM lat WHERE mode = 'background'")
 b50=$(B -c "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 1) FROM lat WHERE mode = 'baseline'")

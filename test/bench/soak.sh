@@ -8,14 +8,10 @@
 # table.  Reports the last minute's throughput against the first's and
 # the size over time.
 #   bash test/bench/soak.sh        (MINUTES=10)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MINUTES=${MINUTES:-10}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-work=$(mktemp -d)
-chmod 777 "$work"
+bench_cluster
+bench_work
 psql -X -q -c "CREATE DATABASE bench_soak" -c "ALTER DATABASE bench_soak SET ff_engine.enabled = on" \
      -c "ALTER SYSTEM SET ff_engine.default_retention = 60" -c "ALTER SYSTEM SET ff_engine.retention_interval = '5s'" \
      -c "SELECT pg_reload_conf()" >/dev/null

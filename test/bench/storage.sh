@@ -6,17 +6,13 @@
 # table (../shared/peers/sqlq) holding the same N jobs before they are
 # drained (it deletes a job when done, so it keeps nothing to compare after).
 #   bash test/bench/storage.sh        (N=1000000; N=200000 takes ~3 minutes)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 N=${N:-1000000}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-psql -X -q -c "CREATE DATABASE bench_storage" -c "CREATE DATABASE peer_sql" >/dev/null
-S() { psql -X -q -At -v ON_ERROR_STOP=1 -d bench_storage "$@"; }
-S -c "CREATE EXTENSION ff_engine" >/dev/null
-S >/dev/null <<'SQL'
+bench_cluster
+bench_db bench_storage
+psql -X -q -c "CREATE DATABASE peer_sql" >/dev/null
+B >/dev/null <<'SQL'
 CREATE PROCEDURE submit(n int) LANGUAGE plpgsql AS $$
 BEGIN
   FOR k IN 0..(n - 1) / 10000 LOOP
@@ -42,24 +38,24 @@ SELECT c.relname, pg_total_relation_size(c.oid) AS bytes
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'ff' AND c.relkind = 'r';
 SQL
 t0=$(date +%s)
-S -c "CALL submit($N)"
-S -c "SELECT pg_stat_reset()" >/dev/null
-S -c "CALL drain()"
+B -c "CALL submit($N)"
+B -c "SELECT pg_stat_reset()" >/dev/null
+B -c "CALL drain()"
 t1=$(date +%s)
-S -c "VACUUM ANALYZE" >/dev/null
+B -c "VACUUM ANALYZE" >/dev/null
 sleep 1   # statistics reach the cumulative stats system
-done=$(S -c "SELECT count(*) FROM ff.execution WHERE public_state = 'completed'")
+done=$(B -c "SELECT count(*) FROM ff.execution WHERE public_state = 'completed'")
 psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" >/dev/null 2>&1
 psql -X -q -d peer_sql -v n="$N" -f "$PEERDIR/sqlq/fill.sql" >/dev/null 2>&1
 qbytes=$(psql -X -q -At -d peer_sql -c "SELECT pg_total_relation_size('q')")
 
 echo
 echo "Storage after $N executions submitted, claimed (batches of 100) and completed ($done completed, $((t1 - t0)) s):"
-S -F '|' -c "SELECT relname, bytes FROM ff_size WHERE bytes > 8192 * 4 ORDER BY bytes DESC" | awk -F'|' -v n="$N" '{printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", $1, $2 / 1048576, $2 / n}'
-total=$(S -c "SELECT sum(bytes) FROM ff_size")
+B -F '|' -c "SELECT relname, bytes FROM ff_size WHERE bytes > 8192 * 4 ORDER BY bytes DESC" | awk -F'|' -v n="$N" '{printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", $1, $2 / 1048576, $2 / n}'
+total=$(B -c "SELECT sum(bytes) FROM ff_size")
 awk -v b="$total" -v n="$N" 'BEGIN {printf "  %-22s %10.1f MB  %7.1f bytes/execution\n", "all ff tables", b / 1048576, b / n}'
 echo "  bare SKIP LOCKED queue, $N jobs waiting: $(awk -v b="$qbytes" -v n="$N" 'BEGIN {printf "%.1f MB, %.1f bytes/job", b / 1048576, b / n}')"
-IFS='|' read -r upd hot_upd hot < <(S -F '|' -c "SELECT n_tup_upd, n_tup_hot_upd, coalesce(round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1), 0) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'")
+IFS='|' read -r upd hot_upd hot < <(B -F '|' -c "SELECT n_tup_upd, n_tup_hot_upd, coalesce(round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1), 0) FROM pg_stat_user_tables WHERE schemaname = 'ff' AND relname = 'execution'")
 echo "  ff.execution updates over the drain: $upd, HOT: $hot_upd ($hot %)"
 bench_row "storage after $N completed, bytes/execution" "$(awk -v b="$total" -v n="$N" 'BEGIN {printf "%.0f", b / n}') (HOT updates of the core row: $hot %)" "bare queue, jobs waiting: $((qbytes / N))" "" ""
 stop_cluster

@@ -7,16 +7,12 @@
 # p50/p99 latency per append.  Target: durable appends >= 60% of the plain
 # insert rate.
 #   bash test/bench/streams.sh         (CLIENTS=4 SECS=15 REPS=3)
-source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-source "$(dirname "${BASH_SOURCE[0]}")/pgbench_stats.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${CLIENTS:-4}
 SECS=${SECS:-15}
 REPS=${REPS:-3}
-ensure_deps
-build_install
-FF_DURABLE=1 start_cluster
-work=$(mktemp -d)
-chmod 777 "$work"
+bench_cluster
+bench_work
 
 psql -X -q -v ON_ERROR_STOP=1 -v clients=$CLIENTS <<'SQL' >/dev/null
 CREATE EXTENSION ff_engine;
@@ -55,12 +51,8 @@ stop_cluster
 
 echo
 echo "Stream appends: $CLIENTS writers, ${SECS}s x $REPS runs, 64-byte frames, fsync on ($(nproc) cores)"
-printf '%-26s %8s %8s %8s %9s %9s\n' "" "frames/s" "min" "max" "p50 ms" "p99 ms"
-printf '%-26s %s\n' "plain INSERT (baseline)" "$(summary "$work/insert.results")"
-printf '%-26s %s\n' "ff.append_frame durable" "$(summary "$work/append.results")"
-base=$(awk '{print $1}' "$work/insert.results" | median)
-ours=$(awk '{print $1}' "$work/append.results" | median)
-ratio=$(awk -v a="$ours" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+summary_table 26 "" frames/s "plain INSERT (baseline)" "$work/insert.results" "ff.append_frame durable" "$work/append.results"
+ratio=$(median_ratio "$work/append.results" "$work/insert.results")
 met=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.60) ? "met" : "NOT met"}')
 echo "ratio append/insert: $ratio (target >= 0.60: $met)"
 echo "frames appended: $frames (retained after trimming: $kept, durable retention ~10 000 per stream); rows inserted: $inserted"

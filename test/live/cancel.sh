@@ -5,9 +5,7 @@
 # with 57014 within 1.5 s and to leave nothing written.  Sourced by
 # test/run.sh (run_live) against its running cluster; prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+source "$FF_ROOT/test/live/tap.sh"
 qc() { psql -X -q -At -d ff_cancel -c "$1" 2>&1; }
 
 # the script before this one may have stopped the cluster

@@ -9,9 +9,7 @@
 # serves /metrics; screenshots land in test/live/screenshots/.  Sourced by
 # test/run.sh (run_live) against its cluster; prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+source "$FF_ROOT/test/live/tap.sh"
 db() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_dash -c "$1" 2>&1; }
 
 dash_node="$FF_ROOT/clients/node"

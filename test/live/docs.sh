@@ -5,9 +5,7 @@
 # README's Settings table, and every behaviour citation resolves in doc/behaviour/.  Sourced by test/run.sh (run_live) against its
 # cluster; prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+source "$FF_ROOT/test/live/tap.sh"
 docq() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_docs -c "$1" 2>&1; }
 psql -X -q -c "DROP DATABASE IF EXISTS ff_docs" -c "CREATE DATABASE ff_docs" >/dev/null
 docq "CREATE EXTENSION ff_engine" >/dev/null

@@ -6,11 +6,7 @@
 # run every execution to its end.  Sourced by test/run.sh (run_live) against
 # its cluster; prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-# check "description" "got" "want"
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 src() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_dr_src -c "$1" 2>&1; }
 dst() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_dr_dst -c "$1" 2>&1; }
 
@@ -69,18 +65,8 @@ SELECT ff.complete_execution(c.claim ->> 'execution_id', (c.claim ->> 'lease_id'
 SELECT ff.register_worker('dr-w-1', 'dr-w', ARRAY['dr_w'], ttl_ms => 3600000);
 -- a tenant binding
 SELECT ff.grant_namespace('dr_tenant', 't1');
--- claim and complete everything claimable on a lane
-CREATE FUNCTION dr_finish(lane text) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE c jsonb; done integer := 0; r jsonb;
-BEGIN
-    FOR c IN SELECT x.claim FROM ff.claim_next(lane, 'w2', 'w2-1', max_count => 100) x LOOP
-        r := ff.complete_execution(c ->> 'execution_id', (c ->> 'lease_id')::uuid, (c ->> 'lease_epoch')::bigint,
-                                   (c ->> 'attempt_id')::uuid);
-        IF (r ->> 'ok')::boolean THEN done := done + 1; END IF;
-    END LOOP;
-    RETURN done;
-END $$;
 SQL
+psql -X -q -d ff_dr_src -v ON_ERROR_STOP=1 -f "$FF_ROOT/test/live/finish_lane.sql" >/dev/null
 check "the source holds every state" \
   "$(src "SELECT string_agg(DISTINCT public_state::text, ',' ORDER BY public_state::text) FROM ff.execution")" \
   "active,completed,delayed,suspended,waiting,waiting_children"
@@ -129,16 +115,16 @@ check "the live lease still fences: its holder completes" \
   "$(dst "SELECT ff.complete_execution(id, lease_id, epoch, attempt_id) ->> 'result' FROM dr WHERE name = 'active'")" "completed"
 check "a new completion event id is above the old maximum" "$(dst "SELECT last_value > $old_event AND is_called FROM ff.completion_event_event_id_seq")" "t"
 check "the waiting, suspended-then-resumed and budgeted executions are claimed and completed" \
-  "$(dst "SELECT dr_finish('dr_w') + dr_finish('dr_s') + dr_finish('dr_b')")" "3"
+  "$(dst "SELECT finish_lane('dr_w') + finish_lane('dr_s') + finish_lane('dr_b')")" "3"
 check "the budget kept its spend and counted on" \
   "$(dst "SELECT ff.report_usage_and_check('00000000-0000-4000-b000-00000000d0b1', '{tokens}', '{5}') ->> 'status'")/$(dst "SELECT string_agg(b::text, ',') FROM ff.budget_usage b")" \
   "OK/$(src "SELECT string_agg(b::text, ',') FROM ff.budget_usage b" | sed 's/,10)$/,15)/')"
 check "the flow's upstream completes and its edge resolves" \
-  "$(dst "SELECT dr_finish('dr_f')")/$(dst "SELECT (ff.dispatch_completions(100)) ->> 'processed'")/$(dst "SELECT public_state FROM ff.executions e JOIN dr USING (id) WHERE dr.name = 'down'")" \
+  "$(dst "SELECT finish_lane('dr_f')")/$(dst "SELECT (ff.dispatch_completions(100)) ->> 'processed'")/$(dst "SELECT public_state FROM ff.executions e JOIN dr USING (id) WHERE dr.name = 'down'")" \
   "1/1/waiting"
-check "then the downstream member completes" "$(dst "SELECT dr_finish('dr_f')")" "1"
+check "then the downstream member completes" "$(dst "SELECT finish_lane('dr_f')")" "1"
 for i in $(seq 1 60); do [ "$(dst "SELECT (ff.scan_delayed()) ->> 'processed'")" = 1 ] && break; sleep 0.1; done
-check "the delayed execution comes due and completes" "$(dst "SELECT dr_finish('dr_d')")" "1"
+check "the delayed execution comes due and completes" "$(dst "SELECT finish_lane('dr_d')")" "1"
 check "every execution ended completed" "$(dst "SELECT string_agg(DISTINCT public_state::text, ',') FROM ff.execution")" "completed"
 check "ff.consistency_violations is empty" "$(dst "SELECT count(*) FROM ff.consistency_violations")" "0"
 check "the registered worker is still registered" "$(dst "SELECT ff.heartbeat_worker('dr-w-1') ->> 'ok'")" "true"

@@ -5,11 +5,8 @@
 # (so the extensions are built and installed); prints TAP lines.
 # doc/scale-out.md is what it checks.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
-echo "1..32"
+source "$FF_ROOT/test/live/tap.sh"
+echo "1..33"
 SO_T0=$(date +%s)
 
 SO_DIR=$(mktemp -d /tmp/ff_scaleout.XXXXXX)
@@ -172,6 +169,16 @@ check "attaching a budget of another shard is refused (0A000), nothing written" 
            PERFORM ff.create_budget(b, '{tokens}', '{10}', '{8}');
            BEGIN PERFORM ff.set_execution_admission(e, ARRAY[b]); RAISE EXCEPTION 'not refused';
            EXCEPTION WHEN feature_not_supported THEN RAISE NOTICE 'refused'; END; END \$\$" 2>&1 | grep -c refused)" "1"
+check "a charge's route is its budget's or quota's partition, refusing (0A000) an execution on another shard" \
+  "$(rt "DO \$\$ DECLARE b uuid; e text := (SELECT id FROM so_ids LIMIT 1); BEGIN
+           LOOP b := gen_random_uuid(); EXIT WHEN ffr.shard_of_partition(ffr.partition_of_budget(b)) <> ffr.shard_of_execution(e); END LOOP;
+           IF ffr.route_budget_charge(b, NULL) <> ffr.partition_of_budget(b) OR ffr.route_quota_charge(b, NULL) <> ffr.partition_of_quota(b) THEN
+             RAISE EXCEPTION 'wrong partition'; END IF;
+           BEGIN PERFORM ffr.route_budget_charge(b, e); RAISE EXCEPTION 'not refused';
+           EXCEPTION WHEN feature_not_supported THEN RAISE NOTICE 'refused budget'; END;
+           LOOP b := gen_random_uuid(); EXIT WHEN ffr.shard_of_partition(ffr.partition_of_quota(b)) <> ffr.shard_of_execution(e); END LOOP;
+           BEGIN PERFORM ffr.route_quota_charge(b, e); RAISE EXCEPTION 'not refused';
+           EXCEPTION WHEN feature_not_supported THEN RAISE NOTICE 'refused quota'; END; END \$\$" 2>&1 | grep -c refused)" "2"
 check "a co-located budget (ffr.colocated_budget_id) is accepted and charged" \
   "$(rt "WITH e AS (SELECT ff.execution_id('${LANES[2]}') AS id), b AS (SELECT ffr.colocated_budget_id(e.id) AS id FROM e),
          c AS (SELECT ff.create_budget(b.id, '{tokens}', '{10}', '{8}') FROM b),

@@ -8,10 +8,7 @@
 # Sourced by test/run.sh (run_live) against its cluster; prints TAP lines.
 set -u
 echo "1..6"
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_sc -c "$1" 2>&1; }
 
 psql -X -q -c "DROP DATABASE IF EXISTS ff_sc" -c "CREATE DATABASE ff_sc" >/dev/null

@@ -7,10 +7,7 @@
 # test/run.sh (run_live) against its cluster; restarts that cluster twice and
 # leaves the current build installed.  Prints TAP lines.
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+source "$FF_ROOT/test/live/tap.sh"
 up() { psql -X -q -At -v ON_ERROR_STOP=1 -d ff_up -c "$1" 2>&1; }
 restart_cluster() { as_postgres $PGBIN/pg_ctl -D "$FF_PGDATA" -l "$FF_PGDATA/server.log" -m fast -w restart >/dev/null; }
 FF_RELEASE_0_1_0=7c57ea8
@@ -73,17 +70,8 @@ SELECT ff.grant_namespace('up_tenant', 't1');
 SELECT ff.grant_namespace('up_tenant', 't2');
 SELECT ff.grant_namespace('up_gone', 't3');
 DROP ROLE up_gone;
-CREATE FUNCTION up_finish(lane text) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE c jsonb; done integer := 0; r jsonb;
-BEGIN
-    FOR c IN SELECT x.claim FROM ff.claim_next(lane, 'w2', 'w2-1', max_count => 100) x LOOP
-        r := ff.complete_execution(c ->> 'execution_id', (c ->> 'lease_id')::uuid, (c ->> 'lease_epoch')::bigint,
-                                   (c ->> 'attempt_id')::uuid);
-        IF (r ->> 'ok')::boolean THEN done := done + 1; END IF;
-    END LOOP;
-    RETURN done;
-END $$;
 SQL
+psql -X -q -d ff_up -v ON_ERROR_STOP=1 -f "$FF_ROOT/test/live/finish_lane.sql" >/dev/null
 check "0.1.0 holds work in every state" \
   "$(up "SELECT extversion FROM pg_extension WHERE extname = 'ff_engine'")/$(up "SELECT string_agg(DISTINCT public_state::text, ',' ORDER BY public_state::text) FROM ff.execution")" \
   "0.1.0/active,completed,delayed,suspended,waiting,waiting_children"
@@ -109,12 +97,12 @@ check "the suspended execution's token verifies: the signal resumes it" \
 check "the live lease's holder completes" \
   "$(up "SELECT ff.complete_execution(id, lease_id, epoch, attempt_id) ->> 'result' FROM up WHERE name = 'active'")" "completed"
 check "new completion events go on above the old ids" "$(up "SELECT last_value > $old_event FROM ff.completion_event_event_id_seq")" "t"
-check "the waiting, resumed and budgeted executions complete" "$(up "SELECT up_finish('up_w') + up_finish('up_s') + up_finish('up_b')")" "3"
+check "the waiting, resumed and budgeted executions complete" "$(up "SELECT finish_lane('up_w') + finish_lane('up_s') + finish_lane('up_b')")" "3"
 check "the flow's upstream completes and its edge resolves" \
-  "$(up "SELECT up_finish('up_f')")/$(up "SELECT (ff.dispatch_completions(100)) ->> 'processed'")/$(up "SELECT up_finish('up_f')")" "1/1/1"
+  "$(up "SELECT finish_lane('up_f')")/$(up "SELECT (ff.dispatch_completions(100)) ->> 'processed'")/$(up "SELECT finish_lane('up_f')")" "1/1/1"
 for i in $(seq 1 60); do [ "$(up "SELECT (ff.scan_delayed()) ->> 'processed'")" -ge 2 ] 2>/dev/null && break
   [ "$(up "SELECT count(*) FROM ff.execution WHERE public_state = 'delayed'")" = 0 ] && break; sleep 0.1; done
-check "the delayed execution and the retry come due and complete" "$(up "SELECT up_finish('up_d') + up_finish('up_r')")" "2"
+check "the delayed execution and the retry come due and complete" "$(up "SELECT finish_lane('up_d') + finish_lane('up_r')")" "2"
 check "every execution ended completed" "$(up "SELECT string_agg(DISTINCT public_state::text, ',') FROM ff.execution")" "completed"
 check "ff.consistency_violations is empty" "$(up "SELECT count(*) FROM ff.consistency_violations")" "0"
 check "the registered worker is still registered" "$(up "SELECT ff.heartbeat_worker('up-w-1') ->> 'ok'")" "true"

@@ -3,9 +3,7 @@
 # test/run.sh with ff_engine preloaded).  Real time: every wait is a bounded
 # poll.  Prints TAP lines ("ok N - ..." / "not ok N - ...").
 set -u
-n=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; }
+source "$FF_ROOT/test/live/tap.sh"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "${DB:-ff_worker}" -c "$1" 2>&1; }
 
 # wait_for "description" timeout_s "sql returning t"

@@ -176,24 +176,18 @@ SELECT t.at(1000000000000);
 
 -- ==== bad input writes nothing ====
 SELECT t.snapshot() AS snap \gset
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": "k", "limit": 0}}')$$,
-                 '22023', NULL, 'a limit of 0 -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": "k", "limit": -3}}')$$,
-                 '22023', NULL, 'a negative limit -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": "k", "limit": 1.5}}')$$,
-                 '22023', NULL, 'a fractional limit -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": "k", "limit": "2"}}')$$,
-                 '22023', NULL, 'a limit that is no number -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": ""}}')$$,
-                 '22023', NULL, 'an empty key -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"limit": 2}}')$$,
-                 '22023', NULL, 'no key -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": 7}}')$$,
-                 '22023', NULL, 'a key that is no string -> 22023');
-SELECT throws_ok($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": "k"}')$$,
-                 '22023', NULL, 'concurrency that is no object -> 22023');
-SELECT throws_ok(format($$SELECT ff.create_execution(t.id(900), policy_json => '{"concurrency": {"key": "%s"}}')$$, repeat('k', 257)),
-                 '22023', NULL, 'a key too long -> 22023');
+-- one create per bad concurrency policy, in this order
+SELECT throws_ok(format($$SELECT ff.create_execution(t.id(900), policy_json => %L)$$, policy), '22023', NULL, what)
+FROM (VALUES (1, '{"concurrency": {"key": "k", "limit": 0}}', 'a limit of 0 -> 22023'),
+             (2, '{"concurrency": {"key": "k", "limit": -3}}', 'a negative limit -> 22023'),
+             (3, '{"concurrency": {"key": "k", "limit": 1.5}}', 'a fractional limit -> 22023'),
+             (4, '{"concurrency": {"key": "k", "limit": "2"}}', 'a limit that is no number -> 22023'),
+             (5, '{"concurrency": {"key": ""}}', 'an empty key -> 22023'),
+             (6, '{"concurrency": {"limit": 2}}', 'no key -> 22023'),
+             (7, '{"concurrency": {"key": 7}}', 'a key that is no string -> 22023'),
+             (8, '{"concurrency": "k"}', 'concurrency that is no object -> 22023'),
+             (9, format('{"concurrency": {"key": "%s"}}', repeat('k', 257)), 'a key too long -> 22023')) v(i, policy, what)
+ORDER BY i;
 SELECT throws_ok($$SELECT ff.create_executions(ARRAY[ff.execution_id('z'), ff.execution_id('z')],
                    policy_json => '{"concurrency": {"key": "k", "limit": 0}}')$$, '22023', NULL, 'the bulk create checks it too');
 SELECT is(t.snapshot(), :'snap', 'bad input wrote nothing');
