@@ -46,6 +46,14 @@ setting_or_null(const char *name)
 	return (v == NULL || v[0] == '\0') ? NULL : pstrdup(v);
 }
 
+/* A scan's namespace filter: argument n, else ff_engine.scanner_namespace. */
+char *
+ff_scan_namespace_arg(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? setting_or_null("ff_engine.scanner_namespace")
+		: text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
 void
 ff_scan_args(FunctionCallInfo fcinfo, const char *scanner, bool filtered, int max_batch,
 			 FFScanArgs *a)
@@ -63,8 +71,7 @@ ff_scan_args(FunctionCallInfo fcinfo, const char *scanner, bool filtered, int ma
 	a->batch_size = PG_GETARG_INT32(0);
 	if (filtered)
 	{
-		a->namespace = PG_ARGISNULL(1) ? setting_or_null("ff_engine.scanner_namespace")
-			: text_to_cstring(PG_GETARG_TEXT_PP(1));
+		a->namespace = ff_scan_namespace_arg(fcinfo, 1);
 		tag = PG_ARGISNULL(2) ? setting_or_null("ff_engine.scanner_tag")
 			: text_to_cstring(PG_GETARG_TEXT_PP(2));
 	}
@@ -237,12 +244,8 @@ static ErrorData *
 run_isolated(FFBatchItem *items, int n, int64 now, FFBatchStep step, void *arg)
 {
 	BatchTask	t = {items, n, now, step, arg};
-	ErrorData  *edata = ff_run_in_subxact(batch_task, &t, CurrentMemoryContext);
 
-	/* a cancel or a statement timeout is the caller's, not an item's */
-	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		ReThrowError(edata);
-	return edata;
+	return ff_run_in_subxact(batch_task, &t, CurrentMemoryContext);
 }
 
 void

@@ -497,7 +497,9 @@ ff_col_bool(int row, int col)
  *		Returns NULL when it committed; on an error the subtransaction is
  *		rolled back, the error state cleared and the error returned, copied
  *		into cxt (the caller reports it and calls FreeErrorData).  Either
- *		way the caller is back in cxt under its own resource owner.
+ *		way the caller is back in cxt under its own resource owner.  A query
+ *		cancel or a statement timeout is never returned: it is the caller's,
+ *		not the work's, and is raised again after the rollback.
  */
 ErrorData *
 ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
@@ -525,5 +527,7 @@ ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
+	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
 	return edata;
 }

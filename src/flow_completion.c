@@ -283,9 +283,6 @@ dispatch_event(PendingEvent *e, int64 now, MemoryContext callercxt, int *resolve
 			ff_batch_clear_failure(DISPATCH_JOB, e->partition, &e->execution);
 		return true;
 	}
-	/* a cancel or a statement timeout is the caller's, not an event's */
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		ReThrowError(edata);
 	ff_batch_record_failure_timed(DISPATCH_JOB, e->partition, &e->execution, edata, now);
 	FreeErrorData(edata);
 	return false;

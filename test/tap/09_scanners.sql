@@ -250,6 +250,29 @@ SELECT is(ff.run_scanner('execution_deadline') - 'ok' - 'status' - 'scanner' - '
           'the item succeeds once its cause is gone');
 SELECT is((t.row(t.id(71))).public_state, 'expired', 'and is expired');
 SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'success clears its row');
+-- a cancel or statement timeout inside an item is the caller's, not the
+-- item's: it ends the call (after the rollback) and nothing is recorded
+SELECT ff.create_execution(t.id(80), execution_deadline_at => ff.now_ms());
+CREATE FUNCTION t.cancel_80() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.execution_id = t.exec_uuid(t.id(80)) AND NEW.lifecycle_phase = 'terminal' THEN
+        RAISE EXCEPTION 'planted cancel' USING ERRCODE = 'query_canceled';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER cancel_80 BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.cancel_80();
+CREATE FUNCTION t.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'none';
+EXCEPTION WHEN query_canceled THEN RETURN '57014';
+          WHEN OTHERS THEN RETURN SQLSTATE;
+END $$;
+SELECT is(t.sqlstate_of('SELECT ff.scan_execution_deadlines(50)'), '57014', 'a cancel inside an item ends the scan');
+SELECT is((SELECT count(*)::int FROM ff.scanner_item_failure), 0, 'and is not recorded as the item''s failure');
+SELECT is((t.row(t.id(80))).public_state, 'waiting', 'the item is left as it was');
+DROP TRIGGER cancel_80 ON ff.execution;
+SELECT is((ff.scan_execution_deadlines(50))->>'errors', '0', 'the next scan expires it');
 -- the same table for a scanner whose items are not executions: a waitpoint
 CREATE FUNCTION t.refuse_wp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
