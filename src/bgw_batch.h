@@ -88,6 +88,7 @@ typedef void (*FFBatchStep) (const FFBatchItem *item, int64 now, void *arg);
  * tag only when the function has them); the defaults come from
  * ff_engine.scanner_namespace and ff_engine.scanner_tag.  Misuse raises.
  */
+extern char *ff_scan_namespace_arg(FunctionCallInfo fcinfo, int n);
 extern void ff_scan_args(FunctionCallInfo fcinfo, const char *scanner, bool filtered,
 						 int max_batch, FFScanArgs *a);
 

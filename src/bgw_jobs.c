@@ -117,6 +117,13 @@ ff_job_lookup(const char *name)
 	return -1;
 }
 
+/* A scanner's interval setting: ff_engine.<name>_interval. */
+static char *
+job_setting_name(int job)
+{
+	return psprintf("ff_engine.%s_interval", ff_jobs[job].name);
+}
+
 /* ff_engine.<name>_interval for every scanner: reloadable, floor 100 ms */
 void
 ff_jobs_define_settings(void)
@@ -128,7 +135,7 @@ ff_jobs_define_settings(void)
 		if (!ff_job_is_scanner(i))
 			continue;
 		job_interval_ms[i] = ff_jobs[i].default_interval_ms;
-		DefineCustomIntVariable(psprintf("ff_engine.%s_interval", ff_jobs[i].name),
+		DefineCustomIntVariable(job_setting_name(i),
 								ff_jobs[i].description, NULL, &job_interval_ms[i],
 								ff_jobs[i].default_interval_ms, 100, INT_MAX, PGC_SIGHUP,
 								GUC_UNIT_MS, NULL, NULL, NULL);
@@ -290,7 +297,7 @@ ff_jobs_sql(PG_FUNCTION_ARGS)
 
 		v[0] = CStringGetTextDatum(j->name);
 		if (ff_job_is_scanner(i))
-			v[1] = CStringGetTextDatum(psprintf("ff_engine.%s_interval", j->name));
+			v[1] = CStringGetTextDatum(job_setting_name(i));
 		else
 			n[1] = true;
 		v[2] = Int64GetDatum((int64) ff_job_interval_ms(i));

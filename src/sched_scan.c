@@ -207,7 +207,6 @@ ff_scan_schedules(PG_FUNCTION_ARGS)
 	FFBatchCounts c = {0, 0, 0};
 	SchedBatch	b;
 	const char *cap = GetConfigOption("ff_engine.schedule_catch_up_max", true, false);
-	const char *ns = GetConfigOption("ff_engine.scanner_namespace", true, false);
 	int64		next = 0;
 	bool		has_next = false;
 	int			fired = 0,
@@ -215,10 +214,7 @@ ff_scan_schedules(PG_FUNCTION_ARGS)
 	FFResult	r;
 
 	ff_scan_args(fcinfo, SCHED_SCANNER, false, 1000, &a);
-	if (!PG_ARGISNULL(1))
-		a.namespace = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	else if (ns != NULL && ns[0] != '\0')
-		a.namespace = pstrdup(ns);
+	a.namespace = ff_scan_namespace_arg(fcinfo, 1);
 	ff_spi_connect();
 	b.items = ff_batch_select(&plan_due, &a, &b.n);
 	b.cap = (cap != NULL && cap[0] != '\0') ? pg_strtoint32(cap) : 100;
