@@ -680,7 +680,15 @@ export class Worker extends EventEmitter {
       if (this.listener) { const l = this.listener; this.listener = null; l.release(true); }
       if (this.ownPool) await this.pool.end();
       this.state = 'stopped';
-      if (this._onSignal) { process.removeListener('SIGTERM', this._onSignal); process.removeListener('SIGINT', this._onSignal); }
+      if (this._onSignal) {
+        // timeout(1) signals the child, then its process group: the second
+        // signal can land just after a quick stop.  The handlers (a no-op
+        // once stopped) stay one more second so it cannot kill the process
+        // with the default action; the timer keeps nothing alive.
+        const h = this._onSignal;
+        this._onSignal = null;
+        setTimeout(() => { process.removeListener('SIGTERM', h); process.removeListener('SIGINT', h); }, 1000).unref();
+      }
       this._count('stopped', { counters: { ...this.counters } }, 'info', 'worker stopped');
     })();
     return this.stopPromise;

@@ -321,6 +321,18 @@ test('graceful shutdown on SIGTERM hands unfinished work back, taken by another 
   } finally { p.kill('SIGKILL'); }
 });
 
+test('a second SIGTERM just after a quick stop (timeout(1) signals the child, then its group) does not kill the process', async () => {
+  const p = spawnChild({ LANE: lane('term2'), TTL: '30000', STAY_MS: '300' });
+  try {
+    await waitFor('the child is ready', () => p.lines.includes('ready'), 8000);
+    p.kill('SIGTERM');
+    await waitFor('the child stopped', () => p.lines.includes('stopped'), 8000);
+    p.kill('SIGTERM');
+    const { code, sig } = await p.exited;
+    assert.deepEqual({ code, sig }, { code: 0, sig: null }, 'exits by itself, not by the default action of the signal');
+  } finally { p.kill('SIGKILL'); }
+});
+
 test('a flow: the child runs after its parents', async () => {
   const L = lane('flow');
   const ran = [];
