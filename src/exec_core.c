@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
@@ -153,34 +154,59 @@ build_insert_plan(FFPlan *plan)
 
 /* ---- row -> struct ---- */
 
-static char *
-col_text_or_null(int row, int col)
+/*
+ * A result row taken apart once: reading the columns of a wide row one by
+ * one (SPI_getbinval) walks it from its start for every column after a
+ * null or a varlena, which the batch paths measured at ~4 % of their CPU.
+ */
+typedef struct RowCols
 {
-	bool		isnull;
-	Datum		d = ff_col_datum(row, col, &isnull);
+	TupleDesc	desc;
+	Datum	   *v;
+	bool	   *n;
+} RowCols;
 
-	return isnull ? NULL : TextDatumGetCString(d);
+static char *
+col_text_or_null(const RowCols *r, int col)
+{
+	return r->n[col - 1] ? NULL : TextDatumGetCString(r->v[col - 1]);
+}
+
+static int64
+col_int64(const RowCols *r, int col)
+{
+	Datum		d = r->v[col - 1];
+	Oid			t = TupleDescAttr(r->desc, col - 1)->atttypid;
+
+	if (r->n[col - 1])
+		return FF_NULL;
+	if (t == INT8OID)
+		return DatumGetInt64(d);
+	if (t == INT4OID)
+		return DatumGetInt32(d);
+	if (t == INT2OID)
+		return DatumGetInt16(d);
+	elog(ERROR, "column %d is not an integer (type %u)", col, t);
+	return 0;
 }
 
 static UuidOpt
-col_uuid(int row, int col)
+col_uuid(const RowCols *r, int col)
 {
-	bool		isnull;
-	Datum		d = ff_col_datum(row, col, &isnull);
 	UuidOpt		u;
 
-	u.set = !isnull;
-	if (!isnull)
-		u.v = *DatumGetUUIDP(d);
+	u.set = !r->n[col - 1];
+	if (u.set)
+		u.v = *DatumGetUUIDP(r->v[col - 1]);
 	else
 		memset(&u.v, 0, sizeof(u.v));
 	return u;
 }
 
 static int
-col_enum(int row, int col, const char *const *labels)
+col_enum(const RowCols *r, int col, const char *const *labels)
 {
-	char	   *s = col_text_or_null(row, col);
+	char	   *s = col_text_or_null(r, col);
 	int			v = s ? ff_label_lookup(labels, s) : -1;
 
 	if (v < 0)
@@ -188,10 +214,10 @@ col_enum(int row, int col, const char *const *labels)
 	return v;
 }
 
-#define GET_T(n) c->n = col_text_or_null(row, col++);
-#define GET_I(n) c->n = ff_col_int64(row, col++, FF_NULL);
-#define GET_U(n) c->n = col_uuid(row, col++);
-#define GET_E(n, ct, lab, st) c->n = (ct) col_enum(row, col++, lab);
+#define GET_T(n) c->n = col_text_or_null(&r, col++);
+#define GET_I(n) c->n = col_int64(&r, col++);
+#define GET_U(n) c->n = col_uuid(&r, col++);
+#define GET_E(n, ct, lab, st) c->n = (ct) col_enum(&r, col++, lab);
 
 /*
  * core_claimable
@@ -246,12 +272,18 @@ void
 ff_core_from_row(int row, ExecCore *c)
 {
 	int			col = 4;
-	UuidOpt		id = col_uuid(row, 2);
+	RowCols		r;
+	UuidOpt		id;
 
+	r.desc = SPI_tuptable->tupdesc;
+	r.v = palloc(sizeof(Datum) * r.desc->natts);
+	r.n = palloc(sizeof(bool) * r.desc->natts);
+	heap_deform_tuple(SPI_tuptable->vals[row], r.desc, r.v, r.n);
+	id = col_uuid(&r, 2);
 	memset(c, 0, sizeof(*c));
-	c->id.partition = (int) ff_col_int64(row, 1, 0);
+	c->id.partition = (int) col_int64(&r, 1);
 	c->id.uuid = id.v;
-	c->required_caps_csv = col_text_or_null(row, 3);
+	c->required_caps_csv = col_text_or_null(&r, 3);
 	if (c->required_caps_csv && c->required_caps_csv[0] == '\0')
 		c->required_caps_csv = NULL;
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
@@ -259,6 +291,8 @@ ff_core_from_row(int row, ExecCore *c)
 	c->loaded_claimable = core_claimable(c);
 	c->loaded_lease_epoch = c->current_lease_epoch;
 	c->loaded_attempt_count = c->total_attempt_count;
+	pfree(r.v);
+	pfree(r.n);
 }
 
 /*
