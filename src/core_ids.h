@@ -33,6 +33,7 @@ extern bool ff_parse_exec_id(const char *s, ExecId *out);
 extern int	ff_exec_id_cmp(const void *a, const void *b);
 extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
 extern void ff_mint_uuid(pg_uuid_t *out);
+extern void ff_mint_uuid_v7(pg_uuid_t *out);
 
 /* Parse an execution id argument: 22004 when NULL, 22P02 when malformed. */
 extern ExecId ff_arg_exec_id(FunctionCallInfo fcinfo, int n, const char *argname);

@@ -215,7 +215,7 @@ ff_execution_id_sql(PG_FUNCTION_ARGS)
 	pg_uuid_t	u;
 
 	ff_check_lane_id(lane);
-	ff_mint_uuid(&u);
+	ff_mint_uuid_v7(&u);
 	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_solo_partition(lane), &u)));
 }
 
@@ -226,6 +226,6 @@ ff_flow_member_execution_id_sql(PG_FUNCTION_ARGS)
 	pg_uuid_t  *flow = PG_GETARG_UUID_P(0);
 	pg_uuid_t	u;
 
-	ff_mint_uuid(&u);
+	ff_mint_uuid_v7(&u);
 	PG_RETURN_TEXT_P(cstring_to_text(ff_format_exec_id(ff_uuid_partition(flow, ff_num_flow_partitions()), &u)));
 }

@@ -47,7 +47,7 @@ COMMENT ON FUNCTION ff.quota_partition(uuid) IS
 CREATE FUNCTION ff.execution_id(lane_id text DEFAULT 'default') RETURNS text
     AS 'MODULE_PATHNAME', 'ff_execution_id_sql' LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION ff.execution_id(text) IS
-    'Mints a new solo execution id {fp:N}:<uuid v4> for the lane';
+    'Mints a new solo execution id {fp:N}:<uuid v7> for the lane (time-ordered)';
 
 CREATE FUNCTION ff.flow_member_execution_id(flow_id uuid) RETURNS text
     AS 'MODULE_PATHNAME', 'ff_flow_member_execution_id_sql' LANGUAGE C VOLATILE STRICT;

@@ -32,7 +32,17 @@ SELECT is(ff.budget_partition('550e8400-e29b-41d4-a716-446655440000'),
 SELECT is(ff.quota_partition('550e8400-e29b-41d4-a716-446655440000'),
           (ff.crc16(decode('550e8400e29b41d4a716446655440000', 'hex')) % 32)::smallint, 'quota partition mod 32');
 SELECT isnt(ff.execution_id(), ff.execution_id(), 'minted ids are unique');
-SELECT matches(ff.execution_id(), '^\{fp:\d+\}:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'minted ids are v4 uuids');
+SELECT matches(ff.execution_id(), '^\{fp:\d+\}:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'minted ids are v7 uuids');
+SELECT matches(ff.flow_member_execution_id(gen_random_uuid()), '^\{fp:\d+\}:[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$', 'minted flow member ids are v7 uuids');
+-- their first 48 bits are the wall clock's Unix milliseconds (not the test clock)
+SELECT ok(abs(('x' || lpad(replace(left(split_part(ff.execution_id(), '}:', 2), 13), '-', ''), 16, '0'))::bit(64)::bigint
+              - (extract(epoch FROM clock_timestamp()) * 1000)::bigint) < 5000,
+          'a minted id starts with the wall clock in ms');
+-- ids one backend mints sort in minting order, within a millisecond too
+SELECT is((SELECT count(*) FROM (SELECT u, lag(u) OVER (ORDER BY i) AS prev
+                                   FROM (SELECT i, split_part(ff.execution_id('order'), '}:', 2)::uuid AS u
+                                           FROM generate_series(1, 5000) AS i) s) t
+            WHERE u <= prev), 0::bigint, '5000 ids minted in a row are strictly ascending');
 SELECT throws_ok($$SELECT ff.execution_id('')$$, '22023', NULL, 'empty lane rejected when minting');
 SELECT throws_ok($$SELECT ff.execution_id(repeat('x', 65))$$, '22023', NULL, 'lane over 64 bytes rejected');
 SELECT throws_ok($$SELECT ff.execution_id(E'a\tb')$$, '22023', NULL, 'lane with control character rejected');
