@@ -388,15 +388,30 @@ flush_one(Deferred *d)
 													&d->nulls[r * p->nargs]));
 	array = PointerGetDatum(construct_array(rows, d->n, RECORDOID, -1, false,
 											TYPALIGN_DOUBLE));
-	n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
 	/*
 	 * Rows a batch locked cannot go missing; a row it creates can have
-	 * been created by a concurrent transaction first (ON CONFLICT DO
-	 * NOTHING): the whole batch fails, and a retry sees that row.
+	 * been created by a concurrent transaction first (a unique violation,
+	 * or no row with ON CONFLICT DO NOTHING): the whole batch fails, and a
+	 * retry sees that row.  The transaction is failing either way, so the
+	 * violation is reported as the batch's error without a subtransaction.
 	 */
+	PG_TRY();
+	{
+		n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
+	}
+	PG_CATCH();
+	{
+		if (geterrcode() != ERRCODE_UNIQUE_VIOLATION || !p->each_row)
+			PG_RE_THROW();
+		FlushErrorState();
+		n = UINT64_MAX;
+	}
+	PG_END_TRY();
 	if (p->each_row && n != (uint64) d->n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 n == UINT64_MAX ?
+				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", d->n) :
 				 errmsg("a batch of %d writes changed " UINT64_FORMAT " rows: another transaction wrote the same rows concurrently",
 						d->n, n),
 				 errdetail("Statement: %s", p->sql),

@@ -397,7 +397,10 @@ ff_create_executions(PG_FUNCTION_ARGS)
 	ff_namespace_require(a.ns);
 	deferred = batch_distinct(eids, ids.n);
 	if (deferred)
+	{
+		a.existing = ff_existing_ids(eids, ids.n, &a.nexisting);
 		ff_defer_begin();
+	}
 	items = palloc(sizeof(Jsonb *) * Max(ids.n, 1));
 	for (i = 0; i < ids.n; i++)
 	{

@@ -146,8 +146,10 @@ build_insert_plan(FFPlan *plan)
 	FF_CORE_MUTABLE_FIELDS(INS_T, INS_I, INS_U, INS_E)
 	appendStringInfoChar(&cols, ')');
 	plan->sql = psprintf("%s VALUES (%s) ON CONFLICT DO NOTHING", cols.data, vals.data);
-	plan->set_sql = psprintf("%s SELECT %s FROM %%s ORDER BY v.a1, v.a2 ON CONFLICT DO NOTHING",
-							 cols.data, set.data);
+	/* no ON CONFLICT: the batch probed its ids (ff_existing_ids), and one
+	 * created concurrently since is a unique violation the flush reports
+	 * as the batch's serialization failure */
+	plan->set_sql = psprintf("%s SELECT %s FROM %%s ORDER BY v.a1, v.a2", cols.data, set.data);
 	plan->each_row = true;
 	MemoryContextSwitchTo(old);
 }
@@ -471,8 +473,9 @@ ff_core_store(ExecCore *c)
 /*
  * ff_core_insert
  *		Insert a new core row; false when the id already exists.  Deferred
- *		(a batch of creates), it reports true and the flush fails the
- *		batch if another transaction created one of its ids meanwhile.
+ *		(a batch of creates, whose ids were probed), it reports true and
+ *		the flush fails the batch (40001) if another transaction created
+ *		one of its ids meanwhile.
  */
 bool
 ff_core_insert(ExecCore *c)

@@ -85,6 +85,50 @@ static FFPlan plan_exists = {
 	"SELECT 1 FROM ff.execution WHERE partition = $1 AND execution_id = $2",
 	2, {INT2OID, UUIDOID}
 };
+static FFPlan plan_exists_many = {
+	"SELECT partition, execution_id FROM ff.execution WHERE (partition, execution_id) IN "
+	"(SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))",
+	2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true,.key_lookups = true
+};
+
+/*
+ * ff_existing_ids
+ *		Which of n ids name an execution already (of any namespace, as the
+ *		single probe of ff_create_one): one statement for a batch of
+ *		creates instead of one per item.  Sorted by ff_exec_id_cmp; *nfound
+ *		of them.
+ */
+ExecId *
+ff_existing_ids(const ExecId *ids, int n, int *nfound)
+{
+	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
+	Datum		args[2];
+	ExecId	   *found;
+	uint64		got,
+				i;
+
+	for (i = 0; i < (uint64) n; i++)
+	{
+		parts[i] = Int16GetDatum((int16) ids[i].partition);
+		uuids[i] = UUIDPGetDatum(&ids[i].uuid);
+	}
+	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	got = ff_plan_exec(&plan_exists_many, args, NULL, 0);
+	found = palloc(sizeof(ExecId) * Max(got, 1));
+	for (i = 0; i < got; i++)
+	{
+		bool		isnull;
+
+		found[i].partition = DatumGetInt16(ff_col_datum((int) i, 1, &isnull));
+		found[i].uuid = *DatumGetUUIDP(ff_col_datum((int) i, 2, &isnull));
+	}
+	qsort(found, got, sizeof(ExecId), ff_exec_id_cmp);
+	*nfound = (int) got;
+	return found;
+}
+
 /* Tag values are stored as strings, as the reference's tostring() does. */
 #define TAGS_AS_STRINGS(arg) \
 	"COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, " \
@@ -176,7 +220,9 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	}
 	v[0] = Int16GetDatum((int16) id.partition);
 	v[1] = UUIDPGetDatum(&id.uuid);
-	if (ff_plan_exec(&plan_exists, v, NULL, 1) > 0)
+	if (a->existing != NULL ?
+		bsearch(&id, a->existing, a->nexisting, sizeof(ExecId), ff_exec_id_cmp) != NULL :
+		ff_plan_exec(&plan_exists, v, NULL, 1) > 0)
 	{
 		result_duplicate(r, id.partition, &id.uuid);
 		return;

@@ -40,12 +40,16 @@ typedef struct CreateArgs
 	const char *budget_bad;
 	char	   *conc_key;		/* policy concurrency (issue 26); NULL: none */
 	int64		conc_limit;
+	/* a batch's ids that exist already, sorted (ff_existing_ids); else NULL */
+	ExecId	   *existing;
+	int			nexisting;
 } CreateArgs;
 
 extern CreateArgs ff_create_args(FunctionCallInfo fcinfo, int ns_arg, int lane_arg, int kind_arg,
 								 int priority_arg, int creator_arg, int policy_arg, int delay_arg);
 extern void ff_check_create_item(ExecId id, bytea *payload, int num_partitions);
 extern void ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResult *r);
+extern ExecId *ff_existing_ids(const ExecId *ids, int n, int *nfound);
 
 extern void ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r);
 extern void ff_promote_delayed_id(ExecId id, int64 now, FFResult *r);
