@@ -173,6 +173,11 @@ export interface WorkerOptions {
    * mean duration, at most 500, none before a handler has run; 0: none
    */
   prefetch?: number | 'auto';
+  /**
+   * ms a finished job's completion waits for others to share its commit
+   * (one complete_executions, one WAL flush); default 5, 0: at once
+   */
+  completeDelayMs?: number;
   leaseTtlMs?: number;
   pollIntervalMs?: number;
   /** take over executions whose worker died (default true) */

@@ -124,6 +124,23 @@ test('batched completions: handlers finishing together share one complete_execut
   } finally { release(); await w.stop(); }
 });
 
+test('completeDelayMs: completions finishing within it share one complete_executions; 0 completes each at once', async () => {
+  assert.throws(() => worker({ lanes: ['x'], completeDelayMs: -1 }), (e) => e.code === 'invalid_argument');
+  assert.throws(() => worker({ lanes: ['x'], completeDelayMs: 5000 }), (e) => e.code === 'invalid_argument');
+  // handlers ending 0, 60, 120 and 180 ms after they start
+  for (const [delay, expected] of [[500, [4]], [0, [1, 1, 1, 1]]]) {
+    const L = lane('delay');
+    const w = worker({ lanes: [L], concurrency: 4, completeDelayMs: delay, handlers: { k: async (job) => { await sleep(60 * job.input.i); } } });
+    const sizes = recordBatches(w);
+    await enqueueMany(pool, [0, 1, 2, 3].map((i) => ({ lane: L, kind: 'k', input: { i } })));
+    await w.start();
+    try {
+      await waitFor('four completed', () => w.counters.completed === 4, 5000);
+      assert.deepEqual(sizes, expected, `completeDelayMs ${delay}`);
+    } finally { await w.stop(); }
+  }
+});
+
 test('a batch rejected as a whole (one result over max_payload_bytes) is completed item by item: the others complete, that one fails for good', async () => {
   const L = lane('batchbig');
   let release;

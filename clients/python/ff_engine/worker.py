@@ -283,6 +283,10 @@ class Worker:
     worker takes them meanwhile; handed back at shutdown): a number, or
     "auto" (the default) -- as many as the slots start within ~50 ms at the
     handlers' mean duration (none for handlers of a second or more).
+    complete_delay: seconds a finished job's completion waits for others
+    to be committed with it (one complete_executions, one WAL flush for
+    all): 0.005 by default; 0 completes each at once.  Fewer commits leave
+    the disk's flushes to the claims, which start the next jobs sooner.
     """
 
     def __init__(self, conninfo: Union[str, Callable[[], psycopg.Connection]], lanes: Union[str, Sequence[str]] = "default", *,
@@ -290,7 +294,7 @@ class Worker:
                  lease_ttl: float = 30.0, poll_interval: float = 2.0, reclaim: bool = True,
                  capabilities: Optional[Sequence[str]] = None, shutdown_timeout: float = 30.0,
                  attempt_timeout: Any = None, logger: Optional[logging.Logger] = None,
-                 renew: bool = True, prefetch: Union[str, int] = "auto"):
+                 renew: bool = True, prefetch: Union[str, int] = "auto", complete_delay: float = 0.005):
         if not (isinstance(conninfo, str) or callable(conninfo)):
             raise ArgumentError("conninfo must be a connection string or a callable returning a connection")
         self._conninfo = conninfo
@@ -318,6 +322,10 @@ class Worker:
                                         or not 0 <= prefetch <= 10000):
             raise ArgumentError(f"prefetch must be 'auto' or an int between 0 and 10000, got {prefetch!r}")
         self.prefetch = 0 if self._prefetch_auto else prefetch
+        if isinstance(complete_delay, bool) or not isinstance(complete_delay, (int, float)) \
+                or not 0 <= complete_delay <= 1:
+            raise ArgumentError(f"complete_delay must be a number of seconds between 0 and 1, got {complete_delay!r}")
+        self.complete_delay = float(complete_delay)
         self._avg_handler_s: Optional[float] = None
         self._renew_enabled = renew   # off only in tests of lease loss
         self._handlers: Dict[str, Handler] = {}
@@ -786,9 +794,11 @@ class Worker:
                 return
             batch = [item]
             end = False
+            deadline = time.monotonic() + self.complete_delay
             while len(batch) < 1000:
                 try:
-                    more = self._done.get_nowait()
+                    wait = deadline - time.monotonic()
+                    more = self._done.get(timeout=wait) if wait > 0 else self._done.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:

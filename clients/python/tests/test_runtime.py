@@ -270,6 +270,24 @@ def test_prefetch_auto_claims_ahead_for_short_handlers_and_hands_the_unstarted_b
     assert all(st in ("waiting", "delayed") for st in states), states
 
 
+def test_complete_delay_commits_a_burst_of_completions_together(conn, ff, make_worker):
+    # handlers ending 0, 60, 120 and 180 ms apart: with a delay of 0.5 s the
+    # first completion waits for the other three and one complete_executions
+    # commits them (one completed_at); with 0 each is committed at once
+    for delay, calls in ((0.5, 1), (0, 4)):
+        w = make_worker(concurrency=4, complete_delay=delay)
+        w.handler("nap", lambda job: time.sleep(0.06 * job.json()["i"]))
+        with conn.transaction():
+            ids = ff.enqueue_many(conn, "nap", [{"i": i} for i in range(4)])
+        w.start()
+        assert wait_until(lambda: w.stats().get("completed") == 4, 10), (delay, w.stats())
+        w.stop(timeout=1)
+        with conn.transaction():
+            at = conn.execute("SELECT count(DISTINCT completed_at) FROM ff.executions WHERE id = ANY(%s)",
+                              (ids,)).fetchone()[0]
+        assert at == calls, f"complete_delay={delay}: {at} distinct completion times"
+
+
 def test_a_batch_rejected_whole_is_completed_item_by_item(conn, ff, make_worker):
     n = 4
     running = threading.Barrier(n + 1)
@@ -603,6 +621,9 @@ def test_wrong_arguments_fail_before_touching_the_database(lane):
         lambda: Worker(DSN, lease_ttl=0),
         lambda: Worker(DSN, worker_id="two words"),
         lambda: Worker(DSN, capabilities=["a,b"]),
+        lambda: Worker(DSN, complete_delay=-0.001),
+        lambda: Worker(DSN, complete_delay=2),
+        lambda: Worker(DSN, complete_delay="soon"),
         lambda: Worker(DSN).start(),           # no handler registered
         lambda: Worker(DSN).on("finished", print),
     ]
