@@ -220,8 +220,14 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	}
 	v[0] = Int16GetDatum((int16) id.partition);
 	v[1] = UUIDPGetDatum(&id.uuid);
+	/*
+	 * A batch probed its ids at once.  Otherwise the insert below finds an
+	 * existing id itself (ON CONFLICT DO NOTHING), so the id is probed
+	 * first only where a refusal of the policy could come before it.
+	 */
 	if (a->existing != NULL ?
 		bsearch(&id, a->existing, a->nexisting, sizeof(ExecId), ff_exec_id_cmp) != NULL :
+		(a->policy_err != NULL || a->budget_bad != NULL || a->budget_csv != NULL) &&
 		ff_plan_exec(&plan_exists, v, NULL, 1) > 0)
 	{
 		result_duplicate(r, id.partition, &id.uuid);
@@ -294,7 +300,7 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 						   ATT_PENDING_FIRST_ATTEMPT);
 	if (!ff_core_insert(&c))
 	{
-		/* created concurrently by another transaction that committed */
+		/* it exists: created before, or concurrently by another transaction that committed */
 		result_duplicate(r, id.partition, &id.uuid);
 		return;
 	}
