@@ -375,10 +375,11 @@ static void
 flush_one(Deferred *d)
 {
 	FFPlan	   *p = d->plan;
+	MemoryContext cxt = CurrentMemoryContext;
 	Datum	   *rows = palloc(sizeof(Datum) * d->n);
 	Datum		array;
 	int			r;
-	uint64		n;
+	uint64		n = 0;
 
 	if (p->set_plan == NULL)
 		prepare_set_plan(p);
@@ -401,17 +402,23 @@ flush_one(Deferred *d)
 	}
 	PG_CATCH();
 	{
-		if (geterrcode() != ERRCODE_UNIQUE_VIOLATION || !p->each_row)
+		ErrorData  *e;
+
+		if (!p->insert_race || geterrcode() != ERRCODE_UNIQUE_VIOLATION)
 			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
 		FlushErrorState();
-		n = UINT64_MAX;
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", d->n),
+				 errdetail("%s", e->detail ? e->detail : e->message),
+				 errhint("Retry the call.")));
 	}
 	PG_END_TRY();
 	if (p->each_row && n != (uint64) d->n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 n == UINT64_MAX ?
-				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", d->n) :
 				 errmsg("a batch of %d writes changed " UINT64_FORMAT " rows: another transaction wrote the same rows concurrently",
 						d->n, n),
 				 errdetail("Statement: %s", p->sql),

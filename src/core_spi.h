@@ -58,6 +58,12 @@ typedef struct FFPlan
 	 * grows).  The set statements of deferred writes always are.
 	 */
 	bool		key_lookups;
+
+	/*
+	 * Its set statement inserts rows another transaction may create first:
+	 * a unique violation there is that race (the batch's 40001), not a bug.
+	 */
+	bool		insert_race;
 } FFPlan;
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */

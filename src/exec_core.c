@@ -151,6 +151,7 @@ build_insert_plan(FFPlan *plan)
 	 * as the batch's serialization failure */
 	plan->set_sql = psprintf("%s SELECT %s FROM %%s ORDER BY v.a1, v.a2", cols.data, set.data);
 	plan->each_row = true;
+	plan->insert_race = true;
 	MemoryContextSwitchTo(old);
 }
 
@@ -216,6 +217,12 @@ col_enum(const RowCols *r, int col, const char *const *labels)
 	return v;
 }
 
+/* the columns ff_core_from_row reads: partition, id, capabilities, then the fields */
+#define ONE(n) + 1
+#define ONE_E(n, ct, lab, st) + 1
+#define FF_CORE_NCOLS (3 FF_CORE_IMMUTABLE_FIELDS(ONE, ONE, ONE, ONE_E) \
+					   FF_CORE_MUTABLE_FIELDS(ONE, ONE, ONE, ONE_E))
+
 #define GET_T(n) c->n = col_text_or_null(&r, col++);
 #define GET_I(n) c->n = col_int64(&r, col++);
 #define GET_U(n) c->n = col_uuid(&r, col++);
@@ -278,6 +285,8 @@ ff_core_from_row(int row, ExecCore *c)
 	UuidOpt		id;
 
 	r.desc = SPI_tuptable->tupdesc;
+	if (r.desc->natts < FF_CORE_NCOLS)
+		elog(ERROR, "a core row needs %d columns, got %d", FF_CORE_NCOLS, r.desc->natts);
 	r.v = palloc(sizeof(Datum) * r.desc->natts);
 	r.n = palloc(sizeof(bool) * r.desc->natts);
 	heap_deform_tuple(SPI_tuptable->vals[row], r.desc, r.v, r.n);

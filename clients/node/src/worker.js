@@ -482,6 +482,7 @@ export class Worker extends EventEmitter {
     this._startQueued();
     if (this.more || this.wakePending) this._pump();
     if (job.settled) { this._release(job); return; }   // delayed, suspended or handed back: nothing to finish
+    job.finishing = true;   // its completion or failure is on its way: never handed back
     if (!error) { this._complete(job, value, Math.round(ms)); return; }   // released once its batch returns
     try {
       await this._fail(job, error, Math.round(ms));
@@ -679,7 +680,7 @@ export class Worker extends EventEmitter {
         });
         this.idleWaiter = null;
       }
-      for (const job of [...this.running.values()]) await this._handBack(job);
+      for (const job of [...this.running.values()]) if (!job.finishing) await this._handBack(job);
       while (this.completeQueue.length || this.completing) await sleep(5);
       clearInterval(this.renewTimer);
       while (this.renewing) await sleep(5);

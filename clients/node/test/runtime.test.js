@@ -139,6 +139,17 @@ test('completeDelayMs: completions finishing within it share one complete_execut
       assert.deepEqual(sizes, expected, `completeDelayMs ${delay}`);
     } finally { await w.stop(); }
   }
+  // a stop whose timeout ends while a finished job's completion waits: the
+  // job is completed, never handed back (it would run again)
+  const L = lane('delay-stop');
+  const w = worker({ lanes: [L], concurrency: 1, completeDelayMs: 400, shutdownTimeoutMs: 50, handlers: { k: async () => 'done' } });
+  const [id] = (await enqueueMany(pool, [{ lane: L, kind: 'k' }])).map((x) => x.executionId);
+  await w.start();
+  await waitFor('the handler ran', () => w.counters.started === 1, 5000);
+  await w.stop();
+  assert.equal(w.counters.completed, 1);
+  assert.equal(w.counters.handed_back ?? 0, 0);
+  assert.equal((await getResult(pool, id)).state, 'completed');
 });
 
 test('a batch rejected as a whole (one result over max_payload_bytes) is completed item by item: the others complete, that one fails for good', async () => {

@@ -794,7 +794,9 @@ class Worker:
                 return
             batch = [item]
             end = False
-            deadline = time.monotonic() + self.complete_delay
+            # completions that piled up while the previous call ran have
+            # waited already: they go at once
+            deadline = time.monotonic() + (self.complete_delay if self._done.empty() else 0)
             while len(batch) < 1000:
                 try:
                     wait = deadline - time.monotonic()
