@@ -6,7 +6,8 @@
 Prints one line per check, "ok<TAB>description" or
 "not ok<TAB>description: what is wrong":
 
-1. every citation in src/*.[ch] and sql/install/*.sql has the form
+1. every citation in src/*.[ch] and sql/install/*.sql (and, as a check of
+   its own, in the pgTAP and isolation suites) has the form
    "behaviour/<doc> §<id>[, §<id>...]" and each section is a heading of
    doc/behaviour/<doc>.md (a "§" in any other form fails);
 2. README.md, src/README.md, test/README.md and doc/**/*.md cite no section doc/behaviour/ lacks: a
@@ -97,6 +98,17 @@ def main():
         problems += check_file(p, rel, heads, True, None)
         n += len(re.findall(r"behaviour/", open(p, encoding="utf-8").read()))
     desc = "every citation in src/ and sql/install/ (%d) names a section of doc/behaviour/" % n
+    print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
+
+    tests = sorted(glob.glob(os.path.join(root, "test", "tap", "*.sql")) +
+                   glob.glob(os.path.join(root, "test", "tap", "*.psql")) +
+                   glob.glob(os.path.join(root, "test", "isolation", "specs", "*.spec")))
+    problems, n = [], 0
+    for p in tests:
+        rel = os.path.relpath(p, root)
+        problems += check_file(p, rel, heads, True, None)
+        n += len(re.findall(r"behaviour/", open(p, encoding="utf-8").read()))
+    desc = "every citation in test/tap/ and test/isolation/specs/ (%d) names a section of doc/behaviour/" % n
     print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
 
     docs = [os.path.join(root, "README.md"), os.path.join(root, "src", "README.md"),

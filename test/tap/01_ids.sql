@@ -1,4 +1,4 @@
--- Identifiers and partitions: spec §1, checklist 1-2.
+-- Identifiers and partitions: behaviour/execution §1, checklist 1-2.
 BEGIN;
 \ir helpers.psql
 

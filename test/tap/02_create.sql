@@ -1,4 +1,4 @@
--- create_execution: spec §3.1, checklist 3-8.
+-- create_execution: behaviour/execution §3.1, checklist 3-8.
 BEGIN;
 \ir helpers.psql
 
@@ -92,7 +92,7 @@ SELECT is((t.row(t.id(24))).required_capabilities, ARRAY['alpha', 'mid', 'zeta']
 SELECT is(ff.create_execution(t.id(25), policy_json => '42')->>'status', 'OK', 'a scalar policy is accepted and stored');
 SELECT is(ff.create_execution(t.id(26), policy_json => '{}')->>'status', 'OK', 'empty policy accepted');
 
--- initial record (§3.1 step 6)
+-- initial record (behaviour/execution §3.1 step 6)
 SELECT ff.create_execution(t.id(30), namespace => 'ns', lane_id => 'lane-a', execution_kind => 'k',
                            creator_identity => 'me', input_payload => '\x00ff', tags => '{"a.b": "x", "n.m": 5}',
                            execution_deadline_at => 1000000009000);

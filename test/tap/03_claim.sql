@@ -1,4 +1,4 @@
--- Grants and claims: spec §3.2-§3.5, §5, checklist 10-20, and ff.claim_next.
+-- Grants and claims: behaviour/execution §3.2-§3.5, §5, checklist 10-20, and ff.claim_next.
 BEGIN;
 \ir helpers.psql
 

@@ -1,4 +1,4 @@
--- Leases: spec §3.6, §3.7, §3.17, §4, checklist 21-25.
+-- Leases: behaviour/execution §3.6, §3.7, §3.17, §4, checklist 21-25.
 BEGIN;
 \ir helpers.psql
 
@@ -90,7 +90,7 @@ SELECT ff.create_execution(t.id(4));
 SELECT is((ff.mark_lease_expired_if_due(t.id(4)))->>'reason', 'not_active', 'runnable -> not_active');
 SELECT t.invariants('scanner marking');
 
--- §4.6 storage: one ff.lease_log row per lease; the view unfolds its events
+-- behaviour/execution §4.6 storage: one ff.lease_log row per lease; the view unfolds its events
 -- (a claim through issue_grant_and_claim writes its rows at once)
 SELECT ff.create_execution(t.id(400));
 SELECT ff.issue_grant_and_claim(t.id(400), 'w1', 'w1-1', 'default'), t.complete(t.id(400));

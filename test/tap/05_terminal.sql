@@ -1,4 +1,4 @@
--- Terminal operations: spec §3.8-§3.10, §3.32, checklist 33-43.
+-- Terminal operations: behaviour/execution §3.8-§3.10, §3.32, checklist 33-43.
 BEGIN;
 -- these checks read the event rows of executions outside flows too
 SET LOCAL ff_engine.completion_events = 'all';
@@ -161,7 +161,7 @@ SELECT is((SELECT count(*)::int FROM ff.completion_event WHERE execution_id = (f
           'no completion event for source flow_cascade');
 SELECT is((SELECT count(*)::int FROM ff.completion_event WHERE execution_id = (ff.parse_execution_id(t.id(23))).execution_uuid), 1,
           'completion event for other sources');
--- cancel of a delayed, interrupted execution ends its parked attempt (Appendix C.5)
+-- cancel of a delayed, interrupted execution ends its parked attempt (behaviour/execution §C.5)
 SELECT ff.create_execution(t.id(25));
 SELECT t.claim(t.id(25));
 SELECT ff.delay_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, 1000009999999) FROM t.row(t.id(25)) e;
@@ -203,7 +203,7 @@ SELECT ff.create_execution(t.id(93), policy_json => '{"retry_policy": {"max_retr
 SELECT t.claim(t.id(93));
 SELECT is(t.fail_as(t.id(93), 'transient'), 'retry_scheduled', 'without retryable_categories any other category is retried');
 
--- §3.32 with ff_engine.completion_events = flows (the default): only a flow
+-- behaviour/execution §3.32 with ff_engine.completion_events = flows (the default): only a flow
 -- member's transition leaves a row; the others are still announced, with an
 -- event id taken from the rows' sequence
 SET LOCAL ff_engine.completion_events = DEFAULT;

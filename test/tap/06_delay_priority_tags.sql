@@ -1,5 +1,5 @@
 -- Delay, wait-children, promotion, priority, tags and read models:
--- spec §3.11-§3.13, §3.16, §3.23, §3.31, checklist 44-47, 50, 66-68.
+-- behaviour/execution §3.11-§3.13, §3.16, §3.23, §3.31, checklist 44-47, 50, 66-68.
 BEGIN;
 \ir helpers.psql
 

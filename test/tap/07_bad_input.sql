@@ -1,5 +1,5 @@
 -- Bad input: every operation raises a clear error with a proper SQLSTATE
--- for misuse, and writes nothing (spec §0.4, ARCHITECTURE §3).
+-- for misuse, and writes nothing (behaviour/execution §0.4, behaviour/README §3).
 BEGIN;
 \ir helpers.psql
 

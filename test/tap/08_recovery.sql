@@ -1,4 +1,4 @@
--- Lease recovery, expiry, replay and admission: spec §3.14-§3.22, §4.5,
+-- Lease recovery, expiry, replay and admission: behaviour/execution §3.14-§3.22, §4.5,
 -- checklist 26-32a, 42, 48-49, 52-54.
 BEGIN;
 -- these checks read the event rows of executions outside flows too
@@ -32,7 +32,7 @@ SELECT ff.create_execution(t.id(3));
 SELECT is((ff.revoke_lease(t.id(3)))->>'error', 'execution_not_active', 'revoke on runnable -> execution_not_active');
 SELECT t.invariants('revoke');
 
--- 27. §4.5, revoked: the old holder gets lease_revoked everywhere (append comes with streams)
+-- 27. behaviour/execution §4.5, revoked: the old holder gets lease_revoked everywhere (append comes with streams)
 SELECT is(ff.complete_execution(t.id(1), o.current_lease_id, 1, o.current_attempt_id)->>'error', 'lease_revoked', 'complete after revoke -> lease_revoked')
   FROM (SELECT (:'old1'::ff.executions).*) o;
 SELECT is(ff.fail_execution(t.id(1), o.current_lease_id, 1, o.current_attempt_id)->>'error', 'lease_revoked', 'fail after revoke -> lease_revoked')
@@ -129,7 +129,7 @@ SELECT is((SELECT array_agg(epoch ORDER BY ord) FROM epochs), ARRAY[1, 2, 3, 4, 
 SELECT is((SELECT array_agg(attempt_type::text ORDER BY attempt_index) FROM ff.attempt WHERE execution_id = t.exec_uuid(t.id(7))),
           ARRAY['initial', 'reclaim', 'retry', 'replay'], 'attempt types along the way (resume reuses the retry attempt)');
 
--- 32a. revoke -> operator cancel -> replay -> claim -> renew succeeds (Appendix C.21)
+-- 32a. revoke -> operator cancel -> replay -> claim -> renew succeeds (behaviour/execution §C.21)
 SELECT ff.create_execution(t.id(8));
 SELECT t.claim(t.id(8));
 SELECT ff.revoke_lease(t.id(8));
@@ -263,7 +263,7 @@ SELECT is((SELECT array_agg(x.execution_id ORDER BY x.execution_id) FROM ff.list
           ARRAY[t.id(44)], 'list_expired_leases: also once marked expired');
 SELECT t.invariants('claim_next reclaim order');
 
--- lease history is capped near the newest 1000 events per execution (§4.6)
+-- lease history is capped near the newest 1000 events per execution (behaviour/execution §4.6)
 SELECT ff.create_execution(t.id(70), lane_id => 'hist');
 DO $$
 BEGIN
@@ -278,7 +278,7 @@ SELECT cmp_ok((SELECT count(*) FROM ff.lease_history WHERE execution_id = t.exec
 SELECT cmp_ok((SELECT count(*) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(70))), '>=', 1000::bigint, 'the newest 1000 kept');
 SELECT is((SELECT max(seq) FROM ff.lease_history WHERE execution_id = t.exec_uuid(t.id(70))), 1120::bigint, 'the newest event is kept');
 
--- Appendix C.7: a reclaimed attempt does not inherit the old attempt timeout
+-- behaviour/execution §C.7: a reclaimed attempt does not inherit the old attempt timeout
 SELECT ff.create_execution(t.id(71));
 SELECT ff.claim_execution(t.id(71), 'w1', 'w1-1', 'default', attempt_timeout_ms => 999) FROM ff.issue_claim_grant(t.id(71), 'w1', 'w1-1', 'default');
 SELECT isnt((t.row(t.id(71))).attempt_timeout_at, NULL, 'the first attempt has a timeout');
@@ -286,7 +286,7 @@ SELECT ff.revoke_lease(t.id(71)), ff.issue_reclaim_grant(t.id(71), 'w2', 'w2-1',
 SELECT ff.reclaim_execution(t.id(71), 'w2', 'w2-1', 'default');
 SELECT is((t.row(t.id(71))).attempt_timeout_at, NULL, 'the reclaim attempt has none');
 
--- Appendix C.11: a resumed claim needs an unowned, eligible execution
+-- behaviour/execution §C.11: a resumed claim needs an unowned, eligible execution
 SELECT ff.create_execution(t.id(72));
 SELECT t.claim(t.id(72));
 SELECT ff.delay_execution(e.id, e.current_lease_id, e.current_lease_epoch, e.current_attempt_id, 9999999999999) FROM t.row(t.id(72)) e;

@@ -1,4 +1,4 @@
--- The execution scanners: spec §6, checklist 9, 69-71.  Time moves by the
+-- The execution scanners: behaviour/execution §6, checklist 9, 69-71.  Time moves by the
 -- test clock; no test waits.
 BEGIN;
 \ir helpers.psql

@@ -1,4 +1,4 @@
--- Attempt output streams: spec §3.24-§3.27, checklist 56-65.
+-- Attempt output streams: behaviour/execution §3.24-§3.27, checklist 56-65.
 BEGIN;
 \ir helpers.psql
 
@@ -104,7 +104,7 @@ SELECT is(t.append(t.id(5), '{bad', 'summary')->>'detail', 'patch payload is not
 SELECT is(t.append(t.id(5), repeat('{"a":', 17) || '1' || repeat('}', 17), 'summary')->>'detail', 'patch_depth_exceeded', 'depth 17 -> invalid_input');
 SELECT is(ff.append_frame(e.id, 0, e.current_lease_id, e.current_lease_epoch, 'd', '{}', stream_mode => 'summary', patch_kind => 'json-patch')->>'detail',
           'unsupported patch_kind', 'unknown patch_kind -> invalid_input') FROM t.row(t.id(5)) e;
-SELECT is(t.append(t.id(5), 'x', 'firehose')->>'detail', 'unknown stream_mode "firehose"', 'unknown mode -> invalid_input (Appendix C.15)');
+SELECT is(t.append(t.id(5), 'x', 'firehose')->>'detail', 'unknown stream_mode "firehose"', 'unknown mode -> invalid_input (behaviour/execution §C.15)');
 SELECT is(t.snapshot(), :'before', 'bad patches and modes write nothing');
 SELECT is((t.append(t.id(5), repeat('{"a":', 16) || '1' || repeat('}', 16), 'summary'))->>'status', 'OK', 'depth 16 accepted');
 SELECT is((SELECT array_agg((e->>'summary_version')::int) FROM jsonb_array_elements(t.entries(t.id(5))) e),

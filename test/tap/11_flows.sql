@@ -1,4 +1,4 @@
--- Flows, edges, edge groups, dependency resolution: spec/flows.md §3-§6, checklist.
+-- Flows, edges, edge groups, dependency resolution: behaviour/flows §3-§6, checklist.
 BEGIN;
 -- these checks read the event rows of executions outside flows too
 SET LOCAL ff_engine.completion_events = 'all';
@@ -106,7 +106,7 @@ SELECT is(ff.apply_dependency_to_child('f1000000-0000-4000-8000-000000000001', '
           '{"ok": true, "result": "already_applied"}', '25. applying again -> already_applied');
 SELECT is((SELECT n FROM ff.edge_groups WHERE downstream_execution_id = t.m('c')), 3, '26. c has three applied edges (b, a, a)');
 SELECT is(ff.apply_dependency_to_child('f1000000-0000-4000-8000-000000000001', gen_random_uuid(), t.m('b'), t.m('a'))->>'error',
-          'invalid_dependency', 'apply of an edge never staged -> invalid_dependency (Appendix C.6)');
+          'invalid_dependency', 'apply of an edge never staged -> invalid_dependency (behaviour/flows §C.6)');
 SELECT t.member('f1000000-0000-4000-8000-000000000001', 'active_child');
 SELECT ff.issue_grant_and_claim(t.m('active_child'), 'w', 'w-1', 'flow');
 SELECT is((t.edge('f1000000-0000-4000-8000-000000000001', 'd', 'active_child'))->>'unresolved', '1', '28. apply to an active child counts');
@@ -447,7 +447,7 @@ SELECT ff.replay_execution(t.m('af2'));
 SELECT t.run('af2');
 SELECT ff.replay_execution(t.m('as'));
 SELECT t.dispatch();
-SELECT is(t.st('as'), 'waiting', '82. a replayed any_of member is re-resolved from a reset group and released (Appendix C.11)');
+SELECT is(t.st('as'), 'waiting', '82. a replayed any_of member is re-resolved from a reset group and released (behaviour/flows §C.11)');
 
 -- tags
 SELECT is(ff.set_flow_tags('f1000000-0000-4000-8000-000000000001', 'app.owner', 'me')->>'count', '1', 'flow tags');

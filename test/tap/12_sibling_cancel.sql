@@ -1,4 +1,4 @@
--- RFC-016 sibling cancellation: spec/flows.md §3.10, §3.11, §6.2, §6.3,
+-- RFC-016 sibling cancellation: behaviour/flows §3.10, §3.11, §6.2, §6.3,
 -- checklist 49-60 and Invariant Q6.
 BEGIN;
 \ir helpers.psql

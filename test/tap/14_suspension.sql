@@ -1,4 +1,4 @@
--- Suspension, waitpoints, signals and tokens: spec/suspension.md §10 items
+-- Suspension, waitpoints, signals and tokens: behaviour/suspension; checklist items (doc/checklist.md)
 -- 1-74 (numbers in the comments).  Time moves by the test clock.
 BEGIN;
 -- these checks read the event rows of executions outside flows too
@@ -337,7 +337,7 @@ SELECT is(t.renew(t.id(18))->>'status', 'OK', '18. renew succeeds');
 SELECT is(t.s(t.id(18)), NULL, '18. no suspension record');
 SELECT is(((t.w(t.wp(40))).state, (t.w(t.wp(40))).close_reason)::text, '(closed,resumed)', '18. waitpoint closed resumed');
 SELECT is((SELECT observed_effect FROM ff.signal WHERE waitpoint_id = t.wp(40)), 'resume_condition_satisfied',
-          '18. the replayed signal records its effect (Appendix C #7)');
+          '18. the replayed signal records its effect (behaviour/suspension §C.7)');
 
 -- 19. buffered other -> normal OK, 0 satisfied; later approve resumes
 SELECT t.new(19);
@@ -500,7 +500,7 @@ SELECT t.sig(t.id(35), t.wp(63), 'p', payload => '\x00ff80c3'::bytea);
 SELECT is((SELECT payload FROM ff.observe_signals(t.id(35), 0)), '\x00ff80c3'::bytea, '35. NUL and invalid UTF-8 returned byte-exactly');
 SELECT throws_ok($$SELECT t.sig(t.id(34), t.wp(62), 'p', payload => convert_to(repeat('x', 65537), 'UTF8'))$$, '54000', 'payload_too_large',
                  '35. 65 537 bytes -> 54000');
-SELECT throws_ok($$SELECT t.sig(t.id(34), t.wp(62), '__operator_only__')$$, '22023', NULL, 'names beginning with __ are refused (Appendix C #1)');
+SELECT throws_ok($$SELECT t.sig(t.id(34), t.wp(62), '__operator_only__')$$, '22023', NULL, 'names beginning with __ are refused (behaviour/suspension §C.1)');
 
 -- 36. effect recorded = effect returned; one event per accepted delivery
 SELECT is((SELECT count(*)::int FROM ff.signal g WHERE g.observed_effect <> 'buffered_for_pending_waitpoint'
@@ -544,7 +544,7 @@ SELECT t.sus(t.id(40), t.wp(72), t.composite('{"kind": "AllOf", "members": [{"ki
 SELECT is(ff.deliver_signal(t.id(40), t.wp(73), gen_random_uuid(), 'x', :'s40'::jsonb->>'waitpoint_token')->>'error', 'invalid_token',
           '41. A''s token for B of the same execution');
 
--- 47. the §5.9 vectors through the primitive and through minting
+-- 47. the behaviour/suspension §5.9 vectors through the primitive and through minting
 SELECT is(ff._hmac_sha1_hex(decode(repeat('0b', 20), 'hex'), 'Hi There'), 'b617318655057264e28bc0b6fb378c8ef146be00', '47. RFC 2202 #1');
 SELECT is(ff._hmac_sha1_hex(decode(repeat('ab', 80), 'hex'), '550e8400-e29b-41d4-a716-446655440000|approval|1700000000123'),
           '5c2227f132750cc6a994843d64ba4b0ac0ab4b34', '47. an 80-byte key is hashed first');
@@ -689,7 +689,7 @@ SELECT t.sig(t.id(51), t.wp(94), 'x');
 SELECT is(t.sig(t.id(51), t.wp(94), 'y')->>'effect', 'appended_to_waitpoint_duplicate', '51. a, a -> not resumed');
 SELECT is(t.sig(t.id(51), t.wp(96), 'z')->>'effect', 'resume_condition_satisfied', '51. then c -> resumed');
 SELECT is((SELECT count(*)::int FROM ff.waitpoint WHERE execution_id = t.exec_uuid(t.id(51)) AND state = 'closed'), 3,
-          '51. every waitpoint closed, including the one never signalled (Appendix C #6)');
+          '51. every waitpoint closed, including the one never signalled (behaviour/suspension §C.6)');
 
 -- 52-53. ignored signals
 SELECT t.new(52);
@@ -795,7 +795,7 @@ SELECT is(((t.s(t.id(62))).close_reason), 'cancelled', '62. suspension closed ca
 SELECT is((SELECT count(*)::int FROM ff.suspension_token WHERE execution_id = t.exec_uuid(t.id(62))), 0, '62. composite state cleaned');
 SELECT is(ff.deliver_signal(t.id(62), t.wp(142), gen_random_uuid(), 'x', :'tok62')->>'error', 'target_not_signalable', '62. later signal -> target_not_signalable');
 
--- replay of an execution that ended while suspended (§4.9): nothing of the suspension is reset
+-- replay of an execution that ended while suspended (behaviour/execution §3.22): nothing of the suspension is reset
 SELECT is(ff.replay_execution(t.id(31))->>'status', 'OK', 'replay of an execution cancelled while suspended');
 SELECT is(((t.s(t.id(31))).close_reason, (t.w(t.wp(58))).state)::text, '(cancelled,closed)', 'its suspension and waitpoint stay closed');
 SELECT t.claim(t.id(31));

@@ -1,4 +1,4 @@
--- Budgets, quotas, admission and the worker registry: spec/budgets.md §10
+-- Budgets, quotas, admission and the worker registry: behaviour/budgets, its checklist items in doc/checklist.md
 -- items 1-95 (numbers in the comments).  Time moves by the test clock.
 BEGIN;
 \ir helpers.psql
@@ -121,7 +121,7 @@ SELECT t.at(1000000001000 + 86400000);
 SELECT is(t.rep(t.b(16), 'tokens', 1, 'k'), '{"ok": true, "status": "OK"}', '18. the mark expires exactly 24 h after it was stamped');
 SELECT t.at(1000000002000);
 SELECT ff.create_budget(t.b(17), '{tokens}', '{0}', '{0}');
-SELECT is(t.rep(t.b(17), 'tokens', 1, 'k')->>'status', 'OK', '19. the same key on another budget applies (scope = budget, Appendix C #3)');
+SELECT is(t.rep(t.b(17), 'tokens', 1, 'k')->>'status', 'OK', '19. the same key on another budget applies (scope = budget, behaviour/budgets §C.3)');
 SELECT is(ff.record_spend(t.b(17), t.id(1), '{tokens}', '{5}', 'k'), '{"ok": true, "status": "ALREADY_APPLIED"}',
           '20. report_usage and record_spend share the marks of a budget');
 SELECT throws_ok($$SELECT ff.report_usage_and_check(t.b(17), '{tokens,tokens}', '{1,1}')$$, '22023', NULL, '21. duplicate dimensions -> invalid_input');
@@ -241,7 +241,7 @@ SELECT is((SELECT admitted_in_window FROM ff.quota_status WHERE quota_policy_id 
 SELECT t.admit(t.q(4), 3, 100, 1, 10);
 SELECT ff.release_admission(t.q(4), t.id(2));
 SELECT is((SELECT active_concurrency FROM ff.quota_status WHERE quota_policy_id = t.q(4)), 1::bigint,
-          '46. a second release frees nothing (Appendix C #6)');
+          '46. a second release frees nothing (behaviour/budgets §C.6)');
 -- 47. a non-numeric rate_limit cannot reach the engine (rate_limit is bigint:
 -- PostgreSQL refuses 'x' before the call); what the engine itself refuses
 -- is a missing or negative one, and nothing is written
@@ -473,7 +473,7 @@ SELECT cmp_ok((SELECT n FROM t.budget_updates), '>', 20::bigint, '91. (budget up
 SELECT is((SELECT decreased FROM t.budget_updates), '{}'::text[], '91. breach_count and soft_breach_count never decreased in any of them (resets included)');
 SELECT t.invariants('budgets');
 
--- the budget reconciler (§7.2): marks a non-resetting budget over a hard limit
+-- the budget reconciler (behaviour/budgets §7.2): marks a non-resetting budget over a hard limit
 UPDATE ff.budget_usage SET value = 101 WHERE budget_id = t.b(8) AND dimension = 'tokens';
 SELECT is(ff.reconcile_budgets()->>'processed', '1', 'reconciler marks the drift');
 SELECT is((t.budget(t.b(8))).reconciled_breach_at, ff.now_ms(), 'reconciled_breach_at set');

@@ -54,7 +54,7 @@ SELECT is(t.append(t.id(1), t.deep_arr(5000))->>'detail', 'patch_depth_exceeded'
 SELECT is(t.append(t.id(1), t.deep_arr(31))->>'status', 'OK', '32 levels (ff_engine.max_json_depth) accepted');
 SELECT is(t.append(t.id(1), t.deep_arr(32))->>'detail', 'patch_depth_exceeded', '33 levels refused');
 SELECT is(ff.append_frame(t.id(1), 0, gen_random_uuid(), 1, 'x', convert_to(t.deep_obj(5000), 'UTF8'), stream_mode => 'summary')->>'error',
-          'stale_owner_cannot_append', 'a stale lease is refused before the patch is read (spec §3.24 order)');
+          'stale_owner_cannot_append', 'a stale lease is refused before the patch is read (behaviour/execution §3.24 order)');
 SELECT is(ff.append_frame('{fp:1}:00000000-0000-4000-8000-000000000001', 0, gen_random_uuid(), 1, 'summary',
                           convert_to(t.deep_obj(5000), 'UTF8'), stream_mode => 'summary')->>'error',
           'stream_closed', 'the report''s exact call: stream_closed at once');

@@ -1,4 +1,4 @@
--- Checklist items of the specs (/work/shared/spec/*.md §9/§10) that no other
+-- Checklist items of the specs (doc/checklist.md) that no other
 -- suite proved, or proved only in part.  Each check is labelled with its
 -- spec and item number; doc/checklist.md maps every such item to its test.
 BEGIN;
@@ -519,7 +519,7 @@ SELECT is(ff.unblock_execution(t.m('b66kid'))->>'error', 'execution_not_eligible
 SELECT is(t.snapshot(), :'snap66b'::text, 'budgets #66: nothing written');
 
 -- budgets #95: every failure result (other than the three commit-and-report
--- cases of §0.4: HARD_BREACH bookkeeping, 15_budgets item 8; the admission
+-- cases of behaviour/execution §0.4: HARD_BREACH bookkeeping, 15_budgets item 8; the admission
 -- window trim, items 40-42; the unblock scan's trim) leaves no writes: each
 -- refused budget, quota and admission call against a fingerprint of every
 -- budget, quota and execution table

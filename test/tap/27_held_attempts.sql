@@ -1,4 +1,4 @@
--- A first attempt held on the execution row (issue 21; spec §2.5, §4.6):
+-- A first attempt held on the execution row (issue 21; behaviour/execution §2.5, §4.6):
 -- every path that touches a held attempt or its lease must leave ff.attempt
 -- and ff.lease_history exactly as rows would have.  Each scenario runs on a
 -- pair: a held execution (plain claim) and its twin, claimed the same way
