@@ -18,10 +18,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "datatype/timestamp.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -225,6 +227,22 @@ ff_mint_uuid_v7(pg_uuid_t *out)
 		out->data[i] = (uint8) (last_ms >> (40 - 8 * i));
 	out->data[6] = (uint8) (0x70 | (counter >> 8));
 	out->data[7] = (uint8) (counter & 0xff);
+}
+
+void
+ff_exec_id_arrays(const ExecId *ids, int n, Datum *args)
+{
+	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		parts[i] = Int16GetDatum((int16) ids[i].partition);
+		uuids[i] = UUIDPGetDatum(&ids[i].uuid);
+	}
+	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
+	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
 }
 
 ExecId

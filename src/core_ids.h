@@ -35,6 +35,15 @@ extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
 extern void ff_mint_uuid(pg_uuid_t *out);
 extern void ff_mint_uuid_v7(pg_uuid_t *out);
 
+/*
+ * n execution ids as a statement's $1 (smallint[]) and $2 (uuid[]), and the
+ * condition that selects their rows by key with them.
+ */
+#define FF_EXEC_IDS_IN \
+	"(partition, execution_id) IN (SELECT v.p, v.u FROM ROWS FROM " \
+	"(pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))"
+extern void ff_exec_id_arrays(const ExecId *ids, int n, Datum *args);
+
 /* Parse an execution id argument: 22004 when NULL, 22P02 when malformed. */
 extern ExecId ff_arg_exec_id(FunctionCallInfo fcinfo, int n, const char *argname);
 

@@ -489,11 +489,16 @@ ff_col_int64(int row, int col, int64 if_null)
 {
 	bool		isnull;
 	Datum		d = ff_col_datum(row, col, &isnull);
-	Oid			t;
 
 	if (isnull)
 		return if_null;
-	t = SPI_gettypeid(SPI_tuptable->tupdesc, col);
+	return ff_datum_int64(d, SPI_gettypeid(SPI_tuptable->tupdesc, col), col);
+}
+
+/* An integer column's value (type t, column col for the error) as int64. */
+int64
+ff_datum_int64(Datum d, Oid t, int col)
+{
 	if (t == INT8OID)
 		return DatumGetInt64(d);
 	if (t == INT4OID)

@@ -94,6 +94,7 @@ extern Datum ff_spi_finish_datum(Datum d);
 extern bool ff_col_isnull(int row, int col);
 extern char *ff_col_text(int row, int col);		/* NULL when SQL NULL */
 extern int64 ff_col_int64(int row, int col, int64 if_null);
+extern int64 ff_datum_int64(Datum d, Oid t, int col);
 extern bool ff_col_bool(int row, int col);
 extern Datum ff_col_datum(int row, int col, bool *isnull);
 

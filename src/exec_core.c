@@ -178,19 +178,8 @@ col_text_or_null(const RowCols *r, int col)
 static int64
 col_int64(const RowCols *r, int col)
 {
-	Datum		d = r->v[col - 1];
-	Oid			t = TupleDescAttr(r->desc, col - 1)->atttypid;
-
-	if (r->n[col - 1])
-		return FF_NULL;
-	if (t == INT8OID)
-		return DatumGetInt64(d);
-	if (t == INT4OID)
-		return DatumGetInt32(d);
-	if (t == INT2OID)
-		return DatumGetInt16(d);
-	elog(ERROR, "column %d is not an integer (type %u)", col, t);
-	return 0;
+	return r->n[col - 1] ? FF_NULL :
+		ff_datum_int64(r->v[col - 1], TupleDescAttr(r->desc, col - 1)->atttypid, col);
 }
 
 static UuidOpt
@@ -367,8 +356,6 @@ ff_core_lock_many(const ExecId *ids, int n)
 {
 	MemoryContext cxt = ff_defer_context();
 	MemoryContextCallback *cb;
-	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		args[3];
 	bool		nulls[3] = {false, false, false};
 	uint64		got,
@@ -379,19 +366,11 @@ ff_core_lock_many(const ExecId *ids, int n)
 	if (plan_lock_many.sql == NULL)
 		plan_lock_many.sql =
 			MemoryContextStrdup(TopMemoryContext,
-								psprintf("SELECT %s FROM ff.execution WHERE (partition, execution_id) IN "
-										 "(SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), "
-										 "pg_catalog.unnest($2)) AS v(p, u)) "
+								psprintf("SELECT %s FROM ff.execution WHERE " FF_EXEC_IDS_IN " "
 										 "AND ($3::text[] IS NULL OR namespace = ANY ($3)) "
 										 "ORDER BY partition, execution_id FOR UPDATE",
 										 ff_core_select_list()));
-	for (i = 0; i < (uint64) n; i++)
-	{
-		parts[i] = Int16GetDatum((int16) ids[i].partition);
-		uuids[i] = UUIDPGetDatum(&ids[i].uuid);
-	}
-	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
-	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	ff_exec_id_arrays(ids, n, args);
 	args[2] = ff_namespaces_array(&nulls[2]);
 	got = ff_plan_exec(&plan_lock_many, args, nulls, 0);
 	prefetched = MemoryContextAlloc(cxt, sizeof(ExecCore) * Max(got, 1));

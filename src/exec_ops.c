@@ -86,8 +86,7 @@ static FFPlan plan_exists = {
 	2, {INT2OID, UUIDOID}
 };
 static FFPlan plan_exists_many = {
-	"SELECT partition, execution_id FROM ff.execution WHERE (partition, execution_id) IN "
-	"(SELECT v.p, v.u FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS v(p, u))",
+	"SELECT partition, execution_id FROM ff.execution WHERE " FF_EXEC_IDS_IN,
 	2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true,.key_lookups = true
 };
 
@@ -101,20 +100,12 @@ static FFPlan plan_exists_many = {
 ExecId *
 ff_existing_ids(const ExecId *ids, int n, int *nfound)
 {
-	Datum	   *parts = palloc(sizeof(Datum) * Max(n, 1));
-	Datum	   *uuids = palloc(sizeof(Datum) * Max(n, 1));
 	Datum		args[2];
 	ExecId	   *found;
 	uint64		got,
 				i;
 
-	for (i = 0; i < (uint64) n; i++)
-	{
-		parts[i] = Int16GetDatum((int16) ids[i].partition);
-		uuids[i] = UUIDPGetDatum(&ids[i].uuid);
-	}
-	args[0] = PointerGetDatum(construct_array(parts, n, INT2OID, 2, true, TYPALIGN_SHORT));
-	args[1] = PointerGetDatum(construct_array(uuids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+	ff_exec_id_arrays(ids, n, args);
 	got = ff_plan_exec(&plan_exists_many, args, NULL, 0);
 	found = palloc(sizeof(ExecId) * Max(got, 1));
 	for (i = 0; i < got; i++)
