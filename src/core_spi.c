@@ -301,7 +301,7 @@ ff_plan_defer(FFPlan *p, Datum *values, const bool *nulls)
 	int			k,
 				r;
 
-	if (defer_cxt == NULL || p->set_sql == NULL)
+	if (defer_cxt == NULL || (p->set_sql == NULL && p->flush_direct == NULL))
 		return false;
 	if (nulls == NULL)
 		nulls = no_nulls;
@@ -369,10 +369,11 @@ prepare_set_plan(FFPlan *p)
 
 /*
  * Runs one plan's recorded calls as its set statement, as key lookups:
- * every set statement writes or joins its rows by primary key.
+ * every set statement writes or joins its rows by primary key.  Returns
+ * the rows it touched.
  */
-static void
-flush_one(Deferred *d)
+static uint64
+flush_set(Deferred *d)
 {
 	FFPlan	   *p = d->plan;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -416,6 +417,20 @@ flush_one(Deferred *d)
 				 errhint("Retry the call.")));
 	}
 	PG_END_TRY();
+	return n;
+}
+
+/* Runs one plan's recorded calls: its own writer, or its set statement. */
+static void
+flush_one(Deferred *d)
+{
+	FFPlan	   *p = d->plan;
+	uint64		n;
+
+	if (p->flush_direct != NULL)
+		n = p->flush_direct(p, d->n, d->values, d->nulls);
+	else
+		n = flush_set(d);
 	if (p->each_row && n != (uint64) d->n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),

@@ -64,6 +64,13 @@ typedef struct FFPlan
 	 * a unique violation there is that race (the batch's 40001), not a bug.
 	 */
 	bool		insert_race;
+
+	/*
+	 * Writes the deferred calls itself instead of a set statement (at the
+	 * flush; returns the rows written): the core row's store, which writes
+	 * each row where its locking read found it (exec_core_write.c).
+	 */
+	uint64		(*flush_direct) (struct FFPlan *p, int n, const Datum *values, const bool *nulls);
 } FFPlan;
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
@@ -71,7 +78,7 @@ extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tco
 
 /*
  * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec
- * on a plan with a set_sql records the call instead of running it (and
+ * on a plan with a set_sql (or a flush_direct) records the call instead of running it (and
  * reports one row), and ff_defer_flush runs each such plan once for all
  * its calls, in the order the plans were first deferred.  A batch
  * operation over distinct executions thereby pays one executor start-up

@@ -62,21 +62,18 @@ ff_core_select_list(void)
 							   "pg_catalog.array_to_string(required_capabilities, ',')");
 		FF_CORE_IMMUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
 		FF_CORE_MUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
+		/* where the version read is: the store writes there (exec_core_write.c) */
+		appendStringInfoString(&buf, ", ctid");
 		select_list = buf.data;
 		MemoryContextSwitchTo(old);
 	}
 	return select_list;
 }
 
-/*
- * Each macro appends "col = $k" (store) and "col = v.ak" (its set form,
- * for deferred stores) for one mutable field.
- */
+/* Each macro appends "col = $k" (the store) for one mutable field. */
 #define UPD(n, type, cast) \
 	do { \
 		appendStringInfo(&buf, "%s" #n " = $%d%s", first ? "" : ", ", \
-						 plan->nargs + 1, cast); \
-		appendStringInfo(&set, "%s" #n " = v.a%d%s", first ? "" : ", ", \
 						 plan->nargs + 1, cast); \
 		plan->argtypes[plan->nargs++] = type; \
 		first = false; \
@@ -86,26 +83,35 @@ ff_core_select_list(void)
 #define UPD_U(n) UPD(n, UUIDOID, "")
 #define UPD_E(n, ct, lab, st) UPD(n, TEXTOID, "::" st)
 
+/* A batch's deferred stores, at its flush. */
+static uint64
+store_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
+{
+	return ff_core_write(p, n, values, nulls, NULL);
+}
+
+/*
+ * The store by key, returning where the new version is.  Its last
+ * argument, the row's location as read, is for ff_core_write, which
+ * writes there and runs this statement only for a row it cannot.
+ */
 static void
 build_store_plan(FFPlan *plan)
 {
-	StringInfoData buf,
-				set;
+	StringInfoData buf;
 	bool		first = true;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 	initStringInfo(&buf);
-	initStringInfo(&set);
 	appendStringInfoString(&buf, "UPDATE ff.execution SET ");
-	appendStringInfoString(&set, "UPDATE ff.execution e SET ");
 	FF_CORE_MUTABLE_FIELDS(UPD_T, UPD_I, UPD_U, UPD_E)
-	appendStringInfoString(&buf, " WHERE partition = $1 AND execution_id = $2");
-	appendStringInfoString(&set, " FROM %s WHERE e.partition = v.a1 AND e.execution_id = v.a2");
+	appendStringInfoString(&buf, " WHERE partition = $1 AND execution_id = $2 RETURNING ctid");
+	plan->argtypes[plan->nargs++] = TIDOID;
 	plan->sql = buf.data;
-	plan->set_sql = set.data;
 	/* a later store of the same row replaces an earlier one: whole rows */
 	plan->key_args = 2;
 	plan->each_row = true;
+	plan->flush_direct = store_flush;
 	MemoryContextSwitchTo(old);
 }
 
@@ -206,10 +212,10 @@ col_enum(const RowCols *r, int col, const char *const *labels)
 	return v;
 }
 
-/* the columns ff_core_from_row reads: partition, id, capabilities, then the fields */
+/* the columns ff_core_from_row reads: partition, id, capabilities, the fields, ctid */
 #define ONE(n) + 1
 #define ONE_E(n, ct, lab, st) + 1
-#define FF_CORE_NCOLS (3 FF_CORE_IMMUTABLE_FIELDS(ONE, ONE, ONE, ONE_E) \
+#define FF_CORE_NCOLS (4 FF_CORE_IMMUTABLE_FIELDS(ONE, ONE, ONE, ONE_E) \
 					   FF_CORE_MUTABLE_FIELDS(ONE, ONE, ONE, ONE_E))
 
 #define GET_T(n) c->n = col_text_or_null(&r, col++);
@@ -288,6 +294,10 @@ ff_core_from_row(int row, ExecCore *c)
 		c->required_caps_csv = NULL;
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	if (r.n[col - 1])
+		ItemPointerSetInvalid(&c->tid);
+	else
+		c->tid = *(ItemPointer) DatumGetPointer(r.v[col - 1]);
 	c->loaded_claimable = core_claimable(c);
 	c->loaded_lease_epoch = c->current_lease_epoch;
 	c->loaded_attempt_count = c->total_attempt_count;
@@ -451,7 +461,11 @@ ff_core_store(ExecCore *c)
 	nulls[0] = nulls[1] = false;
 	assert_core_invariants(c);
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
-	if (ff_plan_exec(&plan_store, values, nulls, 0) != 1)
+	nulls[k] = !ItemPointerIsValid(&c->tid);
+	values[k++] = PointerGetDatum(&c->tid);
+	if (ff_deferring())
+		(void) ff_plan_exec(&plan_store, values, nulls, 0);
+	else if (ff_core_write(&plan_store, 1, values, nulls, &c->tid) != 1)
 		elog(ERROR, "execution row vanished while locked");
 	c->loaded_lease_epoch = c->current_lease_epoch;
 	c->loaded_attempt_count = c->total_attempt_count;
@@ -499,6 +513,7 @@ ff_core_init(ExecCore *c, ExecId id)
 {
 	memset(c, 0, sizeof(*c));
 	c->id = id;
+	ItemPointerSetInvalid(&c->tid);	/* not written yet */
 	FF_CORE_IMMUTABLE_FIELDS(INIT_T, INIT_I, INIT_U, INIT_E)
 	FF_CORE_MUTABLE_FIELDS(INIT_T, INIT_I, INIT_U, INIT_E)
 	c->total_attempt_count = 0;

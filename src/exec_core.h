@@ -33,7 +33,10 @@
 #ifndef FF_ENGINE_EXEC_CORE_H
 #define FF_ENGINE_EXEC_CORE_H
 
+#include "storage/itemptr.h"
+
 #include "core_ids.h"
+#include "core_spi.h"
 #include "core_result.h"
 #include "core_state.h"
 
@@ -99,6 +102,8 @@ typedef struct ExecCore
 									 * announces a change */
 	int64		loaded_lease_epoch; /* as read or last stored: epochs and */
 	int64		loaded_attempt_count;	/* attempt counts never go back */
+	ItemPointerData tid;		/* where the row version read (or last
+								 * written) is; invalid when unknown */
 } ExecCore;
 
 /* A lease fence as passed by a caller; each part may be absent. */
@@ -117,6 +122,8 @@ extern void ff_core_from_row(int row, ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
+extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,
+							ItemPointer newtids);
 extern bool ff_core_insert(ExecCore *c);
 extern void ff_core_init(ExecCore *c, ExecId id);
 

@@ -109,8 +109,11 @@ SELECT pg_temp.explain_kept('%ownership_state = ''leased''%lease_expires_at <= $
 SELECT pg_temp.explain_kept('%FROM ff.execution WHERE (partition, execution_id) IN%FOR UPDATE');
 -- a batch's deferred writes, one statement per table for all its rows (as
 -- index lookups even over an empty table: FFPlan.key_lookups)
-SELECT pg_temp.explain_kept('UPDATE ff.execution e SET %FROM pg_catalog.unnest($1)%');
 SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');
+
+-- the core row is written where its locking read found it, by no statement
+-- (src/exec_core_write.c): after every operation above, none stored by key
+SELECT count(*) AS core_stores_by_key FROM ff._engine_statements() WHERE statement LIKE 'UPDATE ff.execution SET %';
 
 -- the scanners' selections (src/bgw_scanners.c), kept once each has run,
 -- planned custom for the clock, a batch of 50, no filter

@@ -1,0 +1,395 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec_core_write.c
+ *	  Writing a locked execution core row where it was found, instead of
+ *	  by an UPDATE statement.
+ *
+ *	  Every transition locks its execution's row (ff_core_lock, a batch's
+ *	  ff_core_lock_many, a claim's candidates), changes the record in C and
+ *	  stores it (ff_core_store).  An UPDATE statement for that store spent
+ *	  more on its executor than on the write: starting it (a projection of
+ *	  every mutable column, an index scan, the result relation) for each
+ *	  single store, and for a batch's set form unnesting the rows and
+ *	  finding each again by key (profiled in test/bench/README.md).  The
+ *	  locking read already returned where the row version is (its ctid),
+ *	  so the store writes the new version there through the executor's
+ *	  single-row path, ExecSimpleRelationUpdate, as logical replication
+ *	  applies a change: row triggers, constraints, replica identity and
+ *	  index entries as an UPDATE has them; statement triggers do not fire
+ *	  (the table is written only by the engine).  No privilege is checked
+ *	  here: the locking read (FOR UPDATE) needed UPDATE on the table.
+ *
+ *	  A store whose row location is unknown (a row inserted in the same
+ *	  call) or no longer holds the newest version (this transaction changed
+ *	  the row since it was read, or an aborted subtransaction left a dead
+ *	  version there) goes through the UPDATE statement by key, as before.
+ *
+ * IDENTIFICATION
+ *	  src/exec_core_write.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "core_spi.h"
+#include "core_state.h"
+#include "exec_core.h"
+
+/* How a store argument becomes the column's value. */
+typedef enum FieldKind
+{
+	FIELD_TEXT,
+	FIELD_INT,					/* an int8 argument into an int2/4/8 column */
+	FIELD_UUID,
+	FIELD_ENUM					/* a label (text) into an enum column */
+} FieldKind;
+
+typedef struct FieldMap
+{
+	const char *name;
+	FieldKind	kind;
+	const char *const *labels;	/* FIELD_ENUM: the C label table */
+	AttrNumber	attnum;
+	Oid			typid;
+	Oid		   *enum_oids;		/* FIELD_ENUM: per label, InvalidOid if absent */
+} FieldMap;
+
+#define NMUT_T(n) + 1
+#define NMUT_E(n, ct, lab, st) + 1
+#define FF_CORE_NMUTABLE (0 FF_CORE_MUTABLE_FIELDS(NMUT_T, NMUT_T, NMUT_T, NMUT_E))
+
+/*
+ * The table's layout as this backend last saw it: its oid, where each
+ * mutable field's column is, and the key columns.  Reset by any relcache
+ * invalidation of the table (DDL, or DROP and CREATE EXTENSION).
+ */
+typedef struct CoreLayout
+{
+	Oid			relid;
+	AttrNumber	partition_att;
+	AttrNumber	id_att;
+	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
+	FieldMap	fields[FF_CORE_NMUTABLE];
+} CoreLayout;
+
+static CoreLayout *layout = NULL;
+static bool callback_registered = false;
+
+static void
+layout_forget(Datum arg, Oid relid)
+{
+	if (layout != NULL && (relid == InvalidOid || relid == layout->relid))
+	{
+		/* allocated in its own context: nothing of it is referenced after */
+		MemoryContextDelete(GetMemoryChunkContext(layout));
+		layout = NULL;
+	}
+}
+
+static AttrNumber
+column_of(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	elog(ERROR, "ff.execution has no column \"%s\"", name);
+	return InvalidAttrNumber;
+}
+
+static void
+layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
+			 const char *const *labels)
+{
+	f->name = name;
+	f->kind = kind;
+	f->labels = labels;
+	f->attnum = column_of(desc, name);
+	f->typid = TupleDescAttr(desc, f->attnum - 1)->atttypid;
+	f->enum_oids = NULL;
+	if (kind == FIELD_ENUM)
+	{
+		int			n,
+					i;
+
+		for (n = 0; labels[n] != NULL; n++)
+			;
+		f->enum_oids = palloc(sizeof(Oid) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			HeapTuple	t = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(f->typid),
+											CStringGetDatum(labels[i]));
+
+			f->enum_oids[i] = InvalidOid;
+			if (HeapTupleIsValid(t))
+			{
+				f->enum_oids[i] = ((Form_pg_enum) GETSTRUCT(t))->oid;
+				ReleaseSysCache(t);
+			}
+		}
+	}
+	else if ((kind == FIELD_TEXT && f->typid != TEXTOID) ||
+			 (kind == FIELD_UUID && f->typid != UUIDOID) ||
+			 (kind == FIELD_INT && f->typid != INT8OID && f->typid != INT4OID && f->typid != INT2OID))
+		elog(ERROR, "ff.execution column \"%s\" has an unexpected type %u", name, f->typid);
+}
+
+#define LAY_T(n) layout_field(desc, &l->fields[k++], #n, FIELD_TEXT, NULL);
+#define LAY_I(n) layout_field(desc, &l->fields[k++], #n, FIELD_INT, NULL);
+#define LAY_U(n) layout_field(desc, &l->fields[k++], #n, FIELD_UUID, NULL);
+#define LAY_E(n, ct, lab, st) layout_field(desc, &l->fields[k++], #n, FIELD_ENUM, lab);
+
+static CoreLayout *
+core_layout(Relation rel)
+{
+	MemoryContext cxt,
+				old;
+	TupleDesc	desc = RelationGetDescr(rel);
+	CoreLayout *l;
+	int			k = 0;
+
+	if (layout != NULL && layout->relid == RelationGetRelid(rel))
+		return layout;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(layout_forget, (Datum) 0);
+		callback_registered = true;
+	}
+	layout_forget((Datum) 0, InvalidOid);
+	cxt = AllocSetContextCreate(TopMemoryContext, "ff core layout", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		l = palloc0(sizeof(CoreLayout));
+		l->relid = RelationGetRelid(rel);
+		l->partition_att = column_of(desc, "partition");
+		l->id_att = column_of(desc, "execution_id");
+		FF_CORE_MUTABLE_FIELDS(LAY_T, LAY_I, LAY_U, LAY_E)
+		for (k = 0; k < FF_CORE_NMUTABLE; k++)
+			l->updated_cols = bms_add_member(l->updated_cols,
+											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	layout = l;
+	return l;
+}
+
+/* A store argument as its column's value (the UPDATE statement's casts). */
+static Datum
+field_value(const FieldMap *f, Datum arg)
+{
+	switch (f->kind)
+	{
+		case FIELD_INT:
+			{
+				int64		v = DatumGetInt64(arg);
+
+				if (f->typid == INT8OID)
+					return arg;
+				if ((f->typid == INT4OID && (v < PG_INT32_MIN || v > PG_INT32_MAX)) ||
+					(f->typid == INT2OID && (v < PG_INT16_MIN || v > PG_INT16_MAX)))
+					ereport(ERROR,
+							(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+							 errmsg("%s out of range for column \"%s\"",
+									f->typid == INT4OID ? "integer" : "smallint", f->name)));
+				return f->typid == INT4OID ? Int32GetDatum((int32) v) : Int16GetDatum((int16) v);
+			}
+		case FIELD_ENUM:
+			{
+				char	   *label = TextDatumGetCString(arg);
+				int			i = ff_label_lookup(f->labels, label);
+
+				if (i >= 0 && OidIsValid(f->enum_oids[i]))
+					return ObjectIdGetDatum(f->enum_oids[i]);
+				/* not a label this install has: enum_in's own error */
+				return DirectFunctionCall2(enum_in, CStringGetDatum(label), ObjectIdGetDatum(f->typid));
+			}
+		default:
+			return arg;
+	}
+}
+
+/*
+ * The row version at tid, fetched into slot, when it is the newest version
+ * of the execution the store names (its key in v[0], v[1]): not updated
+ * or deleted since (a lock leaves it the newest).
+ */
+static bool
+fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
+			 TupleTableSlot *slot)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	uint16		infomask;
+	bool		isnull;
+	Datum		d;
+
+	if (!ItemPointerIsValid(tid) ||
+		!table_tuple_fetch_row_version(rel, tid, SnapshotAny, slot))
+		return false;
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	infomask = bslot->base.tuple->t_data->t_infomask;
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	if (!(infomask & HEAP_XMAX_INVALID) && !HEAP_XMAX_IS_LOCKED_ONLY(infomask))
+		return false;
+	d = slot_getattr(slot, l->partition_att, &isnull);
+	if (isnull || DatumGetInt16(d) != DatumGetInt16(v[0]))
+		return false;
+	d = slot_getattr(slot, l->id_att, &isnull);
+	return !isnull && memcmp(DatumGetUUIDP(d), DatumGetUUIDP(v[1]), UUID_LEN) == 0;
+}
+
+/*
+ * ff_core_write
+ *		Runs n stores of the plan built by exec_core.c (arguments: partition,
+ *		execution_id, the mutable fields in FF_CORE_MUTABLE_FIELDS order,
+ *		then the row's ctid as read; its statement updates by key and
+ *		returns the new ctid).  newtids, when given, receives each row's new
+ *		location (invalid when unknown).  Returns the rows written.
+ */
+uint64
+ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, ItemPointer newtids)
+{
+	int			nargs = store->nargs;
+	int			tid_arg = nargs - 1;
+	bool	   *by_key = palloc0(sizeof(bool) * Max(n, 1));
+	int			nkey = 0;
+	uint64		written = 0;
+	Relation	rel;
+	CoreLayout *l;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *oldslot,
+			   *newslot;
+	TupleDesc	desc;
+	MemoryContext old;
+	int			r,
+				k;
+
+	rel = table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
+					 NoLock);
+	desc = RelationGetDescr(rel);
+	l = core_layout(rel);
+
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->updatedCols = bms_copy(l->updated_cols);
+	ExecInitRangeTable(estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	/* where the AFTER trigger queue looks the relation up */
+	estate->es_opened_result_relations = list_make1(rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
+	ExecOpenIndices(rri, false);
+	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
+	oldslot = table_slot_create(rel, &estate->es_tupleTable);
+	newslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	AfterTriggerBeginQuery();
+
+	for (r = 0; r < n; r++)
+	{
+		const Datum *v = &values[r * nargs];
+		const bool *vn = &nulls[r * nargs];
+
+		CHECK_FOR_INTERRUPTS();
+		if (vn[tid_arg] ||
+			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, oldslot))
+		{
+			by_key[r] = true;
+			nkey++;
+			continue;
+		}
+		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+		ExecClearTuple(newslot);
+		slot_getallattrs(oldslot);
+		memcpy(newslot->tts_values, oldslot->tts_values, sizeof(Datum) * desc->natts);
+		memcpy(newslot->tts_isnull, oldslot->tts_isnull, sizeof(bool) * desc->natts);
+		for (k = 0; k < FF_CORE_NMUTABLE; k++)
+		{
+			const FieldMap *f = &l->fields[k];
+
+			newslot->tts_isnull[f->attnum - 1] = vn[2 + k];
+			newslot->tts_values[f->attnum - 1] = vn[2 + k] ? (Datum) 0 : field_value(f, v[2 + k]);
+		}
+		ExecStoreVirtualTuple(newslot);
+		/* a copy: the old version's values point into its buffer */
+		ExecMaterializeSlot(newslot);
+		MemoryContextSwitchTo(old);
+		ExecSimpleRelationUpdate(rri, estate, &epq, oldslot, newslot);
+		if (newtids)
+			newtids[r] = newslot->tts_tid;
+		written++;
+		ExecClearTuple(oldslot);
+		ResetPerTupleExprContext(estate);
+	}
+
+	AfterTriggerEndQuery(estate);
+	EvalPlanQualEnd(&epq);
+	/* its indexes, and relations the AFTER trigger queue opened */
+	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	/* what follows in this transaction sees the new versions */
+	CommandCounterIncrement();
+
+	for (r = 0; nkey > 0 && r < n; r++)
+	{
+		if (!by_key[r])
+			continue;
+		if (ff_plan_exec(store, (Datum *) &values[r * nargs], &nulls[r * nargs], 0) == 1)
+		{
+			written++;
+			if (newtids)
+			{
+				bool		isnull;
+				Datum		t = ff_col_datum(0, 1, &isnull);
+
+				newtids[r] = *(ItemPointer) DatumGetPointer(t);
+			}
+		}
+		else if (newtids)
+			ItemPointerSetInvalid(&newtids[r]);
+	}
+	pfree(by_key);
+	return written;
+}
