@@ -55,6 +55,10 @@
 #include "core_spi.h"
 #include "core_state.h"
 #include "exec_core.h"
+#include "ff_engine.h"
+
+/* ff_engine.test_store_by_key: every store by key (tests of that path) */
+bool		ff_test_store_by_key = false;
 
 /* How a store argument becomes the column's value. */
 typedef enum FieldKind
@@ -94,17 +98,20 @@ typedef struct CoreLayout
 } CoreLayout;
 
 static CoreLayout *layout = NULL;
+static bool layout_stale = false;
 static bool callback_registered = false;
+static int	writers_active = 0;		/* ff_core_write calls in progress */
 
+/*
+ * Only marks it: a write in progress (or one a row trigger started inside
+ * it) keeps using the layout it took, which its lock on the table keeps
+ * true; the next write from the top rebuilds it.
+ */
 static void
 layout_forget(Datum arg, Oid relid)
 {
 	if (layout != NULL && (relid == InvalidOid || relid == layout->relid))
-	{
-		/* allocated in its own context: nothing of it is referenced after */
-		MemoryContextDelete(GetMemoryChunkContext(layout));
-		layout = NULL;
-	}
+		layout_stale = true;
 }
 
 static AttrNumber
@@ -174,14 +181,19 @@ core_layout(Relation rel)
 	CoreLayout *l;
 	int			k = 0;
 
-	if (layout != NULL && layout->relid == RelationGetRelid(rel))
+	if (layout != NULL && layout->relid == RelationGetRelid(rel) &&
+		(!layout_stale || writers_active > 1))
 		return layout;
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(layout_forget, (Datum) 0);
 		callback_registered = true;
 	}
-	layout_forget((Datum) 0, InvalidOid);
+	/* no write uses it now (a nested one for another table's oid leaves it) */
+	if (layout != NULL && writers_active == 1)
+		MemoryContextDelete(GetMemoryChunkContext(layout));
+	layout = NULL;
+	layout_stale = false;
 	cxt = AllocSetContextCreate(TopMemoryContext, "ff core layout", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -272,38 +284,28 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 }
 
 /*
- * ff_core_write
- *		Runs n stores of the plan built by exec_core.c (arguments: partition,
- *		execution_id, the mutable fields in FF_CORE_MUTABLE_FIELDS order,
- *		then the row's ctid as read; its statement updates by key and
- *		returns the new ctid).  newtids, when given, receives each row's new
- *		location (invalid when unknown).  Returns the rows written.
+ * write_located
+ *		The stores whose row is where its locking read found it, written
+ *		there; the others are marked in by_key (*nkey of them).  Returns
+ *		the rows written.
  */
-uint64
-ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, ItemPointer newtids)
+static uint64
+write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Datum *values,
+			  const bool *nulls, ItemPointer newtids, bool *by_key, int *nkey)
 {
 	int			nargs = store->nargs;
 	int			tid_arg = nargs - 1;
-	bool	   *by_key = palloc0(sizeof(bool) * Max(n, 1));
-	int			nkey = 0;
+	TupleDesc	desc = RelationGetDescr(rel);
 	uint64		written = 0;
-	Relation	rel;
-	CoreLayout *l;
 	EState	   *estate;
 	RangeTblEntry *rte;
 	ResultRelInfo *rri;
 	EPQState	epq;
 	TupleTableSlot *oldslot,
 			   *newslot;
-	TupleDesc	desc;
 	MemoryContext old;
 	int			r,
 				k;
-
-	rel = table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
-					 NoLock);
-	desc = RelationGetDescr(rel);
-	l = core_layout(rel);
 
 	estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
@@ -331,11 +333,11 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 		const bool *vn = &nulls[r * nargs];
 
 		CHECK_FOR_INTERRUPTS();
-		if (vn[tid_arg] ||
+		if (vn[tid_arg] || ff_test_store_by_key ||
 			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, oldslot))
 		{
 			by_key[r] = true;
-			nkey++;
+			(*nkey)++;
 			continue;
 		}
 		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
@@ -355,9 +357,11 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 		ExecMaterializeSlot(newslot);
 		MemoryContextSwitchTo(old);
 		ExecSimpleRelationUpdate(rri, estate, &epq, oldslot, newslot);
+		/* a row trigger that returned NULL skipped it: not written */
+		if (ItemPointerIsValid(&newslot->tts_tid))
+			written++;
 		if (newtids)
 			newtids[r] = newslot->tts_tid;
-		written++;
 		ExecClearTuple(oldslot);
 		ResetPerTupleExprContext(estate);
 	}
@@ -368,6 +372,40 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	ExecCloseResultRelations(estate);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
+	return written;
+}
+
+/*
+ * ff_core_write
+ *		Runs n stores of the plan built by exec_core.c (arguments: partition,
+ *		execution_id, the mutable fields in FF_CORE_MUTABLE_FIELDS order,
+ *		then the row's ctid as read; its statement updates by key and
+ *		returns the new ctid).  newtids, when given, receives each row's new
+ *		location (invalid when unknown).  Returns the rows written.
+ */
+uint64
+ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, ItemPointer newtids)
+{
+	int			nargs = store->nargs;
+	bool	   *by_key = palloc0(sizeof(bool) * Max(n, 1));
+	int			nkey = 0;
+	uint64		written = 0;
+	Relation	rel;
+	int			r;
+
+	rel = table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
+					 NoLock);
+	writers_active++;
+	PG_TRY();
+	{
+		written = write_located(rel, core_layout(rel), store, n, values, nulls, newtids,
+								by_key, &nkey);
+	}
+	PG_FINALLY();
+	{
+		writers_active--;
+	}
+	PG_END_TRY();
 	table_close(rel, NoLock);
 	/* what follows in this transaction sees the new versions */
 	CommandCounterIncrement();

@@ -78,6 +78,15 @@ _PG_init(void)
 							   ff_test_clock_assign,
 							   NULL);
 
+	DefineCustomBoolVariable("ff_engine.test_store_by_key",
+							 "Writes every execution row by an UPDATE statement by key (tests only).",
+							 "Off: a transition writes the row where its locking read found it.",
+							 &ff_test_store_by_key,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomIntVariable("ff_engine.default_retention",
 							"How long a terminal execution is kept before retention may purge it.",
 							"A policy's stream_policy.retention_ttl_ms overrides it per execution.",

@@ -25,6 +25,7 @@ extern int	ff_max_frame_bytes;
 extern int	ff_max_stream_frames;
 extern int	ff_max_signals_per_execution;
 extern bool ff_notify_completions;
+extern bool ff_test_store_by_key;
 
 /* ff_engine.completion_events: rows for flow members only, or for all */
 #define FF_COMPLETION_EVENTS_FLOWS 0

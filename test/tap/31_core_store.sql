@@ -1,0 +1,93 @@
+-- The core row's store (issue 21; src/exec_core_write.c): a transition
+-- writes the new version where its locking read found the row, through the
+-- executor's single-row path, not by an UPDATE statement by key.  The
+-- statement by key remains for a row it cannot place; the test-only
+-- ff_engine.test_store_by_key sends every store that way.  Both ways must
+-- leave the same rows, honour row triggers and keep the invariants.
+BEGIN;
+\ir helpers.psql
+
+SELECT t.at(1000000000000);
+
+-- one scenario on executions base+1 .. base+4 of lane `lane`: two claimed
+-- and completed as a batch, one claimed alone, renewed and failed into a
+-- retry, one cancelled while waiting
+CREATE FUNCTION t.scenario(base integer, lane text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE ids text[]; lids uuid[]; eps bigint[]; aids uuid[];
+BEGIN
+    PERFORM ff.create_execution(t.id(base + i), lane_id => lane, priority => 10 - i,
+                                policy_json => '{"retry_policy": {"max_retries": 2, "backoff": {"type": "fixed", "delay_ms": 0}}}')
+    FROM generate_series(1, 4) i;
+    SELECT array_agg(c.claim->>'execution_id'), array_agg((c.claim->>'lease_id')::uuid),
+           array_agg((c.claim->>'lease_epoch')::bigint), array_agg((c.claim->>'attempt_id')::uuid)
+    INTO ids, lids, eps, aids
+    FROM ff.claim_next(lane, 'w', 'w-1', max_count => 2) c;
+    PERFORM ff.complete_executions(ids, lids, eps, aids, ARRAY['a', 'b']::bytea[]);
+    PERFORM t.claim(t.id(base + 3));
+    PERFORM t.renew(t.id(base + 3), 60000);
+    PERFORM t.fail(t.id(base + 3));
+    PERFORM ff.cancel_execution(t.id(base + 4), 'no longer needed', 'operator_override');
+END $$;
+-- what the scenario leaves, ids and fences aside
+CREATE FUNCTION t.outcome(base integer) RETURNS TABLE (k integer, public_state text, lifecycle_phase text,
+    ownership_state text, attempt_state text, total_attempt_count integer, retry_count integer,
+    current_lease_epoch bigint, lease_expires_at bigint, completed_at bigint, failure_reason text,
+    cancellation_reason text, result bytea) LANGUAGE sql AS $$
+    SELECT i, e.public_state::text, e.lifecycle_phase::text, e.ownership_state::text, e.attempt_state::text,
+           e.total_attempt_count, e.retry_count, e.current_lease_epoch, e.lease_expires_at, e.completed_at,
+           e.failure_reason, e.cancellation_reason,
+           (SELECT d.result FROM ff.execution_data d WHERE d.partition = (ff.parse_execution_id(e.id)).partition
+                AND d.execution_id = t.exec_uuid(e.id))
+    FROM generate_series(1, 4) i, t.row(t.id(base + i)) e
+$$;
+CREATE FUNCTION t.stores_by_key() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM ff._engine_statements() WHERE statement LIKE 'UPDATE ff.execution SET %'
+$$;
+
+-- where the read found it
+SELECT t.scenario(100, 'located');
+SELECT is(t.stores_by_key(), 0::bigint, 'every store of the scenario wrote the row where it was read: no statement by key');
+SELECT results_eq($$SELECT public_state FROM t.outcome(100) ORDER BY k$$,
+                  ARRAY['completed', 'completed', 'delayed', 'cancelled'],
+                  'the scenario''s states: two completed as a batch, a retry delayed, a cancel');
+
+-- by key, the same scenario
+SET LOCAL ff_engine.test_store_by_key = on;
+SELECT t.scenario(200, 'by_key');
+SELECT cmp_ok(t.stores_by_key(), '=', 1::bigint, 'with ff_engine.test_store_by_key the stores went by key');
+RESET ff_engine.test_store_by_key;
+SELECT results_eq($$SELECT * FROM t.outcome(200) ORDER BY k$$, $$SELECT * FROM t.outcome(100) ORDER BY k$$,
+                  'both ways leave the same rows (states, counts, epochs, timers, reasons, results)');
+SELECT * FROM t.invariants('both ways of storing');
+
+-- row triggers fire on the located write as on the UPDATE: a BEFORE trigger's
+-- change of NEW is stored, its refusal is the call's error
+CREATE FUNCTION t.stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.progress_message := 'seen by a row trigger'; RETURN NEW; END $$;
+CREATE TRIGGER stamp BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.stamp();
+SELECT ff.create_execution(t.id(301), lane_id => 'trig');
+SELECT is(t.claim(t.id(301)) ->> 'ok', 'true', 'a claim under a BEFORE UPDATE trigger');
+SELECT is((t.row(t.id(301))).progress_message, 'seen by a row trigger', 'the trigger''s NEW is what was stored');
+DROP TRIGGER stamp ON ff.execution;
+CREATE FUNCTION t.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused by a row trigger' USING ERRCODE = 'P0001'; END $$;
+CREATE TRIGGER refuse BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse();
+SELECT throws_ok($$SELECT t.complete(t.id(301))$$, 'P0001', 'refused by a row trigger',
+                 'a BEFORE UPDATE trigger''s error is the complete''s error');
+DROP TRIGGER refuse ON ff.execution;
+-- a trigger that skips the row (returns NULL): the store wrote nothing, and
+-- says so the same both ways
+CREATE FUNCTION t.skip() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER skip BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.skip();
+SELECT throws_ok($$SELECT t.complete(t.id(301))$$, 'XX000', 'execution row vanished while locked',
+                 'a row a trigger skipped is reported, located');
+SET LOCAL ff_engine.test_store_by_key = on;
+SELECT throws_ok($$SELECT t.complete(t.id(301))$$, 'XX000', 'execution row vanished while locked',
+                 'and by key');
+RESET ff_engine.test_store_by_key;
+DROP TRIGGER skip ON ff.execution;
+SELECT is(t.complete(t.id(301)) ->> 'result', 'completed', 'without triggers the complete goes through');
+SELECT is((t.row(t.id(301))).public_state::text, 'completed', 'and is stored');
+
+SELECT * FROM finish();
+ROLLBACK;
