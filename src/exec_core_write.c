@@ -35,6 +35,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
@@ -79,14 +80,15 @@ typedef struct FieldMap
 	Oid		   *enum_oids;		/* FIELD_ENUM: per label, InvalidOid if absent */
 } FieldMap;
 
-#define NMUT_T(n) + 1
-#define NMUT_E(n, ct, lab, st) + 1
-#define FF_CORE_NMUTABLE (0 FF_CORE_MUTABLE_FIELDS(NMUT_T, NMUT_T, NMUT_T, NMUT_E))
+#define NFIELD(n) + 1
+#define NFIELD_E(n, ct, lab, st) + 1
+#define FF_CORE_NMUTABLE (0 FF_CORE_MUTABLE_FIELDS(NFIELD, NFIELD, NFIELD, NFIELD_E))
 
 /*
- * The table's layout as this backend last saw it: its oid, where each
- * mutable field's column is, and the key columns.  Reset by any relcache
- * invalidation of the table (DDL, or DROP and CREATE EXTENSION).
+ * The table's layout as this backend last saw it: its oid, the key
+ * columns, and where each mutable field's column is.  Marked stale by
+ * any relcache invalidation of the table (DDL, or DROP and CREATE
+ * EXTENSION).
  */
 typedef struct CoreLayout
 {
@@ -256,15 +258,18 @@ field_value(const FieldMap *f, Datum arg)
 
 /*
  * The row version at tid, fetched into slot, when it is the newest version
- * of the execution the store names (its key in v[0], v[1]): not updated
- * or deleted since (a lock leaves it the newest).
+ * of the execution the store names (its key in v[0], v[1]): created by a
+ * committed transaction or this one, and not updated or deleted since (a
+ * lock leaves it the newest).  The caller holds the row's lock, so it stays
+ * the newest until written.
  */
 static bool
 fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 			 TupleTableSlot *slot)
 {
 	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
-	uint16		infomask;
+	HeapTupleHeader h;
+	bool		newest;
 	bool		isnull;
 	Datum		d;
 
@@ -272,15 +277,79 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 		!table_tuple_fetch_row_version(rel, tid, SnapshotAny, slot))
 		return false;
 	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
-	infomask = bslot->base.tuple->t_data->t_infomask;
+	h = bslot->base.tuple->t_data;
+	newest = ((h->t_infomask & HEAP_XMAX_INVALID) || HEAP_XMAX_IS_LOCKED_ONLY(h->t_infomask)) &&
+		!HeapTupleHeaderXminInvalid(h) &&
+		(HeapTupleHeaderXminCommitted(h) ||
+		 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(h)) ||
+		 TransactionIdDidCommit(HeapTupleHeaderGetRawXmin(h)));
 	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
-	if (!(infomask & HEAP_XMAX_INVALID) && !HEAP_XMAX_IS_LOCKED_ONLY(infomask))
+	if (!newest)
 		return false;
 	d = slot_getattr(slot, l->partition_att, &isnull);
 	if (isnull || DatumGetInt16(d) != DatumGetInt16(v[0]))
 		return false;
 	d = slot_getattr(slot, l->id_att, &isnull);
 	return !isnull && memcmp(DatumGetUUIDP(d), DatumGetUUIDP(v[1]), UUID_LEN) == 0;
+}
+
+/* The executor state of one call's writes to the table. */
+typedef struct WriteState
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epq;
+	TupleTableSlot *oldslot;	/* a row version as found */
+	TupleTableSlot *newslot;	/* the row to write */
+} WriteState;
+
+static void
+write_begin(WriteState *w, Relation rel, const CoreLayout *l)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	w->estate = CreateExecutorState();
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	rte->updatedCols = bms_copy(l->updated_cols);
+	ExecInitRangeTable(w->estate, list_make1(rte));
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	/* where the AFTER trigger queue looks the relation up */
+	w->estate->es_opened_result_relations = list_make1(w->rri);
+	w->estate->es_output_cid = GetCurrentCommandId(true);
+	w->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
+	ExecOpenIndices(w->rri, false);
+	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
+	w->oldslot = table_slot_create(rel, &w->estate->es_tupleTable);
+	w->newslot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	AfterTriggerBeginQuery();
+}
+
+static void
+write_end(WriteState *w)
+{
+	AfterTriggerEndQuery(w->estate);
+	EvalPlanQualEnd(&w->epq);
+	/* its indexes, and relations the AFTER trigger queue opened */
+	ExecCloseResultRelations(w->estate);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+}
+
+/* Sets the fields' columns of the slot being built from the arguments. */
+static void
+put_fields(TupleTableSlot *slot, const FieldMap *f, int nf, const Datum *v, const bool *vn)
+{
+	int			k;
+
+	for (k = 0; k < nf; k++)
+	{
+		slot->tts_isnull[f[k].attnum - 1] = vn[k];
+		slot->tts_values[f[k].attnum - 1] = vn[k] ? (Datum) 0 : field_value(&f[k], v[k]);
+	}
 }
 
 /*
@@ -297,36 +366,11 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 	int			tid_arg = nargs - 1;
 	TupleDesc	desc = RelationGetDescr(rel);
 	uint64		written = 0;
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	EPQState	epq;
-	TupleTableSlot *oldslot,
-			   *newslot;
+	WriteState	w;
 	MemoryContext old;
-	int			r,
-				k;
+	int			r;
 
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = RelationGetRelid(rel);
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	rte->updatedCols = bms_copy(l->updated_cols);
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	/* where the AFTER trigger queue looks the relation up */
-	estate->es_opened_result_relations = list_make1(rri);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
-	ExecOpenIndices(rri, false);
-	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
-	oldslot = table_slot_create(rel, &estate->es_tupleTable);
-	newslot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
-	AfterTriggerBeginQuery();
-
+	write_begin(&w, rel, l);
 	for (r = 0; r < n; r++)
 	{
 		const Datum *v = &values[r * nargs];
@@ -334,45 +378,40 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 
 		CHECK_FOR_INTERRUPTS();
 		if (vn[tid_arg] || ff_test_store_by_key ||
-			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, oldslot))
+			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, w.oldslot))
 		{
 			by_key[r] = true;
 			(*nkey)++;
 			continue;
 		}
-		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
-		ExecClearTuple(newslot);
-		slot_getallattrs(oldslot);
-		memcpy(newslot->tts_values, oldslot->tts_values, sizeof(Datum) * desc->natts);
-		memcpy(newslot->tts_isnull, oldslot->tts_isnull, sizeof(bool) * desc->natts);
-		for (k = 0; k < FF_CORE_NMUTABLE; k++)
-		{
-			const FieldMap *f = &l->fields[k];
-
-			newslot->tts_isnull[f->attnum - 1] = vn[2 + k];
-			newslot->tts_values[f->attnum - 1] = vn[2 + k] ? (Datum) 0 : field_value(f, v[2 + k]);
-		}
-		ExecStoreVirtualTuple(newslot);
+		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w.estate));
+		ExecClearTuple(w.newslot);
+		slot_getallattrs(w.oldslot);
+		memcpy(w.newslot->tts_values, w.oldslot->tts_values, sizeof(Datum) * desc->natts);
+		memcpy(w.newslot->tts_isnull, w.oldslot->tts_isnull, sizeof(bool) * desc->natts);
+		put_fields(w.newslot, l->fields, FF_CORE_NMUTABLE, v + 2, vn + 2);
+		ExecStoreVirtualTuple(w.newslot);
 		/* a copy: the old version's values point into its buffer */
-		ExecMaterializeSlot(newslot);
+		ExecMaterializeSlot(w.newslot);
 		MemoryContextSwitchTo(old);
-		ExecSimpleRelationUpdate(rri, estate, &epq, oldslot, newslot);
+		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.oldslot, w.newslot);
 		/* a row trigger that returned NULL skipped it: not written */
-		if (ItemPointerIsValid(&newslot->tts_tid))
+		if (ItemPointerIsValid(&w.newslot->tts_tid))
 			written++;
 		if (newtids)
-			newtids[r] = newslot->tts_tid;
-		ExecClearTuple(oldslot);
-		ResetPerTupleExprContext(estate);
+			newtids[r] = w.newslot->tts_tid;
+		ExecClearTuple(w.oldslot);
+		ResetPerTupleExprContext(w.estate);
 	}
-
-	AfterTriggerEndQuery(estate);
-	EvalPlanQualEnd(&epq);
-	/* its indexes, and relations the AFTER trigger queue opened */
-	ExecCloseResultRelations(estate);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
+	write_end(&w);
 	return written;
+}
+
+static Relation
+open_core(void)
+{
+	return table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
+					  NoLock);
 }
 
 /*
@@ -381,7 +420,9 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
  *		execution_id, the mutable fields in FF_CORE_MUTABLE_FIELDS order,
  *		then the row's ctid as read; its statement updates by key and
  *		returns the new ctid).  newtids, when given, receives each row's new
- *		location (invalid when unknown).  Returns the rows written.
+ *		location (invalid when unknown).  Returns the rows written.  The
+ *		caller holds each row's lock (taken by the read that gave its ctid):
+ *		no other transaction can write the row meanwhile.
  */
 uint64
 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, ItemPointer newtids)
@@ -393,8 +434,7 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	Relation	rel;
 	int			r;
 
-	rel = table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
-					 NoLock);
+	rel = open_core();
 	writers_active++;
 	PG_TRY();
 	{
@@ -431,3 +471,4 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	pfree(by_key);
 	return written;
 }
+
