@@ -89,6 +89,16 @@ DROP TRIGGER skip ON ff.execution;
 SELECT is(t.complete(t.id(301)) ->> 'result', 'completed', 'without triggers the complete goes through');
 SELECT is((t.row(t.id(301))).public_state::text, 'completed', 'and is stored');
 
+-- a write undone with its savepoint leaves the row as it was read; the
+-- next transition finds and writes that version
+SELECT ff.create_execution(t.id(601), lane_id => 'sp');
+SAVEPOINT before_claim;
+SELECT is(t.claim(t.id(601)) ->> 'ok', 'true', 'a claim inside a savepoint');
+ROLLBACK TO SAVEPOINT before_claim;
+SELECT is((t.row(t.id(601))).public_state::text, 'waiting', 'rolled back with the savepoint: waiting again');
+SELECT is(t.claim(t.id(601)) ->> 'lease_epoch', '1', 'claimed again at epoch 1: the undone claim left nothing');
+SELECT is(t.complete(t.id(601)) ->> 'result', 'completed', 'and completed');
+
 -- a batch of creates reads as the same creates one by one: every column,
 -- ids aside (capabilities, policy-derived columns, delay, priority)
 CREATE FUNCTION t.core_row(id text) RETURNS jsonb LANGUAGE sql AS $$
