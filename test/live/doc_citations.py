@@ -83,6 +83,18 @@ def check_file(path, rel, heads, strict, own_doc):
     return problems
 
 
+def check_citations(root, heads, where, patterns):
+    """One check: every citation in the files matching patterns ((folder, glob) under root)
+    names a section of doc/behaviour/; prints its ok / not ok line."""
+    files = sorted(p for d, g in patterns for p in glob.glob(os.path.join(root, d, g)))
+    problems, n = [], 0
+    for p in files:
+        problems += check_file(p, os.path.relpath(p, root), heads, True, None)
+        n += len(re.findall(r"behaviour/", open(p, encoding="utf-8").read()))
+    desc = "every citation in %s (%d) names a section of doc/behaviour/" % (where, n)
+    print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     heads = headings(root)
@@ -90,26 +102,10 @@ def main():
     print(("not ok\tdoc/behaviour/ has its five documents: missing %s" % " ".join(missing)) if missing
           else "ok\tdoc/behaviour/ has its five documents")
 
-    code = sorted(glob.glob(os.path.join(root, "src", "*.[ch]")) +
-                  glob.glob(os.path.join(root, "sql", "install", "*.sql")))
-    problems, n = [], 0
-    for p in code:
-        rel = os.path.relpath(p, root)
-        problems += check_file(p, rel, heads, True, None)
-        n += len(re.findall(r"behaviour/", open(p, encoding="utf-8").read()))
-    desc = "every citation in src/ and sql/install/ (%d) names a section of doc/behaviour/" % n
-    print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
-
-    tests = sorted(glob.glob(os.path.join(root, "test", "tap", "*.sql")) +
-                   glob.glob(os.path.join(root, "test", "tap", "*.psql")) +
-                   glob.glob(os.path.join(root, "test", "isolation", "specs", "*.spec")))
-    problems, n = [], 0
-    for p in tests:
-        rel = os.path.relpath(p, root)
-        problems += check_file(p, rel, heads, True, None)
-        n += len(re.findall(r"behaviour/", open(p, encoding="utf-8").read()))
-    desc = "every citation in test/tap/ and test/isolation/specs/ (%d) names a section of doc/behaviour/" % n
-    print(("not ok\t%s: %s" % (desc, "; ".join(problems[:20]))) if problems else "ok\t" + desc)
+    check_citations(root, heads, "src/ and sql/install/",
+                    [("src", "*.[ch]"), ("sql/install", "*.sql")])
+    check_citations(root, heads, "test/tap/ and test/isolation/specs/",
+                    [("test/tap", "*.sql"), ("test/tap", "*.psql"), ("test/isolation/specs", "*.spec")])
 
     docs = [os.path.join(root, "README.md"), os.path.join(root, "src", "README.md"),
             os.path.join(root, "test", "README.md")] + sorted(glob.glob(os.path.join(root, "doc", "**", "*.md"), recursive=True))
