@@ -78,8 +78,8 @@ extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tco
 
 /*
  * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec
- * on a plan with a set_sql (or a flush_direct) records the call instead of running it (and
- * reports one row), and ff_defer_flush runs each such plan once for all
+ * on a plan with a set_sql (or a flush_direct) records the call instead of
+ * running it (and reports one row), and ff_defer_flush runs each such plan once for all
  * its calls, in the order the plans were first deferred.  A batch
  * operation over distinct executions thereby pays one executor start-up
  * (and one compilation of every partial-index predicate) per statement

@@ -213,10 +213,7 @@ col_enum(const RowCols *r, int col, const char *const *labels)
 }
 
 /* the columns ff_core_from_row reads: partition, id, capabilities, the fields, ctid */
-#define ONE(n) + 1
-#define ONE_E(n, ct, lab, st) + 1
-#define FF_CORE_NCOLS (4 FF_CORE_IMMUTABLE_FIELDS(ONE, ONE, ONE, ONE_E) \
-					   FF_CORE_MUTABLE_FIELDS(ONE, ONE, ONE, ONE_E))
+#define FF_CORE_NCOLS (4 + FF_CORE_NIMMUTABLE + FF_CORE_NMUTABLE)
 
 #define GET_T(n) c->n = col_text_or_null(&r, col++);
 #define GET_I(n) c->n = col_int64(&r, col++);

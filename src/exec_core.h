@@ -87,6 +87,12 @@ typedef struct UuidOpt
 	I(last_capability_mismatch_at) I(history_seq) \
 	I(held_attempt_seq) U(held_lease_id) T(held_worker_id) T(held_worker_instance_id)
 
+/* how many fields each list has */
+#define FF_FIELD_ONE(n) + 1
+#define FF_FIELD_ONE_E(n, ct, lab, st) + 1
+#define FF_CORE_NIMMUTABLE (0 FF_CORE_IMMUTABLE_FIELDS(FF_FIELD_ONE, FF_FIELD_ONE, FF_FIELD_ONE, FF_FIELD_ONE_E))
+#define FF_CORE_NMUTABLE (0 FF_CORE_MUTABLE_FIELDS(FF_FIELD_ONE, FF_FIELD_ONE, FF_FIELD_ONE, FF_FIELD_ONE_E))
+
 #define FF_DECL_T(n) char *n;
 #define FF_DECL_I(n) int64 n;
 #define FF_DECL_U(n) UuidOpt n;

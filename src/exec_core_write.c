@@ -80,10 +80,6 @@ typedef struct FieldMap
 	Oid		   *enum_oids;		/* FIELD_ENUM: per label, InvalidOid if absent */
 } FieldMap;
 
-#define NFIELD(n) + 1
-#define NFIELD_E(n, ct, lab, st) + 1
-#define FF_CORE_NMUTABLE (0 FF_CORE_MUTABLE_FIELDS(NFIELD, NFIELD, NFIELD, NFIELD_E))
-
 /*
  * The table's layout as this backend last saw it: its oid, the key
  * columns, and where each mutable field's column is.  Marked stale by
@@ -339,19 +335,6 @@ write_end(WriteState *w)
 	FreeExecutorState(w->estate);
 }
 
-/* Sets the fields' columns of the slot being built from the arguments. */
-static void
-put_fields(TupleTableSlot *slot, const FieldMap *f, int nf, const Datum *v, const bool *vn)
-{
-	int			k;
-
-	for (k = 0; k < nf; k++)
-	{
-		slot->tts_isnull[f[k].attnum - 1] = vn[k];
-		slot->tts_values[f[k].attnum - 1] = vn[k] ? (Datum) 0 : field_value(&f[k], v[k]);
-	}
-}
-
 /*
  * write_located
  *		The stores whose row is where its locking read found it, written
@@ -368,7 +351,8 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 	uint64		written = 0;
 	WriteState	w;
 	MemoryContext old;
-	int			r;
+	int			r,
+				k;
 
 	write_begin(&w, rel, l);
 	for (r = 0; r < n; r++)
@@ -389,7 +373,13 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 		slot_getallattrs(w.oldslot);
 		memcpy(w.newslot->tts_values, w.oldslot->tts_values, sizeof(Datum) * desc->natts);
 		memcpy(w.newslot->tts_isnull, w.oldslot->tts_isnull, sizeof(bool) * desc->natts);
-		put_fields(w.newslot, l->fields, FF_CORE_NMUTABLE, v + 2, vn + 2);
+		for (k = 0; k < FF_CORE_NMUTABLE; k++)
+		{
+			const FieldMap *f = &l->fields[k];
+
+			w.newslot->tts_isnull[f->attnum - 1] = vn[2 + k];
+			w.newslot->tts_values[f->attnum - 1] = vn[2 + k] ? (Datum) 0 : field_value(f, v[2 + k]);
+		}
 		ExecStoreVirtualTuple(w.newslot);
 		/* a copy: the old version's values point into its buffer */
 		ExecMaterializeSlot(w.newslot);
