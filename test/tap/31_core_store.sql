@@ -44,6 +44,17 @@ CREATE FUNCTION t.stores_by_key() RETURNS bigint LANGUAGE sql AS $$
     SELECT count(*) FROM ff._engine_statements() WHERE statement LIKE 'UPDATE ff.execution SET %'
 $$;
 
+-- the test setting is a superuser's: a worker (or an admin) cannot set it
+CREATE ROLE t_store_worker IN ROLE ff_worker;
+CREATE ROLE t_store_admin IN ROLE ff_admin;
+SET LOCAL ROLE t_store_worker;
+SELECT throws_ok($$SET ff_engine.test_store_by_key = on$$, '42501', NULL,
+                 'a worker cannot send the stores by key');
+RESET ROLE;
+SET LOCAL ROLE t_store_admin;
+SELECT throws_ok($$SET ff_engine.test_store_by_key = on$$, '42501', NULL, 'nor can an ff_admin');
+RESET ROLE;
+
 -- where the read found it
 SELECT t.scenario(100, 'located');
 SELECT is(t.stores_by_key(), 0::bigint, 'every store of the scenario wrote the row where it was read: no statement by key');
