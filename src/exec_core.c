@@ -32,6 +32,7 @@
 #include "core_clock.h"
 #include "flow_completion.h"
 #include "exec_core.h"
+#include "exec_core_row.h"
 #include "bgw_notify.h"
 #include "ff_engine.h"
 #include "core_spi.h"
@@ -39,35 +40,20 @@
 
 /* ---- statement text built from the field list ---- */
 
-static char *select_list = NULL;
 static FFPlan plan_lock = {NULL, 2, {INT2OID, UUIDOID}};
 static FFPlan plan_store = {NULL, 2, {INT2OID, UUIDOID}};
 static FFPlan plan_insert = {NULL, 3, {INT2OID, UUIDOID, TEXTOID}};
 
-#define SEL_T(n) appendStringInfoString(&buf, ", " #n);
-#define SEL_I(n) appendStringInfoString(&buf, ", " #n);
-#define SEL_U(n) appendStringInfoString(&buf, ", " #n);
-#define SEL_E(n, ct, lab, st) appendStringInfoString(&buf, ", " #n "::text");
-
+/*
+ * The select list of every locking read of core rows, from ff.execution
+ * under the alias e: the row whole (taken apart by exec_core_row.c), then
+ * where the version read is (the store writes there, exec_core_write.c).
+ * Callers may add columns after these.
+ */
 const char *
 ff_core_select_list(void)
 {
-	if (select_list == NULL)
-	{
-		StringInfoData buf;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&buf);
-		appendStringInfoString(&buf, "partition, execution_id, "
-							   "pg_catalog.array_to_string(required_capabilities, ',')");
-		FF_CORE_IMMUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
-		FF_CORE_MUTABLE_FIELDS(SEL_T, SEL_I, SEL_U, SEL_E)
-		/* where the version read is: the store writes there (exec_core_write.c) */
-		appendStringInfoString(&buf, ", ctid");
-		select_list = buf.data;
-		MemoryContextSwitchTo(old);
-	}
-	return select_list;
+	return "e, e.ctid";
 }
 
 /* Each macro appends "col = $k" (the store) for one mutable field. */
@@ -164,63 +150,6 @@ build_insert_plan(FFPlan *plan)
 /* ---- row -> struct ---- */
 
 /*
- * A result row taken apart once: reading the columns of a wide row one by
- * one (SPI_getbinval) walks it from its start for every column after a
- * null or a varlena, which the batch paths measured at ~4 % of their CPU.
- */
-typedef struct RowCols
-{
-	TupleDesc	desc;
-	Datum	   *v;
-	bool	   *n;
-} RowCols;
-
-static char *
-col_text_or_null(const RowCols *r, int col)
-{
-	return r->n[col - 1] ? NULL : TextDatumGetCString(r->v[col - 1]);
-}
-
-static int64
-col_int64(const RowCols *r, int col)
-{
-	return r->n[col - 1] ? FF_NULL :
-		ff_datum_int64(r->v[col - 1], TupleDescAttr(r->desc, col - 1)->atttypid, col);
-}
-
-static UuidOpt
-col_uuid(const RowCols *r, int col)
-{
-	UuidOpt		u;
-
-	u.set = !r->n[col - 1];
-	if (u.set)
-		u.v = *DatumGetUUIDP(r->v[col - 1]);
-	else
-		memset(&u.v, 0, sizeof(u.v));
-	return u;
-}
-
-static int
-col_enum(const RowCols *r, int col, const char *const *labels)
-{
-	char	   *s = col_text_or_null(r, col);
-	int			v = s ? ff_label_lookup(labels, s) : -1;
-
-	if (v < 0)
-		elog(ERROR, "unexpected state label \"%s\" in column %d", s ? s : "(null)", col);
-	return v;
-}
-
-/* the columns ff_core_from_row reads: partition, id, capabilities, the fields, ctid */
-#define FF_CORE_NCOLS (4 + FF_CORE_NIMMUTABLE + FF_CORE_NMUTABLE)
-
-#define GET_T(n) c->n = col_text_or_null(&r, col++);
-#define GET_I(n) c->n = col_int64(&r, col++);
-#define GET_U(n) c->n = col_uuid(&r, col++);
-#define GET_E(n, ct, lab, st) c->n = (ct) col_enum(&r, col++, lab);
-
-/*
  * core_claimable
  *		Work a worker of the lane can take: eligible to claim, or active
  *		with a lease that expired or was revoked (what claim_next with
@@ -269,37 +198,29 @@ announce_work(ExecCore *c)
 	c->loaded_claimable = core_claimable(c);
 }
 
+/* The core row of SPI result row row (its first columns ff_core_select_list's). */
 void
 ff_core_from_row(int row, ExecCore *c)
 {
-	int			col = 4;
-	RowCols		r;
-	UuidOpt		id;
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		isnull;
+	Datum		d;
 
-	r.desc = SPI_tuptable->tupdesc;
-	if (r.desc->natts < FF_CORE_NCOLS)
-		elog(ERROR, "a core row needs %d columns, got %d", FF_CORE_NCOLS, r.desc->natts);
-	r.v = palloc(sizeof(Datum) * r.desc->natts);
-	r.n = palloc(sizeof(bool) * r.desc->natts);
-	heap_deform_tuple(SPI_tuptable->vals[row], r.desc, r.v, r.n);
-	id = col_uuid(&r, 2);
+	if (desc->natts < 2 || SPI_gettypeid(desc, 2) != TIDOID)
+		elog(ERROR, "a core row needs the columns of ff_core_select_list");
 	memset(c, 0, sizeof(*c));
-	c->id.partition = (int) col_int64(&r, 1);
-	c->id.uuid = id.v;
-	c->required_caps_csv = col_text_or_null(&r, 3);
-	if (c->required_caps_csv && c->required_caps_csv[0] == '\0')
-		c->required_caps_csv = NULL;
-	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
-	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
-	if (r.n[col - 1])
+	d = SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &isnull);
+	if (isnull)
+		elog(ERROR, "a core row cannot be null");
+	ff_core_from_datum(d, c);
+	d = SPI_getbinval(SPI_tuptable->vals[row], desc, 2, &isnull);
+	if (isnull)
 		ItemPointerSetInvalid(&c->tid);
 	else
-		c->tid = *(ItemPointer) DatumGetPointer(r.v[col - 1]);
+		c->tid = *(ItemPointer) DatumGetPointer(d);
 	c->loaded_claimable = core_claimable(c);
 	c->loaded_lease_epoch = c->current_lease_epoch;
 	c->loaded_attempt_count = c->total_attempt_count;
-	pfree(r.v);
-	pfree(r.n);
 }
 
 /*
@@ -373,7 +294,7 @@ ff_core_lock_many(const ExecId *ids, int n)
 	if (plan_lock_many.sql == NULL)
 		plan_lock_many.sql =
 			MemoryContextStrdup(TopMemoryContext,
-								psprintf("SELECT %s FROM ff.execution WHERE " FF_EXEC_IDS_IN " "
+								psprintf("SELECT %s FROM ff.execution e WHERE " FF_EXEC_IDS_IN " "
 										 "AND ($3::text[] IS NULL OR namespace = ANY ($3)) "
 										 "ORDER BY partition, execution_id FOR UPDATE",
 										 ff_core_select_list()));
@@ -425,7 +346,7 @@ ff_core_lock(ExecId id, ExecCore *c)
 		return false;
 	if (plan_lock.sql == NULL)
 		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
-											psprintf("SELECT %s FROM ff.execution WHERE partition = $1 "
+											psprintf("SELECT %s FROM ff.execution e WHERE partition = $1 "
 													 "AND execution_id = $2 FOR UPDATE",
 													 ff_core_select_list()));
 	values[0] = Int16GetDatum((int16) id.partition);

@@ -38,7 +38,6 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -46,176 +45,19 @@
 #include "nodes/makefuncs.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
 #include "core_spi.h"
 #include "core_state.h"
 #include "exec_core.h"
+#include "exec_core_row.h"
 #include "ff_engine.h"
 
 /* ff_engine.test_store_by_key: every store by key (tests of that path) */
 bool		ff_test_store_by_key = false;
-
-/* How a store argument becomes the column's value. */
-typedef enum FieldKind
-{
-	FIELD_TEXT,
-	FIELD_INT,					/* an int8 argument into an int2/4/8 column */
-	FIELD_UUID,
-	FIELD_ENUM					/* a label (text) into an enum column */
-} FieldKind;
-
-typedef struct FieldMap
-{
-	const char *name;
-	FieldKind	kind;
-	const char *const *labels;	/* FIELD_ENUM: the C label table */
-	AttrNumber	attnum;
-	Oid			typid;
-	Oid		   *enum_oids;		/* FIELD_ENUM: per label, InvalidOid if absent */
-} FieldMap;
-
-/*
- * The table's layout as this backend last saw it: its oid, the key
- * columns, and where each mutable field's column is.  Marked stale by
- * any relcache invalidation of the table (DDL, or DROP and CREATE
- * EXTENSION).
- */
-typedef struct CoreLayout
-{
-	Oid			relid;
-	AttrNumber	partition_att;
-	AttrNumber	id_att;
-	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
-	FieldMap	fields[FF_CORE_NMUTABLE];
-} CoreLayout;
-
-static CoreLayout *layout = NULL;
-static bool layout_stale = false;
-static bool callback_registered = false;
-static int	writers_active = 0;		/* ff_core_write calls in progress */
-
-/*
- * Only marks it: a write in progress (or one a row trigger started inside
- * it) keeps using the layout it took, which its lock on the table keeps
- * true; the next write from the top rebuilds it.
- */
-static void
-layout_forget(Datum arg, Oid relid)
-{
-	if (layout != NULL && (relid == InvalidOid || relid == layout->relid))
-		layout_stale = true;
-}
-
-static AttrNumber
-column_of(TupleDesc desc, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-
-		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return a->attnum;
-	}
-	elog(ERROR, "ff.execution has no column \"%s\"", name);
-	return InvalidAttrNumber;
-}
-
-static void
-layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
-			 const char *const *labels)
-{
-	f->name = name;
-	f->kind = kind;
-	f->labels = labels;
-	f->attnum = column_of(desc, name);
-	f->typid = TupleDescAttr(desc, f->attnum - 1)->atttypid;
-	f->enum_oids = NULL;
-	if (kind == FIELD_ENUM)
-	{
-		int			n,
-					i;
-
-		for (n = 0; labels[n] != NULL; n++)
-			;
-		f->enum_oids = palloc(sizeof(Oid) * Max(n, 1));
-		for (i = 0; i < n; i++)
-		{
-			HeapTuple	t = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(f->typid),
-											CStringGetDatum(labels[i]));
-
-			f->enum_oids[i] = InvalidOid;
-			if (HeapTupleIsValid(t))
-			{
-				f->enum_oids[i] = ((Form_pg_enum) GETSTRUCT(t))->oid;
-				ReleaseSysCache(t);
-			}
-		}
-	}
-	else if ((kind == FIELD_TEXT && f->typid != TEXTOID) ||
-			 (kind == FIELD_UUID && f->typid != UUIDOID) ||
-			 (kind == FIELD_INT && f->typid != INT8OID && f->typid != INT4OID && f->typid != INT2OID))
-		elog(ERROR, "ff.execution column \"%s\" has an unexpected type %u", name, f->typid);
-}
-
-#define LAY_T(n) layout_field(desc, &l->fields[k++], #n, FIELD_TEXT, NULL);
-#define LAY_I(n) layout_field(desc, &l->fields[k++], #n, FIELD_INT, NULL);
-#define LAY_U(n) layout_field(desc, &l->fields[k++], #n, FIELD_UUID, NULL);
-#define LAY_E(n, ct, lab, st) layout_field(desc, &l->fields[k++], #n, FIELD_ENUM, lab);
-
-static CoreLayout *
-core_layout(Relation rel)
-{
-	MemoryContext cxt,
-				old;
-	TupleDesc	desc = RelationGetDescr(rel);
-	CoreLayout *l;
-	int			k = 0;
-
-	if (layout != NULL && layout->relid == RelationGetRelid(rel) &&
-		(!layout_stale || writers_active > 1))
-		return layout;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(layout_forget, (Datum) 0);
-		callback_registered = true;
-	}
-	/* no write uses it now (a nested one for another table's oid leaves it) */
-	if (layout != NULL && writers_active == 1)
-		MemoryContextDelete(GetMemoryChunkContext(layout));
-	layout = NULL;
-	layout_stale = false;
-	cxt = AllocSetContextCreate(TopMemoryContext, "ff core layout", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		l = palloc0(sizeof(CoreLayout));
-		l->relid = RelationGetRelid(rel);
-		l->partition_att = column_of(desc, "partition");
-		l->id_att = column_of(desc, "execution_id");
-		FF_CORE_MUTABLE_FIELDS(LAY_T, LAY_I, LAY_U, LAY_E)
-		for (k = 0; k < FF_CORE_NMUTABLE; k++)
-			l->updated_cols = bms_add_member(l->updated_cols,
-											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	layout = l;
-	return l;
-}
 
 /* A store argument as its column's value (the UPDATE statement's casts). */
 static Datum
@@ -422,18 +264,20 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	int			nkey = 0;
 	uint64		written = 0;
 	Relation	rel;
+	CoreLayout *layout;
 	int			r;
 
 	rel = open_core();
-	writers_active++;
+	layout = ff_core_layout(rel);
+	/* a row trigger's reads keep it as it is until the writes are done */
+	ff_core_layout_users++;
 	PG_TRY();
 	{
-		written = write_located(rel, core_layout(rel), store, n, values, nulls, newtids,
-								by_key, &nkey);
+		written = write_located(rel, layout, store, n, values, nulls, newtids, by_key, &nkey);
 	}
 	PG_FINALLY();
 	{
-		writers_active--;
+		ff_core_layout_users--;
 	}
 	PG_END_TRY();
 	table_close(rel, NoLock);

@@ -138,5 +138,29 @@ DROP TRIGGER refuse_insert ON ff.execution;
 SELECT is((SELECT count(*) FROM ff.execution WHERE lane_id = 'bulk')::int, 4, 'and the refused batch wrote nothing');
 SELECT * FROM t.invariants('batch creates');
 
+-- the locking reads return each row whole, taken apart by column name in C
+-- (src/exec_core_row.c): the capabilities as read decide a grant, and a
+-- column added with a default (a value the rows written before do not
+-- carry) or dropped in the middle of a session changes nothing
+SELECT t.at(1000000300000);
+SELECT ff.create_execution(t.id(700 + i), lane_id => 'layout',
+                           policy_json => '{"routing_requirements": {"required_capabilities": ["ssd", "gpu"]}}')
+FROM generate_series(1, 3) i;
+SELECT is(ff.issue_claim_grant(t.id(701), 'w2', 'w2-1', 'layout', worker_capabilities_csv => 'gpu') ->> 'ok', 'false',
+          'a worker without one of the capabilities read from the row gets no grant');
+SELECT is(t.claim(t.id(701)) ->> 'ok', 'true', 'a worker with all of them claims');
+ALTER TABLE ff.execution ADD COLUMN zz_added integer NOT NULL DEFAULT 7;
+SELECT is(t.complete(t.id(701), '\x01') ->> 'result', 'completed', 'completed after a column was added');
+SELECT is(t.claim(t.id(702)) ->> 'ok', 'true', 'a row written before the column was added is claimed');
+ALTER TABLE ff.execution DROP COLUMN zz_added;
+SELECT is(t.complete(t.id(702), '\x02') ->> 'result', 'completed', 'and completed after it was dropped');
+SELECT is(ff.issue_claim_grant(t.id(703), 'w2', 'w2-1', 'layout', worker_capabilities_csv => 'gpu') ->> 'ok', 'false',
+          'the capabilities still read after the change');
+SELECT results_eq($$SELECT public_state::text, total_attempt_count, current_lease_epoch FROM ff.executions
+                    WHERE lane_id = 'layout' ORDER BY id$$,
+                  $$VALUES ('completed', 1, 1::bigint), ('completed', 1, 1::bigint), ('waiting', 0, 0::bigint)$$,
+                  'the rows as stored through the changes');
+SELECT * FROM t.invariants('a table changed under the layout');
+
 SELECT * FROM finish();
 ROLLBACK;

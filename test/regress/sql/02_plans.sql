@@ -106,7 +106,7 @@ SELECT pg_temp.explain_kept('%ownership_state IN (''lease_expired_reclaimable'',
 -- ... then its leases past their expiry (LEASE_EXPIRY)
 SELECT pg_temp.explain_kept('%ownership_state = ''leased''%lease_expires_at <= $%FOR UPDATE OF e SKIP LOCKED%');
 -- a batch's executions, locked by one statement in id order
-SELECT pg_temp.explain_kept('%FROM ff.execution WHERE (partition, execution_id) IN%FOR UPDATE');
+SELECT pg_temp.explain_kept('%FROM ff.execution e WHERE (partition, execution_id) IN%FOR UPDATE');
 -- a batch's deferred writes, one statement per table for all its rows (as
 -- index lookups even over an empty table: FFPlan.key_lookups)
 SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');

@@ -1,0 +1,325 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec_core_row.c
+ *	  The execution core row as the table stores it: where each field's
+ *	  column is (the table's layout as this backend last saw it), and a
+ *	  stored version taken apart into an ExecCore.
+ *
+ *	  The locking reads return each row whole, as one composite value,
+ *	  instead of a column per field: a select list of seventy columns
+ *	  (enums cast to text, the capability array joined) cost each read's
+ *	  executor start-up and projection more than the row itself (profiled
+ *	  in test/bench/README.md).  The row is taken apart here once, enums
+ *	  by their OIDs.  The store (exec_core_write.c) uses the same layout to
+ *	  put the fields back.
+ *
+ * IDENTIFICATION
+ *	  src/exec_core_row.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tupdesc.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "exec_core.h"
+#include "exec_core_row.h"
+
+static CoreLayout *layout = NULL;
+static bool layout_stale = false;
+static bool callback_registered = false;
+
+/* callers holding the layout now (a store in progress; see ff_core_layout) */
+int			ff_core_layout_users = 0;
+
+/*
+ * Only marks it: a caller holding the layout keeps using it (its lock on
+ * the table keeps it true); the next lookup rebuilds it.
+ */
+static void
+layout_forget(Datum arg, Oid relid)
+{
+	if (layout != NULL && (relid == InvalidOid || relid == layout->relid))
+		layout_stale = true;
+}
+
+static AttrNumber
+column_of(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
+			return a->attnum;
+	}
+	elog(ERROR, "ff.execution has no column \"%s\"", name);
+	return InvalidAttrNumber;
+}
+
+static void
+layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
+			 const char *const *labels)
+{
+	f->name = name;
+	f->kind = kind;
+	f->labels = labels;
+	f->attnum = column_of(desc, name);
+	f->typid = TupleDescAttr(desc, f->attnum - 1)->atttypid;
+	f->enum_oids = NULL;
+	f->nlabels = 0;
+	if (kind == FIELD_ENUM)
+	{
+		int			i;
+
+		for (f->nlabels = 0; labels[f->nlabels] != NULL; f->nlabels++)
+			;
+		f->enum_oids = palloc(sizeof(Oid) * Max(f->nlabels, 1));
+		for (i = 0; i < f->nlabels; i++)
+		{
+			HeapTuple	t = SearchSysCache2(ENUMTYPOIDNAME, ObjectIdGetDatum(f->typid),
+											CStringGetDatum(labels[i]));
+
+			f->enum_oids[i] = InvalidOid;
+			if (HeapTupleIsValid(t))
+			{
+				f->enum_oids[i] = ((Form_pg_enum) GETSTRUCT(t))->oid;
+				ReleaseSysCache(t);
+			}
+		}
+	}
+	else if ((kind == FIELD_TEXT && f->typid != TEXTOID) ||
+			 (kind == FIELD_UUID && f->typid != UUIDOID) ||
+			 (kind == FIELD_INT && f->typid != INT8OID && f->typid != INT4OID && f->typid != INT2OID))
+		elog(ERROR, "ff.execution column \"%s\" has an unexpected type %u", name, f->typid);
+}
+
+#define LAY_T(n) layout_field(desc, &fields[k++], #n, FIELD_TEXT, NULL);
+#define LAY_I(n) layout_field(desc, &fields[k++], #n, FIELD_INT, NULL);
+#define LAY_U(n) layout_field(desc, &fields[k++], #n, FIELD_UUID, NULL);
+#define LAY_E(n, ct, lab, st) layout_field(desc, &fields[k++], #n, FIELD_ENUM, lab);
+
+static CoreLayout *
+build_layout(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "ff core layout",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	CoreLayout *l = NULL;
+
+	PG_TRY();
+	{
+		FieldMap   *fields;
+		int			k;
+
+		l = palloc0(sizeof(CoreLayout));
+		l->relid = RelationGetRelid(rel);
+		l->rowtype = rel->rd_rel->reltype;
+		/* with its missing values: columns added since a row was written */
+		l->desc = CreateTupleDescCopyConstr(desc);
+		l->partition_att = column_of(desc, "partition");
+		if (TupleDescAttr(desc, l->partition_att - 1)->atttypid != INT2OID)
+			elog(ERROR, "ff.execution column \"partition\" is not a smallint");
+		l->id_att = column_of(desc, "execution_id");
+		l->caps_att = column_of(desc, "required_capabilities");
+		fields = l->immutable;
+		k = 0;
+		FF_CORE_IMMUTABLE_FIELDS(LAY_T, LAY_I, LAY_U, LAY_E)
+		fields = l->fields;
+		k = 0;
+		FF_CORE_MUTABLE_FIELDS(LAY_T, LAY_I, LAY_U, LAY_E)
+		for (k = 0; k < FF_CORE_NMUTABLE; k++)
+			l->updated_cols = bms_add_member(l->updated_cols,
+											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	return l;
+}
+
+/*
+ * ff_core_layout
+ *		The layout of ff.execution (rel), rebuilt after any change of the
+ *		table.  One a caller still holds (ff_core_layout_users, a store in
+ *		progress whose row trigger reads a row) is not freed at once: it
+ *		moves under the transaction, which that caller ends within.
+ */
+CoreLayout *
+ff_core_layout(Relation rel)
+{
+	CoreLayout *l;
+
+	if (layout != NULL && layout->relid == RelationGetRelid(rel) &&
+		(!layout_stale || ff_core_layout_users > 0))
+		return layout;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(layout_forget, (Datum) 0);
+		callback_registered = true;
+	}
+	layout_stale = false;
+	l = build_layout(rel);
+	if (layout != NULL)
+	{
+		MemoryContext cxt = GetMemoryChunkContext(layout);
+
+		if (ff_core_layout_users > 0)
+			MemoryContextSetParent(cxt, TopTransactionContext);
+		else
+			MemoryContextDelete(cxt);
+	}
+	layout = l;
+	return l;
+}
+
+/* The layout for a row of type rowtype (the table's own row type). */
+static CoreLayout *
+layout_of_rowtype(Oid rowtype)
+{
+	Oid			relid;
+	Relation	rel;
+	CoreLayout *l;
+
+	if (layout != NULL && !layout_stale && layout->rowtype == rowtype)
+		return layout;
+	relid = get_typ_typrelid(rowtype);
+	if (!OidIsValid(relid))
+		elog(ERROR, "a core row must be a row of ff.execution (type %u)", rowtype);
+	/* the read that returned the row holds a lock on the table */
+	rel = table_open(relid, AccessShareLock);
+	l = ff_core_layout(rel);
+	table_close(rel, AccessShareLock);
+	if (l->rowtype != rowtype)
+		elog(ERROR, "a core row must be a row of ff.execution (type %u)", rowtype);
+	return l;
+}
+
+/* ---- a stored version -> ExecCore ---- */
+
+static char *
+get_text(const Datum *v, const bool *n, const FieldMap *f)
+{
+	return n[f->attnum - 1] ? NULL : TextDatumGetCString(v[f->attnum - 1]);
+}
+
+static int64
+get_int(const Datum *v, const bool *n, const FieldMap *f)
+{
+	return n[f->attnum - 1] ? FF_NULL : ff_datum_int64(v[f->attnum - 1], f->typid, f->attnum);
+}
+
+static UuidOpt
+get_uuid(const Datum *v, const bool *n, const FieldMap *f)
+{
+	UuidOpt		u;
+
+	u.set = !n[f->attnum - 1];
+	if (u.set)
+		u.v = *DatumGetUUIDP(v[f->attnum - 1]);
+	else
+		memset(&u.v, 0, sizeof(u.v));
+	return u;
+}
+
+static int
+get_enum(const Datum *v, const bool *n, const FieldMap *f)
+{
+	Oid			o = n[f->attnum - 1] ? InvalidOid : DatumGetObjectId(v[f->attnum - 1]);
+	int			i;
+
+	for (i = 0; OidIsValid(o) && i < f->nlabels; i++)
+		if (f->enum_oids[i] == o)
+			return i;
+	elog(ERROR, "unexpected value %u in column \"%s\"", o, f->name);
+	return -1;
+}
+
+/* The capability array as its sorted CSV (NULL elements skipped), NULL if none. */
+static char *
+caps_csv(Datum arr)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			nelems,
+				i;
+	StringInfoData buf;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
+	initStringInfo(&buf);
+	for (i = 0; i < nelems; i++)
+	{
+		if (enulls[i])
+			continue;
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, TextDatumGetCString(elems[i]));
+	}
+	if (buf.len == 0)
+	{
+		pfree(buf.data);
+		return NULL;
+	}
+	return buf.data;
+}
+
+#define GET_T(n) c->n = get_text(v, isnull, f++);
+#define GET_I(n) c->n = get_int(v, isnull, f++);
+#define GET_U(n) c->n = get_uuid(v, isnull, f++);
+#define GET_E(n, ct, lab, st) c->n = (ct) get_enum(v, isnull, f++);
+
+/*
+ * ff_core_from_datum
+ *		The execution of a whole-row value of ff.execution, its fields set
+ *		in c (allocated in the current memory context); the rest of c is
+ *		left to the caller.
+ */
+void
+ff_core_from_datum(Datum row, ExecCore *c)
+{
+	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
+	CoreLayout *l = layout_of_rowtype(HeapTupleHeaderGetTypeId(th));
+	HeapTupleData tuple;
+	Datum	   *v;
+	bool	   *isnull;
+	const FieldMap *f;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = th;
+	v = palloc(sizeof(Datum) * l->desc->natts);
+	isnull = palloc(sizeof(bool) * l->desc->natts);
+	heap_deform_tuple(&tuple, l->desc, v, isnull);
+	if (isnull[l->partition_att - 1] || isnull[l->id_att - 1])
+		elog(ERROR, "a core row without its key");
+	c->id.partition = DatumGetInt16(v[l->partition_att - 1]);
+	c->id.uuid = *DatumGetUUIDP(v[l->id_att - 1]);
+	c->required_caps_csv = isnull[l->caps_att - 1] ? NULL : caps_csv(v[l->caps_att - 1]);
+	f = l->immutable;
+	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	f = l->fields;
+	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	pfree(v);
+	pfree(isnull);
+}

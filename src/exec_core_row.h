@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * exec_core_row.h
+ *	  The execution core row as the table stores it (exec_core_row.c):
+ *	  the layout the reader and the store (exec_core_write.c) share.
+ *
+ * IDENTIFICATION
+ *	  src/exec_core_row.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FF_ENGINE_EXEC_CORE_ROW_H
+#define FF_ENGINE_EXEC_CORE_ROW_H
+
+#include "access/attnum.h"
+#include "access/tupdesc.h"
+#include "nodes/bitmapset.h"
+#include "utils/relcache.h"
+
+#include "exec_core.h"
+
+/* How a field's value is held in C. */
+typedef enum FieldKind
+{
+	FIELD_TEXT,
+	FIELD_INT,					/* int64 for an int2/4/8 column */
+	FIELD_UUID,
+	FIELD_ENUM					/* a label index for an enum column */
+} FieldKind;
+
+typedef struct FieldMap
+{
+	const char *name;
+	FieldKind	kind;
+	const char *const *labels;	/* FIELD_ENUM: the C label table */
+	int			nlabels;
+	AttrNumber	attnum;
+	Oid			typid;
+	Oid		   *enum_oids;		/* FIELD_ENUM: per label, InvalidOid if absent */
+} FieldMap;
+
+/*
+ * Where the table keeps each field, as this backend last saw it; rebuilt
+ * after any relcache invalidation of the table (DDL, or DROP and CREATE
+ * EXTENSION).
+ */
+typedef struct CoreLayout
+{
+	Oid			relid;
+	Oid			rowtype;
+	TupleDesc	desc;			/* the table's, with its missing values */
+	AttrNumber	partition_att;
+	AttrNumber	id_att;
+	AttrNumber	caps_att;
+	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
+	FieldMap	immutable[FF_CORE_NIMMUTABLE];
+	FieldMap	fields[FF_CORE_NMUTABLE];	/* the mutable ones */
+} CoreLayout;
+
+extern int	ff_core_layout_users;
+
+extern CoreLayout *ff_core_layout(Relation rel);
+extern void ff_core_from_datum(Datum row, ExecCore *c);
+
+#endif							/* FF_ENGINE_EXEC_CORE_ROW_H */
