@@ -31,20 +31,26 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -131,6 +137,204 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 	return !isnull && memcmp(DatumGetUUIDP(d), DatumGetUUIDP(v[1]), UUID_LEN) == 0;
 }
 
+/*
+ * What this backend's writes keep from one call to the next: each index's
+ * IndexInfo with its partial-index predicate compiled, and the table's check
+ * constraints compiled.  ExecOpenIndices and the first row of a write built
+ * them again for every call, which cost a single store more than its heap
+ * update (callgrind, test/bench/README.md).  Only what is built from
+ * built-in functions is kept (its compiled state holds nothing of a query or
+ * a transaction), and only for btree indexes without expressions; anything
+ * else is built per write as before.  Forgotten with any relcache
+ * invalidation of the table or of one of its indexes (which a change of the
+ * index list, of an index or of a constraint sends).
+ */
+typedef struct WriteCache
+{
+	Oid			relid;
+	int			nindexes;
+	Oid		   *indexoids;		/* in RelationGetIndexList's order */
+	IndexInfo **infos;			/* per index; NULL: built per write */
+	ExprState **checks;			/* the check constraints; NULL: built per write */
+} WriteCache;
+
+static WriteCache *wcache = NULL;
+static bool wcache_stale = false;
+static bool wcache_callback = false;
+
+static void
+wcache_forget(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (wcache == NULL)
+		return;
+	if (relid == InvalidOid || relid == wcache->relid)
+		wcache_stale = true;
+	for (i = 0; i < wcache->nindexes; i++)
+		if (relid == wcache->indexoids[i])
+			wcache_stale = true;
+}
+
+/* Built-in functions and plain nodes only: state that can outlive a query. */
+static bool
+keepable_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_Var:
+		case T_Const:
+		case T_List:
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_RelabelType:
+			break;
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			set_opfuncid((OpExpr *) node);
+			if (((OpExpr *) node)->opfuncid >= FirstGenbkiObjectId)
+				return true;
+			break;
+		case T_ScalarArrayOpExpr:
+			set_sa_opfuncid((ScalarArrayOpExpr *) node);
+			if (((ScalarArrayOpExpr *) node)->opfuncid >= FirstGenbkiObjectId ||
+				OidIsValid(((ScalarArrayOpExpr *) node)->hashfuncid))
+				return true;
+			break;
+		case T_FuncExpr:
+			if (((FuncExpr *) node)->funcid >= FirstGenbkiObjectId)
+				return true;
+			break;
+		default:
+			return true;
+	}
+	return expression_tree_walker(node, keepable_walker, context);
+}
+
+static bool
+keepable(Node *expr)
+{
+	return !keepable_walker(expr, NULL);
+}
+
+/* Built in the current memory context, which outlives it. */
+static WriteCache *
+wcache_build(Relation rel)
+{
+	WriteCache *c = palloc0(sizeof(WriteCache));
+	List	   *oids = RelationGetIndexList(rel);
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	ListCell   *lc;
+	int			i = 0;
+
+	c->relid = RelationGetRelid(rel);
+	c->nindexes = list_length(oids);
+	c->indexoids = palloc0(sizeof(Oid) * Max(c->nindexes, 1));
+	c->infos = palloc0(sizeof(IndexInfo *) * Max(c->nindexes, 1));
+	foreach(lc, oids)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *ii = BuildIndexInfo(idx);
+
+		c->indexoids[i] = lfirst_oid(lc);
+		if (idx->rd_rel->relam == BTREE_AM_OID && ii->ii_Expressions == NIL &&
+			keepable((Node *) ii->ii_Predicate))
+		{
+			if (ii->ii_Predicate != NIL)
+				ii->ii_PredicateState =
+					ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
+			c->infos[i] = ii;
+		}
+		index_close(idx, NoLock);
+		i++;
+	}
+	if (constr != NULL && constr->num_check > 0)
+	{
+		ExprState **checks = palloc0(sizeof(ExprState *) * constr->num_check);
+
+		for (i = 0; i < constr->num_check && checks != NULL; i++)
+		{
+			Expr	   *e = stringToNode(constr->check[i].ccbin);
+
+			if (keepable((Node *) e))
+				checks[i] = ExecInitExpr(expression_planner(e), NULL);
+			else
+				checks = NULL;
+		}
+		c->checks = checks;
+	}
+	return c;
+}
+
+static WriteCache *
+write_cache(Relation rel)
+{
+	MemoryContext cxt,
+				old;
+	WriteCache *c;
+
+	if (wcache != NULL && wcache->relid == RelationGetRelid(rel) &&
+		(!wcache_stale || ff_core_layout_users > 0))
+		return wcache;
+	if (!wcache_callback)
+	{
+		CacheRegisterRelcacheCallback(wcache_forget, (Datum) 0);
+		wcache_callback = true;
+	}
+	wcache_stale = false;
+	cxt = AllocSetContextCreate(TopMemoryContext, "ff core write cache", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		c = wcache_build(rel);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	if (wcache != NULL)
+	{
+		/* one a write in progress holds goes with its transaction */
+		if (ff_core_layout_users > 0)
+			MemoryContextSetParent(GetMemoryChunkContext(wcache), TopTransactionContext);
+		else
+			MemoryContextDelete(GetMemoryChunkContext(wcache));
+	}
+	wcache = c;
+	return c;
+}
+
+/*
+ * ExecOpenIndices with what the cache keeps: every index opened and locked
+ * as there, each IndexInfo the cache's or built now.
+ */
+static void
+open_indexes(ResultRelInfo *rri, const WriteCache *c)
+{
+	int			i;
+
+	rri->ri_NumIndices = c->nindexes;
+	if (c->nindexes == 0)
+		return;
+	rri->ri_IndexRelationDescs = palloc(sizeof(Relation) * c->nindexes);
+	rri->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * c->nindexes);
+	for (i = 0; i < c->nindexes; i++)
+	{
+		Relation	idx = index_open(c->indexoids[i], RowExclusiveLock);
+
+		rri->ri_IndexRelationDescs[i] = idx;
+		rri->ri_IndexRelationInfo[i] = c->infos[i] ? c->infos[i] : BuildIndexInfo(idx);
+	}
+}
+
 /* The executor state of one call's writes to the table. */
 typedef struct WriteState
 {
@@ -142,7 +346,7 @@ typedef struct WriteState
 } WriteState;
 
 static void
-write_begin(WriteState *w, Relation rel, const CoreLayout *l)
+write_begin(WriteState *w, Relation rel, const CoreLayout *l, const WriteCache *c)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
@@ -159,7 +363,9 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l)
 	w->estate->es_opened_result_relations = list_make1(w->rri);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	w->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
-	ExecOpenIndices(w->rri, false);
+	open_indexes(w->rri, c);
+	/* ExecRelCheck compiles them when this is unset */
+	w->rri->ri_ConstraintExprs = c->checks;
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	w->oldslot = table_slot_create(rel, &w->estate->es_tupleTable);
 	w->newslot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel), &TTSOpsVirtual);
@@ -184,8 +390,8 @@ write_end(WriteState *w)
  *		the rows written.
  */
 static uint64
-write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Datum *values,
-			  const bool *nulls, ItemPointer newtids, bool *by_key, int *nkey)
+write_located(Relation rel, const CoreLayout *l, const WriteCache *c, FFPlan *store, int n,
+			  const Datum *values, const bool *nulls, ItemPointer newtids, bool *by_key, int *nkey)
 {
 	int			nargs = store->nargs;
 	int			tid_arg = nargs - 1;
@@ -196,7 +402,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 	int			r,
 				k;
 
-	write_begin(&w, rel, l);
+	write_begin(&w, rel, l, c);
 	for (r = 0; r < n; r++)
 	{
 		const Datum *v = &values[r * nargs];
@@ -265,15 +471,17 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	uint64		written = 0;
 	Relation	rel;
 	CoreLayout *layout;
+	WriteCache *cache;
 	int			r;
 
 	rel = open_core();
 	layout = ff_core_layout(rel);
-	/* a row trigger's reads keep it as it is until the writes are done */
+	cache = write_cache(rel);
+	/* a row trigger's writes keep both as they are until these are done */
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		written = write_located(rel, layout, store, n, values, nulls, newtids, by_key, &nkey);
+		written = write_located(rel, layout, cache, store, n, values, nulls, newtids, by_key, &nkey);
 	}
 	PG_FINALLY();
 	{

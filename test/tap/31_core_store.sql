@@ -162,5 +162,44 @@ SELECT results_eq($$SELECT public_state::text, total_attempt_count, current_leas
                   'the rows as stored through the changes');
 SELECT * FROM t.invariants('a table changed under the layout');
 
+-- what the writes keep from one call to the next (index information with
+-- the partial-index predicates compiled, the check constraints compiled:
+-- src/exec_core_write.c): every index holds exactly the rows its predicate
+-- admits (amcheck's heapallindexed), and a change of the table's indexes or
+-- constraints in the middle of a session takes effect at the next store
+CREATE EXTENSION IF NOT EXISTS amcheck;
+CREATE FUNCTION t.indexes_hold_their_rows() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE i regclass;
+BEGIN
+    FOR i IN SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'ff.execution'::regclass LOOP
+        PERFORM bt_index_check(i, true);
+    END LOOP;
+    RETURN true;
+END $$;
+SELECT ok(t.indexes_hold_their_rows(), 'after every transition above, each index of ff.execution holds exactly its rows');
+-- an index whose predicate calls a function of the user's (built per write)
+-- and one on a column the claim sets, created after the stores began
+CREATE FUNCTION t.is_gpu_lane(l text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT l = 'cache' $$;
+CREATE INDEX t_user_pred_idx ON ff.execution (created_at) WHERE t.is_gpu_lane(lane_id) AND lifecycle_phase = 'active';
+CREATE INDEX t_worker_idx ON ff.execution (current_worker_id) WHERE current_worker_id IS NOT NULL;
+SELECT ff.create_execution(t.id(800 + i), lane_id => 'cache',
+                           policy_json => '{"retry_policy": {"max_retries": 2, "backoff": {"type": "fixed", "delay_ms": 0}}}')
+FROM generate_series(1, 3) i;
+SELECT is(t.claim(t.id(801)) ->> 'ok', 'true', 'a claim after two indexes were created');
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE lane_id = 'cache' AND current_worker_id IS NOT NULL), 1,
+          'one execution has a worker');
+SELECT ok(t.indexes_hold_their_rows(), 'the new indexes got the claimed row (their predicates, the user''s function too)');
+DROP INDEX ff.t_worker_idx;
+SELECT is(t.complete(t.id(801)) ->> 'result', 'completed', 'a complete after an index was dropped');
+SELECT ok(t.indexes_hold_their_rows(), 'and the remaining indexes hold their rows');
+-- a check constraint added after the stores began refuses the next store
+ALTER TABLE ff.execution ADD CONSTRAINT t_no_retry CHECK (retry_count < 1) NOT VALID;
+SELECT is(t.claim(t.id(802)) ->> 'ok', 'true', 'a claim under the new constraint');
+SELECT throws_ok($$SELECT t.fail(t.id(802))$$, '23514', NULL,
+                 'a failure into a retry breaks the constraint added meanwhile: refused (23514)');
+ALTER TABLE ff.execution DROP CONSTRAINT t_no_retry;
+SELECT is(t.fail(t.id(802)) ->> 'result', 'retry_scheduled', 'once it is dropped the same failure goes through');
+SELECT ok(t.indexes_hold_their_rows(), 'every index still holds exactly its rows');
+
 SELECT * FROM finish();
 ROLLBACK;
