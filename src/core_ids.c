@@ -182,14 +182,40 @@ ff_format_exec_id(int partition, const pg_uuid_t *u)
 	return psprintf("{fp:%d}:%s", partition, ubuf);
 }
 
+/*
+ * Bytes from the strong random source, drawn a block at a time: a call of
+ * pg_strong_random for each UUID cost a claim 3-5 % of its instructions
+ * (the source's set-up per call).  The block belongs to the process that
+ * drew it, so a forked child never hands out its parent's bytes, and each
+ * byte is wiped as it is handed out.
+ */
+static void
+strong_random(uint8 *out, int n)
+{
+	static uint8 block[1024];
+	static int	used = sizeof(block);
+	static int	owner = 0;
+
+	Assert(n <= (int) sizeof(block));
+	if (owner != MyProcPid || used + n > (int) sizeof(block))
+	{
+		if (!pg_strong_random(block, sizeof(block)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random UUID")));
+		used = 0;
+		owner = MyProcPid;
+	}
+	memcpy(out, block + used, n);
+	memset(block + used, 0, n);
+	used += n;
+}
+
 /* A version-4 UUID from the strong random source. */
 void
 ff_mint_uuid(pg_uuid_t *out)
 {
-	if (!pg_strong_random(out->data, UUID_LEN))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate a random UUID")));
+	strong_random(out->data, UUID_LEN);
 	out->data[6] = (out->data[6] & 0x0f) | 0x40;
 	out->data[8] = (out->data[8] & 0x3f) | 0x80;
 }

@@ -46,14 +46,14 @@ static FFPlan plan_insert = {NULL, 3, {INT2OID, UUIDOID, TEXTOID}};
 
 /*
  * The select list of every locking read of core rows, from ff.execution
- * under the alias e: the row whole (taken apart by exec_core_row.c), then
- * where the version read is (the store writes there, exec_core_write.c).
+ * under the alias e: where the version read is (exec_core_row.c reads it
+ * there, and the store writes there, exec_core_write.c), and its table.
  * Callers may add columns after these.
  */
 const char *
 ff_core_select_list(void)
 {
-	return "e, e.ctid";
+	return "e.ctid, e.tableoid";
 }
 
 /* Each macro appends "col = $k" (the store) for one mutable field. */
@@ -203,21 +203,20 @@ void
 ff_core_from_row(int row, ExecCore *c)
 {
 	TupleDesc	desc = SPI_tuptable->tupdesc;
-	bool		isnull;
-	Datum		d;
+	bool		tidnull,
+				relnull;
+	Datum		tid,
+				rel;
 
-	if (desc->natts < 2 || SPI_gettypeid(desc, 2) != TIDOID)
+	if (desc->natts < 2 || SPI_gettypeid(desc, 1) != TIDOID || SPI_gettypeid(desc, 2) != OIDOID)
 		elog(ERROR, "a core row needs the columns of ff_core_select_list");
+	tid = SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &tidnull);
+	rel = SPI_getbinval(SPI_tuptable->vals[row], desc, 2, &relnull);
+	if (tidnull || relnull)
+		elog(ERROR, "a core row without its location");
 	memset(c, 0, sizeof(*c));
-	d = SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &isnull);
-	if (isnull)
-		elog(ERROR, "a core row cannot be null");
-	ff_core_from_datum(d, c);
-	d = SPI_getbinval(SPI_tuptable->vals[row], desc, 2, &isnull);
-	if (isnull)
-		ItemPointerSetInvalid(&c->tid);
-	else
-		c->tid = *(ItemPointer) DatumGetPointer(d);
+	c->tid = *(ItemPointer) DatumGetPointer(tid);
+	ff_core_from_tid(DatumGetObjectId(rel), &c->tid, c);
 	c->loaded_claimable = core_claimable(c);
 	c->loaded_lease_epoch = c->current_lease_epoch;
 	c->loaded_attempt_count = c->total_attempt_count;

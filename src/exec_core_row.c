@@ -5,13 +5,15 @@
  *	  column is (the table's layout as this backend last saw it), and a
  *	  stored version taken apart into an ExecCore.
  *
- *	  The locking reads return each row whole, as one composite value,
- *	  instead of a column per field: a select list of seventy columns
+ *	  The locking reads return where each row version they locked is (its
+ *	  ctid) instead of a column per field: a select list of seventy columns
  *	  (enums cast to text, the capability array joined) cost each read's
- *	  executor start-up and projection more than the row itself (profiled
- *	  in test/bench/README.md).  The row is taken apart here once, enums
- *	  by their OIDs.  The store (exec_core_write.c) uses the same layout to
- *	  put the fields back.
+ *	  executor start-up and projection more than the row itself, and the
+ *	  row as one composite value was built again from its columns
+ *	  (profiled in test/bench/README.md).  The version is read here from
+ *	  its page and taken apart once, enums by their OIDs; the read's lock
+ *	  keeps it the newest.  The store (exec_core_write.c) uses the same
+ *	  layout to put the fields back.
  *
  * IDENTIFICATION
  *	  src/exec_core_row.c
@@ -20,11 +22,13 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tupdesc.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "storage/bufmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -37,21 +41,24 @@
 #include "exec_core_row.h"
 
 static CoreLayout *layout = NULL;
-static bool layout_stale = false;
+static uint64 layout_gen = 0;	/* invalidations that may concern it */
+static bool layout_building = false;
 static bool callback_registered = false;
 
 /* callers holding the layout now (a store in progress; see ff_core_layout) */
 int			ff_core_layout_users = 0;
 
 /*
- * Only marks it: a caller holding the layout keeps using it (its lock on
- * the table keeps it true); the next lookup rebuilds it.
+ * Only counts it: a caller holding the layout keeps using it (its lock on
+ * the table keeps it true); the next lookup rebuilds it.  Any invalidation
+ * during a build makes what it builds stale.
  */
 static void
 layout_forget(Datum arg, Oid relid)
 {
-	if (layout != NULL && (relid == InvalidOid || relid == layout->relid))
-		layout_stale = true;
+	if (layout_building || relid == InvalidOid ||
+		(layout != NULL && relid == layout->relid))
+		layout_gen++;
 }
 
 static AttrNumber
@@ -128,7 +135,6 @@ build_layout(Relation rel)
 
 		l = palloc0(sizeof(CoreLayout));
 		l->relid = RelationGetRelid(rel);
-		l->rowtype = rel->rd_rel->reltype;
 		/* with its missing values: columns added since a row was written */
 		l->desc = CreateTupleDescCopyConstr(desc);
 		l->partition_att = column_of(desc, "partition");
@@ -136,6 +142,9 @@ build_layout(Relation rel)
 			elog(ERROR, "ff.execution column \"partition\" is not a smallint");
 		l->id_att = column_of(desc, "execution_id");
 		l->caps_att = column_of(desc, "required_capabilities");
+		if (TupleDescAttr(desc, l->id_att - 1)->atttypid != UUIDOID ||
+			TupleDescAttr(desc, l->caps_att - 1)->atttypid != TEXTARRAYOID)
+			elog(ERROR, "ff.execution's key or capability column has an unexpected type");
 		fields = l->immutable;
 		k = 0;
 		FF_CORE_IMMUTABLE_FIELDS(LAY_T, LAY_I, LAY_U, LAY_E)
@@ -169,16 +178,28 @@ ff_core_layout(Relation rel)
 {
 	CoreLayout *l;
 
+	uint64		gen = layout_gen;
+
 	if (layout != NULL && layout->relid == RelationGetRelid(rel) &&
-		(!layout_stale || ff_core_layout_users > 0))
+		(layout->gen == gen || ff_core_layout_users > 0))
 		return layout;
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(layout_forget, (Datum) 0);
 		callback_registered = true;
 	}
-	layout_stale = false;
-	l = build_layout(rel);
+	/* a failed build leaves the old layout stale: its generation is behind */
+	layout_building = true;
+	PG_TRY();
+	{
+		l = build_layout(rel);
+	}
+	PG_FINALLY();
+	{
+		layout_building = false;
+	}
+	PG_END_TRY();
+	l->gen = gen;
 	if (layout != NULL)
 	{
 		MemoryContext cxt = GetMemoryChunkContext(layout);
@@ -189,28 +210,6 @@ ff_core_layout(Relation rel)
 			MemoryContextDelete(cxt);
 	}
 	layout = l;
-	return l;
-}
-
-/* The layout for a row of type rowtype (the table's own row type). */
-static CoreLayout *
-layout_of_rowtype(Oid rowtype)
-{
-	Oid			relid;
-	Relation	rel;
-	CoreLayout *l;
-
-	if (layout != NULL && !layout_stale && layout->rowtype == rowtype)
-		return layout;
-	relid = get_typ_typrelid(rowtype);
-	if (!OidIsValid(relid))
-		elog(ERROR, "a core row must be a row of ff.execution (type %u)", rowtype);
-	/* the read that returned the row holds a lock on the table */
-	rel = table_open(relid, AccessShareLock);
-	l = ff_core_layout(rel);
-	table_close(rel, AccessShareLock);
-	if (l->rowtype != rowtype)
-		elog(ERROR, "a core row must be a row of ff.execution (type %u)", rowtype);
 	return l;
 }
 
@@ -246,15 +245,28 @@ get_enum(const Datum *v, const bool *n, const FieldMap *f)
 {
 	Oid			o = n[f->attnum - 1] ? InvalidOid : DatumGetObjectId(v[f->attnum - 1]);
 	int			i;
+	HeapTuple	t;
 
 	for (i = 0; OidIsValid(o) && i < f->nlabels; i++)
 		if (f->enum_oids[i] == o)
 			return i;
+	/* a value added to the type since the layout was built: by its label */
+	t = OidIsValid(o) ? SearchSysCache1(ENUMOID, ObjectIdGetDatum(o)) : NULL;
+	if (HeapTupleIsValid(t))
+	{
+		i = ff_label_lookup(f->labels, NameStr(((Form_pg_enum) GETSTRUCT(t))->enumlabel));
+		ReleaseSysCache(t);
+		if (i >= 0)
+			return i;
+	}
 	elog(ERROR, "unexpected value %u in column \"%s\"", o, f->name);
 	return -1;
 }
 
-/* The capability array as its sorted CSV (NULL elements skipped), NULL if none. */
+/*
+ * The capability array as its CSV (array_to_string(a, ',')), NULL when it
+ * is empty.
+ */
 static char *
 caps_csv(Datum arr)
 {
@@ -263,6 +275,7 @@ caps_csv(Datum arr)
 	bool	   *enulls;
 	int			nelems,
 				i;
+	bool		printed = false;
 	StringInfoData buf;
 
 	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &nelems);
@@ -271,10 +284,16 @@ caps_csv(Datum arr)
 	{
 		if (enulls[i])
 			continue;
-		if (buf.len > 0)
+		if (printed)
 			appendStringInfoChar(&buf, ',');
-		appendStringInfoString(&buf, TextDatumGetCString(elems[i]));
+		appendBinaryStringInfo(&buf, VARDATA_ANY(DatumGetPointer(elems[i])),
+							   VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])));
+		printed = true;
 	}
+	pfree(elems);
+	pfree(enulls);
+	if ((Pointer) a != DatumGetPointer(arr))
+		pfree(a);
 	if (buf.len == 0)
 	{
 		pfree(buf.data);
@@ -289,27 +308,29 @@ caps_csv(Datum arr)
 #define GET_E(n, ct, lab, st) c->n = (ct) get_enum(v, isnull, f++);
 
 /*
- * ff_core_from_datum
- *		The execution of a whole-row value of ff.execution, its fields set
- *		in c (allocated in the current memory context); the rest of c is
- *		left to the caller.
+ * ff_core_from_tid
+ *		The execution whose row version is at tid in table relid, as a
+ *		locking read returned them (the caller holds the row's lock), its
+ *		fields set in c (allocated in the current memory context); the rest
+ *		of c is left to the caller.
  */
 void
-ff_core_from_datum(Datum row, ExecCore *c)
+ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
 {
-	HeapTupleHeader th = DatumGetHeapTupleHeader(row);
-	CoreLayout *l = layout_of_rowtype(HeapTupleHeaderGetTypeId(th));
+	Relation	rel = table_open(relid, AccessShareLock);
+	CoreLayout *l = ff_core_layout(rel);
 	HeapTupleData tuple;
+	Buffer		buf;
 	Datum	   *v;
 	bool	   *isnull;
 	const FieldMap *f;
 
-	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = th;
+	tuple.t_self = *tid;
+	if (!heap_fetch(rel, SnapshotAny, &tuple, &buf, false))
+		elog(ERROR, "the locked version of an execution row is gone");
 	v = palloc(sizeof(Datum) * l->desc->natts);
 	isnull = palloc(sizeof(bool) * l->desc->natts);
+	/* the pin keeps the version where it is while it is read */
 	heap_deform_tuple(&tuple, l->desc, v, isnull);
 	if (isnull[l->partition_att - 1] || isnull[l->id_att - 1])
 		elog(ERROR, "a core row without its key");
@@ -320,6 +341,8 @@ ff_core_from_datum(Datum row, ExecCore *c)
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	f = l->fields;
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
+	ReleaseBuffer(buf);
 	pfree(v);
 	pfree(isnull);
+	table_close(rel, NoLock);
 }

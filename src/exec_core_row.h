@@ -47,7 +47,7 @@ typedef struct FieldMap
 typedef struct CoreLayout
 {
 	Oid			relid;
-	Oid			rowtype;
+	uint64		gen;			/* the invalidations counted when it was built */
 	TupleDesc	desc;			/* the table's, with its missing values */
 	AttrNumber	partition_att;
 	AttrNumber	id_att;
@@ -60,6 +60,6 @@ typedef struct CoreLayout
 extern int	ff_core_layout_users;
 
 extern CoreLayout *ff_core_layout(Relation rel);
-extern void ff_core_from_datum(Datum row, ExecCore *c);
+extern void ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c);
 
 #endif							/* FF_ENGINE_EXEC_CORE_ROW_H */

@@ -147,7 +147,9 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
  * a transaction), and only for btree indexes without expressions; anything
  * else is built per write as before.  Forgotten with any relcache
  * invalidation of the table or of one of its indexes (which a change of the
- * index list, of an index or of a constraint sends).
+ * index list, of an index or of a constraint sends).  The EXECUTE privilege
+ * on those built-in functions is checked when they are compiled, not at
+ * every write: the engine's functions run as the extension's owner.
  */
 typedef struct WriteCache
 {
@@ -156,24 +158,36 @@ typedef struct WriteCache
 	Oid		   *indexoids;		/* in RelationGetIndexList's order */
 	IndexInfo **infos;			/* per index; NULL: built per write */
 	ExprState **checks;			/* the check constraints; NULL: built per write */
+	uint64		gen;			/* the invalidations counted when it was built */
 } WriteCache;
 
 static WriteCache *wcache = NULL;
-static bool wcache_stale = false;
+static uint64 wcache_gen = 0;	/* invalidations that may concern it */
+static bool wcache_building = false;
 static bool wcache_callback = false;
 
+/*
+ * Counts an invalidation of the table or one of its indexes.  Any during a
+ * build makes what it builds stale (an index's readiness changed while its
+ * information was read).
+ */
 static void
 wcache_forget(Datum arg, Oid relid)
 {
 	int			i;
 
+	if (wcache_building || relid == InvalidOid)
+	{
+		wcache_gen++;
+		return;
+	}
 	if (wcache == NULL)
 		return;
-	if (relid == InvalidOid || relid == wcache->relid)
-		wcache_stale = true;
+	if (relid == wcache->relid)
+		wcache_gen++;
 	for (i = 0; i < wcache->nindexes; i++)
 		if (relid == wcache->indexoids[i])
-			wcache_stale = true;
+			wcache_gen++;
 }
 
 /* Built-in functions and plain nodes only: state that can outlive a query. */
@@ -185,6 +199,10 @@ keepable_walker(Node *node, void *context)
 	switch (nodeTag(node))
 	{
 		case T_Var:
+			/* a whole row or a system column keeps per-query state */
+			if (((Var *) node)->varattno <= 0)
+				return true;
+			break;
 		case T_Const:
 		case T_List:
 		case T_BoolExpr:
@@ -239,14 +257,15 @@ wcache_build(Relation rel)
 	{
 		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
 		IndexInfo  *ii = BuildIndexInfo(idx);
+		List	   *pred = (List *) expression_planner((Expr *) ii->ii_Predicate);
 
 		c->indexoids[i] = lfirst_oid(lc);
+
 		if (idx->rd_rel->relam == BTREE_AM_OID && ii->ii_Expressions == NIL &&
-			keepable((Node *) ii->ii_Predicate))
+			keepable((Node *) pred))
 		{
-			if (ii->ii_Predicate != NIL)
-				ii->ii_PredicateState =
-					ExecInitQual((List *) expression_planner((Expr *) ii->ii_Predicate), NULL);
+			if (pred != NIL)
+				ii->ii_PredicateState = ExecInitQual(pred, NULL);
 			c->infos[i] = ii;
 		}
 		index_close(idx, NoLock);
@@ -258,10 +277,10 @@ wcache_build(Relation rel)
 
 		for (i = 0; i < constr->num_check && checks != NULL; i++)
 		{
-			Expr	   *e = stringToNode(constr->check[i].ccbin);
+			Expr	   *e = expression_planner(stringToNode(constr->check[i].ccbin));
 
 			if (keepable((Node *) e))
-				checks[i] = ExecInitExpr(expression_planner(e), NULL);
+				checks[i] = ExecInitExpr(e, NULL);
 			else
 				checks = NULL;
 		}
@@ -277,29 +296,36 @@ write_cache(Relation rel)
 				old;
 	WriteCache *c;
 
+	uint64		gen = wcache_gen;
+
 	if (wcache != NULL && wcache->relid == RelationGetRelid(rel) &&
-		(!wcache_stale || ff_core_layout_users > 0))
+		(wcache->gen == gen || ff_core_layout_users > 0))
 		return wcache;
 	if (!wcache_callback)
 	{
 		CacheRegisterRelcacheCallback(wcache_forget, (Datum) 0);
 		wcache_callback = true;
 	}
-	wcache_stale = false;
 	cxt = AllocSetContextCreate(TopMemoryContext, "ff core write cache", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
+	wcache_building = true;
 	PG_TRY();
 	{
 		c = wcache_build(rel);
 	}
 	PG_CATCH();
 	{
+		/* the old cache stays stale: its generation is behind */
+		wcache_building = false;
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	wcache_building = false;
 	MemoryContextSwitchTo(old);
+	/* this write uses it, as ExecOpenIndices would; the next one checks again */
+	c->gen = gen;
 	if (wcache != NULL)
 	{
 		/* one a write in progress holds goes with its transaction */

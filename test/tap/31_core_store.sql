@@ -138,7 +138,8 @@ DROP TRIGGER refuse_insert ON ff.execution;
 SELECT is((SELECT count(*) FROM ff.execution WHERE lane_id = 'bulk')::int, 4, 'and the refused batch wrote nothing');
 SELECT * FROM t.invariants('batch creates');
 
--- the locking reads return each row whole, taken apart by column name in C
+-- the locking reads return where each locked row version is; it is read
+-- from its page and taken apart by column name in C
 -- (src/exec_core_row.c): the capabilities as read decide a grant, and a
 -- column added with a default (a value the rows written before do not
 -- carry) or dropped in the middle of a session changes nothing
@@ -156,6 +157,25 @@ ALTER TABLE ff.execution DROP COLUMN zz_added;
 SELECT is(t.complete(t.id(702), '\x02') ->> 'result', 'completed', 'and completed after it was dropped');
 SELECT is(ff.issue_claim_grant(t.id(703), 'w2', 'w2-1', 'layout', worker_capabilities_csv => 'gpu') ->> 'ok', 'false',
           'the capabilities still read after the change');
+-- a value kept out of line (TOAST) is read through its pointer: 200
+-- capabilities stored externally
+SELECT is((SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'ff.execution'::regclass), 0::bigint,
+          'nothing is stored out of line before');
+ALTER TABLE ff.execution ALTER COLUMN required_capabilities SET STORAGE EXTERNAL;
+SELECT ff.create_execution(t.id(710), lane_id => 'toast',
+    policy_json => jsonb_build_object('routing_requirements', jsonb_build_object('required_capabilities',
+                   (SELECT jsonb_agg(format('capability-%s-of-the-toasted-row', i)) FROM generate_series(1, 100) i)))::text);
+SELECT ok((SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE oid = 'ff.execution'::regclass),
+          'the capabilities are stored out of line');
+SELECT is(ff.issue_claim_grant(t.id(710), 'w2', 'w2-1', 'toast',
+          worker_capabilities_csv => (SELECT string_agg(format('capability-%s-of-the-toasted-row', i), ',')
+                                      FROM generate_series(1, 99) i)) ->> 'ok', 'false',
+          'a worker lacking one of the out-of-line capabilities gets no grant');
+SELECT is(ff.issue_claim_grant(t.id(710), 'w2', 'w2-1', 'toast',
+          worker_capabilities_csv => (SELECT string_agg(format('capability-%s-of-the-toasted-row', i), ',')
+                                      FROM generate_series(1, 100) i)) ->> 'ok', 'true',
+          'a worker with all of them gets one');
+ALTER TABLE ff.execution ALTER COLUMN required_capabilities SET STORAGE EXTENDED;
 SELECT results_eq($$SELECT public_state::text, total_attempt_count, current_lease_epoch FROM ff.executions
                     WHERE lane_id = 'layout' ORDER BY id$$,
                   $$VALUES ('completed', 1, 1::bigint), ('completed', 1, 1::bigint), ('waiting', 0, 0::bigint)$$,
@@ -164,8 +184,8 @@ SELECT * FROM t.invariants('a table changed under the layout');
 
 -- what the writes keep from one call to the next (index information with
 -- the partial-index predicates compiled, the check constraints compiled:
--- src/exec_core_write.c): every index holds exactly the rows its predicate
--- admits (amcheck's heapallindexed), and a change of the table's indexes or
+-- src/exec_core_write.c): every index holds every row its predicate admits
+-- (amcheck's heapallindexed), and a change of the table's indexes or
 -- constraints in the middle of a session takes effect at the next store
 CREATE EXTENSION IF NOT EXISTS amcheck;
 CREATE FUNCTION t.indexes_hold_their_rows() RETURNS boolean LANGUAGE plpgsql AS $$
@@ -176,10 +196,11 @@ BEGIN
     END LOOP;
     RETURN true;
 END $$;
-SELECT ok(t.indexes_hold_their_rows(), 'after every transition above, each index of ff.execution holds exactly its rows');
+SELECT ok(t.indexes_hold_their_rows(), 'after every transition above, each index of ff.execution holds all its rows');
 -- an index whose predicate calls a function of the user's (built per write)
 -- and one on a column the claim sets, created after the stores began
-CREATE FUNCTION t.is_gpu_lane(l text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT l = 'cache' $$;
+-- (plpgsql: not inlined into the predicate as a SQL function would be)
+CREATE FUNCTION t.is_gpu_lane(l text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN l = 'cache'; END $$;
 CREATE INDEX t_user_pred_idx ON ff.execution (created_at) WHERE t.is_gpu_lane(lane_id) AND lifecycle_phase = 'active';
 CREATE INDEX t_worker_idx ON ff.execution (current_worker_id) WHERE current_worker_id IS NOT NULL;
 SELECT ff.create_execution(t.id(800 + i), lane_id => 'cache',
@@ -191,15 +212,21 @@ SELECT is((SELECT count(*)::int FROM ff.execution WHERE lane_id = 'cache' AND cu
 SELECT ok(t.indexes_hold_their_rows(), 'the new indexes got the claimed row (their predicates, the user''s function too)');
 DROP INDEX ff.t_worker_idx;
 SELECT is(t.complete(t.id(801)) ->> 'result', 'completed', 'a complete after an index was dropped');
-SELECT ok(t.indexes_hold_their_rows(), 'and the remaining indexes hold their rows');
+SELECT ok(t.indexes_hold_their_rows(), 'and the remaining indexes hold all their rows');
 -- a check constraint added after the stores began refuses the next store
 ALTER TABLE ff.execution ADD CONSTRAINT t_no_retry CHECK (retry_count < 1) NOT VALID;
 SELECT is(t.claim(t.id(802)) ->> 'ok', 'true', 'a claim under the new constraint');
 SELECT throws_ok($$SELECT t.fail(t.id(802))$$, '23514', NULL,
                  'a failure into a retry breaks the constraint added meanwhile: refused (23514)');
 ALTER TABLE ff.execution DROP CONSTRAINT t_no_retry;
+-- a constraint reading the whole row is compiled per write (its state
+-- holds a row descriptor of one query), and holds for each write
+ALTER TABLE ff.execution ADD CONSTRAINT t_whole_row CHECK (row_to_json(execution) IS NOT NULL) NOT VALID;
+SELECT is(t.claim(t.id(803)) ->> 'ok', 'true', 'a claim under a whole-row constraint');
+SELECT is(t.complete(t.id(803)) ->> 'result', 'completed', 'and the complete after it');
+ALTER TABLE ff.execution DROP CONSTRAINT t_whole_row;
 SELECT is(t.fail(t.id(802)) ->> 'result', 'retry_scheduled', 'once it is dropped the same failure goes through');
-SELECT ok(t.indexes_hold_their_rows(), 'every index still holds exactly its rows');
+SELECT ok(t.indexes_hold_their_rows(), 'every index still holds all its rows');
 
 SELECT * FROM finish();
 ROLLBACK;
