@@ -9,7 +9,7 @@
 #   BENCHES="drain latency" bash test/bench/run.sh
 # The scripts' own variables apply (N, REPS, MINUTES, ...).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-BENCHES=${BENCHES:-drain latency enqueue storage soak flow_cancel conc_keys schedules}
+BENCHES=${BENCHES:-drain instructions latency enqueue storage soak flow_cancel conc_keys schedules}
 out=$(mktemp -d /tmp/ff_bench.XXXXXX)
 chmod 755 "$out"
 export FF_BENCH_SUMMARY=$out/summary.tsv
