@@ -339,26 +339,44 @@ write_cache(Relation rel)
 }
 
 /*
- * ExecOpenIndices with what the cache keeps: every index opened and locked
- * as there, each IndexInfo the cache's or built now.
+ * ExecOpenIndices with what the cache keeps: the indexes opened and locked
+ * as there, each IndexInfo the cache's or built now.  Given the one row a
+ * write stores (row), an index whose kept predicate that row fails is left
+ * unopened: ExecInsertIndexTuples would pass it over, and opening and
+ * locking the twelve indexes cost a single store more than the entries it
+ * makes.  Only when nothing can change the row after this (no BEFORE UPDATE
+ * row trigger, no stored generated column).
  */
 static void
-open_indexes(ResultRelInfo *rri, const WriteCache *c)
+open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTableSlot *row)
 {
-	int			i;
+	Relation	rel = rri->ri_RelationDesc;
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	int			i,
+				n = 0;
 
-	rri->ri_NumIndices = c->nindexes;
+	if ((rri->ri_TrigDesc && rri->ri_TrigDesc->trig_update_before_row) ||
+		(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored))
+		row = NULL;
+	econtext->ecxt_scantuple = row;
 	if (c->nindexes == 0)
 		return;
 	rri->ri_IndexRelationDescs = palloc(sizeof(Relation) * c->nindexes);
 	rri->ri_IndexRelationInfo = palloc(sizeof(IndexInfo *) * c->nindexes);
 	for (i = 0; i < c->nindexes; i++)
 	{
-		Relation	idx = index_open(c->indexoids[i], RowExclusiveLock);
+		IndexInfo  *ii = c->infos[i];
+		Relation	idx;
 
-		rri->ri_IndexRelationDescs[i] = idx;
-		rri->ri_IndexRelationInfo[i] = c->infos[i] ? c->infos[i] : BuildIndexInfo(idx);
+		if (row != NULL && ii != NULL && ii->ii_PredicateState != NULL &&
+			!ExecQual(ii->ii_PredicateState, econtext))
+			continue;
+		idx = index_open(c->indexoids[i], RowExclusiveLock);
+		rri->ri_IndexRelationDescs[n] = idx;
+		rri->ri_IndexRelationInfo[n] = ii ? ii : BuildIndexInfo(idx);
+		n++;
 	}
+	rri->ri_NumIndices = n;
 }
 
 /* The executor state of one call's writes to the table. */
@@ -369,6 +387,8 @@ typedef struct WriteState
 	EPQState	epq;
 	TupleTableSlot *oldslot;	/* a row version as found */
 	TupleTableSlot *newslot;	/* the row to write */
+	const WriteCache *cache;
+	bool		indexes_open;
 } WriteState;
 
 static void
@@ -377,6 +397,7 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l, const WriteCache *
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
 	w->estate = CreateExecutorState();
+	w->indexes_open = false;
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
@@ -389,7 +410,8 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l, const WriteCache *
 	w->estate->es_opened_result_relations = list_make1(w->rri);
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	w->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
-	open_indexes(w->rri, c);
+	/* the indexes are opened with the first row (open_indexes) */
+	w->cache = c;
 	/* ExecRelCheck compiles them when this is unset */
 	w->rri->ri_ConstraintExprs = c->checks;
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
@@ -458,6 +480,12 @@ write_located(Relation rel, const CoreLayout *l, const WriteCache *c, FFPlan *st
 		/* a copy: the old version's values point into its buffer */
 		ExecMaterializeSlot(w.newslot);
 		MemoryContextSwitchTo(old);
+		if (!w.indexes_open)
+		{
+			/* a single row opens only the indexes it enters */
+			open_indexes(w.rri, w.cache, w.estate, n == 1 ? w.newslot : NULL);
+			w.indexes_open = true;
+		}
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.oldslot, w.newslot);
 		/* a row trigger that returned NULL skipped it: not written */
 		if (ItemPointerIsValid(&w.newslot->tts_tid))

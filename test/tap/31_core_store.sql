@@ -205,7 +205,7 @@ CREATE INDEX t_user_pred_idx ON ff.execution (created_at) WHERE t.is_gpu_lane(la
 CREATE INDEX t_worker_idx ON ff.execution (current_worker_id) WHERE current_worker_id IS NOT NULL;
 SELECT ff.create_execution(t.id(800 + i), lane_id => 'cache',
                            policy_json => '{"retry_policy": {"max_retries": 2, "backoff": {"type": "fixed", "delay_ms": 0}}}')
-FROM generate_series(1, 3) i;
+FROM generate_series(1, 4) i;
 SELECT is(t.claim(t.id(801)) ->> 'ok', 'true', 'a claim after two indexes were created');
 SELECT is((SELECT count(*)::int FROM ff.execution WHERE lane_id = 'cache' AND current_worker_id IS NOT NULL), 1,
           'one execution has a worker');
@@ -213,6 +213,17 @@ SELECT ok(t.indexes_hold_their_rows(), 'the new indexes got the claimed row (the
 DROP INDEX ff.t_worker_idx;
 SELECT is(t.complete(t.id(801)) ->> 'result', 'completed', 'a complete after an index was dropped');
 SELECT ok(t.indexes_hold_their_rows(), 'and the remaining indexes hold all their rows');
+-- a single store opens only the indexes its row enters; a BEFORE UPDATE
+-- trigger may change the row after that choice, so under one every index
+-- is opened: the trigger's row enters an index it chose by its own change
+CREATE INDEX t_progress_idx ON ff.execution (progress_message) WHERE progress_message IS NOT NULL;
+CREATE TRIGGER stamp BEFORE UPDATE ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.stamp();
+SELECT is(t.claim(t.id(804)) ->> 'ok', 'true', 'a claim under a trigger that sets an indexed column');
+DROP TRIGGER stamp ON ff.execution;
+SELECT ok(t.indexes_hold_their_rows(), 'the row the trigger changed is in the index its change put it in');
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE progress_message = 'seen by a row trigger' AND lane_id = 'cache'), 1,
+          'and the trigger''s value was stored');
+DROP INDEX ff.t_progress_idx;
 -- a check constraint added after the stores began refuses the next store
 ALTER TABLE ff.execution ADD CONSTRAINT t_no_retry CHECK (retry_count < 1) NOT VALID;
 SELECT is(t.claim(t.id(802)) ->> 'ok', 'true', 'a claim under the new constraint');
