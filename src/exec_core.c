@@ -40,7 +40,6 @@
 
 /* ---- statement text built from the field list ---- */
 
-static FFPlan plan_lock = {NULL, 2, {INT2OID, UUIDOID}};
 static FFPlan plan_store = {NULL, 2, {INT2OID, UUIDOID}};
 static FFPlan plan_insert = {NULL, 3, {INT2OID, UUIDOID, TEXTOID}};
 
@@ -198,6 +197,15 @@ announce_work(ExecCore *c)
 	c->loaded_claimable = core_claimable(c);
 }
 
+/* What the transition starts from, as read. */
+static void
+core_loaded(ExecCore *c)
+{
+	c->loaded_claimable = core_claimable(c);
+	c->loaded_lease_epoch = c->current_lease_epoch;
+	c->loaded_attempt_count = c->total_attempt_count;
+}
+
 /* The core row of SPI result row row (its first columns ff_core_select_list's). */
 void
 ff_core_from_row(int row, ExecCore *c)
@@ -217,9 +225,7 @@ ff_core_from_row(int row, ExecCore *c)
 	memset(c, 0, sizeof(*c));
 	c->tid = *(ItemPointer) DatumGetPointer(tid);
 	ff_core_from_tid(DatumGetObjectId(rel), &c->tid, c);
-	c->loaded_claimable = core_claimable(c);
-	c->loaded_lease_epoch = c->current_lease_epoch;
-	c->loaded_attempt_count = c->total_attempt_count;
+	core_loaded(c);
 }
 
 /*
@@ -322,8 +328,6 @@ ff_core_lock_many(const ExecId *ids, int n)
 bool
 ff_core_lock(ExecId id, ExecCore *c)
 {
-	Datum		values[2];
-
 	if (prefetched != NULL)
 	{
 		ExecCore   *row = bsearch(&id, prefetched, nprefetched, sizeof(ExecCore),
@@ -343,16 +347,9 @@ ff_core_lock(ExecId id, ExecCore *c)
 	 */
 	if (!ff_execution_visible(id))
 		return false;
-	if (plan_lock.sql == NULL)
-		plan_lock.sql = MemoryContextStrdup(TopMemoryContext,
-											psprintf("SELECT %s FROM ff.execution e WHERE partition = $1 "
-													 "AND execution_id = $2 FOR UPDATE",
-													 ff_core_select_list()));
-	values[0] = Int16GetDatum((int16) id.partition);
-	values[1] = UUIDPGetDatum(&id.uuid);
-	if (ff_plan_exec(&plan_lock, values, NULL, 1) == 0)
+	if (!ff_core_lock_by_key(id, c))
 		return false;
-	ff_core_from_row(0, c);
+	core_loaded(c);
 	/* another tenant's execution does not exist for this caller */
 	return ff_namespace_allowed(c->namespace);
 }

@@ -52,6 +52,7 @@ typedef struct CoreLayout
 	AttrNumber	partition_att;
 	AttrNumber	id_att;
 	AttrNumber	caps_att;
+	Oid			pkey_oid;		/* (partition, execution_id) */
 	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
 	FieldMap	immutable[FF_CORE_NIMMUTABLE];
 	FieldMap	fields[FF_CORE_NMUTABLE];	/* the mutable ones */
@@ -61,5 +62,6 @@ extern int	ff_core_layout_users;
 
 extern CoreLayout *ff_core_layout(Relation rel);
 extern void ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c);
+extern bool ff_core_lock_by_key(ExecId id, ExecCore *c);
 
 #endif							/* FF_ENGINE_EXEC_CORE_ROW_H */
