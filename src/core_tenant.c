@@ -331,6 +331,7 @@ ff_completion_channel(const char *ns)
 		sprintf(out + 14 + 2 * i, "%02x", mac[i]);
 	if (last_channel_ns != NULL)
 		pfree(last_channel_ns);
+	last_channel_ns = NULL;
 	last_channel_ns = MemoryContextStrdup(TopMemoryContext, ns);
 	memcpy(last_channel, out, sizeof(last_channel));
 	return out;

@@ -418,7 +418,8 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 	{
 		res = table_tuple_lock(rel, &tid, snap, slot, GetCurrentCommandId(true),
 							   LockTupleExclusive, LockWaitBlock,
-							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+							   (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
 							   &tmfd);
 		switch (res)
 		{
@@ -449,12 +450,17 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
+	if (found)
+	{
+		memset(c, 0, sizeof(*c));
+		c->tid = tid;
+		/* (the snapshot still registered: out-of-line values are read) */
+		ff_core_from_tid(relid, &c->tid, c);
+		/* a version reached by following updates is still this execution */
+		found = c->id.partition == id.partition &&
+			memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;
+	}
 	UnregisterSnapshot(snap);
 	table_close(rel, NoLock);
-	if (!found)
-		return false;
-	memset(c, 0, sizeof(*c));
-	c->tid = tid;
-	ff_core_from_tid(relid, &c->tid, c);
-	return true;
+	return found;
 }
