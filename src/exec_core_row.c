@@ -189,7 +189,6 @@ CoreLayout *
 ff_core_layout(Relation rel)
 {
 	CoreLayout *l;
-
 	uint64		gen = layout_gen;
 
 	if (layout != NULL && layout->relid == RelationGetRelid(rel) &&
@@ -432,17 +431,15 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 				found = false;
 				break;
 			case TM_Updated:
+			case TM_Deleted:
+				/* ExecLockRows' words, for a changed or a deleted row */
 				if (IsolationUsesXactSnapshot())
 					ereport(ERROR,
 							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 							 errmsg("could not serialize access due to concurrent update")));
-				elog(ERROR, "unexpected table_tuple_lock status: %u", res);
-				break;
-			case TM_Deleted:
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent delete")));
+				/* following the updates, only a deleted row is left */
+				if (res == TM_Updated)
+					elog(ERROR, "unexpected table_tuple_lock status: %u", res);
 				found = false;
 				break;
 			default:

@@ -295,7 +295,6 @@ write_cache(Relation rel)
 	MemoryContext cxt,
 				old;
 	WriteCache *c;
-
 	uint64		gen = wcache_gen;
 
 	if (wcache != NULL && wcache->relid == RelationGetRelid(rel) &&
