@@ -180,7 +180,7 @@ ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
 }
 
 /*
- * ff_pkey_has_key
+ * ff_pkey_may_have_key
  *		Whether the primary key of table ff.<table_name> has any entry, of a
  *		live row version or not, whose first nkeys columns equal keys (int2,
  *		int4, int8 or uuid, as types says).  None means no version of such a
@@ -189,12 +189,13 @@ ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
  *		nobody issued, a completion's close of a stream nobody opened, which
  *		cost a job ~7 % of its instructions as statements).  An entry of any
  *		version, committed or not, sends the caller to its statement, which
- *		decides as before; so does SERIALIZABLE (the statement's read of the
- *		missing key is a predicate lock this probe would not take), and a
- *		key that is not valid and ready.
+ *		decides as before; so do SERIALIZABLE (the statement's read of the
+ *		missing key is a predicate lock this probe would not take), deferred
+ *		writes (a batch's one set statement costs less than a probe per row)
+ *		and a key that is not valid and ready.
  */
 bool
-ff_pkey_has_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
+ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
 {
 	Relation	heap,
 				idx;
@@ -203,7 +204,7 @@ ff_pkey_has_key(const char *table_name, int nkeys, const Datum *keys, const Oid 
 	bool		found;
 	int			i;
 
-	if (IsolationIsSerializable())
+	if (IsolationIsSerializable() || ff_deferring())
 		return true;
 	heap = table_open(RangeVarGetRelid(makeRangeVar("ff", (char *) table_name, -1), AccessShareLock, false),
 					  NoLock);

@@ -75,7 +75,7 @@ typedef struct FFPlan
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
-extern bool ff_pkey_has_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types);
+extern bool ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types);
 
 /*
  * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec

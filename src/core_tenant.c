@@ -329,10 +329,14 @@ ff_completion_channel(const char *ns)
 	memcpy(out, "ff_completion_", 14);
 	for (i = 0; i < 16; i++)
 		sprintf(out + 14 + 2 * i, "%02x", mac[i]);
-	if (last_channel_ns != NULL)
-		pfree(last_channel_ns);
-	last_channel_ns = NULL;
-	last_channel_ns = MemoryContextStrdup(TopMemoryContext, ns);
+	{
+		/* copied before the old one goes: never left pointing at freed memory */
+		char	   *copy = MemoryContextStrdup(TopMemoryContext, ns);
+
+		if (last_channel_ns != NULL)
+			pfree(last_channel_ns);
+		last_channel_ns = copy;
+	}
 	memcpy(last_channel, out, sizeof(last_channel));
 	return out;
 }

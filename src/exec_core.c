@@ -940,8 +940,8 @@ ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now, bool only
 	v[1] = UUIDPGetDatum(&c->id.uuid);
 	v[2] = Int32GetDatum((int32) idx);
 	v[3] = Int64GetDatum(now);
-	/* not deferred: a stream nobody opened has nothing to close */
-	if (!ff_deferring() && !ff_pkey_has_key("stream_meta", 3, v, plan_stream_close.argtypes))
+	/* a stream nobody opened has nothing to close */
+	if (!ff_pkey_may_have_key("stream_meta", 3, v, plan_stream_close.argtypes))
 		return;
 	v[4] = CStringGetTextDatum(reason);
 	v[5] = BoolGetDatum(only_if_open);
@@ -963,8 +963,8 @@ ff_grant_delete(ExecCore *c)
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
-	/* not deferred: no grant issued, none to delete */
-	if (!ff_deferring() && !ff_pkey_has_key("claim_grant", 2, v, plan_grant_delete.argtypes))
+	/* no grant issued, none to delete */
+	if (!ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_delete.argtypes))
 		return;
 	ff_plan_exec(&plan_grant_delete, v, NULL, 0);
 }

@@ -58,16 +58,25 @@ static bool callback_registered = false;
 int			ff_core_layout_users = 0;
 
 /*
- * Only counts it: a caller holding the layout keeps using it (its lock on
- * the table keeps it true); the next lookup rebuilds it.  Any invalidation
- * during a build makes what it builds stale.
+ * Counts an invalidation of the table or of one of its indexes: a caller
+ * holding the layout keeps using it (its lock on the table keeps it true);
+ * the next lookup rebuilds it.  Any invalidation during a build makes what
+ * it builds stale (an index's readiness changed while it was read).
  */
 static void
 layout_forget(Datum arg, Oid relid)
 {
+	int			i;
+
 	if (layout_building || relid == InvalidOid ||
 		(layout != NULL && relid == layout->relid))
+	{
 		layout_gen++;
+		return;
+	}
+	for (i = 0; layout != NULL && i < layout->write.nindexes; i++)
+		if (relid == layout->write.indexoids[i])
+			layout_gen++;
 }
 
 static AttrNumber
@@ -166,6 +175,7 @@ build_layout(Relation rel)
 		for (k = 0; k < FF_CORE_NMUTABLE; k++)
 			l->updated_cols = bms_add_member(l->updated_cols,
 											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
+		ff_core_write_cache_build(rel, &l->write);
 	}
 	PG_CATCH();
 	{
@@ -318,18 +328,10 @@ caps_csv(Datum arr)
 #define GET_U(n) c->n = get_uuid(v, isnull, f++);
 #define GET_E(n, ct, lab, st) c->n = (ct) get_enum(v, isnull, f++);
 
-/*
- * ff_core_from_tid
- *		The execution whose row version is at tid in table relid, as a
- *		locking read returned them (the caller holds the row's lock), its
- *		fields set in c (allocated in the current memory context); the rest
- *		of c is left to the caller.
- */
-void
-ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
+/* The version at tid of table rel (layout l) into c: see ff_core_from_tid. */
+static void
+read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
-	CoreLayout *l = ff_core_layout(rel);
 	HeapTupleData tuple;
 	Buffer		buf;
 	Datum	   *v;
@@ -355,6 +357,21 @@ ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
 	ReleaseBuffer(buf);
 	pfree(v);
 	pfree(isnull);
+}
+
+/*
+ * ff_core_from_tid
+ *		The execution whose row version is at tid in table relid, as a
+ *		locking read returned them (the caller holds the row's lock), its
+ *		fields set in c (allocated in the current memory context); the rest
+ *		of c is left to the caller.
+ */
+void
+ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+
+	read_version(rel, ff_core_layout(rel), tid, c);
 	table_close(rel, NoLock);
 }
 
@@ -452,7 +469,7 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 		memset(c, 0, sizeof(*c));
 		c->tid = tid;
 		/* (the snapshot still registered: out-of-line values are read) */
-		ff_core_from_tid(relid, &c->tid, c);
+		read_version(rel, l, &c->tid, c);
 		/* a version reached by following updates is still this execution */
 		found = c->id.partition == id.partition &&
 			memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;

@@ -40,9 +40,23 @@ typedef struct FieldMap
 } FieldMap;
 
 /*
- * Where the table keeps each field, as this backend last saw it; rebuilt
- * after any relcache invalidation of the table (DDL, or DROP and CREATE
- * EXTENSION).
+ * What this backend's writes keep from one call to the next
+ * (exec_core_write.c, ff_core_write_cache_build): each index's IndexInfo
+ * with its partial-index predicate compiled, and the check constraints
+ * compiled.
+ */
+typedef struct WriteCache
+{
+	int			nindexes;
+	Oid		   *indexoids;		/* in RelationGetIndexList's order */
+	struct IndexInfo **infos;	/* per index; NULL: built per write */
+	struct ExprState **checks;	/* the check constraints; NULL: built per write */
+} WriteCache;
+
+/*
+ * Where the table keeps each field, and what its writes keep, as this
+ * backend last saw the table; rebuilt after any relcache invalidation of
+ * the table or of one of its indexes (DDL, or DROP and CREATE EXTENSION).
  */
 typedef struct CoreLayout
 {
@@ -56,6 +70,7 @@ typedef struct CoreLayout
 	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
 	FieldMap	immutable[FF_CORE_NIMMUTABLE];
 	FieldMap	fields[FF_CORE_NMUTABLE];	/* the mutable ones */
+	WriteCache	write;
 } CoreLayout;
 
 extern int	ff_core_layout_users;
@@ -63,5 +78,6 @@ extern int	ff_core_layout_users;
 extern CoreLayout *ff_core_layout(Relation rel);
 extern void ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c);
 extern bool ff_core_lock_by_key(ExecId id, ExecCore *c);
+extern void ff_core_write_cache_build(Relation rel, WriteCache *c);
 
 #endif							/* FF_ENGINE_EXEC_CORE_ROW_H */

@@ -50,7 +50,6 @@
 #include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -137,59 +136,6 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 	return !isnull && memcmp(DatumGetUUIDP(d), DatumGetUUIDP(v[1]), UUID_LEN) == 0;
 }
 
-/*
- * What this backend's writes keep from one call to the next: each index's
- * IndexInfo with its partial-index predicate compiled, and the table's check
- * constraints compiled.  ExecOpenIndices and the first row of a write built
- * them again for every call, which cost a single store more than its heap
- * update (callgrind, test/bench/README.md).  Only what is built from
- * built-in functions is kept (its compiled state holds nothing of a query or
- * a transaction), and only for btree indexes without expressions; anything
- * else is built per write as before.  Forgotten with any relcache
- * invalidation of the table or of one of its indexes (which a change of the
- * index list, of an index or of a constraint sends).  The EXECUTE privilege
- * on those built-in functions is checked when they are compiled, not at
- * every write: the engine's functions run as the extension's owner.
- */
-typedef struct WriteCache
-{
-	Oid			relid;
-	int			nindexes;
-	Oid		   *indexoids;		/* in RelationGetIndexList's order */
-	IndexInfo **infos;			/* per index; NULL: built per write */
-	ExprState **checks;			/* the check constraints; NULL: built per write */
-	uint64		gen;			/* the invalidations counted when it was built */
-} WriteCache;
-
-static WriteCache *wcache = NULL;
-static uint64 wcache_gen = 0;	/* invalidations that may concern it */
-static bool wcache_building = false;
-static bool wcache_callback = false;
-
-/*
- * Counts an invalidation of the table or one of its indexes.  Any during a
- * build makes what it builds stale (an index's readiness changed while its
- * information was read).
- */
-static void
-wcache_forget(Datum arg, Oid relid)
-{
-	int			i;
-
-	if (wcache_building || relid == InvalidOid)
-	{
-		wcache_gen++;
-		return;
-	}
-	if (wcache == NULL)
-		return;
-	if (relid == wcache->relid)
-		wcache_gen++;
-	for (i = 0; i < wcache->nindexes; i++)
-		if (relid == wcache->indexoids[i])
-			wcache_gen++;
-}
-
 /* Built-in functions and plain nodes only: state that can outlive a query. */
 static bool
 keepable_walker(Node *node, void *context)
@@ -239,23 +185,34 @@ keepable(Node *expr)
 	return !keepable_walker(expr, NULL);
 }
 
-/* Built in the current memory context, which outlives it. */
-static WriteCache *
-wcache_build(Relation rel)
+/*
+ * ff_core_write_cache_build
+ *		What the writes of ff.execution (rel) keep from one call to the next,
+ *		built into c in the current memory context (the layout's, which
+ *		ff_core_layout rebuilds with any change of the table or its indexes).
+ *		ExecOpenIndices and the first row of a write built them again for
+ *		every call, which cost a single store more than its heap update
+ *		(callgrind, test/bench/README.md).  Only what is built from built-in
+ *		functions is kept (its compiled state holds nothing of a query or a
+ *		transaction), and only for btree indexes without expressions;
+ *		anything else is built per write as before.  The EXECUTE privilege on
+ *		those built-in functions is checked when they are compiled, not at
+ *		every write: the engine's functions run as the extension's owner.
+ */
+void
+ff_core_write_cache_build(Relation rel, WriteCache *c)
 {
-	WriteCache *c = palloc0(sizeof(WriteCache));
 	List	   *oids = RelationGetIndexList(rel);
 	TupleConstr *constr = RelationGetDescr(rel)->constr;
 	ListCell   *lc;
 	int			i = 0;
 
-	c->relid = RelationGetRelid(rel);
 	c->nindexes = list_length(oids);
 	c->indexoids = palloc0(sizeof(Oid) * Max(c->nindexes, 1));
 	c->infos = palloc0(sizeof(IndexInfo *) * Max(c->nindexes, 1));
 	foreach(lc, oids)
 	{
-		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
 		IndexInfo  *ii = BuildIndexInfo(idx);
 		List	   *pred = (List *) expression_planner((Expr *) ii->ii_Predicate);
 
@@ -286,55 +243,6 @@ wcache_build(Relation rel)
 		}
 		c->checks = checks;
 	}
-	return c;
-}
-
-static WriteCache *
-write_cache(Relation rel)
-{
-	MemoryContext cxt,
-				old;
-	WriteCache *c;
-	uint64		gen = wcache_gen;
-
-	if (wcache != NULL && wcache->relid == RelationGetRelid(rel) &&
-		(wcache->gen == gen || ff_core_layout_users > 0))
-		return wcache;
-	if (!wcache_callback)
-	{
-		CacheRegisterRelcacheCallback(wcache_forget, (Datum) 0);
-		wcache_callback = true;
-	}
-	cxt = AllocSetContextCreate(TopMemoryContext, "ff core write cache", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	wcache_building = true;
-	PG_TRY();
-	{
-		c = wcache_build(rel);
-	}
-	PG_CATCH();
-	{
-		/* the old cache stays stale: its generation is behind */
-		wcache_building = false;
-		MemoryContextSwitchTo(old);
-		MemoryContextDelete(cxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	wcache_building = false;
-	MemoryContextSwitchTo(old);
-	/* this write uses it, as ExecOpenIndices would; the next one checks again */
-	c->gen = gen;
-	if (wcache != NULL)
-	{
-		/* one a write in progress holds goes with its transaction */
-		if (ff_core_layout_users > 0)
-			MemoryContextSetParent(GetMemoryChunkContext(wcache), TopTransactionContext);
-		else
-			MemoryContextDelete(GetMemoryChunkContext(wcache));
-	}
-	wcache = c;
-	return c;
 }
 
 /*
@@ -386,12 +294,11 @@ typedef struct WriteState
 	EPQState	epq;
 	TupleTableSlot *oldslot;	/* a row version as found */
 	TupleTableSlot *newslot;	/* the row to write */
-	const WriteCache *cache;
 	bool		indexes_open;
 } WriteState;
 
 static void
-write_begin(WriteState *w, Relation rel, const CoreLayout *l, const WriteCache *c)
+write_begin(WriteState *w, Relation rel, const CoreLayout *l)
 {
 	RangeTblEntry *rte = makeNode(RangeTblEntry);
 
@@ -410,9 +317,8 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l, const WriteCache *
 	w->estate->es_output_cid = GetCurrentCommandId(true);
 	w->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
 	/* the indexes are opened with the first row (open_indexes) */
-	w->cache = c;
 	/* ExecRelCheck compiles them when this is unset */
-	w->rri->ri_ConstraintExprs = c->checks;
+	w->rri->ri_ConstraintExprs = l->write.checks;
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	w->oldslot = table_slot_create(rel, &w->estate->es_tupleTable);
 	w->newslot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel), &TTSOpsVirtual);
@@ -437,8 +343,8 @@ write_end(WriteState *w)
  *		the rows written.
  */
 static uint64
-write_located(Relation rel, const CoreLayout *l, const WriteCache *c, FFPlan *store, int n,
-			  const Datum *values, const bool *nulls, ItemPointer newtids, bool *by_key, int *nkey)
+write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Datum *values,
+			  const bool *nulls, ItemPointer newtids, bool *by_key, int *nkey)
 {
 	int			nargs = store->nargs;
 	int			tid_arg = nargs - 1;
@@ -449,7 +355,7 @@ write_located(Relation rel, const CoreLayout *l, const WriteCache *c, FFPlan *st
 	int			r,
 				k;
 
-	write_begin(&w, rel, l, c);
+	write_begin(&w, rel, l);
 	for (r = 0; r < n; r++)
 	{
 		const Datum *v = &values[r * nargs];
@@ -482,7 +388,7 @@ write_located(Relation rel, const CoreLayout *l, const WriteCache *c, FFPlan *st
 		if (!w.indexes_open)
 		{
 			/* a single row opens only the indexes it enters */
-			open_indexes(w.rri, w.cache, w.estate, n == 1 ? w.newslot : NULL);
+			open_indexes(w.rri, &l->write, w.estate, n == 1 ? w.newslot : NULL);
 			w.indexes_open = true;
 		}
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.oldslot, w.newslot);
@@ -524,17 +430,15 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	uint64		written = 0;
 	Relation	rel;
 	CoreLayout *layout;
-	WriteCache *cache;
 	int			r;
 
 	rel = open_core();
 	layout = ff_core_layout(rel);
-	cache = write_cache(rel);
-	/* a row trigger's writes keep both as they are until these are done */
+	/* a row trigger's writes keep it as it is until these are done */
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		written = write_located(rel, layout, cache, store, n, values, nulls, newtids, by_key, &nkey);
+		written = write_located(rel, layout, store, n, values, nulls, newtids, by_key, &nkey);
 	}
 	PG_FINALLY();
 	{
