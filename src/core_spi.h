@@ -76,6 +76,8 @@ typedef struct FFPlan
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
 extern bool ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types);
+extern bool ff_pkey_fetch(const char *table_name, int nkeys, const Datum *keys, const Oid *types,
+						  const char *column, Datum *value, bool *isnull);
 
 /*
  * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec

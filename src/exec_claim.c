@@ -46,6 +46,7 @@
 #include "quota.h"
 #include "core_clock.h"
 #include "exec_core.h"
+#include "exec_core_row.h"
 #include "flow_completion.h"
 #include "exec_lane.h"
 #include "ff_engine.h"
@@ -449,7 +450,7 @@ static FFPlan plan_cancel_owed = {
 };
 
 static bool
-flow_cancel_owed(const ExecCore *c, FFResult *r)
+flow_cancel_pending(const ExecCore *c)
 {
 	Datum		v[3];
 
@@ -458,7 +459,15 @@ flow_cancel_owed(const ExecCore *c, FFResult *r)
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->flow_id.v);
 	v[2] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_plan_exec(&plan_cancel_owed, v, NULL, 1) == 0)
+	/* (no entry of any version: none owed, without a statement) */
+	return ff_pkey_may_have_key("flow_pending_cancel", 3, v, plan_cancel_owed.argtypes) &&
+		ff_plan_exec(&plan_cancel_owed, v, NULL, 1) > 0;
+}
+
+static bool
+flow_cancel_owed(const ExecCore *c, FFResult *r)
+{
+	if (!flow_cancel_pending(c))
 		return false;
 	ffr_error(r, "execution_not_eligible");
 	ffr_text(r, "detail", "flow_cancelled");
@@ -829,83 +838,56 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 
 /* ---- ff.claim_next: the worker's hot path ---- */
 
-/*
- * Generic plans: the plan cache would re-plan these on every call (a
- * custom plan costs 0.3 ms, a third of a claim), and the best plan - the
- * lane's partial index in claim order - never depends on the arguments.
- */
-static FFPlan plan_claim_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
-static FFPlan plan_lost_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
-static FFPlan plan_expired_candidates = {NULL, 5, {TEXTOID, TEXTARRAYOID, INT8OID, INT4OID, TEXTARRAYOID}, NULL, true};
-
-/*
- * The candidate queries skip executions the worker lacks capabilities for
- * and executions another worker holds a live grant on.
- */
-#define CANDIDATE_FILTER \
-	"AND (required_capabilities IS NULL OR required_capabilities <@ $2) " \
-	"AND ($5::text[] IS NULL OR namespace = ANY ($5)) " \
-	"AND NOT EXISTS (SELECT 1 FROM ff.claim_grant g WHERE g.partition = e.partition " \
-	"AND g.execution_id = e.execution_id AND g.grant_expires_at >= $3) " \
-	"AND (e.flow_id IS NULL OR NOT EXISTS (SELECT 1 FROM ff.flow_pending_cancel p " \
-	"WHERE p.partition = e.partition AND p.flow_id = e.flow_id AND p.execution_id = e.execution_id)) "
-
-/*
- * An execution whose concurrency key is at its limit is passed over
- * without being locked (a hint: the claim re-checks under the key's lock).
- * Not in the expired-lease query: such an execution holds its slot.
- */
-#define KEY_FILTER \
-	"AND (e.concurrency_key IS NULL OR (SELECT count(*) FROM ff.execution a " \
-	"WHERE a.namespace = e.namespace AND a.concurrency_key = e.concurrency_key " \
-	"AND a.concurrency_key IS NOT NULL AND a.lifecycle_phase = 'active' " \
-	"AND a.ownership_state = 'leased') < e.concurrency_limit) "
-
-/* The input payload comes with each candidate, its last column. */
-#define CANDIDATE_PAYLOAD \
-	"(SELECT d.payload FROM ff.execution_data d " \
-	"WHERE d.partition = e.partition AND d.execution_id = e.execution_id)"
-
-static void
-prepare_candidate_plans(void)
+/* What ff.claim_next's candidates must pass beside their set's own conditions. */
+typedef struct ClaimFilter
 {
-	if (plan_claim_candidates.sql != NULL)
-		return;
-	/* ELIGIBLE(lane), best first */
-	plan_claim_candidates.sql =
-		MemoryContextStrdup(TopMemoryContext,
-							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
-									 "WHERE lane_id = $1 AND lifecycle_phase = 'runnable' "
-									 "AND eligibility_state = 'eligible_now' " CANDIDATE_FILTER KEY_FILTER
-									 "ORDER BY priority DESC, created_at, partition, execution_id "
-									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
-									 ff_core_select_list()));
-	/*
-	 * Reclaim: LEASE_LOST(lane), leases marked expired or revoked, then
-	 * LEASE_EXPIRY, leases past their expiry not yet marked; oldest first.
-	 * Two statements, each on its own partial index: an index of all
-	 * active executions would take an insert on every claim.
-	 */
-	plan_lost_candidates.sql =
-		MemoryContextStrdup(TopMemoryContext,
-							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
-									 "WHERE lane_id = $1 AND lifecycle_phase = 'active' "
-									 "AND ownership_state IN ('lease_expired_reclaimable', 'lease_revoked') "
-									 CANDIDATE_FILTER KEY_FILTER
-									 "ORDER BY lease_expires_at "
-									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
-									 ff_core_select_list()));
-	plan_expired_candidates.sql =
-		MemoryContextStrdup(TopMemoryContext,
-							psprintf("SELECT %s, " CANDIDATE_PAYLOAD " FROM ff.execution e "
-									 "WHERE lifecycle_phase = 'active' AND ownership_state = 'leased' "
-									 "AND lease_expires_at <= $3 AND lane_id = $1 " CANDIDATE_FILTER
-									 "ORDER BY lease_expires_at "
-									 "LIMIT $4 FOR UPDATE OF e SKIP LOCKED",
-									 ff_core_select_list()));
+	const CapSet *caps;			/* the worker's */
+	int64		now;
+	bool		keys;			/* pass over an execution whose key is full */
+} ClaimFilter;
+
+/*
+ * A candidate the worker may take: it has every capability the execution
+ * requires; the execution is in one of the worker's namespaces; no claim
+ * grant reserves it (a live one for someone, behaviour/execution §5); its
+ * flow owes it no cancellation; and, for the eligible and the lost (not
+ * for an expired lease, which holds its slot), its concurrency key has a
+ * free slot, a hint the claim checks again under the key's lock.  Seen
+ * before the row's lock, so a row passed over is never locked.
+ */
+static bool
+candidate_ok(const ExecCore *c, void *arg)
+{
+	const ClaimFilter *f = arg;
+	Datum		v[2];
+
+	if (c->required_caps_csv != NULL)
+	{
+		CapSet		required;
+
+		ff_caps_from_csv(c->required_caps_csv, "execution", &required);
+		if (ff_caps_missing(&required, f->caps) != NULL)
+			return false;
+	}
+	if (!ff_namespace_allowed(c->namespace))
+		return false;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	if (ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_get.argtypes))
+	{
+		Grant		g = grant_get((ExecCore *) c);
+
+		if (grant_live(&g, f->now))
+			return false;
+	}
+	if (flow_cancel_pending(c))
+		return false;
+	if (f->keys && c->concurrency_key != NULL && ff_key_slots_taken(c) >= c->concurrency_limit)
+		return false;
+	return true;
 }
 
-/* A locked candidate, copied out of SPI's result. */
+/* A locked candidate with its input payload. */
 typedef struct Candidate
 {
 	ExecCore	core;
@@ -913,23 +895,31 @@ typedef struct Candidate
 	bool		payload_null;
 } Candidate;
 
-/* Locks up to limit candidates and copies them out of SPI's result. */
+/* Locks up to limit candidates of set, each read with its payload (ff_core_lock_candidates). */
 static Candidate *
-lock_candidates(FFPlan *plan, Datum *args, const bool *nulls, int limit, uint64 *n)
+lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, uint64 *n)
 {
+	ExecCore   *cores;
 	Candidate  *rows;
-	uint64		i;
+	int			got,
+				i;
 
-	args[3] = Int32GetDatum(limit);
-	*n = ff_plan_exec(plan, args, nulls, 0);
-	rows = palloc(sizeof(Candidate) * Max(*n, 1));
-	for (i = 0; i < *n; i++)
+	f->keys = set != SCAN_LEASE_EXPIRY;
+	got = ff_core_lock_candidates(set, lane, f->now, limit, candidate_ok, f, &cores);
+	rows = palloc(sizeof(Candidate) * Max(got, 1));
+	for (i = 0; i < got; i++)
 	{
-		Datum		p = ff_col_datum((int) i, SPI_tuptable->tupdesc->natts, &rows[i].payload_null);
+		Datum		v[2];
 
-		ff_core_from_row((int) i, &rows[i].core);
-		rows[i].payload = rows[i].payload_null ? (Datum) 0 : datumCopy(p, false, -1);
+		rows[i].core = cores[i];
+		ff_core_loaded(&rows[i].core);
+		v[0] = Int16GetDatum((int16) cores[i].id.partition);
+		v[1] = UUIDPGetDatum(&cores[i].id.uuid);
+		if (!ff_pkey_fetch("execution_data", 2, v, plan_grant_get.argtypes, "payload",
+						   &rows[i].payload, &rows[i].payload_null))
+			rows[i].payload_null = true;
 	}
+	*n = (uint64) got;
 	return rows;
 }
 
@@ -951,7 +941,7 @@ emit_claim(ReturnSetInfo *rsinfo, Candidate *cand, const char *type)
  * many it claimed (one reclaimed too often fails terminally instead).
  */
 static int64
-reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool *nulls,
+reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 				   ClaimRequest *req, int64 limit, int64 now)
 {
 	Candidate  *rows;
@@ -959,7 +949,7 @@ reclaim_candidates(ReturnSetInfo *rsinfo, FFPlan *plan, Datum *args, const bool 
 				i;
 	int64		claimed = 0;
 
-	rows = lock_candidates(plan, args, nulls, (int) limit, &n);
+	rows = lock_candidates(set, req->lane, f, (int) limit, &n);
 	for (i = 0; i < n; i++)
 	{
 		ExecCore   *c = &rows[i].core;
@@ -1015,8 +1005,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	int64		now = ff_now_ms();
 	int64		claimed = 0;
 	CapSet		caps;
-	Datum		args[5];
-	bool		argnulls[5] = {false, false, false, false, false};
+	ClaimFilter filter;
 	uint64		n,
 				i;
 	Candidate  *rows;
@@ -1044,18 +1033,8 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	ff_spi_connect();
-	prepare_candidate_plans();
-	args[0] = CStringGetTextDatum(req.lane);
-	{
-		Datum	   *elems = palloc(sizeof(Datum) * Max(caps.ntokens, 1));
-
-		for (i = 0; i < (uint64) caps.ntokens; i++)
-			elems[i] = CStringGetTextDatum(caps.tokens[i]);
-		args[1] = PointerGetDatum(construct_array(elems, caps.ntokens, TEXTOID, -1, false, TYPALIGN_INT));
-	}
-	args[2] = Int64GetDatum(now);
-	/* a worker bound to namespaces claims only from them */
-	args[4] = ff_namespaces_array(&argnulls[4]);
+	filter.caps = &caps;
+	filter.now = now;
 
 	/* a paused lane gives nothing; a limited one at most its free slots */
 	if (ff_lane_controls(req.lane, &paused, &max_active))
@@ -1071,11 +1050,10 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 	if (reclaim)
 	{
-		claimed = reclaim_candidates(rsinfo, &plan_lost_candidates, args, argnulls,
-									 &req, max_count, now);
+		claimed = reclaim_candidates(rsinfo, SCAN_LEASE_LOST, &filter, &req, max_count, now);
 		if (claimed < max_count)
-			claimed += reclaim_candidates(rsinfo, &plan_expired_candidates, args, argnulls,
-										  &req, max_count - claimed, now);
+			claimed += reclaim_candidates(rsinfo, SCAN_LEASE_EXPIRY, &filter, &req,
+										  max_count - claimed, now);
 	}
 
 	/*
@@ -1088,7 +1066,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		bool		key_full = false;
 
 		ntaken = 0;
-		rows = lock_candidates(&plan_claim_candidates, args, argnulls, (int) (max_count - claimed), &n);
+		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), &n);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
 			ff_defer_begin();

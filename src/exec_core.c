@@ -198,8 +198,8 @@ announce_work(ExecCore *c)
 }
 
 /* What the transition starts from, as read. */
-static void
-core_loaded(ExecCore *c)
+void
+ff_core_loaded(ExecCore *c)
 {
 	c->loaded_claimable = core_claimable(c);
 	c->loaded_lease_epoch = c->current_lease_epoch;
@@ -225,7 +225,7 @@ ff_core_from_row(int row, ExecCore *c)
 	memset(c, 0, sizeof(*c));
 	c->tid = *(ItemPointer) DatumGetPointer(tid);
 	ff_core_from_tid(DatumGetObjectId(rel), &c->tid, c);
-	core_loaded(c);
+	ff_core_loaded(c);
 }
 
 /*
@@ -349,7 +349,7 @@ ff_core_lock(ExecId id, ExecCore *c)
 		return false;
 	if (!ff_core_lock_by_key(id, c))
 		return false;
-	core_loaded(c);
+	ff_core_loaded(c);
 	/* another tenant's execution does not exist for this caller */
 	return ff_namespace_allowed(c->namespace);
 }

@@ -31,6 +31,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -53,6 +54,11 @@ static CoreLayout *layout = NULL;
 static uint64 layout_gen = 0;	/* invalidations that may concern it */
 static bool layout_building = false;
 static bool callback_registered = false;
+
+/* the indexes of CoreScanSet, by name */
+const char *const ff_core_scan_index_names[FF_CORE_NSCANSETS] = {
+	"execution_eligible_idx", "execution_lease_lost_idx", "execution_lease_expiry_idx"
+};
 
 /* callers holding the layout now (a store in progress; see ff_core_layout) */
 int			ff_core_layout_users = 0;
@@ -132,6 +138,40 @@ layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
 		elog(ERROR, "ff.execution column \"%s\" has an unexpected type %u", name, f->typid);
 }
 
+/*
+ * Index indexoid kept as the index of a CoreScanSet when it has the set's
+ * name and its first key is the set's column (the lane; the expiry of
+ * LEASE_EXPIRY) in its type's default order.
+ */
+static void
+scan_index(CoreLayout *l, TupleDesc desc, Oid indexoid)
+{
+	char	   *name = get_rel_name(indexoid);
+	HeapTuple	t;
+	Form_pg_index ind;
+	int			set;
+
+	for (set = 0; name != NULL && set < FF_CORE_NSCANSETS; set++)
+		if (strcmp(name, ff_core_scan_index_names[set]) == 0)
+			break;
+	if (name == NULL || set == FF_CORE_NSCANSETS)
+		return;
+	t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	if (!HeapTupleIsValid(t))
+		return;
+	ind = (Form_pg_index) GETSTRUCT(t);
+	if (ind->indnkeyatts >= 1 &&
+		ind->indkey.values[0] == column_of(desc, set == SCAN_LEASE_EXPIRY ? "lease_expires_at" : "lane_id"))
+	{
+		bool		isnull;
+		Datum		opt = SysCacheGetAttr(INDEXRELID, t, Anum_pg_index_indoption, &isnull);
+
+		if (!isnull && ((int2vector *) DatumGetPointer(opt))->values[0] == 0)
+			l->scan_oids[set] = indexoid;
+	}
+	ReleaseSysCache(t);
+}
+
 #define LAY_T(n) layout_field(desc, &fields[k++], #n, FIELD_TEXT, NULL);
 #define LAY_I(n) layout_field(desc, &fields[k++], #n, FIELD_INT, NULL);
 #define LAY_U(n) layout_field(desc, &fields[k++], #n, FIELD_UUID, NULL);
@@ -176,6 +216,8 @@ build_layout(Relation rel)
 			l->updated_cols = bms_add_member(l->updated_cols,
 											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
 		ff_core_write_cache_build(rel, &l->write);
+		for (k = 0; k < l->write.nindexes; k++)
+			scan_index(l, desc, l->write.indexoids[k]);
 	}
 	PG_CATCH();
 	{
@@ -328,23 +370,22 @@ caps_csv(Datum arr)
 #define GET_U(n) c->n = get_uuid(v, isnull, f++);
 #define GET_E(n, ct, lab, st) c->n = (ct) get_enum(v, isnull, f++);
 
-/* The version at tid of table rel (layout l) into c: see ff_core_from_tid. */
-static void
-read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c)
+/*
+ * ff_core_read_tuple
+ *		The fields of row version tuple of ff.execution (layout l) set in c
+ *		(allocated in the current memory context); the rest of c is left to
+ *		the caller.  The tuple's buffer stays pinned while it is read.
+ */
+void
+ff_core_read_tuple(HeapTuple tuple, const CoreLayout *l, ExecCore *c)
 {
-	HeapTupleData tuple;
-	Buffer		buf;
 	Datum	   *v;
 	bool	   *isnull;
 	const FieldMap *f;
 
-	tuple.t_self = *tid;
-	if (!heap_fetch(rel, SnapshotAny, &tuple, &buf, false))
-		elog(ERROR, "the locked version of an execution row is gone");
 	v = palloc(sizeof(Datum) * l->desc->natts);
 	isnull = palloc(sizeof(bool) * l->desc->natts);
-	/* the pin keeps the version where it is while it is read */
-	heap_deform_tuple(&tuple, l->desc, v, isnull);
+	heap_deform_tuple(tuple, l->desc, v, isnull);
 	if (isnull[l->partition_att - 1] || isnull[l->id_att - 1])
 		elog(ERROR, "a core row without its key");
 	c->id.partition = DatumGetInt16(v[l->partition_att - 1]);
@@ -354,9 +395,27 @@ read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c)
 	FF_CORE_IMMUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	f = l->fields;
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
-	ReleaseBuffer(buf);
 	pfree(v);
 	pfree(isnull);
+}
+
+/*
+ * ff_core_read_version
+ *		The version at tid of table rel (layout l) into c: see
+ *		ff_core_from_tid.
+ */
+void
+ff_core_read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c)
+{
+	HeapTupleData tuple;
+	Buffer		buf;
+
+	tuple.t_self = *tid;
+	if (!heap_fetch(rel, SnapshotAny, &tuple, &buf, false))
+		elog(ERROR, "the locked version of an execution row is gone");
+	/* the pin keeps the version where it is while it is read */
+	ff_core_read_tuple(&tuple, l, c);
+	ReleaseBuffer(buf);
 }
 
 /*
@@ -371,110 +430,6 @@ ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
 
-	read_version(rel, ff_core_layout(rel), tid, c);
+	ff_core_read_version(rel, ff_core_layout(rel), tid, c);
 	table_close(rel, NoLock);
-}
-
-/*
- * ff_core_lock_by_key
- *		Lock the newest version of execution id's row and read it into c, as
- *		SELECT ... FOR UPDATE by its key does, without a statement (whose
- *		executor start-up cost a transition ~10 % of its instructions): the
- *		row found by the primary key under a new snapshot (the transaction's,
- *		under REPEATABLE READ), then locked, waiting for a writer that holds
- *		it; under READ COMMITTED the lock follows the row to the version that
- *		writer left, otherwise a changed or deleted row is a serialization
- *		failure.  false when there is no such row (or it was deleted
- *		meanwhile).  The caller needs UPDATE on ff.execution, as FOR UPDATE
- *		does.
- */
-bool
-ff_core_lock_by_key(ExecId id, ExecCore *c)
-{
-	Oid			relid = get_relname_relid("execution", get_namespace_oid("ff", false));
-	Relation	rel,
-				idx;
-	CoreLayout *l;
-	AclResult	acl;
-	Snapshot	snap;
-	ScanKeyData sk[2];
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	TM_FailureData tmfd;
-	TM_Result	res;
-	ItemPointerData tid;
-	bool		found;
-	int16		part = (int16) id.partition;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "ff.execution does not exist");
-	acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, "execution");
-	rel = table_open(relid, RowShareLock);
-	l = ff_core_layout(rel);
-	idx = index_open(l->pkey_oid, AccessShareLock);
-	if (idx->rd_index->indnkeyatts != 2 || idx->rd_index->indkey.values[0] != l->partition_att ||
-		idx->rd_index->indkey.values[1] != l->id_att)
-		elog(ERROR, "ff.execution's primary key is not (partition, execution_id)");
-	/* what this transaction did so far is seen, as by a new statement */
-	CommandCounterIncrement();
-	snap = RegisterSnapshot(GetTransactionSnapshot());
-	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(part));
-	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&id.uuid));
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, snap, 2, 0);
-	index_rescan(scan, sk, 2, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
-		tid = slot->tts_tid;
-	index_endscan(scan);
-	index_close(idx, NoLock);
-	if (found)
-	{
-		res = table_tuple_lock(rel, &tid, snap, slot, GetCurrentCommandId(true),
-							   LockTupleExclusive, LockWaitBlock,
-							   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
-							   (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
-							   &tmfd);
-		switch (res)
-		{
-			case TM_Ok:
-				/* the version locked: the newest (its key never changes) */
-				tid = slot->tts_tid;
-				break;
-			case TM_SelfModified:
-				/* changed by this very command: as FOR UPDATE, not there */
-				found = false;
-				break;
-			case TM_Updated:
-			case TM_Deleted:
-				/* ExecLockRows' words, for a changed or a deleted row */
-				if (IsolationUsesXactSnapshot())
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update")));
-				/* following the updates, only a deleted row is left */
-				if (res == TM_Updated)
-					elog(ERROR, "unexpected table_tuple_lock status: %u", res);
-				found = false;
-				break;
-			default:
-				elog(ERROR, "unexpected table_tuple_lock status: %u", res);
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	if (found)
-	{
-		memset(c, 0, sizeof(*c));
-		c->tid = tid;
-		/* (the snapshot still registered: out-of-line values are read) */
-		read_version(rel, l, &c->tid, c);
-		/* a version reached by following updates is still this execution */
-		found = c->id.partition == id.partition &&
-			memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;
-	}
-	UnregisterSnapshot(snap);
-	table_close(rel, NoLock);
-	return found;
 }

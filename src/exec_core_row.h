@@ -13,11 +13,25 @@
 #define FF_ENGINE_EXEC_CORE_ROW_H
 
 #include "access/attnum.h"
+#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "nodes/bitmapset.h"
 #include "utils/relcache.h"
 
 #include "exec_core.h"
+
+/*
+ * The partial indexes of ff.execution a claim walks for its candidates
+ * (exec_core_lock.c, ff_core_lock_candidates), each in its claim order.
+ */
+typedef enum CoreScanSet
+{
+	SCAN_ELIGIBLE,				/* the lane's eligible executions, best first */
+	SCAN_LEASE_LOST,			/* the lane's leases marked expired or
+								 * revoked, by expiry */
+	SCAN_LEASE_EXPIRY,			/* leases held past their expiry, by expiry */
+	FF_CORE_NSCANSETS
+} CoreScanSet;
 
 /* How a field's value is held in C. */
 typedef enum FieldKind
@@ -67,6 +81,7 @@ typedef struct CoreLayout
 	AttrNumber	id_att;
 	AttrNumber	caps_att;
 	Oid			pkey_oid;		/* (partition, execution_id) */
+	Oid			scan_oids[FF_CORE_NSCANSETS];	/* by name; InvalidOid: missing */
 	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
 	FieldMap	immutable[FF_CORE_NIMMUTABLE];
 	FieldMap	fields[FF_CORE_NMUTABLE];	/* the mutable ones */
@@ -76,8 +91,17 @@ typedef struct CoreLayout
 extern int	ff_core_layout_users;
 
 extern CoreLayout *ff_core_layout(Relation rel);
+extern const char *const ff_core_scan_index_names[FF_CORE_NSCANSETS];
+extern void ff_core_read_tuple(HeapTuple tuple, const CoreLayout *l, ExecCore *c);
+extern void ff_core_read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c);
 extern void ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c);
+
+/* exec_core_lock.c: locking reads without a statement */
+typedef bool (*CoreScanFilter) (const ExecCore *c, void *arg);
+extern Oid	ff_core_relid_for_update(void);
 extern bool ff_core_lock_by_key(ExecId id, ExecCore *c);
+extern int	ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
+									CoreScanFilter filter, void *arg, ExecCore **rows);
 extern void ff_core_write_cache_build(Relation rel, WriteCache *c);
 
 #endif							/* FF_ENGINE_EXEC_CORE_ROW_H */

@@ -284,15 +284,27 @@ static FFPlan plan_lane_count = {
 bool
 ff_key_slot_free(const ExecCore *c, int64 taken_here, bool wait)
 {
-	Datum		v[2];
-
 	require_read_committed();
 	if (!slot_lock(FF_KEY_LOCK_CLASS, c->namespace, c->concurrency_key, wait))
 		return false;
+	return ff_key_slots_taken(c) + taken_here < c->concurrency_limit;
+}
+
+/*
+ * ff_key_slots_taken
+ *		How many executions of the execution's concurrency key hold a live
+ *		lease now, without the key's lock: a hint, which a claim checks
+ *		again under the lock (ff_key_slot_free).
+ */
+int64
+ff_key_slots_taken(const ExecCore *c)
+{
+	Datum		v[2];
+
 	v[0] = CStringGetTextDatum(c->namespace);
 	v[1] = CStringGetTextDatum(c->concurrency_key);
 	ff_plan_exec(&plan_key_count, v, NULL, 1);
-	return ff_col_int64(0, 1, 0) + taken_here < c->concurrency_limit;
+	return ff_col_int64(0, 1, 0);
 }
 
 /*

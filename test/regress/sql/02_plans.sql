@@ -97,14 +97,11 @@ SELECT ff.deliver_signal(id, '00000000-0000-4000-a000-000000000001', gen_random_
 SELECT ff.fail_execution(id, lease, epoch, attempt, 'boom', 'transient') ->> 'status' AS failed FROM f2 WHERE n = 2;
 SELECT ff.cancel_execution(id, 'stop', 'operator_override') ->> 'status' AS cancelled FROM f2 WHERE n = 3;
 
--- ELIGIBLE(lane): ff.claim_next's candidates (kept generic)
-SELECT pg_temp.explain_kept('%eligible_now%FOR UPDATE OF e SKIP LOCKED%');
--- its reclaim candidates, each on its own index (no index of all active
--- executions, which every claim would insert into): the lane's leases
--- marked expired or revoked (LEASE_LOST) ...
-SELECT pg_temp.explain_kept('%ownership_state IN (''lease_expired_reclaimable'', ''lease_revoked'')%FOR UPDATE OF e SKIP LOCKED%');
--- ... then its leases past their expiry (LEASE_EXPIRY)
-SELECT pg_temp.explain_kept('%ownership_state = ''leased''%lease_expires_at <= $%FOR UPDATE OF e SKIP LOCKED%');
+-- ff.claim_next's candidates are read by no statement: the lane's partial
+-- index ELIGIBLE, and for a reclaim LEASE_LOST then LEASE_EXPIRY (no index
+-- of all active executions, which every claim would insert into), are
+-- walked in their order and locked (src/exec_core_lock.c)
+SELECT count(*) AS candidate_statements FROM ff._engine_statements() WHERE statement LIKE '%lane_id = $1%SKIP LOCKED%';
 -- a batch's executions, locked by one statement in id order
 SELECT pg_temp.explain_kept('%FROM ff.execution e WHERE (partition, execution_id) IN%FOR UPDATE');
 -- a batch's deferred writes, one statement per table for all its rows (as

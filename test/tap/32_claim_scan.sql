@@ -1,0 +1,127 @@
+-- ff.claim_next's candidates found without a statement (issue 21;
+-- src/exec_core_lock.c): the lane's partial index walked in claim order,
+-- each execution checked against the claim's filters before its row lock,
+-- and locked with SKIP LOCKED.  An execution passed over by a filter is
+-- never locked; the reclaim sets keep their own order; a missing index is
+-- a clear error that changes nothing.
+BEGIN;
+\ir helpers.psql
+
+SELECT t.at(1000000000000);
+GRANT USAGE ON SCHEMA t TO PUBLIC;
+
+-- whether this transaction holds a lock on (or wrote) the execution's row
+-- version as it is now: its xmax is this transaction's
+CREATE FUNCTION t.locked_here(id text) RETURNS boolean LANGUAGE sql AS $$
+    SELECT e.xmax::text = pg_current_xact_id()::xid::text
+    FROM ff.execution e
+    WHERE e.partition = (ff.parse_execution_id(id)).partition AND e.execution_id = t.exec_uuid(id)
+$$;
+CREATE FUNCTION t.claimed(lane text, n integer DEFAULT 10, caps text[] DEFAULT '{}', reclaim boolean DEFAULT false)
+RETURNS text[] LANGUAGE sql AS $$
+    SELECT coalesce(array_agg(c.claim->>'execution_id' ORDER BY c.ord), '{}')
+    FROM ff.claim_next(lane, 'w', 'w-1', caps, max_count => n, reclaim => reclaim) WITH ORDINALITY c(claim, input_payload, ord)
+$$;
+
+-- 1. claim order: priority first, then age, then id; the limit is honoured
+SELECT ff.create_execution(t.id(1), lane_id => 'order', priority => 1);
+SELECT t.at(1000000000001);
+SELECT ff.create_execution(t.id(2), lane_id => 'order', priority => 5);
+SELECT t.at(1000000000002);
+SELECT ff.create_execution(t.id(3), lane_id => 'order', priority => 5);
+SELECT ff.create_execution(t.id(4), lane_id => 'order', priority => 1);
+SELECT ff.create_execution(t.id(5), lane_id => 'other', priority => 9);
+SELECT is(t.claimed('order', 3), ARRAY[t.id(2), t.id(3), t.id(1)], 'best first: priority, then created_at; limit 3');
+SELECT is(t.claimed('order', 3), ARRAY[t.id(4)], 'the rest of the lane; no other lane''s work');
+SELECT is(t.claimed('order', 3), '{}'::text[], 'an empty lane claims nothing');
+
+-- 2. the payload comes with each claim, also one stored out of line
+SELECT ff.create_execution(t.id(10), lane_id => 'payload', input_payload => '\x0102'::bytea);
+SELECT ff.create_execution(t.id(11), lane_id => 'payload', input_payload => convert_to(repeat(md5(random()::text), 10000), 'UTF8'));
+SELECT ff.create_execution(t.id(12), lane_id => 'payload');
+SELECT is((SELECT array_agg(coalesce(md5(c.input_payload), 'null') ORDER BY c.claim->>'execution_id')
+           FROM ff.claim_next('payload', 'w', 'w-1', max_count => 3) c),
+          (SELECT array_agg(coalesce(md5(d.payload), 'null') ORDER BY d.execution_id)
+           FROM ff.execution_data d WHERE d.execution_id IN (t.exec_uuid(t.id(10)), t.exec_uuid(t.id(11)), t.exec_uuid(t.id(12)))),
+          'each claim carries its own payload (inline, out of line, none)');
+
+-- 3. each filter passes an execution over without locking it
+SELECT ff.create_execution(t.id(20), lane_id => 'filters', priority => 9,
+    policy_json => '{"routing_requirements": {"required_capabilities": ["gpu"]}}');
+SELECT ff.create_execution(t.id(22), lane_id => 'filters', priority => 7);
+SELECT ff.create_execution(t.id(21), lane_id => 'filters', priority => 8);
+SELECT ff.issue_claim_grant(t.id(21), 'someone-else', 'se-1', 'filters', grant_ttl_ms => 60000) ->> 'status';
+SELECT ff.create_execution(t.id(23), lane_id => 'filters', priority => 1);
+SELECT is(t.claimed('filters', 1), ARRAY[t.id(22)],
+          'a missing capability and another worker''s live grant pass the better executions over');
+SELECT ok(NOT t.locked_here(t.id(20)), 'the execution lacking a capability was not locked');
+SELECT is(t.claimed('filters', 5, ARRAY['gpu']), ARRAY[t.id(20), t.id(23)],
+          'with the capability it is taken; the reserved one still passed over');
+SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(21)), 'waiting', 'the reserved execution is untouched');
+SELECT t.at(1000000060003);
+SELECT is(t.claimed('filters', 5), ARRAY[t.id(21)], 'an expired grant reserves nothing');
+
+-- a concurrency key at its limit: passed over, unlocked; another key goes on
+SELECT ff.create_execution(t.id(30), lane_id => 'keys', priority => 9, policy_json => '{"concurrency": {"key": "k"}}');
+SELECT ff.create_execution(t.id(31), lane_id => 'keys', priority => 8, policy_json => '{"concurrency": {"key": "k"}}');
+SELECT ff.create_execution(t.id(32), lane_id => 'keys', priority => 1, policy_json => '{"concurrency": {"key": "j"}}');
+SELECT is(t.claimed('keys', 1), ARRAY[t.id(30)], 'the key''s first execution');
+SELECT is(t.claimed('keys', 5), ARRAY[t.id(32)], 'the full key''s next is passed over; the other key''s is taken');
+SELECT ok(NOT t.locked_here(t.id(31)), 'the full key''s execution was not locked');
+
+-- a namespace-bound worker sees only its namespaces' work
+SELECT ff.create_execution(t.id(40), 'ns_a', 'tenants', priority => 9);
+SELECT ff.create_execution(t.id(41), 'ns_b', 'tenants', priority => 1);
+CREATE ROLE t_scan_worker;
+GRANT ff_worker TO t_scan_worker;
+SELECT ff.grant_namespace('t_scan_worker', 'ns_b');
+SELECT is(t.as_role('t_scan_worker', $$SELECT array_to_string(t.claimed('tenants', 5), ',')$$), t.id(41),
+          'a worker bound to ns_b claims its execution, not ns_a''s better one');
+SELECT ok(NOT t.locked_here(t.id(40)), 'the other namespace''s execution was not locked');
+
+-- a flow member owed a cancel is not started
+SELECT ff.create_flow('fa000000-0000-4000-8000-000000000001');
+CREATE TEMP TABLE member AS SELECT ff.flow_member_execution_id('fa000000-0000-4000-8000-000000000001') AS id;
+SELECT ff.create_execution((SELECT id FROM member), lane_id => 'flowlane', priority => 9);
+SELECT ff.create_execution(t.id(51), lane_id => 'flowlane', priority => 1);
+SELECT is(ff.add_execution_to_flow('fa000000-0000-4000-8000-000000000001', (SELECT id FROM member)) ->> 'status', 'OK',
+          'a member of the flow');
+SELECT ff.cancel_flow('fa000000-0000-4000-8000-000000000001', 'stop', 'cancel_all', grace_ms => 600000, wait => false) ->> 'status';
+SELECT is(t.claimed('flowlane', 5), ARRAY[t.id(51)], 'the member owed a cancel is passed over');
+
+-- 4. reclaim: the lane's lost leases first, then its expired ones, by expiry; not another lane's
+SELECT ff.create_execution(t.id(60), lane_id => 'fleet');
+SELECT ff.create_execution(t.id(61), lane_id => 'fleet');
+SELECT ff.create_execution(t.id(62), lane_id => 'fleet');
+SELECT ff.create_execution(t.id(63), lane_id => 'fleet_b');
+SELECT t.claimed('fleet', 1, reclaim => false);
+SELECT t.at(1000000070000);
+SELECT t.claimed('fleet', 1, reclaim => false);
+SELECT t.at(1000000070010);
+SELECT t.claimed('fleet', 1, reclaim => false);
+SELECT t.claimed('fleet_b', 1, reclaim => false);
+SELECT ff.revoke_lease(t.id(62)) ->> 'status';
+SELECT t.at(1000000200000);
+SELECT is(t.claimed('fleet', 2, reclaim => true), ARRAY[t.id(62), t.id(60)],
+          'reclaim: the revoked lease first, then the oldest expired one');
+SELECT is(t.claimed('fleet', 5, reclaim => true), ARRAY[t.id(61)], 'then the next expired one, and no other lane''s');
+SELECT is((SELECT ownership_state::text FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(63))), 'leased',
+          'the other lane''s expired lease is untouched');
+
+-- 5. the scan's index missing or renamed: a clear error, nothing claimed
+SELECT ff.create_execution(t.id(70), lane_id => 'noindex');
+SAVEPOINT gone;
+DROP INDEX ff.execution_eligible_idx;
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000',
+                 'index ff.execution_eligible_idx is missing or not valid', 'a claim without the eligible index: 55000');
+ROLLBACK TO SAVEPOINT gone;
+SAVEPOINT renamed;
+ALTER INDEX ff.execution_lease_lost_idx RENAME TO execution_lease_lost_idx_old;
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1', reclaim => true)$$, '55000',
+                 'index ff.execution_lease_lost_idx is missing or not valid', 'a reclaim without the lost-lease index: 55000');
+ROLLBACK TO SAVEPOINT renamed;
+SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(70)), 'waiting', 'the refused claims changed nothing');
+SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'with the index back the claim takes it');
+
+SELECT * FROM finish();
+ROLLBACK;
