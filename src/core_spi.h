@@ -75,6 +75,7 @@ typedef struct FFPlan
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
+extern Oid	ff_rel_lock(const char *name, LOCKMODE mode);
 extern bool ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types);
 extern bool ff_pkey_fetch(const char *table_name, int nkeys, const Datum *keys, const Oid *types,
 						  const char *column, Datum *value, bool *isnull);

@@ -1031,7 +1031,9 @@ ff_claim_next(PG_FUNCTION_ARGS)
 				 errmsg("max_count must be between 1 and %d, got " INT64_FORMAT,
 						FF_MAX_CLAIM_BATCH, max_count)));
 
-	InitMaterializedSRF(fcinfo, 0);
+	/* the caller's row type when it gives one: not built from the catalogue per call */
+	InitMaterializedSRF(fcinfo, rsinfo != NULL && IsA(rsinfo, ReturnSetInfo) &&
+						rsinfo->expectedDesc != NULL ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	ff_spi_connect();
 	filter.caps = &caps;
 	filter.now = now;

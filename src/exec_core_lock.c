@@ -40,21 +40,21 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "core_spi.h"
 #include "exec_core.h"
 #include "exec_core_row.h"
 
 /*
  * ff_core_relid_for_update
- *		ff.execution's OID, once the caller is found to hold UPDATE on it.
+ *		ff.execution's OID, locked in RowShareLock (as FOR UPDATE locks it),
+ *		once the caller is found to hold UPDATE on it.
  */
 Oid
 ff_core_relid_for_update(void)
 {
-	Oid			relid = get_relname_relid("execution", get_namespace_oid("ff", false));
+	Oid			relid = ff_rel_lock("execution", RowShareLock);
 	AclResult	acl;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "ff.execution does not exist");
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, "execution");
@@ -131,7 +131,7 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 	bool		found;
 	int16		part = (int16) id.partition;
 
-	rel = table_open(relid, RowShareLock);
+	rel = table_open(relid, NoLock);
 	l = ff_core_layout(rel);
 	idx = index_open(l->pkey_oid, AccessShareLock);
 	if (idx->rd_index->indnkeyatts != 2 || idx->rd_index->indkey.values[0] != l->partition_att ||
@@ -256,7 +256,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ExecCore   *out;
 	int			n = 0;
 
-	rel = table_open(ff_core_relid_for_update(), RowShareLock);
+	rel = table_open(ff_core_relid_for_update(), NoLock);
 	l = ff_core_layout(rel);
 	idx = open_set_index(l, set, lane, now, &sk);
 	snap = statement_snapshot();

@@ -407,8 +407,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 static Relation
 open_core(void)
 {
-	return table_open(RangeVarGetRelid(makeRangeVar("ff", "execution", -1), RowExclusiveLock, false),
-					  NoLock);
+	return table_open(ff_rel_lock("execution", RowExclusiveLock), NoLock);
 }
 
 /*

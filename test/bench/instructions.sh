@@ -8,7 +8,8 @@
 # Each workload runs in a single-user backend on the benchmark cluster's
 # data (stopped for it, synchronous_commit off): a warm-up call of 2 claims,
 # then the measured one; only the CALLs are counted.
-#   bash test/bench/instructions.sh      (NI=1000 jobs per item, NB=3000 batched)
+#   bash test/bench/instructions.sh      (NI=1000 jobs per item, NB=3000 batched;
+#   KEEP=DIR keeps the callgrind files there, for callgrind_annotate)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 NI=${NI:-1000}
 NB=${NB:-3000}
@@ -55,4 +56,5 @@ printf "%-44s %12s %12s %8s\n" "per item (claim 1 + complete 1)" "$fi" "$li" "$(
 printf "%-44s %12s %12s %8s\n" "batched (claim 100 + complete 100)" "$fb" "$lb" "$(ratio "$fb" "$lb")"
 bench_row "instructions per job, per item" "$fi" "floor $li" "$(ratio "$fi" "$li")" "(CPU only; no target)"
 bench_row "instructions per job, batched" "$fb" "floor $lb" "$(ratio "$fb" "$lb")" "(CPU only; no target)"
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work"/*.out "$KEEP"/; fi
 rm -rf "$work"

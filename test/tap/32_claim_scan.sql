@@ -123,5 +123,24 @@ ROLLBACK TO SAVEPOINT renamed;
 SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(70)), 'waiting', 'the refused claims changed nothing');
 SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'with the index back the claim takes it');
 
+-- 6. relations kept by name per backend (ff_rel_lock) are looked up again
+-- after a rename: the old table is never used under the name
+SELECT ff.create_execution(t.id(80), lane_id => 'renamed');
+SELECT ff.create_execution(t.id(81), lane_id => 'renamed');
+SELECT ff.create_execution(t.id(82), lane_id => 'renamed');
+SELECT is(t.claimed('renamed', 2), ARRAY[t.id(80), t.id(81)], 'a claim that probed ff.claim_grant');
+SELECT is(t.complete(t.id(81)) ->> 'status', 'OK', 'a completion that drew an event id');
+SAVEPOINT moved;
+ALTER TABLE ff.claim_grant RENAME TO claim_grant_moved;
+SELECT throws_ok($$SELECT ff.claim_next('renamed', 'w', 'w-1')$$, '42P01', NULL,
+                 'after ff.claim_grant is renamed, a claim looks it up by name again and finds none');
+ROLLBACK TO SAVEPOINT moved;
+SAVEPOINT moved_seq;
+ALTER SEQUENCE ff.completion_event_event_id_seq RENAME TO completion_event_seq_moved;
+SELECT throws_ok($$SELECT t.complete(t.id(80))$$, '42P01', NULL,
+                 'after the event sequence is renamed, a completion looks it up by name again and finds none');
+ROLLBACK TO SAVEPOINT moved_seq;
+SELECT is(t.complete(t.id(80)) ->> 'status', 'OK', 'with the names back the completion goes through');
+
 SELECT * FROM finish();
 ROLLBACK;
