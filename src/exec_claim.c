@@ -420,6 +420,8 @@ grant_get(ExecCore *c)
 		g.worker_id = ff_col_text(0, 1);
 		g.expires_at = ff_col_int64(0, 2, 0);
 	}
+	/* (a claim's scan may ask for many rows: their results do not pile up) */
+	SPI_freetuptable(SPI_tuptable);
 	return g;
 }
 
@@ -453,6 +455,7 @@ static bool
 flow_cancel_pending(const ExecCore *c)
 {
 	Datum		v[3];
+	bool		owed;
 
 	if (!c->flow_id.set)
 		return false;
@@ -460,8 +463,11 @@ flow_cancel_pending(const ExecCore *c)
 	v[1] = UUIDPGetDatum(&c->flow_id.v);
 	v[2] = UUIDPGetDatum(&c->id.uuid);
 	/* (no entry of any version: none owed, without a statement) */
-	return ff_pkey_may_have_key("flow_pending_cancel", 3, v, plan_cancel_owed.argtypes) &&
-		ff_plan_exec(&plan_cancel_owed, v, NULL, 1) > 0;
+	if (!ff_pkey_may_have_key("flow_pending_cancel", 3, v, plan_cancel_owed.argtypes))
+		return false;
+	owed = ff_plan_exec(&plan_cancel_owed, v, NULL, 1) > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return owed;
 }
 
 static bool
@@ -838,12 +844,20 @@ ff_reclaim_execution(PG_FUNCTION_ARGS)
 
 /* ---- ff.claim_next: the worker's hot path ---- */
 
+/* The types of an execution's key: (partition, execution_id). */
+static const Oid exec_key_types[2] = {INT2OID, UUIDOID};
+
 /* What ff.claim_next's candidates must pass beside their set's own conditions. */
 typedef struct ClaimFilter
 {
 	const CapSet *caps;			/* the worker's */
 	int64		now;
 	bool		keys;			/* pass over an execution whose key is full */
+	/* the last key counted in this scan: a backlog of one key, counted once */
+	char	   *key_ns;
+	char	   *key;
+	int64		key_taken;
+	MemoryContext cxt;			/* where those are kept */
 } ClaimFilter;
 
 /*
@@ -852,28 +866,31 @@ typedef struct ClaimFilter
  * grant reserves it (a live one for someone, behaviour/execution §5); its
  * flow owes it no cancellation; and, for the eligible and the lost (not
  * for an expired lease, which holds its slot), its concurrency key has a
- * free slot, a hint the claim checks again under the key's lock.  Seen
- * before the row's lock, so a row passed over is never locked.
+ * free slot, a hint the claim checks again under the key's lock (counted
+ * once per key and scan).  Seen before the row's lock, so a row passed over
+ * is not locked (one that fails again when the lock followed it to a newer
+ * version stays locked, as a statement's re-check leaves it).
  */
 static bool
 candidate_ok(const ExecCore *c, void *arg)
 {
-	const ClaimFilter *f = arg;
+	ClaimFilter *f = arg;
 	Datum		v[2];
 
 	if (c->required_caps_csv != NULL)
 	{
 		CapSet		required;
 
-		ff_caps_from_csv(c->required_caps_csv, "execution", &required);
-		if (ff_caps_missing(&required, f->caps) != NULL)
+		/* a requirement out of bounds is refused, as a claim by id refuses it */
+		if (ff_caps_from_csv(c->required_caps_csv, "execution", &required) != NULL ||
+			ff_caps_missing(&required, f->caps) != NULL)
 			return false;
 	}
 	if (!ff_namespace_allowed(c->namespace))
 		return false;
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_get.argtypes))
+	if (ff_pkey_may_have_key("claim_grant", 2, v, exec_key_types))
 	{
 		Grant		g = grant_get((ExecCore *) c);
 
@@ -882,8 +899,26 @@ candidate_ok(const ExecCore *c, void *arg)
 	}
 	if (flow_cancel_pending(c))
 		return false;
-	if (f->keys && c->concurrency_key != NULL && ff_key_slots_taken(c) >= c->concurrency_limit)
-		return false;
+	if (f->keys && c->concurrency_key != NULL)
+	{
+		if (f->key == NULL || strcmp(f->key, c->concurrency_key) != 0 ||
+			strcmp(f->key_ns, c->namespace) != 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+			if (f->key != NULL)
+			{
+				pfree(f->key);
+				pfree(f->key_ns);
+			}
+			f->key = pstrdup(c->concurrency_key);
+			f->key_ns = pstrdup(c->namespace);
+			MemoryContextSwitchTo(old);
+			f->key_taken = ff_key_slots_taken(c);
+		}
+		if (f->key_taken >= c->concurrency_limit)
+			return false;
+	}
 	return true;
 }
 
@@ -905,6 +940,8 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 				i;
 
 	f->keys = set != SCAN_LEASE_EXPIRY;
+	f->key = f->key_ns = NULL;
+	f->cxt = CurrentMemoryContext;
 	got = ff_core_lock_candidates(set, lane, f->now, limit, candidate_ok, f, &cores);
 	rows = palloc(sizeof(Candidate) * Max(got, 1));
 	for (i = 0; i < got; i++)
@@ -915,7 +952,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 		ff_core_loaded(&rows[i].core);
 		v[0] = Int16GetDatum((int16) cores[i].id.partition);
 		v[1] = UUIDPGetDatum(&cores[i].id.uuid);
-		if (!ff_pkey_fetch("execution_data", 2, v, plan_grant_get.argtypes, "payload",
+		if (!ff_pkey_fetch("execution_data", 2, v, exec_key_types, "payload",
 						   &rows[i].payload, &rows[i].payload_null))
 			rows[i].payload_null = true;
 	}

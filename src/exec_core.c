@@ -43,18 +43,6 @@
 static FFPlan plan_store = {NULL, 2, {INT2OID, UUIDOID}};
 static FFPlan plan_insert = {NULL, 3, {INT2OID, UUIDOID, TEXTOID}};
 
-/*
- * The select list of every locking read of core rows, from ff.execution
- * under the alias e: where the version read is (exec_core_row.c reads it
- * there, and the store writes there, exec_core_write.c), and its table.
- * Callers may add columns after these.
- */
-const char *
-ff_core_select_list(void)
-{
-	return "e.ctid, e.tableoid";
-}
-
 /* Each macro appends "col = $k" (the store) for one mutable field. */
 #define UPD(n, type, cast) \
 	do { \
@@ -206,28 +194,6 @@ ff_core_loaded(ExecCore *c)
 	c->loaded_attempt_count = c->total_attempt_count;
 }
 
-/* The core row of SPI result row row (its first columns ff_core_select_list's). */
-void
-ff_core_from_row(int row, ExecCore *c)
-{
-	TupleDesc	desc = SPI_tuptable->tupdesc;
-	bool		tidnull,
-				relnull;
-	Datum		tid,
-				rel;
-
-	if (desc->natts < 2 || SPI_gettypeid(desc, 1) != TIDOID || SPI_gettypeid(desc, 2) != OIDOID)
-		elog(ERROR, "a core row needs the columns of ff_core_select_list");
-	tid = SPI_getbinval(SPI_tuptable->vals[row], desc, 1, &tidnull);
-	rel = SPI_getbinval(SPI_tuptable->vals[row], desc, 2, &relnull);
-	if (tidnull || relnull)
-		elog(ERROR, "a core row without its location");
-	memset(c, 0, sizeof(*c));
-	c->tid = *(ItemPointer) DatumGetPointer(tid);
-	ff_core_from_tid(DatumGetObjectId(rel), &c->tid, c);
-	ff_core_loaded(c);
-}
-
 /*
  * The invariants of behaviour/execution §2.3 on a row about to be written (assert builds,
  * FF_ASSERTS=1): I1 terminal_outcome set iff terminal; I2 a lease only on an
@@ -272,53 +238,44 @@ prefetched_cmp(const void *key, const void *row)
 	return ff_exec_id_cmp(key, &((const ExecCore *) row)->id);
 }
 
-static FFPlan plan_lock_many = {.nargs = 3, .argtypes = {INT2ARRAYOID, UUIDARRAYOID, TEXTARRAYOID},
-	.generic = true, .key_lookups = true};
-
 /*
  * ff_core_lock_many
- *		Lock the rows of n distinct executions with one statement, in
- *		(partition, execution_id) order - the lock order of every batch, so
- *		two batches never deadlock on each other - and keep them for
- *		ff_core_lock until the deferred writes are flushed.  Requires
- *		ff_defer_begin.  Another tenant's rows are neither locked nor kept
- *		(ff_core_lock then finds them missing).
+ *		Lock the rows of n distinct executions in (partition, execution_id)
+ *		order - the lock order of every batch, so two batches never deadlock
+ *		on each other - and keep them for ff_core_lock until the deferred
+ *		writes are flushed.  Requires ff_defer_begin.  Another tenant's rows
+ *		are neither locked nor kept (ff_core_lock then finds them missing).
  */
 void
 ff_core_lock_many(const ExecId *ids, int n)
 {
 	MemoryContext cxt = ff_defer_context();
+	MemoryContext old;
 	MemoryContextCallback *cb;
-	Datum		args[3];
-	bool		nulls[3] = {false, false, false};
-	uint64		got,
-				i;
+	ExecId	   *sorted;
+	ExecCore   *rows;
+	int			i,
+				got;
 
 	if (cxt == NULL)
 		elog(ERROR, "ff_core_lock_many needs deferred writes");
-	if (plan_lock_many.sql == NULL)
-		plan_lock_many.sql =
-			MemoryContextStrdup(TopMemoryContext,
-								psprintf("SELECT %s FROM ff.execution e WHERE " FF_EXEC_IDS_IN " "
-										 "AND ($3::text[] IS NULL OR namespace = ANY ($3)) "
-										 "ORDER BY partition, execution_id FOR UPDATE",
-										 ff_core_select_list()));
-	ff_exec_id_arrays(ids, n, args);
-	args[2] = ff_namespaces_array(&nulls[2]);
-	got = ff_plan_exec(&plan_lock_many, args, nulls, 0);
-	prefetched = MemoryContextAlloc(cxt, sizeof(ExecCore) * Max(got, 1));
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		for (i = 0; i < got; i++)
-			ff_core_from_row((int) i, &prefetched[i]);
-		MemoryContextSwitchTo(old);
-	}
-	nprefetched = (int) got;
+	/* forgotten with the deferral, also when a lock below fails */
 	cb = MemoryContextAlloc(cxt, sizeof(*cb));
 	cb->func = prefetch_forget;
 	cb->arg = NULL;
 	MemoryContextRegisterResetCallback(cxt, cb);
+	sorted = palloc(sizeof(ExecId) * Max(n, 1));
+	memcpy(sorted, ids, sizeof(ExecId) * n);
+	qsort(sorted, n, sizeof(ExecId), ff_exec_id_cmp);
+	old = MemoryContextSwitchTo(cxt);
+	rows = palloc(sizeof(ExecCore) * Max(n, 1));
+	got = ff_core_lock_keys(sorted, n, rows);
+	for (i = 0; i < got; i++)
+		ff_core_loaded(&rows[i]);
+	MemoryContextSwitchTo(old);
+	pfree(sorted);
+	prefetched = rows;
+	nprefetched = got;
 }
 
 /*

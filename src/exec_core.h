@@ -122,9 +122,7 @@ typedef struct Fence
 } Fence;
 
 /* ---- the core row ---- */
-extern const char *ff_core_select_list(void);
 extern char *ff_lane_channel(const char *lane_id);
-extern void ff_core_from_row(int row, ExecCore *c);
 extern void ff_core_loaded(ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);

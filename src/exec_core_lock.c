@@ -41,6 +41,7 @@
 #include "utils/snapmgr.h"
 
 #include "core_spi.h"
+#include "core_tenant.h"
 #include "exec_core.h"
 #include "exec_core_row.h"
 
@@ -87,10 +88,25 @@ row_locked(TM_Result res)
 			if (res == TM_Updated)
 				elog(ERROR, "unexpected table_tuple_lock status: %u", res);
 			return false;
+		case TM_Invisible:
+			elog(ERROR, "attempted to lock invisible tuple");
+			return false;
 		default:
 			elog(ERROR, "unexpected table_tuple_lock status: %u", res);
 	}
 	return false;
+}
+
+/*
+ * The row lock's flags, as ExecLockRows sets them: an update in progress
+ * waited for (or skipped) and its outcome followed under READ COMMITTED;
+ * under REPEATABLE READ and SERIALIZABLE the version seen or a failure.
+ */
+static int
+lock_flags(void)
+{
+	return TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+		(IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION);
 }
 
 /* The snapshot a locking read starts from: this transaction's work seen, as by a new statement. */
@@ -101,78 +117,124 @@ statement_snapshot(void)
 	return RegisterSnapshot(GetTransactionSnapshot());
 }
 
+/* What locking rows by their keys keeps from one key to the next. */
+typedef struct KeyLocks
+{
+	Relation	rel;
+	Relation	idx;			/* the primary key */
+	CoreLayout *l;
+	Snapshot	snap;
+	CommandId	cid;			/* the command the rows are locked by */
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+} KeyLocks;
+
+static void
+keylocks_begin(KeyLocks *k)
+{
+	k->rel = table_open(ff_core_relid_for_update(), NoLock);
+	k->l = ff_core_layout(k->rel);
+	k->idx = index_open(k->l->pkey_oid, AccessShareLock);
+	if (k->idx->rd_index->indnkeyatts != 2 || k->idx->rd_index->indkey.values[0] != k->l->partition_att ||
+		k->idx->rd_index->indkey.values[1] != k->l->id_att)
+		elog(ERROR, "ff.execution's primary key is not (partition, execution_id)");
+	k->snap = statement_snapshot();
+	k->cid = GetCurrentCommandId(true);
+	k->slot = table_slot_create(k->rel, NULL);
+	k->scan = index_beginscan(k->rel, k->idx, k->snap, 2, 0);
+}
+
+static void
+keylocks_end(KeyLocks *k)
+{
+	index_endscan(k->scan);
+	ExecDropSingleTupleTableSlot(k->slot);
+	index_close(k->idx, NoLock);
+	UnregisterSnapshot(k->snap);
+	table_close(k->rel, NoLock);
+}
+
+/*
+ * Lock execution id's row and read the version locked into c; false when
+ * there is none (or it was deleted meanwhile).  With tenants, a row of a
+ * namespace the caller is not bound to is passed over before its lock (a
+ * namespace never changes).
+ */
+static bool
+keylocks_lock(KeyLocks *k, ExecId id, bool tenants, ExecCore *c)
+{
+	ScanKeyData sk[2];
+	ItemPointerData tid;
+	TM_FailureData tmfd;
+
+	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum((int16) id.partition));
+	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&id.uuid));
+	index_rescan(k->scan, sk, 2, NULL, 0);
+	if (!index_getnext_slot(k->scan, ForwardScanDirection, k->slot))
+		return false;
+	if (tenants)
+	{
+		bool		isnull;
+		Datum		ns = slot_getattr(k->slot, k->l->namespace_att, &isnull);
+
+		if (isnull || !ff_namespace_allowed(TextDatumGetCString(ns)))
+			return false;
+	}
+	tid = k->slot->tts_tid;
+	if (!row_locked(table_tuple_lock(k->rel, &tid, k->snap, k->slot, k->cid,
+									 LockTupleExclusive, LockWaitBlock, lock_flags(), &tmfd)))
+		return false;
+	memset(c, 0, sizeof(*c));
+	/* the version locked: the newest (its key never changes) */
+	c->tid = k->slot->tts_tid;
+	ff_core_read_tuple(ExecFetchSlotHeapTuple(k->slot, false, NULL), k->l, c);
+	/* a version reached by following updates is still this execution */
+	return c->id.partition == id.partition && memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;
+}
+
 /*
  * ff_core_lock_by_key
  *		Lock the newest version of execution id's row and read it into c, as
- *		SELECT ... FOR UPDATE by its key does, without a statement (whose
- *		executor start-up cost a transition ~10 % of its instructions): the
- *		row found by the primary key under a new snapshot (the transaction's,
- *		under REPEATABLE READ), then locked, waiting for a writer that holds
- *		it; under READ COMMITTED the lock follows the row to the version that
- *		writer left, otherwise a changed or deleted row is a serialization
- *		failure.  false when there is no such row (or it was deleted
- *		meanwhile).  The caller needs UPDATE on ff.execution, as FOR UPDATE
- *		does.
+ *		SELECT ... FOR UPDATE by its key does: the row found by the primary
+ *		key, then locked, waiting for a writer that holds it.  false when
+ *		there is no such row (or it was deleted meanwhile).  The caller
+ *		checks the tenant (it reads the namespace before the lock).
  */
 bool
 ff_core_lock_by_key(ExecId id, ExecCore *c)
 {
-	Oid			relid = ff_core_relid_for_update();
-	Relation	rel,
-				idx;
-	CoreLayout *l;
-	Snapshot	snap;
-	ScanKeyData sk[2];
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	TM_FailureData tmfd;
-	TM_Result	res;
-	ItemPointerData tid;
+	KeyLocks	k;
 	bool		found;
-	int16		part = (int16) id.partition;
 
-	rel = table_open(relid, NoLock);
-	l = ff_core_layout(rel);
-	idx = index_open(l->pkey_oid, AccessShareLock);
-	if (idx->rd_index->indnkeyatts != 2 || idx->rd_index->indkey.values[0] != l->partition_att ||
-		idx->rd_index->indkey.values[1] != l->id_att)
-		elog(ERROR, "ff.execution's primary key is not (partition, execution_id)");
-	snap = statement_snapshot();
-	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(part));
-	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&id.uuid));
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, snap, 2, 0);
-	index_rescan(scan, sk, 2, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	if (found)
-		tid = slot->tts_tid;
-	index_endscan(scan);
-	index_close(idx, NoLock);
-	if (found)
-	{
-		res = table_tuple_lock(rel, &tid, snap, slot, GetCurrentCommandId(true),
-							   LockTupleExclusive, LockWaitBlock,
-							   TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
-							   (IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION),
-							   &tmfd);
-		found = row_locked(res);
-		/* the version locked: the newest (its key never changes) */
-		tid = slot->tts_tid;
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	if (found)
-	{
-		memset(c, 0, sizeof(*c));
-		c->tid = tid;
-		/* (the snapshot still registered: out-of-line values are read) */
-		ff_core_read_version(rel, l, &c->tid, c);
-		/* a version reached by following updates is still this execution */
-		found = c->id.partition == id.partition &&
-			memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;
-	}
-	UnregisterSnapshot(snap);
-	table_close(rel, NoLock);
+	keylocks_begin(&k);
+	found = keylocks_lock(&k, id, false, c);
+	keylocks_end(&k);
 	return found;
+}
+
+/*
+ * ff_core_lock_keys
+ *		Lock the rows of the n executions ids (distinct, in the order given:
+ *		a batch's lock order) and read the versions locked into out, in the
+ *		same order; returns how many were found.  A row of a namespace the
+ *		caller is not bound to is neither locked nor read.
+ */
+int
+ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out)
+{
+	KeyLocks	k;
+	int			i,
+				got = 0;
+
+	keylocks_begin(&k);
+	for (i = 0; i < n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (keylocks_lock(&k, ids[i], true, &out[got]))
+			got++;
+	}
+	keylocks_end(&k);
+	return got;
 }
 
 /*
@@ -204,9 +266,9 @@ in_set(CoreScanSet set, const ExecCore *c, const char *lane, int64 now)
 /*
  * The index of set, open, and its scan key: the lane (the first key of
  * ELIGIBLE and LEASE_LOST), expiry up to now (LEASE_EXPIRY, whose lane is
- * checked on the row).  An index dropped, not valid or not on that column
+ * checked on the row).  An index dropped, not valid or not as installed
  * (the layout keeps only one that is) is an error: a claim would otherwise
- * scan the whole table.
+ * scan the whole table, or miss rows.
  */
 static Relation
 open_set_index(const CoreLayout *l, CoreScanSet set, const char *lane, int64 now, ScanKeyData *sk)
@@ -218,14 +280,78 @@ open_set_index(const CoreLayout *l, CoreScanSet set, const char *lane, int64 now
 	if (idx == NULL || !idx->rd_index->indisvalid || idx->rd_rel->relam != BTREE_AM_OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("index ff.%s is missing or not valid", ff_core_scan_index_names[set]),
-				 errhint("Claims need it: recreate it as the extension's install script does, or REINDEX it.")));
+				 errmsg("index ff.%s is missing, not valid or not as installed", ff_core_scan_index_names[set]),
+				 errhint("Claims walk it: recreate it as the extension's install script does, or REINDEX it.")));
 	if (set == SCAN_LEASE_EXPIRY)
 		ScanKeyInit(sk, 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(now));
 	else
 		ScanKeyEntryInitialize(sk, 0, 1, BTEqualStrategyNumber, InvalidOid,
 							   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(lane));
 	return idx;
+}
+
+/* A walk of one candidate set: what ff_core_lock_candidates keeps open. */
+typedef struct SetWalk
+{
+	CoreScanSet set;
+	const char *lane;
+	int64		now;
+	Relation	rel;
+	CoreLayout *l;
+	Snapshot	snap;
+	CommandId	cid;			/* the command the rows are locked by */
+	IndexScanDesc scan;
+	TupleTableSlot *seen;
+	TupleTableSlot *locked;
+} SetWalk;
+
+/* Up to limit rows of the walk locked into out, each read into a context of its own under the caller's. */
+static int
+walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	/* a version passed over leaves nothing behind */
+	MemoryContext scratch = AllocSetContextCreate(caller, "ff candidate", ALLOCSET_SMALL_SIZES);
+	int			n = 0;
+
+	while (n < limit && index_getnext_slot(w->scan, ForwardScanDirection, w->seen))
+	{
+		ItemPointerData tid = w->seen->tts_tid;
+		ExecCore   *c = &out[n];
+		TM_FailureData tmfd;
+		bool		ok;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(scratch);
+		memset(c, 0, sizeof(*c));
+		ff_core_read_tuple(ExecFetchSlotHeapTuple(w->seen, false, NULL), w->l, c);
+		ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
+		MemoryContextSwitchTo(caller);
+		if (ok)
+			ok = row_locked(table_tuple_lock(w->rel, &tid, w->snap, w->locked, w->cid, LockTupleExclusive,
+											 LockWaitSkip, lock_flags(), &tmfd));
+		if (ok && tmfd.traversed)
+		{
+			/* the lock followed the row to a newer version: that one is checked again */
+			MemoryContextReset(scratch);
+			MemoryContextSwitchTo(scratch);
+			memset(c, 0, sizeof(*c));
+			ff_core_read_tuple(ExecFetchSlotHeapTuple(w->locked, false, NULL), w->l, c);
+			ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
+			MemoryContextSwitchTo(caller);
+		}
+		if (!ok)
+		{
+			MemoryContextReset(scratch);
+			continue;
+		}
+		/* taken: its fields stay in the context they were read into */
+		c->tid = w->locked->tts_tid;
+		scratch = AllocSetContextCreate(caller, "ff candidate", ALLOCSET_SMALL_SIZES);
+		n++;
+	}
+	MemoryContextDelete(scratch);
+	return n;
 }
 
 /*
@@ -243,68 +369,42 @@ int
 ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 						CoreScanFilter filter, void *arg, ExecCore **rows)
 {
-	Relation	rel,
-				idx;
-	CoreLayout *l;
-	Snapshot	snap;
+	SetWalk		w;
+	Relation	idx;
 	ScanKeyData sk;
-	IndexScanDesc scan;
-	TupleTableSlot *seen,
-			   *locked;
-	MemoryContext scratch,
-				old;
-	ExecCore   *out;
-	int			n = 0;
+	ExecCore   *out = palloc(sizeof(ExecCore) * Max(limit, 1));
+	int			n;
 
-	rel = table_open(ff_core_relid_for_update(), NoLock);
-	l = ff_core_layout(rel);
-	idx = open_set_index(l, set, lane, now, &sk);
-	snap = statement_snapshot();
-	out = palloc(sizeof(ExecCore) * Max(limit, 1));
-	/* a version passed over leaves nothing behind */
-	scratch = AllocSetContextCreate(CurrentMemoryContext, "ff candidate", ALLOCSET_SMALL_SIZES);
-	seen = table_slot_create(rel, NULL);
-	locked = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, snap, 1, 0);
-	index_rescan(scan, &sk, 1, NULL, 0);
-	while (n < limit && index_getnext_slot(scan, ForwardScanDirection, seen))
+	w.set = set;
+	w.lane = lane;
+	w.now = now;
+	w.rel = table_open(ff_core_relid_for_update(), NoLock);
+	w.l = ff_core_layout(w.rel);
+	idx = open_set_index(w.l, set, lane, now, &sk);
+	w.snap = statement_snapshot();
+	/* as a statement's: the filter's own statements do not move it */
+	w.cid = GetCurrentCommandId(true);
+	w.seen = table_slot_create(w.rel, NULL);
+	w.locked = table_slot_create(w.rel, NULL);
+	w.scan = index_beginscan(w.rel, idx, w.snap, 1, 0);
+	index_rescan(w.scan, &sk, 1, NULL, 0);
+	/* a filter's statement never frees the layout under the walk */
+	ff_core_layout_users++;
+	PG_TRY();
 	{
-		ItemPointerData tid = seen->tts_tid;
-		ExecCore	probe;
-		ExecCore   *c = &out[n];
-		TM_FailureData tmfd;
-		TM_Result	res;
-		bool		ok;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(scratch);
-		memset(&probe, 0, sizeof(probe));
-		ff_core_read_tuple(ExecFetchSlotHeapTuple(seen, false, NULL), l, &probe);
-		ok = in_set(set, &probe, lane, now) && filter(&probe, arg);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(scratch);
-		if (!ok)
-			continue;
-		res = table_tuple_lock(rel, &tid, snap, locked, GetCurrentCommandId(true),
-							   LockTupleExclusive, LockWaitSkip,
-							   IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
-							   &tmfd);
-		if (!row_locked(res))
-			continue;
-		memset(c, 0, sizeof(*c));
-		c->tid = locked->tts_tid;
-		ff_core_read_tuple(ExecFetchSlotHeapTuple(locked, false, NULL), l, c);
-		if (tmfd.traversed && !(in_set(set, c, lane, now) && filter(c, arg)))
-			continue;
-		n++;
+		n = walk_set(&w, limit, filter, arg, out);
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(seen);
-	ExecDropSingleTupleTableSlot(locked);
-	MemoryContextDelete(scratch);
+	PG_FINALLY();
+	{
+		ff_core_layout_users--;
+	}
+	PG_END_TRY();
+	index_endscan(w.scan);
+	ExecDropSingleTupleTableSlot(w.seen);
+	ExecDropSingleTupleTableSlot(w.locked);
 	index_close(idx, NoLock);
-	UnregisterSnapshot(snap);
-	table_close(rel, NoLock);
+	UnregisterSnapshot(w.snap);
+	table_close(w.rel, NoLock);
 	*rows = out;
 	return n;
 }

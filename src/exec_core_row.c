@@ -5,14 +5,12 @@
  *	  column is (the table's layout as this backend last saw it), and a
  *	  stored version taken apart into an ExecCore.
  *
- *	  The locking reads return where each row version they locked is (its
- *	  ctid) instead of a column per field: a select list of seventy columns
- *	  (enums cast to text, the capability array joined) cost each read's
- *	  executor start-up and projection more than the row itself, and the
- *	  row as one composite value was built again from its columns
- *	  (profiled in test/bench/README.md).  The version is read here from
- *	  its page and taken apart once, enums by their OIDs; the read's lock
- *	  keeps it the newest.  The store (exec_core_write.c) uses the same
+ *	  The locking reads (exec_core_lock.c) lock a version on its page and
+ *	  take it apart here once, by column number, enums by their OIDs,
+ *	  instead of a statement's select list of seventy columns (enums cast
+ *	  to text, the capability array joined), whose executor start-up and
+ *	  projection cost each read more than the row itself (profiled in
+ *	  test/bench/README.md).  The store (exec_core_write.c) uses the same
  *	  layout to put the fields back.
  *
  * IDENTIFICATION
@@ -31,7 +29,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_enum.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -40,6 +37,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -139,37 +137,45 @@ layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
 }
 
 /*
- * Index indexoid kept as the index of a CoreScanSet when it has the set's
- * name and its first key is the set's column (the lane; the expiry of
- * LEASE_EXPIRY) in its type's default order.
+ * The definitions of the CoreScanSet indexes, as sql/install/10_exec_tables.sql
+ * creates them and pg_get_indexdef prints them with every name qualified:
+ * a claim walks an index in its order and trusts its predicate not to
+ * leave out a row of the set, so any other index of the name is not used.
  */
+static const char *const scan_index_defs[FF_CORE_NSCANSETS] = {
+	"CREATE INDEX execution_eligible_idx ON ff.execution USING btree "
+	"(lane_id, priority DESC, created_at, partition, execution_id) "
+	"WHERE ((lifecycle_phase = 'runnable'::ff.lifecycle_phase) "
+	"AND (eligibility_state = 'eligible_now'::ff.eligibility_state))",
+	"CREATE INDEX execution_lease_lost_idx ON ff.execution USING btree (lane_id, lease_expires_at) "
+	"WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = ANY "
+	"(ARRAY['lease_expired_reclaimable'::ff.ownership_state, 'lease_revoked'::ff.ownership_state])))",
+	"CREATE INDEX execution_lease_expiry_idx ON ff.execution USING btree (lease_expires_at) "
+	"WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = 'leased'::ff.ownership_state))"
+};
+
+/* Index indexoid kept as the index of a CoreScanSet when it has the set's name and definition. */
 static void
-scan_index(CoreLayout *l, TupleDesc desc, Oid indexoid)
+scan_index(CoreLayout *l, Oid indexoid)
 {
 	char	   *name = get_rel_name(indexoid);
-	HeapTuple	t;
-	Form_pg_index ind;
+	char	   *def;
 	int			set;
+	int			nest;
 
 	for (set = 0; name != NULL && set < FF_CORE_NSCANSETS; set++)
 		if (strcmp(name, ff_core_scan_index_names[set]) == 0)
 			break;
 	if (name == NULL || set == FF_CORE_NSCANSETS)
 		return;
-	t = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
-	if (!HeapTupleIsValid(t))
-		return;
-	ind = (Form_pg_index) GETSTRUCT(t);
-	if (ind->indnkeyatts >= 1 &&
-		ind->indkey.values[0] == column_of(desc, set == SCAN_LEASE_EXPIRY ? "lease_expires_at" : "lane_id"))
-	{
-		bool		isnull;
-		Datum		opt = SysCacheGetAttr(INDEXRELID, t, Anum_pg_index_indoption, &isnull);
-
-		if (!isnull && ((int2vector *) DatumGetPointer(opt))->values[0] == 0)
-			l->scan_oids[set] = indexoid;
-	}
-	ReleaseSysCache(t);
+	/* every name qualified, whatever the caller's search_path */
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	def = TextDatumGetCString(DirectFunctionCall1(pg_get_indexdef, ObjectIdGetDatum(indexoid)));
+	AtEOXact_GUC(false, nest);
+	if (strcmp(def, scan_index_defs[set]) == 0)
+		l->scan_oids[set] = indexoid;
 }
 
 #define LAY_T(n) layout_field(desc, &fields[k++], #n, FIELD_TEXT, NULL);
@@ -200,6 +206,7 @@ build_layout(Relation rel)
 			elog(ERROR, "ff.execution column \"partition\" is not a smallint");
 		l->id_att = column_of(desc, "execution_id");
 		l->caps_att = column_of(desc, "required_capabilities");
+		l->namespace_att = column_of(desc, "namespace");
 		l->pkey_oid = RelationGetPrimaryKeyIndex(rel);
 		if (!OidIsValid(l->pkey_oid))
 			elog(ERROR, "ff.execution has no primary key");
@@ -217,7 +224,7 @@ build_layout(Relation rel)
 											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
 		ff_core_write_cache_build(rel, &l->write);
 		for (k = 0; k < l->write.nindexes; k++)
-			scan_index(l, desc, l->write.indexoids[k]);
+			scan_index(l, l->write.indexoids[k]);
 	}
 	PG_CATCH();
 	{
@@ -397,39 +404,4 @@ ff_core_read_tuple(HeapTuple tuple, const CoreLayout *l, ExecCore *c)
 	FF_CORE_MUTABLE_FIELDS(GET_T, GET_I, GET_U, GET_E)
 	pfree(v);
 	pfree(isnull);
-}
-
-/*
- * ff_core_read_version
- *		The version at tid of table rel (layout l) into c: see
- *		ff_core_from_tid.
- */
-void
-ff_core_read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c)
-{
-	HeapTupleData tuple;
-	Buffer		buf;
-
-	tuple.t_self = *tid;
-	if (!heap_fetch(rel, SnapshotAny, &tuple, &buf, false))
-		elog(ERROR, "the locked version of an execution row is gone");
-	/* the pin keeps the version where it is while it is read */
-	ff_core_read_tuple(&tuple, l, c);
-	ReleaseBuffer(buf);
-}
-
-/*
- * ff_core_from_tid
- *		The execution whose row version is at tid in table relid, as a
- *		locking read returned them (the caller holds the row's lock), its
- *		fields set in c (allocated in the current memory context); the rest
- *		of c is left to the caller.
- */
-void
-ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-
-	ff_core_read_version(rel, ff_core_layout(rel), tid, c);
-	table_close(rel, NoLock);
 }

@@ -80,6 +80,7 @@ typedef struct CoreLayout
 	AttrNumber	partition_att;
 	AttrNumber	id_att;
 	AttrNumber	caps_att;
+	AttrNumber	namespace_att;
 	Oid			pkey_oid;		/* (partition, execution_id) */
 	Oid			scan_oids[FF_CORE_NSCANSETS];	/* by name; InvalidOid: missing */
 	Bitmapset  *updated_cols;	/* as an UPDATE of the mutable fields has */
@@ -93,13 +94,12 @@ extern int	ff_core_layout_users;
 extern CoreLayout *ff_core_layout(Relation rel);
 extern const char *const ff_core_scan_index_names[FF_CORE_NSCANSETS];
 extern void ff_core_read_tuple(HeapTuple tuple, const CoreLayout *l, ExecCore *c);
-extern void ff_core_read_version(Relation rel, const CoreLayout *l, ItemPointer tid, ExecCore *c);
-extern void ff_core_from_tid(Oid relid, ItemPointer tid, ExecCore *c);
 
 /* exec_core_lock.c: locking reads without a statement */
 typedef bool (*CoreScanFilter) (const ExecCore *c, void *arg);
 extern Oid	ff_core_relid_for_update(void);
 extern bool ff_core_lock_by_key(ExecId id, ExecCore *c);
+extern int	ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out);
 extern int	ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 									CoreScanFilter filter, void *arg, ExecCore **rows);
 extern void ff_core_write_cache_build(Relation rel, WriteCache *c);

@@ -300,11 +300,14 @@ int64
 ff_key_slots_taken(const ExecCore *c)
 {
 	Datum		v[2];
+	int64		n;
 
 	v[0] = CStringGetTextDatum(c->namespace);
 	v[1] = CStringGetTextDatum(c->concurrency_key);
 	ff_plan_exec(&plan_key_count, v, NULL, 1);
-	return ff_col_int64(0, 1, 0);
+	n = ff_col_int64(0, 1, 0);
+	SPI_freetuptable(SPI_tuptable);
+	return n;
 }
 
 /*

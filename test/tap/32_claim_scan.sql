@@ -113,13 +113,36 @@ SELECT ff.create_execution(t.id(70), lane_id => 'noindex');
 SAVEPOINT gone;
 DROP INDEX ff.execution_eligible_idx;
 SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000',
-                 'index ff.execution_eligible_idx is missing or not valid', 'a claim without the eligible index: 55000');
+                 'index ff.execution_eligible_idx is missing, not valid or not as installed', 'a claim without the eligible index: 55000');
 ROLLBACK TO SAVEPOINT gone;
 SAVEPOINT renamed;
 ALTER INDEX ff.execution_lease_lost_idx RENAME TO execution_lease_lost_idx_old;
 SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1', reclaim => true)$$, '55000',
-                 'index ff.execution_lease_lost_idx is missing or not valid', 'a reclaim without the lost-lease index: 55000');
+                 'index ff.execution_lease_lost_idx is missing, not valid or not as installed', 'a reclaim without the lost-lease index: 55000');
 ROLLBACK TO SAVEPOINT renamed;
+-- an index of the name but another order, or a narrower predicate, would
+-- claim in the wrong order or miss work: not used
+SAVEPOINT reordered;
+DROP INDEX ff.execution_eligible_idx;
+CREATE INDEX execution_eligible_idx ON ff.execution (lane_id, created_at, partition, execution_id)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000', NULL,
+                 'an eligible index without the priority: 55000');
+ROLLBACK TO SAVEPOINT reordered;
+SAVEPOINT narrowed;
+DROP INDEX ff.execution_eligible_idx;
+CREATE INDEX execution_eligible_idx ON ff.execution (lane_id, priority DESC, created_at, partition, execution_id)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now' AND priority > 100;
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000', NULL,
+                 'an eligible index with a narrower predicate: 55000');
+ROLLBACK TO SAVEPOINT narrowed;
+SAVEPOINT recreated;
+DROP INDEX ff.execution_eligible_idx;
+SET LOCAL search_path = ff, public;
+CREATE INDEX execution_eligible_idx ON execution (lane_id, priority DESC, created_at, partition, execution_id)
+    WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
+SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'the index recreated as installed (another search_path) is walked');
+ROLLBACK TO SAVEPOINT recreated;
 SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(70)), 'waiting', 'the refused claims changed nothing');
 SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'with the index back the claim takes it');
 

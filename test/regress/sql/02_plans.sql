@@ -100,10 +100,10 @@ SELECT ff.cancel_execution(id, 'stop', 'operator_override') ->> 'status' AS canc
 -- ff.claim_next's candidates are read by no statement: the lane's partial
 -- index ELIGIBLE, and for a reclaim LEASE_LOST then LEASE_EXPIRY (no index
 -- of all active executions, which every claim would insert into), are
--- walked in their order and locked (src/exec_core_lock.c)
-SELECT count(*) AS candidate_statements FROM ff._engine_statements() WHERE statement LIKE '%lane_id = $1%SKIP LOCKED%';
--- a batch's executions, locked by one statement in id order
-SELECT pg_temp.explain_kept('%FROM ff.execution e WHERE (partition, execution_id) IN%FOR UPDATE');
+-- walked in their order and locked (src/exec_core_lock.c); a batch's
+-- executions are locked by their primary key, one after the other in id
+-- order, the same way
+SELECT count(*) AS locking_statements FROM ff._engine_statements() WHERE statement LIKE '%FROM ff.execution e %FOR UPDATE%';
 -- a batch's deferred writes, one statement per table for all its rows (as
 -- index lookups even over an empty table: FFPlan.key_lookups)
 SELECT pg_temp.explain_kept('UPDATE ff.attempt_record t SET %FROM pg_catalog.unnest($1)%');
