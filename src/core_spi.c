@@ -322,89 +322,126 @@ pkey_open(const char *table_name, int nkeys, LOCKMODE mode, Relation *idx)
 bool
 ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
 {
-	Relation	heap,
-				idx;
-	ScanKeyData sk[INDEX_MAX_KEYS];
-	IndexScanDesc scan;
+	PkeyProbe	p;
 	bool		found;
 
-	if (IsolationIsSerializable() || ff_deferring())
-		return true;
-	heap = pkey_open(table_name, nkeys, AccessShareLock, &idx);
-	if (idx == NULL)
-	{
-		table_close(heap, NoLock);
-		return true;
-	}
-	pkey_scankeys(idx, table_name, nkeys, keys, types, sk);
-	scan = index_beginscan(heap, idx, SnapshotAny, nkeys, 0);
-	index_rescan(scan, sk, nkeys, NULL, 0);
-	found = index_getnext_tid(scan, ForwardScanDirection) != NULL;
-	index_endscan(scan);
-	index_close(idx, NoLock);
-	table_close(heap, NoLock);
+	ff_pkey_probe_begin(&p, table_name, nkeys, types);
+	found = ff_pkey_probe(&p, keys);
+	ff_pkey_probe_end(&p);
 	return found;
 }
 
 /*
- * ff_pkey_fetch
- *		Column column of the row of ff.<table_name> whose primary key (all
- *		its nkeys columns) equals keys, as a new snapshot sees it, copied
- *		into the current memory context (a value stored out of line
- *		fetched); false when there is no such row.  What SELECT column ...
- *		WHERE key = keys returns, without a statement's executor start-up
- *		(a claim's payload cost it ~3 % of its instructions as a subquery);
- *		the caller needs SELECT on the table.
+ * ff_pkey_probe_begin / ff_pkey_probe / ff_pkey_probe_end
+ *		ff_pkey_may_have_key for many keys of one table (a claim's walk
+ *		asks it of every candidate), the table and its key opened once.
  */
-bool
-ff_pkey_fetch(const char *table_name, int nkeys, const Datum *keys, const Oid *types,
-			  const char *column, Datum *value, bool *isnull)
+void
+ff_pkey_probe_begin(PkeyProbe *p, const char *table_name, int nkeys, const Oid *types)
 {
-	Relation	heap,
-				idx;
-	ScanKeyData sk[INDEX_MAX_KEYS];
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	Snapshot	snap;
-	AttrNumber	att;
-	AclResult	acl;
-	bool		found;
+	p->table_name = table_name;
+	p->nkeys = nkeys;
+	p->types = types;
+	p->heap = NULL;
+	p->idx = NULL;
+	p->scan = NULL;
+	if (IsolationIsSerializable() || ff_deferring())
+		return;
+	p->heap = pkey_open(table_name, nkeys, AccessShareLock, &p->idx);
+	if (p->idx != NULL)
+		p->scan = index_beginscan(p->heap, p->idx, SnapshotAny, nkeys, 0);
+}
 
-	heap = pkey_open(table_name, nkeys, AccessShareLock, &idx);
-	acl = pg_class_aclcheck(RelationGetRelid(heap), GetUserId(), ACL_SELECT);
+bool
+ff_pkey_probe(PkeyProbe *p, const Datum *keys)
+{
+	ScanKeyData sk[INDEX_MAX_KEYS];
+
+	if (p->scan == NULL)
+		return true;
+	pkey_scankeys(p->idx, p->table_name, p->nkeys, keys, p->types, sk);
+	index_rescan(p->scan, sk, p->nkeys, NULL, 0);
+	return index_getnext_tid(p->scan, ForwardScanDirection) != NULL;
+}
+
+void
+ff_pkey_probe_end(PkeyProbe *p)
+{
+	if (p->scan != NULL)
+		index_endscan(p->scan);
+	if (p->idx != NULL)
+		index_close(p->idx, NoLock);
+	if (p->heap != NULL)
+		table_close(p->heap, NoLock);
+}
+
+/*
+ * ff_pkey_fetch_begin / _next / _end
+ *		Column column of the rows of ff.<table_name> whose primary key (all
+ *		its nkeys columns, of types) equals the keys given to each _next, as
+ *		one new snapshot sees them, each copied into the current memory
+ *		context (a value stored out of line fetched); _next answers false
+ *		when there is no such row.  What SELECT column ... WHERE key = keys
+ *		returns, without a statement's executor start-up (a claim's payload
+ *		cost it ~3 % of its instructions as a subquery), the table and its
+ *		key opened once for a batch's rows.  The caller needs SELECT on the
+ *		table.
+ */
+void
+ff_pkey_fetch_begin(PkeyFetch *f, const char *table_name, int nkeys, const Oid *types,
+					const char *column)
+{
+	AclResult	acl;
+
+	f->table_name = table_name;
+	f->nkeys = nkeys;
+	f->types = types;
+	f->heap = pkey_open(table_name, nkeys, AccessShareLock, &f->idx);
+	acl = pg_class_aclcheck(RelationGetRelid(f->heap), GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, (char *) table_name);
-	if (idx == NULL || IndexRelationGetNumberOfKeyAttributes(idx) != nkeys)
+	if (f->idx == NULL || IndexRelationGetNumberOfKeyAttributes(f->idx) != nkeys)
 		elog(ERROR, "the primary key of ff.%s is not a valid btree of %d columns", table_name, nkeys);
-	att = get_attnum(RelationGetRelid(heap), column);
-	if (att == InvalidAttrNumber)
+	f->att = get_attnum(RelationGetRelid(f->heap), column);
+	if (f->att == InvalidAttrNumber)
 		elog(ERROR, "ff.%s has no column \"%s\"", table_name, column);
-	pkey_scankeys(idx, table_name, nkeys, keys, types, sk);
-	snap = RegisterSnapshot(GetTransactionSnapshot());
-	slot = table_slot_create(heap, NULL);
-	scan = index_beginscan(heap, idx, snap, nkeys, 0);
-	index_rescan(scan, sk, nkeys, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	f->snap = RegisterSnapshot(GetTransactionSnapshot());
+	f->slot = table_slot_create(f->heap, NULL);
+	f->scan = index_beginscan(f->heap, f->idx, f->snap, nkeys, 0);
+}
+
+bool
+ff_pkey_fetch_next(PkeyFetch *f, const Datum *keys, Datum *value, bool *isnull)
+{
+	ScanKeyData sk[INDEX_MAX_KEYS];
+	Datum		d;
+	Form_pg_attribute a;
+
+	pkey_scankeys(f->idx, f->table_name, f->nkeys, keys, f->types, sk);
+	index_rescan(f->scan, sk, f->nkeys, NULL, 0);
 	*isnull = true;
 	*value = (Datum) 0;
-	if (found)
-	{
-		Datum		d = slot_getattr(slot, att, isnull);
-		Form_pg_attribute a = TupleDescAttr(RelationGetDescr(heap), att - 1);
+	if (!index_getnext_slot(f->scan, ForwardScanDirection, f->slot))
+		return false;
+	d = slot_getattr(f->slot, f->att, isnull);
+	a = TupleDescAttr(RelationGetDescr(f->heap), f->att - 1);
+	if (*isnull)
+		;
+	else if (a->attlen == -1 && VARATT_IS_EXTERNAL(DatumGetPointer(d)))
+		*value = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(d)));
+	else
+		*value = datumCopy(d, a->attbyval, a->attlen);
+	return true;
+}
 
-		if (*isnull)
-			;
-		else if (a->attlen == -1 && VARATT_IS_EXTERNAL(DatumGetPointer(d)))
-			*value = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(d)));
-		else
-			*value = datumCopy(d, a->attbyval, a->attlen);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snap);
-	index_close(idx, NoLock);
-	table_close(heap, NoLock);
-	return found;
+void
+ff_pkey_fetch_end(PkeyFetch *f)
+{
+	index_endscan(f->scan);
+	ExecDropSingleTupleTableSlot(f->slot);
+	UnregisterSnapshot(f->snap);
+	index_close(f->idx, NoLock);
+	table_close(f->heap, NoLock);
 }
 
 /* ---- deferred writes ---- */

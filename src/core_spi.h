@@ -77,8 +77,39 @@ typedef struct FFPlan
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);
 extern Oid	ff_rel_lock(const char *name, LOCKMODE mode);
 extern bool ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types);
-extern bool ff_pkey_fetch(const char *table_name, int nkeys, const Datum *keys, const Oid *types,
-						  const char *column, Datum *value, bool *isnull);
+/* Many keys probed in one primary key (ff_pkey_probe_begin). */
+typedef struct PkeyProbe
+{
+	const char *table_name;
+	int			nkeys;
+	const Oid  *types;
+	Relation	heap;
+	Relation	idx;
+	struct IndexScanDescData *scan; /* NULL: every key may be there */
+} PkeyProbe;
+
+extern void ff_pkey_probe_begin(PkeyProbe *p, const char *table_name, int nkeys, const Oid *types);
+extern bool ff_pkey_probe(PkeyProbe *p, const Datum *keys);
+extern void ff_pkey_probe_end(PkeyProbe *p);
+
+/* A column of rows read by primary key (ff_pkey_fetch_begin). */
+typedef struct PkeyFetch
+{
+	const char *table_name;
+	int			nkeys;
+	const Oid  *types;
+	Relation	heap;
+	Relation	idx;
+	AttrNumber	att;
+	Snapshot	snap;
+	struct IndexScanDescData *scan;
+	struct TupleTableSlot *slot;
+} PkeyFetch;
+
+extern void ff_pkey_fetch_begin(PkeyFetch *f, const char *table_name, int nkeys, const Oid *types,
+								const char *column);
+extern bool ff_pkey_fetch_next(PkeyFetch *f, const Datum *keys, Datum *value, bool *isnull);
+extern void ff_pkey_fetch_end(PkeyFetch *f);
 
 /*
  * Deferred writes: between ff_defer_begin and ff_defer_flush, ff_plan_exec

@@ -858,6 +858,7 @@ typedef struct ClaimFilter
 	char	   *key;
 	int64		key_taken;
 	MemoryContext cxt;			/* where those are kept */
+	PkeyProbe	grants;			/* ff.claim_grant's key, open for the walk */
 } ClaimFilter;
 
 /*
@@ -890,7 +891,7 @@ candidate_ok(const ExecCore *c, void *arg)
 		return false;
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_pkey_may_have_key("claim_grant", 2, v, exec_key_types))
+	if (ff_pkey_probe(&f->grants, v))
 	{
 		Grant		g = grant_get((ExecCore *) c);
 
@@ -936,14 +937,19 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 {
 	ExecCore   *cores;
 	Candidate  *rows;
+	PkeyFetch	payloads;
 	int			got,
 				i;
 
 	f->keys = set != SCAN_LEASE_EXPIRY;
 	f->key = f->key_ns = NULL;
 	f->cxt = CurrentMemoryContext;
+	ff_pkey_probe_begin(&f->grants, "claim_grant", 2, exec_key_types);
 	got = ff_core_lock_candidates(set, lane, f->now, limit, candidate_ok, f, &cores);
+	ff_pkey_probe_end(&f->grants);
 	rows = palloc(sizeof(Candidate) * Max(got, 1));
+	if (got > 0)
+		ff_pkey_fetch_begin(&payloads, "execution_data", 2, exec_key_types, "payload");
 	for (i = 0; i < got; i++)
 	{
 		Datum		v[2];
@@ -952,10 +958,10 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 		ff_core_loaded(&rows[i].core);
 		v[0] = Int16GetDatum((int16) cores[i].id.partition);
 		v[1] = UUIDPGetDatum(&cores[i].id.uuid);
-		if (!ff_pkey_fetch("execution_data", 2, v, exec_key_types, "payload",
-						   &rows[i].payload, &rows[i].payload_null))
-			rows[i].payload_null = true;
+		ff_pkey_fetch_next(&payloads, v, &rows[i].payload, &rows[i].payload_null);
 	}
+	if (got > 0)
+		ff_pkey_fetch_end(&payloads);
 	*n = (uint64) got;
 	return rows;
 }
