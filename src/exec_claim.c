@@ -378,17 +378,21 @@ fail_over_reclaim_cap(ExecCore *c, int64 now)
 static void
 result_claimed(FFResult *r, ExecCore *c, const char *attempt_type)
 {
+	/*
+	 * In jsonb's key order (shorter first, then by bytes): the object's keys
+	 * are then sorted already, which the sort at its end finds at once
+	 */
 	ffr_ok(r, "OK");
-	ffr_exec_id(r, "execution_id", c->id.partition, &c->id.uuid);
 	ffr_uuid(r, "lease_id", &c->current_lease_id.v);
-	ffr_int(r, "lease_epoch", c->current_lease_epoch);
-	ffr_int(r, "lease_expires_at", c->lease_expires_at);
-	ffr_uuid(r, "attempt_id", &c->current_attempt_id.v);
-	ffr_int(r, "attempt_index", c->current_attempt_index);
-	ffr_text(r, "attempt_type", attempt_type);
-	/* what a worker dispatches on, so it needs no second read */
+	/* what a worker dispatches on (with execution_kind), so it needs no second read */
 	ffr_text(r, "namespace", c->namespace);
+	ffr_uuid(r, "attempt_id", &c->current_attempt_id.v);
+	ffr_int(r, "lease_epoch", c->current_lease_epoch);
+	ffr_text(r, "attempt_type", attempt_type);
+	ffr_exec_id(r, "execution_id", c->id.partition, &c->id.uuid);
+	ffr_int(r, "attempt_index", c->current_attempt_index);
 	ffr_text(r, "execution_kind", c->execution_kind ? c->execution_kind : "");
+	ffr_int(r, "lease_expires_at", c->lease_expires_at);
 }
 
 /* ---- claim grants ---- */
