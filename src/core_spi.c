@@ -185,6 +185,8 @@ ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount)
 	return run_plan(p->plan, p->sql, p->nargs, values, nulls, tcount, p->key_lookups);
 }
 
+static bool defer_writes_table(const char *table_name);
+
 /* ---- ff.<name> by name, without a catalogue lookup each time ---- */
 
 #define REL_OID_SLOTS 16
@@ -315,9 +317,11 @@ pkey_open(const char *table_name, int nkeys, LOCKMODE mode, Relation *idx)
  *		cost a job ~7 % of its instructions as statements).  An entry of any
  *		version, committed or not, sends the caller to its statement, which
  *		decides as before; so do SERIALIZABLE (the statement's read of the
- *		missing key is a predicate lock this probe would not take), deferred
- *		writes (a batch's one set statement costs less than a probe per row)
- *		and a key that is not valid and ready.
+ *		missing key is a predicate lock this probe would not take), writes
+ *		to the table deferred and not yet flushed (their rows have no entry
+ *		yet) and a key that is not valid and ready.  (A batch probes each
+ *		row too: with the table found by its kept OID, a probe costs less than a
+ *		row of the batch's set statement, and usually no row is left.)
  */
 bool
 ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
@@ -345,7 +349,7 @@ ff_pkey_probe_begin(PkeyProbe *p, const char *table_name, int nkeys, const Oid *
 	p->heap = NULL;
 	p->idx = NULL;
 	p->scan = NULL;
-	if (IsolationIsSerializable() || ff_deferring())
+	if (IsolationIsSerializable() || defer_writes_table(table_name))
 		return;
 	p->heap = pkey_open(table_name, nkeys, AccessShareLock, &p->idx);
 	if (p->idx != NULL)
@@ -456,6 +460,7 @@ typedef struct Deferred
 	uint32	   *keyhash;		/* per row, when plan->key_args > 0 */
 	int16		typlen[FF_PLAN_MAX_ARGS];
 	bool		byval[FF_PLAN_MAX_ARGS];
+	char	   *table;			/* the ff table it writes; NULL: unknown */
 	struct Deferred *next;
 } Deferred;
 
@@ -463,6 +468,42 @@ typedef struct Deferred
 static MemoryContext defer_cxt = NULL;
 static Deferred *defer_head = NULL,
 		   *defer_tail = NULL;
+
+/*
+ * The table an INSERT INTO, UPDATE or DELETE FROM statement writes, when it
+ * is an ff table named first; NULL otherwise.
+ */
+static char *
+written_table(const char *sql)
+{
+	static const char *const verbs[] = {"INSERT INTO ff.", "UPDATE ff.", "DELETE FROM ff."};
+	int			i;
+
+	for (i = 0; i < lengthof(verbs); i++)
+		if (strncmp(sql, verbs[i], strlen(verbs[i])) == 0)
+		{
+			const char *t = sql + strlen(verbs[i]);
+
+			return pnstrdup(t, strcspn(t, " (\n"));
+		}
+	return NULL;
+}
+
+/*
+ * Whether writes deferred so far may go to ff.<table_name>: a row inserted
+ * there and not yet flushed has no index entry, so a probe of its key would
+ * miss it.
+ */
+static bool
+defer_writes_table(const char *table_name)
+{
+	Deferred   *d;
+
+	for (d = defer_head; d != NULL; d = d->next)
+		if (d->n > 0 && (d->table == NULL || strcmp(d->table, table_name) == 0))
+			return true;
+	return false;
+}
 
 static void
 defer_forget(void *arg)
@@ -517,6 +558,7 @@ deferred_for(FFPlan *p)
 	d->keyhash = palloc(sizeof(uint32) * d->cap);
 	for (k = 0; k < p->nargs; k++)
 		get_typlenbyval(p->argtypes[k], &d->typlen[k], &d->byval[k]);
+	d->table = written_table(p->sql);
 	if (defer_tail)
 		defer_tail->next = d;
 	else

@@ -146,6 +146,28 @@ ROLLBACK TO SAVEPOINT recreated;
 SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(70)), 'waiting', 'the refused claims changed nothing');
 SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'with the index back the claim takes it');
 
+-- 7. a batch probes each row's key: a grant that exists is still deleted by
+-- a batch claim, a stream that exists is still closed by a batch complete
+SELECT ff.create_execution(t.id(90), lane_id => 'batchprobe', priority => 9);
+SELECT ff.create_execution(t.id(91), lane_id => 'batchprobe', priority => 8);
+SELECT ff.create_execution(t.id(92), lane_id => 'batchprobe', priority => 7);
+SELECT ff.issue_claim_grant(t.id(91), 'someone-else', 'se-1', 'batchprobe', grant_ttl_ms => 1000) ->> 'status';
+SELECT t.at(1000000300000);
+CREATE TEMP TABLE bp AS SELECT c.claim->>'execution_id' AS id, (c.claim->>'lease_id')::uuid AS lease,
+    (c.claim->>'lease_epoch')::bigint AS epoch, (c.claim->>'attempt_id')::uuid AS attempt,
+    (c.claim->>'attempt_index')::integer AS idx
+    FROM ff.claim_next('batchprobe', 'w', 'w-1', max_count => 3) c;
+SELECT is((SELECT count(*)::int FROM bp), 3, 'a batch claim of three, one with an expired grant');
+SELECT is((SELECT count(*)::int FROM ff.claim_grant WHERE execution_id = t.exec_uuid(t.id(91))), 0,
+          'the expired grant is deleted by the batch claim');
+SELECT is((SELECT ff.append_frame(id, idx, lease, epoch, 'event', '\x01') ->> 'status' FROM bp WHERE id = t.id(92)), 'OK',
+          'a frame opens the stream of one of them');
+SELECT is((ff.complete_executions(ARRAY(SELECT id FROM bp ORDER BY id), ARRAY(SELECT lease FROM bp ORDER BY id),
+                                  ARRAY(SELECT epoch FROM bp ORDER BY id), ARRAY(SELECT attempt FROM bp ORDER BY id))) ->> 'succeeded',
+          '3', 'the three completed as a batch');
+SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(92))), NULL,
+            'the open stream is closed by the batch complete');
+
 -- 6. relations kept by name per backend (ff_rel_lock) are looked up again
 -- after a rename: the old table is never used under the name
 SELECT ff.create_execution(t.id(80), lane_id => 'renamed');
