@@ -67,6 +67,7 @@ run_live() {
   [ "$bad" -gt 0 ] && cat "$log"
   return 0
 }
+run_live "the library's symbols are all defined by the server" test/live/symbols.sh
 run_live "live: background workers and stream tails" test/live/worker.sh
 run_live "crash under load: ${CYCLES:-20} kills and restarts" test/live/crash/run.sh
 run_live "live: pg_cancel_backend stops long calls" test/live/cancel.sh
