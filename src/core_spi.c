@@ -47,6 +47,7 @@
 #include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "core_spi.h"
 
@@ -210,6 +211,12 @@ rel_oids_forget(Datum arg, Oid relid)
 			rel_oids[i].oid = InvalidOid;
 }
 
+static void
+rel_oids_forget_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	rel_oids_forget(arg, InvalidOid);
+}
+
 /*
  * ff_rel_lock
  *		The OID of relation ff.<name>, locked in mode, as
@@ -235,11 +242,14 @@ ff_rel_lock(const char *name, LOCKMODE mode)
 		LockRelationOid(oid, mode);
 		if (rel_oids[i].oid == oid)
 			return oid;
-		/* renamed or dropped before the lock: by name again (the lock kept, as RangeVarGetRelid would) */
+		/* renamed or dropped before the lock: by name again, as RangeVarGetRelid retries */
+		UnlockRelationOid(oid, mode);
 	}
 	if (!rel_oids_callback)
 	{
 		CacheRegisterRelcacheCallback(rel_oids_forget, (Datum) 0);
+		/* a schema renamed (and another named ff) changes no relation */
+		CacheRegisterSyscacheCallback(NAMESPACEOID, rel_oids_forget_all, (Datum) 0);
 		rel_oids_callback = true;
 	}
 	oid = RangeVarGetRelid(makeRangeVar("ff", (char *) name, -1), mode, false);

@@ -299,11 +299,10 @@ ff_core_lock(ExecId id, ExecCore *c)
 	}
 	/*
 	 * Another tenant's row must not even be locked (a transaction held open
-	 * after a refused call would block its owner): a restricted caller reads
-	 * the namespace, which never changes, before taking the lock.
+	 * after a refused call would block its owner): the lock reads the
+	 * namespace, which never changes, of the version it finds before
+	 * taking the lock.
 	 */
-	if (!ff_execution_visible(id))
-		return false;
 	if (!ff_core_lock_by_key(id, c))
 		return false;
 	ff_core_loaded(c);

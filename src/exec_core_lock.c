@@ -197,8 +197,8 @@ keylocks_lock(KeyLocks *k, ExecId id, bool tenants, ExecCore *c)
  *		Lock the newest version of execution id's row and read it into c, as
  *		SELECT ... FOR UPDATE by its key does: the row found by the primary
  *		key, then locked, waiting for a writer that holds it.  false when
- *		there is no such row (or it was deleted meanwhile).  The caller
- *		checks the tenant (it reads the namespace before the lock).
+ *		there is no such row (or it was deleted meanwhile), or when it is
+ *		in a namespace the caller is not bound to (then not locked).
  */
 bool
 ff_core_lock_by_key(ExecId id, ExecCore *c)
@@ -207,7 +207,7 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 	bool		found;
 
 	keylocks_begin(&k);
-	found = keylocks_lock(&k, id, false, c);
+	found = keylocks_lock(&k, id, true, c);
 	keylocks_end(&k);
 	return found;
 }

@@ -144,34 +144,45 @@ layout_field(TupleDesc desc, FieldMap *f, const char *name, FieldKind kind,
  * leave out a row of the set, so any other index of the name is not used.
  */
 static const char *const scan_index_defs[FF_CORE_NSCANSETS] = {
-	"CREATE INDEX execution_eligible_idx ON ff.execution USING btree "
-	"(lane_id, priority DESC, created_at, partition, execution_id) "
-	"WHERE ((lifecycle_phase = 'runnable'::ff.lifecycle_phase) "
-	"AND (eligibility_state = 'eligible_now'::ff.eligibility_state))",
-	"CREATE INDEX execution_lease_lost_idx ON ff.execution USING btree (lane_id, lease_expires_at) "
-	"WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = ANY "
-	"(ARRAY['lease_expired_reclaimable'::ff.ownership_state, 'lease_revoked'::ff.ownership_state])))",
-	"CREATE INDEX execution_lease_expiry_idx ON ff.execution USING btree (lease_expires_at) "
-	"WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = 'leased'::ff.ownership_state))"
+	("CREATE INDEX execution_eligible_idx ON ff.execution USING btree "
+	 "(lane_id, priority DESC, created_at, partition, execution_id) "
+	 "WHERE ((lifecycle_phase = 'runnable'::ff.lifecycle_phase) "
+	 "AND (eligibility_state = 'eligible_now'::ff.eligibility_state))"),
+	("CREATE INDEX execution_lease_lost_idx ON ff.execution USING btree (lane_id, lease_expires_at) "
+	 "WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = ANY "
+	 "(ARRAY['lease_expired_reclaimable'::ff.ownership_state, 'lease_revoked'::ff.ownership_state])))"),
+	("CREATE INDEX execution_lease_expiry_idx ON ff.execution USING btree (lease_expires_at) "
+	 "WHERE ((lifecycle_phase = 'active'::ff.lifecycle_phase) AND (ownership_state = 'leased'::ff.ownership_state))")
+};
+
+/* the columns those definitions name: a column renamed (and another added under its name) changes their text */
+static const char *const scan_index_columns[] = {
+	"lane_id", "priority", "created_at", "partition", "execution_id", "lifecycle_phase",
+	"eligibility_state", "ownership_state", "lease_expires_at"
 };
 
 /*
- * The index of each set found as installed, by OID and the xmin of its
- * pg_class row: an index's definition never changes while both stay (a
- * rename or any ALTER writes a new row), so a rebuilt layout (after each
- * ANALYZE of the table, say) need not print it again (~2 ms a backend).
+ * The index of each set found as installed, by OID, the xmin of its
+ * pg_class row and the attribute numbers of the columns its definition
+ * names: its printed definition does not change while all three stay (a
+ * rename or any ALTER of the index writes a new row; a renamed column moves
+ * its name to another number), so a rebuilt layout (after each ANALYZE of
+ * the table, say) need not print it again (~2 ms a backend).
  */
 static Oid	verified_oid[FF_CORE_NSCANSETS];
 static TransactionId verified_xmin[FF_CORE_NSCANSETS];
+static AttrNumber verified_atts[FF_CORE_NSCANSETS][lengthof(scan_index_columns)];
 
 /* Index indexoid kept as the index of a CoreScanSet when it has the set's name and definition. */
 static void
-scan_index(CoreLayout *l, Oid indexoid)
+scan_index(CoreLayout *l, TupleDesc desc, Oid indexoid)
 {
 	HeapTuple	t = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
 	TransactionId xmin;
+	AttrNumber	atts[lengthof(scan_index_columns)];
 	char	   *def;
-	int			set;
+	int			set,
+				i;
 	int			nest;
 
 	if (!HeapTupleIsValid(t))
@@ -183,7 +194,10 @@ scan_index(CoreLayout *l, Oid indexoid)
 	ReleaseSysCache(t);
 	if (set == FF_CORE_NSCANSETS)
 		return;
-	if (verified_oid[set] == indexoid && TransactionIdEquals(verified_xmin[set], xmin))
+	for (i = 0; i < lengthof(scan_index_columns); i++)
+		atts[i] = column_of(desc, scan_index_columns[i]);
+	if (verified_oid[set] == indexoid && TransactionIdEquals(verified_xmin[set], xmin) &&
+		memcmp(verified_atts[set], atts, sizeof(atts)) == 0)
 	{
 		l->scan_oids[set] = indexoid;
 		return;
@@ -199,6 +213,7 @@ scan_index(CoreLayout *l, Oid indexoid)
 	l->scan_oids[set] = indexoid;
 	verified_oid[set] = indexoid;
 	verified_xmin[set] = xmin;
+	memcpy(verified_atts[set], atts, sizeof(atts));
 }
 
 #define LAY_T(n) layout_field(desc, &fields[k++], #n, FIELD_TEXT, NULL);
@@ -247,7 +262,7 @@ build_layout(Relation rel)
 											 l->fields[k].attnum - FirstLowInvalidHeapAttributeNumber);
 		ff_core_write_cache_build(rel, &l->write);
 		for (k = 0; k < l->write.nindexes; k++)
-			scan_index(l, l->write.indexoids[k]);
+			scan_index(l, desc, l->write.indexoids[k]);
 	}
 	PG_CATCH();
 	{

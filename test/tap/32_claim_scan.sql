@@ -136,17 +136,35 @@ CREATE INDEX execution_eligible_idx ON ff.execution (lane_id, priority DESC, cre
 SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000', NULL,
                  'an eligible index with a narrower predicate: 55000');
 ROLLBACK TO SAVEPOINT narrowed;
+-- a column of the index renamed and another added under its name: the
+-- index's own row unchanged, its definition no longer the installed one
+-- (this backend verified the index with the claims above)
+SAVEPOINT column_moved;
+ALTER TABLE ff.execution RENAME COLUMN priority TO priority_old;
+ALTER TABLE ff.execution ADD COLUMN priority bigint NOT NULL DEFAULT 0;
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000', NULL,
+                 'an eligible index over a renamed column, in the backend that verified it: 55000');
+ROLLBACK TO SAVEPOINT column_moved;
 SAVEPOINT recreated;
 DROP INDEX ff.execution_eligible_idx;
 SET LOCAL search_path = ff, public;
 CREATE INDEX execution_eligible_idx ON execution (lane_id, priority DESC, created_at, partition, execution_id)
     WHERE lifecycle_phase = 'runnable' AND eligibility_state = 'eligible_now';
 SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'the index recreated as installed (another search_path) is walked');
-ROLLBACK TO SAVEPOINT recreated;
+ROLLBACK TO -- a column of the index renamed and another added under its name: the
+-- index's own row unchanged, its definition no longer the installed one
+-- (this backend verified the index with the claims above)
+SAVEPOINT column_moved;
+ALTER TABLE ff.execution RENAME COLUMN priority TO priority_old;
+ALTER TABLE ff.execution ADD COLUMN priority bigint NOT NULL DEFAULT 0;
+SELECT throws_ok($$SELECT ff.claim_next('noindex', 'w', 'w-1')$$, '55000', NULL,
+                 'an eligible index over a renamed column, in the backend that verified it: 55000');
+ROLLBACK TO SAVEPOINT column_moved;
+SAVEPOINT recreated;
 SELECT is((SELECT public_state::text FROM ff.executions WHERE id = t.id(70)), 'waiting', 'the refused claims changed nothing');
 SELECT is(t.claimed('noindex', 1), ARRAY[t.id(70)], 'with the index back the claim takes it');
 
--- 7. a batch probes each row's key: a grant that exists is still deleted by
+-- 6. a batch probes each row's key: a grant that exists is still deleted by
 -- a batch claim, a stream that exists is still closed by a batch complete
 SELECT ff.create_execution(t.id(90), lane_id => 'batchprobe', priority => 9);
 SELECT ff.create_execution(t.id(91), lane_id => 'batchprobe', priority => 8);
@@ -168,7 +186,7 @@ SELECT is((ff.complete_executions(ARRAY(SELECT id FROM bp ORDER BY id), ARRAY(SE
 SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(92))), NULL,
             'the open stream is closed by the batch complete');
 
--- 6. relations kept by name per backend (ff_rel_lock) are looked up again
+-- 7. relations kept by name per backend (ff_rel_lock) are looked up again
 -- after a rename: the old table is never used under the name
 SELECT ff.create_execution(t.id(80), lane_id => 'renamed');
 SELECT ff.create_execution(t.id(81), lane_id => 'renamed');
@@ -186,6 +204,13 @@ SELECT throws_ok($$SELECT t.complete(t.id(80))$$, '42P01', NULL,
                  'after the event sequence is renamed, a completion looks it up by name again and finds none');
 ROLLBACK TO SAVEPOINT moved_seq;
 SELECT is(t.complete(t.id(80)) ->> 'status', 'OK', 'with the names back the completion goes through');
+SAVEPOINT schema_moved;
+ALTER SCHEMA ff RENAME TO ff_moved;
+CREATE SCHEMA ff;
+SELECT t.as_role(current_user, $$SELECT count(*) FROM ff_moved.claim_next('renamed', 'w', 'w-1')$$) AS moved_state \gset
+ROLLBACK TO SAVEPOINT schema_moved;
+SELECT is(:'moved_state'::text, 'ERROR 42P01'::text,
+          'after the schema is renamed and another named ff, a claim finds no ff tables (none of the old ones used)');
 
 SELECT * FROM finish();
 ROLLBACK;
