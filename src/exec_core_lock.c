@@ -28,14 +28,12 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -109,22 +107,42 @@ lock_flags(void)
 		(IsolationUsesXactSnapshot() ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION);
 }
 
-/* The snapshot a locking read starts from: this transaction's work seen, as by a new statement. */
-static Snapshot
-statement_snapshot(void)
+/*
+ * What every locking read starts from: the table and its layout, a
+ * snapshot that sees this transaction's work (as a new statement's), and
+ * the command its rows are locked by (as a statement's: a claim filter's
+ * own statements do not move it).
+ */
+typedef struct LockRead
 {
+	Relation	rel;
+	CoreLayout *l;
+	Snapshot	snap;
+	CommandId	cid;
+} LockRead;
+
+static void
+lock_read_begin(LockRead *r)
+{
+	r->rel = table_open(ff_core_relid_for_update(), NoLock);
+	r->l = ff_core_layout(r->rel);
 	CommandCounterIncrement();
-	return RegisterSnapshot(GetTransactionSnapshot());
+	r->snap = RegisterSnapshot(GetTransactionSnapshot());
+	r->cid = GetCurrentCommandId(true);
+}
+
+static void
+lock_read_end(LockRead *r)
+{
+	UnregisterSnapshot(r->snap);
+	table_close(r->rel, NoLock);
 }
 
 /* What locking rows by their keys keeps from one key to the next. */
 typedef struct KeyLocks
 {
-	Relation	rel;
+	LockRead	r;
 	Relation	idx;			/* the primary key */
-	CoreLayout *l;
-	Snapshot	snap;
-	CommandId	cid;			/* the command the rows are locked by */
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 } KeyLocks;
@@ -132,16 +150,13 @@ typedef struct KeyLocks
 static void
 keylocks_begin(KeyLocks *k)
 {
-	k->rel = table_open(ff_core_relid_for_update(), NoLock);
-	k->l = ff_core_layout(k->rel);
-	k->idx = index_open(k->l->pkey_oid, AccessShareLock);
-	if (k->idx->rd_index->indnkeyatts != 2 || k->idx->rd_index->indkey.values[0] != k->l->partition_att ||
-		k->idx->rd_index->indkey.values[1] != k->l->id_att)
+	lock_read_begin(&k->r);
+	k->idx = index_open(k->r.l->pkey_oid, AccessShareLock);
+	if (k->idx->rd_index->indnkeyatts != 2 || k->idx->rd_index->indkey.values[0] != k->r.l->partition_att ||
+		k->idx->rd_index->indkey.values[1] != k->r.l->id_att)
 		elog(ERROR, "ff.execution's primary key is not (partition, execution_id)");
-	k->snap = statement_snapshot();
-	k->cid = GetCurrentCommandId(true);
-	k->slot = table_slot_create(k->rel, NULL);
-	k->scan = index_beginscan(k->rel, k->idx, k->snap, 2, 0);
+	k->slot = table_slot_create(k->r.rel, NULL);
+	k->scan = index_beginscan(k->r.rel, k->idx, k->r.snap, 2, 0);
 }
 
 static void
@@ -150,44 +165,40 @@ keylocks_end(KeyLocks *k)
 	index_endscan(k->scan);
 	ExecDropSingleTupleTableSlot(k->slot);
 	index_close(k->idx, NoLock);
-	UnregisterSnapshot(k->snap);
-	table_close(k->rel, NoLock);
+	lock_read_end(&k->r);
 }
 
 /*
  * Lock execution id's row and read the version locked into c; false when
- * there is none (or it was deleted meanwhile).  With tenants, a row of a
- * namespace the caller is not bound to is passed over before its lock (a
- * namespace never changes).
+ * there is none (or it was deleted meanwhile), or when it is in a namespace
+ * the caller is not bound to: then it is passed over before its lock (a
+ * namespace never changes), so a refused caller blocks no other tenant.
  */
 static bool
-keylocks_lock(KeyLocks *k, ExecId id, bool tenants, ExecCore *c)
+keylocks_lock(KeyLocks *k, ExecId id, ExecCore *c)
 {
 	ScanKeyData sk[2];
 	ItemPointerData tid;
 	TM_FailureData tmfd;
+	bool		isnull;
+	Datum		ns;
 
 	ScanKeyInit(&sk[0], 1, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum((int16) id.partition));
 	ScanKeyInit(&sk[1], 2, BTEqualStrategyNumber, F_UUID_EQ, UUIDPGetDatum(&id.uuid));
 	index_rescan(k->scan, sk, 2, NULL, 0);
 	if (!index_getnext_slot(k->scan, ForwardScanDirection, k->slot))
 		return false;
-	if (tenants)
-	{
-		bool		isnull;
-		Datum		ns = slot_getattr(k->slot, k->l->namespace_att, &isnull);
-
-		if (isnull || !ff_namespace_allowed(TextDatumGetCString(ns)))
-			return false;
-	}
+	ns = slot_getattr(k->slot, k->r.l->namespace_att, &isnull);
+	if (isnull || !ff_namespace_allowed(TextDatumGetCString(ns)))
+		return false;
 	tid = k->slot->tts_tid;
-	if (!row_locked(table_tuple_lock(k->rel, &tid, k->snap, k->slot, k->cid,
+	if (!row_locked(table_tuple_lock(k->r.rel, &tid, k->r.snap, k->slot, k->r.cid,
 									 LockTupleExclusive, LockWaitBlock, lock_flags(), &tmfd)))
 		return false;
 	memset(c, 0, sizeof(*c));
 	/* the version locked: the newest (its key never changes) */
 	c->tid = k->slot->tts_tid;
-	ff_core_read_tuple(ExecFetchSlotHeapTuple(k->slot, false, NULL), k->l, c);
+	ff_core_read_tuple(ExecFetchSlotHeapTuple(k->slot, false, NULL), k->r.l, c);
 	/* a version reached by following updates is still this execution */
 	return c->id.partition == id.partition && memcmp(&c->id.uuid, &id.uuid, sizeof(pg_uuid_t)) == 0;
 }
@@ -207,7 +218,7 @@ ff_core_lock_by_key(ExecId id, ExecCore *c)
 	bool		found;
 
 	keylocks_begin(&k);
-	found = keylocks_lock(&k, id, true, c);
+	found = keylocks_lock(&k, id, c);
 	keylocks_end(&k);
 	return found;
 }
@@ -230,7 +241,7 @@ ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out)
 	for (i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (keylocks_lock(&k, ids[i], true, &out[got]))
+		if (keylocks_lock(&k, ids[i], &out[got]))
 			got++;
 	}
 	keylocks_end(&k);
@@ -293,17 +304,33 @@ open_set_index(const CoreLayout *l, CoreScanSet set, const char *lane, int64 now
 /* A walk of one candidate set: what ff_core_lock_candidates keeps open. */
 typedef struct SetWalk
 {
+	LockRead	r;
 	CoreScanSet set;
 	const char *lane;
 	int64		now;
-	Relation	rel;
-	CoreLayout *l;
-	Snapshot	snap;
-	CommandId	cid;			/* the command the rows are locked by */
 	IndexScanDesc scan;
 	TupleTableSlot *seen;
 	TupleTableSlot *locked;
 } SetWalk;
+
+/*
+ * The version in slot read into c, in context cxt, and whether it is in the
+ * walk's set and passes filter.
+ */
+static bool
+walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter filter, void *arg,
+		   ExecCore *c)
+{
+	MemoryContext caller = MemoryContextSwitchTo(cxt);
+	bool		ok;
+
+	memset(c, 0, sizeof(*c));
+	ff_core_read_tuple(ExecFetchSlotHeapTuple(slot, false, NULL), w->r.l, c);
+	ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
+	/* (an SPI call in filter leaves SPI's context current) */
+	MemoryContextSwitchTo(caller);
+	return ok;
+}
 
 /* Up to limit rows of the walk locked into out, each read into a context of its own under the caller's. */
 static int
@@ -322,23 +349,14 @@ walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
 		bool		ok;
 
 		CHECK_FOR_INTERRUPTS();
-		MemoryContextSwitchTo(scratch);
-		memset(c, 0, sizeof(*c));
-		ff_core_read_tuple(ExecFetchSlotHeapTuple(w->seen, false, NULL), w->l, c);
-		ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
-		MemoryContextSwitchTo(caller);
-		if (ok)
-			ok = row_locked(table_tuple_lock(w->rel, &tid, w->snap, w->locked, w->cid, LockTupleExclusive,
-											 LockWaitSkip, lock_flags(), &tmfd));
+		ok = walk_check(w, w->seen, scratch, filter, arg, c) &&
+			row_locked(table_tuple_lock(w->r.rel, &tid, w->r.snap, w->locked, w->r.cid, LockTupleExclusive,
+										LockWaitSkip, lock_flags(), &tmfd));
 		if (ok && tmfd.traversed)
 		{
 			/* the lock followed the row to a newer version: that one is checked again */
 			MemoryContextReset(scratch);
-			MemoryContextSwitchTo(scratch);
-			memset(c, 0, sizeof(*c));
-			ff_core_read_tuple(ExecFetchSlotHeapTuple(w->locked, false, NULL), w->l, c);
-			ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
-			MemoryContextSwitchTo(caller);
+			ok = walk_check(w, w->locked, scratch, filter, arg, c);
 		}
 		if (!ok)
 		{
@@ -378,15 +396,11 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	w.set = set;
 	w.lane = lane;
 	w.now = now;
-	w.rel = table_open(ff_core_relid_for_update(), NoLock);
-	w.l = ff_core_layout(w.rel);
-	idx = open_set_index(w.l, set, lane, now, &sk);
-	w.snap = statement_snapshot();
-	/* as a statement's: the filter's own statements do not move it */
-	w.cid = GetCurrentCommandId(true);
-	w.seen = table_slot_create(w.rel, NULL);
-	w.locked = table_slot_create(w.rel, NULL);
-	w.scan = index_beginscan(w.rel, idx, w.snap, 1, 0);
+	lock_read_begin(&w.r);
+	idx = open_set_index(w.r.l, set, lane, now, &sk);
+	w.seen = table_slot_create(w.r.rel, NULL);
+	w.locked = table_slot_create(w.r.rel, NULL);
+	w.scan = index_beginscan(w.r.rel, idx, w.r.snap, 1, 0);
 	index_rescan(w.scan, &sk, 1, NULL, 0);
 	/* a filter's statement never frees the layout under the walk */
 	ff_core_layout_users++;
@@ -403,8 +417,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ExecDropSingleTupleTableSlot(w.seen);
 	ExecDropSingleTupleTableSlot(w.locked);
 	index_close(idx, NoLock);
-	UnregisterSnapshot(w.snap);
-	table_close(w.rel, NoLock);
+	lock_read_end(&w.r);
 	*rows = out;
 	return n;
 }
