@@ -20,48 +20,93 @@ INSERT INTO ff.partition_config DEFAULT VALUES;
 -- state machine updates; bulky data lives in ff.execution_data so updates
 -- stay small.
 --
--- Column order is chosen for the WAL of the hot path (issue 21): an UPDATE
--- that keeps the row on its page logs the new row minus the bytes it shares
--- with the old one at its start and at its end.  So the columns a claim or
--- a completion never changes come first (identity, then the rarely set
--- ones, which take no bytes while NULL), then those a claim sets and a
--- completion keeps, then those both change, and last the lease's identity
--- (current_*) beside its copy kept at completion (held_*): the completed
--- row ends with the bytes the leased row ended with.  A completion then
--- logs 62 bytes of row instead of 182.  Readers never depend on this
--- order: ff.visible_execution and ff.executions list the columns in the
--- order of 0.1.0 (an upgraded install keeps its table's order).
+-- Column order serves the hot path twice (issue 21):
+-- - WAL: an UPDATE that keeps the row on its page logs the new row minus
+--   the bytes it shares with the old one at its start and at its end.  So
+--   the columns a claim or a completion never changes come first, then
+--   those a claim sets and a completion keeps, then those both change, then
+--   the lease's identity (current_*) beside its copy kept at completion
+--   (held_*): the completed row ends with the bytes the leased row ended
+--   with, and the rarely set columns after them (no bytes while NULL) add
+--   to that common end.  A completion logs 62 bytes of row instead of 182.
+-- - CPU: every UPDATE compares each indexed column (key or predicate) of
+--   the old and the new version, and reaching a column past a text or a
+--   NULL walks the row from its start.  So the 18 indexed columns come
+--   within the first 28, in the order above; at the end of the table they
+--   cost a store 39 000 instructions a job (test/bench/README.md).
+-- Readers never depend on this order: ff.visible_execution and
+-- ff.executions list the columns in the order of 0.1.0 (an upgraded
+-- install keeps its table's order, and only these costs differ).
 CREATE TABLE ff.execution (
-    -- identity: never changed by a claim or a completion
+    -- identity: never changed by a claim or a completion; indexed
     partition                    smallint NOT NULL,
     execution_id                 uuid NOT NULL,
-    namespace                    text NOT NULL,
-    lane_id                      text NOT NULL,
-    execution_kind               text NOT NULL DEFAULT '',
-    creator_identity             text NOT NULL DEFAULT '',
     priority                     integer NOT NULL DEFAULT 0,
     created_at                   bigint NOT NULL,
-    retention_ms                 bigint,
+    namespace                    text NOT NULL,
+    lane_id                      text NOT NULL,
     flow_id                      uuid,
+    -- concurrency key (issue 26): at most concurrency_limit executions of
+    -- (namespace, concurrency_key) hold a live lease at once; NULL: none
+    concurrency_key              text,
+    -- indexed timers, NULL on the hot path
+    delay_until                  bigint,
+    attempt_timeout_at           bigint,
+    execution_deadline_at        bigint,
+    -- set by a claim, kept by a completion
+    eligibility_state            ff.eligibility_state NOT NULL,
+    blocking_reason              ff.blocking_reason NOT NULL,
+    total_attempt_count          integer NOT NULL DEFAULT 0,
+    current_attempt_index        integer,
+    current_lease_epoch          bigint NOT NULL DEFAULT 0,
+    lease_acquired_at            bigint,
+    started_at                   bigint,
+    -- a first attempt and its one lease, kept here instead of in
+    -- ff.attempt_record and ff.lease_log while nothing else happens to
+    -- them (see ff_attempt_hold): the acquisition's seq, and (held_* below)
+    -- the lease's identity once it ended by completion
+    held_attempt_seq             bigint,
+    current_attempt_id           uuid,
+    -- changed by both (the indexed ones first), then set by a completion
+    lifecycle_phase              ff.lifecycle_phase NOT NULL,
+    ownership_state              ff.ownership_state NOT NULL,
+    terminal_outcome             ff.terminal_outcome NOT NULL,
+    attempt_state                ff.attempt_state NOT NULL,
+    lease_expires_at             bigint,
+    completed_at                 bigint,
+    purge_after                  bigint,
+    last_transition_at           bigint NOT NULL,
+    last_mutation_at             bigint NOT NULL,
+    history_seq                  bigint NOT NULL DEFAULT 0,
+    lease_last_renewed_at        bigint,
+    lease_renewal_deadline       bigint,
+    -- last of its kind: no padding before the uuid that follows
+    public_state                 ff.public_state NOT NULL,
+    -- the current lease (the lease mirror: there is no separate row), then
+    -- the same identity held after its completion
+    current_lease_id             uuid,
+    current_worker_id            text,
+    current_worker_instance_id   text,
+    held_lease_id                uuid,
+    held_worker_id               text,
+    held_worker_instance_id      text,
+    -- never changed by a claim or a completion, not indexed
+    execution_kind               text NOT NULL DEFAULT '',
+    creator_identity             text NOT NULL DEFAULT '',
+    retention_ms                 bigint,
     required_capabilities        text[],
     current_lane                 text,
     retry_count                  integer NOT NULL DEFAULT 0,
     replay_count                 integer NOT NULL DEFAULT 0,
     lease_reclaim_count          integer NOT NULL DEFAULT 0,
-    -- concurrency key (issue 26): at most concurrency_limit executions of
-    -- (namespace, concurrency_key) hold a live lease at once; NULL: none
-    concurrency_key              text,
     concurrency_limit            integer CHECK (concurrency_limit > 0),
     -- admission (behaviour/budgets §2.3): attached budgets (CSV) and quota policy
     budget_ids                   text,
     quota_policy_id              uuid,
-    -- rarely set (NULL on the hot path): timers, pending lineage consumed
-    -- by the next fresh claim, outcome detail, suspension pointers,
-    -- progress, lease loss
+    -- rarely set (NULL on the hot path): pending lineage consumed by the
+    -- next fresh claim, outcome detail, suspension pointers, progress,
+    -- lease loss
     blocking_detail              text,
-    delay_until                  bigint,
-    attempt_timeout_at           bigint,
-    execution_deadline_at        bigint,
     pending_retry_reason         text,
     pending_replay_reason        text,
     pending_replay_requested_by  text,
@@ -79,43 +124,6 @@ CREATE TABLE ff.execution (
     lease_expired_at             bigint,
     lease_revoked_at             bigint,
     lease_revoke_reason          text,
-    -- set by a claim, kept by a completion
-    eligibility_state            ff.eligibility_state NOT NULL,
-    blocking_reason              ff.blocking_reason NOT NULL,
-    total_attempt_count          integer NOT NULL DEFAULT 0,
-    current_attempt_index        integer,
-    current_lease_epoch          bigint NOT NULL DEFAULT 0,
-    lease_acquired_at            bigint,
-    started_at                   bigint,
-    -- a first attempt and its one lease, kept here instead of in
-    -- ff.attempt_record and ff.lease_log while nothing else happens to
-    -- them (see ff_attempt_hold): the acquisition's seq, and (held_* below)
-    -- the lease's identity once it ended by completion
-    held_attempt_seq             bigint,
-    current_attempt_id           uuid,
-    -- changed by both
-    lifecycle_phase              ff.lifecycle_phase NOT NULL,
-    ownership_state              ff.ownership_state NOT NULL,
-    attempt_state                ff.attempt_state NOT NULL,
-    public_state                 ff.public_state NOT NULL,
-    last_transition_at           bigint NOT NULL,
-    last_mutation_at             bigint NOT NULL,
-    history_seq                  bigint NOT NULL DEFAULT 0,
-    lease_expires_at             bigint,
-    lease_last_renewed_at        bigint,
-    lease_renewal_deadline       bigint,
-    -- set by a completion
-    terminal_outcome             ff.terminal_outcome NOT NULL,
-    completed_at                 bigint,
-    purge_after                  bigint,
-    -- the current lease (the lease mirror: there is no separate row), then
-    -- the same identity held after its completion
-    current_lease_id             uuid,
-    current_worker_id            text,
-    current_worker_instance_id   text,
-    held_lease_id                uuid,
-    held_worker_id               text,
-    held_worker_instance_id      text,
     PRIMARY KEY (partition, execution_id)
 -- fillfactor 50: a batch claims or completes up to 100 rows created side by
 -- side, and every new version stays on its page only if the page has room
