@@ -333,12 +333,16 @@ pkey_open(const char *table_name, int nkeys, LOCKMODE mode, Relation *idx)
  *		row too: with the table found by its kept OID, a probe costs less than a
  *		row of the batch's set statement, and usually no row is left.)
  */
+static PkeyProbe *defer_probe(const char *table_name, int nkeys, const Oid *types);
+
 bool
 ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
 {
 	PkeyProbe	p;
 	bool		found;
 
+	if (ff_deferring())
+		return ff_pkey_probe(defer_probe(table_name, nkeys, types), keys);
 	ff_pkey_probe_begin(&p, table_name, nkeys, types);
 	found = ff_pkey_probe(&p, keys);
 	ff_pkey_probe_end(&p);
@@ -371,7 +375,7 @@ ff_pkey_probe(PkeyProbe *p, const Datum *keys)
 {
 	ScanKeyData sk[INDEX_MAX_KEYS];
 
-	if (p->scan == NULL)
+	if (p->scan == NULL || defer_writes_table(p->table_name))
 		return true;
 	pkey_scankeys(p->idx, p->table_name, p->nkeys, keys, p->types, sk);
 	index_rescan(p->scan, sk, p->nkeys, NULL, 0);
@@ -480,6 +484,17 @@ static Deferred *defer_head = NULL,
 		   *defer_tail = NULL;
 
 /*
+ * The key probes of the tables a batch's items probed (ff_pkey_may_have_key
+ * while deferring), each opened once for the batch and ended before its
+ * flush: opening the table, its key and a scan for every item cost a
+ * batched job 13 000 instructions (test/bench/README.md).  Items run no
+ * statement, so nothing else opens or closes them meanwhile.
+ */
+#define DEFER_PROBES 4
+static PkeyProbe *defer_probes[DEFER_PROBES];
+static int	n_defer_probes = 0;
+
+/*
  * The table an INSERT INTO, UPDATE or DELETE FROM statement writes, when it
  * is an ff table named first; NULL otherwise.
  */
@@ -520,6 +535,32 @@ defer_forget(void *arg)
 {
 	defer_cxt = NULL;
 	defer_head = defer_tail = NULL;
+	/* on an error the resource owner closes their relations and scans */
+	n_defer_probes = 0;
+}
+
+/* The probe of ff.<table_name>'s key held for the deferred writes. */
+static PkeyProbe *
+defer_probe(const char *table_name, int nkeys, const Oid *types)
+{
+	MemoryContext old;
+	PkeyProbe  *p;
+	int			i;
+
+	for (i = 0; i < n_defer_probes; i++)
+	{
+		p = defer_probes[i];
+		if (strcmp(p->table_name, table_name) == 0 && p->nkeys == nkeys && p->types == types)
+			return p;
+	}
+	if (n_defer_probes == DEFER_PROBES)
+		elog(ERROR, "more than %d tables probed in one batch", DEFER_PROBES);
+	old = MemoryContextSwitchTo(defer_cxt);
+	p = palloc(sizeof(PkeyProbe));
+	ff_pkey_probe_begin(p, table_name, nkeys, types);
+	MemoryContextSwitchTo(old);
+	defer_probes[n_defer_probes++] = p;
+	return p;
 }
 
 void
@@ -776,6 +817,8 @@ ff_defer_flush(void)
 
 	if (cxt == NULL)
 		elog(ERROR, "deferred writes not begun");
+	while (n_defer_probes > 0)
+		ff_pkey_probe_end(defer_probes[--n_defer_probes]);
 	/* the set statements run as themselves: nothing is deferred any more */
 	d = defer_head;
 	defer_cxt = NULL;

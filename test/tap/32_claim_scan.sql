@@ -177,6 +177,30 @@ SELECT is((ff.complete_executions(ARRAY(SELECT id FROM bp ORDER BY id), ARRAY(SE
 SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(92))), NULL,
             'the open stream is closed by the batch complete');
 
+-- a batch's key probes are held until its writes are flushed; a batch that
+-- fails after its first item probed a key leaves none held behind
+SELECT ff.create_execution(t.id(95), lane_id => 'batchfail');
+SELECT ff.create_execution(t.id(96), lane_id => 'batchfail');
+CREATE TEMP TABLE bf AS SELECT c.claim->>'execution_id' AS id, (c.claim->>'lease_id')::uuid AS lease,
+    (c.claim->>'lease_epoch')::bigint AS epoch, (c.claim->>'attempt_id')::uuid AS attempt,
+    (c.claim->>'attempt_index')::integer AS idx
+    FROM ff.claim_next('batchfail', 'w', 'w-1', max_count => 2) c;
+CREATE FUNCTION t.fail_bf() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT ff.fail_executions(ARRAY(SELECT id FROM bf ORDER BY id), ARRAY(SELECT lease FROM bf ORDER BY id),
+                              ARRAY(SELECT epoch FROM bf ORDER BY id), ARRAY(SELECT attempt FROM bf ORDER BY id),
+                              failure_category => 'permanent')
+$$;
+SAVEPOINT bf_seq;
+ALTER SEQUENCE ff.completion_event_event_id_seq RENAME TO completion_event_seq_moved;
+SELECT throws_ok($$SELECT t.fail_bf()$$, '42P01', NULL,
+                 'a batch fail whose first item probed its stream and then drew no event id fails whole');
+ROLLBACK TO SAVEPOINT bf_seq;
+SELECT is((SELECT ff.append_frame(id, idx, lease, epoch, 'event', '\x01') ->> 'status' FROM bf WHERE id = t.id(96)), 'OK',
+          'a frame opens the stream of the second');
+SELECT is(t.fail_bf() ->> 'succeeded', '2', 'the same batch then fails both');
+SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(96))), NULL,
+            'and closes the stream its new probe finds');
+
 -- 7. relations kept by name per backend (ff_rel_lock) are looked up again
 -- after a rename: the old table is never used under the name
 SELECT ff.create_execution(t.id(80), lane_id => 'renamed');
