@@ -33,5 +33,8 @@ extern void ffr_uuid(FFResult *r, const char *key, const pg_uuid_t *u);	/* NULL 
 extern void ffr_exec_id(FFResult *r, const char *key, int partition, const pg_uuid_t *u);
 extern void ffr_jsonb(FFResult *r, const char *key, Jsonb *val);
 extern Jsonb *ffr_finish(FFResult *r);
+extern JsonbValue *ffr_finish_value(FFResult *r);
+extern bool ffr_value_ok(const JsonbValue *obj);
+extern Jsonb *ffr_list(FFResult *r, const char *key, JsonbValue **items, int n);
 
 #endif							/* FF_ENGINE_RESULT_H */

@@ -186,29 +186,15 @@ batch_items(FunctionCallInfo fcinfo)
  *		Called with SPI connected; returns with it finished.
  */
 static Datum
-batch_result(int n, Jsonb **items, int succeeded)
+batch_result(int n, JsonbValue **items, int succeeded)
 {
-	FFResult	r,
-				list;
-	int			i;
+	FFResult	r;
 
-	list.state = NULL;
-	pushJsonbValue(&list.state, WJB_BEGIN_ARRAY, NULL);
-	for (i = 0; i < n; i++)
-	{
-		JsonbValue	v;
-
-		v.type = jbvBinary;
-		v.val.binary.data = &items[i]->root;
-		v.val.binary.len = VARSIZE(items[i]) - VARHDRSZ;
-		pushJsonbValue(&list.state, WJB_ELEM, &v);
-	}
 	ffr_ok(&r, "OK");
 	ffr_int(&r, "count", n);
 	ffr_int(&r, "succeeded", succeeded);
-	ffr_jsonb(&r, "results", JsonbValueToJsonb(pushJsonbValue(&list.state, WJB_END_ARRAY, NULL)));
-	/* copies the envelope out of SPI's memory and disconnects SPI */
-	FF_RETURN_RESULT(&r);
+	/* copied out of SPI's memory; SPI disconnected */
+	PG_RETURN_DATUM(ff_spi_finish_datum(JsonbPGetDatum(ffr_list(&r, "results", items, n))));
 }
 
 /* Whether a batch is worth deferring: two items or more, no id twice. */
@@ -243,15 +229,6 @@ batch_begin(BatchItems *b)
 	return true;
 }
 
-static bool
-item_ok(Jsonb *j)
-{
-	JsonbValue	buf,
-			   *v = getKeyJsonValueFromContainer(&j->root, "ok", 2, &buf);
-
-	return v && v->type == jbvBool && v->val.boolean;
-}
-
 /* One item of a batch: run it on execution i, its envelope in *r. */
 typedef void (*BatchItemFn) (BatchItems *b, int i, void *arg, int64 now, FFResult *r);
 
@@ -264,14 +241,14 @@ typedef void (*BatchItemFn) (BatchItems *b, int i, void *arg, int64 now, FFResul
 static Datum
 batch_run(BatchItems *b, BatchItemFn item, void *arg, int64 now)
 {
-	Jsonb	  **items;
+	JsonbValue **items;
 	bool		deferred;
 	int			i,
 				ok = 0;
 
 	ff_spi_connect();
 	deferred = batch_begin(b);
-	items = palloc(sizeof(Jsonb *) * Max(b->n, 1));
+	items = palloc(sizeof(JsonbValue *) * Max(b->n, 1));
 	for (i = 0; i < b->n; i++)
 	{
 		FFResult	r;
@@ -280,8 +257,8 @@ batch_run(BatchItems *b, BatchItemFn item, void *arg, int64 now)
 		CHECK_FOR_INTERRUPTS();
 		item(b, i, arg, now, &r);
 		ffr_exec_id(&r, "execution_id", b->ids[i].partition, &b->ids[i].uuid);
-		items[i] = ffr_finish(&r);
-		ok += item_ok(items[i]);
+		items[i] = ffr_finish_value(&r);
+		ok += ffr_value_ok(items[i]);
 	}
 	if (deferred)
 		ff_defer_flush();
@@ -371,7 +348,7 @@ ff_create_executions(PG_FUNCTION_ARGS)
 	CreateArgs	a;
 	ExecId	   *eids;
 	bytea	  **data;
-	Jsonb	  **items;
+	JsonbValue **items;
 	int64		now = ff_now_ms();
 	int			nparts = ff_num_flow_partitions();
 	bool		deferred;
@@ -401,15 +378,15 @@ ff_create_executions(PG_FUNCTION_ARGS)
 		a.existing = ff_existing_ids(eids, ids.n, &a.nexisting);
 		ff_defer_begin();
 	}
-	items = palloc(sizeof(Jsonb *) * Max(ids.n, 1));
+	items = palloc(sizeof(JsonbValue *) * Max(ids.n, 1));
 	for (i = 0; i < ids.n; i++)
 	{
 		FFResult	r;
 
 		CHECK_FOR_INTERRUPTS();
 		ff_create_one(&a, eids[i], data[i], now, &r);
-		items[i] = ffr_finish(&r);
-		ok += item_ok(items[i]);
+		items[i] = ffr_finish_value(&r);
+		ok += ffr_value_ok(items[i]);
 	}
 	if (deferred)
 		ff_defer_flush();

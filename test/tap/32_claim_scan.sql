@@ -197,7 +197,13 @@ SELECT throws_ok($$SELECT t.fail_bf()$$, '42P01', NULL,
 ROLLBACK TO SAVEPOINT bf_seq;
 SELECT is((SELECT ff.append_frame(id, idx, lease, epoch, 'event', '\x01') ->> 'status' FROM bf WHERE id = t.id(96)), 'OK',
           'a frame opens the stream of the second');
-SELECT is(t.fail_bf() ->> 'succeeded', '2', 'the same batch then fails both');
+CREATE TEMP TABLE bf_out AS SELECT t.fail_bf() AS j;
+SELECT is((SELECT j ->> 'succeeded' FROM bf_out), '2', 'the same batch then fails both');
+-- the batch's envelope is assembled from its items' trees: it must be the
+-- jsonb its text parses to (keys sorted at both levels) and answer lookups
+SELECT ok((SELECT j = j::text::jsonb AND j @> '{"ok": true, "count": 2, "results": [{"ok": true}, {"ok": true}]}'
+                  AND j -> 'results' -> 1 ->> 'execution_id' = t.id(96) FROM bf_out),
+          'the batch envelope is well formed: equal to its text reparsed, contained, looked up by key');
 SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(96))), NULL,
             'and closes the stream its new probe finds');
 
