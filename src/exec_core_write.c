@@ -86,13 +86,18 @@ field_value(const FieldMap *f, Datum arg)
 			}
 		case FIELD_ENUM:
 			{
-				char	   *label = TextDatumGetCString(arg);
-				int			i = ff_label_lookup(f->labels, label);
+				/* the label's index in the C table (enum_arg) */
+				int64		i = DatumGetInt64(arg);
+				int			n = 0;
 
-				if (i >= 0 && OidIsValid(f->enum_oids[i]))
+				while (f->labels[n] != NULL)
+					n++;
+				if (i < 0 || i >= n)
+					elog(ERROR, "label index " INT64_FORMAT " out of range for column \"%s\"", i, f->name);
+				if (OidIsValid(f->enum_oids[i]))
 					return ObjectIdGetDatum(f->enum_oids[i]);
 				/* not a label this install has: enum_in's own error */
-				return DirectFunctionCall2(enum_in, CStringGetDatum(label), ObjectIdGetDatum(f->typid));
+				return DirectFunctionCall2(enum_in, CStringGetDatum(f->labels[i]), ObjectIdGetDatum(f->typid));
 			}
 		default:
 			return arg;
