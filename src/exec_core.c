@@ -398,6 +398,19 @@ ff_core_insert(ExecCore *c)
 	assert_core_invariants(c);
 	FF_CORE_IMMUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
+	/* a batch's creates are deferred: the set statement inserts them */
+	if (!ff_deferring())
+	{
+		int			done = ff_core_write_insert(&plan_insert, values, nulls);
+
+		if (done == 0)
+			return false;
+		if (done == 1)
+		{
+			announce_work(c);
+			return true;
+		}
+	}
 	if (ff_plan_exec(&plan_insert, values, nulls, 0) != 1)
 		return false;
 	announce_work(c);

@@ -49,6 +49,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -228,6 +229,9 @@ ff_core_write_cache_build(Relation rel, WriteCache *c)
 		{
 			if (pred != NIL)
 				ii->ii_PredicateState = ExecInitQual(pred, NULL);
+			/* what an insert's conflict check needs (ff_core_write_insert) */
+			if (ii->ii_Unique)
+				BuildSpeculativeIndexInfo(idx, ii);
 			c->infos[i] = ii;
 		}
 		index_close(idx, NoLock);
@@ -284,8 +288,14 @@ open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTable
 			!ExecQual(ii->ii_PredicateState, econtext))
 			continue;
 		idx = index_open(c->indexoids[i], RowExclusiveLock);
+		if (ii == NULL)
+		{
+			ii = BuildIndexInfo(idx);
+			if (ii->ii_Unique)
+				BuildSpeculativeIndexInfo(idx, ii);
+		}
 		rri->ri_IndexRelationDescs[n] = idx;
-		rri->ri_IndexRelationInfo[n] = ii ? ii : BuildIndexInfo(idx);
+		rri->ri_IndexRelationInfo[n] = ii;
 		n++;
 	}
 	rri->ri_NumIndices = n;
@@ -475,3 +485,208 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	return written;
 }
 
+
+/* ---- inserts ---- */
+
+/* The capabilities' column: string_to_array(csv, ','), as the statement has it. */
+static Datum
+caps_array(const char *csv)
+{
+	int			n = 0,
+				k = 0;
+	const char *p;
+	Datum	   *elems;
+
+	if (*csv != '\0')
+		for (n = 1, p = csv; *p; p++)
+			n += (*p == ',');
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (p = csv; k < n; k++)
+	{
+		size_t		len = strcspn(p, ",");
+
+		elems[k] = PointerGetDatum(cstring_to_text_with_len(p, len));
+		p += len + 1;
+	}
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * The row one insert stores (exec_core.c's insert plan: partition,
+ * execution_id, the capabilities as comma-separated names, the immutable
+ * fields, then the mutable ones), into slot.
+ */
+static void
+insert_row(const CoreLayout *l, const Datum *v, const bool *vn, TupleTableSlot *slot)
+{
+	int			natts = slot->tts_tupleDescriptor->natts;
+	int			i,
+				k;
+
+	ExecClearTuple(slot);
+	for (i = 0; i < natts; i++)
+	{
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+	}
+	slot->tts_values[l->partition_att - 1] = v[0];
+	slot->tts_isnull[l->partition_att - 1] = false;
+	slot->tts_values[l->id_att - 1] = v[1];
+	slot->tts_isnull[l->id_att - 1] = false;
+	if (!vn[2])
+	{
+		slot->tts_values[l->caps_att - 1] = caps_array(TextDatumGetCString(v[2]));
+		slot->tts_isnull[l->caps_att - 1] = false;
+	}
+	for (k = 0; k < FF_CORE_NIMMUTABLE + FF_CORE_NMUTABLE; k++)
+	{
+		const FieldMap *f = k < FF_CORE_NIMMUTABLE ? &l->immutable[k] : &l->fields[k - FF_CORE_NIMMUTABLE];
+
+		slot->tts_isnull[f->attnum - 1] = vn[3 + k];
+		if (!vn[3 + k])
+			slot->tts_values[f->attnum - 1] = field_value(f, v[3 + k]);
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * At REPEATABLE READ and above, a conflicting row this transaction's
+ * snapshot cannot see is a serialization failure, as ON CONFLICT DO
+ * NOTHING has it (a skip would hide a row the caller never saw).
+ */
+static void
+conflict_visible(WriteState *w, Relation rel, ItemPointer tid)
+{
+	if (!IsolationUsesXactSnapshot())
+		return;
+	if (!table_tuple_fetch_row_version(rel, tid, SnapshotAny, w->oldslot))
+		elog(ERROR, "failed to fetch the conflicting row of an insert");
+	if (!table_tuple_satisfies_snapshot(rel, w->oldslot, w->estate->es_snapshot))
+	{
+		bool		isnull;
+		TransactionId xmin = DatumGetTransactionId(slot_getsysattr(w->oldslot, MinTransactionIdAttributeNumber,
+																	  &isnull));
+
+		if (!TransactionIdIsCurrentTransactionId(xmin))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+	}
+	ExecClearTuple(w->oldslot);
+}
+
+/*
+ * One speculative insertion of the row in w->newslot, as INSERT ... ON
+ * CONFLICT DO NOTHING makes it (every unique index an arbiter): false when
+ * a row with its key exists or was inserted meanwhile by a transaction that
+ * committed.
+ */
+static bool
+insert_speculative(WriteState *w, Relation rel)
+{
+	TupleTableSlot *slot = w->newslot;
+	List	   *recheck;
+	ItemPointerData conflict;
+	uint32		token;
+	bool		clash;
+
+	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+		return false;
+	if (rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (!ExecCheckIndexConstraints(w->rri, slot, w->estate, &conflict, NIL))
+		{
+			conflict_visible(w, rel, &conflict);
+			return false;
+		}
+		/* others wait on this token, not on the transaction, for the outcome */
+		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+		table_tuple_insert_speculative(rel, slot, w->estate->es_output_cid, 0, NULL, token);
+		clash = false;
+		recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, true, &clash, NIL);
+		table_tuple_complete_speculative(rel, slot, token, !clash);
+		SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+		if (!clash)
+			break;
+		/* a row with the key came in meanwhile: the check again finds it */
+		list_free(recheck);
+	}
+	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
+	list_free(recheck);
+	return true;
+}
+
+/* Whether the insert plan names every column of the table (none left to its default). */
+static bool
+insert_covers_table(const CoreLayout *l)
+{
+	TupleDesc	desc = l->desc;
+	bool	   *named = palloc0(sizeof(bool) * desc->natts);
+	int			i,
+				k;
+	bool		all = true;
+
+	named[l->partition_att - 1] = named[l->id_att - 1] = named[l->caps_att - 1] = true;
+	for (k = 0; k < FF_CORE_NIMMUTABLE; k++)
+		named[l->immutable[k].attnum - 1] = true;
+	for (k = 0; k < FF_CORE_NMUTABLE; k++)
+		named[l->fields[k].attnum - 1] = true;
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped && !named[i])
+			all = false;
+	pfree(named);
+	return all;
+}
+
+/*
+ * ff_core_write_insert
+ *		Runs the insert of the plan built by exec_core.c (its arguments in
+ *		values and nulls) through the executor's single-row path, as
+ *		INSERT ... ON CONFLICT DO NOTHING does: row triggers, constraints
+ *		and index entries as the statement has them, without starting a
+ *		statement's executor, which cost a create two thirds of its
+ *		instructions (test/bench/README.md).  Returns 1 when inserted, 0
+ *		when the key exists, -1 when the table has a column the plan does
+ *		not name (its default is the statement's to compute) or the tests
+ *		ask for the statement: the caller then runs it.  No privilege is
+ *		checked here: the engine's functions run as the extension's owner.
+ */
+int
+ff_core_write_insert(FFPlan *insert, const Datum *values, const bool *nulls)
+{
+	Relation	rel;
+	CoreLayout *layout;
+	WriteState	w;
+	volatile int done = -1;
+
+	if (ff_test_store_by_key)
+		return -1;
+	rel = open_core();
+	layout = ff_core_layout(rel);
+	ff_core_layout_users++;
+	PG_TRY();
+	{
+		if (insert_covers_table(layout))
+		{
+			write_begin(&w, rel, layout);
+			insert_row(layout, values, nulls, w.newslot);
+			/* the conflict check needs every unique index open */
+			open_indexes(w.rri, &layout->write, w.estate, NULL);
+			done = insert_speculative(&w, rel) ? 1 : 0;
+			write_end(&w);
+		}
+	}
+	PG_FINALLY();
+	{
+		ff_core_layout_users--;
+	}
+	PG_END_TRY();
+	table_close(rel, NoLock);
+	if (done == 1)
+		CommandCounterIncrement();
+	return done;
+}

@@ -138,6 +138,44 @@ DROP TRIGGER refuse_insert ON ff.execution;
 SELECT is((SELECT count(*) FROM ff.execution WHERE lane_id = 'bulk')::int, 4, 'and the refused batch wrote nothing');
 SELECT * FROM t.invariants('batch creates');
 
+-- a single create inserts its row without a statement (ff_core_write_insert):
+-- the same row as the statement's (the test-only setting sends it there),
+-- row triggers and constraints as an INSERT has them
+SET LOCAL ff_engine.test_store_by_key = on;
+SELECT ff.create_execution(t.id(403), lane_id => 'bulk', namespace => 'ns1', priority => 7,
+    policy_json => '{"routing_requirements": {"required_capabilities": ["gpu", "ssd"]}}');
+SET LOCAL ff_engine.test_store_by_key = off;
+SELECT is(t.core_row(t.id(403)), t.core_row(t.id(401)),
+          'a create inserted by the statement equals the one inserted directly');
+CREATE FUNCTION t.stamp_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.progress_message := 'seen by an insert trigger'; RETURN NEW; END $$;
+CREATE TRIGGER stamp_insert BEFORE INSERT ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.stamp_insert();
+CREATE TABLE t.inserted_log (id uuid);
+CREATE FUNCTION t.log_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO t.inserted_log VALUES (NEW.execution_id); RETURN NULL; END $$;
+CREATE TRIGGER log_insert AFTER INSERT ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.log_insert();
+SELECT is(ff.create_execution(t.id(404), lane_id => 'bulk') ->> 'status', 'OK', 'a create under BEFORE and AFTER INSERT triggers');
+SELECT is((t.row(t.id(404))).progress_message, 'seen by an insert trigger', 'the BEFORE trigger''s NEW is what was inserted');
+SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id = t.exec_uuid(t.id(404))), 1, 'the AFTER trigger saw the row once');
+DROP TRIGGER stamp_insert ON ff.execution;
+DROP TRIGGER log_insert ON ff.execution;
+CREATE TRIGGER refuse_insert BEFORE INSERT ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse();
+SELECT throws_ok($$SELECT ff.create_execution(t.id(405), lane_id => 'bulk')$$, 'P0001',
+                 'refused by a row trigger', 'a BEFORE INSERT trigger''s error is the create''s error');
+DROP TRIGGER refuse_insert ON ff.execution;
+ALTER TABLE ff.execution ADD CONSTRAINT t_small_priority CHECK (priority < 100);
+SELECT throws_ok($$SELECT ff.create_execution(t.id(405), lane_id => 'bulk', priority => 200)$$, '23514', NULL,
+                 'a check constraint of the table refuses the create');
+ALTER TABLE ff.execution DROP CONSTRAINT t_small_priority;
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(405))), 0,
+          'the refused creates wrote nothing');
+SAVEPOINT added_column;
+ALTER TABLE ff.execution ADD COLUMN t_note text DEFAULT 'from the default';
+SELECT is(ff.create_execution(t.id(406), lane_id => 'bulk') ->> 'status', 'OK', 'a create after a column with a default was added');
+SELECT is((SELECT t_note FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(406))), 'from the default',
+          'the column gets its default (the insert goes through the statement)');
+ROLLBACK TO SAVEPOINT added_column;
+
 -- the locking reads return where each locked row version is; it is read
 -- from its page and taken apart by column name in C
 -- (src/exec_core_row.c): the capabilities as read decide a grant, and a
