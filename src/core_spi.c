@@ -794,9 +794,8 @@ flush_one(Deferred *d)
 	FFPlan	   *p = d->plan;
 	uint64		n;
 
-	if (p->flush_direct != NULL)
-		n = p->flush_direct(p, d->n, d->values, d->nulls);
-	else
+	n = p->flush_direct != NULL ? p->flush_direct(p, d->n, d->values, d->nulls) : FF_FLUSH_BY_STATEMENT;
+	if (n == FF_FLUSH_BY_STATEMENT)
 		n = flush_set(d);
 	if (p->each_row && n != (uint64) d->n)
 		ereport(ERROR,

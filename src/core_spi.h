@@ -67,11 +67,15 @@ typedef struct FFPlan
 
 	/*
 	 * Writes the deferred calls itself instead of a set statement (at the
-	 * flush; returns the rows written): the core row's store, which writes
-	 * each row where its locking read found it (exec_core_write.c).
+	 * flush; returns the rows written, or FF_FLUSH_BY_STATEMENT to leave
+	 * them to the set statement): the core row's store, which writes each
+	 * row where its locking read found it, and its insert
+	 * (exec_core_write.c).
 	 */
 	uint64		(*flush_direct) (struct FFPlan *p, int n, const Datum *values, const bool *nulls);
 } FFPlan;
+
+#define FF_FLUSH_BY_STATEMENT PG_UINT64_MAX
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);

@@ -90,6 +90,30 @@ store_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 }
 
 /*
+ * A batch's deferred creates, at its flush: inserted directly where it can.
+ * The batch probed its ids; one another transaction created since fails the
+ * batch, as a unique violation fails its set statement (core_spi.c).
+ */
+static uint64
+insert_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
+{
+	int			skipped = -1;
+	int64		done = ff_core_write_insert(p, n, values, nulls, &skipped);
+
+	if (done < 0)
+		return FF_FLUSH_BY_STATEMENT;
+	if (skipped >= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", n),
+				 errdetail("Key (partition, execution_id)=(%d, %s) already exists.",
+						   DatumGetInt16(values[skipped * p->nargs]),
+						   DatumGetCString(DirectFunctionCall1(uuid_out, values[skipped * p->nargs + 1]))),
+				 errhint("Retry the call.")));
+	return (uint64) done;
+}
+
+/*
  * The store by key, returning where the new version is.  Its last
  * argument, the row's location as read, is for ff_core_write, which
  * writes there and runs this statement only for a row it cannot.
@@ -163,6 +187,7 @@ build_insert_plan(FFPlan *plan)
 	plan->set_sql = psprintf("%s SELECT %s FROM %%s ORDER BY v.a1, v.a2", cols.data, set.data);
 	plan->each_row = true;
 	plan->insert_race = true;
+	plan->flush_direct = insert_flush;
 	MemoryContextSwitchTo(old);
 }
 
@@ -398,10 +423,10 @@ ff_core_insert(ExecCore *c)
 	assert_core_invariants(c);
 	FF_CORE_IMMUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
-	/* a batch's creates are deferred: the set statement inserts them */
+	/* a batch's creates are deferred: its flush inserts them (insert_flush) */
 	if (!ff_deferring())
 	{
-		int			done = ff_core_write_insert(&plan_insert, values, nulls);
+		int64		done = ff_core_write_insert(&plan_insert, 1, values, nulls, NULL);
 
 		if (done == 0)
 			return false;

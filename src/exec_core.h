@@ -127,7 +127,8 @@ extern void ff_core_loaded(ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
-extern int	ff_core_write_insert(FFPlan *insert, const Datum *values, const bool *nulls);
+extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
+								  int *skipped);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,
 							ItemPointer newtids);
 extern bool ff_core_insert(ExecCore *c);

@@ -575,13 +575,20 @@ conflict_visible(WriteState *w, Relation rel, ItemPointer tid)
 	ExecClearTuple(w->oldslot);
 }
 
+typedef enum InsertOutcome
+{
+	INSERTED,
+	INSERT_CONFLICT,			/* a row with the key exists */
+	INSERT_SKIPPED				/* by a BEFORE INSERT row trigger */
+} InsertOutcome;
+
 /*
  * One speculative insertion of the row in w->newslot, as INSERT ... ON
- * CONFLICT DO NOTHING makes it (every unique index an arbiter): false when
- * a row with its key exists or was inserted meanwhile by a transaction that
- * committed.
+ * CONFLICT DO NOTHING makes it (every unique index an arbiter): a conflict
+ * when a row with its key exists or was inserted meanwhile by a transaction
+ * that committed.
  */
-static bool
+static InsertOutcome
 insert_speculative(WriteState *w, Relation rel)
 {
 	TupleTableSlot *slot = w->newslot;
@@ -592,7 +599,7 @@ insert_speculative(WriteState *w, Relation rel)
 
 	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(w->estate, w->rri, slot))
-		return false;
+		return INSERT_SKIPPED;
 	if (rel->rd_att->constr)
 		ExecConstraints(w->rri, slot, w->estate);
 	for (;;)
@@ -601,7 +608,7 @@ insert_speculative(WriteState *w, Relation rel)
 		if (!ExecCheckIndexConstraints(w->rri, slot, w->estate, &conflict, NIL))
 		{
 			conflict_visible(w, rel, &conflict);
-			return false;
+			return INSERT_CONFLICT;
 		}
 		/* others wait on this token, not on the transaction, for the outcome */
 		token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
@@ -617,7 +624,7 @@ insert_speculative(WriteState *w, Relation rel)
 	}
 	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
 	list_free(recheck);
-	return true;
+	return INSERTED;
 }
 
 /* Whether the insert plan names every column of the table (none left to its default). */
@@ -642,26 +649,51 @@ insert_covers_table(const CoreLayout *l)
 	return all;
 }
 
+/* The order of a batch's inserts: by key, as its set statement has them. */
+typedef struct InsertOrder
+{
+	int16		partition;
+	const pg_uuid_t *id;
+	int			row;
+} InsertOrder;
+
+static int
+insert_order_cmp(const void *a, const void *b)
+{
+	const InsertOrder *x = a,
+			   *y = b;
+
+	if (x->partition != y->partition)
+		return x->partition < y->partition ? -1 : 1;
+	return memcmp(x->id, y->id, UUID_LEN);
+}
+
 /*
  * ff_core_write_insert
- *		Runs the insert of the plan built by exec_core.c (its arguments in
- *		values and nulls) through the executor's single-row path, as
- *		INSERT ... ON CONFLICT DO NOTHING does: row triggers, constraints
- *		and index entries as the statement has them, without starting a
- *		statement's executor, which cost a create two thirds of its
- *		instructions (test/bench/README.md).  Returns 1 when inserted, 0
- *		when the key exists, -1 when the table has a column the plan does
- *		not name (its default is the statement's to compute) or the tests
- *		ask for the statement: the caller then runs it.  No privilege is
- *		checked here: the engine's functions run as the extension's owner.
+ *		Runs n inserts of the plan built by exec_core.c (the arguments of
+ *		each in values and nulls) through the executor's single-row path,
+ *		as INSERT ... ON CONFLICT DO NOTHING does: row triggers,
+ *		constraints and index entries as the statement has them, without
+ *		starting a statement's executor, which cost a create two thirds of
+ *		its instructions (test/bench/README.md).  A batch's rows go in key
+ *		order, as its set statement inserts them, so that two batches
+ *		cannot deadlock on each other's new keys.  Returns the rows
+ *		inserted (a row whose key exists is skipped, the first one so
+ *		skipped in *skipped when given, which the caller sets to -1; a row
+ *		trigger may skip one too), or -1 when the table
+ *		has a column the plan does not name (its default is the
+ *		statement's to compute) or the tests ask for the statement: the
+ *		caller then runs it.  No privilege is checked here: the engine's
+ *		functions run as the extension's owner.
  */
-int
-ff_core_write_insert(FFPlan *insert, const Datum *values, const bool *nulls)
+int64
+ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls, int *skipped)
 {
+	int			nargs = insert->nargs;
 	Relation	rel;
 	CoreLayout *layout;
 	WriteState	w;
-	volatile int done = -1;
+	volatile int64 done = -1;
 
 	if (ff_test_store_by_key)
 		return -1;
@@ -672,12 +704,44 @@ ff_core_write_insert(FFPlan *insert, const Datum *values, const bool *nulls)
 	{
 		if (insert_covers_table(layout))
 		{
+			InsertOrder *order = palloc(sizeof(InsertOrder) * Max(n, 1));
+			int			r;
+
+			for (r = 0; r < n; r++)
+			{
+				order[r].partition = DatumGetInt16(values[r * nargs]);
+				order[r].id = DatumGetUUIDP(values[r * nargs + 1]);
+				order[r].row = r;
+			}
+			qsort(order, n, sizeof(InsertOrder), insert_order_cmp);
+			done = 0;
 			write_begin(&w, rel, layout);
-			insert_row(layout, values, nulls, w.newslot);
 			/* the conflict check needs every unique index open */
 			open_indexes(w.rri, &layout->write, w.estate, NULL);
-			done = insert_speculative(&w, rel) ? 1 : 0;
+			for (r = 0; r < n; r++)
+			{
+				MemoryContext old;
+
+				CHECK_FOR_INTERRUPTS();
+				old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w.estate));
+				insert_row(layout, &values[order[r].row * nargs], &nulls[order[r].row * nargs], w.newslot);
+				MemoryContextSwitchTo(old);
+				switch (insert_speculative(&w, rel))
+				{
+					case INSERTED:
+						done++;
+						break;
+					case INSERT_CONFLICT:
+						if (skipped != NULL && *skipped < 0)
+							*skipped = order[r].row;
+						break;
+					case INSERT_SKIPPED:
+						break;
+				}
+				ResetPerTupleExprContext(w.estate);
+			}
 			write_end(&w);
+			pfree(order);
 		}
 	}
 	PG_FINALLY();
@@ -686,7 +750,7 @@ ff_core_write_insert(FFPlan *insert, const Datum *values, const bool *nulls)
 	}
 	PG_END_TRY();
 	table_close(rel, NoLock);
-	if (done == 1)
+	if (done > 0)
 		CommandCounterIncrement();
 	return done;
 }

@@ -144,9 +144,13 @@ SELECT * FROM t.invariants('batch creates');
 SET LOCAL ff_engine.test_store_by_key = on;
 SELECT ff.create_execution(t.id(403), lane_id => 'bulk', namespace => 'ns1', priority => 7,
     policy_json => '{"routing_requirements": {"required_capabilities": ["gpu", "ssd"]}}');
+SELECT ff.create_executions(ARRAY[t.id(503), t.id(504)], 'bulk', NULL, 'ns1', 7,
+                            '{"routing_requirements": {"required_capabilities": ["gpu", "ssd"]}}') ->> 'count';
 SET LOCAL ff_engine.test_store_by_key = off;
 SELECT is(t.core_row(t.id(403)), t.core_row(t.id(401)),
           'a create inserted by the statement equals the one inserted directly');
+SELECT is(t.core_row(t.id(503)), t.core_row(t.id(501)),
+          'a batch''s create inserted by its set statement equals the one inserted directly');
 CREATE FUNCTION t.stamp_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.progress_message := 'seen by an insert trigger'; RETURN NEW; END $$;
 CREATE TRIGGER stamp_insert BEFORE INSERT ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.stamp_insert();
@@ -157,6 +161,11 @@ CREATE TRIGGER log_insert AFTER INSERT ON ff.execution FOR EACH ROW EXECUTE FUNC
 SELECT is(ff.create_execution(t.id(404), lane_id => 'bulk') ->> 'status', 'OK', 'a create under BEFORE and AFTER INSERT triggers');
 SELECT is((t.row(t.id(404))).progress_message, 'seen by an insert trigger', 'the BEFORE trigger''s NEW is what was inserted');
 SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id = t.exec_uuid(t.id(404))), 1, 'the AFTER trigger saw the row once');
+SELECT is(ff.create_executions(ARRAY[t.id(408), t.id(407)], 'bulk') ->> 'succeeded', '2', 'a batch of creates under the same triggers');
+SELECT is((SELECT array_agg(progress_message) FROM ff.execution WHERE execution_id IN (t.exec_uuid(t.id(407)), t.exec_uuid(t.id(408)))),
+          ARRAY['seen by an insert trigger', 'seen by an insert trigger'], 'each row of the batch is the BEFORE trigger''s NEW');
+SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id IN (t.exec_uuid(t.id(407)), t.exec_uuid(t.id(408)))), 2,
+          'the AFTER trigger saw each row of the batch once');
 DROP TRIGGER stamp_insert ON ff.execution;
 DROP TRIGGER log_insert ON ff.execution;
 CREATE TRIGGER refuse_insert BEFORE INSERT ON ff.execution FOR EACH ROW EXECUTE FUNCTION t.refuse();
@@ -174,6 +183,9 @@ ALTER TABLE ff.execution ADD COLUMN t_note text DEFAULT 'from the default';
 SELECT is(ff.create_execution(t.id(406), lane_id => 'bulk') ->> 'status', 'OK', 'a create after a column with a default was added');
 SELECT is((SELECT t_note FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(406))), 'from the default',
           'the column gets its default (the insert goes through the statement)');
+SELECT is(ff.create_executions(ARRAY[t.id(409), t.id(410)], 'bulk') ->> 'succeeded', '2', 'and a batch of creates');
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE t_note = 'from the default' AND execution_id IN (t.exec_uuid(t.id(409)), t.exec_uuid(t.id(410)))), 2,
+          'whose rows get the default too (its set statement)');
 ROLLBACK TO SAVEPOINT added_column;
 
 -- the locking reads return where each locked row version is; it is read
