@@ -258,20 +258,22 @@ ff_core_write_cache_build(Relation rel, WriteCache *c)
  * ExecOpenIndices with what the cache keeps: the indexes opened and locked
  * as there, each IndexInfo the cache's or built now.  Given the one row a
  * write stores (row), an index whose kept predicate that row fails is left
- * unopened: ExecInsertIndexTuples would pass it over, and opening and
- * locking the twelve indexes cost a single store more than the entries it
- * makes.  Only when nothing can change the row after this (no BEFORE UPDATE
- * row trigger, no stored generated column).
+ * unopened: ExecInsertIndexTuples would pass it over (and an insert's
+ * conflict check too), and opening and locking the twelve indexes cost a
+ * single store more than the entries it makes.  Only when nothing can
+ * change the row after this (no BEFORE row trigger of the command, cmd, no
+ * stored generated column).
  */
 static void
-open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTableSlot *row)
+open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTableSlot *row, CmdType cmd)
 {
 	Relation	rel = rri->ri_RelationDesc;
 	ExprContext *econtext = GetPerTupleExprContext(estate);
 	int			i,
 				n = 0;
 
-	if ((rri->ri_TrigDesc && rri->ri_TrigDesc->trig_update_before_row) ||
+	if ((rri->ri_TrigDesc &&
+		 (cmd == CMD_INSERT ? rri->ri_TrigDesc->trig_insert_before_row : rri->ri_TrigDesc->trig_update_before_row)) ||
 		(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored))
 		row = NULL;
 	econtext->ecxt_scantuple = row;
@@ -403,7 +405,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 		if (!w.indexes_open)
 		{
 			/* a single row opens only the indexes it enters */
-			open_indexes(w.rri, &l->write, w.estate, n == 1 ? w.newslot : NULL);
+			open_indexes(w.rri, &l->write, w.estate, n == 1 ? w.newslot : NULL, CMD_UPDATE);
 			w.indexes_open = true;
 		}
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.oldslot, w.newslot);
@@ -716,8 +718,6 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 			qsort(order, n, sizeof(InsertOrder), insert_order_cmp);
 			done = 0;
 			write_begin(&w, rel, layout);
-			/* the conflict check needs every unique index open */
-			open_indexes(w.rri, &layout->write, w.estate, NULL);
 			for (r = 0; r < n; r++)
 			{
 				MemoryContext old;
@@ -726,6 +726,13 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 				old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w.estate));
 				insert_row(layout, &values[order[r].row * nargs], &nulls[order[r].row * nargs], w.newslot);
 				MemoryContextSwitchTo(old);
+				/*
+				 * A single row opens only the indexes it enters (a partial
+				 * index it does not enter is no arbiter of its conflicts
+				 * either); a batch opens them all once.
+				 */
+				if (r == 0)
+					open_indexes(w.rri, &layout->write, w.estate, n == 1 ? w.newslot : NULL, CMD_INSERT);
 				switch (insert_speculative(&w, rel))
 				{
 					case INSERTED:
