@@ -334,6 +334,8 @@ pkey_open(const char *table_name, int nkeys, LOCKMODE mode, Relation *idx)
  *		row of the batch's set statement, and usually no row is left.)
  */
 static PkeyProbe *defer_probe(const char *table_name, int nkeys, const Oid *types);
+/* the subtransaction that began the deferred writes (ff_defer_begin) */
+static SubTransactionId defer_subxid = InvalidSubTransactionId;
 
 bool
 ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const Oid *types)
@@ -341,7 +343,8 @@ ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const
 	PkeyProbe	p;
 	bool		found;
 
-	if (ff_deferring())
+	/* held for the batch's own level: a nested subtransaction's would end with it */
+	if (ff_deferring() && GetCurrentSubTransactionId() == defer_subxid)
 		return ff_pkey_probe(defer_probe(table_name, nkeys, types), keys);
 	ff_pkey_probe_begin(&p, table_name, nkeys, types);
 	found = ff_pkey_probe(&p, keys);
@@ -573,6 +576,7 @@ ff_defer_begin(void)
 	/* a child of the SPI procedure context: gone with it on any error */
 	defer_cxt = AllocSetContextCreate(CurrentMemoryContext, "ff deferred writes",
 									  ALLOCSET_DEFAULT_SIZES);
+	defer_subxid = GetCurrentSubTransactionId();
 	cb = MemoryContextAlloc(defer_cxt, sizeof(*cb));
 	cb->func = defer_forget;
 	cb->arg = NULL;

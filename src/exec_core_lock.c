@@ -31,6 +31,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -51,8 +52,12 @@
 Oid
 ff_core_relid_for_update(void)
 {
-	Oid			relid = ff_rel_lock("execution", RowShareLock);
+	Oid			relid;
 	AclResult	acl;
+
+	/* as the executor refuses a statement's row locks */
+	PreventCommandIfReadOnly("SELECT FOR UPDATE");
+	relid = ff_rel_lock("execution", RowShareLock);
 
 	acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
 	if (acl != ACLCHECK_OK)

@@ -15,9 +15,11 @@
  *	  so the store writes the new version there through the executor's
  *	  single-row path, ExecSimpleRelationUpdate, as logical replication
  *	  applies a change: row triggers, constraints, replica identity and
- *	  index entries as an UPDATE has them; statement triggers do not fire
- *	  (the table is written only by the engine).  No privilege is checked
- *	  here: the locking read (FOR UPDATE) needed UPDATE on the table.
+ *	  index entries as an UPDATE has them.  What only a statement does
+ *	  (statement triggers, transition tables, rules, row security) sends
+ *	  every write to its statement (direct_write_ok).  No privilege is
+ *	  checked here: the locking read (FOR UPDATE) needed UPDATE on the
+ *	  table.
  *
  *	  A store whose row location is unknown (a row inserted in the same
  *	  call) or no longer holds the newest version (this transaction changed
@@ -49,6 +51,7 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
+#include "tcop/utility.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -293,7 +296,7 @@ open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTable
 		if (ii == NULL)
 		{
 			ii = BuildIndexInfo(idx);
-			if (ii->ii_Unique)
+			if (cmd == CMD_INSERT && ii->ii_Unique)
 				BuildSpeculativeIndexInfo(idx, ii);
 		}
 		rri->ri_IndexRelationDescs[n] = idx;
@@ -301,6 +304,27 @@ open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTable
 		n++;
 	}
 	rri->ri_NumIndices = n;
+}
+
+/*
+ * Whether writes of cmd to rel may go through the single-row path: nothing
+ * only a statement does is asked of them (statement triggers, transition
+ * tables, rules, row security).  Otherwise each goes to its statement.
+ */
+static bool
+direct_write_ok(Relation rel, CmdType cmd)
+{
+	TriggerDesc *t = rel->trigdesc;
+
+	if (rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
+		return false;
+	if (t == NULL)
+		return true;
+	if (cmd == CMD_INSERT)
+		return !t->trig_insert_before_statement && !t->trig_insert_after_statement &&
+			!t->trig_insert_new_table;
+	return !t->trig_update_before_statement && !t->trig_update_after_statement &&
+		!t->trig_update_old_table && !t->trig_update_new_table;
 }
 
 /* The executor state of one call's writes to the table. */
@@ -315,9 +339,14 @@ typedef struct WriteState
 } WriteState;
 
 static void
-write_begin(WriteState *w, Relation rel, const CoreLayout *l)
+write_begin(WriteState *w, Relation rel, const CoreLayout *l, CmdType cmd)
 {
-	RangeTblEntry *rte = makeNode(RangeTblEntry);
+	RangeTblEntry *rte;
+
+	/* as the executor refuses a statement's writes (ExecCheckXactReadOnly) */
+	PreventCommandIfReadOnly(cmd == CMD_INSERT ? "INSERT" : "UPDATE");
+	PreventCommandIfParallelMode(cmd == CMD_INSERT ? "INSERT" : "UPDATE");
+	rte = makeNode(RangeTblEntry);
 
 	w->estate = CreateExecutorState();
 	w->indexes_open = false;
@@ -372,7 +401,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 	int			r,
 				k;
 
-	write_begin(&w, rel, l);
+	write_begin(&w, rel, l, CMD_UPDATE);
 	for (r = 0; r < n; r++)
 	{
 		const Datum *v = &values[r * nargs];
@@ -454,7 +483,14 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		written = write_located(rel, layout, store, n, values, nulls, newtids, by_key, &nkey);
+		if (direct_write_ok(rel, CMD_UPDATE))
+			written = write_located(rel, layout, store, n, values, nulls, newtids, by_key, &nkey);
+		else
+		{
+			for (r = 0; r < n; r++)
+				by_key[r] = true;
+			nkey = n;
+		}
 	}
 	PG_FINALLY();
 	{
@@ -602,6 +638,8 @@ insert_speculative(WriteState *w, Relation rel)
 	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
 		!ExecBRInsertTriggers(w->estate, w->rri, slot))
 		return INSERT_SKIPPED;
+	/* what a constraint may read of it, as ExecInsert sets it */
+	slot->tts_tableOid = RelationGetRelid(rel);
 	if (rel->rd_att->constr)
 		ExecConstraints(w->rri, slot, w->estate);
 	for (;;)
@@ -704,7 +742,7 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		if (insert_covers_table(layout))
+		if (insert_covers_table(layout) && direct_write_ok(rel, CMD_INSERT))
 		{
 			InsertOrder *order = palloc(sizeof(InsertOrder) * Max(n, 1));
 			int			r;
@@ -717,7 +755,7 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 			}
 			qsort(order, n, sizeof(InsertOrder), insert_order_cmp);
 			done = 0;
-			write_begin(&w, rel, layout);
+			write_begin(&w, rel, layout, CMD_INSERT);
 			for (r = 0; r < n; r++)
 			{
 				MemoryContext old;

@@ -178,6 +178,32 @@ SELECT throws_ok($$SELECT ff.create_execution(t.id(405), lane_id => 'bulk', prio
 ALTER TABLE ff.execution DROP CONSTRAINT t_small_priority;
 SELECT is((SELECT count(*)::int FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(405))), 0,
           'the refused creates wrote nothing');
+-- what only a statement does sends the write to its statement: statement
+-- triggers fire, transition tables are there, a constraint reads tableoid
+CREATE TABLE t.stmt_log (what text, n bigint);
+CREATE FUNCTION t.log_stmt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO t.stmt_log SELECT TG_OP, count(*) FROM changed; RETURN NULL; END $$;
+CREATE TRIGGER log_stmt_ins AFTER INSERT ON ff.execution REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION t.log_stmt();
+CREATE TRIGGER log_stmt_upd AFTER UPDATE ON ff.execution REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION t.log_stmt();
+SELECT is(ff.create_execution(t.id(411), lane_id => 'stmt') ->> 'status', 'OK', 'a create under statement triggers with a transition table');
+SELECT is(t.claim(t.id(411)) ->> 'ok', 'true', 'and its claim');
+SELECT is((SELECT array_agg(what || ':' || n ORDER BY what) FROM t.stmt_log), ARRAY['INSERT:1', 'UPDATE:1'],
+          'each statement trigger fired, its transition table holding the row');
+DROP TRIGGER log_stmt_ins ON ff.execution;
+DROP TRIGGER log_stmt_upd ON ff.execution;
+ALTER TABLE ff.execution ADD CONSTRAINT t_own_table CHECK (tableoid = 'ff.execution'::regclass);
+SELECT is(ff.create_execution(t.id(412), lane_id => 'stmt') ->> 'status', 'OK', 'a check constraint reading tableoid passes a create');
+ALTER TABLE ff.execution DROP CONSTRAINT t_own_table;
+-- a read-only transaction writes nothing, as a statement's writes are refused
+SAVEPOINT read_only;
+SET TRANSACTION READ ONLY;
+SELECT throws_ok($$SELECT ff.create_execution(t.id(413), lane_id => 'stmt')$$, '25006', NULL,
+                 'a create in a read-only transaction is refused');
+SELECT throws_ok($$SELECT * FROM ff.claim_next('stmt', 'w', 'w-1')$$, '25006', NULL,
+                 'a claim in a read-only transaction is refused');
+ROLLBACK TO SAVEPOINT read_only;
 SAVEPOINT added_column;
 ALTER TABLE ff.execution ADD COLUMN t_note text DEFAULT 'from the default';
 SELECT is(ff.create_execution(t.id(406), lane_id => 'bulk') ->> 'status', 'OK', 'a create after a column with a default was added');
