@@ -57,7 +57,7 @@ const FFJob ff_jobs[] = {
 	"Interval of the execution-deadline scanner."},
 	{"unblock", "ff.scan_unblock", 100, 5000, false,
 	"Interval of the unblock scanner."},
-	{"retention", "ff.trim_retention", 20, 60000, false,
+	{"retention", "ff.trim_retention", 200, 60000, false,
 	"Interval of the retention trimmer."},
 	{"dependencies", "ff.scan_dependencies", 50, 15000, false,
 	"Interval of the dependency reconciler (safety net for lost completions)."},

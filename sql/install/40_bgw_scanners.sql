@@ -283,7 +283,7 @@ CREATE FUNCTION ff.scan_unblock(batch_size integer DEFAULT 100, namespace text D
 COMMENT ON FUNCTION ff.scan_unblock(integer, text, text) IS
     'Releases budget, quota and route blocks whose cause has cleared, one batch (behaviour/execution §6.7)';
 
-CREATE FUNCTION ff.trim_retention(batch_size integer DEFAULT 20, namespace text DEFAULT NULL, tag text DEFAULT NULL)
+CREATE FUNCTION ff.trim_retention(batch_size integer DEFAULT 200, namespace text DEFAULT NULL, tag text DEFAULT NULL)
     RETURNS jsonb AS 'MODULE_PATHNAME', 'ff_trim_retention' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION ff.trim_retention(integer, text, text) IS
     'Deletes terminal executions past their retention, and expired idempotency keys, one batch (behaviour/execution §6.6)';

@@ -3,9 +3,10 @@
 # retention trimming on (terminal executions kept 60 s, trimmed every 5 s by
 # the engine worker).  Producers submit at the rate; consumers claim and
 # complete (in one transaction) as work appears.  Every 30 s: completions
-# in the interval (from the insert counter of ff.completion_event, which
-# survives trimming), the backlog, dead tuples and the size of every ff
-# table.  Reports the last minute's throughput against the first's and
+# in the interval (half the update counter of ff.execution: a claim and a
+# completion update the row once each, and the counter survives trimming;
+# ff.completion_event holds rows only for flows' executions by default),
+# the backlog, dead tuples and the size of every ff table.  Reports the last minute's throughput against the first's and
 # the size over time.
 #   bash test/bench/soak.sh        (MINUTES=10)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -25,7 +26,7 @@ SELECT count(ff.complete_execution(c.claim->>'execution_id', (c.claim->>'lease_i
        (c.claim->>'lease_epoch')::bigint, (c.claim->>'attempt_id')::uuid))
 FROM ff.claim_next('soak', 'bench', 'bench-' || :client_id) c;
 SQL
-completions() { psql -X -q -At -c "SELECT coalesce(n_tup_ins, 0) FROM pg_stat_user_tables WHERE relid = 'ff.completion_event'::regclass"; }
+completions() { psql -X -q -At -c "SELECT coalesce(n_tup_upd, 0) / 2 FROM pg_stat_user_tables WHERE relid = 'ff.execution'::regclass"; }
 
 # the peak: 4 consumers draining a backlog for 15 s
 for _ in 1 2; do psql -X -q -c "SELECT count(*) FROM ff.create_executions(ARRAY(SELECT ff.execution_id('soak') FROM generate_series(1, 10000)), 'soak')" >/dev/null; done
@@ -40,18 +41,23 @@ psql -X -q -c "TRUNCATE ff.execution, ff.execution_data, ff.attempt_record, ff.l
 echo "peak $peak completions/s; soak at $rate/s for $MINUTES min"
 
 secs=$((MINUTES * 60))
-pgbench -n -c 2 -j 2 -R "$rate" -T "$secs" -f "$work/produce.sql" >"$work/produce.out" 2>&1 &
-pgbench -n -c 4 -j 2 -R $((rate * 2)) -T "$secs" -f "$work/consume.sql" >"$work/consume.out" 2>&1 &
+# the load runs past the last sample (the samples drift by their own
+# queries' time): every sampled interval is under load
+pgbench -n -c 2 -j 2 -R "$rate" -T "$((secs + 30))" -f "$work/produce.sql" >"$work/produce.out" 2>&1 &
+pgbench -n -c 4 -j 2 -R $((rate * 2)) -T "$((secs + 30))" -f "$work/consume.sql" >"$work/consume.out" 2>&1 &
 prev=$(completions)
+prev_at=$(date +%s.%N)
 echo "t_s completions_per_s backlog dead_tuples ff_bytes" >"$work/samples"
 for t in $(seq 30 30 "$secs"); do
   sleep 30
   now=$(completions)
-  psql -X -q -At -F ' ' -c "SELECT $t, round(($now - $prev) / 30.0), (SELECT count(*) FROM ff.execution WHERE lifecycle_phase <> 'terminal'),
+  now_at=$(date +%s.%N)
+  psql -X -q -At -F ' ' -c "SELECT $t, round(($now - $prev) / ($now_at - $prev_at)), (SELECT count(*) FROM ff.execution WHERE lifecycle_phase <> 'terminal'),
       (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'ff.execution'::regclass),
       (SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'ff' AND c.relkind = 'r')" >>"$work/samples"
   prev=$now
+  prev_at=$now_at
 done
 wait
 stop_cluster
