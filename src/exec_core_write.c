@@ -92,11 +92,8 @@ field_value(const FieldMap *f, Datum arg)
 			{
 				/* the label's index in the C table (enum_arg) */
 				int64		i = DatumGetInt64(arg);
-				int			n = 0;
 
-				while (f->labels[n] != NULL)
-					n++;
-				if (i < 0 || i >= n)
+				if (i < 0 || i >= f->nlabels)
 					elog(ERROR, "label index " INT64_FORMAT " out of range for column \"%s\"", i, f->name);
 				if (OidIsValid(f->enum_oids[i]))
 					return ObjectIdGetDatum(f->enum_oids[i]);
@@ -689,24 +686,12 @@ insert_covers_table(const CoreLayout *l)
 	return all;
 }
 
-/* The order of a batch's inserts: by key, as its set statement has them. */
+/* The order of a batch's inserts: by key (ff_exec_id_cmp), as its set statement has them. */
 typedef struct InsertOrder
 {
-	int16		partition;
-	const pg_uuid_t *id;
+	ExecId		id;				/* first: sorted by ff_exec_id_cmp */
 	int			row;
 } InsertOrder;
-
-static int
-insert_order_cmp(const void *a, const void *b)
-{
-	const InsertOrder *x = a,
-			   *y = b;
-
-	if (x->partition != y->partition)
-		return x->partition < y->partition ? -1 : 1;
-	return memcmp(x->id, y->id, UUID_LEN);
-}
 
 /*
  * ff_core_write_insert
@@ -749,11 +734,11 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 
 			for (r = 0; r < n; r++)
 			{
-				order[r].partition = DatumGetInt16(values[r * nargs]);
-				order[r].id = DatumGetUUIDP(values[r * nargs + 1]);
+				order[r].id.partition = DatumGetInt16(values[r * nargs]);
+				order[r].id.uuid = *DatumGetUUIDP(values[r * nargs + 1]);
 				order[r].row = r;
 			}
-			qsort(order, n, sizeof(InsertOrder), insert_order_cmp);
+			qsort(order, n, sizeof(InsertOrder), ff_exec_id_cmp);
 			done = 0;
 			write_begin(&w, rel, layout, CMD_INSERT);
 			for (r = 0; r < n; r++)
