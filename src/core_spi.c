@@ -781,14 +781,26 @@ flush_set(Deferred *d)
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", d->n),
-				 errdetail("%s", e->detail ? e->detail : e->message),
-				 errhint("Retry the call.")));
+		ff_batch_insert_race(d->n, e->detail ? e->detail : e->message);
 	}
 	PG_END_TRY();
 	return n;
+}
+
+/*
+ * ff_batch_insert_race
+ *		A batch of n deferred writes met a row another transaction inserted
+ *		since the batch probed its keys (detail names it): the batch fails
+ *		whole as a serialization failure, however it was written.
+ */
+void
+ff_batch_insert_race(int n, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("a batch of %d writes met a row another transaction wrote concurrently", n),
+			 errdetail("%s", detail),
+			 errhint("Retry the call.")));
 }
 
 /* Runs one plan's recorded calls: its own writer, or its set statement. */

@@ -76,6 +76,7 @@ typedef struct FFPlan
 } FFPlan;
 
 #define FF_FLUSH_BY_STATEMENT PG_UINT64_MAX
+extern void ff_batch_insert_race(int n, const char *detail) pg_attribute_noreturn();
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);

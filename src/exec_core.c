@@ -103,13 +103,10 @@ insert_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 	if (done < 0)
 		return FF_FLUSH_BY_STATEMENT;
 	if (skipped >= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", n),
-				 errdetail("Key (partition, execution_id)=(%d, %s) already exists.",
-						   DatumGetInt16(values[skipped * p->nargs]),
-						   DatumGetCString(DirectFunctionCall1(uuid_out, values[skipped * p->nargs + 1]))),
-				 errhint("Retry the call.")));
+		ff_batch_insert_race(n, psprintf("Key (partition, execution_id)=(%d, %s) already exists.",
+										 DatumGetInt16(values[skipped * p->nargs]),
+										 DatumGetCString(DirectFunctionCall1(uuid_out,
+																			 values[skipped * p->nargs + 1]))));
 	return (uint64) done;
 }
 
