@@ -120,19 +120,48 @@ ff_existing_ids(const ExecId *ids, int n, int *nfound)
 	return found;
 }
 
-/* Tag values are stored as strings, as the reference's tostring() does. */
-#define TAGS_AS_STRINGS(arg) \
-	"COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, " \
-	"CASE WHEN pg_catalog.jsonb_typeof(t.value) = 'string' THEN t.value " \
-	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each(" arg ") t), '{}')"
+/*
+ * Tag values are stored as strings, as the reference's tostring() does.
+ * Tags whose values are all strings already are stored as given; the
+ * others go through this statement once per create (the insert itself
+ * carries no subquery: its executor set-up was a fifth of a create's).
+ */
+static FFPlan plan_tags_as_strings = {
+	"SELECT COALESCE((SELECT pg_catalog.jsonb_object_agg(t.key, "
+	"CASE WHEN pg_catalog.jsonb_typeof(t.value) = 'string' THEN t.value "
+	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each($1) t), '{}')",
+	1, {JSONBOID}
+};
 static FFPlan plan_data_insert = {
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
-	"VALUES ($1, $2, $3, $4, " TAGS_AS_STRINGS("$5") ")",
+	"VALUES ($1, $2, $3, $4, COALESCE($5, '{}'))",
 	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}, NULL, false,
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
-	"SELECT v.a1, v.a2, v.a3, v.a4, " TAGS_AS_STRINGS("v.a5") " FROM %s ORDER BY v.a1, v.a2",
+	"SELECT v.a1, v.a2, v.a3, v.a4, COALESCE(v.a5, '{}') FROM %s ORDER BY v.a1, v.a2",
 	0, true
 };
+
+/* tags (an object) with every value a string, as they are stored */
+static Jsonb *
+tags_as_strings(Jsonb *tags)
+{
+	JsonbIterator *it = JsonbIteratorInit(&tags->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	Datum		arg = JsonbPGetDatum(tags);
+	bool		isnull;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_VALUE && v.type != jbvString)
+		{
+			ff_plan_exec(&plan_tags_as_strings, &arg, NULL, 1);
+			return DatumGetJsonbPCopy(ff_col_datum(0, 1, &isnull));
+		}
+	}
+	return tags;
+}
+
 static FFPlan plan_undo_create = {
 	"WITH d AS (DELETE FROM ff.execution_data WHERE partition = $1 AND execution_id = $2) "
 	"DELETE FROM ff.execution WHERE partition = $1 AND execution_id = $2",
@@ -301,7 +330,7 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	n[2] = (payload == NULL);
 	v[3] = policy ? JsonbPGetDatum(policy) : (Datum) 0;
 	n[3] = (policy == NULL);
-	v[4] = a->tags ? JsonbPGetDatum(a->tags) : (Datum) 0;
+	v[4] = a->tags ? JsonbPGetDatum(tags_as_strings(a->tags)) : (Datum) 0;
 	n[4] = (a->tags == NULL);
 	ff_plan_exec(&plan_data_insert, v, n, 0);
 

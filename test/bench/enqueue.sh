@@ -13,7 +13,7 @@ REPS=${REPS:-3}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 bench_cluster
 bench_work
-bench_db bench_enq
+bench_db bench_enq engine
 psql -X -q -c "CREATE DATABASE peer_sql" >/dev/null
 psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" >/dev/null
 

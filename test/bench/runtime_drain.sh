@@ -43,7 +43,7 @@ psql -X -q -c "CREATE DATABASE bench_rt" -c "ALTER DATABASE bench_rt SET ff_engi
 psql -X -q -d bench_rt -c "CREATE EXTENSION ff_engine" -c "SELECT ff._wake_launcher()" >/dev/null
 out=$(mktemp)
 trap '[ -n "${KEEP_OUT:-}" ] && cp "$out" "$KEEP_OUT"; rm -f "$out"; stop_cluster' EXIT
-export NODEDIR N C RATE SECS PGPORT DB=bench_rt BENCH_NODE=$HERE/node.mjs
+export NODEDIR N C RATE SECS PGPORT DB=bench_rt BENCH_NODE=$HERE/node.mjs PGDATA_DIR=$FF_PGDATA
 
 fill() {   # $1 executions of kind noop in lane 'drain', nothing else left over
   psql -X -q -d bench_rt >/dev/null <<SQL

@@ -108,6 +108,16 @@ SELECT is((t.row(t.id(30))).execution_deadline_at, 1000000009000::bigint, 'execu
 SELECT is((t.row(t.id(30))).current_lane, 'lane-a', 'current_lane = lane_id');
 SELECT is(ff.read_execution_context(t.id(30)), ROW('\x00ff'::bytea, 'k'::text, '{"a.b": "x", "n.m": "5"}'::jsonb)::record,
           'payload stored verbatim, tags stringified');
+-- tags already all strings are stored as given; no tags are {}; every kind of value is stringified
+SELECT ff.create_execution(t.id(31), tags => '{"z": "1", "a": "x y", "e": ""}');
+SELECT ff.create_execution(t.id(32));
+SELECT ff.create_execution(t.id(33), tags => '{"o": {"k": [1, true]}, "b": false, "n": null, "d": 1.50, "s": "s"}');
+SELECT ff.create_execution(t.id(34), tags => '{}');
+SELECT is(array_agg((ff.read_execution_context(t.id(i))).tags ORDER BY i),
+          ARRAY['{"z": "1", "a": "x y", "e": ""}', '{}',
+                '{"o": "{\"k\": [1, true]}", "b": "false", "n": null, "d": "1.50", "s": "s"}', '{}']::jsonb[],
+          'tags: strings kept, none is {}, objects, booleans, numbers as text, null stays null')
+  FROM generate_series(31, 34) i;
 SELECT t.invariants('creates');
 
 SELECT cmp_ok((SELECT n FROM t.transitions), '>', 0::bigint, 'transitions checked by the invariant trigger');
