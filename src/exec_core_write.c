@@ -336,7 +336,7 @@ typedef struct WriteState
 } WriteState;
 
 static void
-write_begin(WriteState *w, Relation rel, const CoreLayout *l, CmdType cmd)
+write_begin(WriteState *w, Relation rel, Bitmapset *updated_cols, ExprState **checks, CmdType cmd)
 {
 	RangeTblEntry *rte;
 
@@ -351,7 +351,7 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l, CmdType cmd)
 	rte->relid = RelationGetRelid(rel);
 	rte->relkind = rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-	rte->updatedCols = bms_copy(l->updated_cols);
+	rte->updatedCols = bms_copy(updated_cols);
 	ExecInitRangeTable(w->estate, list_make1(rte));
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
@@ -361,7 +361,7 @@ write_begin(WriteState *w, Relation rel, const CoreLayout *l, CmdType cmd)
 	w->estate->es_snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : InvalidSnapshot;
 	/* the indexes are opened with the first row (open_indexes) */
 	/* ExecRelCheck compiles them when this is unset */
-	w->rri->ri_ConstraintExprs = l->write.checks;
+	w->rri->ri_ConstraintExprs = checks;
 	EvalPlanQualInit(&w->epq, w->estate, NULL, NIL, -1);
 	w->oldslot = table_slot_create(rel, &w->estate->es_tupleTable);
 	w->newslot = ExecInitExtraTupleSlot(w->estate, RelationGetDescr(rel), &TTSOpsVirtual);
@@ -398,7 +398,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 	int			r,
 				k;
 
-	write_begin(&w, rel, l, CMD_UPDATE);
+	write_begin(&w, rel, l->updated_cols, l->write.checks, CMD_UPDATE);
 	for (r = 0; r < n; r++)
 	{
 		const Datum *v = &values[r * nargs];
@@ -740,7 +740,7 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 			}
 			qsort(order, n, sizeof(InsertOrder), ff_exec_id_cmp);
 			done = 0;
-			write_begin(&w, rel, layout, CMD_INSERT);
+			write_begin(&w, rel, NULL, layout->write.checks, CMD_INSERT);
 			for (r = 0; r < n; r++)
 			{
 				MemoryContext old;
@@ -783,4 +783,83 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 	if (done > 0)
 		CommandCounterIncrement();
 	return done;
+}
+
+
+/* ---- the other rows of a create ---- */
+
+/*
+ * ff_write_insert_row
+ *		Inserts one row into ff.<relname> through the executor's single-row
+ *		path (row triggers, constraints, index entries and unique checks as
+ *		an INSERT statement has them), its columns named in cols (ncols of
+ *		them) with values and nulls.  Returns false, having written
+ *		nothing, when the table has a column not named (its default is the
+ *		statement's to compute) or asks for what only a statement does: the
+ *		caller then runs its statement.  An INSERT statement's executor
+ *		start-up was a sixth of a single create's instructions.  No
+ *		privilege is checked here: the engine's functions run as the
+ *		extension's owner.
+ */
+bool
+ff_write_insert_row(const char *relname, int ncols, const char *const *cols,
+					const Datum *values, const bool *nulls)
+{
+	Relation	rel = table_open(ff_rel_lock(relname, RowExclusiveLock), NoLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	WriteState	w;
+	TupleTableSlot *slot;
+	List	   *recheck;
+	int			named = 0,
+				i,
+				k;
+
+	if (ff_test_store_by_key || !direct_write_ok(rel, CMD_INSERT))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	write_begin(&w, rel, NULL, NULL, CMD_INSERT);
+	slot = w.newslot;
+	ExecClearTuple(slot);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		slot->tts_values[i] = (Datum) 0;
+		slot->tts_isnull[i] = true;
+		if (att->attisdropped)
+			continue;
+		for (k = 0; k < ncols && strcmp(NameStr(att->attname), cols[k]) != 0; k++)
+			;
+		if (k == ncols)
+			break;				/* a column left to its default */
+		slot->tts_values[i] = values[k];
+		slot->tts_isnull[i] = nulls[k];
+		named++;
+	}
+	if (i < desc->natts || named != ncols)
+	{
+		write_end(&w);
+		table_close(rel, NoLock);
+		return false;
+	}
+	ExecStoreVirtualTuple(slot);
+	ExecOpenIndices(w.rri, false);
+	if (!(w.rri->ri_TrigDesc && w.rri->ri_TrigDesc->trig_insert_before_row &&
+		  !ExecBRInsertTriggers(w.estate, w.rri, slot)))
+	{
+		/* what a constraint may read of it, as ExecInsert sets it */
+		slot->tts_tableOid = RelationGetRelid(rel);
+		if (rel->rd_att->constr)
+			ExecConstraints(w.rri, slot, w.estate);
+		table_tuple_insert(rel, slot, w.estate->es_output_cid, 0, NULL);
+		recheck = ExecInsertIndexTuples(w.rri, slot, w.estate, false, false, NULL, NIL);
+		ExecARInsertTriggers(w.estate, w.rri, slot, recheck, NULL);
+		list_free(recheck);
+	}
+	write_end(&w);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+	return true;
 }

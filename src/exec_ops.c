@@ -141,6 +141,33 @@ static FFPlan plan_data_insert = {
 	0, true
 };
 
+/*
+ * The data row of a create called alone, written without its statement
+ * (v, n: plan_data_insert's arguments); false when the statement must
+ * write it: a batch's creates are deferred to one statement, and a table
+ * changed by its owner goes by statement (ff_write_insert_row).
+ */
+static bool
+data_insert_direct(Datum *v, bool *n)
+{
+	static const char *const cols[] = {"partition", "execution_id", "payload", "policy", "tags", "result"};
+	Datum		values[6];
+	bool		nulls[6];
+
+	if (ff_deferring())
+		return false;
+	memcpy(values, v, sizeof(Datum) * 5);
+	memcpy(nulls, n, sizeof(bool) * 5);
+	if (nulls[4])
+	{
+		values[4] = JsonbPGetDatum(ff_jsonb_from_text("{}"));
+		nulls[4] = false;
+	}
+	values[5] = (Datum) 0;
+	nulls[5] = true;
+	return ff_write_insert_row("execution_data", 6, cols, values, nulls);
+}
+
 /* tags (an object) with every value a string, as they are stored */
 static Jsonb *
 tags_as_strings(Jsonb *tags)
@@ -332,7 +359,8 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	n[3] = (policy == NULL);
 	v[4] = a->tags ? JsonbPGetDatum(tags_as_strings(a->tags)) : (Datum) 0;
 	n[4] = (a->tags == NULL);
-	ff_plan_exec(&plan_data_insert, v, n, 0);
+	if (!data_insert_direct(v, n))
+		ff_plan_exec(&plan_data_insert, v, n, 0);
 
 	/* 11. idempotency mapping; losing a race to a concurrent create undoes ours */
 	if (a->idem_key && a->dedup_ttl > 0)

@@ -214,6 +214,49 @@ SELECT is((SELECT count(*)::int FROM ff.execution WHERE t_note = 'from the defau
           'whose rows get the default too (its set statement)');
 ROLLBACK TO SAVEPOINT added_column;
 
+-- a single create's data row is inserted without a statement too
+-- (ff_write_insert_row): the same row as the statement's, row and statement
+-- triggers, a column added with a default
+SET LOCAL ff_engine.test_store_by_key = on;
+SELECT ff.create_execution(t.id(420), lane_id => 'data', input_payload => '\x0102', policy_json => '{"max_retries": 2}',
+                           tags => '{"a": "x", "n": 5}');
+SELECT ff.create_execution(t.id(422), lane_id => 'data');
+SET LOCAL ff_engine.test_store_by_key = off;
+SELECT ff.create_execution(t.id(421), lane_id => 'data', input_payload => '\x0102', policy_json => '{"max_retries": 2}',
+                           tags => '{"a": "x", "n": 5}');
+SELECT ff.create_execution(t.id(423), lane_id => 'data');
+CREATE FUNCTION t.data_row(id text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT to_jsonb(d) - 'execution_id' FROM ff.execution_data d WHERE d.execution_id = t.exec_uuid(id) $$;
+SELECT is(t.data_row(t.id(421)), t.data_row(t.id(420)), 'a data row inserted directly equals the statement''s');
+SELECT is(t.data_row(t.id(423)), t.data_row(t.id(422)), 'and without payload, policy or tags');
+SELECT is(t.data_row(t.id(421)) -> 'tags', '{"a": "x", "n": "5"}'::jsonb, 'its tags stringified');
+CREATE FUNCTION t.stamp_data() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.tags := NEW.tags || '{"seen": "by a trigger"}'; RETURN NEW; END $$;
+CREATE TRIGGER stamp_data BEFORE INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.stamp_data();
+CREATE TRIGGER log_data AFTER INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.log_insert();
+SELECT is(ff.create_execution(t.id(424), lane_id => 'data') ->> 'status', 'OK', 'a create under data row triggers');
+SELECT is(t.data_row(t.id(424)) -> 'tags', '{"seen": "by a trigger"}'::jsonb, 'the BEFORE trigger''s NEW is the data row inserted');
+SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id = t.exec_uuid(t.id(424))), 1, 'the AFTER trigger saw it once');
+DROP TRIGGER stamp_data ON ff.execution_data;
+DROP TRIGGER log_data ON ff.execution_data;
+CREATE TRIGGER refuse_data BEFORE INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.refuse();
+SELECT throws_ok($$SELECT ff.create_execution(t.id(425), lane_id => 'data')$$, 'P0001',
+                 'refused by a row trigger', 'a data row trigger''s error is the create''s error');
+DROP TRIGGER refuse_data ON ff.execution_data;
+SELECT is((SELECT count(*)::int FROM ff.execution WHERE execution_id = t.exec_uuid(t.id(425))), 0, 'and the refused create wrote no core row');
+DELETE FROM t.stmt_log;
+CREATE TRIGGER log_stmt_data AFTER INSERT ON ff.execution_data REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION t.log_stmt();
+SELECT is(ff.create_execution(t.id(426), lane_id => 'data') ->> 'status', 'OK', 'a create under a data statement trigger');
+SELECT is((SELECT array_agg(what || ':' || n) FROM t.stmt_log), ARRAY['INSERT:1'], 'the statement trigger fired with its transition table');
+DROP TRIGGER log_stmt_data ON ff.execution_data;
+SAVEPOINT added_data_column;
+ALTER TABLE ff.execution_data ADD COLUMN t_note text DEFAULT 'from the default';
+SELECT is(ff.create_execution(t.id(427), lane_id => 'data') ->> 'status', 'OK', 'a create after a data column was added');
+SELECT is((SELECT t_note FROM ff.execution_data WHERE execution_id = t.exec_uuid(t.id(427))), 'from the default',
+          'the data column gets its default (the insert goes through the statement)');
+ROLLBACK TO SAVEPOINT added_data_column;
+
 -- the locking reads return where each locked row version is; it is read
 -- from its page and taken apart by column name in C
 -- (src/exec_core_row.c): the capabilities as read decide a grant, and a
