@@ -4,8 +4,11 @@
 # over REPS runs, from the create's commit (its commit timestamp) and, as an
 # enqueue-to-handler figure, from the create call.  Baseline in the same
 # run: the same producer and workers with the notifications ignored, polling
-# ff.claim_next every 50 ms (what a worker does without them).  Uses Node
-# and the pinned 'pg' from ../shared/peers.
+# ff.claim_next every 50 ms (what a worker does without them), and the same
+# with each create sending its NOTIFY inside its own commit
+# (ff_engine.notify_in_transaction) instead of the engine worker relaying it
+# after the commit, as a default install does.  Uses Node and the pinned
+# 'pg' from ../shared/peers.
 #   bash test/bench/latency.sh     (SECS=10 REPS=3 WORKERS=4)
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECS=${SECS:-10}
@@ -22,8 +25,12 @@ psql -X -q -d bench_latency -c "SELECT ff._wake_launcher()" >/dev/null
 out=$(mktemp)
 for rate in 250 500; do
   for r in $(seq 1 "$REPS"); do
-    for poll in 0 50; do
-      PGHOST=127.0.0.1 PGDATABASE=bench_latency RATE=$rate SECS=$SECS POLL_MS=$poll node "$FF_ROOT/test/bench/latency/latency.mjs" "$PEERDIR" >>"$out"
+    for mode in relay 50 intx; do
+      poll=0; intx=0
+      [ "$mode" = 50 ] && poll=50
+      [ "$mode" = intx ] && intx=1
+      PGHOST=127.0.0.1 PGDATABASE=bench_latency RATE=$rate SECS=$SECS POLL_MS=$poll IN_TRANSACTION=$intx \
+        node "$FF_ROOT/test/bench/latency/latency.mjs" "$PEERDIR" >>"$out"
     done
   done
 done
@@ -38,10 +45,10 @@ node -e '
   // from the create commit (k = p50_ms ...) or from the create call (k = call_p50_ms ...)
   for (const [from, pre] of [["create commit", ""], ["create call", "call_"]]) {
     console.log(`from the ${from}:`);
-    for (const mode of ["notify", "poll 50 ms"]) for (const rate of [250, 500]) {
+    for (const mode of ["notify", "notify in transaction", "poll 50 ms"]) for (const rate of [250, 500]) {
       const med = (k) => stat(mode, rate, pre + k).med;
       const lost = lines.filter((x) => x.rate === rate && x.mode === mode).reduce((s, x) => s + (x.expected - x.n), 0);
-      console.log(`  ${mode === "notify" ? "woken by NOTIFY      " : "baseline: poll 50 ms "} ${rate}/s: p50 ${med("p50_ms").toFixed(2)} ms  p99 ${med("p99_ms").toFixed(2)} ms  max ${med("max_ms").toFixed(2)} ms (medians of ${stat(mode, rate, "p99_ms").n}); not claimed: ${lost}` +
+      console.log(`  ${mode === "notify" ? "woken by NOTIFY      " : mode === "poll 50 ms" ? "baseline: poll 50 ms " : "NOTIFY in the commit "} ${rate}/s: p50 ${med("p50_ms").toFixed(2)} ms  p99 ${med("p99_ms").toFixed(2)} ms  max ${med("max_ms").toFixed(2)} ms (medians of ${stat(mode, rate, "p99_ms").n}); not claimed: ${lost}` +
         (rate === 500 && mode === "notify" && pre === "" ? `; target p99 <= 10 ms: ${verdict(rate)}` : ""));
     }
   }

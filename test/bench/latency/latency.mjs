@@ -27,8 +27,12 @@ const WORKERS = Number(process.env.WORKERS || 4);
 // as a long-running worker pool is warm.
 const WARMUP = RATE;
 const POLL_MS = Number(process.env.POLL_MS || 0);   // > 0: ignore notifications, poll (the baseline)
+// IN_TRANSACTION=1: each create sends its lane's NOTIFY itself (ff_engine.notify_in_transaction),
+// as before the engine worker relayed them: the relay's cost, same run
+const IN_TX = process.env.IN_TRANSACTION === '1';
 const conn = { host: process.env.PGHOST || '127.0.0.1', port: Number(process.env.PGPORT || 54329),
-               user: 'postgres', database: process.env.PGDATABASE || 'bench_latency' };
+               user: 'postgres', database: process.env.PGDATABASE || 'bench_latency',
+               ...(IN_TX ? { options: '-c ff_engine.notify_in_transaction=on' } : {}) };
 const nowMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const claims = [];   // [execution uuid, claimed at, create call made at] (ms since the epoch)
@@ -146,6 +150,6 @@ for (const [id, claimedAt, sentAt] of claims) {
 const pct = (v, q) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))];
 fromCommit.sort((a, b) => a - b);
 fromCall.sort((a, b) => a - b);
-console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : 'notify', rate: RATE, n: fromCommit.length, expected,
+console.log(JSON.stringify({ mode: POLL_MS > 0 ? `poll ${POLL_MS} ms` : IN_TX ? 'notify in transaction' : 'notify', rate: RATE, n: fromCommit.length, expected,
   p50_ms: pct(fromCommit, 0.5), p99_ms: pct(fromCommit, 0.99), max_ms: fromCommit[fromCommit.length - 1],
   call_p50_ms: pct(fromCall, 0.5), call_p99_ms: pct(fromCall, 0.99), call_max_ms: fromCall[fromCall.length - 1] }));
