@@ -176,10 +176,16 @@ ff_parse_exec_id(const char *s, ExecId *out)
 char *
 ff_format_exec_id(int partition, const pg_uuid_t *u)
 {
-	char		ubuf[37];
+	/* "{fp:" partition "}:" uuid, without psprintf's format parsing (a job formats three) */
+	char	   *out = palloc(4 + 11 + 2 + 37);
+	int			len;
 
-	ff_format_uuid(u, ubuf);
-	return psprintf("{fp:%d}:%s", partition, ubuf);
+	memcpy(out, "{fp:", 4);
+	len = 4 + pg_ltoa(partition, out + 4);
+	out[len++] = '}';
+	out[len++] = ':';
+	ff_format_uuid(u, out + len);
+	return out;
 }
 
 /*
