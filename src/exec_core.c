@@ -97,16 +97,27 @@ store_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 static uint64
 insert_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 {
-	int			skipped = -1;
-	int64		done = ff_core_write_insert(p, n, values, nulls, &skipped);
+	MemoryContext cxt = CurrentMemoryContext;
+	int64		done = -1;
 
+	PG_TRY();
+	{
+		done = ff_core_write_insert(p, n, values, nulls, true);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		if (geterrcode() != ERRCODE_UNIQUE_VIOLATION)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		ff_batch_insert_race(n, e->detail ? e->detail : e->message);
+	}
+	PG_END_TRY();
 	if (done < 0)
 		return FF_FLUSH_BY_STATEMENT;
-	if (skipped >= 0)
-		ff_batch_insert_race(n, psprintf("Key (partition, execution_id)=(%d, %s) already exists.",
-										 DatumGetInt16(values[skipped * p->nargs]),
-										 DatumGetCString(DirectFunctionCall1(uuid_out,
-																			 values[skipped * p->nargs + 1]))));
 	return (uint64) done;
 }
 
@@ -423,7 +434,7 @@ ff_core_insert(ExecCore *c)
 	/* a batch's creates are deferred: its flush inserts them (insert_flush) */
 	if (!ff_deferring())
 	{
-		int64		done = ff_core_write_insert(&plan_insert, 1, values, nulls, NULL);
+		int64		done = ff_core_write_insert(&plan_insert, 1, values, nulls, false);
 
 		if (done == 0)
 			return false;

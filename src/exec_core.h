@@ -128,7 +128,7 @@ extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
-								  int *skipped);
+								   bool probed);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,
 							ItemPointer newtids);
 extern bool ff_core_insert(ExecCore *c);

@@ -664,6 +664,31 @@ insert_speculative(WriteState *w, Relation rel)
 	return INSERTED;
 }
 
+/*
+ * One plain insertion of the row in w->newslot, as INSERT makes it: for a
+ * batch whose keys were probed before, where a row with the same key
+ * inserted since is a unique violation (ff_core_write_insert).  Returns
+ * false when a BEFORE INSERT row trigger skipped it.
+ */
+static bool
+insert_plain(WriteState *w, Relation rel)
+{
+	TupleTableSlot *slot = w->newslot;
+	List	   *recheck;
+
+	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+		return false;
+	slot->tts_tableOid = RelationGetRelid(rel);
+	if (rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
+	table_tuple_insert(rel, slot, w->estate->es_output_cid, 0, NULL);
+	recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL);
+	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
+	list_free(recheck);
+	return true;
+}
+
 /* Whether the insert plan names every column of the table (none left to its default). */
 static bool
 insert_covers_table(const CoreLayout *l)
@@ -697,22 +722,24 @@ typedef struct InsertOrder
  * ff_core_write_insert
  *		Runs n inserts of the plan built by exec_core.c (the arguments of
  *		each in values and nulls) through the executor's single-row path,
- *		as INSERT ... ON CONFLICT DO NOTHING does: row triggers,
- *		constraints and index entries as the statement has them, without
- *		starting a statement's executor, which cost a create two thirds of
- *		its instructions (test/bench/README.md).  A batch's rows go in key
- *		order, as its set statement inserts them, so that two batches
- *		cannot deadlock on each other's new keys.  Returns the rows
- *		inserted (a row whose key exists is skipped, the first one so
- *		skipped in *skipped when given, which the caller sets to -1; a row
- *		trigger may skip one too), or -1 when the table
- *		has a column the plan does not name (its default is the
- *		statement's to compute) or the tests ask for the statement: the
- *		caller then runs it.  No privilege is checked here: the engine's
- *		functions run as the extension's owner.
+ *		row triggers, constraints and index entries as the statement has
+ *		them, without starting a statement's executor, which cost a create
+ *		two thirds of its instructions (test/bench/README.md).  Unless the
+ *		caller probed the keys (probed), each insert is INSERT ... ON
+ *		CONFLICT DO NOTHING's (a speculative insertion): a row whose key
+ *		exists is skipped.  A batch that probed its keys inserts as its set
+ *		statement does, plainly: a row with one of its keys inserted since
+ *		is a unique violation, which the caller reports; its rows go in key
+ *		order, as the set statement inserts them, so that two batches cannot
+ *		deadlock on each other's new keys.  Returns the rows inserted (a row
+ *		trigger may skip one), or -1 when the table has a column the plan
+ *		does not name (its default is the statement's to compute) or the
+ *		tests ask for the statement: the caller then runs it.  No privilege
+ *		is checked here: the engine's functions run as the extension's
+ *		owner.
  */
 int64
-ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls, int *skipped)
+ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls, bool probed)
 {
 	int			nargs = insert->nargs;
 	Relation	rel;
@@ -756,18 +783,8 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 				 */
 				if (r == 0)
 					open_indexes(w.rri, &layout->write, w.estate, n == 1 ? w.newslot : NULL, CMD_INSERT);
-				switch (insert_speculative(&w, rel))
-				{
-					case INSERTED:
-						done++;
-						break;
-					case INSERT_CONFLICT:
-						if (skipped != NULL && *skipped < 0)
-							*skipped = order[r].row;
-						break;
-					case INSERT_SKIPPED:
-						break;
-				}
+				if (probed ? insert_plain(&w, rel) : insert_speculative(&w, rel) == INSERTED)
+					done++;
 				ResetPerTupleExprContext(w.estate);
 			}
 			write_end(&w);
