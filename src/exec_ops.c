@@ -155,40 +155,62 @@ static FFPlan plan_tags_as_strings = {
 	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each($1) t), '{}')",
 	1, {JSONBOID}
 };
+static uint64 data_flush(FFPlan *p, int n, const Datum *values, const bool *nulls);
 static FFPlan plan_data_insert = {
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
 	"VALUES ($1, $2, $3, $4, COALESCE($5, '{}'))",
 	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}, NULL, false,
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
 	"SELECT v.a1, v.a2, v.a3, v.a4, COALESCE(v.a5, '{}') FROM %s ORDER BY v.a1, v.a2",
-	0, true
+	0, true, .flush_direct = data_flush
 };
 
 /*
- * The data row of a create called alone, written without its statement
- * (v, n: plan_data_insert's arguments); false when the statement must
- * write it: a batch's creates are deferred to one statement, and a table
- * changed by its owner goes by statement (ff_write_insert_row).
+ * The data rows of creates (n of them; v, vn: plan_data_insert's arguments
+ * of each), written without a statement: a create called alone at once, a
+ * batch's at its flush.  FF_FLUSH_BY_STATEMENT when the statement must
+ * write them: a table changed by its owner (ff_write_insert_rows).
  */
-static bool
-data_insert_direct(Datum *v, bool *n)
+#define DATA_COLS 6
+static uint64
+data_insert_direct(int n, const Datum *v, const bool *vn)
 {
-	static const char *const cols[] = {"partition", "execution_id", "payload", "policy", "tags", "result"};
-	Datum		values[6];
-	bool		nulls[6];
+	static const char *const cols[DATA_COLS] = {"partition", "execution_id", "payload", "policy", "tags", "result"};
+	Datum	   *values = palloc(sizeof(Datum) * DATA_COLS * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * DATA_COLS * Max(n, 1));
+	Datum		no_tags = (Datum) 0;
+	int64		done;
+	int			r;
 
-	if (ff_deferring())
-		return false;
-	memcpy(values, v, sizeof(Datum) * 5);
-	memcpy(nulls, n, sizeof(bool) * 5);
-	if (nulls[4])
+	for (r = 0; r < n; r++)
 	{
-		values[4] = JsonbPGetDatum(ff_jsonb_from_text("{}"));
-		nulls[4] = false;
+		Datum	   *rv = &values[r * DATA_COLS];
+		bool	   *rn = &nulls[r * DATA_COLS];
+
+		memcpy(rv, &v[r * 5], sizeof(Datum) * 5);
+		memcpy(rn, &vn[r * 5], sizeof(bool) * 5);
+		if (rn[4])
+		{
+			/* COALESCE(tags, '{}') */
+			if (no_tags == (Datum) 0)
+				no_tags = JsonbPGetDatum(ff_jsonb_from_text("{}"));
+			rv[4] = no_tags;
+			rn[4] = false;
+		}
+		rv[5] = (Datum) 0;
+		rn[5] = true;
 	}
-	values[5] = (Datum) 0;
-	nulls[5] = true;
-	return ff_write_insert_row("execution_data", 6, cols, values, nulls);
+	done = ff_write_insert_rows("execution_data", DATA_COLS, cols, n, values, nulls);
+	pfree(values);
+	pfree(nulls);
+	return done < 0 ? FF_FLUSH_BY_STATEMENT : (uint64) done;
+}
+
+static uint64
+data_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
+{
+	Assert(p->nargs == 5);
+	return data_insert_direct(n, values, nulls);
 }
 
 /* tags (an object) with every value a string, as they are stored */
@@ -382,7 +404,8 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	n[3] = (policy == NULL);
 	v[4] = a->tags ? JsonbPGetDatum(tags_as_strings(a->tags)) : (Datum) 0;
 	n[4] = (a->tags == NULL);
-	if (!data_insert_direct(v, n))
+	/* a batch's creates are deferred: its flush inserts them (data_flush) */
+	if (ff_deferring() || data_insert_direct(1, v, n) == FF_FLUSH_BY_STATEMENT)
 		ff_plan_exec(&plan_data_insert, v, n, 0);
 
 	/* 11. idempotency mapping; losing a race to a concurrent create undoes ours */

@@ -221,7 +221,11 @@ SET LOCAL ff_engine.test_store_by_key = on;
 SELECT ff.create_execution(t.id(420), lane_id => 'data', input_payload => '\x0102', policy_json => '{"max_retries": 2}',
                            tags => '{"a": "x", "n": 5}');
 SELECT ff.create_execution(t.id(422), lane_id => 'data');
+SELECT ff.create_executions(ARRAY[t.id(430), t.id(431)], 'data', ARRAY['\x01', NULL]::bytea[], 'default', 3,
+                            '{"max_retries": 1}') ->> 'succeeded';
 SET LOCAL ff_engine.test_store_by_key = off;
+SELECT ff.create_executions(ARRAY[t.id(432), t.id(433)], 'data', ARRAY['\x01', NULL]::bytea[], 'default', 3,
+                            '{"max_retries": 1}') ->> 'succeeded';
 SELECT ff.create_execution(t.id(421), lane_id => 'data', input_payload => '\x0102', policy_json => '{"max_retries": 2}',
                            tags => '{"a": "x", "n": 5}');
 SELECT ff.create_execution(t.id(423), lane_id => 'data');
@@ -230,6 +234,8 @@ CREATE FUNCTION t.data_row(id text) RETURNS jsonb LANGUAGE sql AS $$
 SELECT is(t.data_row(t.id(421)), t.data_row(t.id(420)), 'a data row inserted directly equals the statement''s');
 SELECT is(t.data_row(t.id(423)), t.data_row(t.id(422)), 'and without payload, policy or tags');
 SELECT is(t.data_row(t.id(421)) -> 'tags', '{"a": "x", "n": "5"}'::jsonb, 'its tags stringified');
+SELECT is(ARRAY[t.data_row(t.id(432)), t.data_row(t.id(433))], ARRAY[t.data_row(t.id(430)), t.data_row(t.id(431))],
+          'a batch''s data rows inserted directly equal its set statement''s');
 CREATE FUNCTION t.stamp_data() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.tags := NEW.tags || '{"seen": "by a trigger"}'; RETURN NEW; END $$;
 CREATE TRIGGER stamp_data BEFORE INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.stamp_data();
@@ -237,6 +243,11 @@ CREATE TRIGGER log_data AFTER INSERT ON ff.execution_data FOR EACH ROW EXECUTE F
 SELECT is(ff.create_execution(t.id(424), lane_id => 'data') ->> 'status', 'OK', 'a create under data row triggers');
 SELECT is(t.data_row(t.id(424)) -> 'tags', '{"seen": "by a trigger"}'::jsonb, 'the BEFORE trigger''s NEW is the data row inserted');
 SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id = t.exec_uuid(t.id(424))), 1, 'the AFTER trigger saw it once');
+SELECT is(ff.create_executions(ARRAY[t.id(435), t.id(434)], 'data') ->> 'succeeded', '2', 'a batch of creates under data row triggers');
+SELECT is(ARRAY[t.data_row(t.id(434)) -> 'tags', t.data_row(t.id(435)) -> 'tags'], ARRAY['{"seen": "by a trigger"}', '{"seen": "by a trigger"}']::jsonb[],
+          'each data row of the batch is the BEFORE trigger''s NEW');
+SELECT is((SELECT count(*)::int FROM t.inserted_log WHERE id IN (t.exec_uuid(t.id(434)), t.exec_uuid(t.id(435)))), 2,
+          'the AFTER trigger saw each data row of the batch once');
 DROP TRIGGER stamp_data ON ff.execution_data;
 DROP TRIGGER log_data ON ff.execution_data;
 CREATE TRIGGER refuse_data BEFORE INSERT ON ff.execution_data FOR EACH ROW EXECUTE FUNCTION t.refuse();
@@ -249,12 +260,18 @@ CREATE TRIGGER log_stmt_data AFTER INSERT ON ff.execution_data REFERENCING NEW T
     FOR EACH STATEMENT EXECUTE FUNCTION t.log_stmt();
 SELECT is(ff.create_execution(t.id(426), lane_id => 'data') ->> 'status', 'OK', 'a create under a data statement trigger');
 SELECT is((SELECT array_agg(what || ':' || n) FROM t.stmt_log), ARRAY['INSERT:1'], 'the statement trigger fired with its transition table');
+SELECT is(ff.create_executions(ARRAY[t.id(436), t.id(437)], 'data') ->> 'succeeded', '2', 'a batch under the data statement trigger');
+SELECT is((SELECT array_agg(what || ':' || n ORDER BY n) FROM t.stmt_log), ARRAY['INSERT:1', 'INSERT:2'],
+          'which fired once for the batch''s two data rows');
 DROP TRIGGER log_stmt_data ON ff.execution_data;
 SAVEPOINT added_data_column;
 ALTER TABLE ff.execution_data ADD COLUMN t_note text DEFAULT 'from the default';
 SELECT is(ff.create_execution(t.id(427), lane_id => 'data') ->> 'status', 'OK', 'a create after a data column was added');
 SELECT is((SELECT t_note FROM ff.execution_data WHERE execution_id = t.exec_uuid(t.id(427))), 'from the default',
           'the data column gets its default (the insert goes through the statement)');
+SELECT is(ff.create_executions(ARRAY[t.id(438), t.id(439)], 'data') ->> 'succeeded', '2', 'and a batch of creates');
+SELECT is((SELECT count(*)::int FROM ff.execution_data WHERE t_note = 'from the default'
+           AND execution_id IN (t.exec_uuid(t.id(438)), t.exec_uuid(t.id(439)))), 2, 'whose data rows get the default too');
 ROLLBACK TO SAVEPOINT added_data_column;
 
 -- the locking reads return where each locked row version is; it is read
