@@ -610,6 +610,25 @@ conflict_visible(WriteState *w, Relation rel, ItemPointer tid)
 	ExecClearTuple(w->oldslot);
 }
 
+/*
+ * The row in w->newslot as an insert stores it: its BEFORE INSERT row
+ * triggers run (false: one skipped it) and the table's constraints checked.
+ */
+static bool
+insert_checked(WriteState *w, Relation rel)
+{
+	TupleTableSlot *slot = w->newslot;
+
+	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
+		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+		return false;
+	/* what a constraint may read of it, as ExecInsert sets it */
+	slot->tts_tableOid = RelationGetRelid(rel);
+	if (rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
+	return true;
+}
+
 typedef enum InsertOutcome
 {
 	INSERTED,
@@ -632,13 +651,8 @@ insert_speculative(WriteState *w, Relation rel)
 	uint32		token;
 	bool		clash;
 
-	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
-		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+	if (!insert_checked(w, rel))
 		return INSERT_SKIPPED;
-	/* what a constraint may read of it, as ExecInsert sets it */
-	slot->tts_tableOid = RelationGetRelid(rel);
-	if (rel->rd_att->constr)
-		ExecConstraints(w->rri, slot, w->estate);
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -665,10 +679,10 @@ insert_speculative(WriteState *w, Relation rel)
 }
 
 /*
- * One plain insertion of the row in w->newslot, as INSERT makes it: for a
- * batch whose keys were probed before, where a row with the same key
- * inserted since is a unique violation (ff_core_write_insert).  Returns
- * false when a BEFORE INSERT row trigger skipped it.
+ * One plain insertion of the row in w->newslot, as INSERT makes it: a row
+ * with the same key is a unique violation (for a batch whose keys were
+ * probed before, and the other rows of a create).  Returns false when a
+ * BEFORE INSERT row trigger skipped it.
  */
 static bool
 insert_plain(WriteState *w, Relation rel)
@@ -676,12 +690,8 @@ insert_plain(WriteState *w, Relation rel)
 	TupleTableSlot *slot = w->newslot;
 	List	   *recheck;
 
-	if (w->rri->ri_TrigDesc && w->rri->ri_TrigDesc->trig_insert_before_row &&
-		!ExecBRInsertTriggers(w->estate, w->rri, slot))
+	if (!insert_checked(w, rel))
 		return false;
-	slot->tts_tableOid = RelationGetRelid(rel);
-	if (rel->rd_att->constr)
-		ExecConstraints(w->rri, slot, w->estate);
 	table_tuple_insert(rel, slot, w->estate->es_output_cid, 0, NULL);
 	recheck = ExecInsertIndexTuples(w->rri, slot, w->estate, false, false, NULL, NIL);
 	ExecARInsertTriggers(w->estate, w->rri, slot, recheck, NULL);
@@ -864,7 +874,6 @@ ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, in
 	for (r = 0; r < nrows; r++)
 	{
 		TupleTableSlot *slot = w.newslot;
-		List	   *recheck;
 
 		CHECK_FOR_INTERRUPTS();
 		ExecClearTuple(slot);
@@ -874,19 +883,9 @@ ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, in
 			slot->tts_isnull[i] = col_of[i] < 0 ? true : nulls[r * ncols + col_of[i]];
 		}
 		ExecStoreVirtualTuple(slot);
-		if (w.rri->ri_TrigDesc && w.rri->ri_TrigDesc->trig_insert_before_row &&
-			!ExecBRInsertTriggers(w.estate, w.rri, slot))
-			continue;
-		/* what a constraint may read of it, as ExecInsert sets it */
-		slot->tts_tableOid = RelationGetRelid(rel);
-		if (rel->rd_att->constr)
-			ExecConstraints(w.rri, slot, w.estate);
-		table_tuple_insert(rel, slot, w.estate->es_output_cid, 0, NULL);
-		recheck = ExecInsertIndexTuples(w.rri, slot, w.estate, false, false, NULL, NIL);
-		ExecARInsertTriggers(w.estate, w.rri, slot, recheck, NULL);
-		list_free(recheck);
+		if (insert_plain(&w, rel))
+			done++;
 		ResetPerTupleExprContext(w.estate);
-		done++;
 	}
 	write_end(&w);
 	table_close(rel, NoLock);
