@@ -353,6 +353,39 @@ ff_pkey_may_have_key(const char *table_name, int nkeys, const Datum *keys, const
 }
 
 /*
+ * Whether btree idx never held an entry: its metapage names no root page
+ * (a root, once made, stays until the index is rebuilt, which our lock on
+ * it excludes).  A table a deployment never writes (claim grants, streams)
+ * then costs a probe one metapage read instead of a descent.
+ */
+static bool
+key_never_used(Relation idx)
+{
+	/* the indexes (by file) seen with a root: never read again */
+	static RelFileNode used[8];
+	static int	nused = 0,
+				next = 0;
+	Buffer		buf;
+	bool		unused;
+	int			i;
+
+	for (i = 0; i < nused; i++)
+		if (RelFileNodeEquals(used[i], idx->rd_node))
+			return false;
+	buf = ReadBuffer(idx, BTREE_METAPAGE);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	unused = BTPageGetMeta(BufferGetPage(buf))->btm_root == P_NONE;
+	UnlockReleaseBuffer(buf);
+	if (!unused)
+	{
+		used[next] = idx->rd_node;
+		next = (next + 1) % lengthof(used);
+		nused = Min(nused + 1, (int) lengthof(used));
+	}
+	return unused;
+}
+
+/*
  * ff_pkey_probe_begin / ff_pkey_probe / ff_pkey_probe_end
  *		ff_pkey_may_have_key for many keys of one table (a claim's walk
  *		asks it of every candidate), the table and its key opened once.
@@ -366,6 +399,7 @@ ff_pkey_probe_begin(PkeyProbe *p, const char *table_name, int nkeys, const Oid *
 	p->heap = NULL;
 	p->idx = NULL;
 	p->scan = NULL;
+	p->maybe_unused = true;
 	if (IsolationIsSerializable() || defer_writes_table(table_name))
 		return;
 	p->heap = pkey_open(table_name, nkeys, AccessShareLock, &p->idx);
@@ -380,6 +414,9 @@ ff_pkey_probe(PkeyProbe *p, const Datum *keys)
 
 	if (p->scan == NULL || defer_writes_table(p->table_name))
 		return true;
+	/* looked at again each time: another transaction may make the first entry */
+	if (p->maybe_unused && (p->maybe_unused = key_never_used(p->idx)))
+		return false;
 	pkey_scankeys(p->idx, p->table_name, p->nkeys, keys, p->types, sk);
 	index_rescan(p->scan, sk, p->nkeys, NULL, 0);
 	return index_getnext_tid(p->scan, ForwardScanDirection) != NULL;

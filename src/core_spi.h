@@ -91,6 +91,7 @@ typedef struct PkeyProbe
 	Relation	heap;
 	Relation	idx;
 	struct IndexScanDescData *scan; /* NULL: every key may be there */
+	bool		maybe_unused;	/* the key had no entry ever when last looked at */
 } PkeyProbe;
 
 extern void ff_pkey_probe_begin(PkeyProbe *p, const char *table_name, int nkeys, const Oid *types);

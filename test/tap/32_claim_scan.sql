@@ -176,6 +176,20 @@ SELECT is((ff.complete_executions(ARRAY(SELECT id FROM bp ORDER BY id), ARRAY(SE
           '3', 'the three completed as a batch');
 SELECT isnt((SELECT closed_at FROM ff.stream_meta WHERE execution_id = t.exec_uuid(t.id(92))), NULL,
             'the open stream is closed by the batch complete');
+-- a key that never held an entry is answered from its metapage, and looked
+-- at again once the table gets its first row
+SAVEPOINT unused_key;
+TRUNCATE ff.claim_grant;
+SELECT ff.create_execution(t.id(93 + i), lane_id => 'unusedkey', priority => 9 - i) FROM generate_series(0, 3) i;
+SELECT is((SELECT count(*)::int FROM ff.claim_next('unusedkey', 'w', 'w-1', max_count => 2)), 2,
+          'a batch claim while ff.claim_grant''s key never held an entry');
+SELECT ff.issue_claim_grant(t.id(95), 'someone-else', 'se-1', 'unusedkey', grant_ttl_ms => 1000) ->> 'status';
+SELECT t.at(1000000400000);
+SELECT is((SELECT count(*)::int FROM ff.claim_next('unusedkey', 'w', 'w-1', max_count => 2)), 2,
+          'a batch claim after its first grant was issued');
+SELECT is((SELECT count(*)::int FROM ff.claim_grant WHERE execution_id = t.exec_uuid(t.id(95))), 0,
+          'the first grant the table ever held is found and deleted by the batch claim');
+ROLLBACK TO SAVEPOINT unused_key;
 
 -- a batch's key probes are held until its writes are flushed; a batch that
 -- fails after its first item probed a key leaves none held behind
