@@ -10,7 +10,8 @@
  *	  into its id for good.  A backend keeps them until the table's trigger
  *	  invalidates them (any write to ff.partition_config, committed or in
  *	  this transaction): reading them once per transaction cost a create
- *	  called alone a tenth of its instructions.
+ *	  called alone a tenth of its instructions.  Counts read through a
+ *	  REPEATABLE READ snapshot serve that transaction only.
  *
  * IDENTIFICATION
  *	  src/core_partition.c
@@ -24,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -46,6 +48,14 @@ static int	cached_counts[3];
 static bool counts_valid = false;
 static Oid	config_relid = InvalidOid;
 
+/*
+ * Counts read under REPEATABLE READ or SERIALIZABLE came through the
+ * transaction's snapshot, which may predate a change whose invalidation
+ * this backend has already taken in: they serve that transaction only.
+ */
+static bool read_in_xact_snapshot = false;
+static LocalTransactionId read_lxid = InvalidLocalTransactionId;
+
 /* A relcache invalidation of ff.partition_config (or of every relation). */
 static void
 config_invalidated(Datum arg, Oid relid)
@@ -64,7 +74,7 @@ load_counts(void)
 {
 	static bool callback_registered = false;
 
-	if (counts_valid)
+	if (counts_valid && (!read_in_xact_snapshot || read_lxid == MyProc->lxid))
 		return;
 	if (!callback_registered)
 	{
@@ -74,6 +84,8 @@ load_counts(void)
 	config_relid = get_relname_relid("partition_config", get_namespace_oid("ff", false));
 	/* valid from here: an invalidation arriving during the read clears it again */
 	counts_valid = true;
+	read_in_xact_snapshot = IsolationUsesXactSnapshot();
+	read_lxid = MyProc->lxid;
 	PG_TRY();
 	{
 		ff_spi_connect();

@@ -132,8 +132,8 @@ extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, co
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,
 							ItemPointer newtids);
 extern bool ff_core_insert(ExecCore *c);
-extern int64 ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, int nrows,
-								  const Datum *values, const bool *nulls);
+extern int64 ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, const Oid *types,
+								  int nrows, const Datum *values, const bool *nulls);
 extern void ff_core_init(ExecCore *c, ExecId id);
 
 extern void ff_core_set_vector(ExecCore *c, LifecyclePhase phase,

@@ -304,16 +304,17 @@ open_indexes(ResultRelInfo *rri, const WriteCache *c, EState *estate, TupleTable
 }
 
 /*
- * Whether writes of cmd to rel may go through the single-row path: nothing
- * only a statement does is asked of them (statement triggers, transition
- * tables, rules, row security).  Otherwise each goes to its statement.
+ * Whether writes of cmd to rel may go through the single-row path: a plain
+ * table, and nothing only a statement does asked of them (statement
+ * triggers, transition tables, rules, row security).  Otherwise each goes
+ * to its statement.
  */
 static bool
 direct_write_ok(Relation rel, CmdType cmd)
 {
 	TriggerDesc *t = rel->trigdesc;
 
-	if (rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules || rel->rd_rel->relrowsecurity)
 		return false;
 	if (t == NULL)
 		return true;
@@ -820,19 +821,22 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
  *		Inserts nrows rows into ff.<relname> through the executor's
  *		single-row path (row triggers, constraints, index entries and unique
  *		checks as an INSERT statement has them), its columns named in cols
- *		(ncols of them), row r's values at values[r * ncols] (nulls
- *		alike).  Returns the rows inserted (a row trigger may skip one), or
- *		-1, having written nothing, when the table has a column not named
- *		(its default is the statement's to compute) or asks for what only a
- *		statement does: the caller then runs its statement.  An INSERT
+ *		(ncols of them, of the types types), row r's values at
+ *		values[r * ncols] (nulls alike); a column not named gets NULL, as
+ *		the statement gives a column without a default.  Returns the rows
+ *		inserted (a row trigger may skip one), or -1, having written
+ *		nothing, when the statement must insert them: a column named with
+ *		another type (a domain included), a column not named with a
+ *		default, any generated or identity column, a table that is not a
+ *		plain one, or anything only a statement does.  An INSERT
  *		statement's executor start-up was a sixth of a single create's
  *		instructions, and a batch's set statement 18 000 a row.  No
  *		privilege is checked here: the engine's functions run as the
  *		extension's owner.
  */
 int64
-ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, int nrows,
-					 const Datum *values, const bool *nulls)
+ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, const Oid *types,
+					 int nrows, const Datum *values, const bool *nulls)
 {
 	Relation	rel = table_open(ff_rel_lock(relname, RowExclusiveLock), NoLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -843,30 +847,33 @@ ff_write_insert_rows(const char *relname, int ncols, const char *const *cols, in
 				i,
 				k,
 				r;
+	bool		direct = !ff_test_store_by_key && direct_write_ok(rel, CMD_INSERT);
 
-	if (ff_test_store_by_key || !direct_write_ok(rel, CMD_INSERT))
-	{
-		table_close(rel, NoLock);
-		return -1;
-	}
-	/* each column of the table is one of cols, or the statement inserts */
-	for (i = 0; i < desc->natts; i++)
+	/* each column of the table is one of cols, of its type, or NULL as the statement leaves it */
+	for (i = 0; direct && i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		col_of[i] = -1;
 		if (att->attisdropped)
 			continue;
+		if (att->attgenerated || att->attidentity)
+			direct = false;
 		for (k = 0; k < ncols && strcmp(NameStr(att->attname), cols[k]) != 0; k++)
 			;
 		if (k == ncols)
-			break;
-		col_of[i] = k;
-		named++;
+			direct = direct && !att->atthasdef;
+		else
+		{
+			direct = direct && att->atttypid == types[k];
+			col_of[i] = k;
+			named++;
+		}
 	}
-	if (i < desc->natts || named != ncols)
+	if (!direct || named != ncols)
 	{
 		table_close(rel, NoLock);
+		pfree(col_of);
 		return -1;
 	}
 	write_begin(&w, rel, NULL, NULL, CMD_INSERT);

@@ -171,36 +171,30 @@ static FFPlan plan_data_insert = {
  * batch's at its flush.  FF_FLUSH_BY_STATEMENT when the statement must
  * write them: a table changed by its owner (ff_write_insert_rows).
  */
-#define DATA_COLS 6
 static uint64
 data_insert_direct(int n, const Datum *v, const bool *vn)
 {
-	static const char *const cols[DATA_COLS] = {"partition", "execution_id", "payload", "policy", "tags", "result"};
-	Datum	   *values = palloc(sizeof(Datum) * DATA_COLS * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * DATA_COLS * Max(n, 1));
+	/* plan_data_insert's columns and types; result is left NULL, as the statement leaves it */
+	static const char *const cols[5] = {"partition", "execution_id", "payload", "policy", "tags"};
+	Datum	   *values = palloc(sizeof(Datum) * 5 * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * 5 * Max(n, 1));
 	Datum		no_tags = (Datum) 0;
 	int64		done;
 	int			r;
 
+	memcpy(values, v, sizeof(Datum) * 5 * n);
+	memcpy(nulls, vn, sizeof(bool) * 5 * n);
 	for (r = 0; r < n; r++)
 	{
-		Datum	   *rv = &values[r * DATA_COLS];
-		bool	   *rn = &nulls[r * DATA_COLS];
-
-		memcpy(rv, &v[r * 5], sizeof(Datum) * 5);
-		memcpy(rn, &vn[r * 5], sizeof(bool) * 5);
-		if (rn[4])
-		{
-			/* COALESCE(tags, '{}') */
-			if (no_tags == (Datum) 0)
-				no_tags = JsonbPGetDatum(ff_jsonb_from_text("{}"));
-			rv[4] = no_tags;
-			rn[4] = false;
-		}
-		rv[5] = (Datum) 0;
-		rn[5] = true;
+		if (!nulls[r * 5 + 4])
+			continue;
+		/* COALESCE(tags, '{}') */
+		if (no_tags == (Datum) 0)
+			no_tags = JsonbPGetDatum(ff_jsonb_from_text("{}"));
+		values[r * 5 + 4] = no_tags;
+		nulls[r * 5 + 4] = false;
 	}
-	done = ff_write_insert_rows("execution_data", DATA_COLS, cols, n, values, nulls);
+	done = ff_write_insert_rows("execution_data", 5, cols, plan_data_insert.argtypes, n, values, nulls);
 	pfree(values);
 	pfree(nulls);
 	return done < 0 ? FF_FLUSH_BY_STATEMENT : (uint64) done;

@@ -273,6 +273,20 @@ SELECT is(ff.create_executions(ARRAY[t.id(438), t.id(439)], 'data') ->> 'succeed
 SELECT is((SELECT count(*)::int FROM ff.execution_data WHERE t_note = 'from the default'
            AND execution_id IN (t.exec_uuid(t.id(438)), t.exec_uuid(t.id(439)))), 2, 'whose data rows get the default too');
 ROLLBACK TO SAVEPOINT added_data_column;
+-- a default on the column the insert leaves out, and a column of another type: the statement inserts
+SAVEPOINT data_column_changed;
+ALTER TABLE ff.execution_data ALTER COLUMN result SET DEFAULT '\x2a';
+SELECT ff.create_execution(t.id(440), lane_id => 'data');
+SELECT ff.create_executions(ARRAY[t.id(441), t.id(442)], 'data') ->> 'succeeded';
+SELECT is((SELECT array_agg(result ORDER BY execution_id) FROM ff.execution_data
+           WHERE execution_id IN (t.exec_uuid(t.id(440)), t.exec_uuid(t.id(441)), t.exec_uuid(t.id(442)))),
+          ARRAY['\x2a', '\x2a', '\x2a']::bytea[], 'a default on result applies to a single and a batch create''s data rows');
+ALTER TABLE ff.execution_data ALTER COLUMN result DROP DEFAULT;
+ALTER TABLE ff.execution_data ALTER COLUMN policy TYPE json USING policy::json;
+SELECT ff.create_execution(t.id(443), lane_id => 'data', policy_json => '{"max_retries":  3}');
+SELECT is((SELECT policy::text FROM ff.execution_data WHERE execution_id = t.exec_uuid(t.id(443))), '{"max_retries": 3}',
+          'a policy column changed to json gets the statement''s conversion, not the jsonb bytes');
+ROLLBACK TO SAVEPOINT data_column_changed;
 
 -- the locking reads return where each locked row version is; it is read
 -- from its page and taken apart by column name in C
