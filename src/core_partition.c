@@ -7,11 +7,9 @@
  *
  *	  The counts can only change while no execution exists
  *	  (ff.set_partition_config), because an execution's partition is baked
- *	  into its id for good.  A backend keeps them until the table's trigger
- *	  invalidates them (any write to ff.partition_config, committed or in
- *	  this transaction): reading them once per transaction cost a create
- *	  called alone a tenth of its instructions.  Counts read through a
- *	  REPEATABLE READ snapshot serve that transaction only.
+ *	  into its id for good.  A backend keeps them (a kept table, core_spi.h)
+ *	  until the table's trigger invalidates them: reading them once per
+ *	  transaction cost a create called alone a tenth of its instructions.
  *
  * IDENTIFICATION
  *	  src/core_partition.c
@@ -21,14 +19,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
 
 #include "core_ids.h"
 #include "core_partition.h"
@@ -36,7 +30,6 @@
 #include "core_validate.h"
 
 PG_FUNCTION_INFO_V1(ff_set_partition_config);
-PG_FUNCTION_INFO_V1(ff_partition_config_changed);
 PG_FUNCTION_INFO_V1(ff_execution_id_sql);
 PG_FUNCTION_INFO_V1(ff_flow_member_execution_id_sql);
 PG_FUNCTION_INFO_V1(ff_solo_partition_sql);
@@ -45,24 +38,7 @@ PG_FUNCTION_INFO_V1(ff_budget_partition_sql);
 PG_FUNCTION_INFO_V1(ff_quota_partition_sql);
 
 static int	cached_counts[3];
-static bool counts_valid = false;
-static Oid	config_relid = InvalidOid;
-
-/*
- * Counts read under REPEATABLE READ or SERIALIZABLE came through the
- * transaction's snapshot, which may predate a change whose invalidation
- * this backend has already taken in: they serve that transaction only.
- */
-static bool read_in_xact_snapshot = false;
-static LocalTransactionId read_lxid = InvalidLocalTransactionId;
-
-/* A relcache invalidation of ff.partition_config (or of every relation). */
-static void
-config_invalidated(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == config_relid)
-		counts_valid = false;
-}
+static KeptTable config = FF_KEPT_TABLE("partition_config");
 
 static FFPlan plan_read_config = {
 	"SELECT num_flow_partitions, num_budget_partitions, num_quota_partitions "
@@ -72,20 +48,9 @@ static FFPlan plan_read_config = {
 static void
 load_counts(void)
 {
-	static bool callback_registered = false;
-
-	if (counts_valid && (!read_in_xact_snapshot || read_lxid == MyProc->lxid))
+	if (ff_kept_fresh(&config))
 		return;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(config_invalidated, (Datum) 0);
-		callback_registered = true;
-	}
-	config_relid = get_relname_relid("partition_config", get_namespace_oid("ff", false));
-	/* valid from here: an invalidation arriving during the read clears it again */
-	counts_valid = true;
-	read_in_xact_snapshot = IsolationUsesXactSnapshot();
-	read_lxid = MyProc->lxid;
+	ff_kept_reading(&config);
 	PG_TRY();
 	{
 		ff_spi_connect();
@@ -98,29 +63,10 @@ load_counts(void)
 	}
 	PG_CATCH();
 	{
-		counts_valid = false;
+		ff_kept_forget(&config);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-}
-
-/*
- * ff._partition_config_changed() — trigger, after every statement writing
- * ff.partition_config: every backend's counts are read again (at its next
- * transaction; this one's at its next statement, and again if it rolls
- * back).
- */
-Datum
-ff_partition_config_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *td = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("ff._partition_config_changed() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
-	return PointerGetDatum(NULL);
 }
 
 int
@@ -233,7 +179,7 @@ ff_set_partition_config(PG_FUNCTION_ARGS)
 							   want[0], want[1], want[2]),
 					 errhint("Execution ids carry their partition; keep the existing counts.")));
 		ff_plan_exec(&plan_write_config, values, NULL, 0);
-		counts_valid = false;
+		ff_kept_forget(&config);
 	}
 	SPI_finish();
 	PG_RETURN_BOOL(true);

@@ -29,12 +29,14 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -993,4 +995,87 @@ ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt)
 	if (edata != NULL && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 		ReThrowError(edata);
 	return edata;
+}
+
+
+/* ---- kept tables ---- */
+
+PG_FUNCTION_INFO_V1(ff_kept_table_changed);
+
+static KeptTable *kept[4];
+static int	nkept = 0;
+
+/* A relcache invalidation of a kept table (or of every relation). */
+static void
+kept_invalidated(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < nkept; i++)
+		if (relid == InvalidOid || relid == kept[i]->relid)
+			kept[i]->valid = false;
+}
+
+/*
+ * ff_kept_fresh
+ *		Whether what was read of k's table still serves.  What was read
+ *		through a REPEATABLE READ or SERIALIZABLE snapshot serves that
+ *		transaction only: the snapshot may predate a change whose
+ *		invalidation this backend has already taken in.
+ */
+bool
+ff_kept_fresh(KeptTable *k)
+{
+	return k->valid && (!k->xact_snapshot || k->lxid == MyProc->lxid);
+}
+
+/*
+ * ff_kept_reading
+ *		The caller reads k's table now: valid from here, so that an
+ *		invalidation arriving during the read clears it again.
+ */
+void
+ff_kept_reading(KeptTable *k)
+{
+	int			i;
+
+	for (i = 0; i < nkept && kept[i] != k; i++)
+		;
+	if (i == nkept)
+	{
+		if (nkept == lengthof(kept))
+			elog(ERROR, "more than %d kept tables", (int) lengthof(kept));
+		if (nkept == 0)
+			CacheRegisterRelcacheCallback(kept_invalidated, (Datum) 0);
+		kept[nkept++] = k;
+	}
+	k->relid = get_relname_relid(k->table_name, get_namespace_oid("ff", false));
+	k->valid = true;
+	k->xact_snapshot = IsolationUsesXactSnapshot();
+	k->lxid = MyProc->lxid;
+}
+
+void
+ff_kept_forget(KeptTable *k)
+{
+	k->valid = false;
+}
+
+/*
+ * ff._kept_table_changed() — trigger, after every statement writing a kept
+ * table: what every backend read of it is read again (at its next
+ * transaction; this one's at its next statement, and again if it rolls
+ * back).
+ */
+Datum
+ff_kept_table_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("ff._kept_table_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(td->tg_relation));
+	return PointerGetDatum(NULL);
 }

@@ -148,4 +148,26 @@ extern Datum ff_col_datum(int row, int col, bool *isnull);
 
 extern ErrorData *ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryContext cxt);
 
+/*
+ * Kept tables: what a backend read from a small configuration table
+ * (ff.partition_config, ff.channel_key) serves it until the table's
+ * statement trigger ff._kept_table_changed invalidates it (core_spi.c).
+ * Use: if (!ff_kept_fresh(&k)) { ff_kept_reading(&k); read it; } and, when
+ * the read fails, ff_kept_forget(&k).
+ */
+typedef struct KeptTable
+{
+	const char *table_name;		/* in schema ff */
+	Oid			relid;
+	bool		valid;
+	bool		xact_snapshot;	/* read through a REPEATABLE READ snapshot */
+	LocalTransactionId lxid;	/* ... in this transaction */
+} KeptTable;
+
+#define FF_KEPT_TABLE(name) {(name), InvalidOid, false, false, InvalidLocalTransactionId}
+
+extern bool ff_kept_fresh(KeptTable *k);
+extern void ff_kept_reading(KeptTable *k);
+extern void ff_kept_forget(KeptTable *k);
+
 #endif							/* FF_ENGINE_SPI_PLAN_H */

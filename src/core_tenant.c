@@ -259,7 +259,8 @@ static FFPlan plan_channel_key = {
 	0, {InvalidOid}
 };
 
-static Oid	channel_key_rel = InvalidOid;
+static KeptTable key_table = FF_KEPT_TABLE("channel_key");
+static bool channel_key_loaded = false;
 static uint8 channel_key[64];
 static int	channel_keylen = 0;
 
@@ -273,26 +274,36 @@ static char last_channel[14 + 32 + 1];
 
 /*
  * ff_completion_channel_key_load
- *		Read the channel key once per backend (again if the extension was
- *		recreated).  It runs a query, so call it before reading another
- *		statement's results: ff_completion_emit does, before the event is
- *		written, so announcing the event never has to.
+ *		Read the channel key once per backend, and again after a write to
+ *		ff.channel_key (a kept table, core_spi.h: a restore replaces it).
+ *		It runs a query, so call it before reading another statement's
+ *		results: ff_completion_emit does, before the event is written, so
+ *		announcing the event never has to.
  */
 void
 ff_completion_channel_key_load(void)
 {
-	Oid			rel = get_relname_relid("channel_key", get_namespace_oid("ff", false));
 	bool		isnull;
 	bytea	   *k;
 
-	if (rel == channel_key_rel)
+	if (ff_kept_fresh(&key_table))
 		return;
-	if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
-		elog(ERROR, "ff.channel_key is empty");
-	k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
-	channel_keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(channel_key));
-	memcpy(channel_key, VARDATA_ANY(k), channel_keylen);
-	channel_key_rel = rel;
+	ff_kept_reading(&key_table);
+	PG_TRY();
+	{
+		if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
+			elog(ERROR, "ff.channel_key is empty");
+		k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
+		channel_keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(channel_key));
+		memcpy(channel_key, VARDATA_ANY(k), channel_keylen);
+	}
+	PG_CATCH();
+	{
+		ff_kept_forget(&key_table);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	channel_key_loaded = true;
 	if (last_channel_ns != NULL)
 		pfree(last_channel_ns);
 	last_channel_ns = NULL;
@@ -315,7 +326,7 @@ ff_completion_channel(const char *ns)
 	char	   *out;
 	int			i;
 
-	if (!OidIsValid(channel_key_rel))
+	if (!channel_key_loaded)
 		elog(ERROR, "the completion channel key is not loaded");
 	if (last_channel_ns != NULL && strcmp(last_channel_ns, ns) == 0)
 		return pstrdup(last_channel);

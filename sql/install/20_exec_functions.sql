@@ -72,13 +72,14 @@ CREATE FUNCTION ff.set_partition_config(num_flow_partitions integer,
 COMMENT ON FUNCTION ff.set_partition_config(integer, integer, integer) IS
     'Sets the partition counts; refused (55000) while executions exist with other counts';
 
--- Backends keep the partition counts until ff.partition_config is written.
-CREATE FUNCTION ff._partition_config_changed() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'ff_partition_config_changed' LANGUAGE C;
-COMMENT ON FUNCTION ff._partition_config_changed() IS
-    'Internal (trigger): a write to ff.partition_config makes every backend read the partition counts again';
+-- Backends keep what they read of a kept table (the partition counts, the
+-- channel key) until it is written.
+CREATE FUNCTION ff._kept_table_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'ff_kept_table_changed' LANGUAGE C;
+COMMENT ON FUNCTION ff._kept_table_changed() IS
+    'Internal (trigger): a write to a table backends keep (ff.partition_config, ff.channel_key) makes every backend read it again';
 CREATE TRIGGER partition_config_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.partition_config
-    FOR EACH STATEMENT EXECUTE FUNCTION ff._partition_config_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._kept_table_changed();
 
 -- ---- creating and claiming ----
 

@@ -13,6 +13,9 @@ CREATE TABLE ff.channel_key (
 );
 INSERT INTO ff.channel_key (secret) VALUES (ff._random_secret());
 SELECT pg_catalog.pg_extension_config_dump('ff.channel_key', '');
+-- backends keep the key until it is written (a restore replaces it)
+CREATE TRIGGER channel_key_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ff.channel_key
+    FOR EACH STATEMENT EXECUTE FUNCTION ff._kept_table_changed();
 
 CREATE FUNCTION ff.completion_channel(namespace text DEFAULT 'default') RETURNS text
     AS 'MODULE_PATHNAME', 'ff_completion_channel_sql' LANGUAGE C STABLE;

@@ -180,8 +180,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 -- internal functions readers have: whether the caller is an admin, and its namespaces
 ('ff._is_admin()', '', 'R', 'hidden', 'hidden', NULL, 'reached', 'has', $$SELECT ff._is_admin()$$),
 ('ff._json_limit()', '', 'A', 'error:39P01', NULL, NULL, NULL, 'ok', $$SELECT ff._json_limit()$$),
--- the partition counts' invalidation runs only as a trigger
-('ff._partition_config_changed()', '', 'A', 'error:39P01', NULL, NULL, NULL, 'ok', $$SELECT ff._partition_config_changed()::text$$),
+-- the kept tables' invalidation runs only as a trigger
+('ff._kept_table_changed()', '', 'A', 'error:39P01', NULL, NULL, NULL, 'ok', $$SELECT ff._kept_table_changed()::text$$),
 ('ff._namespaces()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT {{ns}} = ANY (coalesce(ff._namespaces(), ARRAY[{{ns}}]))$$),
 -- the job registry: configuration, no tenant's data (ff.scanner_status reads it as its caller)
 ('ff._jobs()', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT count(*) FROM ff._jobs()$$),
