@@ -786,11 +786,9 @@ static uint64
 flush_set(Deferred *d)
 {
 	FFPlan	   *p = d->plan;
-	MemoryContext cxt = CurrentMemoryContext;
 	Datum	   *rows = palloc(sizeof(Datum) * d->n);
 	Datum		array;
 	int			r;
-	uint64		n = 0;
 
 	if (p->set_plan == NULL)
 		prepare_set_plan(p);
@@ -800,16 +798,39 @@ flush_set(Deferred *d)
 													&d->nulls[r * p->nargs]));
 	array = PointerGetDatum(construct_array(rows, d->n, RECORDOID, -1, false,
 											TYPALIGN_DOUBLE));
+	return run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
+}
+
+/* One plan's recorded calls written: by its own writer, or its set statement. */
+static uint64
+flush_rows(Deferred *d)
+{
+	FFPlan	   *p = d->plan;
+	uint64		n;
+
+	n = p->flush_direct != NULL ? p->flush_direct(p, d->n, d->values, d->nulls) : FF_FLUSH_BY_STATEMENT;
+	return n == FF_FLUSH_BY_STATEMENT ? flush_set(d) : n;
+}
+
+/* Runs one plan's recorded calls. */
+static void
+flush_one(Deferred *d)
+{
+	FFPlan	   *p = d->plan;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile uint64 n = 0;
+
 	/*
 	 * Rows a batch locked cannot go missing; a row it creates can have
 	 * been created by a concurrent transaction first (a unique violation,
 	 * or no row with ON CONFLICT DO NOTHING): the whole batch fails, and a
 	 * retry sees that row.  The transaction is failing either way, so the
-	 * violation is reported as the batch's error without a subtransaction.
+	 * violation is reported as the batch's error without a subtransaction,
+	 * however the rows were written.
 	 */
 	PG_TRY();
 	{
-		n = run_plan(p->set_plan, p->set_sql, 1, &array, NULL, 0, true);
+		n = flush_rows(d);
 	}
 	PG_CATCH();
 	{
@@ -820,38 +841,13 @@ flush_set(Deferred *d)
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
 		FlushErrorState();
-		ff_batch_insert_race(d->n, e->detail ? e->detail : e->message);
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("a batch of %d writes met a row another transaction wrote concurrently", d->n),
+				 errdetail("%s", e->detail ? e->detail : e->message),
+				 errhint("Retry the call.")));
 	}
 	PG_END_TRY();
-	return n;
-}
-
-/*
- * ff_batch_insert_race
- *		A batch of n deferred writes met a row another transaction inserted
- *		since the batch probed its keys (detail names it): the batch fails
- *		whole as a serialization failure, however it was written.
- */
-void
-ff_batch_insert_race(int n, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-			 errmsg("a batch of %d writes met a row another transaction wrote concurrently", n),
-			 errdetail("%s", detail),
-			 errhint("Retry the call.")));
-}
-
-/* Runs one plan's recorded calls: its own writer, or its set statement. */
-static void
-flush_one(Deferred *d)
-{
-	FFPlan	   *p = d->plan;
-	uint64		n;
-
-	n = p->flush_direct != NULL ? p->flush_direct(p, d->n, d->values, d->nulls) : FF_FLUSH_BY_STATEMENT;
-	if (n == FF_FLUSH_BY_STATEMENT)
-		n = flush_set(d);
 	if (p->each_row && n != (uint64) d->n)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -860,7 +856,7 @@ flush_one(Deferred *d)
 				 errdetail("Statement: %s", p->sql),
 				 errhint("Retry the call.")));
 	if (p->after_flush)
-		p->after_flush(n);
+		p->after_flush((uint64) n);
 }
 
 void

@@ -60,8 +60,9 @@ typedef struct FFPlan
 	bool		key_lookups;
 
 	/*
-	 * Its set statement inserts rows another transaction may create first:
-	 * a unique violation there is that race (the batch's 40001), not a bug.
+	 * Its rows (set statement or own writer) are inserted where another
+	 * transaction may create them first: a unique violation at the flush is
+	 * that race (the batch's 40001), not a bug.
 	 */
 	bool		insert_race;
 
@@ -76,7 +77,6 @@ typedef struct FFPlan
 } FFPlan;
 
 #define FF_FLUSH_BY_STATEMENT PG_UINT64_MAX
-extern void ff_batch_insert_race(int n, const char *detail) pg_attribute_noreturn();
 
 /* Run a kept plan; returns SPI_processed.  Errors on an SPI failure. */
 extern uint64 ff_plan_exec(FFPlan *p, Datum *values, const bool *nulls, long tcount);

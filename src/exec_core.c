@@ -91,34 +91,16 @@ store_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 
 /*
  * A batch's deferred creates, at its flush: inserted directly where it can.
- * The batch probed its ids; one another transaction created since fails the
- * batch, as a unique violation fails its set statement (core_spi.c).
+ * The batch probed its ids; one another transaction created since is a
+ * unique violation, which the flush reports as the batch's serialization
+ * failure, as for its set statement (core_spi.c).
  */
 static uint64
 insert_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	int64		done = -1;
+	int64		done = ff_core_write_insert(p, n, values, nulls, true);
 
-	PG_TRY();
-	{
-		done = ff_core_write_insert(p, n, values, nulls, true);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		if (geterrcode() != ERRCODE_UNIQUE_VIOLATION)
-			PG_RE_THROW();
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		ff_batch_insert_race(n, e->detail ? e->detail : e->message);
-	}
-	PG_END_TRY();
-	if (done < 0)
-		return FF_FLUSH_BY_STATEMENT;
-	return (uint64) done;
+	return done < 0 ? FF_FLUSH_BY_STATEMENT : (uint64) done;
 }
 
 /*
