@@ -21,7 +21,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 
 #include "core_ids.h"
@@ -51,22 +50,14 @@ load_counts(void)
 	if (ff_kept_fresh(&config))
 		return;
 	ff_kept_reading(&config);
-	PG_TRY();
-	{
-		ff_spi_connect();
-		if (ff_plan_exec(&plan_read_config, NULL, NULL, 1) != 1)
-			elog(ERROR, "ff.partition_config has no row");
-		cached_counts[0] = (int) ff_col_int64(0, 1, 256);
-		cached_counts[1] = (int) ff_col_int64(0, 2, 32);
-		cached_counts[2] = (int) ff_col_int64(0, 3, 32);
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		ff_kept_forget(&config);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	ff_spi_connect();
+	if (ff_plan_exec(&plan_read_config, NULL, NULL, 1) != 1)
+		elog(ERROR, "ff.partition_config has no row");
+	cached_counts[0] = (int) ff_col_int64(0, 1, 256);
+	cached_counts[1] = (int) ff_col_int64(0, 2, 32);
+	cached_counts[2] = (int) ff_col_int64(0, 3, 32);
+	SPI_finish();
+	ff_kept_read(&config);
 }
 
 int

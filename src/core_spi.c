@@ -1009,7 +1009,10 @@ kept_invalidated(Datum arg, Oid relid)
 
 	for (i = 0; i < nkept; i++)
 		if (relid == InvalidOid || relid == kept[i]->relid)
+		{
 			kept[i]->valid = false;
+			kept[i]->changed = true;
+		}
 }
 
 /*
@@ -1026,9 +1029,10 @@ ff_kept_fresh(KeptTable *k)
 }
 
 /*
- * ff_kept_reading
- *		The caller reads k's table now: valid from here, so that an
- *		invalidation arriving during the read clears it again.
+ * ff_kept_reading / ff_kept_read
+ *		The caller reads k's table now / has read it: what it read serves
+ *		unless an invalidation arrived in between (or the read failed, and
+ *		ff_kept_read was never reached).
  */
 void
 ff_kept_reading(KeptTable *k)
@@ -1046,9 +1050,16 @@ ff_kept_reading(KeptTable *k)
 		kept[nkept++] = k;
 	}
 	k->relid = get_relname_relid(k->table_name, get_namespace_oid("ff", false));
-	k->valid = true;
+	k->valid = false;
+	k->changed = false;
 	k->xact_snapshot = IsolationUsesXactSnapshot();
 	k->lxid = MyProc->lxid;
+}
+
+void
+ff_kept_read(KeptTable *k)
+{
+	k->valid = !k->changed;
 }
 
 void

@@ -15,6 +15,7 @@
 #define FF_ENGINE_SPI_PLAN_H
 
 #include "executor/spi.h"
+#include "storage/lock.h"
 
 #define FF_PLAN_MAX_ARGS 96
 
@@ -152,22 +153,24 @@ extern ErrorData *ff_run_in_subxact(void (*fn) (void *arg), void *arg, MemoryCon
  * Kept tables: what a backend read from a small configuration table
  * (ff.partition_config, ff.channel_key) serves it until the table's
  * statement trigger ff._kept_table_changed invalidates it (core_spi.c).
- * Use: if (!ff_kept_fresh(&k)) { ff_kept_reading(&k); read it; } and, when
- * the read fails, ff_kept_forget(&k).
+ * Use: if (!ff_kept_fresh(&k)) { ff_kept_reading(&k); read it;
+ * ff_kept_read(&k); }: a read that fails leaves it to be read again.
  */
 typedef struct KeptTable
 {
 	const char *table_name;		/* in schema ff */
 	Oid			relid;
 	bool		valid;
+	bool		changed;		/* invalidated while being read */
 	bool		xact_snapshot;	/* read through a REPEATABLE READ snapshot */
 	LocalTransactionId lxid;	/* ... in this transaction */
 } KeptTable;
 
-#define FF_KEPT_TABLE(name) {(name), InvalidOid, false, false, InvalidLocalTransactionId}
+#define FF_KEPT_TABLE(name) {(name), InvalidOid, false, false, false, InvalidLocalTransactionId}
 
 extern bool ff_kept_fresh(KeptTable *k);
 extern void ff_kept_reading(KeptTable *k);
+extern void ff_kept_read(KeptTable *k);
 extern void ff_kept_forget(KeptTable *k);
 
 #endif							/* FF_ENGINE_SPI_PLAN_H */

@@ -289,20 +289,12 @@ ff_completion_channel_key_load(void)
 	if (ff_kept_fresh(&key_table))
 		return;
 	ff_kept_reading(&key_table);
-	PG_TRY();
-	{
-		if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
-			elog(ERROR, "ff.channel_key is empty");
-		k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
-		channel_keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(channel_key));
-		memcpy(channel_key, VARDATA_ANY(k), channel_keylen);
-	}
-	PG_CATCH();
-	{
-		ff_kept_forget(&key_table);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	if (ff_plan_exec(&plan_channel_key, NULL, NULL, 1) != 1)
+		elog(ERROR, "ff.channel_key is empty");
+	k = DatumGetByteaPP(ff_col_datum(0, 1, &isnull));
+	channel_keylen = Min(VARSIZE_ANY_EXHDR(k), (int) sizeof(channel_key));
+	memcpy(channel_key, VARDATA_ANY(k), channel_keylen);
+	ff_kept_read(&key_table);
 	channel_key_loaded = true;
 	if (last_channel_ns != NULL)
 		pfree(last_channel_ns);
