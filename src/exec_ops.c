@@ -90,6 +90,28 @@ static FFPlan plan_exists_many = {
 	2, {INT2ARRAYOID, UUIDARRAYOID}, NULL, true,.key_lookups = true
 };
 
+/* Whether any of n ids has an entry, of any row version, in ff.execution's key. */
+static bool
+any_key_entry(const ExecId *ids, int n)
+{
+	static const Oid key_types[2] = {INT2OID, UUIDOID};
+	PkeyProbe	p;
+	bool		any = false;
+	int			k;
+
+	ff_pkey_probe_begin(&p, "execution", 2, key_types);
+	for (k = 0; k < n && !any; k++)
+	{
+		Datum		key[2];
+
+		key[0] = Int16GetDatum((int16) ids[k].partition);
+		key[1] = UUIDPGetDatum(unconstify(pg_uuid_t *, &ids[k].uuid));
+		any = ff_pkey_probe(&p, key);
+	}
+	ff_pkey_probe_end(&p);
+	return any;
+}
+
 /*
  * ff_existing_ids
  *		Which of n ids name an execution already (of any namespace, as the
@@ -106,27 +128,10 @@ ff_existing_ids(const ExecId *ids, int n, int *nfound)
 				i;
 
 	/* ids of fresh executions have no key entry yet: the statement only when one has */
+	if (!any_key_entry(ids, n))
 	{
-		static const Oid key_types[2] = {INT2OID, UUIDOID};
-		PkeyProbe	p;
-		bool		any = false;
-		int			k;
-
-		ff_pkey_probe_begin(&p, "execution", 2, key_types);
-		for (k = 0; k < n && !any; k++)
-		{
-			Datum		key[2];
-
-			key[0] = Int16GetDatum((int16) ids[k].partition);
-			key[1] = UUIDPGetDatum(unconstify(pg_uuid_t *, &ids[k].uuid));
-			any = ff_pkey_probe(&p, key);
-		}
-		ff_pkey_probe_end(&p);
-		if (!any)
-		{
-			*nfound = 0;
-			return palloc(sizeof(ExecId));
-		}
+		*nfound = 0;
+		return palloc(sizeof(ExecId));
 	}
 	ff_exec_id_arrays(ids, n, args);
 	got = ff_plan_exec(&plan_exists_many, args, NULL, 0);
@@ -155,56 +160,52 @@ static FFPlan plan_tags_as_strings = {
 	"ELSE pg_catalog.to_jsonb(t.value #>> '{}') END) FROM pg_catalog.jsonb_each($1) t), '{}')",
 	1, {JSONBOID}
 };
-static uint64 data_flush(FFPlan *p, int n, const Datum *values, const bool *nulls);
+static uint64 data_insert(FFPlan *p, int n, const Datum *v, const bool *vn);
 static FFPlan plan_data_insert = {
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
 	"VALUES ($1, $2, $3, $4, COALESCE($5, '{}'))",
 	5, {INT2OID, UUIDOID, BYTEAOID, JSONBOID, JSONBOID}, NULL, false,
 	"INSERT INTO ff.execution_data (partition, execution_id, payload, policy, tags) "
 	"SELECT v.a1, v.a2, v.a3, v.a4, COALESCE(v.a5, '{}') FROM %s ORDER BY v.a1, v.a2",
-	0, true, .flush_direct = data_flush
+	0, true, .flush_direct = data_insert
 };
 
 /*
  * The data rows of creates (n of them; v, vn: plan_data_insert's arguments
  * of each), written without a statement: a create called alone at once, a
- * batch's at its flush.  FF_FLUSH_BY_STATEMENT when the statement must
- * write them: a table changed by its owner (ff_write_insert_rows).
+ * batch's at its flush (p's own writer).  FF_FLUSH_BY_STATEMENT when the
+ * statement must write them: a table changed by its owner
+ * (ff_write_insert_rows).
  */
 static uint64
-data_insert_direct(int n, const Datum *v, const bool *vn)
+data_insert(FFPlan *p, int n, const Datum *v, const bool *vn)
 {
-	/* plan_data_insert's columns and types; result is left NULL, as the statement leaves it */
-	static const char *const cols[5] = {"partition", "execution_id", "payload", "policy", "tags"};
-	Datum	   *values = palloc(sizeof(Datum) * 5 * Max(n, 1));
-	bool	   *nulls = palloc(sizeof(bool) * 5 * Max(n, 1));
+	/* p's columns and types; result is left NULL, as the statement leaves it */
+	static const char *const cols[] = {"partition", "execution_id", "payload", "policy", "tags"};
+	const int	ncols = lengthof(cols);
+	Datum	   *values = palloc(sizeof(Datum) * ncols * Max(n, 1));
+	bool	   *nulls = palloc(sizeof(bool) * ncols * Max(n, 1));
 	Datum		no_tags = (Datum) 0;
 	int64		done;
 	int			r;
 
-	memcpy(values, v, sizeof(Datum) * 5 * n);
-	memcpy(nulls, vn, sizeof(bool) * 5 * n);
+	Assert(p->nargs == ncols);
+	memcpy(values, v, sizeof(Datum) * ncols * n);
+	memcpy(nulls, vn, sizeof(bool) * ncols * n);
 	for (r = 0; r < n; r++)
 	{
-		if (!nulls[r * 5 + 4])
+		if (!nulls[r * ncols + 4])
 			continue;
 		/* COALESCE(tags, '{}') */
 		if (no_tags == (Datum) 0)
 			no_tags = JsonbPGetDatum(ff_jsonb_from_text("{}"));
-		values[r * 5 + 4] = no_tags;
-		nulls[r * 5 + 4] = false;
+		values[r * ncols + 4] = no_tags;
+		nulls[r * ncols + 4] = false;
 	}
-	done = ff_write_insert_rows("execution_data", 5, cols, plan_data_insert.argtypes, n, values, nulls);
+	done = ff_write_insert_rows("execution_data", ncols, cols, p->argtypes, n, values, nulls);
 	pfree(values);
 	pfree(nulls);
 	return done < 0 ? FF_FLUSH_BY_STATEMENT : (uint64) done;
-}
-
-static uint64
-data_flush(FFPlan *p, int n, const Datum *values, const bool *nulls)
-{
-	Assert(p->nargs == 5);
-	return data_insert_direct(n, values, nulls);
 }
 
 /* tags (an object) with every value a string, as they are stored */
@@ -398,8 +399,8 @@ ff_create_one(const CreateArgs *a, ExecId id, bytea *payload, int64 now, FFResul
 	n[3] = (policy == NULL);
 	v[4] = a->tags ? JsonbPGetDatum(tags_as_strings(a->tags)) : (Datum) 0;
 	n[4] = (a->tags == NULL);
-	/* a batch's creates are deferred: its flush inserts them (data_flush) */
-	if (ff_deferring() || data_insert_direct(1, v, n) == FF_FLUSH_BY_STATEMENT)
+	/* a batch's creates are deferred: its flush inserts them (data_insert) */
+	if (ff_deferring() || data_insert(&plan_data_insert, 1, v, n) == FF_FLUSH_BY_STATEMENT)
 		ff_plan_exec(&plan_data_insert, v, n, 0);
 
 	/* 11. idempotency mapping; losing a race to a concurrent create undoes ours */
