@@ -51,6 +51,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "core_memory.h"
 #include "core_spi.h"
 
 /*
@@ -880,6 +881,7 @@ ff_defer_flush(void)
 void
 ff_spi_connect(void)
 {
+	ff_memory_keep();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }

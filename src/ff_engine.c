@@ -23,6 +23,7 @@
 #include <limits.h>
 
 #include "core_clock.h"
+#include "core_memory.h"
 #include "ff_engine.h"
 #include "bgw_notify.h"
 #include "core_tenant.h"
@@ -212,6 +213,13 @@ _PG_init(void)
 							 "(one cluster-wide lock held through the commit's flush).  Where no "
 							 "engine worker runs for the database they are sent in the transaction anyway.",
 							 &ff_notify_in_transaction, false, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ff_engine.keep_freed_memory",
+							"Freed memory a backend running the engine's functions keeps for its next call instead of giving it back to the kernel (glibc).",
+							"A batch claim or completion allocates and frees a few megabytes; given back, "
+							"the next call takes the pages again with a page fault each.  A backend keeps "
+							"at most what it used.  0 leaves malloc's defaults.",
+							&ff_keep_freed_memory_kb, 8192, 0, 1048576,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ff_engine.require_namespace_binding",
 							 "A role with no namespace binding sees and touches nothing (instead of everything).",
 							 "For multi-tenant databases: every non-admin role must then be bound "

@@ -21,32 +21,14 @@ const quiet = { debug() {}, info() {}, warn() {}, error(m, f) { console.error(m,
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mode = process.argv[2];
 const q = async (sql, args) => { const c = new pg.Client(conn); await c.connect(); try { return (await c.query(sql, args)).rows; } finally { await c.end(); } };
-// CPU seconds used so far by the cluster's processes (DETAIL: where the time goes, robust to a busy machine)
-import { readFileSync, readdirSync } from 'node:fs';
-const serverCpu = () => {
-  let pm;
-  try { pm = Number(readFileSync(process.env.PGDATA_DIR + '/postmaster.pid', 'utf8').split('\n')[0]); } catch { return {}; }
-  const out = {};
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let st;
-    try { st = readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[1]) !== pm && Number(d) !== pm) continue;
-    let name = '';
-    try { name = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch {}
-    out[d] = { name, ticks: Number(f[11]) + Number(f[12]) };
-  }
-  return out;
-};
-const cpuDiff = (a, b) => { const r = {}; for (const [pid, x] of Object.entries(b)) { const k = x.name.replace(/postgres: (\S+ \S+ \S+).*/, '$1').replace(/ 127.0.0.1.*/, '').slice(0, 40) + (x.name.includes('127.0.0.1') ? ' ' + pid : ''); if (!(x.ticks - (a[pid]?.ticks || 0))) continue; r[k] = (r[k] || 0) + (x.ticks - (a[pid]?.ticks || 0)) * 10; } return r; };
+import { serverCpu, cpuDiff, faultDiff } from './cpu.mjs';
 const pct = (v, p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
 
 if (mode === 'drain') {
   const { Worker } = await import(NODEDIR + '/src/index.js');
   let done;
   const finished = new Promise((r) => (done = r));
-  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, ...(process.env.NOCOMP ? { namespaces: [] } : {}), ...(process.env.PREFETCH && process.env.PREFETCH !== 'auto' ? { prefetch: Number(process.env.PREFETCH) } : {}), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
+  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, ...(process.env.NOCOMP ? { namespaces: [] } : {}), ...(process.env.NORECLAIM ? { reclaim: false } : {}), ...(process.env.PREFETCH && process.env.PREFETCH !== 'auto' ? { prefetch: Number(process.env.PREFETCH) } : {}), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
     handlers: { noop: async () => {} } });
   w.on('completed', () => { if (w.counters.completed === N) done(); });
   if (process.env.NOCOMP) w._watchNamespace = async () => {};
@@ -62,10 +44,10 @@ if (mode === 'drain') {
   await Promise.race([finished, sleep(600000)]);
   const dt = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const srv = process.env.DETAIL ? cpuDiff(srv0, serverCpu()) : null;
+  const srv1 = process.env.DETAIL ? serverCpu() : null, srv = srv1 && cpuDiff(srv0, srv1);
   await w.stop();
   const left = (await q("SELECT count(*)::int AS n FROM ff.execution WHERE public_state <> 'completed'"))[0].n;
-  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, prefetch: process.env.PREFETCH || 'auto', jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused, ...(process.env.DETAIL ? { detail: { ...st, claimAvgMs: st.claimMs / st.claims, claimAvgN: st.claimed / st.claims, batchAvgMs: st.batchMs / st.batches, batchAvgN: st.batched / st.batches, nodeCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: srv, cpuUsPerJob: ((cpu.user + cpu.system) / 1000 + Object.values(srv).reduce((a, b) => a + b, 0)) * 1000 / N } } : {}) }));
+  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, prefetch: process.env.PREFETCH || 'auto', jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused, ...(process.env.DETAIL ? { detail: { ...st, claimAvgMs: st.claimMs / st.claims, claimAvgN: st.claimed / st.claims, batchAvgMs: st.batchMs / st.batches, batchAvgN: st.batched / st.batches, nodeCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: srv, serverFaults: faultDiff(srv0, srv1), cpuUsPerJob: ((cpu.user + cpu.system) / 1000 + Object.values(srv).reduce((a, b) => a + b, 0)) * 1000 / N } } : {}) }));
 } else if (mode === 'produce') {
   const c = new pg.Client(conn);
   await c.connect();
