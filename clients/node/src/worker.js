@@ -49,18 +49,18 @@ const WORKER_KEYS = ['pool', 'connection', 'lanes', 'handlers', 'concurrency', '
  */
 export class Job {
   #w; #fence; #ctl = null;
-  constructor(worker, row) {
-    const c = row.claim;
+  // c: the claim's envelope, payload: its input_payload (Buffer or null)
+  constructor(worker, c, payload, lane) {
     this.#w = worker;
     this.#fence = { leaseId: c.lease_id, epoch: c.lease_epoch, attemptId: c.attempt_id };
     this.id = c.execution_id;
-    this.kind = row.execution_kind ?? '';
-    this.namespace = row.namespace ?? 'default';
-    this.lane = row.lane;
+    this.kind = c.execution_kind ?? '';
+    this.namespace = c.namespace ?? 'default';
+    this.lane = lane;
     this.attempt = c.attempt_index;
     this.attemptType = c.attempt_type;   // initial, retry, reclaim, resumed, replay
     this.resumed = c.attempt_type === 'resumed';
-    this.payload = row.input_payload ?? null;
+    this.payload = payload ?? null;
     this.leaseExpiresAt = 0;             // local clock, set by the worker
     this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
     this.lost = null;                    // why the lease was lost
@@ -233,7 +233,7 @@ export class Worker extends EventEmitter {
       return;
     }
     this.emit(event, fields);
-    this.log[level](msg, { event, worker: this.instanceId, ...fields });
+    if (level !== 'debug' || this.debugLogged) this.log[level](msg, { event, worker: this.instanceId, ...fields });
   }
 
   async _query(sql, args) {
@@ -416,7 +416,8 @@ export class Worker extends EventEmitter {
     }
     let res;
     try {
-      res = await slot.conn.query({ name: 'ff_claim', text: CLAIM_SQL,
+      // rows as arrays [claim, input_payload]: no object made per row
+      res = await slot.conn.query({ name: 'ff_claim', text: CLAIM_SQL, rowMode: 'array',
         values: [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, n, this.attemptTimeoutMs, this.reclaim] });
     } catch (e) {
       const c = slot.conn;
@@ -425,13 +426,10 @@ export class Worker extends EventEmitter {
       throw wrapDbError(e);
     }
     let got = 0;
-    for (const row of res.rows) {
-      if (row.claim.ok === false) continue;
+    for (const [claim, payload] of res.rows) {
+      if (claim.ok === false) continue;
       got++;
-      row.execution_kind = row.claim.execution_kind;
-      row.namespace = row.claim.namespace;
-      row.lane = lane;
-      const job = new Job(this, row);
+      const job = new Job(this, claim, payload, lane);
       job.leaseExpiresAt = sent + this.leaseTtlMs;
       job.renewAt = sent + Math.floor(this.leaseTtlMs / 3);
       // this worker took over its own lost lease (a revoke or an expiry is
