@@ -28,9 +28,19 @@ export function jsonLogger(level = 'info', stream = process.stderr) {
   };
   return { level, debug: out('debug'), info: out('info'), warn: out('warn'), error: out('error') };
 }
-const CLAIM_SQL = 'SELECT claim, input_payload FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8)';
+// the claim's fields as columns, in the order Job takes them: the server
+// extracts them from the envelope cheaper than it writes the whole envelope
+// out as text, and the worker parses no JSON per job
+const CLAIM_SQL = `SELECT t.claim->>'execution_id', t.claim->>'lease_id', t.claim->>'lease_epoch', t.claim->>'attempt_id',
+  t.claim->>'execution_kind', t.claim->>'namespace', t.claim->>'attempt_index', t.claim->>'attempt_type', t.input_payload
+  FROM ff.claim_next($1, $2, $3, $4, $5, $6, $7, $8) AS t`;
 const COMPLETE_SQL = 'SELECT ff.complete_execution($1, $2, $3, $4, $5) AS r';
-const COMPLETE_MANY_SQL = 'SELECT ff.complete_executions($1, $2, $3, $4, $5) AS r';
+// a batch all of whose items completed answers its count alone; only
+// otherwise the envelope, with each item's outcome, travels and is parsed
+const COMPLETE_MANY_SQL = `SELECT CASE WHEN t.r->>'succeeded' = t.r->>'count' THEN (t.r->>'count')::int END,
+  CASE WHEN t.r->>'succeeded' IS DISTINCT FROM t.r->>'count' THEN t.r END
+  FROM ff.complete_executions($1, $2, $3, $4, $5) AS t(r)`;
+const COMPLETED = { ok: true };
 // prefetch 'auto': claim ahead as many executions as the slots are expected
 // to start within AUTO_WAIT_MS (from the handlers' mean duration), at most
 // AUTO_MAX; none until a handler has run
@@ -49,18 +59,18 @@ const WORKER_KEYS = ['pool', 'connection', 'lanes', 'handlers', 'concurrency', '
  */
 export class Job {
   #w; #fence; #ctl = null;
-  // c: the claim's envelope, payload: its input_payload (Buffer or null)
-  constructor(worker, c, payload, lane) {
+  // r: a row of CLAIM_SQL (the claim's fields, then its input payload)
+  constructor(worker, r, lane) {
     this.#w = worker;
-    this.#fence = { leaseId: c.lease_id, epoch: c.lease_epoch, attemptId: c.attempt_id };
-    this.id = c.execution_id;
-    this.kind = c.execution_kind ?? '';
-    this.namespace = c.namespace ?? 'default';
+    this.#fence = { leaseId: r[1], epoch: Number(r[2]), attemptId: r[3] };
+    this.id = r[0];
+    this.kind = r[4] ?? '';
+    this.namespace = r[5] ?? 'default';
     this.lane = lane;
-    this.attempt = c.attempt_index;
-    this.attemptType = c.attempt_type;   // initial, retry, reclaim, resumed, replay
-    this.resumed = c.attempt_type === 'resumed';
-    this.payload = payload ?? null;
+    this.attempt = Number(r[6]);
+    this.attemptType = r[7];             // initial, retry, reclaim, resumed, replay
+    this.resumed = r[7] === 'resumed';
+    this.payload = r[8] ?? null;
     this.leaseExpiresAt = 0;             // local clock, set by the worker
     this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
     this.lost = null;                    // why the lease was lost
@@ -416,7 +426,7 @@ export class Worker extends EventEmitter {
     }
     let res;
     try {
-      // rows as arrays [claim, input_payload]: no object made per row
+      // rows as arrays: no object made per row
       res = await slot.conn.query({ name: 'ff_claim', text: CLAIM_SQL, rowMode: 'array',
         values: [lane, this.workerId, this.instanceId, this.capabilities, this.leaseTtlMs, n, this.attemptTimeoutMs, this.reclaim] });
     } catch (e) {
@@ -426,10 +436,11 @@ export class Worker extends EventEmitter {
       throw wrapDbError(e);
     }
     let got = 0;
-    for (const [claim, payload] of res.rows) {
-      if (claim.ok === false) continue;
+    // claim_next returns claimed executions only (one failed over its
+    // reclaim cap is not returned)
+    for (const row of res.rows) {
       got++;
-      const job = new Job(this, claim, payload, lane);
+      const job = new Job(this, row, lane);
       job.leaseExpiresAt = sent + this.leaseTtlMs;
       job.renewAt = sent + Math.floor(this.leaseTtlMs / 3);
       // this worker took over its own lost lease (a revoke or an expiry is
@@ -557,8 +568,17 @@ export class Worker extends EventEmitter {
         attempts += sep + f.attemptId;
         if (b.bytes != null) anyBytes = true;
       }
-      env = await this._query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL,
-        values: [ids + '}', leases + '}', epochs + '}', attempts + '}', anyBytes ? batch.map((b) => b.bytes) : null] });
+      let res;
+      try {
+        res = await this.pool.query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, rowMode: 'array',
+          values: [ids + '}', leases + '}', epochs + '}', attempts + '}', anyBytes ? batch.map((b) => b.bytes) : null] });
+      } catch (e) { throw wrapDbError(e); }
+      const [allOk, r] = res.rows[0] ?? [];
+      if (allOk === batch.length) {
+        for (let i = 0; i < batch.length; i++) this._completed(batch[i], COMPLETED);
+        return;
+      }
+      env = r;
       if (!Array.isArray(env?.results) || env.results.length !== batch.length) throw new FfError('complete_executions: unexpected answer', { envelope: env });
     } catch (e) {
       // the statement failed as a whole (one result over
