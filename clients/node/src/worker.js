@@ -72,6 +72,8 @@ export class Job {
     this.resumed = r[7] === 'resumed';
     this.payload = r[8] ?? null;
     this.leaseExpiresAt = 0;             // local clock, set by the worker
+    this.renewAt = 0;                    // when the worker renews the lease next (local clock)
+    this.finishing = false;              // its completion or failure is on its way
     this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
     this.lost = null;                    // why the lease was lost
   }
