@@ -38,8 +38,10 @@ static int	applied_kb = -1;
 /*
  * ff_memory_keep
  *		Gives malloc the setting when it changed since this backend last
- *		did (an integer compare per call otherwise).  0: glibc's defaults
- *		(dynamic thresholds are not restored; the starting values are).
+ *		did (an integer compare per call otherwise): freed memory up to the
+ *		setting is kept, blocks above half of it are mapped apart.  Neither
+ *		threshold goes below glibc's starting value, so 0 restores those
+ *		(not glibc's later adjustment of them).
  */
 void
 ff_memory_keep(void)
@@ -48,14 +50,12 @@ ff_memory_keep(void)
 		return;
 #ifdef __GLIBC__
 	{
-		size_t		keep = (size_t) ff_keep_freed_memory_kb * 1024;
-		size_t		map = keep / 2;
-
-		if (keep == 0)
-			keep = map = 128 * 1024;
+		/* never below glibc's starting values (128 kB), which 0 restores */
+		size_t		start = 128 * 1024;
+		size_t		keep = Max((size_t) ff_keep_freed_memory_kb * 1024, start);
 		/* glibc refuses a mapping threshold above 32 MB (64-bit) */
-		if (map > 32 * 1024 * 1024)
-			map = 32 * 1024 * 1024;
+		size_t		map = Min(Max(keep / 2, start), (size_t) 32 * 1024 * 1024);
+
 		mallopt(M_TRIM_THRESHOLD, (int) keep);	/* at most 1 GB: the setting's bound */
 		mallopt(M_MMAP_THRESHOLD, (int) map);
 	}
