@@ -4,18 +4,22 @@
  *	  ff_engine.keep_freed_memory: how much freed memory a backend running
  *	  the engine's functions keeps for its next call.
  *
- *	  A batch claim or completion allocates a few megabytes and frees them
- *	  when it returns.  glibc's malloc gives freed memory at the top of the
- *	  heap back to the kernel once it exceeds its trim threshold (128 kB at
- *	  first), and serves blocks above its mmap threshold with mappings of
- *	  their own, unmapped when freed.  The next call then takes the same
- *	  pages again, one page fault each, zeroed by the kernel: on the
- *	  benchmark machine a quarter of a batched drain's server CPU
- *	  (test/bench/README.md).  Raising both thresholds keeps those pages in
- *	  the process, which is what glibc's own adjustment converges to after
- *	  a large block has been freed (up to 32 MB mapped, twice that kept),
- *	  without starting low in every backend.  What a backend keeps is at
- *	  most what it used; other C libraries are left as they are.
+ *	  A batch claim or completion allocates and frees a few megabytes.
+ *	  glibc's malloc gives freed memory at the top of its heap back to the
+ *	  kernel once it exceeds its trim threshold, and serves blocks above its
+ *	  mmap threshold with mappings of their own, unmapped when freed; both
+ *	  start at 128 kB.  The next call then takes the same pages again, one
+ *	  page fault each, zeroed by the kernel: on the benchmark machine a
+ *	  third of the server's CPU in a drain (doc/decisions.md, "Freed memory
+ *	  kept").  glibc raises both thresholds by itself when a mapped block is
+ *	  freed (the mmap threshold to that block's size, the trim threshold to
+ *	  twice it, up to 32 MB and 64 MB), but only after a large enough block
+ *	  came and went.  A backend's first call here makes that happen at once:
+ *	  it maps and frees one block of half the setting.  glibc keeps adjusting
+ *	  from there as it would have (mallopt would pin the thresholds and stop
+ *	  that); a threshold an administrator pinned (MALLOC_MMAP_THRESHOLD_,
+ *	  glibc.malloc tunables) stays as pinned.  Other C libraries are left
+ *	  alone.
  *
  * IDENTIFICATION
  *	  src/core_memory.c
@@ -24,40 +28,35 @@
  */
 #include "postgres.h"
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-
 #include "core_memory.h"
 
 int			ff_keep_freed_memory_kb = 8192;
 
-/* the value this backend last gave malloc; -1: none yet */
-static int	applied_kb = -1;
+/* the largest setting this backend has acted on (thresholds only rise) */
+static int	applied_kb = 0;
 
 /*
  * ff_memory_keep
- *		Gives malloc the setting when it changed since this backend last
- *		did (an integer compare per call otherwise): freed memory up to the
- *		setting is kept, blocks above half of it are mapped apart.  Neither
- *		threshold goes below glibc's starting value, so 0 restores those
- *		(not glibc's later adjustment of them).
+ *		Raises glibc's thresholds when the setting is above what this
+ *		backend has acted on (an integer compare per call otherwise):
+ *		mapping and freeing one block of half the setting leaves blocks up
+ *		to that size served from the heap and freed memory up to the
+ *		setting kept.  Lowering the setting takes effect in new sessions.
  */
 void
 ff_memory_keep(void)
 {
-	if (likely(applied_kb == ff_keep_freed_memory_kb))
+	if (likely(ff_keep_freed_memory_kb <= applied_kb))
 		return;
 #ifdef __GLIBC__
 	{
-		/* never below glibc's starting values (128 kB), which 0 restores */
-		size_t		start = 128 * 1024;
-		size_t		keep = Max((size_t) ff_keep_freed_memory_kb * 1024, start);
-		/* glibc refuses a mapping threshold above 32 MB (64-bit) */
-		size_t		map = Min(Max(keep / 2, start), (size_t) 32 * 1024 * 1024);
+		/* a block above 32 MB would not move glibc's threshold (64-bit) */
+		size_t		block = Min((size_t) ff_keep_freed_memory_kb * 512,
+								(size_t) 32 * 1024 * 1024 - 64 * 1024);
+		/* volatile: the compiler may not drop the pair as unused */
+		void	   *volatile p = malloc(block);
 
-		mallopt(M_TRIM_THRESHOLD, (int) keep);	/* at most 1 GB: the setting's bound */
-		mallopt(M_MMAP_THRESHOLD, (int) map);
+		free(p);
 	}
 #endif
 	applied_kb = ff_keep_freed_memory_kb;

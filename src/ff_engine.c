@@ -216,9 +216,11 @@ _PG_init(void)
 	DefineCustomIntVariable("ff_engine.keep_freed_memory",
 							"Freed memory a backend running the engine's functions keeps for its next call instead of giving it back to the kernel (glibc).",
 							"A batch claim or completion allocates and frees a few megabytes; given back, "
-							"the next call takes the pages again with a page fault each.  A backend keeps "
-							"at most what it used.  0 leaves malloc's defaults.",
-							&ff_keep_freed_memory_kb, 8192, 0, 1048576,
+							"the next call takes the pages again with a page fault each.  At a backend's "
+							"first call glibc's own thresholds start here instead of at 128 kB; a backend "
+							"keeps at most what it used.  0 leaves malloc as it is.  Lowering it takes "
+							"effect in new sessions.",
+							&ff_keep_freed_memory_kb, 8192, 0, 65536,
 							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ff_engine.require_namespace_binding",
 							 "A role with no namespace binding sees and touches nothing (instead of everything).",

@@ -854,10 +854,14 @@ class Worker:
                 if all_ok == len(batch):
                     for job, _, t0 in batch:
                         self._completed(job, _COMPLETED, t0)
-                else:
-                    for (job, _, t0), r in zip(batch, env["results"]):
+                    return
+                results = env.get("results") if isinstance(env, dict) else None
+                if isinstance(results, list) and len(results) == len(batch):
+                    for (job, _, t0), r in zip(batch, results):
                         self._completed(job, r, t0)
-                return
+                    return
+                # an answer without one outcome per item: each item alone
+                self.log.debug("batched complete answered %r, completing one by one", env)
         for job, data, t0 in batch:
             try:
                 self._completed(job, job._fence.complete(conn, data), t0)
