@@ -24,6 +24,11 @@
 #             (the creating transaction's commit timestamp) -> handler
 #             started, p50 / p99, Node and Python. Target: p99 <= 10 ms at 500/s.
 # Each figure is the median of REPS runs (runs listed).
+# Where the time goes: DETAIL=1 adds, per Node and floor-runner drain, the
+# runner's CPU, each server process's CPU and the cluster's minor page
+# faults (runtime/cpu.mjs); KEEP_OUT=FILE keeps the JSON lines; NODE_PROF=DIR
+# writes a Node CPU profile; for the Node runtime NOCOMP=1 drops its
+# completion-channel listening and NORECLAIM=1 claims without reclaim.
 #   bash test/bench/runtime_drain.sh   (N=20000 C=24 RATE=500 SECS=10 REPS=3
 #                                       PREFETCH="auto 0 500" WHAT="sql node python gw latency")
 # Holds no lock itself: on a shared machine run it under
