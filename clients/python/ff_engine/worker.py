@@ -409,12 +409,13 @@ class Worker:
     def _emit(self, event: str, job: Optional[Job], level: int = logging.INFO, msg: str = "", **info: Any) -> None:
         with self._lock:
             self.counters[event] += 1
-        fields = {"ff_event": event, "worker": self.instance_id}
-        if job is not None:
-            fields.update(execution_id=job.execution_id, kind=job.kind, attempt_index=job.attempt_index,
-                          lease_epoch=job.lease_epoch)
-        fields.update(info)
+        # the log record's fields only when the logger takes the level (per-job events are debug)
         if self.log.isEnabledFor(level):
+            fields = {"ff_event": event, "worker": self.instance_id}
+            if job is not None:
+                fields.update(execution_id=job.execution_id, kind=job.kind, attempt_index=job.attempt_index,
+                              lease_epoch=job.lease_epoch)
+            fields.update(info)
             self.log.log(level, "%s %s%s", event, job.execution_id if job else "",
                          (" " + msg) if msg else "", extra={"ff": fields})
         for cb in self._hooks.get(event, ()):
