@@ -9,8 +9,8 @@
  *	  kernel once it exceeds its trim threshold, and serves blocks above its
  *	  mmap threshold with mappings of their own, unmapped when freed; both
  *	  start at 128 kB.  The next call then takes the same pages again, one
- *	  page fault each, zeroed by the kernel: on the benchmark machine a
- *	  third of the server's CPU in a drain (doc/decisions.md, "Freed memory
+ *	  page fault each, zeroed by the kernel: on the benchmark machine
+ *	  40 % of the server's CPU in a drain (doc/decisions.md, "Freed memory
  *	  kept").  glibc raises both thresholds by itself when a mapped block is
  *	  freed (the mmap threshold to that block's size, the trim threshold to
  *	  twice it, up to 32 MB and 64 MB), but only after a large enough block
