@@ -223,11 +223,6 @@ class Fence:
     attempt_id: str
     attempt_index: int
 
-    @classmethod
-    def from_claim(cls, claim: dict) -> "Fence":
-        return cls(claim["execution_id"], claim["lease_id"], int(claim["lease_epoch"]),
-                   claim["attempt_id"], int(claim["attempt_index"]))
-
     def renew(self, conn, ttl_ms: int) -> dict:
         return run_one(conn, "SELECT ff.renew_lease(%s, %s, %s, %s, %s, lease_ttl_ms => %s)",
                        (self.execution_id, self.attempt_index, self.attempt_id, self.lease_id,

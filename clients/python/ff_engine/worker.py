@@ -126,17 +126,17 @@ _COMPLETED = {"ok": True}
 class Job:
     """One claimed execution, handed to its handler."""
 
-    def __init__(self, worker: "Worker", claim: dict, payload: Optional[bytes], kind: str,
-                 namespace: str, lane: str):
+    def __init__(self, worker: "Worker", fence: S.Fence, attempt_type: str, payload: Optional[bytes],
+                 kind: str, namespace: str, lane: str):
         self._worker = worker
-        self._fence = S.Fence.from_claim(claim)
+        self._fence = fence
         self.execution_id: str = self._fence.execution_id
         self.kind = kind
         self.namespace = namespace
         self.lane = lane
         self.payload: Optional[bytes] = payload
         self.attempt_index: int = self._fence.attempt_index
-        self.attempt_type: str = claim.get("attempt_type", "initial")
+        self.attempt_type: str = attempt_type
         self.lease_epoch: int = self._fence.lease_epoch
         #: set the moment the lease is lost, revoked, the execution cancelled
         #: or ended by someone else, or the worker hands it back at shutdown
@@ -691,9 +691,8 @@ class Worker:
         new_ns = []
         for eid, lease_id, epoch, attempt_id, kind, ns, index, attempt_type, payload in rows:
             # the claim carries what the dispatch needs: kind and namespace
-            claim = {"execution_id": eid, "lease_id": lease_id, "lease_epoch": epoch, "attempt_id": attempt_id,
-                     "attempt_index": index, "attempt_type": attempt_type}
-            job = Job(self, claim, None if payload is None else bytes(payload), kind or "", ns or "default", lane)
+            job = Job(self, S.Fence(eid, lease_id, epoch, attempt_id, index), attempt_type or "initial",
+                      None if payload is None else bytes(payload), kind or "", ns or "default", lane)
             job._deadline = now + self.lease_ttl_ms / 1000.0
             job._next_renew = now + self.lease_ttl_ms / 3000.0
             with self._lock:
