@@ -570,12 +570,8 @@ export class Worker extends EventEmitter {
         attempts += sep + f.attemptId;
         if (b.bytes != null) anyBytes = true;
       }
-      let res;
-      try {
-        res = await this.pool.query({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, rowMode: 'array',
-          values: [ids + '}', leases + '}', epochs + '}', attempts + '}', anyBytes ? batch.map((b) => b.bytes) : null] });
-      } catch (e) { throw wrapDbError(e); }
-      const [allOk, r] = res.rows[0] ?? [];
+      const [allOk, r] = (await this._rows({ name: 'ff_complete_many', text: COMPLETE_MANY_SQL, rowMode: 'array',
+        values: [ids + '}', leases + '}', epochs + '}', attempts + '}', anyBytes ? batch.map((b) => b.bytes) : null] }))[0] ?? [];
       if (allOk === batch.length) {
         for (let i = 0; i < batch.length; i++) this._completed(batch[i], COMPLETED);
         return;
