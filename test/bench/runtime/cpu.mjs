@@ -17,6 +17,12 @@ export const serverCpu = () => {
   }
   return out;
 };
-export const cpuDiff = (a, b) => { const r = {}; for (const [pid, x] of Object.entries(b)) { const k = x.name.replace(/postgres: (\S+ \S+ \S+).*/, '$1').replace(/ 127.0.0.1.*/, '').slice(0, 40) + (x.name.includes('127.0.0.1') ? ' ' + pid : ''); if (!(x.ticks - (a[pid]?.ticks || 0))) continue; r[k] = (r[k] || 0) + (x.ticks - (a[pid]?.ticks || 0)) * 10; } return r; };
+const cpuDiff = (a, b) => { const r = {}; for (const [pid, x] of Object.entries(b)) { const k = x.name.replace(/postgres: (\S+ \S+ \S+).*/, '$1').replace(/ 127.0.0.1.*/, '').slice(0, 40) + (x.name.includes('127.0.0.1') ? ' ' + pid : ''); if (!(x.ticks - (a[pid]?.ticks || 0))) continue; r[k] = (r[k] || 0) + (x.ticks - (a[pid]?.ticks || 0)) * 10; } return r; };
 // minor page faults the cluster's processes took meanwhile (memory given back to the kernel and taken again)
-export const faultDiff = (a, b) => { let n = 0; for (const [pid, x] of Object.entries(b)) n += x.minflt - (a[pid]?.minflt || 0); return n; };
+const faultDiff = (a, b) => { let n = 0; for (const [pid, x] of Object.entries(b)) n += x.minflt - (a[pid]?.minflt || 0); return n; };
+// the DETAIL figures of a drain of n jobs: the runner's CPU (process.cpuUsage since the start), the server's by process, its faults
+export const cpuDetail = (cpu, srv0, srv1, n) => {
+  const nodeCpuMs = (cpu.user + cpu.system) / 1000, serverCpuMs = cpuDiff(srv0, srv1);
+  return { nodeCpuMs, serverCpuMs, serverFaults: faultDiff(srv0, srv1),
+    cpuUsPerJob: (nodeCpuMs + Object.values(serverCpuMs).reduce((a, b) => a + b, 0)) * 1000 / n };
+};

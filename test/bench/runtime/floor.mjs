@@ -10,7 +10,7 @@
 // the engine (attempt table, lease events, flows, tenants, renewals).
 //   node floor.mjs drain   (env NODEDIR DB N C PGPORT) -> one JSON line
 import { createRequire } from 'node:module';
-import { serverCpu, cpuDiff, faultDiff } from './cpu.mjs';
+import { serverCpu, cpuDetail } from './cpu.mjs';
 const require = createRequire(process.env.NODEDIR + '/package.json');
 const pg = require('pg');
 const N = Number(process.env.N), C = Number(process.env.C), PREFETCH = 500;
@@ -75,11 +75,10 @@ if (process.argv[2] === 'drain') {
   await all;
   const dt = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const srv1 = process.env.DETAIL ? serverCpu() : null, srv = srv1 && cpuDiff(srv0, srv1);
+  const srv1 = process.env.DETAIL ? serverCpu() : null;
   stopped = true;
   const left = (await pool.query('SELECT count(*)::int AS n FROM lq WHERE state <> 2')).rows[0].n;
   console.log(JSON.stringify({ runtime: 'floor', mode: 'drain', n: N, concurrency: C, jobs_per_s: done / dt, left,
-    ...(process.env.DETAIL ? { detail: { nodeCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: srv, serverFaults: faultDiff(srv0, srv1),
-      cpuUsPerJob: ((cpu.user + cpu.system) / 1000 + Object.values(srv).reduce((a, b) => a + b, 0)) * 1000 / N } } : {}) }));
+    ...(process.env.DETAIL ? { detail: cpuDetail(cpu, srv0, srv1, N) } : {}) }));
   process.exit(0);
 }

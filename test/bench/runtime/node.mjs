@@ -22,7 +22,7 @@ const quiet = { level: 'error', debug() {}, info() {}, warn() {}, error(m, f) { 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mode = process.argv[2];
 const q = async (sql, args) => { const c = new pg.Client(conn); await c.connect(); try { return (await c.query(sql, args)).rows; } finally { await c.end(); } };
-import { serverCpu, cpuDiff, faultDiff } from './cpu.mjs';
+import { serverCpu, cpuDetail } from './cpu.mjs';
 const pct = (v, p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil(p * v.length) - 1))];
 
 if (mode === 'drain') {
@@ -46,10 +46,10 @@ if (mode === 'drain') {
   await Promise.race([finished, sleep(600000)]);
   const dt = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const srv1 = process.env.DETAIL ? serverCpu() : null, srv = srv1 && cpuDiff(srv0, srv1);
+  const srv1 = process.env.DETAIL ? serverCpu() : null;
   await w.stop();
   const left = (await q("SELECT count(*)::int AS n FROM ff.execution WHERE public_state <> 'completed'"))[0].n;
-  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, prefetch: process.env.PREFETCH || 'auto', jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused, ...(process.env.DETAIL ? { detail: { ...st, claimAvgMs: st.claimMs / st.claims, claimAvgN: st.claimed / st.claims, batchAvgMs: st.batchMs / st.batches, batchAvgN: st.batched / st.batches, nodeCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: srv, serverFaults: faultDiff(srv0, srv1), cpuUsPerJob: ((cpu.user + cpu.system) / 1000 + Object.values(srv).reduce((a, b) => a + b, 0)) * 1000 / N } } : {}) }));
+  console.log(JSON.stringify({ runtime: 'node', mode, n: N, concurrency: C, prefetch: process.env.PREFETCH || 'auto', jobs_per_s: w.counters.completed / dt, completed: w.counters.completed, left, refused: w.counters.refused, ...(process.env.DETAIL ? { detail: { ...st, claimAvgMs: st.claimMs / st.claims, claimAvgN: st.claimed / st.claims, batchAvgMs: st.batchMs / st.batches, batchAvgN: st.batched / st.batches, ...cpuDetail(cpu, srv0, srv1, N) } } : {}) }));
 } else if (mode === 'produce') {
   const c = new pg.Client(conn);
   await c.connect();
