@@ -302,6 +302,37 @@ ff_completion_channel_key_load(void)
 }
 
 /*
+ * keyed_channel
+ *		prefix followed by 32 hex digits of HMAC-SHA256(channel key, domain
+ *		|| ns).  A namespace is text, which holds no NUL byte: a domain that
+ *		starts with one keeps each kind of channel apart from the others.
+ */
+static char *
+keyed_channel(const char *prefix, const char *domain, size_t domainlen, const char *ns)
+{
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	pg_hmac_ctx *ctx;
+	size_t		plen = strlen(prefix);
+	char	   *out;
+	int			i;
+
+	if (!channel_key_loaded)
+		elog(ERROR, "the channel key is not loaded");
+	ctx = pg_hmac_create(PG_SHA256);
+	if (ctx == NULL || pg_hmac_init(ctx, channel_key, channel_keylen) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) domain, domainlen) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) ns, strlen(ns)) < 0 ||
+		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
+		elog(ERROR, "could not derive a channel name: %s", pg_hmac_error(ctx));
+	pg_hmac_free(ctx);
+	out = palloc(plen + 32 + 1);
+	memcpy(out, prefix, plen);
+	for (i = 0; i < 16; i++)
+		sprintf(out + plen + 2 * i, "%02x", mac[i]);
+	return out;
+}
+
+/*
  * ff_completion_channel
  *		The NOTIFY channel of a namespace's completions:
  *		ff_completion_<32 hex digits of HMAC-SHA256(channel key, namespace)>.
@@ -313,25 +344,11 @@ ff_completion_channel_key_load(void)
 char *
 ff_completion_channel(const char *ns)
 {
-	uint8		mac[PG_SHA256_DIGEST_LENGTH];
-	pg_hmac_ctx *ctx;
 	char	   *out;
-	int			i;
 
-	if (!channel_key_loaded)
-		elog(ERROR, "the completion channel key is not loaded");
 	if (last_channel_ns != NULL && strcmp(last_channel_ns, ns) == 0)
 		return pstrdup(last_channel);
-	ctx = pg_hmac_create(PG_SHA256);
-	if (ctx == NULL || pg_hmac_init(ctx, channel_key, channel_keylen) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) ns, strlen(ns)) < 0 ||
-		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
-		elog(ERROR, "could not derive a completion channel: %s", pg_hmac_error(ctx));
-	pg_hmac_free(ctx);
-	out = palloc(14 + 32 + 1);
-	memcpy(out, "ff_completion_", 14);
-	for (i = 0; i < 16; i++)
-		sprintf(out + 14 + 2 * i, "%02x", mac[i]);
+	out = keyed_channel("ff_completion_", "", 0, ns);
 	{
 		/* copied before the old one goes: never left pointing at freed memory */
 		char	   *copy = MemoryContextStrdup(TopMemoryContext, ns);
@@ -342,6 +359,21 @@ ff_completion_channel(const char *ns)
 	}
 	memcpy(last_channel, out, sizeof(last_channel));
 	return out;
+}
+
+/*
+ * ff_lease_channel
+ *		The NOTIFY channel on which a namespace's workers hear that a lease
+ *		they hold was lost: ff_lease_<32 hex digits of the HMAC of a NUL,
+ *		"lease", a NUL and the namespace>, private as completion channels
+ *		are.  Needs ff_completion_channel_key_load first.
+ */
+char *
+ff_lease_channel(const char *ns)
+{
+	static const char domain[] = "\0lease\0";
+
+	return keyed_channel("ff_lease_", domain, sizeof(domain) - 1, ns);
 }
 
 PG_FUNCTION_INFO_V1(ff_completion_channel_sql);
@@ -358,6 +390,24 @@ ff_completion_channel_sql(PG_FUNCTION_ARGS)
 	ff_namespace_require(ns);
 	ff_completion_channel_key_load();
 	channel = ff_completion_channel(ns);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
+}
+
+PG_FUNCTION_INFO_V1(ff_lease_channel_sql);
+
+/* ff.lease_channel(namespace) -> text: for the caller's namespaces only. */
+Datum
+ff_lease_channel_sql(PG_FUNCTION_ARGS)
+{
+	char	   *ns = ff_arg_text(fcinfo, 0, "namespace");
+	char	   *channel;
+
+	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
+	ff_spi_connect();
+	ff_namespace_require(ns);
+	ff_completion_channel_key_load();
+	channel = ff_lease_channel(ns);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

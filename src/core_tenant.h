@@ -24,5 +24,6 @@ extern bool ff_execution_visible(ExecId id);
 extern bool ff_flow_visible(int partition, const pg_uuid_t *flow);
 extern void ff_completion_channel_key_load(void);
 extern char *ff_completion_channel(const char *ns);
+extern char *ff_lease_channel(const char *ns);
 
 #endif							/* FF_ENGINE_TENANT_H */

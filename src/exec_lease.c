@@ -31,6 +31,7 @@
 #include "core_tenant.h"
 #include "core_spi.h"
 #include "core_validate.h"
+#include "bgw_notify.h"
 
 PG_FUNCTION_INFO_V1(ff_renew_lease);
 PG_FUNCTION_INFO_V1(ff_update_progress);
@@ -220,6 +221,7 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
 {
 	if (c->ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE)
 		return;
+	ff_lease_announce_lost(c, "lease_expired");
 	ff_history_append(c, "expired", NULL, now, NULL);
 	ff_core_set_vector(c, c->lifecycle_phase, OWN_LEASE_EXPIRED_RECLAIMABLE,
 					   c->eligibility_state, BLOCK_WAITING_FOR_WORKER,
@@ -229,6 +231,36 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
 	c->last_mutation_at = now;
 	ff_stream_close(c, c->current_attempt_index, "lease_expired", now, true);
 	ff_core_store(c);
+}
+
+/*
+ * ff_lease_announce_lost
+ *		A live lease ends by someone other than its holder (an expiry, a
+ *		revoke, a cancel, a timeout, a dependency that can no longer be
+ *		met, a reclaim of a lease past its expiry): its holder is told on
+ *		the namespace's lease channel (ff_lease_channel) after commit, so
+ *		that a worker stops the handler at once instead of at its next
+ *		renewal, and need not listen to every completion to see cancels.
+ *		The lease named is the one lost: a worker holding a newer lease of
+ *		the same execution ignores it.  Call before the lease mirror is
+ *		cleared; a lease already marked expired or revoked was announced
+ *		then.
+ */
+void
+ff_lease_announce_lost(const ExecCore *c, const char *reason)
+{
+	char		lease[37];
+
+	if (c->lifecycle_phase != PHASE_ACTIVE || c->ownership_state != OWN_LEASED ||
+		!c->current_lease_id.set)
+		return;
+	ff_format_uuid(&c->current_lease_id.v, lease);
+	ff_completion_channel_key_load();
+	ff_notify_at_commit(ff_lease_channel(c->namespace),
+						psprintf("{\"execution_id\": \"%s\", \"lease_id\": \"%s\", "
+								 "\"lease_epoch\": " INT64_FORMAT ", \"reason\": \"%s\"}",
+								 ff_format_exec_id(c->id.partition, &c->id.uuid), lease,
+								 c->current_lease_epoch, reason));
 }
 
 /*
@@ -452,6 +484,7 @@ ff_revoke_lease(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		ff_lease_announce_lost(&c, "lease_revoked");
 		ff_history_append(&c, "revoked", reason, now, NULL);
 		ff_core_set_vector(&c, PHASE_ACTIVE, OWN_LEASE_REVOKED, c.eligibility_state,
 						   BLOCK_WAITING_FOR_WORKER, psprintf("lease revoked: %s", reason),

@@ -851,7 +851,10 @@ ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now)
 		ff_stream_close(c, c->current_attempt_index, "attempt_cancelled", now, false);
 	}
 	if (from == PHASE_ACTIVE)
+	{
+		ff_lease_announce_lost(c, "cancelled");
 		ff_lease_release(c, "cancelled", now);
+	}
 	ff_grant_delete(c);
 	/* its suspension, waitpoints (pending ones too) and conditions close */
 	ff_suspension_close_all(c, "cancelled", "cancelled", false, true, FF_NULL, now);
@@ -1046,7 +1049,10 @@ ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r)
 	}
 	why = psprintf("expired:%s", reason);
 	if (from == PHASE_ACTIVE)
+	{
+		ff_lease_announce_lost(&c, "expired");
 		ff_lease_release(&c, why, now);
+	}
 	/* behaviour/suspension §C.12: everything of a suspension closes */
 	ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
 	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);

@@ -48,7 +48,7 @@ DECLARE
                     "read_summary", "list_pending_waitpoints", "list_suspended", "get_budget_status", "list_workers",
                     "list_expired_leases", "execution_id", "flow_member_execution_id", "parse_execution_id",
                     "format_execution_id", "crc16", "solo_partition", "flow_partition", "budget_partition",
-                    "quota_partition", "now_ms", "derive_public_state", "lane_channel", "completion_channel", "scanner_interval_ms", "_jobs", "_is_admin",
+                    "quota_partition", "now_ms", "derive_public_state", "lane_channel", "completion_channel", "lease_channel", "scanner_interval_ms", "_jobs", "_is_admin",
                     "_namespaces", "list_schedules", "cron_next_fire", "_quota_refusing"],
       "ff_worker": ["claim_next", "claim_execution", "claim_resumed_execution", "renew_lease", "update_progress",
                     "complete_execution", "fail_execution", "complete_executions", "fail_executions",

@@ -160,6 +160,13 @@ SELECT is(t.as_role('t_alice', $$SELECT ff.completion_channel('beta')$$), 'ERROR
 SELECT isnt(ff.completion_channel('alpha'), ff.completion_channel('beta'), 'each namespace has its own channel');
 SELECT is(t.as_role('t_nobody', $$SELECT ff.completion_channel('alpha')$$), 'ERROR 42501', 'a role without ff roles learns none');
 SELECT is(length(ff.completion_channel(repeat('n', 256))), 46, 'a channel name fits NAMEDATALEN whatever the namespace');
+SELECT is(t.as_role('t_alice', $$SELECT ff.lease_channel('alpha') ~ '^ff_lease_[0-9a-f]{32}$'$$), 'true', 'alice learns her lease channel');
+SELECT is(t.as_role('t_alice', $$SELECT ff.lease_channel('beta')$$), 'ERROR 42501', 'not bob''s lease channel');
+SELECT is(t.as_role('t_nobody', $$SELECT ff.lease_channel('alpha')$$), 'ERROR 42501', 'a role without ff roles learns no lease channel');
+SELECT isnt(ff.lease_channel('alpha'), ff.lease_channel('beta'), 'each namespace has its own lease channel');
+SELECT isnt(substr(ff.lease_channel('alpha'), 10), substr(ff.completion_channel('alpha'), 15),
+            'a lease channel is not the completion channel under another prefix');
+SELECT is(length(ff.lease_channel(repeat('n', 256))), 41, 'a lease channel name fits NAMEDATALEN');
 SELECT is((SELECT namespace FROM ff.completion_event WHERE execution_id = t.exec_uuid(t.b(5))), 'beta', 'the event records its namespace');
 
 -- bindings follow role membership and OIDs, and fail closed

@@ -202,6 +202,8 @@ INSERT INTO t.mx_fn (sig, kase, grp, own, other, free, admin, cls, tpl) VALUES
 ('ff.solo_partition(text)', '', 'R', 'reached', 'reached', NULL, NULL, 'ok', $$SELECT ff.solo_partition({{lane}})$$),
 -- the completion channel of a namespace: 42501 for one the caller is not bound to
 ('ff.completion_channel(text)', '', 'R', 'reached', 'denied', NULL, NULL, 'ok', $$SELECT ff.completion_channel({{ns}})$$),
+-- the lease channel of a namespace: the same
+('ff.lease_channel(text)', '', 'R', 'reached', 'denied', NULL, NULL, 'ok', $$SELECT ff.lease_channel({{ns}})$$),
 -- metrics (issue 27): a bound caller's exposition names only its own lanes
 ('ff.metrics()', '', 'R', 'reached', 'hidden', NULL, NULL, 'has', $$SELECT strpos(ff.metrics(), 'lane="' || {{lane}} || '"') > 0$$),
 -- the engine's kept statements: SQL text, no tenant data

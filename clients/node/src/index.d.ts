@@ -183,7 +183,7 @@ export interface WorkerOptions {
   /** take over executions whose worker died (default true) */
   reclaim?: boolean;
   capabilities?: string[];
-  /** namespaces whose completion channel is listened to from the start (cancellations); default ['default'] */
+  /** namespaces whose lease channel is listened to from the start (leases lost: cancels, revokes, expiries); default ['default'] */
   namespaces?: string[];
   workerId?: string;
   instanceId?: string;

@@ -4,7 +4,7 @@
 // work back on shutdown.
 //
 // Connections (one pg Pool): one held connection LISTENs for the whole
-// worker (the lanes' wake-up channels and the namespaces' completion
+// worker (the lanes' wake-up channels and the namespaces' lease
 // channels), one held connection renews leases, up to two held connections
 // claim (a second claim goes out while the first is in flight when the
 // worker claims ahead), and the rest complete (batched, up to two calls in
@@ -270,16 +270,16 @@ export class Worker extends EventEmitter {
     this.claimConns = [];                // held claim connections not in use
     this.pollTimer = null;
     this.nextLane = 0;
-    this.channels = new Map();           // channel -> 'lane' | namespace (completions)
-    this.nsSeen = new Set();             // namespaces whose completion channel was looked for
+    this.channels = new Map();           // channel -> 'lane' | namespace (leases lost)
+    this.nsSeen = new Set();             // namespaces whose lease channel was looked for
     if (this.ownPool || this.pool.listenerCount('error') === 0) this.pool.on('error', (e) => this._count('error', { error: e, where: 'pool' }));
     this.isAdmin = (await this._rows('SELECT ff._is_admin() AS a'))[0].a === true;
-    // the completion channels are listened to from the start (a cancel right
+    // the lease channels are listened to from the start (a cancel right
     // after the first claim must not slip by); other namespaces as met
     for (const ns of this.namespaces) {
       try {
-        this.channels.set((await this._rows('SELECT ff.completion_channel($1) AS ch', [ns]))[0].ch, ns);
-      } catch (e) { this.log.debug('no completion channel', { worker: this.instanceId, namespace: ns, error: e.message }); }
+        this.channels.set((await this._rows('SELECT ff.lease_channel($1) AS ch', [ns]))[0].ch, ns);
+      } catch (e) { this.log.debug('no lease channel', { worker: this.instanceId, namespace: ns, error: e.message }); }
     }
     await this._connectListener();
     this.renewTimer = setInterval(() => this._renewTick(), Math.max(20, Math.floor(this.leaseTtlMs / 6)));
@@ -300,8 +300,9 @@ export class Worker extends EventEmitter {
   }
 
   // The listening connection: the lanes' channels wake the claim loop, the
-  // namespaces' completion channels tell a running handler its execution
-  // was cancelled.  Reconnects after a loss; polling covers the gap.
+  // namespaces' lease channels tell a running handler its lease was lost
+  // (expired, revoked, its execution cancelled or timed out).  Reconnects
+  // after a loss; polling and renewal cover the gap.
   async _connectListener() {
     try {
       const c = await this.pool.connect();
@@ -324,16 +325,16 @@ export class Worker extends EventEmitter {
     }
   }
 
-  // Learns a namespace's completion channel the first time one of its jobs runs.
+  // Learns a namespace's lease channel the first time one of its jobs runs.
   async _watchNamespace(ns) {
     if ([...this.channels.values()].includes(ns) || this.watching?.has(ns)) return;
     (this.watching ??= new Set()).add(ns);
     try {
-      const ch = (await this.pool.query('SELECT ff.completion_channel($1) AS ch', [ns])).rows[0].ch;
+      const ch = (await this.pool.query('SELECT ff.lease_channel($1) AS ch', [ns])).rows[0].ch;
       this.channels.set(ch, ns);
       if (this.listener) await this.listener.query(`LISTEN ${quoteIdent(ch)}`);
     } catch (e) {
-      this.log.debug('no completion channel: cancellations are seen at renewal', { worker: this.instanceId, namespace: ns, error: e.message });
+      this.log.debug('no lease channel: lost leases are seen at renewal', { worker: this.instanceId, namespace: ns, error: e.message });
     }
   }
 
@@ -342,13 +343,12 @@ export class Worker extends EventEmitter {
     // no setImmediate hop: the claim goes out in this turn
     if (kind === 'lane') { this.wakePending = true; this._pumpNow(); return; }
     if (kind === undefined) return;
-    // only a cancel concerns a running handler: the worker's own
-    // completions (one each) are not parsed
-    if (!m.payload.includes('cancelled')) return;
+    // a lease lost ({execution_id, lease_id, lease_epoch, reason}): only
+    // the lease this worker holds, not an older one it has reclaimed since
     let p;
     try { p = JSON.parse(m.payload); } catch { return; }
     const job = this.running.get(p.execution_id);
-    if (job && p.outcome === 'cancelled' && !job.settled) this._lose(job, 'cancelled');
+    if (job && job.fence.leaseId === p.lease_id && !job.settled) this._lose(job, String(p.reason ?? 'lease_lost'));
   }
 
   _wake() {

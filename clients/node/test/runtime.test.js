@@ -281,7 +281,8 @@ test('a handler that outlives its lease loses it and its late complete is refuse
       ['lease_revoked', 'stale_lease'].includes(f.reason)), 3000);
 
     const { executionId: cancelled } = await enqueue(pool, { lane: L + 'x', kind: 'wait' });
-    const w2 = worker({ lanes: [L + 'x'], leaseTtlMs: 30000, handlers: { wait: w.handlers.get('wait') } });
+    // reclaim off: only the lease channel can tell a revoke before a renewal at ttl/3 (10 s)
+    const w2 = worker({ lanes: [L + 'x'], leaseTtlMs: 30000, reclaim: false, handlers: { wait: w.handlers.get('wait') } });
     const lost2 = [];
     w2.on('lease_lost', (f) => lost2.push(f));
     await w2.start();
@@ -290,7 +291,14 @@ test('a handler that outlives its lease loses it and its late complete is refuse
       const t = Date.now();
       await cancel(pool, cancelled, { reason: 'no longer wanted' });
       await waitFor('the cancel aborts the handler', () => lost2.some((f) => f.executionId === cancelled && f.reason === 'cancelled'), 3000);
-      assert.ok(Date.now() - t < 2000, 'told by the completion notification, long before a renewal at ttl/3');
+      assert.ok(Date.now() - t < 2000, 'told on the lease channel, long before a renewal at ttl/3');
+
+      const { executionId: revoked2 } = await enqueue(pool, { lane: L + 'x', kind: 'wait' });
+      await waitFor('running', async () => (await getState(pool, revoked2)).public_state === 'active', 3000);
+      const t2 = Date.now();
+      assert.equal((await pool.query('SELECT ff.revoke_lease($1) ->> \'result\' AS r', [revoked2])).rows[0].r, 'revoked');
+      await waitFor('the revoke aborts the handler', () => lost2.some((f) => f.executionId === revoked2 && f.reason === 'lease_revoked'), 3000);
+      assert.ok(Date.now() - t2 < 2000, 'told on the lease channel, long before a renewal at ttl/3');
     } finally { await w2.stop(); }
   } finally { await w.stop(); }
 });

@@ -8,7 +8,7 @@
   if [ ! -f node_modules/pg/package.json ]; then
     npm ci --no-fund --no-audit --loglevel=error >/dev/null 2>&1 || { echo "not ok 1 - npm ci in clients/node failed"; echo "1..1"; exit 0; }
   fi
-  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS ff_node" >/dev/null
+  psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS ff_node WITH (FORCE)" >/dev/null
   FF_NODE_DB=ff_node timeout 180 node --test --test-reporter=tap test/*.test.js 2>&1 |
     grep -vE '^# (Subtest|tests|suites|pass|fail|cancelled|skipped|todo|duration_ms)'
 )

@@ -8,7 +8,7 @@ claim connection, waits there for a notification (or the poll interval),
 claims for every free slot, hands the other claimed jobs to the idle slots,
 passes the lead on and runs the first job itself, so a notification starts
 a handler with no thread hop in between.  One listener connection per worker
-(LISTEN on the namespaces' completion channels: early cancel notices); one
+(LISTEN on the namespaces' lease channels: leases lost, told at once); one
 renewal connection; one completer thread and connection (completions of all
 slots, batched).  Handlers are plain functions; they block freely (I/O,
 psycopg, requests) without stalling the others.  A CPU-bound handler holds
@@ -945,7 +945,7 @@ class Worker:
 
     def _listen_loop(self) -> None:
         conn = None
-        channels: Dict[str, str] = {}     # channel -> "lane" | "completion"
+        channels: Dict[str, str] = {}     # channel -> "lease"
         while not self._stopped.is_set():
             try:
                 if conn is None:
@@ -955,7 +955,7 @@ class Worker:
                     with self._lock:
                         nss = list(self._namespaces_heard)
                     for ns in nss:
-                        channels[S.run_one(conn, "SELECT ff.completion_channel(%s)", (ns,))] = "completion"
+                        channels[S.run_one(conn, "SELECT ff.lease_channel(%s)", (ns,))] = "lease"
                     for ch in channels:
                         S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
                 while True:
@@ -964,12 +964,12 @@ class Worker:
                     except queue.Empty:
                         break
                     try:
-                        ch = S.run_one(conn, "SELECT ff.completion_channel(%s)", (ns,))
-                    except SQLError as exc:   # a namespace this role may not read: no early cancel notice
-                        self.log.debug("no completion channel for %s: %s", ns, exc)
+                        ch = S.run_one(conn, "SELECT ff.lease_channel(%s)", (ns,))
+                    except SQLError as exc:   # a namespace this role may not read: lost leases seen at renewal
+                        self.log.debug("no lease channel for %s: %s", ns, exc)
                         continue
                     if ch not in channels:
-                        channels[ch] = "completion"
+                        channels[ch] = "lease"
                         S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
                 notes, other = S.wait_notifies(conn, 5.0, [self._listen_wake_r])
                 if other:
@@ -981,8 +981,8 @@ class Worker:
                 heard.clear()
                 for ch, payload in notes:
                     kind = channels.get(ch)
-                    if kind == "completion":
-                        self._on_completion(payload)
+                    if kind == "lease":
+                        self._on_lease_lost(payload)
             except Exception as exc:
                 if self._stopped.is_set():
                     break
@@ -995,19 +995,16 @@ class Worker:
                 conn = None
                 self._stopped.wait(1.0)
 
-    def _on_completion(self, payload: str) -> None:
-        if '"success"' in payload:
-            # only the lease holder completes: this worker's own completions
-            # (one notification each) need no parse
-            return
+    def _on_lease_lost(self, payload: str) -> None:
+        # {execution_id, lease_id, lease_epoch, reason}: only the lease this
+        # worker holds, not an older one it has reclaimed since
         try:
             ev = json.loads(payload)
         except ValueError:
             return
         with self._lock:
             job = self._running.get(ev.get("execution_id"))
-        if job is not None:
-            outcome = ev.get("outcome") or "ended"
-            if job._lose("cancelled" if outcome == "cancelled" else f"ended_{outcome}"):
-                self._emit("lease_lost", job, logging.WARNING, f"execution {outcome} by someone else",
-                           reason=outcome)
+        if job is not None and job._fence.lease_id == ev.get("lease_id"):
+            reason = str(ev.get("reason") or "lease_lost")
+            if job._lose(reason):
+                self._emit("lease_lost", job, logging.WARNING, f"lease lost: {reason}", reason=reason)

@@ -428,6 +428,32 @@ def test_the_handler_is_told_at_once_when_its_execution_is_cancelled(conn, ff, m
     assert ff.state(conn, eid) == "cancelled"
 
 
+def test_the_handler_is_told_at_once_when_its_lease_is_revoked(conn, ff, make_worker):
+    # reclaim off: no claim of this worker takes the lease over, so only the
+    # lease channel can tell the handler before a renewal at ttl / 3 (10 s)
+    seen = {}
+    started = threading.Event()
+
+    def waits(job):
+        started.set()
+        t = time.monotonic()
+        seen["told"] = job.cancelled.wait(10)
+        seen["after"] = time.monotonic() - t
+        seen["reason"] = job.cancel_reason
+        return "ignored"
+    w = make_worker(lease_ttl=30, reclaim=False)
+    w.handler("waits", waits)
+    w.start()
+    with conn.transaction():
+        eid = ff.enqueue(conn, "waits")
+    assert started.wait(5)
+    with conn.transaction():
+        assert conn.execute("SELECT ff.revoke_lease(%s) ->> 'result'", (eid,)).fetchone()[0] == "revoked"
+    assert wait_until(lambda: "told" in seen, 5)
+    assert seen["told"] and seen["reason"] == "lease_revoked" and seen["after"] < 2.0
+    assert wait_until(lambda: w.stats().get("refused") == 1, 5)
+
+
 def _proc(lane, ttl, grace):
     return subprocess.Popen([sys.executable, os.path.join(HERE, "worker_proc.py"), DSN, lane, str(ttl), str(grace)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
