@@ -55,20 +55,20 @@ SELECT ff.cancel_execution(:'a') ->> 'ok';
 \echo MARKER end
 SQL
 )
-id() { echo "$out" | awk -v k="$1" '$1 == "ID" && $2 == k {print $3}'; }
+lc_id() { echo "$out" | awk -v k="$1" '$1 == "ID" && $2 == k {print $3}'; }
 payloads=$(echo "$out" | sed -n 's/^Asynchronous notification "ff_lease_[0-9a-f]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p')
-reason_of() { echo "$payloads" | grep -F "\"execution_id\": \"$1\"" | sed 's/.*"reason": "\([a-z_]*\)".*/\1/' | paste -sd,; }
-a=$(id a); a_lease=$(echo "$out" | awk '$1 == "ID" && $2 == "a" {print $4}')
+lc_reason() { echo "$payloads" | grep -F "\"execution_id\": \"$1\"" | sed 's/.*"reason": "\([a-z_]*\)".*/\1/' | paste -sd,; }
+a=$(lc_id a); a_lease=$(echo "$out" | awk '$1 == "ID" && $2 == "a" {print $4}')
 check "a revoke: the whole payload, at once" \
   "$(echo "$payloads" | grep -F "\"execution_id\": \"$a\"" | head -1)" \
   "{\"execution_id\": \"$a\", \"lease_id\": \"$a_lease\", \"lease_epoch\": 1, \"reason\": \"lease_revoked\"}"
-check "a cancel of a leased execution" "$(reason_of "$(id b)")" "cancelled"
-check "an end by its deadline" "$(reason_of "$(id c)")" "expired"
-check "an expiry marked by the scanner's step" "$(reason_of "$(id d)")" "lease_expired"
-check "a reclaim of a lease past its expiry, not yet marked" "$(reason_of "$(id e)")" "lease_expired"
+check "a cancel of a leased execution" "$(lc_reason "$(lc_id b)")" "cancelled"
+check "an end by its deadline" "$(lc_reason "$(lc_id c)")" "expired"
+check "an expiry marked by the scanner's step" "$(lc_reason "$(lc_id d)")" "lease_expired"
+check "a reclaim of a lease past its expiry, not yet marked" "$(lc_reason "$(lc_id e)")" "lease_expired"
 check "the three lost leases reclaimed" "$(echo "$out" | awk '$1 == "RECLAIMED" {print $2}')" "3"
-f=$(id f)
-[ -n "$f" ] && [ -z "$(reason_of "$f")" ] && pass "the holder's own completion: none" || fail "the holder's own completion: none (f '$f': $(reason_of "$f"))"
+f=$(lc_id f)
+[ -n "$f" ] && [ -z "$(lc_reason "$f")" ] && pass "the holder's own completion: none" || fail "the holder's own completion: none (f '$f': $(lc_reason "$f"))"
 check "the revoked one, reclaimed by w2 and then cancelled: w2's lease (epoch 2) announced" \
   "$(echo "$payloads" | grep -F "\"execution_id\": \"$a\"" | sed -n 2p | grep -o '"lease_epoch": 2, "reason": "cancelled"')" \
   '"lease_epoch": 2, "reason": "cancelled"'
@@ -94,3 +94,4 @@ case "$got" in *"\"execution_id\": \"$g\""*"\"reason\": \"lease_revoked\""*) pas
 check "sent by the engine worker, after the commit" "${got%% *}" "$engine"
 rm -f "$relay_out"
 psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+unset -f lc_id lc_reason
