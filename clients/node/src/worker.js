@@ -469,19 +469,27 @@ export class Worker extends EventEmitter {
     }
   }
 
-  async _run(job) {
+  // Runs the job's handler; _ran takes over once it settles.  Not an async
+  // function: its frame and promise were a quarter of what a job allocated,
+  // and the collector's work grew with them (test/bench/README.md).
+  _run(job) {
     if (!this.nsSeen.has(job.namespace)) { this.nsSeen.add(job.namespace); this._watchNamespace(job.namespace); }
     const handler = this.handlers.get(job.kind) ?? this.handlers.get('*');
     const t0 = performance.now();
-    let value, error = null;
-    if (!handler) error = new Permanent(`no handler for kind "${job.kind}"`);
-    else {
-      this.counters.started++;
-      if (this.debugLogged || this.listenerCount('started') > 0) this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType }, 'debug', 'started', true);
-      try { value = await handler(job); } catch (e) { error = e ?? new Error('handler threw a nullish value'); }
-    }
+    if (!handler) { this._ran(job, false, t0, undefined, new Permanent(`no handler for kind "${job.kind}"`)); return; }
+    this.counters.started++;
+    if (this.debugLogged || this.listenerCount('started') > 0) this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType }, 'debug', 'started', true);
+    let p;
+    try { p = handler(job); } catch (e) { this._ran(job, true, t0, undefined, e ?? new Error('handler threw a nullish value')); return; }
+    // a value or a promise alike is taken up in a later microtask, as await did
+    if (p !== null && (typeof p === 'object' || typeof p === 'function') && typeof p.then === 'function') {
+      p.then((v) => this._ran(job, true, t0, v, null), (e) => this._ran(job, true, t0, undefined, e ?? new Error('handler threw a nullish value')));
+    } else queueMicrotask(() => this._ran(job, true, t0, p, null));
+  }
+
+  _ran(job, handled, t0, value, error) {
     const ms = performance.now() - t0;
-    if (this.prefetchAuto && handler) {
+    if (this.prefetchAuto && handled) {
       // the mean handler duration sets how far ahead to claim
       const avg = this.avgHandlerMs = this.avgHandlerMs === null ? ms : this.avgHandlerMs * 0.9 + ms * 0.1;
       this.prefetch = Math.min(AUTO_MAX, Math.floor((this.concurrency * AUTO_WAIT_MS) / Math.max(avg, 0.001)));
@@ -495,13 +503,9 @@ export class Worker extends EventEmitter {
     if (job.settled) { this._release(job); return; }   // delayed, suspended or handed back: nothing to finish
     job.finishing = true;   // its completion or failure is on its way: never handed back
     if (!error) { this._complete(job, value, Math.round(ms)); return; }   // released once its batch returns
-    try {
-      await this._fail(job, error, Math.round(ms));
-    } catch (e) {
-      this._count('error', { error: e, where: 'finish', executionId: job.id });
-    } finally {
-      this._release(job);
-    }
+    this._fail(job, error, Math.round(ms))
+      .catch((e) => this._count('error', { error: e, where: 'finish', executionId: job.id }))
+      .finally(() => this._release(job));
   }
 
   _release(job) {

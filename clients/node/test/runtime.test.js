@@ -234,6 +234,34 @@ test("prefetch 'auto' (the default): nothing ahead before a handler has run, far
   } finally { release(); await w.stop(); }
 });
 
+test('plain handlers: a value returned at once completes, a synchronous throw fails, a kind without a handler fails for good', async () => {
+  const L = lane('plain');
+  const order = [];
+  const w = worker({ lanes: [L], concurrency: 1, handlers: {
+    value: (job) => { order.push('value'); return { n: job.input.n }; },
+    throws: () => { order.push('throws'); throw new Permanent('thrown at once'); },
+  } });
+  await w.start();
+  try {
+    const [a, b, c] = await enqueueMany(pool, [
+      { lane: L, kind: 'value', input: { n: 7 } },
+      { lane: L, kind: 'throws' },
+      { lane: L, kind: 'nobody' },
+    ]);
+    const ra = await waitForResult(pool, a.executionId, { timeoutMs: 5000 });
+    assert.equal(ra.state, 'completed');
+    assert.deepEqual(ra.value, { n: 7 });
+    const rb = await waitForResult(pool, b.executionId, { timeoutMs: 5000 });
+    assert.equal(rb.state, 'failed');
+    assert.equal(rb.failureReason, 'thrown at once');
+    const rc = await waitForResult(pool, c.executionId, { timeoutMs: 5000 });
+    assert.equal(rc.state, 'failed');
+    assert.match(rc.failureReason, /no handler for kind "nobody"/);
+    assert.deepEqual(order, ['value', 'throws'], 'each handler ran once');
+    await waitFor('the slot is free again', () => w.active === 0, 2000);
+  } finally { await w.stop(); }
+});
+
 test('delay and priority order', async () => {
   const L = lane('order');
   const order = [];
