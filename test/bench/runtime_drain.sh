@@ -27,8 +27,8 @@
 # Where the time goes: DETAIL=1 adds, per Node and floor-runner drain, the
 # runner's CPU, each server process's CPU and the cluster's minor page
 # faults (runtime/cpu.mjs); KEEP_OUT=FILE keeps the JSON lines; NODE_PROF=DIR
-# writes a Node CPU profile; for the Node runtime NOCOMP=1 drops its
-# completion-channel listening and NORECLAIM=1 claims without reclaim.
+# writes a Node CPU profile; for the Node runtime NOLEASE=1 drops its
+# lease-channel listening and NORECLAIM=1 claims without reclaim.
 #   bash test/bench/runtime_drain.sh   (N=20000 C=24 RATE=500 SECS=10 REPS=3
 #                                       PREFETCH="auto 0 500" WHAT="sql node python gw latency")
 # Holds no lock itself: on a shared machine run it under

@@ -29,11 +29,11 @@ if (mode === 'drain') {
   const { Worker } = await import(NODEDIR + '/src/index.js');
   let done;
   const finished = new Promise((r) => (done = r));
-  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, ...(process.env.NOCOMP ? { namespaces: [] } : {}), ...(process.env.NORECLAIM ? { reclaim: false } : {}), ...(process.env.PREFETCH && process.env.PREFETCH !== 'auto' ? { prefetch: Number(process.env.PREFETCH) } : {}), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
+  const w = new Worker({ connection: conn, lanes: ['drain'], concurrency: C, ...(process.env.NOLEASE ? { namespaces: [] } : {}), ...(process.env.NORECLAIM ? { reclaim: false } : {}), ...(process.env.PREFETCH && process.env.PREFETCH !== 'auto' ? { prefetch: Number(process.env.PREFETCH) } : {}), logger: quiet, handleSignals: false, pollIntervalMs: 1000,
     handlers: { noop: async () => {} } });
   // the counters polled, as a user without listeners runs: no per-job event
   const poll = setInterval(() => { if (w.counters.completed >= N) { clearInterval(poll); done(); } }, 2);
-  if (process.env.NOCOMP) w._watchNamespace = async () => {};
+  if (process.env.NOLEASE) w._watchNamespace = async () => {};
   const st = { claims: 0, claimMs: 0, claimed: 0, batches: 0, batchMs: 0, batched: 0 };
   if (process.env.DETAIL) {   // where the time goes: claim and complete round trips
     const cl = w._claim.bind(w), cb = w._completeBatch.bind(w);
