@@ -172,17 +172,28 @@ notify_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* A rolled-back subtransaction takes back what it recorded. */
+/*
+ * A rolled-back subtransaction takes back what it recorded; a committed one
+ * hands it to its parent, so that a later sibling rolled back at the same
+ * level (a batch's next item) does not take it too.  Records are kept in
+ * order, so those of the ending level are the last ones.
+ */
 static void
 notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
+	int			level = GetCurrentTransactionNestLevel();
+	int			i;
+
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
-		int			level = GetCurrentTransactionNestLevel();
-
 		while (npending > 0 && pending[npending - 1].level >= level)
 			npending--;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (i = npending - 1; i >= 0 && pending[i].level >= level; i--)
+			pending[i].level = level - 1;
 	}
 }
 

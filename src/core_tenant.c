@@ -390,8 +390,8 @@ ff_completion_channel_sql(PG_FUNCTION_ARGS)
 	ff_namespace_require(ns);
 	ff_completion_channel_key_load();
 	channel = ff_completion_channel(ns);
-	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(channel));
+	/* channel lives in SPI's context: copied out before it goes */
+	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(channel)));
 }
 
 PG_FUNCTION_INFO_V1(ff_lease_channel_sql);
@@ -408,6 +408,6 @@ ff_lease_channel_sql(PG_FUNCTION_ARGS)
 	ff_namespace_require(ns);
 	ff_completion_channel_key_load();
 	channel = ff_lease_channel(ns);
-	SPI_finish();
-	PG_RETURN_TEXT_P(cstring_to_text(channel));
+	/* channel lives in SPI's context: copied out before it goes */
+	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(channel)));
 }

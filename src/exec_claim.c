@@ -320,8 +320,6 @@ claim_reclaim(ExecCore *c, const ClaimRequest *req, int64 now)
 	const char *why = c->ownership_state == OWN_LEASE_REVOKED ? "lease_revoked" : "lease_expired";
 	FFResult	detail;
 
-	/* a lease past its expiry not yet marked: its holder has not been told */
-	ff_lease_announce_lost(c, "lease_expired");
 	ff_attempt_end(c, old_idx, "interrupted_reclaimed", now, why, NULL);
 	ff_stream_close(c, old_idx, "reclaimed", now, false);
 	ff_attempt_insert(c, idx, &req->attempt_id, ATTEMPT_TYPE_RECLAIM, &req->lease_id,

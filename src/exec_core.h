@@ -110,6 +110,8 @@ typedef struct ExecCore
 	int64		loaded_attempt_count;	/* attempt counts never go back */
 	ItemPointerData tid;		/* where the row version read (or last
 								 * written) is; invalid when unknown */
+	bool		lease_overridden;	/* this call ends a live lease it does
+									 * not hold (operator_override) */
 } ExecCore;
 
 /* A lease fence as passed by a caller; each part may be absent. */

@@ -100,7 +100,11 @@ ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, int64 now,
 	}
 	if (!ff_fence_resolve(f, source, true, &trusted, r))
 		return false;
-	return ff_lease_validate(c, f, trusted, now, r);
+	if (!ff_lease_validate(c, f, trusted, now, r))
+		return false;
+	/* acting on a live lease without it: its end is announced (ff_lease_release) */
+	c->lease_overridden = trusted && c->ownership_state == OWN_LEASED;
+	return true;
 }
 
 /*
@@ -241,25 +245,23 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
  *		the namespace's lease channel (ff_lease_channel) after commit, so
  *		that a worker stops the handler at once instead of at its next
  *		renewal, and need not listen to every completion to see cancels.
- *		The lease named is the one lost: a worker holding a newer lease of
- *		the same execution ignores it.  Call before the lease mirror is
- *		cleared; a lease already marked expired or revoked was announced
- *		then.
+ *		The lease is named by its epoch, which every acquisition raises: a
+ *		worker holding a newer lease of the same execution ignores it.  Not
+ *		by its id: every reader of the namespace may listen, and a lease
+ *		marked expired still serves its id's holder for a cancel.  Call
+ *		before the lease mirror is cleared; a lease already marked expired
+ *		or revoked was announced then.
  */
 void
 ff_lease_announce_lost(const ExecCore *c, const char *reason)
 {
-	char		lease[37];
-
-	if (c->lifecycle_phase != PHASE_ACTIVE || c->ownership_state != OWN_LEASED ||
-		!c->current_lease_id.set)
+	if (c->lifecycle_phase != PHASE_ACTIVE || c->ownership_state != OWN_LEASED)
 		return;
-	ff_format_uuid(&c->current_lease_id.v, lease);
 	ff_completion_channel_key_load();
 	ff_notify_at_commit(ff_lease_channel(c->namespace),
-						psprintf("{\"execution_id\": \"%s\", \"lease_id\": \"%s\", "
-								 "\"lease_epoch\": " INT64_FORMAT ", \"reason\": \"%s\"}",
-								 ff_format_exec_id(c->id.partition, &c->id.uuid), lease,
+						psprintf("{\"execution_id\": \"%s\", \"lease_epoch\": " INT64_FORMAT
+								 ", \"reason\": \"%s\"}",
+								 ff_format_exec_id(c->id.partition, &c->id.uuid),
 								 c->current_lease_epoch, reason));
 }
 
@@ -268,11 +270,14 @@ ff_lease_announce_lost(const ExecCore *c, const char *reason)
  *		"Release lease": a 'released' history event with the lease's
  *		identity, then the mirror and the attempt timer cleared (the
  *		LEASE_EXPIRY / WORKER_LEASES / ACTIVE / ATTEMPT_TIMEOUT entries are
- *		derived from those columns).
+ *		derived from those columns).  Released by an operator's override,
+ *		the lease's end is announced to its holder.
  */
 void
 ff_lease_release(ExecCore *c, const char *reason, int64 now)
 {
+	if (c->lease_overridden)
+		ff_lease_announce_lost(c, "operator_override");
 	ff_history_append(c, "released", reason, now, NULL);
 	ff_core_clear_lease_mirror(c);
 	c->attempt_timeout_at = FF_NULL;

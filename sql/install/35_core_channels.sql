@@ -24,9 +24,9 @@ COMMENT ON FUNCTION ff.completion_channel(text) IS
 
 -- A worker hears on its namespace's lease channel that a lease it holds was
 -- lost to someone else (expired, revoked, cancelled, timed out, its
--- dependency failed, reclaimed past its expiry): private as completion
+-- dependency failed, an operator's override): private as completion
 -- channels are, and quiet unless something goes wrong.
 CREATE FUNCTION ff.lease_channel(namespace text DEFAULT 'default') RETURNS text
     AS 'MODULE_PATHNAME', 'ff_lease_channel_sql' LANGUAGE C STABLE;
 COMMENT ON FUNCTION ff.lease_channel(text) IS
-    'The NOTIFY channel on which a namespace''s workers hear of leases lost ({"execution_id", "lease_id", "lease_epoch", "reason"}); 42501 for a namespace the caller is not bound to';
+    'The NOTIFY channel on which a namespace''s workers hear of leases lost ({"execution_id", "lease_epoch", "reason"}: a hint, to be checked by renewing); 42501 for a namespace the caller is not bound to';

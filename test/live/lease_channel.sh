@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # ff.lease_channel (src/exec_lease.c, ff_lease_announce_lost): a live lease
 # ended by anyone but its holder is announced on its namespace's lease
-# channel, {"execution_id", "lease_id", "lease_epoch", "reason"}, once:
-# revoked, cancelled, expired by a timeout, marked expired, reclaimed past
-# its expiry unmarked.  The holder's own completion, and a lease already
-# announced, send nothing.  Part 1 listens in the session that makes the
-# changes (ff_engine.notify_in_transaction = on: psql prints its own
-# notifications after each command, in order); part 2 checks that the engine
-# worker relays one sent by another session.  Sourced by test/run.sh: no exit.
+# channel, {"execution_id", "lease_epoch", "reason"}, once: revoked,
+# cancelled, expired by a timeout, marked expired (by the scanner's step or
+# by the reclaim that finds it past its expiry), finished by an operator's
+# override.  The holder's own completion, and a lease already announced,
+# send nothing.  Part 1 listens in the session that makes the changes
+# (ff_engine.notify_in_transaction = on: psql prints its own notifications
+# after each command, in order); part 2 checks that the engine worker relays
+# those of another session, a rolled-back subtransaction's taken back and
+# not its committed sibling's.  Sourced by test/run.sh: no exit.
 # Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..12"
+echo "1..13"
 db=ff_lease_channel
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" -c "ALTER DATABASE $db SET ff_engine.enabled = on" >/dev/null
@@ -58,14 +60,14 @@ SQL
 lc_id() { echo "$out" | awk -v k="$1" '$1 == "ID" && $2 == k {print $3}'; }
 payloads=$(echo "$out" | sed -n 's/^Asynchronous notification "ff_lease_[0-9a-f]*" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p')
 lc_reason() { echo "$payloads" | grep -F "\"execution_id\": \"$1\"" | sed 's/.*"reason": "\([a-z_]*\)".*/\1/' | paste -sd,; }
-a=$(lc_id a); a_lease=$(echo "$out" | awk '$1 == "ID" && $2 == "a" {print $4}')
-check "a revoke: the whole payload, at once" \
+a=$(lc_id a)
+check "a revoke: the whole payload (no lease id), at once" \
   "$(echo "$payloads" | grep -F "\"execution_id\": \"$a\"" | head -1)" \
-  "{\"execution_id\": \"$a\", \"lease_id\": \"$a_lease\", \"lease_epoch\": 1, \"reason\": \"lease_revoked\"}"
+  "{\"execution_id\": \"$a\", \"lease_epoch\": 1, \"reason\": \"lease_revoked\"}"
 check "a cancel of a leased execution" "$(lc_reason "$(lc_id b)")" "cancelled"
 check "an end by its deadline" "$(lc_reason "$(lc_id c)")" "expired"
 check "an expiry marked by the scanner's step" "$(lc_reason "$(lc_id d)")" "lease_expired"
-check "a reclaim of a lease past its expiry, not yet marked" "$(lc_reason "$(lc_id e)")" "lease_expired"
+check "a lease past its expiry, marked by the reclaim that takes it over" "$(lc_reason "$(lc_id e)")" "lease_expired"
 check "the three lost leases reclaimed" "$(echo "$out" | awk '$1 == "RECLAIMED" {print $2}')" "3"
 f=$(lc_id f)
 [ -n "$f" ] && [ -z "$(lc_reason "$f")" ] && pass "the holder's own completion: none" || fail "the holder's own completion: none (f '$f': $(lc_reason "$f"))"
@@ -75,23 +77,35 @@ check "the revoked one, reclaimed by w2 and then cancelled: w2's lease (epoch 2)
 check "six announcements in all (none for the reclaim of leases already announced)" "$(echo "$payloads" | grep -c .)" "6"
 check "the holder's completion succeeded" "$(echo "$out" | sed -n '/^MARKER own$/,/^MARKER end$/p' | grep -c '^ true$')" "2"
 
-# part 2: sent by another session, relayed by the engine worker after commit
+# part 2: sent by other sessions, relayed by the engine worker after commit
 ch=$(psql -X -q -At -d $db -c "SELECT ff.lease_channel()")
-psql -X -q -d $db -c "SELECT ff.create_execution(ff.execution_id('lr'), lane_id => 'lr')" >/dev/null
-g=$(psql -X -q -At -d $db -c "SELECT claim->>'execution_id' FROM ff.claim_next('lr', 'w', 'w-1')")
+psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('lr'), lane_id => 'lr')) FROM generate_series(1, 3)" >/dev/null
+g=($(psql -X -q -At -d $db -c "SELECT claim->>'execution_id' FROM ff.claim_next('lr', 'w', 'w-1', max_count => 3)"))
 relay_out=$(mktemp)
-# the listener asks again every 0.1 s (psql prints notifications after a command), at most 10 s
-( echo "LISTEN \"$ch\";"; for _ in $(seq 1 100); do sleep 0.1; echo "SELECT 1;"; grep -q "Asynchronous" "$relay_out" && break; done ) |
+# the listener says when it listens, then asks again every 0.1 s (psql
+# prints notifications after a command) until it heard two, at most 10 s
+( echo "LISTEN \"$ch\";"; echo "SELECT 'listening';"
+  for _ in $(seq 1 100); do sleep 0.1; echo "SELECT 1;"; [ "$(grep -c Asynchronous "$relay_out")" -ge 2 ] && break; done ) |
   psql -X -q -At -d $db >"$relay_out" 2>&1 &
 lpid=$!
-sleep 0.5
-psql -X -q -d $db -c "SELECT ff.revoke_lease('$g')" >/dev/null
+for _ in $(seq 1 100); do grep -q '^listening$' "$relay_out" && break; sleep 0.1; done
+# g0 revoked in a subtransaction released, g1 in a sibling rolled back
+psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
+BEGIN;
+SAVEPOINT s1; SELECT ff.revoke_lease('${g[0]}'); RELEASE s1;
+SAVEPOINT s2; SELECT ff.revoke_lease('${g[1]}'); ROLLBACK TO s2;
+COMMIT;
+SQL
+# g2 completed by an operator, without its lease
+psql -X -q -d $db -c "SELECT ff.complete_execution('${g[2]}', source => 'operator_override')" >/dev/null
 wait $lpid
 engine=$(psql -X -q -At -d $db -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ff_engine worker' AND datname = current_database()")
 got=$(sed -n "s/^Asynchronous notification \"$ch\" with payload \"\(.*\)\" received from server process with PID \([0-9]*\)\.$/\2 \1/p" "$relay_out")
-case "$got" in *"\"execution_id\": \"$g\""*"\"reason\": \"lease_revoked\""*) pass "another session's revoke reaches a listener" ;;
-  *) fail "another session's revoke reaches a listener (got: $(cat "$relay_out"))" ;; esac
-check "sent by the engine worker, after the commit" "${got%% *}" "$engine"
+check "a revoke in a released subtransaction reaches a listener, sent by the engine worker after the commit" \
+  "$(echo "$got" | grep -F "\"${g[0]}\"" | grep -c "^$engine .*\"reason\": \"lease_revoked\"")" "1"
+check "the sibling subtransaction's, rolled back: none" "$(echo "$got" | grep -cF "\"${g[1]}\"")" "0"
+check "an operator's completion of a leased execution" \
+  "$(echo "$got" | grep -F "\"${g[2]}\"" | grep -o '"reason": "[a-z_]*"')" '"reason": "operator_override"'
 rm -f "$relay_out"
 psql -X -q -d postgres -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 unset -f lc_id lc_reason

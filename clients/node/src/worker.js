@@ -343,12 +343,18 @@ export class Worker extends EventEmitter {
     // no setImmediate hop: the claim goes out in this turn
     if (kind === 'lane') { this.wakePending = true; this._pumpNow(); return; }
     if (kind === undefined) return;
-    // a lease lost ({execution_id, lease_id, lease_epoch, reason}): only
-    // the lease this worker holds, not an older one it has reclaimed since
+    // a lease lost ({execution_id, lease_epoch, reason}), for the lease
+    // this worker holds (not an older one it has reclaimed since): a hint,
+    // checked by renewing that lease at once, whose refusal loses it.  Any
+    // role that may read the namespace may NOTIFY on its channel.
     let p;
     try { p = JSON.parse(m.payload); } catch { return; }
+    if (p === null || typeof p !== 'object' || typeof p.execution_id !== 'string') return;
     const job = this.running.get(p.execution_id);
-    if (job && job.fence.leaseId === p.lease_id && !job.settled) this._lose(job, String(p.reason ?? 'lease_lost'));
+    if (job && job.fence.epoch === p.lease_epoch && !job.settled && !job.lost) {
+      job.renewAt = 0;
+      this._renewSoon();
+    }
   }
 
   _wake() {
@@ -481,10 +487,10 @@ export class Worker extends EventEmitter {
     if (this.debugLogged || this.listenerCount('started') > 0) this._count('started', { executionId: job.id, kind: job.kind, attempt: job.attempt, attemptType: job.attemptType }, 'debug', 'started', true);
     let p;
     try { p = handler(job); } catch (e) { this._ran(job, true, t0, undefined, e ?? new Error('handler threw a nullish value')); return; }
-    // a value or a promise alike is taken up in a later microtask, as await did
-    if (p !== null && (typeof p === 'object' || typeof p === 'function') && typeof p.then === 'function') {
-      p.then((v) => this._ran(job, true, t0, v, null), (e) => this._ran(job, true, t0, undefined, e ?? new Error('handler threw a nullish value')));
-    } else queueMicrotask(() => this._ran(job, true, t0, p, null));
+    // a value, a promise or any thenable taken up in a later microtask, as
+    // await did (Promise.resolve returns a native promise as it is)
+    Promise.resolve(p).then((v) => this._ran(job, true, t0, v, null),
+      (e) => this._ran(job, true, t0, undefined, e ?? new Error('handler threw a nullish value')));
   }
 
   _ran(job, handled, t0, value, error) {
@@ -629,6 +635,12 @@ export class Worker extends EventEmitter {
     }
   }
 
+  // A renewal round now, or right after the one in flight.
+  _renewSoon() {
+    if (this.renewing) this.renewAgain = true;
+    else this._renewTick();
+  }
+
   // Lease renewal at a third of the TTL, every due lease in one statement on
   // a connection of its own; a lease whose local deadline passes with no
   // renewal is given up at once (its writes would be refused anyway).
@@ -671,6 +683,7 @@ export class Worker extends EventEmitter {
       if (this.renewConn) { this.renewConn.release(true); this.renewConn = null; }
     } finally {
       this.renewing = false;
+      if (this.renewAgain && !this.stopping) { this.renewAgain = false; this._renewTick(); }
     }
   }
 

@@ -316,6 +316,13 @@ test('a handler that outlives its lease loses it and its late complete is refuse
     await w2.start();
     try {
       await waitFor('running', async () => (await getState(pool, cancelled)).public_state === 'active', 3000);
+      // a forged announcement (any reader of the namespace may NOTIFY on its
+      // lease channel) is checked by renewing the lease, which succeeds
+      const ch = (await pool.query('SELECT ff.lease_channel() AS ch')).rows[0].ch;
+      const ep = Number((await row(pool, cancelled)).current_lease_epoch);
+      await pool.query('SELECT pg_notify($1, $2)', [ch, JSON.stringify({ execution_id: cancelled, lease_epoch: ep, reason: 'cancelled' })]);
+      await sleep(500);
+      assert.ok(!lost2.some((f) => f.executionId === cancelled), 'a forged announcement aborts nothing');
       const t = Date.now();
       await cancel(pool, cancelled, { reason: 'no longer wanted' });
       await waitFor('the cancel aborts the handler', () => lost2.some((f) => f.executionId === cancelled && f.reason === 'cancelled'), 3000);

@@ -301,6 +301,10 @@ class Worker:
     to be committed with it (one complete_executions, one WAL flush for
     all): 0.005 by default; 0 completes each at once.  Fewer commits leave
     the disk's flushes to the claims, which start the next jobs sooner.
+    namespaces: namespaces whose lease channel (``ff.lease_channel``) is
+    listened to from the start, ("default",) by default; others as claims
+    meet them.  A lost lease announced there is checked by renewing it at
+    once, and its handler told when the renewal is refused.
     """
 
     def __init__(self, conninfo: Union[str, Callable[[], psycopg.Connection]], lanes: Union[str, Sequence[str]] = "default", *,
@@ -308,7 +312,8 @@ class Worker:
                  lease_ttl: float = 30.0, poll_interval: float = 2.0, reclaim: bool = True,
                  capabilities: Optional[Sequence[str]] = None, shutdown_timeout: float = 30.0,
                  attempt_timeout: Any = None, logger: Optional[logging.Logger] = None,
-                 renew: bool = True, prefetch: Union[str, int] = "auto", complete_delay: float = 0.005):
+                 renew: bool = True, prefetch: Union[str, int] = "auto", complete_delay: float = 0.005,
+                 namespaces: Sequence[str] = ("default",)):
         if not (isinstance(conninfo, str) or callable(conninfo)):
             raise ArgumentError("conninfo must be a connection string or a callable returning a connection")
         self._conninfo = conninfo
@@ -340,6 +345,9 @@ class Worker:
                 or not 0 <= complete_delay <= 1:
             raise ArgumentError(f"complete_delay must be a number of seconds between 0 and 1, got {complete_delay!r}")
         self.complete_delay = float(complete_delay)
+        if isinstance(namespaces, str):
+            raise ArgumentError("namespaces must be a sequence of namespace names, not one string")
+        self.namespaces = [S.check_str(n, "namespaces entry", min_bytes=1) for n in namespaces]
         self._avg_handler_s: Optional[float] = None
         self._renew_enabled = renew   # off only in tests of lease loss
         self._handlers: Dict[str, Handler] = {}
@@ -371,7 +379,10 @@ class Worker:
         self._local = threading.local()
         self._listen_cmds: "queue.Queue[str]" = queue.Queue()
         self._listen_wake_r, self._listen_wake_w = socket.socketpair()
-        self._namespaces_heard: set = set()
+        # the namespaces whose lease channel is listened to: those given, then
+        # each one a claim meets
+        self._namespaces_heard: set = set(self.namespaces)
+        self._listening = threading.Event()   # the listener has subscribed (or given up for now)
         self._started = False
 
     # ---- registration and hooks ----
@@ -463,6 +474,10 @@ class Worker:
             t = threading.Thread(target=target, name=f"ff-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+            if name == "listener":
+                # claims wait for the lease channels (a cancel right after the
+                # first claim must not slip by), at most 5 s
+                self._listening.wait(5.0)
         self.log.info("worker %s started on lanes %s, concurrency %d", self.instance_id, self.lanes,
                       self.concurrency, extra={"ff": {"ff_event": "worker_started", "worker": self.instance_id}})
         return self
@@ -937,9 +952,12 @@ class Worker:
         if env.get("ok"):
             job._deadline = sent + self.lease_ttl_ms / 1000.0
             job._next_renew = sent + self.lease_ttl_ms / 3000.0
-        elif job._lose(str(env.get("error"))):
-            self._emit("lease_lost", job, logging.WARNING, f"renewal refused: {env.get('error')}",
-                       reason=env.get("error"))
+        else:
+            reason = str(env.get("error"))
+            if reason == "execution_not_active" and env.get("terminal_outcome") == "cancelled":
+                reason = "cancelled"
+            if job._lose(reason):
+                self._emit("lease_lost", job, logging.WARNING, f"renewal refused: {reason}", reason=reason)
 
     # ---- notifications ----
 
@@ -952,12 +970,12 @@ class Worker:
                     conn = self._connect()
                     heard: List[tuple] = []
                     conn.add_notify_handler(lambda n: heard.append((n.channel, n.payload)))
+                    # a new connection listens to nothing yet: every namespace again
+                    channels.clear()
                     with self._lock:
                         nss = list(self._namespaces_heard)
                     for ns in nss:
-                        channels[S.run_one(conn, "SELECT ff.lease_channel(%s)", (ns,))] = "lease"
-                    for ch in channels:
-                        S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
+                        self._listen_cmds.put(ns)
                 while True:
                     try:
                         ns = self._listen_cmds.get_nowait()
@@ -971,6 +989,7 @@ class Worker:
                     if ch not in channels:
                         channels[ch] = "lease"
                         S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
+                self._listening.set()
                 notes, other = S.wait_notifies(conn, 5.0, [self._listen_wake_r])
                 if other:
                     try:
@@ -984,6 +1003,7 @@ class Worker:
                     if kind == "lease":
                         self._on_lease_lost(payload)
             except Exception as exc:
+                self._listening.set()   # start() waits no longer: renewal covers until it is back
                 if self._stopped.is_set():
                     break
                 self.log.warning("listener connection failed (%s); polling until it is back", exc)
@@ -996,15 +1016,20 @@ class Worker:
                 self._stopped.wait(1.0)
 
     def _on_lease_lost(self, payload: str) -> None:
-        # {execution_id, lease_id, lease_epoch, reason}: only the lease this
-        # worker holds, not an older one it has reclaimed since
+        # {execution_id, lease_epoch, reason}: only the lease this worker
+        # holds, not an older one it has reclaimed since; anything else on
+        # the channel (any role may NOTIFY there) is passed over
         try:
             ev = json.loads(payload)
         except ValueError:
             return
+        if not isinstance(ev, dict) or not isinstance(ev.get("execution_id"), str):
+            return
         with self._lock:
-            job = self._running.get(ev.get("execution_id"))
-        if job is not None and job._fence.lease_id == ev.get("lease_id"):
-            reason = str(ev.get("reason") or "lease_lost")
-            if job._lose(reason):
-                self._emit("lease_lost", job, logging.WARNING, f"lease lost: {reason}", reason=reason)
+            job = self._running.get(ev["execution_id"])
+        epoch = ev.get("lease_epoch")
+        if job is not None and type(epoch) is int and job._fence.lease_epoch == epoch:
+            # a hint, checked by renewing that lease at once (the renewer
+            # looks every 0.25 s): its refusal loses the lease.  Any role
+            # that may read the namespace may NOTIFY on its channel.
+            job._next_renew = 0.0
