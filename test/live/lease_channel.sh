@@ -13,7 +13,7 @@
 # Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..13"
+echo "1..14"
 db=ff_lease_channel
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" -c "ALTER DATABASE $db SET ff_engine.enabled = on" >/dev/null
@@ -79,21 +79,24 @@ check "the holder's completion succeeded" "$(echo "$out" | sed -n '/^MARKER own$
 
 # part 2: sent by other sessions, relayed by the engine worker after commit
 ch=$(psql -X -q -At -d $db -c "SELECT ff.lease_channel()")
-psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('lr'), lane_id => 'lr')) FROM generate_series(1, 3)" >/dev/null
-g=($(psql -X -q -At -d $db -c "SELECT claim->>'execution_id' FROM ff.claim_next('lr', 'w', 'w-1', max_count => 3)"))
+psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('lr'), lane_id => 'lr')) FROM generate_series(1, 4)" >/dev/null
+g=($(psql -X -q -At -d $db -c "SELECT claim->>'execution_id' FROM ff.claim_next('lr', 'w', 'w-1', max_count => 4)"))
 relay_out=$(mktemp)
 # the listener says when it listens, then asks again every 0.1 s (psql
-# prints notifications after a command) until it heard two, at most 10 s
+# prints notifications after a command) until it heard the last one, the
+# operator's, at most 10 s
 ( echo "LISTEN \"$ch\";"; echo "SELECT 'listening';"
-  for _ in $(seq 1 100); do sleep 0.1; echo "SELECT 1;"; [ "$(grep -c Asynchronous "$relay_out")" -ge 2 ] && break; done ) |
+  for _ in $(seq 1 100); do sleep 0.1; echo "SELECT 1;"; grep -q operator_override "$relay_out" && break; done ) |
   psql -X -q -At -d $db >"$relay_out" 2>&1 &
 lpid=$!
 for _ in $(seq 1 100); do grep -q '^listening$' "$relay_out" && break; sleep 0.1; done
-# g0 revoked in a subtransaction released, g1 in a sibling rolled back
+# g0 revoked in a subtransaction released, g1 in a sibling rolled back;
+# g3 in a subtransaction released inside one rolled back
 psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<SQL
 BEGIN;
 SAVEPOINT s1; SELECT ff.revoke_lease('${g[0]}'); RELEASE s1;
 SAVEPOINT s2; SELECT ff.revoke_lease('${g[1]}'); ROLLBACK TO s2;
+SAVEPOINT s3; SAVEPOINT s4; SELECT ff.revoke_lease('${g[3]}'); RELEASE s4; ROLLBACK TO s3;
 COMMIT;
 SQL
 # g2 completed by an operator, without its lease
@@ -104,6 +107,7 @@ got=$(sed -n "s/^Asynchronous notification \"$ch\" with payload \"\(.*\)\" recei
 check "a revoke in a released subtransaction reaches a listener, sent by the engine worker after the commit" \
   "$(echo "$got" | grep -F "\"${g[0]}\"" | grep -c "^$engine .*\"reason\": \"lease_revoked\"")" "1"
 check "the sibling subtransaction's, rolled back: none" "$(echo "$got" | grep -cF "\"${g[1]}\"")" "0"
+check "one released inside a subtransaction rolled back: none" "$(echo "$got" | grep -cF "\"${g[3]}\"")" "0"
 check "an operator's completion of a leased execution" \
   "$(echo "$got" | grep -F "\"${g[2]}\"" | grep -o '"reason": "[a-z_]*"')" '"reason": "operator_override"'
 rm -f "$relay_out"

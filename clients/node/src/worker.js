@@ -46,6 +46,9 @@ const COMPLETED = { ok: true };
 // AUTO_MAX; none until a handler has run
 const AUTO_WAIT_MS = 50;
 const AUTO_MAX = 500;
+// renewal rounds for leases announced lost: the first at once, then at most
+// one per this many ms (anyone who may read the namespace may announce)
+const HINT_ROUND_MS = 250;
 const quoteIdent = (s) => '"' + s.replace(/"/g, '""') + '"';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -76,6 +79,7 @@ export class Job {
     this.finishing = false;              // its completion or failure is on its way
     this.settled = null;                 // 'delayed' | 'suspended' | 'handed_back' once the lease is given up
     this.lost = null;                    // why the lease was lost
+    this.hints = 0;                      // announcements of its loss heard: a renewal sent before one cannot clear it
   }
   /** Aborted the moment the lease is lost, revoked or the execution cancelled (reason: the cause). */
   get signal() { return (this.#ctl ??= new AbortController()).signal; }
@@ -269,6 +273,8 @@ export class Worker extends EventEmitter {
     this.claimAsked = 0;                 // what they asked for
     this.claimConns = [];                // held claim connections not in use
     this.pollTimer = null;
+    this.hintTimer = null;
+    this.hintRoundAt = 0;
     this.nextLane = 0;
     this.channels = new Map();           // channel -> 'lane' | namespace (leases lost)
     this.nsSeen = new Set();             // namespaces whose lease channel was looked for
@@ -353,6 +359,7 @@ export class Worker extends EventEmitter {
     const job = this.running.get(p.execution_id);
     if (job && job.fence.epoch === p.lease_epoch && !job.settled && !job.lost) {
       job.renewAt = 0;
+      job.hints++;
       this._renewSoon();
     }
   }
@@ -635,10 +642,17 @@ export class Worker extends EventEmitter {
     }
   }
 
-  // A renewal round now, or right after the one in flight.
+  // A renewal round for announced leases: at once (or right after the one
+  // in flight), then at most one every HINT_ROUND_MS.
   _renewSoon() {
-    if (this.renewing) this.renewAgain = true;
-    else this._renewTick();
+    if (this.hintTimer || this.stopping) return;
+    const wait = Math.max(0, this.hintRoundAt + HINT_ROUND_MS - Date.now());
+    this.hintTimer = setTimeout(() => {
+      this.hintTimer = null;
+      this.hintRoundAt = Date.now();
+      if (this.renewing) this.renewAgain = true;
+      else this._renewTick();
+    }, wait);
   }
 
   // Lease renewal at a third of the TTL, every due lease in one statement on
@@ -654,6 +668,7 @@ export class Worker extends EventEmitter {
       if (now >= job.renewAt) due.push(job);
     }
     if (!due.length) return;
+    const hints = due.map((j) => j.hints);
     this.renewing = true;
     try {
       if (!this.renewConn) {
@@ -671,7 +686,8 @@ export class Worker extends EventEmitter {
         if (job.settled) return;
         if (row.r.ok) {
           job.leaseExpiresAt = now + this.leaseTtlMs;
-          job.renewAt = now + Math.floor(this.leaseTtlMs / 3);
+          // an announcement heard meanwhile is checked by the next round
+          job.renewAt = job.hints === hints[i] ? now + Math.floor(this.leaseTtlMs / 3) : 0;
         } else if (LOST.has(row.r.error)) {
           this._lose(job, row.r.error === 'execution_not_active' && row.r.terminal_outcome === 'cancelled' ? 'cancelled' : row.r.error);
         } else {
@@ -701,6 +717,7 @@ export class Worker extends EventEmitter {
       this.state = 'stopping';
       this._wake();
       if (this.pollTimer) { clearTimeout(this.pollTimer); this.pollTimer = null; }
+      if (this.hintTimer) { clearTimeout(this.hintTimer); this.hintTimer = null; }
       if (this.claiming > 0) await new Promise((r) => { this.claimIdle = r; });
       this.claimIdle = null;
       // claimed ahead and not started: handed back at once

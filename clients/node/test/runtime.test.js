@@ -319,9 +319,14 @@ test('a handler that outlives its lease loses it and its late complete is refuse
       // a forged announcement (any reader of the namespace may NOTIFY on its
       // lease channel) is checked by renewing the lease, which succeeds
       const ch = (await pool.query('SELECT ff.lease_channel() AS ch')).rows[0].ch;
-      const ep = Number((await row(pool, cancelled)).current_lease_epoch);
+      const before = await row(pool, cancelled);
+      const ep = Number(before.current_lease_epoch);
+      // payloads that are not announcements are passed over
+      for (const junk of ['null', '[]', '1', '"x"', '{"execution_id": 7}', 'not json']) await pool.query('SELECT pg_notify($1, $2)', [ch, junk]);
       await pool.query('SELECT pg_notify($1, $2)', [ch, JSON.stringify({ execution_id: cancelled, lease_epoch: ep, reason: 'cancelled' })]);
-      await sleep(500);
+      await waitFor('the announced lease renewed at once', async () =>
+        Number((await row(pool, cancelled)).lease_last_renewed_at) > Number(before.lease_last_renewed_at), 2000);
+      await sleep(300);
       assert.ok(!lost2.some((f) => f.executionId === cancelled), 'a forged announcement aborts nothing');
       const t = Date.now();
       await cancel(pool, cancelled, { reason: 'no longer wanted' });

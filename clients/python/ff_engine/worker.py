@@ -146,6 +146,7 @@ class Job:
         self._deadline = 0.0          # monotonic time the lease ends, as far as we know
         self._next_renew = 0.0
         self._finishing = False       # complete / fail / park sent: our own completion is not a loss
+        self._hints = 0               # announcements of its loss heard: a renewal sent before one cannot clear it
         self._tags: Optional[dict] = None
 
     def __repr__(self) -> str:
@@ -457,7 +458,7 @@ class Worker:
     # ---- running ----
 
     def start(self) -> "Worker":
-        """Starts the worker's threads and returns at once."""
+        """Starts the worker's threads; returns once the listener listens (at most 5 s)."""
         if self._started:
             raise FFError("the worker was already started")
         if not self._handlers and self._default is None:
@@ -938,11 +939,13 @@ class Worker:
                     continue
                 if self._renew_enabled and now >= job._next_renew:
                     self._renew(job)
-                next_due = min(next_due, job._next_renew, job._deadline)
+                next_due = min(next_due, job._deadline,
+                               job._next_renew if self._renew_enabled else next_due)
             self._stopped.wait(max(0.005, next_due - time.monotonic()))
 
     def _renew(self, job: Job) -> None:
         sent = time.monotonic()
+        hints = job._hints
         try:
             env = job._fence.renew(self._renew_conn_safe(), self.lease_ttl_ms)
         except Exception as exc:   # retried at the next tick until the local deadline passes
@@ -951,7 +954,8 @@ class Worker:
             return
         if env.get("ok"):
             job._deadline = sent + self.lease_ttl_ms / 1000.0
-            job._next_renew = sent + self.lease_ttl_ms / 3000.0
+            # an announcement heard meanwhile is checked by the next round
+            job._next_renew = sent + self.lease_ttl_ms / 3000.0 if job._hints == hints else 0.0
         else:
             reason = str(env.get("error"))
             if reason == "execution_not_active" and env.get("terminal_outcome") == "cancelled":
@@ -1032,4 +1036,5 @@ class Worker:
             # a hint, checked by renewing that lease at once (the renewer
             # looks every 0.25 s): its refusal loses the lease.  Any role
             # that may read the namespace may NOTIFY on its channel.
+            job._hints += 1
             job._next_renew = 0.0

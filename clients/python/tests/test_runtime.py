@@ -449,10 +449,21 @@ def test_the_handler_is_told_at_once_when_its_lease_is_revoked(conn, ff, make_wo
     assert started.wait(5)
     # a forged announcement (any reader of the namespace may NOTIFY on the
     # lease channel) is checked by renewing the lease, which succeeds
+    def renewed_at():
+        with psycopg.connect(DSN, autocommit=True) as c:
+            return c.execute("SELECT e.lease_last_renewed_at FROM ff.execution e, ff.parse_execution_id(%s) x "
+                             "WHERE e.partition = x.partition AND e.execution_id = x.execution_uuid",
+                             (eid,)).fetchone()[0]
+    before = renewed_at()
     with conn.transaction():
+        # payloads that are not announcements are passed over
+        for junk in ("null", "[]", "1", '"x"', '{"execution_id": 7}', "not json"):
+            conn.execute("SELECT pg_notify(ff.lease_channel(), %s)", (junk,))
         conn.execute("SELECT pg_notify(ff.lease_channel(), json_build_object('execution_id', %s::text, "
                      "'lease_epoch', 1, 'reason', 'lease_revoked')::text)", (eid,))
-    time.sleep(0.8)
+    assert wait_until(lambda: renewed_at() > before, 2), \
+        "the announced lease is renewed at once"
+    time.sleep(0.3)
     assert "told" not in seen
     with conn.transaction():
         assert conn.execute("SELECT ff.revoke_lease(%s) ->> 'result'", (eid,)).fetchone()[0] == "revoked"
