@@ -376,11 +376,12 @@ ff_lease_channel(const char *ns)
 	return keyed_channel("ff_lease_", domain, sizeof(domain) - 1, ns);
 }
 
-PG_FUNCTION_INFO_V1(ff_completion_channel_sql);
-
-/* ff.completion_channel(namespace) -> text: for the caller's namespaces only. */
-Datum
-ff_completion_channel_sql(PG_FUNCTION_ARGS)
+/*
+ * The channel derive names for the namespace argument, told only to a
+ * caller bound to that namespace.
+ */
+static Datum
+channel_for_caller(FunctionCallInfo fcinfo, char *(*derive) (const char *ns))
 {
 	char	   *ns = ff_arg_text(fcinfo, 0, "namespace");
 	char	   *channel;
@@ -389,9 +390,18 @@ ff_completion_channel_sql(PG_FUNCTION_ARGS)
 	ff_spi_connect();
 	ff_namespace_require(ns);
 	ff_completion_channel_key_load();
-	channel = ff_completion_channel(ns);
+	channel = derive(ns);
 	/* channel lives in SPI's context: copied out before it goes */
-	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(channel)));
+	return ff_spi_finish_datum(CStringGetTextDatum(channel));
+}
+
+PG_FUNCTION_INFO_V1(ff_completion_channel_sql);
+
+/* ff.completion_channel(namespace) -> text: for the caller's namespaces only. */
+Datum
+ff_completion_channel_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(channel_for_caller(fcinfo, ff_completion_channel));
 }
 
 PG_FUNCTION_INFO_V1(ff_lease_channel_sql);
@@ -400,14 +410,5 @@ PG_FUNCTION_INFO_V1(ff_lease_channel_sql);
 Datum
 ff_lease_channel_sql(PG_FUNCTION_ARGS)
 {
-	char	   *ns = ff_arg_text(fcinfo, 0, "namespace");
-	char	   *channel;
-
-	ff_check_max_len(ns, FF_MAX_ID_BYTES, "namespace");
-	ff_spi_connect();
-	ff_namespace_require(ns);
-	ff_completion_channel_key_load();
-	channel = ff_lease_channel(ns);
-	/* channel lives in SPI's context: copied out before it goes */
-	PG_RETURN_DATUM(ff_spi_finish_datum(CStringGetTextDatum(channel)));
+	PG_RETURN_DATUM(channel_for_caller(fcinfo, ff_lease_channel));
 }

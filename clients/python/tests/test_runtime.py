@@ -403,7 +403,9 @@ def test_renewal_keeps_a_long_handler_alive(conn, ff, make_worker):
     assert wait_result(ff, eid).text() == "ok"
 
 
-def test_the_handler_is_told_at_once_when_its_execution_is_cancelled(conn, ff, make_worker):
+def running_waiter(conn, ff, make_worker, **kw):
+    """A worker whose one job waits (at most 10 s) to be told its lease is
+    lost; returns (worker, execution id, what the handler saw) once it runs."""
     seen = {}
     started = threading.Event()
 
@@ -414,12 +416,17 @@ def test_the_handler_is_told_at_once_when_its_execution_is_cancelled(conn, ff, m
         seen["after"] = time.monotonic() - t
         seen["reason"] = job.cancel_reason
         return "ignored"
-    w = make_worker(lease_ttl=30)
+    w = make_worker(lease_ttl=30, **kw)
     w.handler("waits", waits)
     w.start()
     with conn.transaction():
         eid = ff.enqueue(conn, "waits")
     assert started.wait(5)
+    return w, eid, seen
+
+
+def test_the_handler_is_told_at_once_when_its_execution_is_cancelled(conn, ff, make_worker):
+    w, eid, seen = running_waiter(conn, ff, make_worker)
     with conn.transaction():
         assert ff.cancel(conn, eid, "customer left") is True
     assert wait_until(lambda: "told" in seen, 5)
@@ -431,22 +438,7 @@ def test_the_handler_is_told_at_once_when_its_execution_is_cancelled(conn, ff, m
 def test_the_handler_is_told_at_once_when_its_lease_is_revoked(conn, ff, make_worker):
     # reclaim off: no claim of this worker takes the lease over, so only the
     # lease channel can tell the handler before a renewal at ttl / 3 (10 s)
-    seen = {}
-    started = threading.Event()
-
-    def waits(job):
-        started.set()
-        t = time.monotonic()
-        seen["told"] = job.cancelled.wait(10)
-        seen["after"] = time.monotonic() - t
-        seen["reason"] = job.cancel_reason
-        return "ignored"
-    w = make_worker(lease_ttl=30, reclaim=False)
-    w.handler("waits", waits)
-    w.start()
-    with conn.transaction():
-        eid = ff.enqueue(conn, "waits")
-    assert started.wait(5)
+    w, eid, seen = running_waiter(conn, ff, make_worker, reclaim=False)
     # a forged announcement (any reader of the namespace may NOTIFY on the
     # lease channel) is checked by renewing the lease, which succeeds
     def renewed_at():
