@@ -33,6 +33,8 @@
 #include "core_validate.h"
 #include "bgw_notify.h"
 
+static void announce_lost(const ExecCore *c, const char *reason);
+
 PG_FUNCTION_INFO_V1(ff_renew_lease);
 PG_FUNCTION_INFO_V1(ff_update_progress);
 PG_FUNCTION_INFO_V1(ff_mark_lease_expired_if_due);
@@ -225,7 +227,7 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
 {
 	if (c->ownership_state == OWN_LEASE_EXPIRED_RECLAIMABLE)
 		return;
-	ff_lease_announce_lost(c, "lease_expired");
+	announce_lost(c, "lease_expired");
 	ff_history_append(c, "expired", NULL, now, NULL);
 	ff_core_set_vector(c, c->lifecycle_phase, OWN_LEASE_EXPIRED_RECLAIMABLE,
 					   c->eligibility_state, BLOCK_WAITING_FOR_WORKER,
@@ -238,13 +240,14 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
 }
 
 /*
- * ff_lease_announce_lost
- *		A live lease ends by someone other than its holder (an expiry, a
- *		revoke, a cancel, a timeout, a dependency that can no longer be
- *		met, a reclaim of a lease past its expiry): its holder is told on
- *		the namespace's lease channel (ff_lease_channel) after commit, so
- *		that a worker stops the handler at once instead of at its next
- *		renewal, and need not listen to every completion to see cancels.
+ * announce_lost
+ *		A live lease ends by someone other than its holder (an expiry
+ *		mark, a revoke, or a release by ff_lease_release for a cancel, a
+ *		timeout, a dependency that can no longer be met, an operator's
+ *		override): its holder is told on the namespace's lease channel
+ *		(ff_lease_channel) after commit, so that a worker stops the handler
+ *		at once instead of at its next renewal, and need not listen to
+ *		every completion to see cancels.
  *		The lease is named by its epoch, which every acquisition raises: a
  *		worker holding a newer lease of the same execution ignores it.  Not
  *		by its id: every reader of the namespace may listen, and a lease
@@ -252,8 +255,8 @@ ff_lease_mark_expired(ExecCore *c, int64 now)
  *		before the lease mirror is cleared; a lease already marked expired
  *		or revoked was announced then.
  */
-void
-ff_lease_announce_lost(const ExecCore *c, const char *reason)
+static void
+announce_lost(const ExecCore *c, const char *reason)
 {
 	if (c->lifecycle_phase != PHASE_ACTIVE || c->ownership_state != OWN_LEASED)
 		return;
@@ -270,14 +273,17 @@ ff_lease_announce_lost(const ExecCore *c, const char *reason)
  *		"Release lease": a 'released' history event with the lease's
  *		identity, then the mirror and the attempt timer cleared (the
  *		LEASE_EXPIRY / WORKER_LEASES / ACTIVE / ATTEMPT_TIMEOUT entries are
- *		derived from those columns).  Released by an operator's override,
- *		the lease's end is announced to its holder.
+ *		derived from those columns).  lost: why, when someone other than
+ *		the holder ends the lease (NULL for the holder's own calls, unless
+ *		an operator's override made them): its holder is told.
  */
 void
-ff_lease_release(ExecCore *c, const char *reason, int64 now)
+ff_lease_release(ExecCore *c, const char *reason, const char *lost, int64 now)
 {
-	if (c->lease_overridden)
-		ff_lease_announce_lost(c, "operator_override");
+	if (lost == NULL && c->lease_overridden)
+		lost = "operator_override";
+	if (lost != NULL)
+		announce_lost(c, lost);
 	ff_history_append(c, "released", reason, now, NULL);
 	ff_core_clear_lease_mirror(c);
 	c->attempt_timeout_at = FF_NULL;
@@ -489,7 +495,7 @@ ff_revoke_lease(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		ff_lease_announce_lost(&c, "lease_revoked");
+		announce_lost(&c, "lease_revoked");
 		ff_history_append(&c, "revoked", reason, now, NULL);
 		ff_core_set_vector(&c, PHASE_ACTIVE, OWN_LEASE_REVOKED, c.eligibility_state,
 						   BLOCK_WAITING_FOR_WORKER, psprintf("lease revoked: %s", reason),

@@ -528,7 +528,7 @@ static void
 end_leased_terminal(ExecCore *c, const char *release_reason, TerminalOutcome outcome,
 					const char *result, int64 now, FFResult *r)
 {
-	ff_lease_release(c, release_reason, now);
+	ff_lease_release(c, release_reason, NULL, now);
 	ff_core_make_terminal(c, outcome, now);
 	ff_core_store(c);
 	ff_completion_emit(c, outcome, now);
@@ -705,7 +705,7 @@ ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char 
 		{
 			int64		delay_until = now + backoff;
 
-			ff_lease_release(&c, "failed_retry_scheduled", now);
+			ff_lease_release(&c, "failed_retry_scheduled", NULL, now);
 			ff_core_set_vector(&c, PHASE_RUNNABLE, OWN_UNOWNED, ELIG_NOT_ELIGIBLE_UNTIL_TIME,
 							   BLOCK_WAITING_FOR_RETRY_BACKOFF,
 							   psprintf("retry backoff until " INT64_FORMAT " (attempt " INT64_FORMAT " failed: %s)",
@@ -851,10 +851,7 @@ ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now)
 		ff_stream_close(c, c->current_attempt_index, "attempt_cancelled", now, false);
 	}
 	if (from == PHASE_ACTIVE)
-	{
-		ff_lease_announce_lost(c, "cancelled");
-		ff_lease_release(c, "cancelled", now);
-	}
+		ff_lease_release(c, "cancelled", "cancelled", now);
 	ff_grant_delete(c);
 	/* its suspension, waitpoints (pending ones too) and conditions close */
 	ff_suspension_close_all(c, "cancelled", "cancelled", false, true, FF_NULL, now);
@@ -877,7 +874,7 @@ park_attempt(ExecCore *c, const char *reason, EligibilityState elig,
 			 BlockingReason block, const char *detail, int64 now)
 {
 	ff_attempt_suspend(c, c->current_attempt_index, now, reason);
-	ff_lease_release(c, reason, now);
+	ff_lease_release(c, reason, NULL, now);
 	ff_core_set_vector(c, PHASE_RUNNABLE, OWN_UNOWNED, elig, block, detail,
 					   OUTCOME_NONE, ATT_ATTEMPT_INTERRUPTED);
 	c->last_transition_at = now;
@@ -1049,10 +1046,7 @@ ff_expire_id(ExecId id, const char *reason, int64 now, FFResult *r)
 	}
 	why = psprintf("expired:%s", reason);
 	if (from == PHASE_ACTIVE)
-	{
-		ff_lease_announce_lost(&c, "expired");
-		ff_lease_release(&c, why, now);
-	}
+		ff_lease_release(&c, why, "expired", now);
 	/* behaviour/suspension §C.12: everything of a suspension closes */
 	ff_suspension_close_all(&c, why, why, false, true, FF_NULL, now);
 	ff_core_make_terminal(&c, OUTCOME_EXPIRED, now);

@@ -183,10 +183,7 @@ skip_child(ExecCore *c, int64 now)
 		ff_stream_close(c, c->current_attempt_index, "dependency_impossible", now, false);
 	}
 	if (c->lifecycle_phase == PHASE_ACTIVE)
-	{
-		ff_lease_announce_lost(c, "dependency_impossible");
-		ff_lease_release(c, "dependency_impossible", now);
-	}
+		ff_lease_release(c, "dependency_impossible", "dependency_impossible", now);
 	ff_grant_delete(c);
 	ff_core_make_terminal(c, OUTCOME_SKIPPED, now);
 	c->attempt_state = had_attempt ? ATT_ATTEMPT_TERMINAL : ATT_NONE;

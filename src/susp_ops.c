@@ -655,7 +655,7 @@ checked:
 		ff_format_uuid(susp, susp_text);
 		ff_attempt_suspend(&c, attempt_index, now, susp_text);
 	}
-	ff_lease_release(&c, "suspend", now);
+	ff_lease_release(&c, "suspend", NULL, now);
 	ff_core_set_vector(&c, PHASE_SUSPENDED, OWN_UNOWNED, ELIG_NOT_APPLICABLE, block,
 					   psprintf("suspended: waitpoint %s awaiting %s", b[0].id_text, reason),
 					   OUTCOME_NONE, ATT_ATTEMPT_INTERRUPTED);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ff.lease_channel (src/exec_lease.c, ff_lease_announce_lost): a live lease
+# ff.lease_channel (src/exec_lease.c, announce_lost): a live lease
 # ended by anyone but its holder is announced on its namespace's lease
 # channel, {"execution_id", "lease_epoch", "reason"}, once: revoked,
 # cancelled, expired by a timeout, marked expired (by the scanner's step or

@@ -483,7 +483,7 @@ export class Worker extends EventEmitter {
   }
 
   // Runs the job's handler; _ran takes over once it settles.  Not an async
-  // function: its frame and promise were a quarter of what a job allocated,
+  // function: its frame and promise were a fifth of what a job allocated,
   // and the collector's work grew with them (test/bench/README.md).
   _run(job) {
     if (!this.nsSeen.has(job.namespace)) { this.nsSeen.add(job.namespace); this._watchNamespace(job.namespace); }

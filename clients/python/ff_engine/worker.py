@@ -967,7 +967,7 @@ class Worker:
 
     def _listen_loop(self) -> None:
         conn = None
-        channels: Dict[str, str] = {}     # channel -> "lease"
+        channels: set = set()             # the lease channels listened to
         while not self._stopped.is_set():
             try:
                 if conn is None:
@@ -991,7 +991,7 @@ class Worker:
                         self.log.debug("no lease channel for %s: %s", ns, exc)
                         continue
                     if ch not in channels:
-                        channels[ch] = "lease"
+                        channels.add(ch)
                         S.run(conn, _pgsql.SQL("LISTEN {}").format(_pgsql.Identifier(ch)))
                 self._listening.set()
                 notes, other = S.wait_notifies(conn, 5.0, [self._listen_wake_r])
@@ -1003,8 +1003,7 @@ class Worker:
                 notes = heard + notes
                 heard.clear()
                 for ch, payload in notes:
-                    kind = channels.get(ch)
-                    if kind == "lease":
+                    if ch in channels:
                         self._on_lease_lost(payload)
             except Exception as exc:
                 self._listening.set()   # start() waits no longer: renewal covers until it is back
