@@ -322,7 +322,7 @@ test('a handler that outlives its lease loses it and its late complete is refuse
       const before = await row(pool, cancelled);
       const ep = Number(before.current_lease_epoch);
       // payloads that are not announcements are passed over
-      for (const junk of ['null', '[]', '1', '"x"', '{"execution_id": 7}', 'not json']) await pool.query('SELECT pg_notify($1, $2)', [ch, junk]);
+      for (const junk of ['null', '[]', '1', '"x"', '{"execution_id": 7}', 'not json', '['.repeat(3000) + ']'.repeat(3000)]) await pool.query('SELECT pg_notify($1, $2)', [ch, junk]);
       await pool.query('SELECT pg_notify($1, $2)', [ch, JSON.stringify({ execution_id: cancelled, lease_epoch: ep, reason: 'cancelled' })]);
       await waitFor('the announced lease renewed at once', async () =>
         Number((await row(pool, cancelled)).lease_last_renewed_at) > Number(before.lease_last_renewed_at), 2000);

@@ -1024,7 +1024,7 @@ class Worker:
         # the channel (any role may NOTIFY there) is passed over
         try:
             ev = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):   # a payload nested past Python's recursion limit too
             return
         if not isinstance(ev, dict) or not isinstance(ev.get("execution_id"), str):
             return

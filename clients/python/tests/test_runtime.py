@@ -449,7 +449,7 @@ def test_the_handler_is_told_at_once_when_its_lease_is_revoked(conn, ff, make_wo
     before = renewed_at()
     with conn.transaction():
         # payloads that are not announcements are passed over
-        for junk in ("null", "[]", "1", '"x"', '{"execution_id": 7}', "not json"):
+        for junk in ("null", "[]", "1", '"x"', '{"execution_id": 7}', "not json", "[" * 3000 + "]" * 3000):
             conn.execute("SELECT pg_notify(ff.lease_channel(), %s)", (junk,))
         conn.execute("SELECT pg_notify(ff.lease_channel(), json_build_object('execution_id', %s::text, "
                      "'lease_epoch', 1, 'reason', 'lease_revoked')::text)", (eid,))
