@@ -350,7 +350,7 @@ ff_core_lock(ExecId id, ExecCore *c)
 	 * namespace, which never changes, of the version it finds before
 	 * taking the lock.
 	 */
-	if (!ff_core_lock_by_key(id, c))
+	if (!ff_core_read_by_key(id, c, true))
 		return false;
 	ff_core_loaded(c);
 	/* another tenant's execution does not exist for this caller */
@@ -364,11 +364,10 @@ ff_core_lock(ExecId id, ExecCore *c)
 #define PUT_U(n) do { nulls[k] = !c->n.set; values[k++] = UUIDPGetDatum(&c->n.v); } while (0);
 #define PUT_E(n, ct, lab, st) do { nulls[k] = false; values[k++] = Int64GetDatum((int64) c->n); } while (0);
 
-void
-ff_core_store(ExecCore *c)
+/* The store plan's arguments for c (ff_core_write's). */
+static void
+store_args(ExecCore *c, Datum *values, bool *nulls)
 {
-	Datum		values[FF_PLAN_MAX_ARGS];
-	bool		nulls[FF_PLAN_MAX_ARGS];
 	int			k = 2;
 
 	if (plan_store.sql == NULL)
@@ -380,13 +379,65 @@ ff_core_store(ExecCore *c)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	nulls[k] = !ItemPointerIsValid(&c->tid);
 	values[k++] = PointerGetDatum(&c->tid);
+}
+
+/* What follows every store of c. */
+static void
+stored(ExecCore *c)
+{
+	c->loaded_lease_epoch = c->current_lease_epoch;
+	c->loaded_attempt_count = c->total_attempt_count;
+	announce_work(c);
+}
+
+void
+ff_core_store(ExecCore *c)
+{
+	Datum		values[FF_PLAN_MAX_ARGS];
+	bool		nulls[FF_PLAN_MAX_ARGS];
+
+	store_args(c, values, nulls);
 	if (ff_deferring())
 		(void) ff_plan_exec(&plan_store, values, nulls, 0);
 	else if (ff_core_write(&plan_store, 1, values, nulls, &c->tid) != 1)
 		elog(ERROR, "execution row vanished while locked");
-	c->loaded_lease_epoch = c->current_lease_epoch;
-	c->loaded_attempt_count = c->total_attempt_count;
-	announce_work(c);
+	stored(c);
+}
+
+/*
+ * ff_core_read
+ *		Read the execution row without locking it, for a transition that
+ *		writes nothing before the row and stores it with
+ *		ff_core_store_unlocked; false when it does not exist for this
+ *		caller, or when a batch locks its rows (then ff_core_lock).
+ */
+bool
+ff_core_read(ExecId id, ExecCore *c)
+{
+	if (prefetched != NULL || ff_deferring() || !ff_core_read_by_key(id, c, false))
+		return false;
+	ff_core_loaded(c);
+	return ff_namespace_allowed(c->namespace);
+}
+
+/*
+ * ff_core_store_unlocked
+ *		Store c, read by ff_core_read: the update locks the row.  false, with
+ *		nothing written, when another transaction changed the row since it
+ *		was read (ff_core_write_unlocked): the caller does its transition
+ *		again from ff_core_lock, as if it had waited there.
+ */
+bool
+ff_core_store_unlocked(ExecCore *c)
+{
+	Datum		values[FF_PLAN_MAX_ARGS];
+	bool		nulls[FF_PLAN_MAX_ARGS];
+
+	store_args(c, values, nulls);
+	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid))
+		return false;
+	stored(c);
+	return true;
 }
 
 /*

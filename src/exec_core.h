@@ -20,7 +20,9 @@
  *	  Operations follow one pattern: ff_core_lock() reads the row FOR
  *	  UPDATE into an ExecCore, the operation checks and mutates the struct
  *	  exactly as the spec's effects say, and ff_core_store() writes every
- *	  mutable column back in one UPDATE.  Lock order: the execution row
+ *	  mutable column back in one UPDATE.  (A complete that writes nothing
+ *	  before the row reads it unlocked, ff_core_read, and its store's update
+ *	  takes the lock, ff_core_store_unlocked.)  Lock order: the execution row
  *	  first, then its own attempt / grant / data / stream rows; no
  *	  operation locks two execution rows except claim_next, which takes
  *	  them with SKIP LOCKED and never waits.
@@ -129,6 +131,10 @@ extern void ff_core_loaded(ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
+extern bool ff_core_read(ExecId id, ExecCore *c);
+extern bool ff_core_store_unlocked(ExecCore *c);
+extern bool ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls,
+								   ItemPointer newtid);
 extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
 								   bool probed);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,

@@ -9,9 +9,10 @@
  *	  its order, the row version visible to it, then the row lock, which
  *	  under READ COMMITTED follows the row to its newest version and
  *	  re-checks that version, and otherwise makes a changed row a
- *	  serialization failure.  A statement's executor start-up cost a
- *	  transition ~10 % of its instructions and a claim a third (profiled in
- *	  test/bench/README.md).  The caller needs UPDATE on ff.execution, as
+ *	  serialization failure.  (ff_core_read_by_key reads one row the same
+ *	  way without its lock, for a complete whose update takes it.)  A
+ *	  statement's executor start-up cost a transition ~10 % of its
+ *	  instructions and a claim a third (profiled in test/bench/README.md).  The caller needs UPDATE on ff.execution, as
  *	  FOR UPDATE does; SERIALIZABLE reads take their predicate locks in the
  *	  index and heap access, as the statement's did.
  *
@@ -178,9 +179,10 @@ keylocks_end(KeyLocks *k)
  * there is none (or it was deleted meanwhile), or when it is in a namespace
  * the caller is not bound to: then it is passed over before its lock (a
  * namespace never changes), so a refused caller blocks no other tenant.
+ * Without lock, the version the snapshot sees is read and not locked.
  */
 static bool
-keylocks_lock(KeyLocks *k, ExecId id, ExecCore *c)
+keylocks_read(KeyLocks *k, ExecId id, ExecCore *c, bool lock)
 {
 	ScanKeyData sk[2];
 	ItemPointerData tid;
@@ -197,11 +199,11 @@ keylocks_lock(KeyLocks *k, ExecId id, ExecCore *c)
 	if (isnull || !ff_namespace_allowed(TextDatumGetCString(ns)))
 		return false;
 	tid = k->slot->tts_tid;
-	if (!row_locked(table_tuple_lock(k->r.rel, &tid, k->r.snap, k->slot, k->r.cid,
+	if (lock && !row_locked(table_tuple_lock(k->r.rel, &tid, k->r.snap, k->slot, k->r.cid,
 									 LockTupleExclusive, LockWaitBlock, lock_flags(), &tmfd)))
 		return false;
 	memset(c, 0, sizeof(*c));
-	/* the version locked: the newest (its key never changes) */
+	/* the version locked: the newest (its key never changes); or the one seen */
 	c->tid = k->slot->tts_tid;
 	ff_core_read_tuple(ExecFetchSlotHeapTuple(k->slot, false, NULL), k->r.l, c);
 	/* a version reached by following updates is still this execution */
@@ -209,21 +211,25 @@ keylocks_lock(KeyLocks *k, ExecId id, ExecCore *c)
 }
 
 /*
- * ff_core_lock_by_key
+ * ff_core_read_by_key
  *		Lock the newest version of execution id's row and read it into c, as
  *		SELECT ... FOR UPDATE by its key does: the row found by the primary
  *		key, then locked, waiting for a writer that holds it.  false when
  *		there is no such row (or it was deleted meanwhile), or when it is
  *		in a namespace the caller is not bound to (then not locked).
+ *		Without lock, the version a new snapshot sees is read and not
+ *		locked: for a transition that writes nothing before the row itself,
+ *		whose update then locks it and finds out whether another
+ *		transaction changed it since (ff_core_write_unlocked).
  */
 bool
-ff_core_lock_by_key(ExecId id, ExecCore *c)
+ff_core_read_by_key(ExecId id, ExecCore *c, bool lock)
 {
 	KeyLocks	k;
 	bool		found;
 
 	keylocks_begin(&k);
-	found = keylocks_lock(&k, id, c);
+	found = keylocks_read(&k, id, c, lock);
 	keylocks_end(&k);
 	return found;
 }
@@ -246,7 +252,7 @@ ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out)
 	for (i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (keylocks_lock(&k, ids[i], &out[got]))
+		if (keylocks_read(&k, ids[i], &out[got], true))
 			got++;
 	}
 	keylocks_end(&k);

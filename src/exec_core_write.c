@@ -21,6 +21,12 @@
  *	  checked here: the locking read (FOR UPDATE) needed UPDATE on the
  *	  table.
  *
+ *	  A complete that writes nothing before the row reads it without its
+ *	  lock and stores it with ff_core_write_unlocked: the update takes the
+ *	  lock, and reports a row changed since it was read, which sends the
+ *	  complete back to the locking read (doc/decisions.md, "A complete
+ *	  without a row lock of its own").
+ *
  *	  A store whose row location is unknown (a row inserted in the same
  *	  call) or no longer holds the newest version (this transaction changed
  *	  the row since it was read, or an aborted subtransaction left a dead
@@ -46,6 +52,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/nodeModifyTable.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -381,6 +388,42 @@ write_end(WriteState *w)
 }
 
 /*
+ * The new version of the row in w->oldslot, into w->newslot: its columns
+ * with the store's mutable fields (v, vn: one store's arguments) put in.
+ * The table's indexes are opened with the first row; only those it enters
+ * when it is the write's single row.
+ */
+static void
+new_version(WriteState *w, const CoreLayout *l, const Datum *v, const bool *vn, bool single)
+{
+	TupleDesc	desc = w->oldslot->tts_tupleDescriptor;
+	MemoryContext old;
+	int			k;
+
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w->estate));
+	ExecClearTuple(w->newslot);
+	slot_getallattrs(w->oldslot);
+	memcpy(w->newslot->tts_values, w->oldslot->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(w->newslot->tts_isnull, w->oldslot->tts_isnull, sizeof(bool) * desc->natts);
+	for (k = 0; k < FF_CORE_NMUTABLE; k++)
+	{
+		const FieldMap *f = &l->fields[k];
+
+		w->newslot->tts_isnull[f->attnum - 1] = vn[2 + k];
+		w->newslot->tts_values[f->attnum - 1] = vn[2 + k] ? (Datum) 0 : field_value(f, v[2 + k]);
+	}
+	ExecStoreVirtualTuple(w->newslot);
+	/* a copy: the old version's values point into its buffer */
+	ExecMaterializeSlot(w->newslot);
+	MemoryContextSwitchTo(old);
+	if (!w->indexes_open)
+	{
+		open_indexes(w->rri, &l->write, w->estate, single ? w->newslot : NULL, CMD_UPDATE);
+		w->indexes_open = true;
+	}
+}
+
+/*
  * write_located
  *		The stores whose row is where its locking read found it, written
  *		there; the others are marked in by_key (*nkey of them).  Returns
@@ -392,12 +435,9 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 {
 	int			nargs = store->nargs;
 	int			tid_arg = nargs - 1;
-	TupleDesc	desc = RelationGetDescr(rel);
 	uint64		written = 0;
 	WriteState	w;
-	MemoryContext old;
-	int			r,
-				k;
+	int			r;
 
 	write_begin(&w, rel, l->updated_cols, l->write.checks, CMD_UPDATE);
 	for (r = 0; r < n; r++)
@@ -413,28 +453,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 			(*nkey)++;
 			continue;
 		}
-		old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w.estate));
-		ExecClearTuple(w.newslot);
-		slot_getallattrs(w.oldslot);
-		memcpy(w.newslot->tts_values, w.oldslot->tts_values, sizeof(Datum) * desc->natts);
-		memcpy(w.newslot->tts_isnull, w.oldslot->tts_isnull, sizeof(bool) * desc->natts);
-		for (k = 0; k < FF_CORE_NMUTABLE; k++)
-		{
-			const FieldMap *f = &l->fields[k];
-
-			w.newslot->tts_isnull[f->attnum - 1] = vn[2 + k];
-			w.newslot->tts_values[f->attnum - 1] = vn[2 + k] ? (Datum) 0 : field_value(f, v[2 + k]);
-		}
-		ExecStoreVirtualTuple(w.newslot);
-		/* a copy: the old version's values point into its buffer */
-		ExecMaterializeSlot(w.newslot);
-		MemoryContextSwitchTo(old);
-		if (!w.indexes_open)
-		{
-			/* a single row opens only the indexes it enters */
-			open_indexes(w.rri, &l->write, w.estate, n == 1 ? w.newslot : NULL, CMD_UPDATE);
-			w.indexes_open = true;
-		}
+		new_version(&w, l, v, vn, n == 1);
 		ExecSimpleRelationUpdate(w.rri, w.estate, &w.epq, w.oldslot, w.newslot);
 		/* a row trigger that returned NULL skipped it: not written */
 		if (ItemPointerIsValid(&w.newslot->tts_tid))
@@ -521,6 +540,98 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 	return written;
 }
 
+/*
+ * ExecSimpleRelationUpdate of w->newslot over the version at tid, which
+ * this transaction has not locked: the update takes the row's lock, waiting
+ * for a transaction that holds it, as an UPDATE statement's does.  false,
+ * nothing written, when another transaction changed or deleted the row
+ * since that version (what would send a statement to EvalPlanQual).  No
+ * BEFORE row trigger: it would lock the row itself (GetTupleForTrigger).
+ */
+static bool
+update_unlocked(WriteState *w, ItemPointer tid)
+{
+	ResultRelInfo *rri = w->rri;
+	Relation	rel = rri->ri_RelationDesc;
+	TupleTableSlot *slot = w->newslot;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	List	   *recheck = NIL;
+	TM_Result	res;
+
+	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
+	if (rel->rd_att->constr && rel->rd_att->constr->has_generated_stored)
+		ExecComputeStoredGenerated(rri, w->estate, slot, CMD_UPDATE);
+	if (rel->rd_att->constr)
+		ExecConstraints(rri, slot, w->estate);
+	res = table_tuple_update(rel, tid, slot, w->estate->es_output_cid, w->estate->es_snapshot,
+							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	if (res == TM_Updated || res == TM_Deleted)
+		return false;
+	if (res != TM_Ok)
+		elog(ERROR, "unexpected table_tuple_update status: %u", res);
+	if (rri->ri_NumIndices > 0 && update_indexes)
+		recheck = ExecInsertIndexTuples(rri, slot, w->estate, true, false, NULL, NIL);
+	ExecARUpdateTriggers(w->estate, rri, NULL, NULL, tid, NULL, slot, recheck, NULL, false);
+	list_free(recheck);
+	return true;
+}
+
+/*
+ * ff_core_write_unlocked
+ *		One store of the plan (as ff_core_write) to a row this transaction
+ *		read without locking it (ff_core_read_by_key; its ctid is the last
+ *		argument): the new version written there unless another transaction
+ *		changed the row since, in one step with the row's lock.  Returns
+ *		false, with nothing written, when it did, or when the table asks for
+ *		what this path does not do (a statement, a BEFORE row trigger): the
+ *		caller then locks the row and does its transition again.  *newtid
+ *		receives the new version's location.
+ */
+bool
+ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, ItemPointer newtid)
+{
+	ItemPointer tid = (ItemPointer) DatumGetPointer(values[store->nargs - 1]);
+	volatile bool written = false;
+	Relation	rel;
+	CoreLayout *layout;
+	WriteState	w;
+
+	if (nulls[store->nargs - 1] || ff_test_store_by_key)
+		return false;
+	rel = open_core();
+	if (!direct_write_ok(rel, CMD_UPDATE) ||
+		(rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	layout = ff_core_layout(rel);
+	ff_core_layout_users++;
+	PG_TRY();
+	{
+		write_begin(&w, rel, layout->updated_cols, layout->write.checks, CMD_UPDATE);
+		/* a version already changed is not waited for: the lock will */
+		if (fetch_newest(rel, layout, tid, values, w.oldslot))
+		{
+			new_version(&w, layout, values, nulls, true);
+			written = update_unlocked(&w, tid);
+			*newtid = w.newslot->tts_tid;
+		}
+		write_end(&w);
+	}
+	PG_FINALLY();
+	{
+		ff_core_layout_users--;
+	}
+	PG_END_TRY();
+	table_close(rel, NoLock);
+	/* what follows in this transaction sees the new version */
+	if (written)
+		CommandCounterIncrement();
+	return written;
+}
 
 /* ---- inserts ---- */
 

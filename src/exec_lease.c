@@ -217,6 +217,22 @@ ff_lease_validate(ExecCore *c, const Fence *f, bool trusted, int64 now, FFResult
 }
 
 /*
+ * ff_lease_held_by
+ *		Whether f, given whole, is the live lease of c as read: what
+ *		ff_lease_validate accepts without writing anything or raising.
+ */
+bool
+ff_lease_held_by(const ExecCore *c, const Fence *f, int64 now)
+{
+	return f->lease_id != NULL && f->has_epoch && f->attempt_id != NULL &&
+		c->lifecycle_phase == PHASE_ACTIVE && c->ownership_state == OWN_LEASED &&
+		!ff_lease_is_expired(c, now) &&
+		lease_uuid_eq(&c->current_lease_id, f->lease_id) &&
+		c->current_lease_epoch == f->lease_epoch &&
+		lease_uuid_eq(&c->current_attempt_id, f->attempt_id);
+}
+
+/*
  * ff_lease_mark_expired
  *		The mark-expired transition (behaviour/execution §4.4); idempotent.  The lease mirror
  *		keeps the dead lease's values; the attempt is untouched until a

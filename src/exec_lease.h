@@ -28,6 +28,7 @@ extern bool ff_lease_lock_and_validate(ExecId id, Fence *f, const char *source, 
 									   ExecCore *c, FFResult *r);
 extern void ff_require_admin(const char *what);
 extern bool ff_lease_is_expired(const ExecCore *c, int64 now);
+extern bool ff_lease_held_by(const ExecCore *c, const Fence *f, int64 now);
 extern void ff_lease_mark_expired(ExecCore *c, int64 now);
 extern void ff_lease_release(ExecCore *c, const char *reason, const char *lost, int64 now);
 extern void ff_lease_expire_if_due(ExecId id, int64 now, FFResult *r);
