@@ -218,13 +218,28 @@ set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
 }
 
 /*
- * claim_fresh
- *		A new attempt under a new lease (behaviour/execution §3.3 effects).  The attempt type
- *		follows the pending kind; lineage comes from the pending fields,
- *		which the claim consumes.
+ * Whether a fresh claim of c holds its attempt on the execution row: the
+ * first attempt of a plain claim (exec_core.c, "a first attempt held on
+ * the execution row"), of which nothing is in the attempt or lease tables
+ * unless something other than its completion happens to it.
+ */
+static bool
+holds_attempt(const ExecCore *c, const ClaimRequest *req, const char *history_reason)
+{
+	return c->total_attempt_count == 0 && c->attempt_state != ATT_PENDING_RETRY_ATTEMPT &&
+		c->attempt_state != ATT_PENDING_REPLAY_ATTEMPT && req->attempt_policy == NULL &&
+		history_reason == NULL;
+}
+
+/*
+ * claim_fresh_set
+ *		A new attempt under a new lease (behaviour/execution §3.3 effects), but
+ *		for the row's store (claim_fresh).  The attempt type follows the
+ *		pending kind; lineage comes from the pending fields, which the claim
+ *		consumes.
  */
 static const char *
-claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, int64 now)
+claim_fresh_set(ExecCore *c, const ClaimRequest *req, const char *history_reason, int64 now)
 {
 	int64		epoch = c->current_lease_epoch + 1;
 	int64		idx = c->total_attempt_count;
@@ -249,14 +264,8 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 		replay_by = c->pending_replay_requested_by;
 		replayed_from = c->pending_previous_attempt_index;
 	}
-	/*
-	 * The first attempt of a plain claim is held on the execution row
-	 * (exec_core.c, "a first attempt held on the execution row"): nothing
-	 * of it is in the attempt or lease tables unless something other than
-	 * its completion happens to it.
-	 */
-	hold = idx == 0 && strcmp(type, ATTEMPT_TYPE_INITIAL) == 0 && req->attempt_policy == NULL &&
-		history_reason == NULL;
+	hold = holds_attempt(c, req, history_reason);
+	Assert(!hold || (idx == 0 && strcmp(type, ATTEMPT_TYPE_INITIAL) == 0));
 	if (!hold)
 		ff_attempt_insert(c, idx, &req->attempt_id, type, &req->lease_id, epoch,
 						  req->worker_id, req->worker_instance_id, now,
@@ -280,6 +289,15 @@ claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, in
 		ff_attempt_hold(c);
 	else
 		ff_history_append(c, "acquired", history_reason, now, NULL);
+	return type;
+}
+
+/* claim_fresh_set, and the row stored. */
+static const char *
+claim_fresh(ExecCore *c, const ClaimRequest *req, const char *history_reason, int64 now)
+{
+	const char *type = claim_fresh_set(c, req, history_reason, now);
+
 	ff_core_store(c);
 	return type;
 }
@@ -935,9 +953,13 @@ typedef struct Candidate
 	bool		payload_null;
 } Candidate;
 
-/* Locks up to limit candidates of set, each read with its payload (ff_core_lock_candidates). */
+/*
+ * Locks up to limit candidates of set, each read with its payload
+ * (ff_core_lock_candidates); without lock, takes them unlocked (*n -1: the
+ * walk must be done again with locks).
+ */
 static Candidate *
-lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, uint64 *n)
+lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, bool lock, int64 *n)
 {
 	ExecCore   *cores;
 	Candidate  *rows;
@@ -949,8 +971,13 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 	f->key = f->key_ns = NULL;
 	f->cxt = CurrentMemoryContext;
 	ff_pkey_probe_begin(&f->grants, "claim_grant", 2, exec_key_types);
-	got = ff_core_lock_candidates(set, lane, f->now, limit, candidate_ok, f, &cores);
+	got = ff_core_lock_candidates(set, lane, f->now, limit, lock, candidate_ok, f, &cores);
 	ff_pkey_probe_end(&f->grants);
+	if (got < 0)
+	{
+		*n = -1;
+		return NULL;
+	}
 	rows = palloc(sizeof(Candidate) * Max(got, 1));
 	if (got > 0)
 		ff_pkey_fetch_begin(&payloads, "execution_data", 2, exec_key_types, "payload");
@@ -966,7 +993,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, ui
 	}
 	if (got > 0)
 		ff_pkey_fetch_end(&payloads);
-	*n = (uint64) got;
+	*n = got;
 	return rows;
 }
 
@@ -992,11 +1019,11 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 				   ClaimRequest *req, int64 limit, int64 now)
 {
 	Candidate  *rows;
-	uint64		n,
+	int64		n,
 				i;
 	int64		claimed = 0;
 
-	rows = lock_candidates(set, req->lane, f, (int) limit, &n);
+	rows = lock_candidates(set, req->lane, f, (int) limit, true, &n);
 	for (i = 0; i < n; i++)
 	{
 		ExecCore   *c = &rows[i].core;
@@ -1027,6 +1054,45 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 }
 
 /*
+ * A claim of one execution that writes nothing before the execution row -
+ * its first attempt held on the row, no concurrency key, budget, quota or
+ * claim grant row - takes its candidate without a row lock, and the
+ * store's update takes the lock without waiting: a lock followed by an
+ * update of the same row wrote a WAL record of its own (doc/decisions.md,
+ * "Claims and completes without a row lock of their own").  A row another
+ * transaction holds is passed over, as SKIP LOCKED passes over it.  Returns
+ * 1 (claimed) or 0 (nothing to claim); -1, nothing written, when the claim
+ * is to be done by the locking walk: the candidate is otherwise, or another
+ * transaction took or changed it since it was seen.
+ */
+static int
+claim_one_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 now)
+{
+	Candidate  *rows;
+	ExecCore   *c;
+	int64		n;
+	const char *type;
+
+	if (!ff_core_unlocked_ok())
+		return -1;
+	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, 1, false, &n);
+	if (n <= 0)
+		return (int) n;
+	c = &rows[0].core;
+	if (c->concurrency_key != NULL || c->budget_ids != NULL || c->quota_policy_id.set ||
+		c->attempt_state == ATT_ATTEMPT_INTERRUPTED || !holds_attempt(c, req, NULL) ||
+		ff_grant_may_exist(c))
+		return -1;
+	ff_mint_uuid(&req->lease_id);
+	ff_mint_uuid(&req->attempt_id);
+	type = claim_fresh_set(c, req, NULL, now);
+	if (!ff_core_store_unlocked(c, false))
+		return -1;
+	emit_claim(rsinfo, &rows[0], type);
+	return 1;
+}
+
+/*
  * ff.claim_next(lane_id, worker_id, worker_instance_id, worker_capabilities,
  *				 lease_ttl_ms, max_count, attempt_timeout_ms, reclaim)
  *		RETURNS TABLE (claim jsonb, input_payload bytea)
@@ -1053,7 +1119,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	int64		claimed = 0;
 	CapSet		caps;
 	ClaimFilter filter;
-	uint64		n,
+	int64		n,
 				i;
 	Candidate  *rows;
 	bool		paused;
@@ -1105,6 +1171,18 @@ ff_claim_next(PG_FUNCTION_ARGS)
 										  max_count - claimed, now);
 	}
 
+	/* one more to claim: without a row lock of its own where it can */
+	if (max_count - claimed == 1)
+	{
+		int			got = claim_one_unlocked(rsinfo, &filter, &req, now);
+
+		if (got >= 0)
+		{
+			SPI_finish();
+			return (Datum) 0;
+		}
+	}
+
 	/*
 	 * Keys passed over because this batch filled them: once the batch is
 	 * written the candidate query sees them full, so a new scan finds other
@@ -1115,7 +1193,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		bool		key_full = false;
 
 		ntaken = 0;
-		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), &n);
+		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), true, &n);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
 			ff_defer_begin();

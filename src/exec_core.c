@@ -10,7 +10,9 @@
  *	  plans, so adding a column means adding it in one place.
  *
  *	  All functions here run inside an SPI connection opened by the
- *	  SQL-callable function, with the execution row already locked.
+ *	  SQL-callable function, with the execution row already locked (or,
+ *	  for ff_core_store_unlocked, read and about to be locked by its
+ *	  update).
  *
  * IDENTIFICATION
  *	  src/exec_core.c
@@ -414,7 +416,8 @@ ff_core_store(ExecCore *c)
 bool
 ff_core_read(ExecId id, ExecCore *c)
 {
-	if (prefetched != NULL || ff_deferring() || !ff_core_read_by_key(id, c, false))
+	if (prefetched != NULL || ff_deferring() || !ff_core_unlocked_ok() ||
+		!ff_core_read_by_key(id, c, false))
 		return false;
 	ff_core_loaded(c);
 	return ff_namespace_allowed(c->namespace);
@@ -422,19 +425,21 @@ ff_core_read(ExecId id, ExecCore *c)
 
 /*
  * ff_core_store_unlocked
- *		Store c, read by ff_core_read: the update locks the row.  false, with
- *		nothing written, when another transaction changed the row since it
- *		was read (ff_core_write_unlocked): the caller does its transition
- *		again from ff_core_lock, as if it had waited there.
+ *		Store c, read without its lock (ff_core_read, a claim's candidate
+ *		taken unlocked): the update locks the row.  false, with nothing
+ *		written, when another transaction changed the row since it was read
+ *		(ff_core_write_unlocked), or without wait holds it: the caller does
+ *		its transition again under the lock, as if it had waited there (or
+ *		its SKIP LOCKED had passed over the row).
  */
 bool
-ff_core_store_unlocked(ExecCore *c)
+ff_core_store_unlocked(ExecCore *c, bool wait)
 {
 	Datum		values[FF_PLAN_MAX_ARGS];
 	bool		nulls[FF_PLAN_MAX_ARGS];
 
 	store_args(c, values, nulls);
-	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid))
+	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid, wait))
 		return false;
 	stored(c);
 	return true;
@@ -1023,16 +1028,27 @@ static FFPlan plan_grant_delete = {
 	"DELETE FROM ff.claim_grant g USING %s WHERE g.partition = v.a1 AND g.execution_id = v.a2"
 };
 
-void
-ff_grant_delete(ExecCore *c)
+/* Whether execution c may have a claim grant row (false: it has none). */
+bool
+ff_grant_may_exist(const ExecCore *c)
 {
 	Datum		v[2];
 
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
+	return ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_delete.argtypes);
+}
+
+void
+ff_grant_delete(ExecCore *c)
+{
+	Datum		v[2];
+
 	/* no grant issued, none to delete */
-	if (!ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_delete.argtypes))
+	if (!ff_grant_may_exist(c))
 		return;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
 	ff_plan_exec(&plan_grant_delete, v, NULL, 0);
 }
 

@@ -20,9 +20,10 @@
  *	  Operations follow one pattern: ff_core_lock() reads the row FOR
  *	  UPDATE into an ExecCore, the operation checks and mutates the struct
  *	  exactly as the spec's effects say, and ff_core_store() writes every
- *	  mutable column back in one UPDATE.  (A complete that writes nothing
- *	  before the row reads it unlocked, ff_core_read, and its store's update
- *	  takes the lock, ff_core_store_unlocked.)  Lock order: the execution row
+ *	  mutable column back in one UPDATE.  (A complete or a claim of one that
+ *	  writes nothing before the row reads it unlocked, ff_core_read or a
+ *	  candidate walk without locks, and its store's update takes the lock,
+ *	  ff_core_store_unlocked.)  Lock order: the execution row
  *	  first, then its own attempt / grant / data / stream rows; no
  *	  operation locks two execution rows except claim_next, which takes
  *	  them with SKIP LOCKED and never waits.
@@ -132,9 +133,10 @@ extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern bool ff_core_read(ExecId id, ExecCore *c);
-extern bool ff_core_store_unlocked(ExecCore *c);
+extern bool ff_core_store_unlocked(ExecCore *c, bool wait);
+extern bool ff_core_unlocked_ok(void);
 extern bool ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls,
-								   ItemPointer newtid);
+								   ItemPointer newtid, bool wait);
 extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
 								   bool probed);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,
@@ -173,6 +175,7 @@ extern void ff_attempt_hold(ExecCore *c);
 extern void ff_attempt_materialize(ExecCore *c);
 extern void ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now,
 							bool only_if_open);
+extern bool ff_grant_may_exist(const ExecCore *c);
 extern void ff_grant_delete(ExecCore *c);
 extern Jsonb *ff_execution_policy(ExecCore *c);
 

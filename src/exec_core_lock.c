@@ -200,7 +200,7 @@ keylocks_read(KeyLocks *k, ExecId id, ExecCore *c, bool lock)
 		return false;
 	tid = k->slot->tts_tid;
 	if (lock && !row_locked(table_tuple_lock(k->r.rel, &tid, k->r.snap, k->slot, k->r.cid,
-									 LockTupleExclusive, LockWaitBlock, lock_flags(), &tmfd)))
+											 LockTupleExclusive, LockWaitBlock, lock_flags(), &tmfd)))
 		return false;
 	memset(c, 0, sizeof(*c));
 	/* the version locked: the newest (its key never changes); or the one seen */
@@ -217,7 +217,7 @@ keylocks_read(KeyLocks *k, ExecId id, ExecCore *c, bool lock)
  *		key, then locked, waiting for a writer that holds it.  false when
  *		there is no such row (or it was deleted meanwhile), or when it is
  *		in a namespace the caller is not bound to (then not locked).
- *		Without lock, the version a new snapshot sees is read and not
+ *		Without lock, the version its snapshot sees is read and not
  *		locked: for a transition that writes nothing before the row itself,
  *		whose update then locks it and finds out whether another
  *		transaction changed it since (ff_core_write_unlocked).
@@ -343,9 +343,38 @@ walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter f
 	return ok;
 }
 
-/* Up to limit rows of the walk locked into out, each read into a context of its own under the caller's. */
+/*
+ * For a walk without locks: whether the version in slot, seen and not
+ * locked, is one this transaction's update can take (TM_Ok), one SKIP
+ * LOCKED would pass over (TM_BeingModified: another transaction holds or
+ * is changing the row), or anything else (a newer version a lock would
+ * follow, a row this transaction holds or changed): TM_Invisible, for the
+ * locking walk to decide.
+ */
+static TM_Result
+seen_state(SetWalk *w, TupleTableSlot *slot)
+{
+	BufferHeapTupleTableSlot *b = (BufferHeapTupleTableSlot *) slot;
+	HeapTupleHeader h = b->base.tuple->t_data;
+	TM_Result	res;
+
+	LockBuffer(b->buffer, BUFFER_LOCK_SHARE);
+	res = HeapTupleSatisfiesUpdate(b->base.tuple, w->r.cid, b->buffer);
+	if (res == TM_BeingModified &&
+		((h->t_infomask & HEAP_XMAX_IS_MULTI) ||
+		 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmax(h))))
+		res = TM_Invisible;
+	LockBuffer(b->buffer, BUFFER_LOCK_UNLOCK);
+	return res == TM_Ok || res == TM_BeingModified ? res : TM_Invisible;
+}
+
+/*
+ * Up to limit rows of the walk locked into out (or, without lock, taken
+ * unlocked: -1 when one must be left to the locking walk), each read into a
+ * context of its own under the caller's.
+ */
 static int
-walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
+walk_set(SetWalk *w, int limit, bool lock, CoreScanFilter filter, void *arg, ExecCore *out)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	/* a version passed over leaves nothing behind */
@@ -357,17 +386,32 @@ walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
 		ItemPointerData tid = w->seen->tts_tid;
 		ExecCore   *c = &out[n];
 		TM_FailureData tmfd;
+		TupleTableSlot *taken = lock ? w->locked : w->seen;
 		bool		ok;
 
 		CHECK_FOR_INTERRUPTS();
-		ok = walk_check(w, w->seen, scratch, filter, arg, c) &&
-			row_locked(table_tuple_lock(w->r.rel, &tid, w->r.snap, w->locked, w->r.cid, LockTupleExclusive,
-										LockWaitSkip, lock_flags(), &tmfd));
-		if (ok && tmfd.traversed)
+		ok = walk_check(w, w->seen, scratch, filter, arg, c);
+		if (ok && !lock)
 		{
-			/* the lock followed the row to a newer version: that one is checked again */
-			MemoryContextReset(scratch);
-			ok = walk_check(w, w->locked, scratch, filter, arg, c);
+			TM_Result	res = seen_state(w, w->seen);
+
+			if (res == TM_Invisible)
+			{
+				n = -1;
+				break;
+			}
+			ok = res == TM_Ok;
+		}
+		else if (ok)
+		{
+			ok = row_locked(table_tuple_lock(w->r.rel, &tid, w->r.snap, w->locked, w->r.cid,
+											 LockTupleExclusive, LockWaitSkip, lock_flags(), &tmfd));
+			if (ok && tmfd.traversed)
+			{
+				/* the lock followed the row to a newer version: that one is checked again */
+				MemoryContextReset(scratch);
+				ok = walk_check(w, w->locked, scratch, filter, arg, c);
+			}
 		}
 		if (!ok)
 		{
@@ -375,7 +419,7 @@ walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
 			continue;
 		}
 		/* taken: its fields stay in the context they were read into */
-		c->tid = w->locked->tts_tid;
+		c->tid = taken->tts_tid;
 		scratch = AllocSetContextCreate(caller, "ff candidate", ALLOCSET_SMALL_SIZES);
 		n++;
 	}
@@ -393,9 +437,15 @@ walk_set(SetWalk *w, int limit, CoreScanFilter filter, void *arg, ExecCore *out)
  *		when the lock followed the row to a newer version, that version
  *		again (as EvalPlanQual re-checks it; one that no longer qualifies is
  *		passed over, still locked).  filter may run statements.
+ *		Without lock, the rows are taken as seen, not locked, for a claim
+ *		whose update takes the lock (ff_core_store_unlocked, not waiting):
+ *		a row another transaction holds is passed over, and -1 is returned
+ *		when an accepted row is one a lock would have followed to a newer
+ *		version, or one this transaction holds: the caller walks again with
+ *		locks.
  */
 int
-ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
+ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit, bool lock,
 						CoreScanFilter filter, void *arg, ExecCore **rows)
 {
 	SetWalk		w;
@@ -417,7 +467,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		n = walk_set(&w, limit, filter, arg, out);
+		n = walk_set(&w, limit, lock, filter, arg, out);
 	}
 	PG_FINALLY();
 	{

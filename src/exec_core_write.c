@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * exec_core_write.c
- *	  Writing a locked execution core row where it was found, instead of
- *	  by an UPDATE statement.
+ *	  Writing an execution core row where it was found (locked, or read for
+ *	  an update that locks it), instead of by an UPDATE statement.
  *
  *	  Every transition locks its execution's row (ff_core_lock, a batch's
  *	  ff_core_lock_many, a claim's candidates), changes the record in C and
@@ -21,11 +21,12 @@
  *	  checked here: the locking read (FOR UPDATE) needed UPDATE on the
  *	  table.
  *
- *	  A complete that writes nothing before the row reads it without its
- *	  lock and stores it with ff_core_write_unlocked: the update takes the
- *	  lock, and reports a row changed since it was read, which sends the
- *	  complete back to the locking read (doc/decisions.md, "A complete
- *	  without a row lock of its own").
+ *	  A complete or a single claim that writes nothing before the row reads
+ *	  it without its lock and stores it with ff_core_write_unlocked: the
+ *	  update takes the lock, and reports a row changed since it was read (or,
+ *	  for a claim, held by another transaction), which sends the transition
+ *	  back to the locking read (doc/decisions.md, "Claims and completes
+ *	  without a row lock of their own").
  *
  *	  A store whose row location is unknown (a row inserted in the same
  *	  call) or no longer holds the newest version (this transaction changed
@@ -116,8 +117,9 @@ field_value(const FieldMap *f, Datum arg)
  * The row version at tid, fetched into slot, when it is the newest version
  * of the execution the store names (its key in v[0], v[1]): created by a
  * committed transaction or this one, and not updated or deleted since (a
- * lock leaves it the newest).  The caller holds the row's lock, so it stays
- * the newest until written.
+ * lock leaves it the newest).  A caller that holds the row's lock keeps it
+ * the newest until written; one that does not learns from its update's own
+ * check (update_unlocked).
  */
 static bool
 fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
@@ -542,14 +544,15 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
 
 /*
  * ExecSimpleRelationUpdate of w->newslot over the version at tid, which
- * this transaction has not locked: the update takes the row's lock, waiting
- * for a transaction that holds it, as an UPDATE statement's does.  false,
- * nothing written, when another transaction changed or deleted the row
- * since that version (what would send a statement to EvalPlanQual).  No
- * BEFORE row trigger: it would lock the row itself (GetTupleForTrigger).
+ * this transaction has not locked: the update takes the row's lock,
+ * waiting for a transaction that holds it, as an UPDATE statement's does
+ * (without wait: false).  false, nothing written, when another transaction
+ * changed or deleted the row since that version (what would send a
+ * statement to EvalPlanQual).  No BEFORE row trigger: it would lock the
+ * row itself (GetTupleForTrigger).
  */
 static bool
-update_unlocked(WriteState *w, ItemPointer tid)
+update_unlocked(WriteState *w, ItemPointer tid, bool wait)
 {
 	ResultRelInfo *rri = w->rri;
 	Relation	rel = rri->ri_RelationDesc;
@@ -566,8 +569,8 @@ update_unlocked(WriteState *w, ItemPointer tid)
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, w->estate);
 	res = table_tuple_update(rel, tid, slot, w->estate->es_output_cid, w->estate->es_snapshot,
-							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
-	if (res == TM_Updated || res == TM_Deleted)
+							 InvalidSnapshot, wait, &tmfd, &lockmode, &update_indexes);
+	if (res == TM_Updated || res == TM_Deleted || (res == TM_BeingModified && !wait))
 		return false;
 	if (res != TM_Ok)
 		elog(ERROR, "unexpected table_tuple_update status: %u", res);
@@ -579,6 +582,18 @@ update_unlocked(WriteState *w, ItemPointer tid)
 }
 
 /*
+ * ff_core_unlocked_ok
+ *		Whether a transition may read its row without locking it, to store
+ *		it with ff_core_write_unlocked: not while every store goes by key
+ *		(ff_engine.test_store_by_key).
+ */
+bool
+ff_core_unlocked_ok(void)
+{
+	return !ff_test_store_by_key;
+}
+
+/*
  * ff_core_write_unlocked
  *		One store of the plan (as ff_core_write) to a row this transaction
  *		read without locking it (ff_core_read_by_key; its ctid is the last
@@ -587,10 +602,12 @@ update_unlocked(WriteState *w, ItemPointer tid)
  *		false, with nothing written, when it did, or when the table asks for
  *		what this path does not do (a statement, a BEFORE row trigger): the
  *		caller then locks the row and does its transition again.  *newtid
- *		receives the new version's location.
+ *		receives the new version's location.  Without wait, a row another
+ *		transaction holds is not waited for: false (a claim's SKIP LOCKED).
  */
 bool
-ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, ItemPointer newtid)
+ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, ItemPointer newtid,
+					   bool wait)
 {
 	ItemPointer tid = (ItemPointer) DatumGetPointer(values[store->nargs - 1]);
 	volatile bool written = false;
@@ -598,10 +615,10 @@ ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, It
 	CoreLayout *layout;
 	WriteState	w;
 
-	if (nulls[store->nargs - 1] || ff_test_store_by_key)
+	if (nulls[store->nargs - 1] || !ff_core_unlocked_ok())
 		return false;
 	rel = open_core();
-	if (!direct_write_ok(rel, CMD_UPDATE) ||
+	if (!direct_write_ok(rel, CMD_UPDATE) || rel->rd_rel->relispartition ||
 		(rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row))
 	{
 		table_close(rel, NoLock);
@@ -616,8 +633,9 @@ ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, It
 		if (fetch_newest(rel, layout, tid, values, w.oldslot))
 		{
 			new_version(&w, layout, values, nulls, true);
-			written = update_unlocked(&w, tid);
-			*newtid = w.newslot->tts_tid;
+			written = update_unlocked(&w, tid, wait);
+			if (written)
+				*newtid = w.newslot->tts_tid;
 		}
 		write_end(&w);
 	}

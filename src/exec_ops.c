@@ -535,6 +535,7 @@ end_leased_terminal(ExecCore *c, const char *release_reason, TerminalOutcome out
 	ffr_ok(r, "OK");
 	ffr_text(r, "result", result);
 }
+
 /* A non-empty result payload stored with the execution's data. */
 static void
 store_result(ExecId id, bytea *result)
@@ -554,12 +555,12 @@ store_result(ExecId id, bytea *result)
  * the fence is the live lease, and the attempt and the lease are held on
  * the row, so their ends are written there - stores the row without
  * locking it first: the update takes the lock.  A row lock taken only to
- * be followed by that update cost a per-item job 54 bytes of WAL (a
- * record of its own) and its instructions (test/bench/README.md).  The
- * result, the stream's close and the completion follow the store.  false,
- * nothing written, when the row is otherwise or another transaction
- * changed it since it was read: the caller then does the complete under
- * the lock, as if it had waited there.
+ * be followed by that update cost a job a WAL record of its own
+ * (doc/decisions.md, "Claims and completes without a row lock of their
+ * own").  The result, the stream's close and the completion follow the
+ * store.  false, nothing written, when the row is otherwise or another
+ * transaction changed it since it was read: the caller then does the
+ * complete under the lock, as if it had waited there.
  */
 static bool
 complete_unlocked(ExecId id, Fence *f, bytea *result, int64 now, FFResult *r)
@@ -572,7 +573,7 @@ complete_unlocked(ExecId id, Fence *f, bytea *result, int64 now, FFResult *r)
 	idx = c.current_attempt_index;
 	ff_lease_release(&c, "completed", NULL, now);
 	ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
-	if (!ff_core_store_unlocked(&c))
+	if (!ff_core_store_unlocked(&c, true))
 		return false;
 	ff_stream_close(&c, idx, "attempt_success", now, false);
 	store_result(id, result);

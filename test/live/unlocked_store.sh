@@ -1,73 +1,91 @@
 #!/usr/bin/env bash
-# A complete by the lease's holder whose transition writes nothing before
-# the execution row stores the row without locking it first
-# (src/exec_ops.c, complete_unlocked): its update takes the lock.  Read in
-# the WAL (pg_walinspect): such a complete writes no row-lock record of its
-# own, one where it goes through the lock (the by-key store of
-# ff_engine.test_store_by_key, a second attempt), and the outcome is the
-# same either way.  The races (a transaction holding or changing the row
-# meanwhile) are in test/isolation/specs/complete_unlocked.spec.  Sourced
-# by test/run.sh: no exit.  Prints TAP lines.
+# Claims and completes that write nothing before the execution row store it
+# without locking it first (src/exec_claim.c, claim_one_unlocked;
+# src/exec_ops.c, complete_unlocked): their update takes the lock.  Read in
+# the WAL (pg_walinspect), per transaction, the records on ff.execution:
+# such a claim or complete writes no row-lock record of its own; one that
+# goes through the lock writes one (a claim of several, a concurrency key,
+# a second attempt, ff_engine.test_store_by_key), and the outcome is the
+# same either way.  The races are in the isolation specs claim_unlocked and
+# complete_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..8"
+echo "1..11"
 db=ff_unlocked_store
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" >/dev/null
 psql -X -q -d $db -c "CREATE EXTENSION ff_engine" -c "CREATE EXTENSION pg_walinspect" >/dev/null
 
-# us_complete NAME [SETTING]: claim one execution of lane us and complete
-# it in a transaction of its own; prints "NAME ok locks updates", the Heap
-# row-lock and update records that transaction wrote to ff.execution
-us_complete() {
+# us_job NAME LANE [MAX] [SETTING]: claim MAX (1) executions of LANE and
+# complete the first, each in a transaction of its own; prints "NAME|ok|
+# claim's locks|claim's updates|complete's locks|complete's updates", the
+# Heap row-lock and update records each transaction wrote to ff.execution
+us_job() {
   psql -X -q -At -v ON_ERROR_STOP=1 -d $db 2>&1 <<SQL
 SET synchronous_commit = on;
-${2:-}
-SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
-       claim->>'attempt_id' AS a FROM ff.claim_next('us', 'w', 'w-1') \gset
-SELECT pg_current_wal_insert_lsn() AS lsn \gset
+${4:-}
+CREATE TEMP TABLE us_wal (what text, lsn pg_lsn, x xid);
 BEGIN;
-SELECT ff.complete_execution(:'e', :'l', :'ep', :'a', '\\x6f6b') ->> 'ok' AS ok \gset
-SELECT xid(pg_current_xact_id()) AS x \gset
+INSERT INTO us_wal SELECT 'claim', pg_current_wal_insert_lsn(), xid(pg_current_xact_id());
+CREATE TEMP TABLE us_claims AS SELECT claim FROM ff.claim_next('$2', 'w', 'w-1', max_count => ${3:-1});
 COMMIT;
-SELECT '$1', :'ok',
-       count(*) FILTER (WHERE record_type = 'LOCK'),
-       count(*) FILTER (WHERE record_type IN ('UPDATE', 'HOT_UPDATE'))
-FROM pg_get_wal_records_info(:'lsn', pg_current_wal_flush_lsn())
-WHERE xid = :'x'::xid AND resource_manager = 'Heap'
-  AND block_ref LIKE '%/' || pg_relation_filenode('ff.execution') || ' fork main %';
+SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
+       claim->>'attempt_id' AS a FROM us_claims LIMIT 1 \gset
+BEGIN;
+INSERT INTO us_wal SELECT 'complete', pg_current_wal_insert_lsn(), xid(pg_current_xact_id());
+SELECT ff.complete_execution(:'e', :'l', :'ep', :'a', '\\x6f6b') ->> 'ok' AS ok \gset
+COMMIT;
+SELECT '$1|' || :'ok' || '|' || string_agg(n::text, '|' ORDER BY k) FROM (
+  SELECT k, n FROM us_wal w, LATERAL (
+    SELECT count(*) FILTER (WHERE record_type = 'LOCK') AS locks,
+           count(*) FILTER (WHERE record_type IN ('UPDATE', 'HOT_UPDATE')) AS updates
+    FROM pg_get_wal_records_info(w.lsn, pg_current_wal_flush_lsn())
+    WHERE xid = w.x AND resource_manager = 'Heap'
+      AND block_ref LIKE '%/' || pg_relation_filenode('ff.execution') || ' fork main %') r,
+  LATERAL (VALUES (CASE w.what WHEN 'claim' THEN 1 ELSE 3 END, r.locks),
+                  (CASE w.what WHEN 'claim' THEN 2 ELSE 4 END, r.updates)) v(k, n)) s;
 SQL
 }
 
-psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('us'), lane_id => 'us',
-    policy_json => '{\"retry_policy\": {\"max_retries\": 1, \"backoff\": {\"type\": \"fixed\", \"delay_ms\": 0}}}'))
-    FROM generate_series(1, 3)" >/dev/null
+retry='{"retry_policy": {"max_retries": 1, "backoff": {"type": "fixed", "delay_ms": 0}}}'
+psql -X -q -d $db >/dev/null <<SQL
+SELECT count(ff.create_execution(ff.execution_id('us'), lane_id => 'us', policy_json => '$retry'))
+FROM generate_series(1, 3);
+SELECT ff.create_execution(ff.execution_id('usk'), lane_id => 'usk',
+                           policy_json => '{"concurrency": {"key": "k", "limit": 1}}');
+SELECT count(ff.create_execution(ff.execution_id('usb'), lane_id => 'usb')) FROM generate_series(1, 2);
+SQL
 
-check "a first attempt's complete by its holder writes no row lock, one update" \
-  "$(us_complete first)" "first|true|0|1"
-check "the same complete stored by key goes through the row lock" \
-  "$(us_complete by_key 'SET ff_engine.test_store_by_key = on;')" "by_key|true|1|1"
+check "a plain claim and its complete by the holder write no row lock, one update each" \
+  "$(us_job first us)" "first|true|0|1|0|1"
+check "the same stored by key go through the row lock" \
+  "$(us_job by_key us 1 'SET ff_engine.test_store_by_key = on;')" "by_key|true|1|1|1|1"
+check "a claim of an execution with a concurrency key takes the row lock" \
+  "$(us_job keyed usk)" "keyed|true|1|1|0|1"
+check "a claim of two takes the row locks" \
+  "$(us_job batch usb 2)" "batch|true|2|2|0|1"
 
 # a second attempt (its first failed into a retry) ends its attempt row too:
-# under the lock
+# its claim and complete go through the lock
 psql -X -q -d $db >/dev/null <<'SQL'
 SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
        claim->>'attempt_id' AS a FROM ff.claim_next('us', 'w', 'w-1') \gset
 SELECT ff.fail_execution(:'e', :'l', :'ep', :'a', 'boom', 'transient') \g /dev/null
 SELECT ff.promote_delayed(:'e', ff.now_ms() + 1000) \g /dev/null
 SQL
-check "a retried execution's complete takes the row lock" \
-  "$(us_complete retried)" "retried|true|1|1"
+check "a retried execution's claim and complete take the row lock" \
+  "$(us_job retried us)" "retried|true|1|1|1|1"
 
-check "every execution completed, with its result" \
+check "the executions completed, each with its result" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE e.public_state = 'completed'),
-       count(*) FILTER (WHERE d.result = '\\x6f6b'::bytea) FROM ff.execution e
-       JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "3|3"
+       count(*) FILTER (WHERE d.result = '\\x6f6b'::bytea), count(*) FILTER (WHERE e.public_state = 'active')
+       FROM ff.execution e JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "5|5|1"
 check "the attempts read as they would under the lock" \
   "$(psql -X -q -At -d $db -c "SELECT string_agg(attempt_state::text, ',' ORDER BY attempt_state::text)
-       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success"
-check "one lease history per lease, each released or failed" \
-  "$(psql -X -q -At -d $db -c "SELECT count(*) FROM ff.lease_history WHERE event = 'released'")" "4"
+       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success,ended_success,ended_success,started"
+check "the lease history: seven leases acquired, six released (one still held)" \
+  "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE event = 'acquired'), count(*) FILTER (WHERE event = 'released')
+       FROM ff.lease_history")" "7|6"
 check "the invariants hold" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FROM ff.consistency_violations")" "0"
 
@@ -81,5 +99,23 @@ SELECT ff.complete_execution(:'e', :'l', :'ep', :'a') ->> 'ok' \g /dev/null
 SELECT ff.complete_execution(:'e', :'l', :'ep', :'a') ->> 'error';
 SQL
 )" "execution_not_active"
+
+# 8 clients racing for the same head of the lane, claim and complete per
+# item: each execution taken once, under one lease, its first attempt
+psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('race'), lane_id => 'race'))
+    FROM generate_series(1, 2000)" >/dev/null
+race=$(mktemp)
+cat >"$race" <<'SQL'
+SELECT claim->>'execution_id' AS eid, claim->>'lease_id' AS lid, claim->>'lease_epoch' AS ep, claim->>'attempt_id' AS aid
+FROM ff.claim_next('race', 'bench', 'bench-' || :client_id) \gset
+SELECT ff.complete_execution(':eid', ':lid'::uuid, :ep, ':aid'::uuid) ->> 'ok' AS ok \gset
+SQL
+pgbench -n -c 8 -j 8 -t 250 -f "$race" $db >/dev/null 2>&1
+rm -f "$race"
+check "8 racing claimers: 2000 executions completed once each, one lease and one attempt each" \
+  "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE public_state = 'completed'),
+       count(*) FILTER (WHERE current_lease_epoch = 1 AND total_attempt_count = 1),
+       (SELECT count(*) FROM ff.consistency_violations) FROM ff.execution WHERE lane_id = 'race'")" "2000|2000|0"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-unset -f us_complete
+unset -f us_job
+unset race retry
