@@ -8,7 +8,9 @@
  *
  *	  ff.claim_next replaces the reference's partition walk with one scan
  *	  of the ELIGIBLE index of the lane (priority desc, created_at, id),
- *	  taking rows with FOR UPDATE SKIP LOCKED: concurrent workers never
+ *	  taking rows with FOR UPDATE SKIP LOCKED (or, for a claim of one that
+ *	  writes nothing but the row, passing over the rows other transactions
+ *	  hold and letting the update take the lock): concurrent workers never
  *	  wait on each other and never receive the same execution.  A row is
  *	  skipped when its required capabilities are not a subset of the
  *	  worker's, and when a live claim grant reserves it for someone else.
@@ -224,10 +226,10 @@ set_leased(ExecCore *c, const ClaimRequest *req, int64 epoch, int64 now)
  * unless something other than its completion happens to it.
  */
 static bool
-holds_attempt(const ExecCore *c, const ClaimRequest *req, const char *history_reason)
+holds_attempt(const ExecCore *c, const Jsonb *attempt_policy, const char *history_reason)
 {
 	return c->total_attempt_count == 0 && c->attempt_state != ATT_PENDING_RETRY_ATTEMPT &&
-		c->attempt_state != ATT_PENDING_REPLAY_ATTEMPT && req->attempt_policy == NULL &&
+		c->attempt_state != ATT_PENDING_REPLAY_ATTEMPT && attempt_policy == NULL &&
 		history_reason == NULL;
 }
 
@@ -264,7 +266,7 @@ claim_fresh_set(ExecCore *c, const ClaimRequest *req, const char *history_reason
 		replay_by = c->pending_replay_requested_by;
 		replayed_from = c->pending_previous_attempt_index;
 	}
-	hold = holds_attempt(c, req, history_reason);
+	hold = holds_attempt(c, req->attempt_policy, history_reason);
 	Assert(!hold || (idx == 0 && strcmp(type, ATTEMPT_TYPE_INITIAL) == 0));
 	if (!hold)
 		ff_attempt_insert(c, idx, &req->attempt_id, type, &req->lease_id, epoch,
@@ -955,11 +957,12 @@ typedef struct Candidate
 
 /*
  * Locks up to limit candidates of set, each read with its payload
- * (ff_core_lock_candidates); without lock, takes them unlocked (*n -1: the
+ * (ff_core_lock_candidates); with qualify, takes them unlocked (*n -1: the
  * walk must be done again with locks).
  */
 static Candidate *
-lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, bool lock, int64 *n)
+lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, CoreScanFilter qualify,
+				int64 *n)
 {
 	ExecCore   *cores;
 	Candidate  *rows;
@@ -971,7 +974,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, bo
 	f->key = f->key_ns = NULL;
 	f->cxt = CurrentMemoryContext;
 	ff_pkey_probe_begin(&f->grants, "claim_grant", 2, exec_key_types);
-	got = ff_core_lock_candidates(set, lane, f->now, limit, lock, candidate_ok, f, &cores);
+	got = ff_core_lock_candidates(set, lane, f->now, limit, qualify, candidate_ok, f, &cores);
 	ff_pkey_probe_end(&f->grants);
 	if (got < 0)
 	{
@@ -1023,7 +1026,7 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 				i;
 	int64		claimed = 0;
 
-	rows = lock_candidates(set, req->lane, f, (int) limit, true, &n);
+	rows = lock_candidates(set, req->lane, f, (int) limit, NULL, &n);
 	for (i = 0; i < n; i++)
 	{
 		ExecCore   *c = &rows[i].core;
@@ -1054,16 +1057,32 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 }
 
 /*
- * A claim of one execution that writes nothing before the execution row -
- * its first attempt held on the row, no concurrency key, budget, quota or
- * claim grant row - takes its candidate without a row lock, and the
- * store's update takes the lock without waiting: a lock followed by an
- * update of the same row wrote a WAL record of its own (doc/decisions.md,
- * "Claims and completes without a row lock of their own").  A row another
- * transaction holds is passed over, as SKIP LOCKED passes over it.  Returns
- * 1 (claimed) or 0 (nothing to claim); -1, nothing written, when the claim
- * is to be done by the locking walk: the candidate is otherwise, or another
- * transaction took or changed it since it was seen.
+ * Whether claim_next's claim of c writes nothing before the execution row:
+ * its first attempt held on the row, no concurrency key (a slot counted
+ * under the key's lock), budget or quota (admission), and no claim grant
+ * row to delete.
+ */
+static bool
+claims_row_only(const ExecCore *c, void *arg)
+{
+	(void) arg;
+	return c->concurrency_key == NULL && c->budget_ids == NULL && !c->quota_policy_id.set &&
+		c->attempt_state != ATT_ATTEMPT_INTERRUPTED && holds_attempt(c, NULL, NULL) &&
+		!ff_grant_may_exist(c);
+}
+
+/*
+ * A claim of one execution that writes nothing before the execution row
+ * (claims_row_only) takes its candidate without a row lock, and the
+ * store's update takes the lock: a lock followed by an update of the same
+ * row wrote a WAL record of its own (doc/decisions.md, "Claims and
+ * completes without a row lock of their own").  A row another transaction
+ * holds is passed over, in the walk or when the store begins, as SKIP
+ * LOCKED passes over it.  Returns 1 (claimed) or 0 (nothing to claim); -1,
+ * nothing written, when the claim is to be done by the locking walk: the
+ * first candidate is otherwise, or another transaction took, holds or
+ * changed it since it was seen.  Not under SERIALIZABLE, whose key probes
+ * always answer "may exist" (a grant row).
  */
 static int
 claim_one_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 now)
@@ -1073,21 +1092,19 @@ claim_one_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int
 	int64		n;
 	const char *type;
 
-	if (!ff_core_unlocked_ok())
+	if (IsolationIsSerializable() || !ff_core_unlocked_ok(NULL))
 		return -1;
-	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, 1, false, &n);
+	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, 1, claims_row_only, &n);
 	if (n <= 0)
 		return (int) n;
 	c = &rows[0].core;
-	if (c->concurrency_key != NULL || c->budget_ids != NULL || c->quota_policy_id.set ||
-		c->attempt_state == ATT_ATTEMPT_INTERRUPTED || !holds_attempt(c, req, NULL) ||
-		ff_grant_may_exist(c))
-		return -1;
 	ff_mint_uuid(&req->lease_id);
 	ff_mint_uuid(&req->attempt_id);
 	type = claim_fresh_set(c, req, NULL, now);
-	if (!ff_core_store_unlocked(c, false))
+	if (!ff_core_store_unlocked(c, true))
 		return -1;
+	/* a grant issued after the probe, before the update: as under the lock */
+	ff_grant_delete(c);
 	emit_claim(rsinfo, &rows[0], type);
 	return 1;
 }
@@ -1193,7 +1210,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 		bool		key_full = false;
 
 		ntaken = 0;
-		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), true, &n);
+		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), NULL, &n);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
 			ff_defer_begin();

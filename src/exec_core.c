@@ -416,7 +416,7 @@ ff_core_store(ExecCore *c)
 bool
 ff_core_read(ExecId id, ExecCore *c)
 {
-	if (prefetched != NULL || ff_deferring() || !ff_core_unlocked_ok() ||
+	if (prefetched != NULL || ff_deferring() || !ff_core_unlocked_ok(NULL) ||
 		!ff_core_read_by_key(id, c, false))
 		return false;
 	ff_core_loaded(c);
@@ -428,18 +428,18 @@ ff_core_read(ExecId id, ExecCore *c)
  *		Store c, read without its lock (ff_core_read, a claim's candidate
  *		taken unlocked): the update locks the row.  false, with nothing
  *		written, when another transaction changed the row since it was read
- *		(ff_core_write_unlocked), or without wait holds it: the caller does
- *		its transition again under the lock, as if it had waited there (or
- *		its SKIP LOCKED had passed over the row).
+ *		(ff_core_write_unlocked), or with skip_held holds it: the caller
+ *		does its transition again under the lock, as if it had waited there
+ *		(or its SKIP LOCKED had passed over the row).
  */
 bool
-ff_core_store_unlocked(ExecCore *c, bool wait)
+ff_core_store_unlocked(ExecCore *c, bool skip_held)
 {
 	Datum		values[FF_PLAN_MAX_ARGS];
 	bool		nulls[FF_PLAN_MAX_ARGS];
 
 	store_args(c, values, nulls);
-	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid, wait))
+	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid, skip_held))
 		return false;
 	stored(c);
 	return true;

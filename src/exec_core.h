@@ -133,10 +133,10 @@ extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern bool ff_core_read(ExecId id, ExecCore *c);
-extern bool ff_core_store_unlocked(ExecCore *c, bool wait);
-extern bool ff_core_unlocked_ok(void);
+extern bool ff_core_store_unlocked(ExecCore *c, bool skip_held);
+extern bool ff_core_unlocked_ok(Relation rel);
 extern bool ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls,
-								   ItemPointer newtid, bool wait);
+								   ItemPointer newtid, bool skip_held);
 extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
 								   bool probed);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,

@@ -10,7 +10,8 @@
  *	  under READ COMMITTED follows the row to its newest version and
  *	  re-checks that version, and otherwise makes a changed row a
  *	  serialization failure.  (ff_core_read_by_key reads one row the same
- *	  way without its lock, for a complete whose update takes it.)  A
+ *	  way without its lock, and a claim's walk can take a candidate
+ *	  without it, for a complete or a claim whose update takes it.)  A
  *	  statement's executor start-up cost a transition ~10 % of its
  *	  instructions and a claim a third (profiled in test/bench/README.md).  The caller needs UPDATE on ff.execution, as
  *	  FOR UPDATE does; SERIALIZABLE reads take their predicate locks in the
@@ -326,18 +327,23 @@ typedef struct SetWalk
 
 /*
  * The version in slot read into c, in context cxt, and whether it is in the
- * walk's set and passes filter.
+ * walk's set and passes filter (1, else 0); -1 when it is in the set and
+ * qualify, given, refuses it (before filter sees it).
  */
-static bool
-walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter filter, void *arg,
-		   ExecCore *c)
+static int
+walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter qualify,
+		   CoreScanFilter filter, void *arg, ExecCore *c)
 {
 	MemoryContext caller = MemoryContextSwitchTo(cxt);
-	bool		ok;
+	int			ok;
 
 	memset(c, 0, sizeof(*c));
 	ff_core_read_tuple(ExecFetchSlotHeapTuple(slot, false, NULL), w->r.l, c);
-	ok = in_set(w->set, c, w->lane, w->now) && filter(c, arg);
+	ok = in_set(w->set, c, w->lane, w->now);
+	if (ok && qualify != NULL && !qualify(c, arg))
+		ok = -1;
+	else if (ok)
+		ok = filter(c, arg);
 	/* (an SPI call in filter leaves SPI's context current) */
 	MemoryContextSwitchTo(caller);
 	return ok;
@@ -348,8 +354,8 @@ walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter f
  * locked, is one this transaction's update can take (TM_Ok), one SKIP
  * LOCKED would pass over (TM_BeingModified: another transaction holds or
  * is changing the row), or anything else (a newer version a lock would
- * follow, a row this transaction holds or changed): TM_Invisible, for the
- * locking walk to decide.
+ * follow, a row this transaction holds or changed, a row held by several
+ * transactions): TM_Invisible, for the locking walk to decide.
  */
 static TM_Result
 seen_state(SetWalk *w, TupleTableSlot *slot)
@@ -369,13 +375,15 @@ seen_state(SetWalk *w, TupleTableSlot *slot)
 }
 
 /*
- * Up to limit rows of the walk locked into out (or, without lock, taken
+ * Up to limit rows of the walk locked into out (or, with qualify, taken
  * unlocked: -1 when one must be left to the locking walk), each read into a
  * context of its own under the caller's.
  */
 static int
-walk_set(SetWalk *w, int limit, bool lock, CoreScanFilter filter, void *arg, ExecCore *out)
+walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore *out)
 {
+	bool		lock = qualify == NULL;
+
 	MemoryContext caller = CurrentMemoryContext;
 	/* a version passed over leaves nothing behind */
 	MemoryContext scratch = AllocSetContextCreate(caller, "ff candidate", ALLOCSET_SMALL_SIZES);
@@ -387,10 +395,15 @@ walk_set(SetWalk *w, int limit, bool lock, CoreScanFilter filter, void *arg, Exe
 		ExecCore   *c = &out[n];
 		TM_FailureData tmfd;
 		TupleTableSlot *taken = lock ? w->locked : w->seen;
-		bool		ok;
+		int			ok;
 
 		CHECK_FOR_INTERRUPTS();
-		ok = walk_check(w, w->seen, scratch, filter, arg, c);
+		ok = walk_check(w, w->seen, scratch, qualify, filter, arg, c);
+		if (ok < 0)
+		{
+			n = -1;
+			break;
+		}
 		if (ok && !lock)
 		{
 			TM_Result	res = seen_state(w, w->seen);
@@ -410,7 +423,7 @@ walk_set(SetWalk *w, int limit, bool lock, CoreScanFilter filter, void *arg, Exe
 			{
 				/* the lock followed the row to a newer version: that one is checked again */
 				MemoryContextReset(scratch);
-				ok = walk_check(w, w->locked, scratch, filter, arg, c);
+				ok = walk_check(w, w->locked, scratch, NULL, filter, arg, c);
 			}
 		}
 		if (!ok)
@@ -437,16 +450,17 @@ walk_set(SetWalk *w, int limit, bool lock, CoreScanFilter filter, void *arg, Exe
  *		when the lock followed the row to a newer version, that version
  *		again (as EvalPlanQual re-checks it; one that no longer qualifies is
  *		passed over, still locked).  filter may run statements.
- *		Without lock, the rows are taken as seen, not locked, for a claim
- *		whose update takes the lock (ff_core_store_unlocked, not waiting):
- *		a row another transaction holds is passed over, and -1 is returned
- *		when an accepted row is one a lock would have followed to a newer
- *		version, or one this transaction holds: the caller walks again with
- *		locks.
+ *		With qualify, the rows are taken as seen, not locked, for a claim
+ *		whose update takes the lock (ff_core_store_unlocked, skip_held): a
+ *		row another transaction holds is passed over, and -1 is returned
+ *		when a row of the set is one qualify refuses (seen before filter),
+ *		or an accepted row is one a lock would have followed to a newer
+ *		version, or one this transaction or several hold: the caller walks
+ *		again with locks.
  */
 int
-ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit, bool lock,
-						CoreScanFilter filter, void *arg, ExecCore **rows)
+ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
+						CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore **rows)
 {
 	SetWalk		w;
 	Relation	idx;
@@ -459,6 +473,14 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	w.now = now;
 	lock_read_begin(&w.r);
 	idx = open_set_index(w.r.l, set, lane, now, &sk);
+	/* rows taken unlocked are stored unlocked: where the table allows it */
+	if (qualify != NULL && !ff_core_unlocked_ok(w.r.rel))
+	{
+		index_close(idx, NoLock);
+		lock_read_end(&w.r);
+		*rows = out;
+		return -1;
+	}
 	w.seen = table_slot_create(w.r.rel, NULL);
 	w.locked = table_slot_create(w.r.rel, NULL);
 	w.scan = index_beginscan(w.r.rel, idx, w.r.snap, 1, 0);
@@ -467,7 +489,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		n = walk_set(&w, limit, lock, filter, arg, out);
+		n = walk_set(&w, limit, qualify, filter, arg, out);
 	}
 	PG_FINALLY();
 	{

@@ -119,11 +119,12 @@ field_value(const FieldMap *f, Datum arg)
  * committed transaction or this one, and not updated or deleted since (a
  * lock leaves it the newest).  A caller that holds the row's lock keeps it
  * the newest until written; one that does not learns from its update's own
- * check (update_unlocked).
+ * check (update_unlocked), and with unheld asks also that no other
+ * transaction hold the row now.
  */
 static bool
 fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
-			 TupleTableSlot *slot)
+			 TupleTableSlot *slot, bool unheld)
 {
 	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
 	HeapTupleHeader h;
@@ -141,6 +142,9 @@ fetch_newest(Relation rel, const CoreLayout *l, ItemPointer tid, const Datum *v,
 		(HeapTupleHeaderXminCommitted(h) ||
 		 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmin(h)) ||
 		 TransactionIdDidCommit(HeapTupleHeaderGetRawXmin(h)));
+	if (newest && unheld)
+		newest = HeapTupleSatisfiesUpdate(bslot->base.tuple, GetCurrentCommandId(false),
+										  bslot->buffer) == TM_Ok;
 	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
 	if (!newest)
 		return false;
@@ -449,7 +453,7 @@ write_located(Relation rel, const CoreLayout *l, FFPlan *store, int n, const Dat
 
 		CHECK_FOR_INTERRUPTS();
 		if (vn[tid_arg] || ff_test_store_by_key ||
-			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, w.oldslot))
+			!fetch_newest(rel, l, (ItemPointer) DatumGetPointer(v[tid_arg]), v, w.oldslot, false))
 		{
 			by_key[r] = true;
 			(*nkey)++;
@@ -546,13 +550,13 @@ ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls, Item
  * ExecSimpleRelationUpdate of w->newslot over the version at tid, which
  * this transaction has not locked: the update takes the row's lock,
  * waiting for a transaction that holds it, as an UPDATE statement's does
- * (without wait: false).  false, nothing written, when another transaction
- * changed or deleted the row since that version (what would send a
- * statement to EvalPlanQual).  No BEFORE row trigger: it would lock the
- * row itself (GetTupleForTrigger).
+ * (heap_update supports no other way).  false, nothing written, when
+ * another transaction changed or deleted the row since that version (what
+ * would send a statement to EvalPlanQual).  No BEFORE row trigger: it
+ * would lock the row itself (GetTupleForTrigger).
  */
 static bool
-update_unlocked(WriteState *w, ItemPointer tid, bool wait)
+update_unlocked(WriteState *w, ItemPointer tid)
 {
 	ResultRelInfo *rri = w->rri;
 	Relation	rel = rri->ri_RelationDesc;
@@ -569,8 +573,8 @@ update_unlocked(WriteState *w, ItemPointer tid, bool wait)
 	if (rel->rd_att->constr)
 		ExecConstraints(rri, slot, w->estate);
 	res = table_tuple_update(rel, tid, slot, w->estate->es_output_cid, w->estate->es_snapshot,
-							 InvalidSnapshot, wait, &tmfd, &lockmode, &update_indexes);
-	if (res == TM_Updated || res == TM_Deleted || (res == TM_BeingModified && !wait))
+							 InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	if (res == TM_Updated || res == TM_Deleted)
 		return false;
 	if (res != TM_Ok)
 		elog(ERROR, "unexpected table_tuple_update status: %u", res);
@@ -585,12 +589,17 @@ update_unlocked(WriteState *w, ItemPointer tid, bool wait)
  * ff_core_unlocked_ok
  *		Whether a transition may read its row without locking it, to store
  *		it with ff_core_write_unlocked: not while every store goes by key
- *		(ff_engine.test_store_by_key).
+ *		(ff_engine.test_store_by_key).  With rel (ff.execution, open), also
+ *		whether the table lets such a store through: no BEFORE row trigger
+ *		(it would lock the row itself), nothing only a statement does.
  */
 bool
-ff_core_unlocked_ok(void)
+ff_core_unlocked_ok(Relation rel)
 {
-	return !ff_test_store_by_key;
+	return !ff_test_store_by_key &&
+		(rel == NULL ||
+		 (direct_write_ok(rel, CMD_UPDATE) && !rel->rd_rel->relispartition &&
+		  (rel->trigdesc == NULL || !rel->trigdesc->trig_update_before_row)));
 }
 
 /*
@@ -602,12 +611,14 @@ ff_core_unlocked_ok(void)
  *		false, with nothing written, when it did, or when the table asks for
  *		what this path does not do (a statement, a BEFORE row trigger): the
  *		caller then locks the row and does its transition again.  *newtid
- *		receives the new version's location.  Without wait, a row another
- *		transaction holds is not waited for: false (a claim's SKIP LOCKED).
+ *		receives the new version's location.  With skip_held, a row another
+ *		transaction holds when the store begins is not waited for: false (a
+ *		claim's SKIP LOCKED); one that takes it in the instant before the
+ *		update is.
  */
 bool
 ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, ItemPointer newtid,
-					   bool wait)
+					   bool skip_held)
 {
 	ItemPointer tid = (ItemPointer) DatumGetPointer(values[store->nargs - 1]);
 	volatile bool written = false;
@@ -615,11 +626,10 @@ ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, It
 	CoreLayout *layout;
 	WriteState	w;
 
-	if (nulls[store->nargs - 1] || !ff_core_unlocked_ok())
+	if (nulls[store->nargs - 1] || !ff_core_unlocked_ok(NULL))
 		return false;
 	rel = open_core();
-	if (!direct_write_ok(rel, CMD_UPDATE) || rel->rd_rel->relispartition ||
-		(rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row))
+	if (!ff_core_unlocked_ok(rel))
 	{
 		table_close(rel, NoLock);
 		return false;
@@ -630,10 +640,10 @@ ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, It
 	{
 		write_begin(&w, rel, layout->updated_cols, layout->write.checks, CMD_UPDATE);
 		/* a version already changed is not waited for: the lock will */
-		if (fetch_newest(rel, layout, tid, values, w.oldslot))
+		if (fetch_newest(rel, layout, tid, values, w.oldslot, skip_held))
 		{
 			new_version(&w, layout, values, nulls, true);
-			written = update_unlocked(&w, tid, wait);
+			written = update_unlocked(&w, tid);
 			if (written)
 				*newtid = w.newslot->tts_tid;
 		}

@@ -573,7 +573,7 @@ complete_unlocked(ExecId id, Fence *f, bytea *result, int64 now, FFResult *r)
 	idx = c.current_attempt_index;
 	ff_lease_release(&c, "completed", NULL, now);
 	ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
-	if (!ff_core_store_unlocked(&c, true))
+	if (!ff_core_store_unlocked(&c, false))
 		return false;
 	ff_stream_close(&c, idx, "attempt_success", now, false);
 	store_result(id, result);

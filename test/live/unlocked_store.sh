@@ -10,13 +10,13 @@
 # complete_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..11"
+echo "1..14"
 db=ff_unlocked_store
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" >/dev/null
 psql -X -q -d $db -c "CREATE EXTENSION ff_engine" -c "CREATE EXTENSION pg_walinspect" >/dev/null
 
-# us_job NAME LANE [MAX] [SETTING]: claim MAX (1) executions of LANE and
+# us_job NAME LANE [MAX] [SETTING] [RECLAIM]: claim MAX (1) executions of LANE and
 # complete the first, each in a transaction of its own; prints "NAME|ok|
 # claim's locks|claim's updates|complete's locks|complete's updates", the
 # Heap row-lock and update records each transaction wrote to ff.execution
@@ -27,7 +27,8 @@ ${4:-}
 CREATE TEMP TABLE us_wal (what text, lsn pg_lsn, x xid);
 BEGIN;
 INSERT INTO us_wal SELECT 'claim', pg_current_wal_insert_lsn(), xid(pg_current_xact_id());
-CREATE TEMP TABLE us_claims AS SELECT claim FROM ff.claim_next('$2', 'w', 'w-1', max_count => ${3:-1});
+CREATE TEMP TABLE us_claims AS SELECT claim FROM ff.claim_next('$2', 'w', 'w-1', max_count => ${3:-1},
+                                                               reclaim => ${5:-false});
 COMMIT;
 SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
        claim->>'attempt_id' AS a FROM us_claims LIMIT 1 \gset
@@ -54,6 +55,10 @@ FROM generate_series(1, 3);
 SELECT ff.create_execution(ff.execution_id('usk'), lane_id => 'usk',
                            policy_json => '{"concurrency": {"key": "k", "limit": 1}}');
 SELECT count(ff.create_execution(ff.execution_id('usb'), lane_id => 'usb')) FROM generate_series(1, 2);
+SELECT ff.create_execution(ff.execution_id('usr'), lane_id => 'usr');
+SELECT ff.execution_id('usg') AS g \gset
+SELECT ff.create_execution(:'g', lane_id => 'usg');
+SELECT ff.issue_claim_grant(:'g', 'other', 'other-1', 'usg', grant_ttl_ms => 1);
 SQL
 
 check "a plain claim and its complete by the holder write no row lock, one update each" \
@@ -64,6 +69,14 @@ check "a claim of an execution with a concurrency key takes the row lock" \
   "$(us_job keyed usk)" "keyed|true|1|1|0|1"
 check "a claim of two takes the row locks" \
   "$(us_job batch usb 2)" "batch|true|2|2|0|1"
+
+check "a reclaiming claim that finds no lost lease claims without a row lock" \
+  "$(us_job reclaim usr 1 '' true)" "reclaim|true|0|1|0|1"
+sleep 0.01
+check "a claim of an execution with an expired grant takes the row lock" \
+  "$(us_job granted usg)" "granted|true|1|1|0|1"
+check "and deletes the expired grant" \
+  "$(psql -X -q -At -d $db -c "SELECT count(*) FROM ff.claim_grant")" "0"
 
 # a second attempt (its first failed into a retry) ends its attempt row too:
 # its claim and complete go through the lock
@@ -79,13 +92,13 @@ check "a retried execution's claim and complete take the row lock" \
 check "the executions completed, each with its result" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE e.public_state = 'completed'),
        count(*) FILTER (WHERE d.result = '\\x6f6b'::bytea), count(*) FILTER (WHERE e.public_state = 'active')
-       FROM ff.execution e JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "5|5|1"
+       FROM ff.execution e JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "7|7|1"
 check "the attempts read as they would under the lock" \
   "$(psql -X -q -At -d $db -c "SELECT string_agg(attempt_state::text, ',' ORDER BY attempt_state::text)
-       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success,ended_success,ended_success,started"
-check "the lease history: seven leases acquired, six released (one still held)" \
+       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,started"
+check "the lease history: nine leases acquired, eight released (one still held)" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE event = 'acquired'), count(*) FILTER (WHERE event = 'released')
-       FROM ff.lease_history")" "7|6"
+       FROM ff.lease_history")" "9|8"
 check "the invariants hold" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FROM ff.consistency_violations")" "0"
 
@@ -110,12 +123,14 @@ SELECT claim->>'execution_id' AS eid, claim->>'lease_id' AS lid, claim->>'lease_
 FROM ff.claim_next('race', 'bench', 'bench-' || :client_id) \gset
 SELECT ff.complete_execution(':eid', ':lid'::uuid, :ep, ':aid'::uuid) ->> 'ok' AS ok \gset
 SQL
-pgbench -n -c 8 -j 8 -t 250 -f "$race" $db >/dev/null 2>&1
+race_out=$(pgbench -n -c 8 -j 8 -t 250 -f "$race" $db 2>&1)
 rm -f "$race"
-check "8 racing claimers: 2000 executions completed once each, one lease and one attempt each" \
-  "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE public_state = 'completed'),
+race_got=$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE public_state = 'completed'),
        count(*) FILTER (WHERE current_lease_epoch = 1 AND total_attempt_count = 1),
-       (SELECT count(*) FROM ff.consistency_violations) FROM ff.execution WHERE lane_id = 'race'")" "2000|2000|0"
+       (SELECT count(*) FROM ff.consistency_violations) FROM ff.execution WHERE lane_id = 'race'")
+check "8 racing claimers: 2000 executions completed once each, one lease and one attempt each" \
+  "$race_got" "2000|2000|0"
+[ "$race_got" = "2000|2000|0" ] || echo "$race_out" | grep -iE "error|abort" | head -5 | sed 's/^/# pgbench: /'
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
 unset -f us_job
-unset race retry
+unset race retry race_out race_got
