@@ -73,7 +73,7 @@ run_live "crash under load: ${CYCLES:-20} kills and restarts" test/live/crash/ru
 run_live "live: pg_cancel_backend stops long calls" test/live/cancel.sh
 run_live "live: a backend keeps the memory its batches freed" test/live/memory.sh
 run_live "live: lost leases announced on the lease channel" test/live/lease_channel.sh
-run_live "live: a complete by its holder writes no row lock of its own" test/live/unlocked_store.sh
+run_live "live: claims and completes that write only the row take no row lock of their own" test/live/unlocked_store.sh
 run_live "hostile input: the fuzz driver, then under valgrind" test/live/fuzz/run.sh
 run_live "node: the client and worker runtime (clients/node, node --test)" clients/node/test/tap.sh
 run_live "the reference covers every function, view and setting" test/live/docs.sh
