@@ -8,10 +8,11 @@
  *
  *	  ff.claim_next replaces the reference's partition walk with one scan
  *	  of the ELIGIBLE index of the lane (priority desc, created_at, id),
- *	  taking rows with FOR UPDATE SKIP LOCKED (or, for a claim of one that
- *	  writes nothing but the row, passing over the rows other transactions
- *	  hold and letting the update take the lock): concurrent workers never
- *	  wait on each other and never receive the same execution.  A row is
+ *	  taking rows with FOR UPDATE SKIP LOCKED (or, for claims that write
+ *	  nothing but the row, passing over the rows other transactions hold
+ *	  and letting the update take the lock): concurrent workers do not wait
+ *	  on each other (but for a row taken in the instant between a check and
+ *	  an unlocked claim's update) and never receive the same execution.  A row is
  *	  skipped when its required capabilities are not a subset of the
  *	  worker's, and when a live claim grant reserves it for someone else.
  *
@@ -957,12 +958,12 @@ typedef struct Candidate
 
 /*
  * Locks up to limit candidates of set, each read with its payload
- * (ff_core_lock_candidates); with qualify, takes them unlocked (*n -1: the
- * walk must be done again with locks).
+ * (ff_core_lock_candidates); with qualify, takes them unlocked, up to a row
+ * left to the locking walk (*stopped; *n -1 when none was taken).
  */
 static Candidate *
 lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, CoreScanFilter qualify,
-				int64 *n)
+				int64 *n, bool *stopped)
 {
 	ExecCore   *cores;
 	Candidate  *rows;
@@ -974,7 +975,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, Co
 	f->key = f->key_ns = NULL;
 	f->cxt = CurrentMemoryContext;
 	ff_pkey_probe_begin(&f->grants, "claim_grant", 2, exec_key_types);
-	got = ff_core_lock_candidates(set, lane, f->now, limit, qualify, candidate_ok, f, &cores);
+	got = ff_core_lock_candidates(set, lane, f->now, limit, qualify, candidate_ok, f, &cores, stopped);
 	ff_pkey_probe_end(&f->grants);
 	if (got < 0)
 	{
@@ -1025,8 +1026,9 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 	int64		n,
 				i;
 	int64		claimed = 0;
+	bool		stopped;
 
-	rows = lock_candidates(set, req->lane, f, (int) limit, NULL, &n);
+	rows = lock_candidates(set, req->lane, f, (int) limit, NULL, &n, &stopped);
 	for (i = 0; i < n; i++)
 	{
 		ExecCore   *c = &rows[i].core;
@@ -1065,48 +1067,96 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 static bool
 claims_row_only(const ExecCore *c, void *arg)
 {
-	(void) arg;
-	return c->concurrency_key == NULL && c->budget_ids == NULL && !c->quota_policy_id.set &&
-		c->attempt_state != ATT_ATTEMPT_INTERRUPTED && holds_attempt(c, NULL, NULL) &&
-		!ff_grant_may_exist(c);
+	ClaimFilter *f = arg;
+	Datum		v[2];
+
+	if (c->concurrency_key != NULL || c->budget_ids != NULL || c->quota_policy_id.set ||
+		c->attempt_state == ATT_ATTEMPT_INTERRUPTED || !holds_attempt(c, NULL, NULL))
+		return false;
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	return !ff_pkey_probe(&f->grants, v);
 }
 
 /*
- * A claim of one execution that writes nothing before the execution row
- * (claims_row_only) takes its candidate without a row lock, and the
- * store's update takes the lock: a lock followed by an update of the same
+ * Claims of up to limit executions that write nothing before the execution
+ * row (claims_row_only) take their candidates without row locks, and the
+ * stores' updates take the locks: a lock followed by an update of the same
  * row wrote a WAL record of its own (doc/decisions.md, "Claims and
  * completes without a row lock of their own").  A row another transaction
- * holds is passed over, in the walk or when the store begins, as SKIP
- * LOCKED passes over it.  Returns 1 (claimed) or 0 (nothing to claim); -1,
- * nothing written, when the claim is to be done by the locking walk: the
- * first candidate is otherwise, or another transaction took, holds or
- * changed it since it was seen.  Not under SERIALIZABLE, whose key probes
+ * holds is passed over, in the walk or when its store begins, as SKIP
+ * LOCKED passes over it.  The walk stops at a candidate that must be
+ * claimed under the lock (its claim writes more, or a lock would follow it
+ * to a newer version): *more then says that the locking walk is to claim
+ * the rest, as it does when a store finds its row taken or changed.
+ * Returns how many were claimed.  Not under SERIALIZABLE, whose key probes
  * always answer "may exist" (a grant row).
  */
-static int
-claim_one_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 now)
+static int64
+claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 limit, int64 now,
+			   bool *more)
 {
 	Candidate  *rows;
-	ExecCore   *c;
-	int64		n;
-	const char *type;
+	ExecCore  **cs;
+	bool	   *stored_rows;
+	const char **types;
+	PkeyProbe	grants;
+	int64		n,
+				i;
+	int			done;
 
+	*more = true;
 	if (IsolationIsSerializable() || !ff_core_unlocked_ok(NULL))
-		return -1;
-	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, 1, claims_row_only, &n);
+		return 0;
+	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, (int) limit, claims_row_only, &n, more);
 	if (n <= 0)
-		return (int) n;
-	c = &rows[0].core;
-	ff_mint_uuid(&req->lease_id);
-	ff_mint_uuid(&req->attempt_id);
-	type = claim_fresh_set(c, req, NULL, now);
-	if (!ff_core_store_unlocked(c, true))
-		return -1;
-	/* a grant issued after the probe, before the update: as under the lock */
-	ff_grant_delete(c);
-	emit_claim(rsinfo, &rows[0], type);
-	return 1;
+		return 0;
+	cs = palloc(sizeof(ExecCore *) * n);
+	types = palloc(sizeof(char *) * n);
+	stored_rows = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		cs[i] = &rows[i].core;
+		ff_mint_uuid(&req->lease_id);
+		ff_mint_uuid(&req->attempt_id);
+		types[i] = claim_fresh_set(cs[i], req, NULL, now);
+	}
+	done = ff_core_store_unlocked_many(cs, (int) n, true, stored_rows);
+	/* one another transaction took or changed meanwhile: the locking walk goes on */
+	if (done < n)
+		*more = true;
+	ff_pkey_probe_begin(&grants, "claim_grant", 2, exec_key_types);
+	for (i = 0; i < n; i++)
+	{
+		Datum		v[2];
+
+		if (!stored_rows[i])
+			continue;
+		/*
+		 * A grant issued after the walk's probe: its issuer held the row in
+		 * the instant before this update (which waited for it).  Expired, it
+		 * is deleted, as under the lock; live, the row was not this claim's
+		 * to take, as SKIP LOCKED would have passed over it: a
+		 * serialization failure, the claim's updates undone with it.
+		 */
+		v[0] = Int16GetDatum((int16) cs[i]->id.partition);
+		v[1] = UUIDPGetDatum(&cs[i]->id.uuid);
+		if (ff_pkey_probe(&grants, v))
+		{
+			Grant		g = grant_get(cs[i]);
+
+			if (grant_live(&g, now))
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to a concurrent claim grant"),
+						 errdetail("A claim grant for execution %s was issued while claim_next took it.",
+								   ff_format_exec_id(cs[i]->id.partition, &cs[i]->id.uuid))));
+			ff_grant_delete(cs[i]);
+		}
+		emit_claim(rsinfo, &rows[i], types[i]);
+	}
+	ff_pkey_probe_end(&grants);
+	return done;
 }
 
 /*
@@ -1188,12 +1238,13 @@ ff_claim_next(PG_FUNCTION_ARGS)
 										  max_count - claimed, now);
 	}
 
-	/* one more to claim: without a row lock of its own where it can */
-	if (max_count - claimed == 1)
+	/* claims that write only the row: without row locks of their own where they can */
+	if (claimed < max_count)
 	{
-		int			got = claim_one_unlocked(rsinfo, &filter, &req, now);
+		bool		more;
 
-		if (got >= 0)
+		claimed += claim_unlocked(rsinfo, &filter, &req, max_count - claimed, now, &more);
+		if (!more || claimed >= max_count)
 		{
 			SPI_finish();
 			return (Datum) 0;
@@ -1208,9 +1259,11 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	for (round = 0; claimed < max_count && round < 4; round++)
 	{
 		bool		key_full = false;
+		bool		stopped;
 
 		ntaken = 0;
-		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), NULL, &n);
+		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), NULL, &n,
+							   &stopped);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
 			ff_defer_begin();

@@ -381,6 +381,7 @@ store_args(ExecCore *c, Datum *values, bool *nulls)
 	FF_CORE_MUTABLE_FIELDS(PUT_T, PUT_I, PUT_U, PUT_E)
 	nulls[k] = !ItemPointerIsValid(&c->tid);
 	values[k++] = PointerGetDatum(&c->tid);
+	Assert(k == plan_store.nargs);
 }
 
 /* What follows every store of c. */
@@ -435,14 +436,44 @@ ff_core_read(ExecId id, ExecCore *c)
 bool
 ff_core_store_unlocked(ExecCore *c, bool skip_held)
 {
-	Datum		values[FF_PLAN_MAX_ARGS];
-	bool		nulls[FF_PLAN_MAX_ARGS];
+	bool		done;
 
-	store_args(c, values, nulls);
-	if (!ff_core_write_unlocked(&plan_store, values, nulls, &c->tid, skip_held))
-		return false;
-	stored(c);
-	return true;
+	return ff_core_store_unlocked_many(&c, 1, skip_held, &done) == 1;
+}
+
+/*
+ * ff_core_store_unlocked_many
+ *		ff_core_store_unlocked of the n rows cs (distinct, read unlocked), in
+ *		one write; stored_rows[i] says which were.  Returns how many.
+ */
+int
+ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows)
+{
+	int			nargs;
+	Datum	   *values;
+	bool	   *nulls;
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * Max(n, 1));
+	int			i,
+				done;
+
+	if (plan_store.sql == NULL)
+		build_store_plan(&plan_store);
+	nargs = plan_store.nargs;
+	values = palloc(sizeof(Datum) * nargs * Max(n, 1));
+	nulls = palloc(sizeof(bool) * nargs * Max(n, 1));
+	for (i = 0; i < n; i++)
+		store_args(cs[i], &values[i * nargs], &nulls[i * nargs]);
+	done = ff_core_write_unlocked(&plan_store, n, values, nulls, tids, skip_held, stored_rows);
+	for (i = 0; i < n; i++)
+		if (stored_rows[i])
+		{
+			cs[i]->tid = tids[i];
+			stored(cs[i]);
+		}
+	pfree(tids);
+	pfree(values);
+	pfree(nulls);
+	return done;
 }
 
 /*

@@ -26,7 +26,11 @@
  *	  ff_core_store_unlocked.)  Lock order: the execution row
  *	  first, then its own attempt / grant / data / stream rows; no
  *	  operation locks two execution rows except claim_next, which takes
- *	  them with SKIP LOCKED and never waits.
+ *	  them with SKIP LOCKED, or passes over the rows others hold and lets
+ *	  its updates take them: it waits only for a row taken in the instant
+ *	  between its check and its update (then a deadlock is possible in
+ *	  principle, which PostgreSQL's detector ends), and batches, which lock
+ *	  in (partition, execution_id) order.
  *
  * IDENTIFICATION
  *	  src/exec_core.h
@@ -134,9 +138,10 @@ extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern bool ff_core_read(ExecId id, ExecCore *c);
 extern bool ff_core_store_unlocked(ExecCore *c, bool skip_held);
+extern int	ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows);
 extern bool ff_core_unlocked_ok(Relation rel);
-extern bool ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls,
-								   ItemPointer newtid, bool skip_held);
+extern int	ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nulls,
+								   ItemPointer newtids, bool skip_held, bool *written);
 extern int64 ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nulls,
 								   bool probed);
 extern uint64 ff_core_write(FFPlan *store, int n, const Datum *values, const bool *nulls,

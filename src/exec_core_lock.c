@@ -376,11 +376,13 @@ seen_state(SetWalk *w, TupleTableSlot *slot)
 
 /*
  * Up to limit rows of the walk locked into out (or, with qualify, taken
- * unlocked: -1 when one must be left to the locking walk), each read into a
- * context of its own under the caller's.
+ * unlocked, up to the first row that must be left to the locking walk:
+ * then *stopped, and -1 when it is the first), each read into a context of
+ * its own under the caller's.
  */
 static int
-walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore *out)
+walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore *out,
+		 bool *stopped)
 {
 	bool		lock = qualify == NULL;
 
@@ -401,7 +403,7 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
 		ok = walk_check(w, w->seen, scratch, qualify, filter, arg, c);
 		if (ok < 0)
 		{
-			n = -1;
+			*stopped = true;
 			break;
 		}
 		if (ok && !lock)
@@ -410,7 +412,7 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
 
 			if (res == TM_Invisible)
 			{
-				n = -1;
+				*stopped = true;
 				break;
 			}
 			ok = res == TM_Ok;
@@ -437,7 +439,7 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
 		n++;
 	}
 	MemoryContextDelete(scratch);
-	return n;
+	return *stopped && n == 0 ? -1 : n;
 }
 
 /*
@@ -451,16 +453,18 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
  *		again (as EvalPlanQual re-checks it; one that no longer qualifies is
  *		passed over, still locked).  filter may run statements.
  *		With qualify, the rows are taken as seen, not locked, for a claim
- *		whose update takes the lock (ff_core_store_unlocked, skip_held): a
- *		row another transaction holds is passed over, and -1 is returned
- *		when a row of the set is one qualify refuses (seen before filter),
- *		or an accepted row is one a lock would have followed to a newer
- *		version, or one this transaction or several hold: the caller walks
- *		again with locks.
+ *		whose updates take the locks (ff_core_store_unlocked_many,
+ *		skip_held): a row another transaction holds is passed over, and the
+ *		walk stops (*stopped) at a row of the set that qualify refuses (seen
+ *		before filter), or an accepted row that a lock would have followed to
+ *		a newer version, or that this transaction or several hold: the
+ *		caller claims the rest with the locking walk.  -1 when it stopped
+ *		before taking any (also when the table allows no unlocked store).
  */
 int
 ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
-						CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore **rows)
+						CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore **rows,
+						bool *stopped)
 {
 	SetWalk		w;
 	Relation	idx;
@@ -473,12 +477,14 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	w.now = now;
 	lock_read_begin(&w.r);
 	idx = open_set_index(w.r.l, set, lane, now, &sk);
+	*stopped = false;
 	/* rows taken unlocked are stored unlocked: where the table allows it */
 	if (qualify != NULL && !ff_core_unlocked_ok(w.r.rel))
 	{
 		index_close(idx, NoLock);
 		lock_read_end(&w.r);
 		*rows = out;
+		*stopped = true;
 		return -1;
 	}
 	w.seen = table_slot_create(w.r.rel, NULL);
@@ -489,7 +495,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		n = walk_set(&w, limit, qualify, filter, arg, out);
+		n = walk_set(&w, limit, qualify, filter, arg, out, stopped);
 	}
 	PG_FINALLY();
 	{

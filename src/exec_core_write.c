@@ -604,48 +604,63 @@ ff_core_unlocked_ok(Relation rel)
 
 /*
  * ff_core_write_unlocked
- *		One store of the plan (as ff_core_write) to a row this transaction
- *		read without locking it (ff_core_read_by_key; its ctid is the last
- *		argument): the new version written there unless another transaction
- *		changed the row since, in one step with the row's lock.  Returns
- *		false, with nothing written, when it did, or when the table asks for
- *		what this path does not do (a statement, a BEFORE row trigger): the
- *		caller then locks the row and does its transition again.  *newtid
- *		receives the new version's location.  With skip_held, a row another
- *		transaction holds when the store begins is not waited for: false (a
- *		claim's SKIP LOCKED); one that takes it in the instant before the
- *		update is.
+ *		n stores of the plan (as ff_core_write) to rows this transaction read
+ *		without locking them (ff_core_read_by_key, a claim's walk without
+ *		locks; each ctid is its store's last argument), in the order given:
+ *		each new version written where its row was read unless another
+ *		transaction changed the row since, in one step with the row's lock.
+ *		written[r] says which were; the others, nothing written, the caller
+ *		locks and does again (or passes over).  None is written when the
+ *		table asks for what this path does not do (a statement, a BEFORE row
+ *		trigger).  newtids[r] receives each new version's location.  With
+ *		skip_held, a row another transaction holds when its store begins is
+ *		not waited for (a claim's SKIP LOCKED); one that takes it in the
+ *		instant before the update is.  Returns how many were written.
  */
-bool
-ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, ItemPointer newtid,
-					   bool skip_held)
+int
+ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nulls,
+					   ItemPointer newtids, bool skip_held, bool *written)
 {
-	ItemPointer tid = (ItemPointer) DatumGetPointer(values[store->nargs - 1]);
-	volatile bool written = false;
+	int			nargs = store->nargs;
+	volatile int done = 0;
 	Relation	rel;
 	CoreLayout *layout;
 	WriteState	w;
+	int			r;
 
-	if (nulls[store->nargs - 1] || !ff_core_unlocked_ok(NULL))
-		return false;
+	memset(written, 0, sizeof(bool) * n);
+	if (!ff_core_unlocked_ok(NULL))
+		return 0;
 	rel = open_core();
 	if (!ff_core_unlocked_ok(rel))
 	{
 		table_close(rel, NoLock);
-		return false;
+		return 0;
 	}
 	layout = ff_core_layout(rel);
 	ff_core_layout_users++;
 	PG_TRY();
 	{
 		write_begin(&w, rel, layout->updated_cols, layout->write.checks, CMD_UPDATE);
-		/* a version already changed is not waited for: the lock will */
-		if (fetch_newest(rel, layout, tid, values, w.oldslot, skip_held))
+		for (r = 0; r < n; r++)
 		{
-			new_version(&w, layout, values, nulls, true);
-			written = update_unlocked(&w, tid);
-			if (written)
-				*newtid = w.newslot->tts_tid;
+			const Datum *v = &values[r * nargs];
+			const bool *vn = &nulls[r * nargs];
+			ItemPointer tid = (ItemPointer) DatumGetPointer(v[nargs - 1]);
+
+			CHECK_FOR_INTERRUPTS();
+			/* a version already changed is not waited for: the lock will */
+			if (vn[nargs - 1] || !fetch_newest(rel, layout, tid, v, w.oldslot, skip_held))
+				continue;
+			new_version(&w, layout, v, vn, n == 1);
+			if (update_unlocked(&w, tid))
+			{
+				written[r] = true;
+				newtids[r] = w.newslot->tts_tid;
+				done++;
+			}
+			ExecClearTuple(w.oldslot);
+			ResetPerTupleExprContext(w.estate);
 		}
 		write_end(&w);
 	}
@@ -655,10 +670,10 @@ ff_core_write_unlocked(FFPlan *store, const Datum *values, const bool *nulls, It
 	}
 	PG_END_TRY();
 	table_close(rel, NoLock);
-	/* what follows in this transaction sees the new version */
-	if (written)
+	/* what follows in this transaction sees the new versions */
+	if (done > 0)
 		CommandCounterIncrement();
-	return written;
+	return done;
 }
 
 /* ---- inserts ---- */

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Claims and completes that write nothing before the execution row store it
-# without locking it first (src/exec_claim.c, claim_one_unlocked;
-# src/exec_ops.c, complete_unlocked): their update takes the lock.  Read in
-# the WAL (pg_walinspect), per transaction, the records on ff.execution:
-# such a claim or complete writes no row-lock record of its own; one that
-# goes through the lock writes one (a claim of several, a concurrency key,
-# a second attempt, ff_engine.test_store_by_key), and the outcome is the
-# same either way.  The races are in the isolation specs claim_unlocked and
+# without locking it first (src/exec_claim.c, claim_unlocked; src/exec_ops.c,
+# complete_unlocked): their update takes the lock.  Read in the WAL
+# (pg_walinspect), per transaction, the records on ff.execution: such a
+# claim or complete writes no row-lock record of its own; one that goes
+# through the lock writes one (a concurrency key, an expired grant, a
+# second attempt, ff_engine.test_store_by_key; in a claim of several, the
+# rows from the first that must be locked on), and the outcome is the same
+# either way.  The races are in the isolation specs claim_unlocked and
 # complete_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..14"
+echo "1..17"
 db=ff_unlocked_store
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" >/dev/null
@@ -55,7 +56,12 @@ FROM generate_series(1, 3);
 SELECT ff.create_execution(ff.execution_id('usk'), lane_id => 'usk',
                            policy_json => '{"concurrency": {"key": "k", "limit": 1}}');
 SELECT count(ff.create_execution(ff.execution_id('usb'), lane_id => 'usb')) FROM generate_series(1, 2);
+SELECT ff.create_execution(ff.execution_id('usm'), lane_id => 'usm');
+SELECT ff.create_execution(ff.execution_id('usm'), lane_id => 'usm',
+                           policy_json => '{"concurrency": {"key": "m", "limit": 1}}');
+SELECT ff.create_execution(ff.execution_id('usm'), lane_id => 'usm');
 SELECT ff.create_execution(ff.execution_id('usr'), lane_id => 'usr');
+SELECT ff.create_execution(ff.execution_id('uss'), lane_id => 'uss');
 SELECT ff.execution_id('usg') AS g \gset
 SELECT ff.create_execution(:'g', lane_id => 'usg');
 SELECT ff.issue_claim_grant(:'g', 'other', 'other-1', 'usg', grant_ttl_ms => 1);
@@ -67,9 +73,13 @@ check "the same stored by key go through the row lock" \
   "$(us_job by_key us 1 'SET ff_engine.test_store_by_key = on;')" "by_key|true|1|1|1|1"
 check "a claim of an execution with a concurrency key takes the row lock" \
   "$(us_job keyed usk)" "keyed|true|1|1|0|1"
-check "a claim of two takes the row locks" \
-  "$(us_job batch usb 2)" "batch|true|2|2|0|1"
+check "a claim of two writes no row lock, two updates" \
+  "$(us_job batch usb 2)" "batch|true|0|2|0|1"
+check "a claim of three whose second has a concurrency key: the first unlocked, the rest locked" \
+  "$(us_job mixed usm 3)" "mixed|true|2|3|0|1"
 
+check "under SERIALIZABLE a claim takes the row lock; the complete needs none" \
+  "$(us_job serializable uss 1 "SET default_transaction_isolation = 'serializable';")" "serializable|true|1|1|0|1"
 check "a reclaiming claim that finds no lost lease claims without a row lock" \
   "$(us_job reclaim usr 1 '' true)" "reclaim|true|0|1|0|1"
 sleep 0.01
@@ -92,13 +102,13 @@ check "a retried execution's claim and complete take the row lock" \
 check "the executions completed, each with its result" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE e.public_state = 'completed'),
        count(*) FILTER (WHERE d.result = '\\x6f6b'::bytea), count(*) FILTER (WHERE e.public_state = 'active')
-       FROM ff.execution e JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "7|7|1"
+       FROM ff.execution e JOIN ff.execution_data d ON d.partition = e.partition AND d.execution_id = e.execution_id")" "9|9|3"
 check "the attempts read as they would under the lock" \
   "$(psql -X -q -At -d $db -c "SELECT string_agg(attempt_state::text, ',' ORDER BY attempt_state::text)
-       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,started"
-check "the lease history: nine leases acquired, eight released (one still held)" \
+       FROM ff.attempt")" "ended_failure,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,ended_success,started,started,started"
+check "the lease history: thirteen leases acquired, ten released (three still held)" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE event = 'acquired'), count(*) FILTER (WHERE event = 'released')
-       FROM ff.lease_history")" "9|8"
+       FROM ff.lease_history")" "13|10"
 check "the invariants hold" \
   "$(psql -X -q -At -d $db -c "SELECT count(*) FROM ff.consistency_violations")" "0"
 
@@ -113,24 +123,34 @@ SELECT ff.complete_execution(:'e', :'l', :'ep', :'a') ->> 'error';
 SQL
 )" "execution_not_active"
 
-# 8 clients racing for the same head of the lane, claim and complete per
-# item: each execution taken once, under one lease, its first attempt
-psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('race'), lane_id => 'race'))
-    FROM generate_series(1, 2000)" >/dev/null
-race=$(mktemp)
-cat >"$race" <<'SQL'
+# us_race LANE CLIENTS TRANSACTIONS DESCRIPTION < PGBENCH_SCRIPT: 2 000
+# executions of LANE drained by pgbench's clients racing for its head; each
+# must be completed once, under one lease, at its first attempt
+us_race() {
+  local script out got
+  script=$(mktemp)
+  cat >"$script"
+  psql -X -q -d $db -c "SELECT count(ff.create_execution(ff.execution_id('$1'), lane_id => '$1'))
+      FROM generate_series(1, 2000)" >/dev/null
+  out=$(pgbench -n -c "$2" -j "$2" -t "$3" -f "$script" $db 2>&1)
+  rm -f "$script"
+  got=$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE public_state = 'completed'),
+         count(*) FILTER (WHERE current_lease_epoch = 1 AND total_attempt_count = 1),
+         (SELECT count(*) FROM ff.consistency_violations) FROM ff.execution WHERE lane_id = '$1'")
+  check "$4: 2000 executions completed once each, one lease and one attempt each" "$got" "2000|2000|0"
+  [ "$got" = "2000|2000|0" ] || echo "$out" | grep -iE "error|abort" | head -5 | sed 's/^/# pgbench: /'
+}
+us_race race 8 250 "8 racing claimers, claim and complete per item" <<'SQL'
 SELECT claim->>'execution_id' AS eid, claim->>'lease_id' AS lid, claim->>'lease_epoch' AS ep, claim->>'attempt_id' AS aid
 FROM ff.claim_next('race', 'bench', 'bench-' || :client_id) \gset
 SELECT ff.complete_execution(':eid', ':lid'::uuid, :ep, ':aid'::uuid) ->> 'ok' AS ok \gset
 SQL
-race_out=$(pgbench -n -c 8 -j 8 -t 250 -f "$race" $db 2>&1)
-rm -f "$race"
-race_got=$(psql -X -q -At -d $db -c "SELECT count(*) FILTER (WHERE public_state = 'completed'),
-       count(*) FILTER (WHERE current_lease_epoch = 1 AND total_attempt_count = 1),
-       (SELECT count(*) FROM ff.consistency_violations) FROM ff.execution WHERE lane_id = 'race'")
-check "8 racing claimers: 2000 executions completed once each, one lease and one attempt each" \
-  "$race_got" "2000|2000|0"
-[ "$race_got" = "2000|2000|0" ] || echo "$race_out" | grep -iE "error|abort" | head -5 | sed 's/^/# pgbench: /'
+us_race race10 4 50 "4 racing claimers of 10 at a time, completes in batches" <<'SQL'
+SELECT array_agg(claim->>'execution_id') AS ids, array_agg((claim->>'lease_id')::uuid) AS lids,
+       array_agg((claim->>'lease_epoch')::bigint) AS eps, array_agg((claim->>'attempt_id')::uuid) AS aids
+FROM ff.claim_next('race10', 'bench', 'bench-' || :client_id, max_count => 10) \gset
+SELECT ff.complete_executions(':ids'::text[], ':lids'::uuid[], ':eps'::bigint[], ':aids'::uuid[]) \gset c_
+SQL
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-unset -f us_job
-unset race retry race_out race_got
+unset -f us_job us_race
+unset retry
