@@ -1064,6 +1064,15 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
  * under the key's lock), budget or quota (admission), and no claim grant
  * row to delete.
  */
+/* c's key, (partition, execution_id), into v; v */
+static Datum *
+exec_key(const ExecCore *c, Datum *v)
+{
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	return v;
+}
+
 static bool
 claims_row_only(const ExecCore *c, void *arg)
 {
@@ -1073,9 +1082,7 @@ claims_row_only(const ExecCore *c, void *arg)
 	if (c->concurrency_key != NULL || c->budget_ids != NULL || c->quota_policy_id.set ||
 		c->attempt_state == ATT_ATTEMPT_INTERRUPTED || !holds_attempt(c, NULL, NULL))
 		return false;
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	return !ff_pkey_probe(&f->grants, v);
+	return !ff_pkey_probe(&f->grants, exec_key(c, v));
 }
 
 /*
@@ -1100,10 +1107,13 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 	ExecCore  **cs;
 	bool	   *stored_rows;
 	const char **types;
+	int64	   *taken;
 	PkeyProbe	grants;
+	Datum		v[2];
 	int64		n,
 				i;
-	int			done;
+	int			m = 0,
+				done;
 
 	*more = true;
 	if (IsolationIsSerializable() || !ff_core_unlocked_ok(NULL))
@@ -1113,47 +1123,39 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 		return 0;
 	cs = palloc(sizeof(ExecCore *) * n);
 	types = palloc(sizeof(char *) * n);
+	taken = palloc(sizeof(int64) * n);
 	stored_rows = palloc(sizeof(bool) * n);
-	for (i = 0; i < n; i++)
-	{
-		cs[i] = &rows[i].core;
-		ff_mint_uuid(&req->lease_id);
-		ff_mint_uuid(&req->attempt_id);
-		types[i] = claim_fresh_set(cs[i], req, NULL, now);
-	}
-	done = ff_core_store_unlocked_many(cs, (int) n, true, stored_rows);
-	/* one another transaction took or changed meanwhile: the locking walk goes on */
-	if (done < n)
-		*more = true;
 	ff_pkey_probe_begin(&grants, "claim_grant", 2, exec_key_types);
 	for (i = 0; i < n; i++)
 	{
-		Datum		v[2];
-
+		/* a grant issued since the walk's probe: the row is left to the locking walk */
+		if (ff_pkey_probe(&grants, exec_key(&rows[i].core, v)))
+		{
+			*more = true;
+			continue;
+		}
+		cs[m] = &rows[i].core;
+		taken[m] = i;
+		ff_mint_uuid(&req->lease_id);
+		ff_mint_uuid(&req->attempt_id);
+		types[m++] = claim_fresh_set(&rows[i].core, req, NULL, now);
+	}
+	done = ff_core_store_unlocked_many(cs, m, true, stored_rows);
+	/* one another transaction took or changed meanwhile: the locking walk goes on */
+	if (done < m)
+		*more = true;
+	for (i = 0; i < m; i++)
+	{
 		if (!stored_rows[i])
 			continue;
 		/*
-		 * A grant issued after the walk's probe: its issuer held the row in
-		 * the instant before this update (which waited for it).  Expired, it
-		 * is deleted, as under the lock; live, the row was not this claim's
-		 * to take, as SKIP LOCKED would have passed over it: a
-		 * serialization failure, the claim's updates undone with it.
+		 * A grant issued in the instant before the update (which waited for
+		 * its issuer) is deleted, as the locking walk deletes one issued
+		 * between its check and its lock.
 		 */
-		v[0] = Int16GetDatum((int16) cs[i]->id.partition);
-		v[1] = UUIDPGetDatum(&cs[i]->id.uuid);
-		if (ff_pkey_probe(&grants, v))
-		{
-			Grant		g = grant_get(cs[i]);
-
-			if (grant_live(&g, now))
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-						 errmsg("could not serialize access due to a concurrent claim grant"),
-						 errdetail("A claim grant for execution %s was issued while claim_next took it.",
-								   ff_format_exec_id(cs[i]->id.partition, &cs[i]->id.uuid))));
+		if (ff_pkey_probe(&grants, exec_key(cs[i], v)))
 			ff_grant_delete(cs[i]);
-		}
-		emit_claim(rsinfo, &rows[i], types[i]);
+		emit_claim(rsinfo, &rows[taken[i]], types[i]);
 	}
 	ff_pkey_probe_end(&grants);
 	return done;

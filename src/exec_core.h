@@ -20,10 +20,10 @@
  *	  Operations follow one pattern: ff_core_lock() reads the row FOR
  *	  UPDATE into an ExecCore, the operation checks and mutates the struct
  *	  exactly as the spec's effects say, and ff_core_store() writes every
- *	  mutable column back in one UPDATE.  (A complete or a claim of one that
- *	  writes nothing before the row reads it unlocked, ff_core_read or a
- *	  candidate walk without locks, and its store's update takes the lock,
- *	  ff_core_store_unlocked.)  Lock order: the execution row
+ *	  mutable column back in one UPDATE.  (A complete or claims that write
+ *	  nothing before the row read it unlocked, ff_core_read or a candidate
+ *	  walk without locks, and the stores' updates take the locks,
+ *	  ff_core_store_unlocked[_many].)  Lock order: the execution row
  *	  first, then its own attempt / grant / data / stream rows; no
  *	  operation locks two execution rows except claim_next, which takes
  *	  them with SKIP LOCKED, or passes over the rows others hold and lets

@@ -21,11 +21,11 @@
  *	  checked here: the locking read (FOR UPDATE) needed UPDATE on the
  *	  table.
  *
- *	  A complete or a single claim that writes nothing before the row reads
- *	  it without its lock and stores it with ff_core_write_unlocked: the
- *	  update takes the lock, and reports a row changed since it was read (or,
- *	  for a claim, held by another transaction), which sends the transition
- *	  back to the locking read (doc/decisions.md, "Claims and completes
+ *	  A complete or claims that write nothing before the row read it without
+ *	  its lock and store it with ff_core_write_unlocked: the update takes the
+ *	  lock, and reports a row changed since it was read (or, for a claim,
+ *	  held by another transaction), which sends the transition back to the
+ *	  locking read (doc/decisions.md, "Claims and completes
  *	  without a row lock of their own").
  *
  *	  A store whose row location is unknown (a row inserted in the same
