@@ -12,8 +12,8 @@
  *	  nothing but the row, passing over the rows other transactions hold
  *	  and letting the update take the lock): concurrent workers do not wait
  *	  on each other (but for a row taken in the instant between a check and
- *	  an unlocked claim's update) and never receive the same execution.  A row is
- *	  skipped when its required capabilities are not a subset of the
+ *	  an unlocked claim's update) and never receive the same execution.  A
+ *	  row is skipped when its required capabilities are not a subset of the
  *	  worker's, and when a live claim grant reserves it for someone else.
  *
  *	  Lane controls and concurrency keys (exec_lane.c): a claim on a paused lane
@@ -86,6 +86,15 @@ typedef struct ClaimRequest
 	int64		execution_deadline_at;	/* <= 0: keep */
 	Jsonb	   *attempt_policy;
 } ClaimRequest;
+
+/* c's key, (partition, execution_id), into v; v */
+static Datum *
+exec_key(const ExecCore *c, Datum *v)
+{
+	v[0] = Int16GetDatum((int16) c->id.partition);
+	v[1] = UUIDPGetDatum(&c->id.uuid);
+	return v;
+}
 
 static void
 check_ttl(int64 ttl, const char *name)
@@ -437,9 +446,7 @@ grant_get(ExecCore *c)
 	Grant		g = {false, NULL, 0};
 	Datum		v[2];
 
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_plan_exec(&plan_grant_get, v, NULL, 1) > 0)
+	if (ff_plan_exec(&plan_grant_get, exec_key(c, v), NULL, 1) > 0)
 	{
 		g.exists = true;
 		g.worker_id = ff_col_text(0, 1);
@@ -914,9 +921,7 @@ candidate_ok(const ExecCore *c, void *arg)
 	}
 	if (!ff_namespace_allowed(c->namespace))
 		return false;
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	if (ff_pkey_probe(&f->grants, v))
+	if (ff_pkey_probe(&f->grants, exec_key(c, v)))
 	{
 		Grant		g = grant_get((ExecCore *) c);
 
@@ -991,9 +996,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, Co
 
 		rows[i].core = cores[i];
 		ff_core_loaded(&rows[i].core);
-		v[0] = Int16GetDatum((int16) cores[i].id.partition);
-		v[1] = UUIDPGetDatum(&cores[i].id.uuid);
-		ff_pkey_fetch_next(&payloads, v, &rows[i].payload, &rows[i].payload_null);
+		ff_pkey_fetch_next(&payloads, exec_key(&cores[i], v), &rows[i].payload, &rows[i].payload_null);
 	}
 	if (got > 0)
 		ff_pkey_fetch_end(&payloads);
@@ -1064,15 +1067,6 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
  * under the key's lock), budget or quota (admission), and no claim grant
  * row to delete.
  */
-/* c's key, (partition, execution_id), into v; v */
-static Datum *
-exec_key(const ExecCore *c, Datum *v)
-{
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	return v;
-}
-
 static bool
 claims_row_only(const ExecCore *c, void *arg)
 {

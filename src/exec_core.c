@@ -436,9 +436,9 @@ ff_core_read(ExecId id, ExecCore *c)
 bool
 ff_core_store_unlocked(ExecCore *c, bool skip_held)
 {
-	bool		done;
+	bool		stored_row;
 
-	return ff_core_store_unlocked_many(&c, 1, skip_held, &done) == 1;
+	return ff_core_store_unlocked_many(&c, 1, skip_held, &stored_row) == 1;
 }
 
 /*
@@ -1059,27 +1059,16 @@ static FFPlan plan_grant_delete = {
 	"DELETE FROM ff.claim_grant g USING %s WHERE g.partition = v.a1 AND g.execution_id = v.a2"
 };
 
-/* Whether execution c may have a claim grant row (false: it has none). */
-bool
-ff_grant_may_exist(const ExecCore *c)
-{
-	Datum		v[2];
-
-	v[0] = Int16GetDatum((int16) c->id.partition);
-	v[1] = UUIDPGetDatum(&c->id.uuid);
-	return ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_delete.argtypes);
-}
-
 void
 ff_grant_delete(ExecCore *c)
 {
 	Datum		v[2];
 
-	/* no grant issued, none to delete */
-	if (!ff_grant_may_exist(c))
-		return;
 	v[0] = Int16GetDatum((int16) c->id.partition);
 	v[1] = UUIDPGetDatum(&c->id.uuid);
+	/* no grant issued, none to delete */
+	if (!ff_pkey_may_have_key("claim_grant", 2, v, plan_grant_delete.argtypes))
+		return;
 	ff_plan_exec(&plan_grant_delete, v, NULL, 0);
 }
 

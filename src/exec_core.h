@@ -180,7 +180,6 @@ extern void ff_attempt_hold(ExecCore *c);
 extern void ff_attempt_materialize(ExecCore *c);
 extern void ff_stream_close(ExecCore *c, int64 idx, const char *reason, int64 now,
 							bool only_if_open);
-extern bool ff_grant_may_exist(const ExecCore *c);
 extern void ff_grant_delete(ExecCore *c);
 extern Jsonb *ff_execution_policy(ExecCore *c);
 

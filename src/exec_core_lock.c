@@ -13,9 +13,10 @@
  *	  way without its lock, and a claim's walk can take a candidate
  *	  without it, for a complete or a claim whose update takes it.)  A
  *	  statement's executor start-up cost a transition ~10 % of its
- *	  instructions and a claim a third (profiled in test/bench/README.md).  The caller needs UPDATE on ff.execution, as
- *	  FOR UPDATE does; SERIALIZABLE reads take their predicate locks in the
- *	  index and heap access, as the statement's did.
+ *	  instructions and a claim a third (profiled in test/bench/README.md).
+ *	  The caller needs UPDATE on ff.execution, as FOR UPDATE does;
+ *	  SERIALIZABLE reads take their predicate locks in the index and heap
+ *	  access, as the statement's did.
  *
  * IDENTIFICATION
  *	  src/exec_core_lock.c
@@ -385,7 +386,6 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
 		 bool *stopped)
 {
 	bool		lock = qualify == NULL;
-
 	MemoryContext caller = CurrentMemoryContext;
 	/* a version passed over leaves nothing behind */
 	MemoryContext scratch = AllocSetContextCreate(caller, "ff candidate", ALLOCSET_SMALL_SIZES);

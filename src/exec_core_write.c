@@ -629,8 +629,6 @@ ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nu
 	int			r;
 
 	memset(written, 0, sizeof(bool) * n);
-	if (!ff_core_unlocked_ok(NULL))
-		return 0;
 	rel = open_core();
 	if (!ff_core_unlocked_ok(rel))
 	{
