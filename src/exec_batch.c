@@ -14,10 +14,14 @@
  *	    NULL elements, id syntax, sizes): bad input raises and changes
  *	    nothing.  Items then run in array order in the caller's
  *	    transaction.
- *	  - A batch of distinct executions locks them all with one statement,
- *	    in (partition, execution_id) order whatever the array order, so
- *	    two batches never deadlock on each other, and defers its writes
+ *	  - A batch of distinct executions locks them all in one pass, in
+ *	    (partition, execution_id) order whatever the array order, so two
+ *	    batches never deadlock on each other, and defers its writes
  *	    (core_spi.h): each table is written once per batch, not per item.
+ *	    A batch of completes that each write only their row (the holder's
+ *	    live lease, first attempt) stores those rows first, in the same
+ *	    order, each update taking its row's lock; the rest is then locked
+ *	    (ff_complete_unlocked_many).
  *	    A batch naming an execution twice runs item by item instead (the
  *	    second item must see the first's write), locking in array order.
  *	  - A batch of creates of distinct ids defers its inserts the same
@@ -145,6 +149,8 @@ typedef struct BatchItems
 	int			n;
 	ExecId	   *ids;
 	Fence	   *fences;
+	/* for completes: those stored before the batch locked its rows */
+	StoredComplete **stored;
 } BatchItems;
 
 static BatchItems
@@ -167,6 +173,7 @@ batch_items(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("at most %d executions per batch, got %d", FF_BATCH_MAX, ids.n)));
 	b.n = ids.n;
+	b.stored = NULL;
 	b.ids = batch_exec_ids(&ids);
 	b.fences = palloc(sizeof(Fence) * Max(b.n, 1));
 	for (i = 0; i < b.n; i++)
@@ -216,16 +223,28 @@ batch_distinct(const ExecId *ids, int n)
 
 /*
  * batch_begin
- *		With SPI connected: for distinct executions, lock them all and start
- *		deferring writes.  Returns whether it did (the caller then flushes).
+ *		With SPI connected: for distinct executions, the completes that
+ *		write only their rows stored first, then the other rows locked and
+ *		writes deferred.  Returns whether it deferred (the caller then
+ *		flushes).
  */
 static bool
-batch_begin(BatchItems *b)
+batch_begin(BatchItems *b, int64 now)
 {
+	ExecId	   *rest;
+	int			i,
+				nrest = 0;
+
 	if (!batch_distinct(b->ids, b->n))
 		return false;
+	if (b->stored != NULL)
+		ff_complete_unlocked_many(b->ids, b->fences, b->n, now, b->stored);
+	rest = palloc(sizeof(ExecId) * b->n);
+	for (i = 0; i < b->n; i++)
+		if (b->stored == NULL || b->stored[i] == NULL)
+			rest[nrest++] = b->ids[i];
 	ff_defer_begin();
-	ff_core_lock_many(b->ids, b->n);
+	ff_core_lock_many(rest, nrest);
 	return true;
 }
 
@@ -247,7 +266,7 @@ batch_run(BatchItems *b, BatchItemFn item, void *arg, int64 now)
 				ok = 0;
 
 	ff_spi_connect();
-	deferred = batch_begin(b);
+	deferred = batch_begin(b, now);
 	items = palloc(sizeof(JsonbValue *) * Max(b->n, 1));
 	for (i = 0; i < b->n; i++)
 	{
@@ -271,7 +290,10 @@ complete_item(BatchItems *b, int i, void *arg, int64 now, FFResult *r)
 	BatchArg   *results = (BatchArg *) arg;
 	bytea	   *res = (results->n < 0 || results->nulls[i]) ? NULL : DatumGetByteaPP(results->elems[i]);
 
-	ff_complete_one(b->ids[i], &b->fences[i], res, "", now, r);
+	if (b->stored != NULL && b->stored[i] != NULL)
+		ff_complete_stored(b->stored[i], res, now, r);
+	else
+		ff_complete_one(b->ids[i], &b->fences[i], res, "", now, r);
 }
 
 typedef struct FailArgs
@@ -303,6 +325,7 @@ ff_complete_executions(PG_FUNCTION_ARGS)
 	for (i = 0; i < results.n; i++)
 		if (!results.nulls[i])
 			ff_check_result_size(DatumGetByteaPP(results.elems[i]));
+	b.stored = palloc0(sizeof(StoredComplete *) * Max(b.n, 1));
 	return batch_run(&b, complete_item, &results, now);
 }
 

@@ -318,7 +318,7 @@ ff_core_lock_many(const ExecId *ids, int n)
 	qsort(sorted, n, sizeof(ExecId), ff_exec_id_cmp);
 	old = MemoryContextSwitchTo(cxt);
 	rows = palloc(sizeof(ExecCore) * Max(n, 1));
-	got = ff_core_lock_keys(sorted, n, rows);
+	got = ff_core_read_keys(sorted, n, rows, true);
 	for (i = 0; i < got; i++)
 		ff_core_loaded(&rows[i]);
 	MemoryContextSwitchTo(old);
@@ -417,11 +417,28 @@ ff_core_store(ExecCore *c)
 bool
 ff_core_read(ExecId id, ExecCore *c)
 {
-	if (prefetched != NULL || ff_deferring() || !ff_core_unlocked_ok(NULL) ||
-		!ff_core_read_by_key(id, c, false))
-		return false;
-	ff_core_loaded(c);
-	return ff_namespace_allowed(c->namespace);
+	return ff_core_read_many(&id, 1, c) == 1 && ff_namespace_allowed(c->namespace);
+}
+
+/*
+ * ff_core_read_many
+ *		ff_core_read of n distinct executions, ids in (partition,
+ *		execution_id) order, in one snapshot: out receives the rows found in
+ *		the same order (the missing, and other tenants', left out); returns
+ *		how many.  0 when a batch locks its rows or stores go by statement.
+ */
+int
+ff_core_read_many(const ExecId *ids, int n, ExecCore *out)
+{
+	int			got,
+				i;
+
+	if (prefetched != NULL || ff_deferring() || !ff_core_unlocked_ok(NULL))
+		return 0;
+	got = ff_core_read_keys(ids, n, out, false);
+	for (i = 0; i < got; i++)
+		ff_core_loaded(&out[i]);
+	return got;
 }
 
 /*

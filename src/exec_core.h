@@ -30,7 +30,10 @@
  *	  its updates take them: it waits only for a row taken in the instant
  *	  between its check and its update (then a deadlock is possible in
  *	  principle, which PostgreSQL's detector ends), and batches, which lock
- *	  in (partition, execution_id) order.
+ *	  in (partition, execution_id) order: a batch of completes stores the
+ *	  rows it can unlocked in that order first, and locks those another
+ *	  transaction changed meanwhile after them (the same in-principle
+ *	  deadlock, ended the same way).
  *
  * IDENTIFICATION
  *	  src/exec_core.h
@@ -137,6 +140,7 @@ extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
 extern bool ff_core_read(ExecId id, ExecCore *c);
+extern int	ff_core_read_many(const ExecId *ids, int n, ExecCore *out);
 extern bool ff_core_store_unlocked(ExecCore *c, bool skip_held);
 extern int	ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows);
 extern bool ff_core_unlocked_ok(Relation rel);

@@ -227,24 +227,18 @@ keylocks_read(KeyLocks *k, ExecId id, ExecCore *c, bool lock)
 bool
 ff_core_read_by_key(ExecId id, ExecCore *c, bool lock)
 {
-	KeyLocks	k;
-	bool		found;
-
-	keylocks_begin(&k);
-	found = keylocks_read(&k, id, c, lock);
-	keylocks_end(&k);
-	return found;
+	return ff_core_read_keys(&id, 1, c, lock) == 1;
 }
 
 /*
- * ff_core_lock_keys
- *		Lock the rows of the n executions ids (distinct, in the order given:
- *		a batch's lock order) and read the versions locked into out, in the
- *		same order; returns how many were found.  A row of a namespace the
+ * ff_core_read_keys
+ *		ff_core_read_by_key of the n executions ids (distinct, in the order
+ *		given: a batch's lock order), in one snapshot, into out in the same
+ *		order; returns how many were found.  A row of a namespace the
  *		caller is not bound to is neither locked nor read.
  */
 int
-ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out)
+ff_core_read_keys(const ExecId *ids, int n, ExecCore *out, bool lock)
 {
 	KeyLocks	k;
 	int			i,
@@ -254,7 +248,7 @@ ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out)
 	for (i = 0; i < n; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (keylocks_read(&k, ids[i], &out[got], true))
+		if (keylocks_read(&k, ids[i], &out[got], lock))
 			got++;
 	}
 	keylocks_end(&k);

@@ -99,7 +99,7 @@ extern void ff_core_read_tuple(HeapTuple tuple, const CoreLayout *l, ExecCore *c
 typedef bool (*CoreScanFilter) (const ExecCore *c, void *arg);
 extern Oid	ff_core_relid_for_update(void);
 extern bool ff_core_read_by_key(ExecId id, ExecCore *c, bool lock);
-extern int	ff_core_lock_keys(const ExecId *ids, int n, ExecCore *out);
+extern int	ff_core_read_keys(const ExecId *ids, int n, ExecCore *out, bool lock);
 extern int	ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 									CoreScanFilter qualify, CoreScanFilter filter, void *arg,
 									ExecCore **rows, bool *stopped);

@@ -550,37 +550,90 @@ store_result(ExecId id, bytea *result)
 	ff_plan_exec(&plan_store_result, v, NULL, 0);
 }
 
-/*
- * A complete whose transition writes nothing before the execution row -
- * the fence is the live lease, and the attempt and the lease are held on
- * the row, so their ends are written there - stores the row without
- * locking it first: the update takes the lock.  A row lock taken only to
- * be followed by that update cost a job a WAL record of its own
- * (doc/decisions.md, "Claims and completes without a row lock of their
- * own").  The result, the stream's close and the completion follow the
- * store.  false, nothing written, when the row is otherwise or another
- * transaction changed it since it was read: the caller then does the
- * complete under the lock, as if it had waited there.
- */
-static bool
-complete_unlocked(ExecId id, Fence *f, bytea *result, int64 now, FFResult *r)
+/* An item of ff_complete_unlocked_many, in the batch's lock order. */
+typedef struct CompleteOrder
 {
-	ExecCore	c;
-	int64		idx;
+	ExecId		id;
+	int			item;
+} CompleteOrder;
 
-	if (!ff_core_read(id, &c) || !ff_lease_held_by(&c, f, now) || c.held_attempt_seq == FF_NULL)
-		return false;
-	idx = c.current_attempt_index;
-	ff_lease_release(&c, "completed", NULL, now);
-	ff_core_make_terminal(&c, OUTCOME_SUCCESS, now);
-	if (!ff_core_store_unlocked(&c, false))
-		return false;
-	ff_stream_close(&c, idx, "attempt_success", now, false);
-	store_result(id, result);
-	ff_completion_emit(&c, OUTCOME_SUCCESS, now);
+static int
+complete_order_cmp(const void *a, const void *b)
+{
+	return ff_exec_id_cmp(&((const CompleteOrder *) a)->id, &((const CompleteOrder *) b)->id);
+}
+
+/*
+ * ff_complete_unlocked_many
+ *		Completes whose transitions write nothing before the execution row -
+ *		the fence is the live lease, and the attempt and the lease are held
+ *		on the row, so their ends are written there - store their rows
+ *		without locking them first: each update takes its row's lock.  A
+ *		row lock taken only to be followed by that update cost a job a WAL
+ *		record of its own (doc/decisions.md, "Claims and completes without a
+ *		row lock of their own").  For the n distinct executions ids (fences
+ *		alike), read and stored in (partition, execution_id) order, the lock
+ *		order of batches; stored[i] receives item i's row when it was stored
+ *		(ff_complete_stored then finishes it), NULL otherwise: another
+ *		transaction changed the row since it was read, and the caller does
+ *		that complete under the lock, as if it had waited there.  When one
+ *		item would write more, or is refused, none is stored, so that a
+ *		batch that locks takes all its locks in that one order.
+ */
+void
+ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 now,
+						  StoredComplete **stored)
+{
+	CompleteOrder *order = palloc(sizeof(CompleteOrder) * n);
+	ExecId	   *sorted = palloc(sizeof(ExecId) * n);
+	ExecCore   *rows = palloc(sizeof(ExecCore) * n);
+	StoredComplete *sc = palloc(sizeof(StoredComplete) * n);
+	ExecCore  **cs = palloc(sizeof(ExecCore *) * n);
+	bool	   *stored_rows = palloc(sizeof(bool) * n);
+	int			k;
+
+	memset(stored, 0, sizeof(StoredComplete *) * n);
+	for (k = 0; k < n; k++)
+	{
+		order[k].id = ids[k];
+		order[k].item = k;
+	}
+	qsort(order, n, sizeof(CompleteOrder), complete_order_cmp);
+	for (k = 0; k < n; k++)
+		sorted[k] = order[k].id;
+	if (ff_core_read_many(sorted, n, rows) != n)
+		return;
+	for (k = 0; k < n; k++)
+		if (!ff_lease_held_by(&rows[k], &fences[order[k].item], now) ||
+			rows[k].held_attempt_seq == FF_NULL)
+			return;
+	for (k = 0; k < n; k++)
+	{
+		sc[k].c = rows[k];
+		sc[k].attempt_index = rows[k].current_attempt_index;
+		ff_lease_release(&sc[k].c, "completed", NULL, now);
+		ff_core_make_terminal(&sc[k].c, OUTCOME_SUCCESS, now);
+		cs[k] = &sc[k].c;
+	}
+	ff_core_store_unlocked_many(cs, n, false, stored_rows);
+	for (k = 0; k < n; k++)
+		if (stored_rows[k])
+			stored[order[k].item] = &sc[k];
+}
+
+/*
+ * ff_complete_stored
+ *		What follows a complete's unlocked store: the attempt's stream
+ *		closed, the result stored, the completion announced.
+ */
+void
+ff_complete_stored(StoredComplete *s, bytea *result, int64 now, FFResult *r)
+{
+	ff_stream_close(&s->c, s->attempt_index, "attempt_success", now, false);
+	store_result(s->c.id, result);
+	ff_completion_emit(&s->c, OUTCOME_SUCCESS, now);
 	ffr_ok(r, "OK");
 	ffr_text(r, "result", "completed");
-	return true;
 }
 
 /*
@@ -592,9 +645,14 @@ void
 ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 now, FFResult *r)
 {
 	ExecCore	c;
+	StoredComplete *s;
 
-	if (complete_unlocked(id, f, result, now, r))
+	ff_complete_unlocked_many(&id, f, 1, now, &s);
+	if (s != NULL)
+	{
+		ff_complete_stored(s, result, now, r);
 		return;
+	}
 	if (ff_lease_lock_and_validate(id, f, source, now, &c, r))
 	{
 		ff_attempt_end(&c, c.current_attempt_index, "ended_success", now, NULL, NULL);

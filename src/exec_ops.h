@@ -56,6 +56,17 @@ extern void ff_promote_delayed_id(ExecId id, int64 now, FFResult *r);
 extern void ff_cancel_locked(ExecCore *c, const char *reason, const char *source, int64 now);
 extern void ff_check_result_size(bytea *result);
 extern void ff_complete_one(ExecId id, Fence *f, bytea *result, const char *source, int64 now, FFResult *r);
+
+/* A complete stored without a row lock of its own, still to be finished. */
+typedef struct StoredComplete
+{
+	ExecCore	c;				/* the row as stored */
+	int64		attempt_index;	/* the attempt it ended */
+} StoredComplete;
+
+extern void ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 now,
+									  StoredComplete **stored);
+extern void ff_complete_stored(StoredComplete *s, bytea *result, int64 now, FFResult *r);
 extern void ff_fail_one(ExecId id, Fence *f, char *reason, const char *category, const char *source,
 						int64 now, FFResult *r);
 

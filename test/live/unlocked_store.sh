@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # Claims and completes that write nothing before the execution row store it
 # without locking it first (src/exec_claim.c, claim_unlocked; src/exec_ops.c,
-# complete_unlocked): their update takes the lock.  Read in the WAL
+# ff_complete_unlocked_many, also for a batch of completes): their update
+# takes the lock.  Read in the WAL
 # (pg_walinspect), per transaction, the records on ff.execution: such a
 # claim or complete writes no row-lock record of its own; one that goes
 # through the lock writes one (a concurrency key, an expired grant, a
 # second attempt, ff_engine.test_store_by_key; in a claim of several, the
 # rows from the first that must be locked on), and the outcome is the same
-# either way.  The races are in the isolation specs claim_unlocked and
-# complete_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
+# either way.  The races are in the isolation specs claim_unlocked,
+# complete_unlocked and complete_batch_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
-echo "1..17"
+echo "1..21"
 db=ff_unlocked_store
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
      -c "CREATE DATABASE $db" >/dev/null
 psql -X -q -d $db -c "CREATE EXTENSION ff_engine" -c "CREATE EXTENSION pg_walinspect" >/dev/null
 
-# us_job NAME LANE [MAX] [SETTING] [RECLAIM]: claim MAX (1) executions of LANE and
-# complete the first, each in a transaction of its own; prints "NAME|ok|
+# us_job NAME LANE [MAX] [SETTING] [RECLAIM] [HOW]: claim MAX (1) executions of
+# LANE and complete the first (HOW: all, every one in one complete_executions;
+# stale, the same with each fence's epoch one too high), each in a transaction of
+# its own; prints "NAME|ok|
 # claim's locks|claim's updates|complete's locks|complete's updates", the
 # Heap row-lock and update records each transaction wrote to ff.execution
 us_job() {
@@ -35,7 +38,12 @@ SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoc
        claim->>'attempt_id' AS a FROM us_claims LIMIT 1 \gset
 BEGIN;
 INSERT INTO us_wal SELECT 'complete', pg_current_wal_insert_lsn(), xid(pg_current_xact_id());
-SELECT ff.complete_execution(:'e', :'l', :'ep', :'a', '\\x6f6b') ->> 'ok' AS ok \gset
+SELECT CASE WHEN '${6:-one}' = 'one'
+            THEN ff.complete_execution(:'e', :'l', :'ep', :'a', '\\x6f6b') ->> 'ok'
+            ELSE (SELECT (r->>'succeeded')::int = jsonb_array_length(r->'results') FROM (SELECT ff.complete_executions(
+                   array_agg(claim->>'execution_id'), array_agg((claim->>'lease_id')::uuid),
+                   array_agg((claim->>'lease_epoch')::bigint + CASE '${6:-}' WHEN 'stale' THEN 1 ELSE 0 END),
+                   array_agg((claim->>'attempt_id')::uuid), array_agg('\\x6f6b'::bytea)) r FROM us_claims) s)::text END AS ok \gset
 COMMIT;
 SELECT '$1|' || :'ok' || '|' || string_agg(n::text, '|' ORDER BY k) FROM (
   SELECT k, n FROM us_wal w, LATERAL (
@@ -46,6 +54,16 @@ SELECT '$1|' || :'ok' || '|' || string_agg(n::text, '|' ORDER BY k) FROM (
       AND block_ref LIKE '%/' || pg_relation_filenode('ff.execution') || ' fork main %') r,
   LATERAL (VALUES (CASE w.what WHEN 'claim' THEN 1 ELSE 3 END, r.locks),
                   (CASE w.what WHEN 'claim' THEN 2 ELSE 4 END, r.updates)) v(k, n)) s;
+SQL
+}
+
+# us_retry LANE: claim one execution of LANE and fail it into its retry, due now
+us_retry() {
+  psql -X -q -d $db >/dev/null <<SQL
+SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
+       claim->>'attempt_id' AS a FROM ff.claim_next('$1', 'w', 'w-1') \gset
+SELECT ff.fail_execution(:'e', :'l', :'ep', :'a', 'boom', 'transient') \g /dev/null
+SELECT ff.promote_delayed(:'e', ff.now_ms() + 1000) \g /dev/null
 SQL
 }
 
@@ -90,12 +108,7 @@ check "and deletes the expired grant" \
 
 # a second attempt (its first failed into a retry) ends its attempt row too:
 # its claim and complete go through the lock
-psql -X -q -d $db >/dev/null <<'SQL'
-SELECT claim->>'execution_id' AS e, claim->>'lease_id' AS l, claim->>'lease_epoch' AS ep,
-       claim->>'attempt_id' AS a FROM ff.claim_next('us', 'w', 'w-1') \gset
-SELECT ff.fail_execution(:'e', :'l', :'ep', :'a', 'boom', 'transient') \g /dev/null
-SELECT ff.promote_delayed(:'e', ff.now_ms() + 1000) \g /dev/null
-SQL
+us_retry us
 check "a retried execution's claim and complete take the row lock" \
   "$(us_job retried us)" "retried|true|1|1|1|1"
 
@@ -122,6 +135,27 @@ SELECT ff.complete_execution(:'e', :'l', :'ep', :'a') ->> 'ok' \g /dev/null
 SELECT ff.complete_execution(:'e', :'l', :'ep', :'a') ->> 'error';
 SQL
 )" "execution_not_active"
+
+# batches of completes (complete_executions): stored unlocked when every item
+# writes only its row; otherwise every row goes through the lock
+psql -X -q -d $db >/dev/null <<SQL
+SELECT count(ff.create_execution(ff.execution_id('usa'), lane_id => 'usa')) FROM generate_series(1, 2);
+SELECT count(ff.create_execution(ff.execution_id('ust'), lane_id => 'ust')) FROM generate_series(1, 2);
+SELECT count(ff.create_execution(ff.execution_id('usx'), lane_id => 'usx', policy_json => '$retry'))
+FROM generate_series(1, 2);
+SQL
+us_retry usx
+check "a batch complete of two by their holder writes no row lock, two updates" \
+  "$(us_job batch_all usa 2 '' false all)" "batch_all|true|0|2|0|2"
+check "a batch complete of two stale fences locks both rows and writes nothing" \
+  "$(us_job stale ust 2 '' false stale)" "stale|false|0|2|2|0"
+check "a batch complete whose other item is a second attempt locks both rows" \
+  "$(us_job mixed_all usx 2 '' false all)" "mixed_all|true|2|2|2|2"
+check "the batches' executions: completed with their results, the stale ones still active" \
+  "$(psql -X -q -At -d $db -c "SELECT string_agg(lane_id || ':' || public_state || ':' || coalesce(encode(d.result, 'escape'), '-'),
+       ',' ORDER BY lane_id, public_state) FROM ff.execution e JOIN ff.execution_data d USING (partition, execution_id)
+       WHERE lane_id IN ('usa', 'ust', 'usx')")" \
+  "usa:completed:ok,usa:completed:ok,ust:active:-,ust:active:-,usx:completed:ok,usx:completed:ok"
 
 # us_race LANE CLIENTS TRANSACTIONS DESCRIPTION < PGBENCH_SCRIPT: 2 000
 # executions of LANE drained by pgbench's clients racing for its head; each
@@ -152,5 +186,5 @@ FROM ff.claim_next('race10', 'bench', 'bench-' || :client_id, max_count => 10) \
 SELECT ff.complete_executions(':ids'::text[], ':lids'::uuid[], ':eps'::bigint[], ':aids'::uuid[]) \gset c_
 SQL
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-unset -f us_job us_race
+unset -f us_job us_race us_retry
 unset retry
