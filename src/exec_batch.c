@@ -244,7 +244,8 @@ batch_begin(BatchItems *b, int64 now)
 		if (b->stored == NULL || b->stored[i] == NULL)
 			rest[nrest++] = b->ids[i];
 	ff_defer_begin();
-	ff_core_lock_many(rest, nrest);
+	if (nrest > 0)
+		ff_core_lock_many(rest, nrest);
 	return true;
 }
 

@@ -11,7 +11,7 @@
  *
  *	  All functions here run inside an SPI connection opened by the
  *	  SQL-callable function, with the execution row already locked (or,
- *	  for ff_core_store_unlocked, read and about to be locked by its
+ *	  for ff_core_store_unlocked_many, read and about to be locked by its
  *	  update).
  *
  * IDENTIFICATION
@@ -408,24 +408,13 @@ ff_core_store(ExecCore *c)
 }
 
 /*
- * ff_core_read
- *		Read the execution row without locking it, for a transition that
- *		writes nothing before the row and stores it with
- *		ff_core_store_unlocked; false when it does not exist for this
- *		caller, or when a batch locks its rows (then ff_core_lock).
- */
-bool
-ff_core_read(ExecId id, ExecCore *c)
-{
-	return ff_core_read_many(&id, 1, c) == 1 && ff_namespace_allowed(c->namespace);
-}
-
-/*
  * ff_core_read_many
- *		ff_core_read of n distinct executions, ids in (partition,
- *		execution_id) order, in one snapshot: out receives the rows found in
- *		the same order (the missing, and other tenants', left out); returns
- *		how many.  0 when a batch locks its rows or stores go by statement.
+ *		Read the rows of n distinct executions, ids in (partition,
+ *		execution_id) order, in one snapshot and without locking them, for
+ *		transitions that write nothing before their rows and store them
+ *		with ff_core_store_unlocked_many: out receives the rows found in the
+ *		same order (the missing, and other tenants', left out); returns how
+ *		many.  0 when a batch locks its rows or stores go by statement.
  */
 int
 ff_core_read_many(const ExecId *ids, int n, ExecCore *out)
@@ -442,26 +431,15 @@ ff_core_read_many(const ExecId *ids, int n, ExecCore *out)
 }
 
 /*
- * ff_core_store_unlocked
- *		Store c, read without its lock (ff_core_read, a claim's candidate
- *		taken unlocked): the update locks the row.  false, with nothing
- *		written, when another transaction changed the row since it was read
- *		(ff_core_write_unlocked), or with skip_held holds it: the caller
- *		does its transition again under the lock, as if it had waited there
- *		(or its SKIP LOCKED had passed over the row).
- */
-bool
-ff_core_store_unlocked(ExecCore *c, bool skip_held)
-{
-	bool		stored_row;
-
-	return ff_core_store_unlocked_many(&c, 1, skip_held, &stored_row) == 1;
-}
-
-/*
  * ff_core_store_unlocked_many
- *		ff_core_store_unlocked of the n rows cs (distinct, read unlocked), in
- *		one write; stored_rows[i] says which were.  Returns how many.
+ *		Store the n rows cs (distinct), read without their locks
+ *		(ff_core_read_many, a claim's candidates taken unlocked), in one
+ *		write: each update locks its row.  stored_rows[i] says which were
+ *		stored; returns how many.  A row another transaction changed since
+ *		it was read is not (ff_core_write_unlocked; without skip_held the
+ *		writes end there), nor with skip_held one another transaction
+ *		holds: the caller does those transitions again under the lock, as
+ *		if it had waited there (or its SKIP LOCKED had passed over them).
  */
 int
 ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows)

@@ -21,9 +21,9 @@
  *	  UPDATE into an ExecCore, the operation checks and mutates the struct
  *	  exactly as the spec's effects say, and ff_core_store() writes every
  *	  mutable column back in one UPDATE.  (A complete or claims that write
- *	  nothing before the row read it unlocked, ff_core_read or a candidate
- *	  walk without locks, and the stores' updates take the locks,
- *	  ff_core_store_unlocked[_many].)  Lock order: the execution row
+ *	  nothing before the row read it unlocked, ff_core_read_many or a
+ *	  candidate walk without locks, and the stores' updates take the
+ *	  locks, ff_core_store_unlocked_many.)  Lock order: the execution row
  *	  first, then its own attempt / grant / data / stream rows; no
  *	  operation locks two execution rows except claim_next, which takes
  *	  them with SKIP LOCKED, or passes over the rows others hold and lets
@@ -31,9 +31,9 @@
  *	  between its check and its update (then a deadlock is possible in
  *	  principle, which PostgreSQL's detector ends), and batches, which lock
  *	  in (partition, execution_id) order: a batch of completes stores the
- *	  rows it can unlocked in that order first, and locks those another
- *	  transaction changed meanwhile after them (the same in-principle
- *	  deadlock, ended the same way).
+ *	  rows it can unlocked in that order, up to the first another
+ *	  transaction changed meanwhile, and then locks that one and the rest,
+ *	  still in that order.
  *
  * IDENTIFICATION
  *	  src/exec_core.h
@@ -139,9 +139,7 @@ extern void ff_core_loaded(ExecCore *c);
 extern bool ff_core_lock(ExecId id, ExecCore *c);
 extern void ff_core_lock_many(const ExecId *ids, int n);
 extern void ff_core_store(ExecCore *c);
-extern bool ff_core_read(ExecId id, ExecCore *c);
 extern int	ff_core_read_many(const ExecId *ids, int n, ExecCore *out);
-extern bool ff_core_store_unlocked(ExecCore *c, bool skip_held);
 extern int	ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows);
 extern bool ff_core_unlocked_ok(Relation rel);
 extern int	ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nulls,

@@ -610,7 +610,10 @@ ff_core_unlocked_ok(Relation rel)
  *		each new version written where its row was read unless another
  *		transaction changed the row since, in one step with the row's lock.
  *		written[r] says which were; the others, nothing written, the caller
- *		locks and does again (or passes over).  None is written when the
+ *		locks and does again (or passes over).  Without skip_held the
+ *		writes end at the first row not written, so that the caller, which
+ *		locks that row and those after it in the order given, takes its
+ *		row locks in that order (a batch's) whatever happens here.  None is written when the
  *		table asks for what this path does not do (a statement, a BEFORE row
  *		trigger).  newtids[r] receives each new version's location.  With
  *		skip_held, a row another transaction holds when its store begins is
@@ -648,17 +651,21 @@ ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nu
 
 			CHECK_FOR_INTERRUPTS();
 			/* a version already changed is not waited for: the lock will */
-			if (vn[nargs - 1] || !fetch_newest(rel, layout, tid, v, w.oldslot, skip_held))
-				continue;
-			new_version(&w, layout, v, vn, n == 1);
-			if (update_unlocked(&w, tid))
+			if (!vn[nargs - 1] && fetch_newest(rel, layout, tid, v, w.oldslot, skip_held))
 			{
-				written[r] = true;
-				newtids[r] = w.newslot->tts_tid;
-				done++;
+				new_version(&w, layout, v, vn, n == 1);
+				if (update_unlocked(&w, tid))
+				{
+					written[r] = true;
+					newtids[r] = w.newslot->tts_tid;
+					done++;
+				}
+				ExecClearTuple(w.oldslot);
+				ResetPerTupleExprContext(w.estate);
 			}
-			ExecClearTuple(w.oldslot);
-			ResetPerTupleExprContext(w.estate);
+			/* the caller locks the rest in order (below) */
+			if (!written[r] && !skip_held)
+				break;
 		}
 		write_end(&w);
 	}

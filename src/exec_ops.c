@@ -575,24 +575,33 @@ complete_order_cmp(const void *a, const void *b)
  *		alike), read and stored in (partition, execution_id) order, the lock
  *		order of batches; stored[i] receives item i's row when it was stored
  *		(ff_complete_stored then finishes it), NULL otherwise: another
- *		transaction changed the row since it was read, and the caller does
- *		that complete under the lock, as if it had waited there.  When one
- *		item would write more, or is refused, none is stored, so that a
- *		batch that locks takes all its locks in that one order.
+ *		transaction changed that row, or one before it in that order, since
+ *		it was read, and the caller does those completes under the lock, as
+ *		if it had waited there; the rows stored all come before the rows it
+ *		locks, so the batch takes its locks in that one order.  When one
+ *		item would write more, or is refused, none is stored.
  */
 void
 ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 now,
 						  StoredComplete **stored)
 {
-	CompleteOrder *order = palloc(sizeof(CompleteOrder) * n);
-	ExecId	   *sorted = palloc(sizeof(ExecId) * n);
-	ExecCore   *rows = palloc(sizeof(ExecCore) * n);
-	StoredComplete *sc = palloc(sizeof(StoredComplete) * n);
-	ExecCore  **cs = palloc(sizeof(ExecCore *) * n);
-	bool	   *stored_rows = palloc(sizeof(bool) * n);
+	CompleteOrder *order;
+	ExecId	   *sorted;
+	ExecCore   *rows;
+	StoredComplete *sc;
+	ExecCore  **cs;
+	bool	   *stored_rows;
 	int			k;
 
 	memset(stored, 0, sizeof(StoredComplete *) * n);
+	if (ff_deferring())
+		return;					/* a batch's item, its row locked */
+	order = palloc(sizeof(CompleteOrder) * n);
+	sorted = palloc(sizeof(ExecId) * n);
+	rows = palloc(sizeof(ExecCore) * n);
+	sc = palloc(sizeof(StoredComplete) * n);
+	cs = palloc(sizeof(ExecCore *) * n);
+	stored_rows = palloc(sizeof(bool) * n);
 	for (k = 0; k < n; k++)
 	{
 		order[k].id = ids[k];
