@@ -968,7 +968,7 @@ typedef struct Candidate
  */
 static Candidate *
 lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, CoreScanFilter qualify,
-				int64 *n, bool *stopped)
+				int64 *n, bool *stopped, bool *changed)
 {
 	ExecCore   *cores;
 	Candidate  *rows;
@@ -980,7 +980,7 @@ lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, Co
 	f->key = f->key_ns = NULL;
 	f->cxt = CurrentMemoryContext;
 	ff_pkey_probe_begin(&f->grants, "claim_grant", 2, exec_key_types);
-	got = ff_core_lock_candidates(set, lane, f->now, limit, qualify, candidate_ok, f, &cores, stopped);
+	got = ff_core_lock_candidates(set, lane, f->now, limit, qualify, candidate_ok, f, &cores, stopped, changed);
 	ff_pkey_probe_end(&f->grants);
 	if (got < 0)
 	{
@@ -1031,7 +1031,7 @@ reclaim_candidates(ReturnSetInfo *rsinfo, CoreScanSet set, ClaimFilter *f,
 	int64		claimed = 0;
 	bool		stopped;
 
-	rows = lock_candidates(set, req->lane, f, (int) limit, NULL, &n, &stopped);
+	rows = lock_candidates(set, req->lane, f, (int) limit, NULL, &n, &stopped, NULL);
 	for (i = 0; i < n; i++)
 	{
 		ExecCore   *c = &rows[i].core;
@@ -1089,13 +1089,16 @@ claims_row_only(const ExecCore *c, void *arg)
  * LOCKED passes over it.  The walk stops at a candidate that must be
  * claimed under the lock (its claim writes more, or a lock would follow it
  * to a newer version): *more then says that the locking walk is to claim
- * the rest, as it does when a store finds its row taken or changed.
- * Returns how many were claimed.  Not under SERIALIZABLE, whose key probes
+ * the rest.  A row changed since the walk's snapshot, and one its store
+ * finds taken or changed (another claimer's walk saw the same rows before
+ * either stored them), are passed over and *lost says so: a new walk, with
+ * a new snapshot, looks again (under REPEATABLE READ the walk stops at the
+ * former, as before).  Returns how many were claimed.  Not under SERIALIZABLE, whose key probes
  * always answer "may exist" (a grant row).
  */
 static int64
 claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 limit, int64 now,
-			   bool *more)
+			   bool *more, bool *lost)
 {
 	Candidate  *rows;
 	ExecCore  **cs;
@@ -1110,9 +1113,12 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 				done;
 
 	*more = true;
+	*lost = false;
 	if (IsolationIsSerializable() || !ff_core_unlocked_ok(NULL))
 		return 0;
-	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, (int) limit, claims_row_only, &n, more);
+	/* under REPEATABLE READ a new walk has the same snapshot: the lock decides */
+	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, (int) limit, claims_row_only, &n, more,
+						   IsolationUsesXactSnapshot() ? NULL : lost);
 	if (n <= 0)
 		return 0;
 	cs = palloc(sizeof(ExecCore *) * n);
@@ -1135,9 +1141,9 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 		types[m++] = claim_fresh_set(&rows[i].core, req, NULL, now);
 	}
 	done = ff_core_store_unlocked_many(cs, m, true, stored_rows);
-	/* one another transaction took or changed meanwhile: the locking walk goes on */
+	/* one another transaction took or changed meanwhile: a new walk goes on */
 	if (done < m)
-		*more = true;
+		*lost = true;
 	for (i = 0; i < m; i++)
 	{
 		if (!stored_rows[i])
@@ -1237,13 +1243,25 @@ ff_claim_next(PG_FUNCTION_ARGS)
 	/* claims that write only the row: without row locks of their own where they can */
 	if (claimed < max_count)
 	{
-		bool		more;
+		bool		more,
+					lost = true;
 
-		claimed += claim_unlocked(rsinfo, &filter, &req, max_count - claimed, now, &more);
-		if (!more || claimed >= max_count)
+		/*
+		 * Rows another claimer stored first are looked for again by a new
+		 * walk (which passes over them now): concurrent claims of the same
+		 * lane start at the same head.  A walk that stopped leaves the rest
+		 * to the locking walk.
+		 */
+		for (round = 0; lost && round < 4; round++)
 		{
-			SPI_finish();
-			return (Datum) 0;
+			claimed += claim_unlocked(rsinfo, &filter, &req, max_count - claimed, now, &more, &lost);
+			if ((!more && !lost) || claimed >= max_count)
+			{
+				SPI_finish();
+				return (Datum) 0;
+			}
+			if (more)
+				break;
 		}
 	}
 
@@ -1259,7 +1277,7 @@ ff_claim_next(PG_FUNCTION_ARGS)
 
 		ntaken = 0;
 		rows = lock_candidates(SCAN_ELIGIBLE, req.lane, &filter, (int) (max_count - claimed), NULL, &n,
-							   &stopped);
+							   &stopped, NULL);
 		/* distinct rows, locked: each table is written once for them all */
 		if (n > 1)
 			ff_defer_begin();

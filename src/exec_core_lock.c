@@ -348,9 +348,11 @@ walk_check(SetWalk *w, TupleTableSlot *slot, MemoryContext cxt, CoreScanFilter q
  * For a walk without locks: whether the version in slot, seen and not
  * locked, is one this transaction's update can take (TM_Ok), one SKIP
  * LOCKED would pass over (TM_BeingModified: another transaction holds or
- * is changing the row), or anything else (a newer version a lock would
- * follow, a row this transaction holds or changed, a row held by several
- * transactions): TM_Invisible, for the locking walk to decide.
+ * is changing the row), one another transaction changed since the walk's
+ * snapshot (TM_Updated, also for a delete: a lock would follow it to its
+ * newer version), or anything else (a row this transaction holds or
+ * changed, a row held by several transactions): TM_Invisible, for the
+ * locking walk to decide.
  */
 static TM_Result
 seen_state(SetWalk *w, TupleTableSlot *slot)
@@ -366,18 +368,21 @@ seen_state(SetWalk *w, TupleTableSlot *slot)
 		 TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetRawXmax(h))))
 		res = TM_Invisible;
 	LockBuffer(b->buffer, BUFFER_LOCK_UNLOCK);
-	return res == TM_Ok || res == TM_BeingModified ? res : TM_Invisible;
+	if (res == TM_Deleted)
+		res = TM_Updated;
+	return res == TM_Ok || res == TM_BeingModified || res == TM_Updated ? res : TM_Invisible;
 }
 
 /*
  * Up to limit rows of the walk locked into out (or, with qualify, taken
  * unlocked, up to the first row that must be left to the locking walk:
- * then *stopped, and -1 when it is the first), each read into a context of
- * its own under the caller's.
+ * then *stopped, and -1 when it is the first; with changed, a row changed
+ * since the snapshot is passed over and *changed said instead), each read
+ * into a context of its own under the caller's.
  */
 static int
 walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore *out,
-		 bool *stopped)
+		 bool *stopped, bool *changed)
 {
 	bool		lock = qualify == NULL;
 	MemoryContext caller = CurrentMemoryContext;
@@ -404,7 +409,9 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
 		{
 			TM_Result	res = seen_state(w, w->seen);
 
-			if (res == TM_Invisible)
+			if (res == TM_Updated && changed != NULL)
+				*changed = true;
+			else if (res != TM_Ok && res != TM_BeingModified)
 			{
 				*stopped = true;
 				break;
@@ -451,14 +458,16 @@ walk_set(SetWalk *w, int limit, CoreScanFilter qualify, CoreScanFilter filter, v
  *		skip_held): a row another transaction holds is passed over, and the
  *		walk stops (*stopped) at a row of the set that qualify refuses (seen
  *		before filter), or an accepted row that a lock would have followed to
- *		a newer version, or that this transaction or several hold: the
- *		caller claims the rest with the locking walk.  -1 when it stopped
- *		before taking any (also when the table allows no unlocked store).
+ *		a newer version (unless changed is given: then it is passed over
+ *		and *changed set, for the caller to walk again with a new snapshot),
+ *		or that this transaction or several hold: the caller claims the rest
+ *		with the locking walk.  -1 when it stopped before taking any (also
+ *		when the table allows no unlocked store).
  */
 int
 ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 						CoreScanFilter qualify, CoreScanFilter filter, void *arg, ExecCore **rows,
-						bool *stopped)
+						bool *stopped, bool *changed)
 {
 	SetWalk		w;
 	Relation	idx;
@@ -472,6 +481,8 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	lock_read_begin(&w.r);
 	idx = open_set_index(w.r.l, set, lane, now, &sk);
 	*stopped = false;
+	if (changed != NULL)
+		*changed = false;
 	/* rows taken unlocked are stored unlocked: where the table allows it */
 	if (qualify != NULL && !ff_core_unlocked_ok(w.r.rel))
 	{
@@ -489,7 +500,7 @@ ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 	ff_core_layout_users++;
 	PG_TRY();
 	{
-		n = walk_set(&w, limit, qualify, filter, arg, out, stopped);
+		n = walk_set(&w, limit, qualify, filter, arg, out, stopped, changed);
 	}
 	PG_FINALLY();
 	{

@@ -102,7 +102,7 @@ extern bool ff_core_read_by_key(ExecId id, ExecCore *c, bool lock);
 extern int	ff_core_read_keys(const ExecId *ids, int n, ExecCore *out, bool lock);
 extern int	ff_core_lock_candidates(CoreScanSet set, const char *lane, int64 now, int limit,
 									CoreScanFilter qualify, CoreScanFilter filter, void *arg,
-									ExecCore **rows, bool *stopped);
+									ExecCore **rows, bool *stopped, bool *changed);
 extern void ff_core_write_cache_build(Relation rel, WriteCache *c);
 
 #endif							/* FF_ENGINE_EXEC_CORE_ROW_H */
