@@ -964,7 +964,9 @@ typedef struct Candidate
 /*
  * Locks up to limit candidates of set, each read with its payload
  * (ff_core_lock_candidates); with qualify, takes them unlocked, up to a row
- * left to the locking walk (*stopped; *n -1 when none was taken).
+ * left to the locking walk (*stopped; *n -1 when none was taken), and with
+ * changed too passes over rows changed since the walk's snapshot, saying so
+ * in *changed.
  */
 static Candidate *
 lock_candidates(CoreScanSet set, const char *lane, ClaimFilter *f, int limit, CoreScanFilter qualify,
@@ -1087,14 +1089,15 @@ claims_row_only(const ExecCore *c, void *arg)
  * completes without a row lock of their own").  A row another transaction
  * holds is passed over, in the walk or when its store begins, as SKIP
  * LOCKED passes over it.  The walk stops at a candidate that must be
- * claimed under the lock (its claim writes more, or a lock would follow it
- * to a newer version): *more then says that the locking walk is to claim
- * the rest.  A row changed since the walk's snapshot, and one its store
- * finds taken or changed (another claimer's walk saw the same rows before
- * either stored them), are passed over and *lost says so: a new walk, with
- * a new snapshot, looks again (under REPEATABLE READ the walk stops at the
- * former, as before).  Returns how many were claimed.  Not under SERIALIZABLE, whose key probes
- * always answer "may exist" (a grant row).
+ * claimed under the lock (its claim writes more): *more then says that the
+ * locking walk is to claim the rest.  A row changed since the walk's
+ * snapshot, and one its store finds taken or changed (another claimer's
+ * walk saw the same rows before either stored them), are passed over and
+ * *lost says so: a new walk, with a new snapshot, looks again.  Under
+ * REPEATABLE READ, where a new walk has the same snapshot, both go to the
+ * locking walk (*more), as before.  Returns how many were claimed.  Not
+ * under SERIALIZABLE, whose key probes always answer "may exist" (a grant
+ * row).
  */
 static int64
 claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 limit, int64 now,
@@ -1116,7 +1119,7 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 	*lost = false;
 	if (IsolationIsSerializable() || !ff_core_unlocked_ok(NULL))
 		return 0;
-	/* under REPEATABLE READ a new walk has the same snapshot: the lock decides */
+	/* under REPEATABLE READ a new walk has the same snapshot: the walk stops */
 	rows = lock_candidates(SCAN_ELIGIBLE, req->lane, f, (int) limit, claims_row_only, &n, more,
 						   IsolationUsesXactSnapshot() ? NULL : lost);
 	if (n <= 0)
@@ -1141,8 +1144,13 @@ claim_unlocked(ReturnSetInfo *rsinfo, ClaimFilter *f, ClaimRequest *req, int64 l
 		types[m++] = claim_fresh_set(&rows[i].core, req, NULL, now);
 	}
 	done = ff_core_store_unlocked_many(cs, m, true, stored_rows);
-	/* one another transaction took or changed meanwhile: a new walk goes on */
-	if (done < m)
+	/*
+	 * One another transaction took or changed meanwhile: a new walk goes on
+	 * (under REPEATABLE READ, with the same snapshot, the locking walk).
+	 */
+	if (done < m && IsolationUsesXactSnapshot())
+		*more = true;
+	else if (done < m)
 		*lost = true;
 	for (i = 0; i < m; i++)
 	{
@@ -1247,10 +1255,11 @@ ff_claim_next(PG_FUNCTION_ARGS)
 					lost = true;
 
 		/*
-		 * Rows another claimer stored first are looked for again by a new
-		 * walk (which passes over them now): concurrent claims of the same
-		 * lane start at the same head.  A walk that stopped leaves the rest
-		 * to the locking walk.
+		 * Rows changed during a walk, or stored first by another claimer,
+		 * are looked for again by a new walk (which passes over them now):
+		 * concurrent claims of the same lane start at the same head.  A walk
+		 * that stopped, or a fourth that lost rows again, leaves the rest to
+		 * the locking walk.
 		 */
 		for (round = 0; lost && round < 4; round++)
 		{

@@ -438,8 +438,9 @@ ff_core_read_many(const ExecId *ids, int n, ExecCore *out)
  *		stored; returns how many.  A row another transaction changed since
  *		it was read is not (ff_core_write_unlocked; without skip_held the
  *		writes end there), nor with skip_held one another transaction
- *		holds: the caller does those transitions again under the lock, as
- *		if it had waited there (or its SKIP LOCKED had passed over them).
+ *		holds: the caller does those transitions again (under the lock, as
+ *		if it had waited there; or, for a claim, passes over them as SKIP
+ *		LOCKED would and walks again).
  */
 int
 ff_core_store_unlocked_many(ExecCore *const *cs, int n, bool skip_held, bool *stored_rows)

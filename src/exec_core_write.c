@@ -24,8 +24,8 @@
  *	  A complete or claims that write nothing before the row read it without
  *	  its lock and store it with ff_core_write_unlocked: the update takes the
  *	  lock, and reports a row changed since it was read (or, for a claim,
- *	  held by another transaction), which sends the transition back to the
- *	  locking read (doc/decisions.md, "Claims and completes
+ *	  held by another transaction): a complete goes back to the locking
+ *	  read, a claim walks again (doc/decisions.md, "Claims and completes
  *	  without a row lock of their own").
  *
  *	  A store whose row location is unknown (a row inserted in the same
