@@ -223,10 +223,11 @@ batch_distinct(const ExecId *ids, int n)
 
 /*
  * batch_begin
- *		With SPI connected: for distinct executions, the completes that
- *		write only their rows stored first, then the other rows locked and
- *		writes deferred.  Returns whether it deferred (the caller then
- *		flushes).
+ *		With SPI connected: for distinct executions, when every item is a
+ *		complete that writes only its row, those rows stored first (up to
+ *		the first changed meanwhile: ff_complete_unlocked_many), then the
+ *		rest locked and writes deferred.  Returns whether it deferred (the
+ *		caller then flushes).
  */
 static bool
 batch_begin(BatchItems *b, int64 now)

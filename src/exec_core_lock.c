@@ -9,9 +9,9 @@
  *	  its order, the row version visible to it, then the row lock, which
  *	  under READ COMMITTED follows the row to its newest version and
  *	  re-checks that version, and otherwise makes a changed row a
- *	  serialization failure.  (ff_core_read_by_key reads one row the same
- *	  way without its lock, and a claim's walk can take a candidate
- *	  without it, for a complete or a claim whose update takes it.)  A
+ *	  serialization failure.  (ff_core_read_keys reads rows the same way
+ *	  without their locks, and a claim's walk can take a candidate without
+ *	  it, for completes or a claim whose updates take them.)  A
  *	  statement's executor start-up cost a transition ~10 % of its
  *	  instructions and a claim a third (profiled in test/bench/README.md).
  *	  The caller needs UPDATE on ff.execution, as FOR UPDATE does;
@@ -219,10 +219,7 @@ keylocks_read(KeyLocks *k, ExecId id, ExecCore *c, bool lock)
  *		key, then locked, waiting for a writer that holds it.  false when
  *		there is no such row (or it was deleted meanwhile), or when it is
  *		in a namespace the caller is not bound to (then not locked).
- *		Without lock, the version its snapshot sees is read and not
- *		locked: for a transition that writes nothing before the row itself,
- *		whose update then locks it and finds out whether another
- *		transaction changed it since (ff_core_write_unlocked).
+ *		Without lock, the version its snapshot sees is read and not locked.
  */
 bool
 ff_core_read_by_key(ExecId id, ExecCore *c, bool lock)
@@ -235,7 +232,10 @@ ff_core_read_by_key(ExecId id, ExecCore *c, bool lock)
  *		ff_core_read_by_key of the n executions ids (distinct, in the order
  *		given: a batch's lock order), in one snapshot, into out in the same
  *		order; returns how many were found.  A row of a namespace the
- *		caller is not bound to is neither locked nor read.
+ *		caller is not bound to is neither locked nor read.  Without lock,
+ *		for transitions that write nothing before their rows, whose updates
+ *		then lock them and find out whether another transaction changed
+ *		them since (ff_core_write_unlocked).
  */
 int
 ff_core_read_keys(const ExecId *ids, int n, ExecCore *out, bool lock)

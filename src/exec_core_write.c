@@ -25,8 +25,9 @@
  *	  its lock and store it with ff_core_write_unlocked: the update takes the
  *	  lock, and reports a row changed since it was read (or, for a claim,
  *	  held by another transaction): a complete goes back to the locking
- *	  read, a claim walks again (doc/decisions.md, "Claims and completes
- *	  without a row lock of their own").
+ *	  read, a claim walks again (under REPEATABLE READ, the locking walk;
+ *	  doc/decisions.md, "Claims and completes without a row lock of their
+ *	  own").
  *
  *	  A store whose row location is unknown (a row inserted in the same
  *	  call) or no longer holds the newest version (this transaction changed
@@ -605,7 +606,7 @@ ff_core_unlocked_ok(Relation rel)
 /*
  * ff_core_write_unlocked
  *		n stores of the plan (as ff_core_write) to rows this transaction read
- *		without locking them (ff_core_read_by_key, a claim's walk without
+ *		without locking them (ff_core_read_many, a claim's walk without
  *		locks; each ctid is its store's last argument), in the order given:
  *		each new version written where its row was read unless another
  *		transaction changed the row since, in one step with the row's lock.
@@ -613,9 +614,9 @@ ff_core_unlocked_ok(Relation rel)
  *		locks and does again (or passes over).  Without skip_held the
  *		writes end at the first row not written, so that the caller, which
  *		locks that row and those after it in the order given, takes its
- *		row locks in that order (a batch's) whatever happens here.  None is written when the
- *		table asks for what this path does not do (a statement, a BEFORE row
- *		trigger).  newtids[r] receives each new version's location.  With
+ *		row locks in that order (a batch's) whatever happens here.  None
+ *		is written when the table asks for what this path does not do (a
+ *		statement, a BEFORE row trigger).  newtids[r] receives each new version's location.  With
  *		skip_held, a row another transaction holds when its store begins is
  *		not waited for (a claim's SKIP LOCKED); one that takes it in the
  *		instant before the update is.  Returns how many were written.
@@ -663,7 +664,7 @@ ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nu
 				ExecClearTuple(w.oldslot);
 				ResetPerTupleExprContext(w.estate);
 			}
-			/* the caller locks the rest in order (below) */
+			/* the caller locks this row and the rest, in order */
 			if (!written[r] && !skip_held)
 				break;
 		}

@@ -9,7 +9,7 @@
 # second attempt, ff_engine.test_store_by_key; in a claim of several, the
 # rows from the first that must be locked on), and the outcome is the same
 # either way.  The races are in the isolation specs claim_unlocked,
-# complete_unlocked and complete_batch_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
+# claim_walk_again, complete_unlocked and complete_batch_unlocked.  Sourced by test/run.sh: no exit.  Prints TAP lines.
 set -u
 source "$FF_ROOT/test/live/tap.sh"
 echo "1..21"
