@@ -616,10 +616,11 @@ ff_core_unlocked_ok(Relation rel)
  *		locks that row and those after it in the order given, takes its
  *		row locks in that order (a batch's) whatever happens here.  None
  *		is written when the table asks for what this path does not do (a
- *		statement, a BEFORE row trigger).  newtids[r] receives each new version's location.  With
- *		skip_held, a row another transaction holds when its store begins is
- *		not waited for (a claim's SKIP LOCKED); one that takes it in the
- *		instant before the update is.  Returns how many were written.
+ *		statement, a BEFORE row trigger).  newtids[r] receives each new
+ *		version's location.  With skip_held, a row another transaction
+ *		holds when its store begins is not waited for (a claim's SKIP
+ *		LOCKED); one that takes it in the instant before the update is.
+ *		Returns how many were written.
  */
 int
 ff_core_write_unlocked(FFPlan *store, int n, const Datum *values, const bool *nulls,

@@ -616,13 +616,13 @@ ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 n
 		if (!ff_lease_held_by(&rows[k], &fences[order[k].item], now) ||
 			rows[k].held_attempt_seq == FF_NULL)
 			return;
+	/* every item qualifies: the transitions, on the rows as read */
 	for (k = 0; k < n; k++)
 	{
-		sc[k].c = rows[k];
+		sc[k].c = cs[k] = &rows[k];
 		sc[k].attempt_index = rows[k].current_attempt_index;
-		ff_lease_release(&sc[k].c, "completed", NULL, now);
-		ff_core_make_terminal(&sc[k].c, OUTCOME_SUCCESS, now);
-		cs[k] = &sc[k].c;
+		ff_lease_release(&rows[k], "completed", NULL, now);
+		ff_core_make_terminal(&rows[k], OUTCOME_SUCCESS, now);
 	}
 	ff_core_store_unlocked_many(cs, n, false, stored_rows);
 	for (k = 0; k < n; k++)
@@ -638,9 +638,9 @@ ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 n
 void
 ff_complete_stored(StoredComplete *s, bytea *result, int64 now, FFResult *r)
 {
-	ff_stream_close(&s->c, s->attempt_index, "attempt_success", now, false);
-	store_result(s->c.id, result);
-	ff_completion_emit(&s->c, OUTCOME_SUCCESS, now);
+	ff_stream_close(s->c, s->attempt_index, "attempt_success", now, false);
+	store_result(s->c->id, result);
+	ff_completion_emit(s->c, OUTCOME_SUCCESS, now);
 	ffr_ok(r, "OK");
 	ffr_text(r, "result", "completed");
 }

@@ -60,7 +60,7 @@ extern void ff_complete_one(ExecId id, Fence *f, bytea *result, const char *sour
 /* A complete stored without a row lock of its own, still to be finished. */
 typedef struct StoredComplete
 {
-	ExecCore	c;				/* the row as stored */
+	ExecCore   *c;				/* the row as stored */
 	int64		attempt_index;	/* the attempt it ended */
 } StoredComplete;
 
