@@ -9,7 +9,10 @@
 #   bare SKIP LOCKED queue (../shared/peers/sqlq, pgbench, 2 commits per job),
 #                          and the same with one NOTIFY per completion
 #   lease-queue floor    (../shared/peers/sqlq/lease_*: lease, epoch, attempt,
-#                          one history row per job), per item and batched
+#                          one history row per job), per item and batched; batched
+#                          also with the two per-job index entries ff_engine keeps
+#                          and the floor does not (lease expiry, purge time:
+#                          drain/floor_timers.sql), to show what they cost
 # WAL bytes per job are measured around every run (pg_current_wal_insert_lsn).
 #   graphile-worker and pg-boss "process" (../shared/peers, Node, their defaults / batches)
 # Each figure is the median of REPS runs with min and max.
@@ -20,10 +23,11 @@ REPS=${REPS:-3}
 PEERS=${PEERS:-1}
 PEERDIR=$(cd "$FF_ROOT/../shared/peers" && pwd)
 BENCH=$FF_ROOT/test/bench/drain
+FLOORT="lease-queue floor + lease-expiry and purge indexes, batched (100)"
 FF_LISTEN=127.0.0.1 bench_cluster
 psql -X -q -c "CREATE DATABASE bench_drain" -c "ALTER DATABASE bench_drain SET ff_engine.enabled = on" -c "CREATE DATABASE peer_sql" >/dev/null
 psql -X -q -d bench_drain -c "CREATE EXTENSION ff_engine" >/dev/null
-psql -X -q -d peer_sql -f "$PEERDIR/sqlq/schema.sql" -f "$PEERDIR/sqlq/lease_schema.sql" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 -d peer_sql -f "$PEERDIR/sqlq/schema.sql" -f "$PEERDIR/sqlq/lease_schema.sql" -f "$BENCH/floor_timers.sql" >/dev/null
 results=$(mktemp)
 wal=$(mktemp)
 record() { echo "$1|$2|$3" >>"$results"; }   # what clients jobs_per_s
@@ -84,6 +88,11 @@ for r in $(seq 1 "$REPS"); do
   psql -X -q -d peer_sql -v n=$((N + 2000)) -f "$PEERDIR/sqlq/lease_fill.sql" >/dev/null 2>&1
   run_bench "lease-queue floor batched (100)" 4 $((N / 400 * 400)) 100 \
     pgbench -n -d peer_sql -f "$PEERDIR/sqlq/lease_batched.pgbench" -c 4 -j 2 -t $((N / 400))
+  psql -X -q -d peer_sql -c "TRUNCATE lqt, lqt_history" \
+    -c "INSERT INTO lqt (lane, payload) SELECT 'bench', jsonb_build_object('i', g) FROM generate_series(1, $((N + 2000))) g" \
+    -c "VACUUM ANALYZE lqt" >/dev/null
+  run_bench "$FLOORT" 4 $((N / 400 * 400)) 100 \
+    pgbench -n -d peer_sql -f "$BENCH/floor_timers_batched.pgbench" -c 4 -j 2 -t $((N / 400))
 done
 left=$(psql -X -q -At -d bench_drain -c "SELECT count(*) FROM ff.execution WHERE public_state = 'active'")
 
@@ -131,6 +140,9 @@ for c in 1 4 16; do
 done
 bench_row "  WAL per job batched, bytes" "$(walruns "$BATCH" 4 | median)" "floor $(walruns "$FLOORB" 4 | median)" "" "<= 600: $(verdict "$(walruns "$BATCH" 4 | median)" le 600)"
 bench_row "  batched, the lease-queue floor" "" "$(runs "$FLOORB" 4 | spread)" "$(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$FLOORB" 4 | median)")" ""
+bench_row "  batched, the floor + lease-expiry and purge indexes" "" "$(runs "$FLOORT" 4 | spread); WAL $(walruns "$FLOORT" 4 | median) B" "$(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$FLOORT" 4 | median)")" ""
+echo "  batched / the floor: $(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$FLOORB" 4 | median)"); / the floor with ff_engine's two timer indexes: $(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$FLOORT" 4 | median)")"
+echo "  WAL per job batched: ff_engine $(walruns "$BATCH" 4 | median) B, the floor $(walruns "$FLOORB" 4 | median) B, the floor with the two timer indexes $(walruns "$FLOORT" 4 | median) B"
 if [ "$PEERS" = 1 ]; then
   r=$(ratio "$(runs "$BATCH" 4 | median)" "$(runs "$GW" 1 | median)")
   met=$(verdict "$r" ge 1.5)
