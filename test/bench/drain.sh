@@ -93,6 +93,8 @@ for r in $(seq 1 "$REPS"); do
     -c "VACUUM ANALYZE lqt" >/dev/null
   run_bench "$FLOORT" 4 $((N / 400 * 400)) 100 \
     pgbench -n -d peer_sql -f "$BENCH/floor_timers_batched.pgbench" -c 4 -j 2 -t $((N / 400))
+  t=$(psql -X -q -At -d peer_sql -c "SELECT count(*) FROM lqt WHERE state = 2")
+  [ "$t" = $((N / 400 * 400)) ] || { bad=$((bad + 1)); echo "  floor with timers drained $t, expected $((N / 400 * 400))" >&2; }
 done
 left=$(psql -X -q -At -d bench_drain -c "SELECT count(*) FROM ff.execution WHERE public_state = 'active'")
 
@@ -114,7 +116,7 @@ echo "Drain of $N no-op executions, jobs/s, median of $REPS (min-max), fsync on,
 runs() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$results"; }   # runs <what> <clients>
 walruns() { awk -F'|' -v w="$1" -v c="$2" '$1 == w && $2 == c {print $3}' "$wal"; }
 cut -d'|' -f1,2 "$results" | sort -t'|' -k1,1 -k2,2n -u | while IFS='|' read -r what c; do
-  printf "  %-56s clients %2s  %-28s WAL/job %s B\n" "$what" "$c" "$(runs "$what" "$c" | spread)" "$(walruns "$what" "$c" | median)"
+  printf "  %-66s clients %2s  %-28s WAL/job %s B\n" "$what" "$c" "$(runs "$what" "$c" | spread)" "$(walruns "$what" "$c" | median)"
 done
 
 # the ratios against the baselines, printed and as rows of test/bench/run.sh's table
