@@ -31,6 +31,17 @@ extern void ff_format_uuid(const pg_uuid_t *u, char *buf);	/* buf >= 37 */
 extern bool ff_parse_exec_id(const char *s, ExecId *out);
 /* Order of (partition, execution_id), as the table's key sorts: a qsort comparator. */
 extern int	ff_exec_id_cmp(const void *a, const void *b);
+
+/*
+ * An execution id with the position it came from, for sorting a batch into
+ * its key order (qsort with ff_exec_id_cmp: the id is the first member)
+ * while keeping track of each item.
+ */
+typedef struct ExecIdOrder
+{
+	ExecId		id;				/* first: sorted by ff_exec_id_cmp */
+	int			pos;
+} ExecIdOrder;
 extern char *ff_format_exec_id(int partition, const pg_uuid_t *u);
 extern void ff_mint_uuid(pg_uuid_t *out);
 extern void ff_mint_uuid_v7(pg_uuid_t *out);

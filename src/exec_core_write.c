@@ -883,13 +883,6 @@ insert_covers_table(const CoreLayout *l)
 	return all;
 }
 
-/* The order of a batch's inserts: by key (ff_exec_id_cmp), as its set statement has them. */
-typedef struct InsertOrder
-{
-	ExecId		id;				/* first: sorted by ff_exec_id_cmp */
-	int			row;
-} InsertOrder;
-
 /*
  * ff_core_write_insert
  *		Runs n inserts of the plan built by exec_core.c (the arguments of
@@ -928,16 +921,17 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 	{
 		if (insert_covers_table(layout) && direct_write_ok(rel, CMD_INSERT))
 		{
-			InsertOrder *order = palloc(sizeof(InsertOrder) * Max(n, 1));
+			/* by key, as the set statement inserts them */
+			ExecIdOrder *order = palloc(sizeof(ExecIdOrder) * Max(n, 1));
 			int			r;
 
 			for (r = 0; r < n; r++)
 			{
 				order[r].id.partition = DatumGetInt16(values[r * nargs]);
 				order[r].id.uuid = *DatumGetUUIDP(values[r * nargs + 1]);
-				order[r].row = r;
+				order[r].pos = r;
 			}
-			qsort(order, n, sizeof(InsertOrder), ff_exec_id_cmp);
+			qsort(order, n, sizeof(ExecIdOrder), ff_exec_id_cmp);
 			done = 0;
 			write_begin(&w, rel, NULL, layout->write.checks, CMD_INSERT);
 			for (r = 0; r < n; r++)
@@ -946,7 +940,7 @@ ff_core_write_insert(FFPlan *insert, int n, const Datum *values, const bool *nul
 
 				CHECK_FOR_INTERRUPTS();
 				old = MemoryContextSwitchTo(GetPerTupleMemoryContext(w.estate));
-				insert_row(layout, &values[order[r].row * nargs], &nulls[order[r].row * nargs], w.newslot);
+				insert_row(layout, &values[order[r].pos * nargs], &nulls[order[r].pos * nargs], w.newslot);
 				MemoryContextSwitchTo(old);
 				/*
 				 * A single row opens only the indexes it enters (a partial

@@ -550,19 +550,6 @@ store_result(ExecId id, bytea *result)
 	ff_plan_exec(&plan_store_result, v, NULL, 0);
 }
 
-/* An item of ff_complete_unlocked_many, in the batch's lock order. */
-typedef struct CompleteOrder
-{
-	ExecId		id;
-	int			item;
-} CompleteOrder;
-
-static int
-complete_order_cmp(const void *a, const void *b)
-{
-	return ff_exec_id_cmp(&((const CompleteOrder *) a)->id, &((const CompleteOrder *) b)->id);
-}
-
 /*
  * ff_complete_unlocked_many
  *		Completes whose transitions write nothing before the execution row -
@@ -585,7 +572,7 @@ void
 ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 now,
 						  StoredComplete **stored)
 {
-	CompleteOrder *order;
+	ExecIdOrder *order;		/* the items in the batch's lock order */
 	ExecId	   *sorted;
 	ExecCore   *rows;
 	StoredComplete *sc;
@@ -596,7 +583,7 @@ ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 n
 	memset(stored, 0, sizeof(StoredComplete *) * n);
 	if (ff_deferring())
 		return;					/* a batch's item, its row locked */
-	order = palloc(sizeof(CompleteOrder) * n);
+	order = palloc(sizeof(ExecIdOrder) * n);
 	sorted = palloc(sizeof(ExecId) * n);
 	rows = palloc(sizeof(ExecCore) * n);
 	sc = palloc(sizeof(StoredComplete) * n);
@@ -605,15 +592,15 @@ ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 n
 	for (k = 0; k < n; k++)
 	{
 		order[k].id = ids[k];
-		order[k].item = k;
+		order[k].pos = k;
 	}
-	qsort(order, n, sizeof(CompleteOrder), complete_order_cmp);
+	qsort(order, n, sizeof(ExecIdOrder), ff_exec_id_cmp);
 	for (k = 0; k < n; k++)
 		sorted[k] = order[k].id;
 	if (ff_core_read_many(sorted, n, rows) != n)
 		return;
 	for (k = 0; k < n; k++)
-		if (!ff_lease_held_by(&rows[k], &fences[order[k].item], now) ||
+		if (!ff_lease_held_by(&rows[k], &fences[order[k].pos], now) ||
 			rows[k].held_attempt_seq == FF_NULL)
 			return;
 	/* every item qualifies: the transitions, on the rows as read */
@@ -627,7 +614,7 @@ ff_complete_unlocked_many(const ExecId *ids, const Fence *fences, int n, int64 n
 	ff_core_store_unlocked_many(cs, n, false, stored_rows);
 	for (k = 0; k < n; k++)
 		if (stored_rows[k])
-			stored[order[k].item] = &sc[k];
+			stored[order[k].pos] = &sc[k];
 }
 
 /*
